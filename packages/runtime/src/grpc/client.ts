@@ -1,0 +1,173 @@
+import { resolve } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { currentOpId } from '../context.js';
+import { mintOpId, OP_ID_METADATA_KEY } from '../opid.js';
+import { API_VERSION, API_VERSION_METADATA_KEY } from '../version.js';
+import { codeName, decodeStatusDetails } from './status.js';
+
+/**
+ * A failed call as seen by a banger client: gRPC code, stable reason and the op id the
+ * server used. `message` ends with ` (op-XXXXXXXXXXXX)`, so printing it is enough for a user
+ * to quote the id to an operator.
+ */
+export class RpcError extends Error {
+  readonly code: grpc.status;
+  readonly codeName: string;
+  readonly reason: string;
+  readonly opId: string | undefined;
+  readonly details: string;
+  readonly errorMetadata: Readonly<Record<string, string>>;
+  readonly fieldViolations: readonly { field: string; description: string }[];
+
+  constructor(init: {
+    code: grpc.status;
+    details: string;
+    reason?: string | undefined;
+    opId?: string | undefined;
+    errorMetadata?: Record<string, string>;
+    fieldViolations?: { field: string; description: string }[];
+    cause?: unknown;
+  }) {
+    super(init.opId ? `${init.details} (${init.opId})` : init.details, init.cause === undefined ? undefined : { cause: init.cause });
+    this.name = 'RpcError';
+    this.code = init.code;
+    this.codeName = codeName(init.code);
+    this.reason = init.reason ?? this.codeName;
+    this.opId = init.opId;
+    this.details = init.details;
+    this.errorMetadata = init.errorMetadata ?? {};
+    this.fieldViolations = init.fieldViolations ?? [];
+  }
+
+  /** Rebuilds the typed error from a grpc-js ServiceError, using the status details when present. */
+  static fromServiceError(err: grpc.ServiceError, sentOpId: string | undefined): RpcError {
+    const decoded = decodeStatusDetails(err.metadata);
+    const trailerOpId = err.metadata?.get(OP_ID_METADATA_KEY)[0];
+    const opId = decoded?.metadata['op_id'] ?? (typeof trailerOpId === 'string' ? trailerOpId : sentOpId);
+    const { op_id: _omit, ...rest } = decoded?.metadata ?? {};
+    return new RpcError({
+      code: err.code,
+      details: err.details || err.message,
+      reason: decoded?.reason,
+      opId,
+      errorMetadata: rest,
+      fieldViolations: decoded?.fieldViolations ?? [],
+      cause: err,
+    });
+  }
+}
+
+export interface CallOptions {
+  /** Absolute deadline in epoch ms, or a timeout in ms from now. */
+  deadline?: number;
+  timeoutMs?: number;
+  /** Explicit op id; default: the current request's, else a fresh one. */
+  opId?: string;
+  signal?: AbortSignal;
+}
+
+type MethodDef<Req, Res> = {
+  path: string;
+  requestStream: boolean;
+  responseStream: boolean;
+  requestSerialize: (value: Req) => Buffer;
+  responseDeserialize: (value: Buffer) => Res;
+};
+
+type ReqOf<M> = M extends MethodDef<infer Req, unknown> ? Req : never;
+type ResOf<M> = M extends MethodDef<never, infer Res> ? Res : never;
+type UnaryKeys<D> = { [K in keyof D]: D[K] extends { responseStream: false; requestStream: false } ? K : never }[keyof D];
+type ServerStreamKeys<D> = { [K in keyof D]: D[K] extends { responseStream: true; requestStream: false } ? K : never }[keyof D];
+
+/** A server stream with the op id the server confirmed in its response headers. */
+export interface ResponseStream<T> extends AsyncIterable<T> {
+  readonly opId: Promise<string | undefined>;
+  cancel(): void;
+}
+
+function resolveOpId(options: CallOptions | undefined): string {
+  return options?.opId ?? currentOpId() ?? mintOpId();
+}
+
+function buildMetadata(opId: string): grpc.Metadata {
+  const md = new grpc.Metadata();
+  md.set(OP_ID_METADATA_KEY, opId);
+  md.set(API_VERSION_METADATA_KEY, API_VERSION);
+  return md;
+}
+
+function callOptions(options: CallOptions | undefined): grpc.CallOptions {
+  const out: grpc.CallOptions = {};
+  if (options?.deadline !== undefined) out.deadline = options.deadline;
+  else if (options?.timeoutMs !== undefined) out.deadline = Date.now() + options.timeoutMs;
+  return out;
+}
+
+/**
+ * A typed client for one service definition (ts-proto's `XxxService` constant) on a Unix
+ * socket. Every call forwards the op id of the request being served (or a fresh one) and the
+ * API version, and failures come back as RpcError.
+ */
+export class ServiceClient<D extends Record<string, MethodDef<never, unknown>>> {
+  readonly raw: grpc.Client;
+
+  constructor(
+    private readonly definition: D,
+    readonly socketPath: string,
+    options: grpc.ChannelOptions = {},
+  ) {
+    this.raw = new grpc.Client(`unix://${resolve(socketPath)}`, grpc.credentials.createInsecure(), options);
+  }
+
+  unary<K extends UnaryKeys<D>>(method: K, request: ReqOf<D[K]>, options?: CallOptions): Promise<ResOf<D[K]>> {
+    const def = this.definition[method] as unknown as MethodDef<ReqOf<D[K]>, ResOf<D[K]>>;
+    const opId = resolveOpId(options);
+    return new Promise((resolve, reject) => {
+      const call = this.raw.makeUnaryRequest(
+        def.path,
+        def.requestSerialize,
+        def.responseDeserialize,
+        request,
+        buildMetadata(opId),
+        callOptions(options),
+        (err, value) => {
+          if (err) reject(RpcError.fromServiceError(err, opId));
+          else resolve(value as ResOf<D[K]>);
+        },
+      );
+      options?.signal?.addEventListener('abort', () => call.cancel(), { once: true });
+    });
+  }
+
+  serverStream<K extends ServerStreamKeys<D>>(method: K, request: ReqOf<D[K]>, options?: CallOptions): ResponseStream<ResOf<D[K]>> {
+    const def = this.definition[method] as unknown as MethodDef<ReqOf<D[K]>, ResOf<D[K]>>;
+    const sentOpId = resolveOpId(options);
+    const call = this.raw.makeServerStreamRequest(def.path, def.requestSerialize, def.responseDeserialize, request, buildMetadata(sentOpId), callOptions(options));
+    options?.signal?.addEventListener('abort', () => call.cancel(), { once: true });
+    const opId = new Promise<string | undefined>((resolve) => {
+      call.once('metadata', (md: grpc.Metadata) => {
+        const v = md.get(OP_ID_METADATA_KEY)[0];
+        resolve(typeof v === 'string' ? v : sentOpId);
+      });
+      call.once('status', () => resolve(sentOpId));
+    });
+    async function* iterate(): AsyncGenerator<ResOf<D[K]>> {
+      try {
+        for await (const message of call) yield message as ResOf<D[K]>;
+      } catch (err) {
+        if (err && typeof err === 'object' && 'code' in err) throw RpcError.fromServiceError(err as grpc.ServiceError, sentOpId);
+        throw err;
+      }
+    }
+    const iterable = iterate();
+    return {
+      opId,
+      cancel: () => call.cancel(),
+      [Symbol.asyncIterator]: () => iterable,
+    };
+  }
+
+  close(): void {
+    this.raw.close();
+  }
+}

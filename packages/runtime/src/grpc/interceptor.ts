@@ -1,0 +1,104 @@
+import { Metadata, ServerInterceptingCall, status as GrpcStatus, type ServerInterceptor } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { PeerCredentials } from '../context.js';
+import { FailedPreconditionError, type BangerError } from '../errors.js';
+import { adoptOrMintOpId, OP_ID_METADATA_KEY } from '../opid.js';
+import { API_VERSION, API_VERSION_METADATA_KEY, checkApiVersion } from '../version.js';
+import { parsePeerAddress } from './peer.js';
+import { codeName, ensureStatusDetails, statusFromError } from './status.js';
+
+/** Internal metadata key carrying the verified peer to handlers; inbound copies are dropped. */
+export const PEER_METADATA_KEY = 'x-banger-peer';
+
+export interface CallRecord {
+  method: string;
+  code: number;
+  durationMs: number;
+  opId: string;
+}
+
+export interface InterceptorOptions {
+  logger: Logger;
+  /** `rpc` for vmd/imaged; `helper rpc` for privhelper, so its lines stand out. */
+  logPrefix: string;
+  apiVersion?: string;
+  /** Returns an error to refuse the caller (privhelper's uid allow-list). */
+  authorize?: (peer: PeerCredentials | undefined, method: string) => BangerError | undefined;
+  onCallFinished?: (record: CallRecord) => void;
+}
+
+function firstString(md: Metadata, key: string): string | undefined {
+  const v = md.get(key)[0];
+  return typeof v === 'string' ? v : undefined;
+}
+
+/**
+ * The single dispatch-entry interceptor of every banger daemon. For each call it adopts or
+ * mints the op id, verifies API version and caller, returns the id in headers and trailers,
+ * stamps a google.rpc.Status with ErrorInfo on every error status, and writes exactly one
+ * completion line with method, code and duration.
+ */
+export function bangerServerInterceptor(options: InterceptorOptions): ServerInterceptor {
+  const apiVersion = options.apiVersion ?? API_VERSION;
+  return (methodDescriptor, call) => {
+    const method = methodDescriptor.path;
+    const startedAt = performance.now();
+    let opId = '';
+    let finished = false;
+    let peer: PeerCredentials | undefined;
+
+    const finish = (code: number, details: string | undefined): void => {
+      if (finished) return;
+      finished = true;
+      const durationMs = Math.round((performance.now() - startedAt) * 1000) / 1000;
+      const fields = {
+        op_id: opId,
+        method,
+        code: codeName(code),
+        duration_ms: durationMs,
+        ...(peer ? { peer_uid: peer.uid, peer_pid: peer.pid } : {}),
+      };
+      if (code === GrpcStatus.OK) options.logger.info(fields, `${options.logPrefix} completed`);
+      else if (code === GrpcStatus.INTERNAL || code === GrpcStatus.UNKNOWN || code === GrpcStatus.DATA_LOSS)
+        options.logger.error({ ...fields, error: details }, `${options.logPrefix} failed`);
+      else options.logger.info({ ...fields, error: details }, `${options.logPrefix} failed`);
+      options.onCallFinished?.({ method, code, durationMs, opId });
+    };
+
+    const icall: ServerInterceptingCall = new ServerInterceptingCall(call, {
+      start: (next) => {
+        next({
+          onReceiveMetadata: (md, nextMd) => {
+            opId = adoptOrMintOpId(firstString(md, OP_ID_METADATA_KEY)).opId;
+            md.set(OP_ID_METADATA_KEY, opId);
+            md.remove(PEER_METADATA_KEY);
+            peer = parsePeerAddress(call.getConnectionInfo().remoteAddress);
+            if (peer) md.set(PEER_METADATA_KEY, `${peer.pid},${peer.uid},${peer.gid}`);
+            icall.sendMetadata(new Metadata());
+
+            const version = checkApiVersion(firstString(md, API_VERSION_METADATA_KEY), apiVersion);
+            const refusal = !version.ok
+              ? new FailedPreconditionError('BAD_VERSION', version.message, { fields: { server_api_version: apiVersion } })
+              : options.authorize?.(peer, method);
+            if (refusal) {
+              icall.sendStatus(statusFromError(refusal, opId));
+              return;
+            }
+            nextMd(md);
+          },
+          onCancel: () => finish(GrpcStatus.CANCELLED, 'cancelled by client'),
+        });
+      },
+      sendMetadata: (md, next) => {
+        md.set(OP_ID_METADATA_KEY, opId);
+        next(md);
+      },
+      sendStatus: (status, next) => {
+        const stamped = ensureStatusDetails(status, opId);
+        finish(stamped.code, stamped.details);
+        next(stamped);
+      },
+    });
+    return icall;
+  };
+}

@@ -1,0 +1,12 @@
+export * from './opid.js';
+export * from './errors.js';
+export * from './version.js';
+export * from './context.js';
+export * from './logging.js';
+export * from './daemon.js';
+export { bangerServerInterceptor, PEER_METADATA_KEY, type CallRecord, type InterceptorOptions } from './grpc/interceptor.js';
+export { unary, serverStream, type Send, type UnaryHandler, type ServerStreamHandler } from './grpc/handlers.js';
+export { BangerServer, type BangerServerOptions } from './grpc/server.js';
+export { serveUnix, type ServeUnixOptions, type UnixListener } from './grpc/serve-unix.js';
+export { statusFromError, decodeStatusDetails, codeName, ERROR_DOMAIN, STATUS_DETAILS_KEY } from './grpc/status.js';
+export { RpcError, ServiceClient, type CallOptions, type ResponseStream } from './grpc/client.js';

@@ -1,0 +1,21 @@
+/**
+ * API compatibility between banger processes. Clients send `x-banger-api-version: MAJOR.MINOR`;
+ * a server accepts any minor of its own major (and a missing header, for older peers).
+ */
+export const API_VERSION = '1';
+
+export const API_VERSION_METADATA_KEY = 'x-banger-api-version';
+
+export type VersionVerdict = { ok: true } | { ok: false; message: string };
+
+export function checkApiVersion(inbound: string | undefined, server: string = API_VERSION): VersionVerdict {
+  if (inbound === undefined) return { ok: true };
+  const m = /^(\d{1,4})(?:\.(\d{1,4}))?$/.exec(inbound.trim());
+  const serverMajor = server.split('.')[0];
+  if (!m) return { ok: false, message: `malformed ${API_VERSION_METADATA_KEY} ${JSON.stringify(inbound)}: expected MAJOR.MINOR, server speaks ${server}` };
+  if (m[1] !== serverMajor) return { ok: false, message: `client API version ${inbound} is incompatible with server API version ${server}` };
+  return { ok: true };
+}
+
+/** The banger release, shown by `banger version` for the client and each daemon. */
+export const BANGER_VERSION = '0.1.0';
