@@ -7,3 +7,4 @@
 
 export * as google from "./index.google.js";
 export * as banger from "./index.banger.js";
+export * as grpc from "./index.grpc.js";

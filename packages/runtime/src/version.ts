@@ -19,3 +19,10 @@ export function checkApiVersion(inbound: string | undefined, server: string = AP
 
 /** The banger release, shown by `banger version` for the client and each daemon. */
 export const BANGER_VERSION = '0.1.0';
+
+const startedAt = new Date();
+
+/** What GetServerInfo answers for this process (`banger version`, doctor). */
+export function serverInfo(name: string): { name: string; version: string; apiVersion: string; startedAt: Date; pid: number } {
+  return { name, version: BANGER_VERSION, apiVersion: API_VERSION, startedAt, pid: process.pid };
+}

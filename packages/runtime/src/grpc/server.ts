@@ -75,7 +75,7 @@ export class BangerServer {
     // Raw descriptors (not proto-loader's merged ones), filtered to this daemon's services so a
     // client does not discover the other daemons' services here.
     const descriptors = reflectionPackageDefinition(options.descriptorSetPath) as unknown as PackageDefinition;
-    new ReflectionService(descriptors, { services: options.serviceNames }).addToServer(this.grpc);
+    new ReflectionService(descriptors, { services: [...options.serviceNames, 'grpc.health.v1.Health'] }).addToServer(this.grpc);
   }
 
   addService<D extends grpc.ServiceDefinition>(definition: D, implementation: grpc.UntypedServiceImplementation): void {

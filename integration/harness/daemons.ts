@@ -1,0 +1,167 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+
+export type DaemonName = 'vmd' | 'imaged' | 'privhelper';
+
+export interface LogRecord {
+  level: string;
+  time: string;
+  service: string;
+  msg: string;
+  op_id?: string;
+  method?: string;
+  code?: string;
+  duration_ms?: number;
+  [key: string]: unknown;
+}
+
+export interface RunningDaemon {
+  name: DaemonName;
+  child: ChildProcess;
+  logs: LogRecord[];
+  /** Non-JSON output (should stay empty: every line a daemon writes is JSON). */
+  stray: string[];
+  socketPath: string;
+}
+
+export interface Stack {
+  dir: string;
+  configPath: string;
+  env: NodeJS.ProcessEnv;
+  daemons: Partial<Record<DaemonName, RunningDaemon>>;
+  socket(name: DaemonName): string;
+  start(name: DaemonName): Promise<RunningDaemon>;
+  stop(name: DaemonName, signal?: NodeJS.Signals): Promise<number | null>;
+  logsFor(opId: string): LogRecord[];
+  close(): Promise<void>;
+}
+
+export interface StackOptions {
+  /** Extra TOML appended to the generated config. */
+  extraConfig?: string;
+  allowedUids?: number[];
+}
+
+/**
+ * A throwaway banger installation: config, state, run and cache directories in a temp dir,
+ * and the daemons as real child processes (the PID we hold is the daemon itself), each
+ * writing JSON log lines that tests can search by op id.
+ */
+export async function createStack(options: StackOptions = {}): Promise<Stack> {
+  const dir = await mkdtemp(join(tmpdir(), 'banger-stack-'));
+  const configPath = join(dir, 'config.toml');
+  const uids = options.allowedUids ?? [process.getuid?.() ?? 0];
+  await writeFile(
+    configPath,
+    [
+      '[paths]',
+      `state_dir = "${dir}/state"`,
+      `run_dir = "${dir}/run"`,
+      `cache_dir = "${dir}/cache"`,
+      '[log]',
+      'level = "debug"',
+      '[privhelper]',
+      `allowed_uids = [${uids.join(', ')}]`,
+      options.extraConfig ?? '',
+    ].join('\n'),
+  );
+  const env: NodeJS.ProcessEnv = { ...process.env, BANGER_CONFIG: configPath, NO_COLOR: '1', BANGER_RUN_DIR: join(dir, 'run') };
+  delete env['LOG_LEVEL'];
+  const daemons: Stack['daemons'] = {};
+  const socket = (name: DaemonName): string => join(dir, 'run', `${name}.sock`);
+
+  const stack: Stack = {
+    dir,
+    configPath,
+    env,
+    daemons,
+    socket,
+    async start(name) {
+      const child = spawn(process.execPath, [join(REPO_ROOT, 'services', name, 'bin', `${name}.mjs`)], {
+        cwd: REPO_ROOT,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const d: RunningDaemon = { name, child, logs: [], stray: [], socketPath: socket(name) };
+      let buf = '';
+      const onData = (chunk: Buffer): void => {
+        buf += chunk.toString();
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          if (!line.trim()) continue;
+          try {
+            d.logs.push(JSON.parse(line) as LogRecord);
+          } catch {
+            d.stray.push(line);
+          }
+        }
+      };
+      child.stdout?.on('data', onData);
+      child.stderr?.on('data', (c: Buffer) => d.stray.push(c.toString()));
+      daemons[name] = d;
+      const deadline = Date.now() + 30_000;
+      while (!d.logs.some((l) => l.msg === 'daemon started')) {
+        if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}: ${d.stray.join('')} ${JSON.stringify(d.logs)}`);
+        if (Date.now() > deadline) throw new Error(`${name} did not start: ${d.stray.join('')}`);
+        await sleep(50);
+      }
+      return d;
+    },
+    async stop(name, signal = 'SIGTERM') {
+      const d = daemons[name];
+      if (!d || d.child.exitCode !== null || d.child.signalCode !== null) return d?.child.exitCode ?? null;
+      const exited = new Promise<number | null>((r) => d.child.once('exit', (code) => r(code)));
+      d.child.kill(signal);
+      const code = await Promise.race([exited, sleep(15_000).then(() => 'timeout' as const)]);
+      if (code === 'timeout') {
+        d.child.kill('SIGKILL');
+        return exited;
+      }
+      return code;
+    },
+    logsFor(opId) {
+      return Object.values(daemons).flatMap((d) => d?.logs.filter((l) => l.op_id === opId) ?? []);
+    },
+    async close() {
+      for (const name of Object.keys(daemons) as DaemonName[]) await stack.stop(name);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  return stack;
+}
+
+/** The CLI as a real process against a stack, for tests that check what users see. */
+export function runCli(stack: Stack, args: string[], timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'clients', 'cli', 'bin', 'banger.mjs'), ...args], {
+      cwd: REPO_ROOT,
+      env: stack.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolvePromise({ code, stdout, stderr });
+    });
+  });
+}
+
+export function bufBinary(): string {
+  const p = join(REPO_ROOT, 'node_modules', '.bin', 'buf');
+  if (!existsSync(p)) throw new Error('buf is not installed (npm ci)');
+  return p;
+}

@@ -1,0 +1,183 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { parse as parseToml } from 'smol-toml';
+import { ConfigError } from './errors.js';
+import { Reader } from './reader.js';
+import {
+  absPath,
+  binary,
+  databaseUrl,
+  ifName,
+  int,
+  intList,
+  ipv4Cidr,
+  oneOf,
+  optionalNetnsName,
+} from './values.js';
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export const ACCELS = ['auto', 'kvm', 'tcg'] as const;
+export type Accel = (typeof ACCELS)[number];
+
+export interface Bounds {
+  default: number;
+  min: number;
+  max: number;
+}
+
+export interface BangerConfig {
+  /** Where the configuration came from: a file path, or "defaults". */
+  source: string;
+  paths: { stateDir: string; runDir: string; cacheDir: string };
+  /** Empty url: embedded database under `<stateDir>/db/<daemon>` (see databaseDataDir). */
+  database: { url: string };
+  log: { level: LogLevel };
+  vmd: { socket: string };
+  imaged: { socket: string };
+  privhelper: { socket: string; allowedUids: number[] };
+  network: { cidr: string; bridge: string; netns: string | null; tapPoolSize: number };
+  vm: { memoryMib: Bounds; vcpus: Bounds; workDiskGib: Bounds };
+  hypervisor: { qemuBinary: string; accel: Accel };
+}
+
+export interface LoadConfigOptions {
+  env: Readonly<Record<string, string | undefined>>;
+  /** Explicit file; beats BANGER_CONFIG. A missing explicit file is an error. */
+  path?: string;
+  /** Defaults to process.getuid(); root gets system paths, others per-user ones. */
+  uid?: number;
+}
+
+export const SYSTEM_CONFIG_PATH = '/etc/banger/config.toml';
+
+interface DefaultsContext {
+  env: Readonly<Record<string, string | undefined>>;
+  uid: number;
+}
+
+function home(env: DefaultsContext['env']): string {
+  return env['HOME'] || homedir();
+}
+
+/** Which file to read: explicit path > BANGER_CONFIG > per-user (non-root) > /etc; null = none. */
+export function resolveConfigPath(opts: LoadConfigOptions): { path: string | null; explicit: boolean } {
+  if (opts.path) return { path: opts.path, explicit: true };
+  const fromEnv = opts.env['BANGER_CONFIG'];
+  if (fromEnv) return { path: fromEnv, explicit: true };
+  const uid = opts.uid ?? process.getuid?.() ?? 0;
+  if (uid !== 0) {
+    const xdg = opts.env['XDG_CONFIG_HOME'] || join(home(opts.env), '.config');
+    const user = join(xdg, 'banger', 'config.toml');
+    if (existsSync(user)) return { path: user, explicit: false };
+  }
+  return { path: existsSync(SYSTEM_CONFIG_PATH) ? SYSTEM_CONFIG_PATH : null, explicit: false };
+}
+
+function bounds(r: Reader, section: string, name: string, lo: number, hi: number, d: Bounds): Bounds {
+  const b = {
+    min: r.take(section, `min_${name}`, int(lo, hi), d.min),
+    default: r.take(section, `default_${name}`, int(lo, hi), d.default),
+    max: r.take(section, `max_${name}`, int(lo, hi), d.max),
+  };
+  if (!(b.min <= b.default && b.default <= b.max)) {
+    throw new ConfigError(
+      'INVALID_CONFIG_VALUE',
+      `config: ${section}.default_${name}: expected min_${name} <= default_${name} <= max_${name}, got ${b.min} <= ${b.default} <= ${b.max}`,
+      { key: `${section}.default_${name}` },
+    );
+  }
+  return b;
+}
+
+/** Validates parsed TOML plus env overrides into a complete config; throws ConfigError. */
+export function buildConfig(file: Record<string, unknown>, source: string, ctx: DefaultsContext): BangerConfig {
+  const r = new Reader(file, source, ctx.env);
+  const root = ctx.uid === 0;
+  const h = home(ctx.env);
+  const stateDir = r.take(
+    'paths',
+    'state_dir',
+    absPath(),
+    root ? '/var/lib/banger' : join(ctx.env['XDG_STATE_HOME'] || join(h, '.local', 'state'), 'banger'),
+  );
+  const runDir = r.take(
+    'paths',
+    'run_dir',
+    absPath(),
+    root ? '/run/banger' : ctx.env['XDG_RUNTIME_DIR'] ? join(ctx.env['XDG_RUNTIME_DIR'], 'banger') : `/tmp/banger-${ctx.uid}`,
+  );
+  const cacheDir = r.take(
+    'paths',
+    'cache_dir',
+    absPath(),
+    root ? '/var/cache/banger' : join(ctx.env['XDG_CACHE_HOME'] || join(h, '.cache'), 'banger'),
+  );
+  const config: BangerConfig = {
+    source,
+    paths: { stateDir, runDir, cacheDir },
+    database: { url: r.take('database', 'url', databaseUrl(), '') },
+    log: { level: r.take('log', 'level', oneOf(LOG_LEVELS), 'info') },
+    vmd: { socket: r.take('vmd', 'socket', absPath(), join(runDir, 'vmd.sock')) },
+    imaged: { socket: r.take('imaged', 'socket', absPath(), join(runDir, 'imaged.sock')) },
+    privhelper: {
+      socket: r.take('privhelper', 'socket', absPath(), join(runDir, 'privhelper.sock')),
+      allowedUids: r.take('privhelper', 'allowed_uids', intList(0, 0xfffffffe), [0]),
+    },
+    network: {
+      cidr: r.take('network', 'cidr', ipv4Cidr(), '172.30.0.0/24'),
+      bridge: r.take('network', 'bridge', ifName(), 'banger0'),
+      netns: r.take('network', 'netns', optionalNetnsName(), null),
+      tapPoolSize: r.take('network', 'tap_pool_size', int(0, 1024), 0),
+    },
+    vm: {
+      memoryMib: bounds(r, 'vm', 'memory_mib', 64, 1 << 20, { min: 128, default: 1024, max: 16384 }),
+      vcpus: bounds(r, 'vm', 'vcpus', 1, 256, { min: 1, default: 1, max: 8 }),
+      workDiskGib: bounds(r, 'vm', 'work_disk_gib', 1, 65536, { min: 1, default: 4, max: 256 }),
+    },
+    hypervisor: {
+      qemuBinary: r.take('hypervisor', 'qemu_binary', binary(), 'qemu-system-x86_64'),
+      accel: r.take('hypervisor', 'accel', oneOf(ACCELS), 'auto'),
+    },
+  };
+  r.checkUnknown();
+  return config;
+}
+
+export function parseConfig(text: string, source: string, ctx: DefaultsContext): BangerConfig {
+  let file: Record<string, unknown>;
+  try {
+    file = parseToml(text) as Record<string, unknown>;
+  } catch (err) {
+    const detail = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    throw new ConfigError('INVALID_CONFIG_SYNTAX', `config: ${source}: not valid TOML: ${detail}`, { source }, { cause: err });
+  }
+  return buildConfig(file, source, ctx);
+}
+
+/**
+ * Loads and validates the configuration once at start-up. Precedence: env override > file >
+ * built-in default. Throws ConfigError naming the key and the expected form.
+ */
+export function loadConfig(opts: LoadConfigOptions): BangerConfig {
+  const uid = opts.uid ?? process.getuid?.() ?? 0;
+  const { path, explicit } = resolveConfigPath({ ...opts, uid });
+  if (path === null) return buildConfig({}, 'defaults', { env: opts.env, uid });
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && !explicit) return buildConfig({}, 'defaults', { env: opts.env, uid });
+    throw new ConfigError('CONFIG_UNREADABLE', `config: cannot read ${path}: ${code ?? String(err)}`, { source: path }, {
+      cause: err,
+    });
+  }
+  return parseConfig(text, path, { env: opts.env, uid });
+}
+
+/** Embedded database directory of one daemon, used when `database.url` is empty. */
+export function databaseDataDir(config: BangerConfig, daemon: 'vmd' | 'imaged'): string {
+  return join(config.paths.stateDir, 'db', daemon);
+}

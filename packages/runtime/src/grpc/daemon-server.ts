@@ -1,0 +1,73 @@
+import { readFileSync } from 'node:fs';
+import type { ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { runDaemon } from '../daemon.js';
+import type { InterceptorOptions } from './interceptor.js';
+import { BangerServer } from './server.js';
+
+export interface GrpcDaemonSpec {
+  name: string;
+  logger: Logger;
+  socketPath: string;
+  /** Socket file mode; the group (see socketGroup) decides who may connect. */
+  socketMode: number;
+  /** Group that owns the socket when it exists on this host (e.g. `banger`). */
+  socketGroup?: string;
+  serviceName: string;
+  definition: ServiceDefinition;
+  implementation: UntypedServiceImplementation;
+  descriptorSetPath: string;
+  logPrefix?: string;
+  authorize?: InterceptorOptions['authorize'];
+  onCallFinished?: InterceptorOptions['onCallFinished'];
+  drainMs: number;
+  /** Runs after the server has drained: close stores, stop timers. */
+  onStop?: () => Promise<void>;
+}
+
+/** Gid of a group from /etc/group, or undefined when the group does not exist here. */
+export function lookupGroupId(name: string): number | undefined {
+  try {
+    for (const line of readFileSync('/etc/group', 'utf8').split('\n')) {
+      const [group, , gid] = line.split(':');
+      if (group === name && gid !== undefined) return Number(gid);
+    }
+  } catch {
+    return undefined;
+  }
+  return undefined;
+}
+
+/** Serves one banger gRPC service on its Unix socket until SIGTERM, then drains. */
+export async function runGrpcDaemon(spec: GrpcDaemonSpec): Promise<void> {
+  await runDaemon({
+    name: spec.name,
+    logger: spec.logger,
+    drainMs: spec.drainMs,
+    start: async () => {
+      const options: ConstructorParameters<typeof BangerServer>[0] = {
+        logger: spec.logger,
+        serviceNames: [spec.serviceName],
+        descriptorSetPath: spec.descriptorSetPath,
+      };
+      if (spec.logPrefix) options.logPrefix = spec.logPrefix;
+      if (spec.authorize) options.authorize = spec.authorize;
+      if (spec.onCallFinished) options.onCallFinished = spec.onCallFinished;
+      const server = new BangerServer(options);
+      server.addService(spec.definition, spec.implementation);
+      const gid = spec.socketGroup ? lookupGroupId(spec.socketGroup) : undefined;
+      const uid = process.getuid?.() ?? 0;
+      await server.listen({
+        socketPath: spec.socketPath,
+        mode: spec.socketMode,
+        ...(gid !== undefined ? { owner: { uid, gid } } : {}),
+      });
+      return {
+        stop: async (graceMs) => {
+          await server.shutdown(graceMs);
+          await spec.onStop?.();
+        },
+      };
+    },
+  });
+}

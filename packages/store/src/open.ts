@@ -1,0 +1,36 @@
+import type { Logger } from 'pino';
+import type { Db } from './db.js';
+import { PgDb } from './adapters/pg.js';
+import { PgliteDb } from './adapters/pglite.js';
+
+export interface OpenDbOptions {
+  /** PostgreSQL connection string; empty or absent selects the embedded backend. */
+  url?: string;
+  /** Data directory of the embedded backend, e.g. `<state_dir>/db/vmd`. */
+  dataDir?: string;
+  logger: Logger;
+  applicationName?: string;
+  poolSize?: number;
+}
+
+/**
+ * Picks the backend from configuration and logs which one is in use, so an operator can tell
+ * from the daemon's start-up line where its state lives.
+ */
+export async function openDb(opts: OpenDbOptions): Promise<Db> {
+  let db: Db;
+  if (opts.url) {
+    db = new PgDb({
+      url: opts.url,
+      logger: opts.logger,
+      ...(opts.applicationName === undefined ? {} : { applicationName: opts.applicationName }),
+      ...(opts.poolSize === undefined ? {} : { poolSize: opts.poolSize }),
+    });
+  } else if (opts.dataDir) {
+    db = await PgliteDb.open({ dataDir: opts.dataDir, logger: opts.logger });
+  } else {
+    throw new Error('openDb: either url or dataDir is required');
+  }
+  opts.logger.info({ backend: db.backend, target: db.target }, 'database opened');
+  return db;
+}

@@ -1,0 +1,45 @@
+import type { SchemaDefinition } from '../migrate.js';
+import { operationsMigrationSql } from './operations.js';
+
+/**
+ * vmd's schema. `image_id`/`kernel_id` name imaged's objects but are not foreign keys: imaged's
+ * tables live in another schema (possibly another database) and are reached over gRPC only.
+ * Addresses, MACs and tap names are unique so that a racing reservation fails ALREADY_EXISTS
+ * instead of handing out the same address twice.
+ */
+export const vmdSchema: SchemaDefinition = {
+  schema: 'vmd',
+  migrations: [
+    { version: 1, name: 'operations', sql: operationsMigrationSql('vmd') },
+    {
+      version: 2,
+      name: 'vms',
+      sql: `
+        CREATE TABLE vmd.vms (
+          id text PRIMARY KEY,
+          name text NOT NULL UNIQUE,
+          state text NOT NULL,
+          image_id text NOT NULL,
+          kernel_id text,
+          vcpus integer NOT NULL CHECK (vcpus > 0),
+          memory_mib integer NOT NULL CHECK (memory_mib > 0),
+          work_disk_gib integer NOT NULL CHECK (work_disk_gib >= 0),
+          spec jsonb NOT NULL DEFAULT '{}'::jsonb,
+          runtime jsonb NOT NULL DEFAULT '{}'::jsonb,
+          ipv4 inet UNIQUE,
+          mac text UNIQUE,
+          tap text UNIQUE,
+          pid integer,
+          create_op_id text,
+          created_at timestamptz NOT NULL DEFAULT now(),
+          updated_at timestamptz NOT NULL DEFAULT now(),
+          started_at timestamptz,
+          stopped_at timestamptz,
+          last_used_at timestamptz
+        );
+        CREATE INDEX vms_state_idx ON vmd.vms (state);
+        CREATE INDEX vms_image_idx ON vmd.vms (image_id);
+      `,
+    },
+  ],
+};
