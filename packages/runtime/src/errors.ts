@@ -152,7 +152,7 @@ export function toBangerError(err: unknown): BangerError {
   if (err instanceof BangerError) return err;
   if (isKindShaped(err)) {
     const fields: Record<string, string> = {};
-    for (const [k, v] of Object.entries(err.fields ?? {})) if (v !== undefined && v !== null) fields[k] = String(v);
+    for (const [k, v] of Object.entries(err.fields ?? {})) if (v !== undefined && v !== null) fields[k] = typeof v === 'object' ? JSON.stringify(v) : String(v as string | number | boolean);
     return new BangerError(err.kind as ErrorCode, err.reason, err.message, { fields, cause: err });
   }
   return new InternalError('internal error', { cause: err });

@@ -68,7 +68,7 @@ function logUnexpected(ctx: RequestContext, err: unknown): void {
 /** Adapts an async domain-facing handler to grpc-js, running it inside its request context. */
 export function unary<Req, Res>(handler: UnaryHandler<Req, Res>): handleUnaryCall<Req, Res> {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
-    const { ctx } = contextForCall(call as unknown as SurfaceCall);
+    const { ctx } = contextForCall(call);
     runWithContext(ctx, () => handler(call.request, ctx)).then(
       (res) => callback(null, res),
       (err: unknown) => {
@@ -82,11 +82,12 @@ export function unary<Req, Res>(handler: UnaryHandler<Req, Res>): handleUnaryCal
 /** Adapts an async server-streaming handler; `send` respects back-pressure and cancellation. */
 export function serverStream<Req, Res>(handler: ServerStreamHandler<Req, Res>): handleServerStreamingCall<Req, Res> {
   return (call: ServerWritableStream<Req, Res>) => {
-    const { ctx } = contextForCall(call as unknown as SurfaceCall);
+    const { ctx } = contextForCall(call);
     const send: Send<Res> = (message) =>
       new Promise<void>((resolve, reject) => {
         if (ctx.signal.aborted || call.cancelled) {
-          reject(ctx.signal.reason ?? new CancelledError('CLIENT_CANCELLED', 'the client cancelled the call'));
+          const reason: unknown = ctx.signal.reason;
+          reject(reason instanceof Error ? reason : new CancelledError('CLIENT_CANCELLED', 'the client cancelled the call'));
           return;
         }
         const flushed = call.write(message);

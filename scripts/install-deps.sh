@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Host packages banger and its tests need on Debian 12 (bookworm). Idempotent; run as root.
+set -euo pipefail
+packages=(
+  qemu-system-x86 qemu-utils
+  debootstrap busybox-static kmod
+  e2fsprogs cpio xz-utils zstd
+  iproute2 nftables
+  postgresql-15
+  openssh-client
+  build-essential python3
+  ca-certificates
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "==> installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
