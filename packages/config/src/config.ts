@@ -127,7 +127,7 @@ export function buildConfig(file: Record<string, unknown>, source: string, ctx: 
     },
     network: {
       cidr: r.take('network', 'cidr', ipv4Cidr(), '172.30.0.0/24'),
-      bridge: r.take('network', 'bridge', ifName(), 'banger0'),
+      bridge: r.take('network', 'bridge', ifName(), 'bgr-br0'),
       netns: r.take('network', 'netns', optionalNetnsName(), null),
       tapPoolSize: r.take('network', 'tap_pool_size', int(0, 1024), 0),
     },

@@ -11,6 +11,6 @@ export { BangerServer, type BangerServerOptions } from './grpc/server.js';
 export { serveUnix, type ServeUnixOptions, type UnixListener } from './grpc/serve-unix.js';
 export { statusFromError, decodeStatusDetails, codeName, ERROR_DOMAIN, STATUS_DETAILS_KEY } from './grpc/status.js';
 export { RpcError, ServiceClient, type CallOptions, type ResponseStream } from './grpc/client.js';
-export { runGrpcDaemon, lookupGroupId, type GrpcDaemonSpec } from './grpc/daemon-server.js';
+export { runGrpcDaemon, lookupGroupId, lookupUserId, type GrpcDaemonSpec } from './grpc/daemon-server.js';
 export { StageRunner, StageFailure, failureEvent, type OpEventBody, type OpEventSink } from './ops/events.js';
 export { commonEventBodyToProto, operationKindToProto, operationKindFromProto, type CommonEventBody } from './grpc/events-convert.js';

@@ -1,10 +1,17 @@
 import { mkdirSync } from 'node:fs';
 import { descriptorSetPath, helperv1, serviceNames } from '@banger/api';
 import { loadConfig } from '@banger/config';
-import { createLogger, PermissionDeniedError, runGrpcDaemon, setRootLogger } from '@banger/runtime';
+import { createLogger, lookupUserId, PermissionDeniedError, runGrpcDaemon, setRootLogger } from '@banger/runtime';
+import { join } from 'node:path';
 import { HostFacts } from './app/host-facts.js';
+import { HostDiskManager } from './adapters/disk/manager.js';
 import { helperServiceImplementation } from './adapters/grpc/helper-service.js';
 import { probeHost } from './adapters/probe/probe.js';
+import { QemuDriver } from './adapters/qemu/driver.js';
+import type { Hypervisor } from './domain/hypervisor/driver.js';
+import { NetworkVerbs } from './adapters/grpc/network-handlers.js';
+import { validateNetworkConfig } from './domain/network/index.js';
+import { lookupGroupId } from '@banger/runtime';
 
 const config = loadConfig({ env: process.env });
 const logger = createLogger({ service: 'privhelper', level: config.log.level });
@@ -18,6 +25,34 @@ const hostFacts = new HostFacts(
   config.paths.stateDir,
 );
 
+// VM disks and the images they are based on live under banger's state directory; VM run
+// directories (QMP, agent and console sockets, pid files) under its run directory.
+const vmDisksRoot = join(config.paths.stateDir, 'vms');
+const roots = { stateDirs: [config.paths.stateDir], runRoot: config.paths.runDir };
+const disks = new HostDiskManager({ vmDisksRoot, imageDirs: [join(config.paths.stateDir, 'images'), join(config.paths.stateDir, 'kernels')] }, logger);
+let driver: Promise<Hypervisor> | undefined;
+const hypervisor = (): Promise<Hypervisor> =>
+  (driver ??= hostFacts.capabilities().then((caps) => {
+    if (!caps.qemuPath) throw new Error('qemu-system-x86_64 not found');
+    logger.info({ accel: caps.accel, reason: caps.reason, qemu: caps.qemuPath }, 'hypervisor selected');
+    return new QemuDriver({ qemuPath: caps.qemuPath, accel: caps.accel, tscKhz: caps.tscKhz, runRoot: roots.runRoot, cgroupRoot: caps.cgroupV2 ? '/sys/fs/cgroup' : null }, logger);
+  }));
+
+// Taps are owned by the unprivileged banger user when it exists, so vmd-launched QEMU could
+// open them; root otherwise (development).
+const bangerUid = lookupUserId('banger');
+const network = new NetworkVerbs(
+  validateNetworkConfig({
+    netns: config.network.netns ?? undefined,
+    bridge: config.network.bridge,
+    cidr: config.network.cidr,
+    tapOwnerUid: bangerUid ?? process.getuid?.() ?? 0,
+    tapOwnerGid: lookupGroupId('banger'),
+    tapWarmSize: config.network.tapPoolSize,
+  }),
+  logger,
+);
+
 logger.info({ config: config.source, allowed_uids: [...allowed], socket: config.privhelper.socket }, 'privhelper starting');
 
 await runGrpcDaemon({
@@ -28,7 +63,7 @@ await runGrpcDaemon({
   socketGroup: 'banger',
   serviceName: serviceNames.helper,
   definition: helperv1.HelperServiceService,
-  implementation: helperServiceImplementation({ hostFacts }),
+  implementation: helperServiceImplementation({ hostFacts, disks, vmDisksRoot, hypervisor: { hypervisor, roots, netns: config.network.netns }, network: network.handlers() }),
   descriptorSetPath,
   logPrefix: 'helper rpc',
   // Fail closed: a caller the kernel could not identify is refused like a foreign uid.
@@ -39,4 +74,5 @@ await runGrpcDaemon({
           fields: { uid: peer?.uid },
         }),
   drainMs: 10_000,
+  onStop: () => network.close(),
 });

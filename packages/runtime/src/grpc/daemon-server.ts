@@ -25,17 +25,26 @@ export interface GrpcDaemonSpec {
   onStop?: () => Promise<void>;
 }
 
-/** Gid of a group from /etc/group, or undefined when the group does not exist here. */
-export function lookupGroupId(name: string): number | undefined {
+function lookupId(file: string, name: string): number | undefined {
   try {
-    for (const line of readFileSync('/etc/group', 'utf8').split('\n')) {
-      const [group, , gid] = line.split(':');
-      if (group === name && gid !== undefined) return Number(gid);
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      const [entry, , id] = line.split(':');
+      if (entry === name && id !== undefined) return Number(id);
     }
   } catch {
     return undefined;
   }
   return undefined;
+}
+
+/** Gid of a group from /etc/group, or undefined when the group does not exist here. */
+export function lookupGroupId(name: string): number | undefined {
+  return lookupId('/etc/group', name);
+}
+
+/** Uid of a user from /etc/passwd, or undefined when the user does not exist here. */
+export function lookupUserId(name: string): number | undefined {
+  return lookupId('/etc/passwd', name);
 }
 
 /** Serves one banger gRPC service on its Unix socket until SIGTERM, then drains. */

@@ -1,0 +1,85 @@
+import { helperv1 } from '@banger/api';
+import { InvalidArgumentError, unary } from '@banger/runtime';
+import type { Logger } from 'pino';
+import type { NetworkConfig } from '../../domain/network/index.js';
+import { BridgeAdapter, DnsServer, NatAdapter, NetRunner, TapPool } from '../net/index.js';
+
+/**
+ * The network verbs over one validated NetworkConfig: one bridge, its tap pool, banger's
+ * nftables table and the `.vm` DNS responder. The bridge named in a request must be the
+ * configured one: privhelper never touches interfaces it does not own.
+ */
+export class NetworkVerbs {
+  private readonly bridge: BridgeAdapter;
+  private readonly taps: TapPool;
+  private readonly nat: NatAdapter;
+  private readonly dns: DnsServer;
+  private dnsListening: Promise<unknown> | undefined;
+
+  constructor(
+    private readonly cfg: NetworkConfig,
+    private readonly log: Logger,
+  ) {
+    const run = new NetRunner(cfg.netns ? { netns: cfg.netns } : {});
+    this.bridge = new BridgeAdapter(run, log);
+    this.taps = new TapPool(run, { bridge: cfg.bridge, prefix: cfg.tapPrefix, ownerUid: cfg.tapOwnerUid, ownerGid: cfg.tapOwnerGid, warmSize: cfg.tapWarmSize, maxFree: cfg.tapMaxFree, maxTaps: cfg.tapMax, log });
+    this.nat = new NatAdapter(run, { manageIpForward: cfg.manageIpForward, log });
+    this.dns = new DnsServer({ zone: cfg.dns.zone, ttl: cfg.dns.ttl, log });
+  }
+
+  private checkBridge(bridge: string): void {
+    if (bridge !== '' && bridge !== this.cfg.bridge) {
+      throw new InvalidArgumentError('bridge', `must be the configured bridge ${this.cfg.bridge}, got ${JSON.stringify(bridge)}`, 'FOREIGN_BRIDGE');
+    }
+  }
+
+  /** DNS binds to the gateway address, which exists once the bridge does (host namespace only). */
+  private startDns(): void {
+    if (this.cfg.netns !== undefined || this.dnsListening) return;
+    this.dnsListening = this.dns.listen(this.cfg.dns.address, this.cfg.dns.port).then(
+      (addr) => this.log.info({ ...addr }, 'dns responder listening'),
+      (err: unknown) => {
+        this.dnsListening = undefined;
+        this.log.warn({ err }, 'dns responder could not listen; NAME.vm will not resolve');
+      },
+    );
+  }
+
+  handlers(): Record<string, unknown> {
+    return {
+      ensureBridge: unary(async (req: helperv1.EnsureBridgeRequest): Promise<helperv1.EnsureBridgeResponse> => {
+        this.checkBridge(req.bridge);
+        if (req.gatewayCidr !== '' && req.gatewayCidr !== this.cfg.gatewayCidr) {
+          throw new InvalidArgumentError('gateway_cidr', `must be the configured ${this.cfg.gatewayCidr}`, 'FOREIGN_GATEWAY');
+        }
+        const res = await this.bridge.ensure({ bridge: this.cfg.bridge, gatewayCidr: this.cfg.gatewayCidr, ...(req.mtu ? { mtu: req.mtu } : {}) });
+        this.startDns();
+        return { bridge: res.bridge, created: res.created };
+      }),
+      acquireTap: unary(async (req: helperv1.AcquireTapRequest): Promise<helperv1.AcquireTapResponse> => {
+        this.checkBridge(req.bridge);
+        return this.taps.acquire(req.vmId);
+      }),
+      releaseTap: unary(async (req: helperv1.ReleaseTapRequest): Promise<helperv1.ReleaseTapResponse> => {
+        const res = await this.taps.release(req.vmId);
+        return { tap: res.tap ?? '' };
+      }),
+      applyNat: unary(async (req: helperv1.ApplyNatRequest): Promise<helperv1.ApplyNatResponse> => {
+        this.checkBridge(req.bridge);
+        if (req.cidr !== '' && req.cidr !== this.cfg.cidr.text) {
+          throw new InvalidArgumentError('cidr', 'must be the configured VM network', 'FOREIGN_CIDR');
+        }
+        const egress = req.egressInterface || this.cfg.egressInterface;
+        return this.nat.apply({ bridge: this.cfg.bridge, cidr: this.cfg.cidr.text, ...(egress ? { egressInterface: egress } : {}) });
+      }),
+      removeNat: unary(async (): Promise<helperv1.RemoveNatResponse> => this.nat.remove()),
+      syncDnsRecords: unary(async (req: helperv1.SyncDnsRecordsRequest): Promise<helperv1.SyncDnsRecordsResponse> => {
+        return this.dns.syncRecords(req.records.map((r) => ({ name: r.name, ipv4: r.ipv4 })));
+      }),
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.dns.close();
+  }
+}

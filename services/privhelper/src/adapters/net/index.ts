@@ -1,0 +1,15 @@
+export { NetRunner, DEFAULT_TOOLS, ToolFailure, classify } from './exec.js';
+export type { NetTools, RunResult } from './exec.js';
+export { listLinks, getLink } from './links.js';
+export type { LinkInfo } from './links.js';
+export { BridgeAdapter } from './bridge.js';
+export type { EnsureBridgeInput, EnsureBridgeResult } from './bridge.js';
+export { TapPool } from './tapPool.js';
+export type { TapPoolOptions, AcquireResult, ReleaseResult } from './tapPool.js';
+export { NatAdapter } from './nat.js';
+export type { ApplyNatInput, NatOptions } from './nat.js';
+export { DnsServer } from './dns.js';
+export type { DnsServerOptions, SyncResult } from './dns.js';
+export { queryDns } from './dnsClient.js';
+export { cleanupNetwork } from './cleanup.js';
+export type { CleanupReport } from './cleanup.js';

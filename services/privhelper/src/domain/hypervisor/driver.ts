@@ -1,0 +1,71 @@
+import type { LaunchSpec } from '../vmspec/spec.js';
+
+export type Accel = 'kvm' | 'tcg';
+
+/** What the host can run, as reported by the capability probe (shown by `banger doctor`). */
+export interface HostCapabilities {
+  readonly accel: Accel;
+  /** Why this accelerator was chosen, in words a user can act on. */
+  readonly reason: string;
+  readonly kvm: { readonly usable: boolean; readonly deviceNode: boolean; readonly cpuFlag: 'vmx' | 'svm' | null; readonly modules: readonly string[] };
+  readonly qemuPath: string | null;
+  readonly qemuVersion: string | null;
+  readonly qemuImgPath: string | null;
+  readonly tscKhz: number | null;
+  readonly tun: boolean;
+  readonly bridge: boolean;
+  readonly nft: boolean;
+  readonly vhostVsock: boolean;
+  readonly cgroupV2: boolean;
+}
+
+/** A running (or just launched) VM as the driver knows it; enough to find it again later. */
+export interface VmHandle {
+  readonly vmId: string;
+  readonly pid: number;
+  readonly runDir: string;
+  readonly accel: Accel;
+  /** True when launch() found this VM already running and returned it instead of starting a second one. */
+  readonly alreadyRunning?: boolean;
+}
+
+export type StopOutcome = 'graceful' | 'quit' | 'killed' | 'not_running';
+
+export type VmRunState = 'running' | 'paused' | 'shutdown' | 'not_running' | 'unknown';
+
+export interface VmDescription {
+  readonly vmId: string;
+  readonly state: VmRunState;
+  readonly pid: number | null;
+  readonly runDir: string;
+  readonly accel: Accel | null;
+  readonly argv: readonly string[] | null;
+}
+
+/**
+ * One hypervisor behind one interface, so vmd never knows whether QEMU or Firecracker runs a VM.
+ * Every verb is idempotent by VM id: launching a running VM returns its handle, stopping or
+ * killing a stopped VM reports `not_running`, so vmd can retry and roll back freely.
+ *
+ * Firecracker seam (not implemented): a `FirecrackerDriver` would take the same LaunchSpec but
+ * needs raw disks (see `DiskManager.createRawRootCopy`), an ELF vmlinux with a kernel built with
+ * VIRTIO_MMIO_CMDLINE_DEVICES, vsock instead of virtio-serial for the agent (agent.sock becomes
+ * Firecracker's vsock UDS), its API socket in place of qmp.sock, and `SendCtrlAltDel` for
+ * stopGraceful. The run-dir layout and the pid-file + cmdline rediscovery carry over.
+ */
+export interface Hypervisor {
+  readonly kind: 'qemu' | 'firecracker';
+  /** Starts the VM detached from the caller so it outlives the helper and vmd. */
+  launch(spec: LaunchSpec): Promise<VmHandle>;
+  /** Asks the guest to shut down, waits up to timeoutMs, then escalates (quit, then SIGKILL). */
+  stopGraceful(vmId: string, timeoutMs: number): Promise<StopOutcome>;
+  /** Ends the VM now (SIGKILL by verified pid). */
+  kill(vmId: string): Promise<StopOutcome>;
+  /** Resolves when the VM's process is gone; rejects with DEADLINE_EXCEEDED after timeoutMs. */
+  wait(vmId: string, timeoutMs: number): Promise<void>;
+  /** Finds a running VM again from its run dir (pid file + /proc cmdline check); undefined when not running. */
+  find(vmId: string): Promise<VmHandle | undefined>;
+  describe(vmId: string): Promise<VmDescription>;
+  /** Deletes the run dir of a VM that is not running (FAILED_PRECONDITION while it runs); absent is fine. */
+  remove(vmId: string): Promise<{ removed: boolean }>;
+}
