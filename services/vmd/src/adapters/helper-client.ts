@@ -1,6 +1,12 @@
 import { helperv1 } from '@banger/api';
-import { ServiceClient } from '@banger/runtime';
-import type { HostHelper, HostReadiness } from '../ports/host.js';
+import { RpcError, ServiceClient } from '@banger/runtime';
+import type { GuestNetwork, HostHelper, HostReadiness, LaunchInput, VmProcess } from '../ports/host.js';
+
+function toProcess(p: helperv1.HypervisorProcess | undefined): VmProcess {
+  return { pid: p?.pid ?? 0, agentSocket: p?.sockets?.agentPath ?? '', consoleLog: p?.sockets?.consoleLogPath ?? '' };
+}
+
+const ms = (n: number): { seconds: number; nanos: number } => ({ seconds: Math.floor(n / 1000), nanos: (n % 1000) * 1e6 });
 
 /** privhelper over its Unix socket; the current op id travels with every call. */
 export class HelperClient implements HostHelper {
@@ -19,6 +25,99 @@ export class HelperClient implements HostHelper {
         .filter((c) => c.status === helperv1.CheckStatus.CHECK_STATUS_FAIL)
         .map((c) => ({ name: c.name, detail: c.detail, fix: c.fix })),
     };
+  }
+
+  async ensureNetwork(net: GuestNetwork): Promise<void> {
+    await this.client.unary('ensureBridge', { bridge: net.bridge, gatewayCidr: `${net.gateway}/${net.prefix}`, mtu: 0 });
+    await this.client.unary('applyNat', { bridge: net.bridge, cidr: net.cidr, egressInterface: '' });
+  }
+
+  async acquireTap(vmId: string): Promise<string> {
+    return (await this.client.unary('acquireTap', { vmId, bridge: '' })).tap;
+  }
+
+  async releaseTap(vmId: string): Promise<void> {
+    await this.client.unary('releaseTap', { vmId });
+  }
+
+  async syncDns(records: { name: string; ipv4: string }[]): Promise<void> {
+    await this.client.unary('syncDnsRecords', { records });
+  }
+
+  async createRootOverlay(vmId: string, basePath: string): Promise<string> {
+    const res = await this.client.unary('createOverlay', {
+      vmId,
+      basePath,
+      baseFormat: helperv1.DiskFormat.DISK_FORMAT_RAW,
+      path: '',
+      format: helperv1.DiskFormat.DISK_FORMAT_QCOW2,
+      sizeBytes: 0,
+    });
+    return res.path;
+  }
+
+  async removeRootOverlay(path: string): Promise<void> {
+    await this.client.unary('removeOverlay', { path });
+  }
+
+  async createWorkDisk(vmId: string, seedPath: string, sizeBytes: number): Promise<string> {
+    return (await this.client.unary('createWorkDisk', { vmId, path: '', sizeBytes, seedPath }, { timeoutMs: 120_000 })).path;
+  }
+
+  async resizeWorkDisk(path: string, sizeBytes: number): Promise<number> {
+    return (await this.client.unary('resizeWorkDisk', { path, sizeBytes }, { timeoutMs: 120_000 })).sizeBytes;
+  }
+
+  async removeWorkDisk(path: string): Promise<void> {
+    await this.client.unary('removeWorkDisk', { path });
+  }
+
+  async launch(input: LaunchInput): Promise<VmProcess> {
+    const res = await this.client.unary(
+      'launchHypervisor',
+      helperv1.LaunchHypervisorRequest.fromPartial({
+        spec: {
+          vmId: input.vmId,
+          kind: helperv1.HypervisorKind.HYPERVISOR_KIND_QEMU,
+          accel: helperv1.Accel.ACCEL_AUTO,
+          memoryMib: input.memoryMib,
+          vcpus: input.vcpus,
+          kernelPath: input.kernelPath,
+          initrdPath: input.initrdPath,
+          cmdline: input.cmdline,
+          disks: [
+            { id: 'root', path: input.rootDiskPath, format: helperv1.DiskFormat.DISK_FORMAT_QCOW2, readOnly: false },
+            { id: 'work', path: input.workDiskPath, format: helperv1.DiskFormat.DISK_FORMAT_RAW, readOnly: false },
+          ],
+          network: { tap: input.tap, mac: input.mac },
+        },
+      }),
+      { timeoutMs: 60_000 },
+    );
+    return toProcess(res.process);
+  }
+
+  async stop(vmId: string, timeoutMs: number): Promise<{ wasRunning: boolean; forced: boolean }> {
+    const res = await this.client.unary('stopHypervisor', { vmId, timeout: ms(timeoutMs) }, { timeoutMs: timeoutMs + 30_000 });
+    return { wasRunning: res.wasRunning, forced: res.forced };
+  }
+
+  async kill(vmId: string): Promise<{ wasRunning: boolean }> {
+    return this.client.unary('killHypervisor', { vmId }, { timeoutMs: 30_000 });
+  }
+
+  async find(vmId: string): Promise<VmProcess | undefined> {
+    try {
+      return toProcess((await this.client.unary('findHypervisor', { vmId })).process);
+    } catch (err) {
+      if (err instanceof RpcError && err.reason === 'VM_NOT_RUNNING') return undefined;
+      throw err;
+    }
+  }
+
+  async list(): Promise<(VmProcess & { vmId: string })[]> {
+    const res = await this.client.unary('listHypervisors', {});
+    return res.processes.map((p) => ({ vmId: p.vmId, ...toProcess(p) }));
   }
 
   close(): void {

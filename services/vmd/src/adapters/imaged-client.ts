@@ -2,6 +2,33 @@ import { imagev1 } from '@banger/api';
 import { ServiceClient } from '@banger/runtime';
 import type { ImageCatalog, ResolvedImage } from '../ports/images.js';
 
+/** Proto ResolveImageResponse → what vmd boots from. */
+export function resolvedImageFromProto(res: imagev1.ResolveImageResponse, ref: string): ResolvedImage {
+  return {
+    id: res.image?.id ?? '',
+    name: res.image?.name ?? ref,
+    fingerprint: res.fingerprint,
+    rootfsPath: res.rootfsPath,
+    kernelPath: res.kernelPath,
+    initrdPath: res.initrdPath,
+    workSeedPath: res.workSeedPath,
+    workSeedFingerprint: res.workSeedFingerprint,
+    initPath: res.initPath,
+    kernelArgs: [],
+    services: res.defaultServices.map((s) => {
+      const check = s.readiness?.check;
+      const timeout = s.readiness?.timeout;
+      return {
+        name: s.name,
+        port: check?.$case === 'tcp' ? check.value.port || s.port : s.port,
+        readiness: check ? 'tcp' : 'none',
+        timeoutSeconds: timeout ? timeout.seconds : 180,
+        secretEnv: s.secretEnv,
+      };
+    }),
+  };
+}
+
 /** imaged over its Unix socket; the current op id travels with every call. */
 export class ImagedClient implements ImageCatalog {
   private readonly client: ServiceClient<typeof imagev1.ImageServiceService>;
@@ -12,7 +39,7 @@ export class ImagedClient implements ImageCatalog {
 
   async resolve(ref: string): Promise<ResolvedImage> {
     const res = await this.client.unary('resolveImage', imagev1.ResolveImageRequest.fromPartial({ ref }), { timeoutMs: 30_000 });
-    return { id: res.image?.id ?? '', name: res.image?.name ?? ref };
+    return resolvedImageFromProto(res, ref);
   }
 
   close(): void {

@@ -5,7 +5,52 @@ export interface HostReadiness {
   blockers: { name: string; detail: string; fix: string }[];
 }
 
-/** privhelper as vmd sees it: the privileged verbs, behind a port so use cases stay testable. */
+export interface GuestNetwork {
+  bridge: string;
+  /** e.g. 172.30.0.0/24 */
+  cidr: string;
+  gateway: string;
+  prefix: number;
+}
+
+export interface LaunchInput {
+  vmId: string;
+  memoryMib: number;
+  vcpus: number;
+  kernelPath: string;
+  initrdPath: string;
+  cmdline: { key: string; value: string }[];
+  rootDiskPath: string;
+  workDiskPath: string;
+  tap: string;
+  mac: string;
+}
+
+/** Where a running VM's hypervisor can be reached. */
+export interface VmProcess {
+  pid: number;
+  agentSocket: string;
+  consoleLog: string;
+}
+
+/**
+ * privhelper as vmd sees it: the privileged verbs, behind a port so use cases stay testable
+ * with a fake. Every verb is idempotent, so retries and rollbacks are safe.
+ */
 export interface HostHelper {
   readiness(): Promise<HostReadiness>;
+  ensureNetwork(net: GuestNetwork): Promise<void>;
+  acquireTap(vmId: string): Promise<string>;
+  releaseTap(vmId: string): Promise<void>;
+  syncDns(records: { name: string; ipv4: string }[]): Promise<void>;
+  createRootOverlay(vmId: string, basePath: string): Promise<string>;
+  removeRootOverlay(path: string): Promise<void>;
+  createWorkDisk(vmId: string, seedPath: string, sizeBytes: number): Promise<string>;
+  resizeWorkDisk(path: string, sizeBytes: number): Promise<number>;
+  removeWorkDisk(path: string): Promise<void>;
+  launch(input: LaunchInput): Promise<VmProcess>;
+  stop(vmId: string, timeoutMs: number): Promise<{ wasRunning: boolean; forced: boolean }>;
+  kill(vmId: string): Promise<{ wasRunning: boolean }>;
+  find(vmId: string): Promise<VmProcess | undefined>;
+  list(): Promise<(VmProcess & { vmId: string })[]>;
 }

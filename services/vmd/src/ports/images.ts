@@ -1,7 +1,27 @@
-/** A managed image resolved to what booting a VM from it needs. */
+export interface ImageService {
+  name: string;
+  port: number;
+  /** How readiness is probed in the guest. */
+  readiness: 'tcp' | 'none';
+  timeoutSeconds: number;
+  /** Environment variable the service reads its per-VM secret from, if any. */
+  secretEnv: string;
+}
+
+/** A managed image resolved to what booting a VM from it needs (absolute host paths). */
 export interface ResolvedImage {
   id: string;
   name: string;
+  fingerprint: string;
+  rootfsPath: string;
+  kernelPath: string;
+  initrdPath: string;
+  workSeedPath: string;
+  workSeedFingerprint: string;
+  /** PID 1 in the guest (init=). */
+  initPath: string;
+  kernelArgs: string[];
+  services: ImageService[];
 }
 
 /** imaged as vmd sees it. */

@@ -1,0 +1,72 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import type { UntypedServiceImplementation } from '@grpc/grpc-js';
+import { descriptorSetPath, helperv1 } from '@banger/api';
+import { BangerServer, createLogger, implementService, setRootLogger, unary } from '@banger/runtime';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../cli.js';
+import { captureIo } from '../test-support.js';
+
+interface Check {
+  name: string;
+  status: string;
+  detail: string;
+  fix?: string;
+}
+
+describe('banger doctor', () => {
+  let dir: string;
+  let server: BangerServer;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'banger-doctor-'));
+    const logger = createLogger({ service: 'privhelper', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+    setRootLogger(logger);
+    server = new BangerServer({ logger, serviceNames: ['banger.helper.v1.HelperService'], descriptorSetPath });
+    const impl = implementService(helperv1.HelperServiceService, 'banger.helper.v1.HelperService', {
+      getServerInfo: unary(async () => ({ info: { name: 'privhelper', version: '0.1.0', apiVersion: '1', startedAt: new Date(), pid: 77 } })),
+      probeHost: unary(async () => ({
+        capabilities: helperv1.HostCapabilities.fromPartial({
+          checks: [
+            { name: 'kvm', status: helperv1.CheckStatus.CHECK_STATUS_WARN, detail: 'KVM not usable (PVM); using TCG', fix: '' },
+            { name: 'qemu', status: helperv1.CheckStatus.CHECK_STATUS_FAIL, detail: 'qemu-system-x86_64 not found', fix: 'sudo apt-get install qemu-system-x86' },
+            { name: 'tun', status: helperv1.CheckStatus.CHECK_STATUS_PASS, detail: '/dev/net/tun', fix: '' },
+          ],
+        }),
+      })),
+    });
+    server.addService(helperv1.HelperServiceService, impl as UntypedServiceImplementation);
+    await server.listen({ socketPath: join(dir, 'privhelper.sock'), mode: 0o600 });
+  });
+
+  afterAll(async () => {
+    await server.shutdown(1000);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('reports daemon health and the host probe with fixes, and fails when a check fails', async () => {
+    const io = captureIo({ BANGER_RUN_DIR: dir, PATH: '' });
+    expect(await run(['doctor', '--json'], io)).toBe(1);
+    const doc = JSON.parse(io.stdout.text) as { ok: boolean; checks: Check[] };
+    expect(doc.ok).toBe(false);
+    const by = Object.fromEntries(doc.checks.map((c) => [c.name, c]));
+    expect(by['vmd']).toMatchObject({ status: 'fail', fix: 'sudo systemctl start banger-vmd' });
+    expect(by['vmd']?.detail).toContain(join(dir, 'vmd.sock'));
+    expect(by['privhelper']).toMatchObject({ status: 'pass' });
+    expect(by['kvm']).toMatchObject({ status: 'warn' });
+    expect(by['qemu']).toMatchObject({ status: 'fail', fix: 'sudo apt-get install qemu-system-x86' });
+    expect(by['tun']).toMatchObject({ status: 'pass' });
+    expect(by['ssh client']).toMatchObject({ status: 'warn', fix: 'sudo apt-get install openssh-client' });
+  });
+
+  it('prints one pass/warn/fail line per check with the fix under it', async () => {
+    const io = captureIo({ BANGER_RUN_DIR: dir, PATH: '' });
+    expect(await run(['doctor'], io)).toBe(1);
+    expect(io.stdout.lines).toContain('✗ fail  qemu        qemu-system-x86_64 not found');
+    expect(io.stdout.lines).toContain('                    fix: sudo apt-get install qemu-system-x86');
+    expect(io.stdout.lines).toContain('✓ pass  tun         /dev/net/tun');
+    expect(io.stdout.lines.at(-1)).toBe('2 passed, 2 warnings, 3 failed');
+  });
+});

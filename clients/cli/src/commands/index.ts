@@ -1,0 +1,87 @@
+import type { CommandSpec } from '../command.js';
+import { doctorCommand } from './doctor.js';
+import { helpCommand } from './help.js';
+import { imageBuildCommand } from './image-build.js';
+import { imageListCommand } from './image-list.js';
+import { imagePromoteCommand } from './image-promote.js';
+import { imagePruneCommand } from './image-prune.js';
+import { imageRecipesCommand } from './image-recipes.js';
+import { imageRmCommand } from './image-rm.js';
+import { imageShowCommand } from './image-show.js';
+import { kernelListCommand } from './kernel-list.js';
+import { kernelPullCommand } from './kernel-pull.js';
+import { kernelRmCommand } from './kernel-rm.js';
+import { kernelShowCommand } from './kernel-show.js';
+import { opsCancelCommand } from './ops-cancel.js';
+import { opsListCommand } from './ops-list.js';
+import { opsShowCommand } from './ops-show.js';
+import { opsWatchCommand } from './ops-watch.js';
+import { sshConfigCommand } from './ssh-config.js';
+import { versionCommand } from './version.js';
+import { vmConsoleCommand } from './vm-console.js';
+import { vmCreateCommand } from './vm-create.js';
+import { vmDeleteCommand } from './vm-delete.js';
+import { vmExecCommand } from './vm-exec.js';
+import { vmKillCommand } from './vm-kill.js';
+import { vmListCommand } from './vm-list.js';
+import { vmPortsCommand } from './vm-ports.js';
+import { vmPromoteCommand } from './vm-promote.js';
+import { vmPruneCommand } from './vm-prune.js';
+import { vmResizeCommand } from './vm-resize.js';
+import { vmRestartCommand } from './vm-restart.js';
+import { vmShowCommand } from './vm-show.js';
+import { vmSshCommand } from './vm-ssh.js';
+import { vmStartCommand } from './vm-start.js';
+import { vmStatsCommand } from './vm-stats.js';
+import { vmStopCommand } from './vm-stop.js';
+import { vmTouchCommand } from './vm-touch.js';
+import { vmWatchCommand } from './vm-watch.js';
+
+/** Every command, in the order `banger help` lists them. */
+export const COMMANDS: readonly CommandSpec[] = [
+  vmCreateCommand,
+  vmListCommand,
+  vmShowCommand,
+  vmWatchCommand,
+  vmStartCommand,
+  vmStopCommand,
+  vmRestartCommand,
+  vmKillCommand,
+  vmDeleteCommand,
+  vmPruneCommand,
+  vmExecCommand,
+  vmSshCommand,
+  vmPortsCommand,
+  vmStatsCommand,
+  vmConsoleCommand,
+  vmResizeCommand,
+  vmTouchCommand,
+  vmPromoteCommand,
+  sshConfigCommand,
+  opsListCommand,
+  opsShowCommand,
+  opsWatchCommand,
+  opsCancelCommand,
+  imageBuildCommand,
+  imageListCommand,
+  imageShowCommand,
+  imageRmCommand,
+  imagePruneCommand,
+  imagePromoteCommand,
+  imageRecipesCommand,
+  kernelListCommand,
+  kernelPullCommand,
+  kernelShowCommand,
+  kernelRmCommand,
+  doctorCommand,
+  versionCommand,
+  helpCommand,
+];
+
+/** One-line descriptions of the command groups. */
+export const GROUPS: Readonly<Record<string, string>> = {
+  vm: 'Create, run and manage microVMs (vmd).',
+  ops: 'Inspect, follow and cancel long-running operations (vmd and imaged).',
+  image: 'Build and manage guest images (imaged).',
+  kernel: 'Pull and manage guest kernels (imaged).',
+};

@@ -1,0 +1,68 @@
+import { vmv1 } from '@banger/api';
+import { mintOpId } from '@banger/runtime';
+import { bool, requireStr, str, type CommandSpec } from '../command.js';
+import type { CommandContext } from '../context.js';
+import { followOperation } from '../operation.js';
+import { MIB, parseCount, parseSize } from '../parse/units.js';
+import { vmReadySummary } from '../render/vm.js';
+import type { ResultBody } from '../render/events.js';
+
+/** Prints the VM summary when a create/start/restart stream ends with the VM. */
+export function printVmResult(ctx: CommandContext) {
+  return (result: ResultBody, elapsedMs: number): void => {
+    if (result.$case === 'vm') ctx.write(vmReadySummary(result.value as vmv1.Vm, elapsedMs));
+  };
+}
+
+/** Cancels an operation on vmd (used by `--rm-on-detach` on Ctrl-C). */
+export function cancelVmOperation(ctx: CommandContext) {
+  return async (opId: string): Promise<void> => {
+    await ctx.vmd().unary('cancelOperation', { opId }, ctx.callOptions({ timeoutMs: 10_000 }));
+  };
+}
+
+export const vmCreateCommand: CommandSpec = {
+  path: ['vm', 'create'],
+  ownsInterrupt: true,
+  summary: 'Create a VM and follow its stages live',
+  usage: '--name NAME [--image IMAGE] [--memory MIB] [--vcpus N] [--work-disk GIB] [--no-wait] [--rm-on-detach]',
+  description:
+    'Ctrl-C detaches without cancelling and prints how to re-attach (banger vm watch OP_ID).\nWith --rm-on-detach, Ctrl-C (or a lost connection) cancels the create and rolls it back.',
+  options: {
+    name: { type: 'string', value: 'NAME', description: 'VM name (DNS label; the VM answers as NAME.vm)' },
+    image: { type: 'string', value: 'IMAGE', description: 'image name or id (default: the configured default image)' },
+    kernel: { type: 'string', value: 'KERNEL', description: "kernel override (default: the image's kernel)" },
+    memory: { type: 'string', value: 'MIB', description: 'guest memory; a bare number is MiB, or e.g. 2G' },
+    vcpus: { type: 'string', value: 'N', description: 'virtual CPUs' },
+    'work-disk': { type: 'string', value: 'GIB', description: 'work disk size; a bare number is GiB, or e.g. 512M' },
+    'ssh-key': { type: 'string', multiple: true, value: 'PUBKEY', description: 'extra public key to authorise in the guest' },
+    'no-wait': { type: 'boolean', description: 'do not wait for the guest services to be ready' },
+    'rm-on-detach': { type: 'boolean', description: 'cancel and roll back the create when detached (Ctrl-C)' },
+  },
+  async run(ctx, { values }) {
+    const name = requireStr(values, 'name');
+    const memory = str(values, 'memory');
+    const vcpus = str(values, 'vcpus');
+    const workDisk = str(values, 'work-disk');
+    const rm = bool(values, 'rm-on-detach');
+    const request = vmv1.CreateVmRequest.fromPartial({
+      name,
+      image: str(values, 'image') ?? '',
+      kernel: str(values, 'kernel') ?? '',
+      memoryMib: memory ? Math.round(parseSize('--memory', memory, 'm') / MIB) : 0,
+      vcpus: vcpus ? parseCount('--vcpus', vcpus) : 0,
+      workDiskSizeBytes: workDisk ? parseSize('--work-disk', workDisk, 'g') : 0,
+      noWait: bool(values, 'no-wait'),
+      cancelOnDetach: rm,
+      sshAuthorizedKeys: (values['ssh-key'] as string[] | undefined) ?? [],
+    });
+    const opId = mintOpId();
+    const stream = ctx.vmd().serverStream('createVm', request, { opId });
+    return followOperation(ctx, stream, {
+      opId,
+      reattach: 'banger vm watch',
+      onResult: printVmResult(ctx),
+      ...(rm ? { cancelOnInterrupt: cancelVmOperation(ctx) } : {}),
+    });
+  },
+};

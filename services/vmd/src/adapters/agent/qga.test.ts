@@ -1,0 +1,81 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { QgaSession, qgaExec } from './qga.js';
+
+/** A scripted stand-in for qemu-guest-agent speaking its line protocol (the real one is covered in integration/vm). */
+async function fakeAgent(opts: { garbageFirst?: boolean; ignoreFirstSync?: boolean } = {}): Promise<{ path: string; server: Server; dir: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'qga-'));
+  const path = join(dir, 'agent.sock');
+  let syncs = 0;
+  let polls = 0;
+  const server = createServer((sock) => {
+    if (opts.garbageFirst) sock.write('{"return": {}}\n{"partial":');
+    let buf = '';
+    sock.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const req = JSON.parse(buf.slice(0, nl)) as { execute: string; arguments?: Record<string, unknown> };
+        buf = buf.slice(nl + 1);
+        if (req.execute === 'guest-sync-delimited') {
+          syncs += 1;
+          if (opts.ignoreFirstSync && syncs === 1) continue;
+          sock.write(Buffer.concat([Buffer.from([0xff]), Buffer.from(`{"return": ${String(req.arguments?.['id'])}}\n`)]));
+        } else if (req.execute === 'guest-exec') {
+          expect(req.arguments?.['path']).toBe('/bin/echo');
+          sock.write('{"return": {"pid": 77}}\n');
+        } else if (req.execute === 'guest-exec-status') {
+          polls += 1;
+          sock.write(polls < 3 ? '{"return": {"exited": false}}\n' : `{"return": {"exited": true, "exitcode": 3, "out-data": "${Buffer.from('hi\n').toString('base64')}"}}\n`);
+        } else {
+          sock.write('{"error": {"class": "CommandNotFound", "desc": "nope"}}\n');
+        }
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(path, r));
+  return { path, server, dir };
+}
+
+describe('QgaSession', () => {
+  let cleanup: (() => Promise<void>) | undefined;
+  afterEach(async () => cleanup?.());
+
+  it('syncs past stale channel data and runs a command to completion', async () => {
+    const agent = await fakeAgent({ garbageFirst: true });
+    cleanup = async () => {
+      agent.server.close();
+      await rm(agent.dir, { recursive: true, force: true });
+    };
+    const session = await QgaSession.open(agent.path, 5000);
+    const res = await qgaExec(session, '/bin/echo', ['hi']);
+    session.close();
+    expect(res.exitCode).toBe(3);
+    expect(res.stdout.toString()).toBe('hi\n');
+  });
+
+  it('retries the sync until the agent answers', async () => {
+    const agent = await fakeAgent({ ignoreFirstSync: true });
+    cleanup = async () => {
+      agent.server.close();
+      await rm(agent.dir, { recursive: true, force: true });
+    };
+    const session = await QgaSession.open(agent.path, 5000);
+    session.close();
+  });
+
+  it('maps agent errors and unreachable sockets to typed errors', async () => {
+    const agent = await fakeAgent();
+    cleanup = async () => {
+      agent.server.close();
+      await rm(agent.dir, { recursive: true, force: true });
+    };
+    const session = await QgaSession.open(agent.path, 5000);
+    await expect(session.execute('guest-bogus', undefined, 1000)).rejects.toMatchObject({ reason: 'AGENT_ERROR' });
+    session.close();
+    await expect(QgaSession.open(join(agent.dir, 'missing.sock'), 500)).rejects.toMatchObject({ reason: 'AGENT_UNREACHABLE', code: 'UNAVAILABLE' });
+  });
+});

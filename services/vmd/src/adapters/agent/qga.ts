@@ -1,0 +1,179 @@
+import { connect, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DeadlineExceededError, FailedPreconditionError, UnavailableError } from '@banger/runtime';
+
+/** What a guest command produced. Output is capped by the agent (qemu-ga: 16 MiB). */
+export interface ExecResult {
+  exitCode: number;
+  signal: number | undefined;
+  stdout: Buffer;
+  stderr: Buffer;
+  truncated: boolean;
+}
+
+export interface ExecOptions {
+  env?: Record<string, string>;
+  input?: Buffer;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+interface QgaError {
+  class: string;
+  desc: string;
+}
+
+/**
+ * One connection to qemu-guest-agent over the VM's virtio-serial socket. QEMU's chardev
+ * accepts a single client, so callers serialise per VM (see GuestAgents). Each session starts
+ * with guest-sync-delimited, which discards whatever a previous client left in the channel.
+ */
+export class QgaSession {
+  private buffer = Buffer.alloc(0);
+  private waiter: (() => void) | undefined;
+  private closed = false;
+
+  private constructor(private readonly socket: Socket) {
+    socket.on('data', (chunk: Buffer) => {
+      this.buffer = Buffer.concat([this.buffer, chunk]);
+      this.waiter?.();
+    });
+    socket.on('close', () => {
+      this.closed = true;
+      this.waiter?.();
+    });
+    socket.on('error', () => undefined);
+  }
+
+  static async open(path: string, timeoutMs: number): Promise<QgaSession> {
+    const socket = await new Promise<Socket>((resolve, reject) => {
+      const s = connect(path);
+      const timer = setTimeout(() => {
+        s.destroy();
+        reject(new UnavailableError('AGENT_UNREACHABLE', `guest agent socket ${path} did not accept a connection`));
+      }, timeoutMs);
+      s.once('connect', () => {
+        clearTimeout(timer);
+        resolve(s);
+      });
+      s.once('error', (err: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        reject(new UnavailableError('AGENT_UNREACHABLE', `guest agent socket ${path}: ${err.code ?? err.message}`, { cause: err }));
+      });
+    });
+    const session = new QgaSession(socket);
+    await session.sync(timeoutMs);
+    return session;
+  }
+
+  private async waitFor<T>(extract: () => T | undefined, deadline: number): Promise<T> {
+    for (;;) {
+      const got = extract();
+      if (got !== undefined) return got;
+      if (this.closed) throw new UnavailableError('AGENT_DISCONNECTED', 'guest agent connection closed');
+      const left = deadline - Date.now();
+      if (left <= 0) throw new DeadlineExceededError('AGENT_TIMEOUT', 'guest agent did not answer in time');
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiter = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.waiter = undefined;
+    }
+  }
+
+  private nextLine(): string | undefined {
+    const nl = this.buffer.indexOf(0x0a);
+    if (nl < 0) return undefined;
+    const line = this.buffer.subarray(0, nl).toString('utf8').trim();
+    this.buffer = this.buffer.subarray(nl + 1);
+    return line;
+  }
+
+  private async sync(timeoutMs: number): Promise<void> {
+    const id = Math.floor(Math.random() * 2 ** 31);
+    const deadline = Date.now() + timeoutMs;
+    // Resend until the agent answers: right after boot the guest side may not be listening yet,
+    // and the agent drops input that arrived before it opened the port.
+    for (;;) {
+      this.buffer = Buffer.alloc(0);
+      this.socket.write(`${JSON.stringify({ execute: 'guest-sync-delimited', arguments: { id } })}\n`);
+      try {
+        const line = await this.waitFor(() => {
+          const ff = this.buffer.indexOf(0xff);
+          if (ff < 0) return undefined;
+          this.buffer = this.buffer.subarray(ff + 1);
+          return this.nextLine();
+        }, Math.min(deadline, Date.now() + 1000));
+        const parsed = JSON.parse(line) as { return?: number };
+        if (parsed.return === id) return;
+      } catch (err) {
+        if (!(err instanceof DeadlineExceededError) || Date.now() >= deadline) throw err;
+      }
+    }
+  }
+
+  async execute<T>(command: string, args: Record<string, unknown> | undefined, timeoutMs: number): Promise<T> {
+    this.socket.write(`${JSON.stringify(args ? { execute: command, arguments: args } : { execute: command })}\n`);
+    const line = await this.waitFor(() => {
+      for (;;) {
+        const l = this.nextLine();
+        if (l === undefined) return undefined;
+        if (l !== '') return l;
+      }
+    }, Date.now() + timeoutMs);
+    const parsed = JSON.parse(line) as { return?: T; error?: QgaError };
+    if (parsed.error) throw new FailedPreconditionError('AGENT_ERROR', `guest agent ${command}: ${parsed.error.desc}`, { fields: { class: parsed.error.class } });
+    return parsed.return as T;
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+interface ExecStatus {
+  exited: boolean;
+  exitcode?: number;
+  signal?: number;
+  'out-data'?: string;
+  'err-data'?: string;
+  'out-truncated'?: boolean;
+  'err-truncated'?: boolean;
+}
+
+/** Runs a program in the guest through guest-exec and polls guest-exec-status until it ends. */
+export async function qgaExec(session: QgaSession, path: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  const deadline = Date.now() + timeoutMs;
+  const { pid } = await session.execute<{ pid: number }>(
+    'guest-exec',
+    {
+      path,
+      arg: args,
+      'capture-output': true,
+      ...(opts.env ? { env: Object.entries(opts.env).map(([k, v]) => `${k}=${v}`) } : {}),
+      ...(opts.input ? { 'input-data': opts.input.toString('base64') } : {}),
+    },
+    10_000,
+  );
+  let delay = 20;
+  for (;;) {
+    const st = await session.execute<ExecStatus>('guest-exec-status', { pid }, 10_000);
+    if (st.exited) {
+      return {
+        exitCode: st.exitcode ?? -1,
+        signal: st.signal,
+        stdout: Buffer.from(st['out-data'] ?? '', 'base64'),
+        stderr: Buffer.from(st['err-data'] ?? '', 'base64'),
+        truncated: st['out-truncated'] === true || st['err-truncated'] === true,
+      };
+    }
+    if (opts.signal?.aborted) throw new DeadlineExceededError('EXEC_CANCELLED', 'command cancelled while running in the guest');
+    if (Date.now() > deadline) throw new DeadlineExceededError('EXEC_TIMEOUT', `command still running in the guest after ${timeoutMs} ms`, { fields: { pid } });
+    await sleep(delay);
+    delay = Math.min(delay * 2, 250);
+  }
+}
