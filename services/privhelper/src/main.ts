@@ -1,11 +1,11 @@
-import { mkdirSync } from 'node:fs';
-import { descriptorSetPath, helperv1, serviceNames } from '@banger/api';
+import { mkdirSync, realpathSync } from 'node:fs';
+import { descriptorSetPath, serviceNames } from '@banger/api';
 import { loadConfig } from '@banger/config';
-import { createLogger, lookupUserId, PermissionDeniedError, runGrpcDaemon, setRootLogger } from '@banger/runtime';
+import { createLogger, FailedPreconditionError, lookupUserId, PermissionDeniedError, runGrpcDaemon, setRootLogger } from '@banger/runtime';
 import { join } from 'node:path';
 import { HostFacts } from './app/host-facts.js';
 import { HostDiskManager } from './adapters/disk/manager.js';
-import { helperServiceImplementation } from './adapters/grpc/helper-service.js';
+import { helperServiceDefinition, helperServiceImplementation } from './adapters/grpc/helper-service.js';
 import { probeHost } from './adapters/probe/probe.js';
 import { QemuDriver } from './adapters/qemu/driver.js';
 import type { Hypervisor } from './domain/hypervisor/driver.js';
@@ -17,26 +17,37 @@ const config = loadConfig({ env: process.env });
 const logger = createLogger({ service: 'privhelper', level: config.log.level });
 setRootLogger(logger);
 mkdirSync(config.paths.stateDir, { recursive: true, mode: 0o755 });
+// Canonical from here on: disk paths are compared lexically against it, and the disk manager
+// answers with realpaths, so a symlinked state dir would otherwise refuse its own paths.
+const stateDir = realpathSync(config.paths.stateDir);
 
 const allowed = new Set(config.privhelper.allowedUids);
 const qemu = config.hypervisor.qemuBinary;
 const hostFacts = new HostFacts(
   (deep) => probeHost({ accel: config.hypervisor.accel, kvmBootProbe: deep, ...(qemu.includes('/') ? { qemuPath: qemu } : {}) }),
-  config.paths.stateDir,
+  stateDir,
 );
 
 // VM disks and the images they are based on live under banger's state directory; VM run
 // directories (QMP, agent and console sockets, pid files) under its run directory.
-const vmDisksRoot = join(config.paths.stateDir, 'vms');
-const roots = { stateDirs: [config.paths.stateDir], runRoot: config.paths.runDir };
-const disks = new HostDiskManager({ vmDisksRoot, imageDirs: [join(config.paths.stateDir, 'images'), join(config.paths.stateDir, 'kernels')] }, logger);
+const vmDisksRoot = join(stateDir, 'vms');
+const roots = { stateDirs: [stateDir], runRoot: config.paths.runDir };
+const disks = new HostDiskManager({ vmDisksRoot, imageDirs: [join(stateDir, 'images'), join(stateDir, 'kernels')] }, logger);
 let driver: Promise<Hypervisor> | undefined;
-const hypervisor = (): Promise<Hypervisor> =>
-  (driver ??= hostFacts.capabilities().then((caps) => {
-    if (!caps.qemuPath) throw new Error('qemu-system-x86_64 not found');
+// A failed selection is not cached: installing QEMU must not need a helper restart.
+const hypervisor = (): Promise<Hypervisor> => {
+  if (driver) return driver;
+  const next = hostFacts.capabilities().then((caps) => {
+    if (!caps.qemuPath) throw new FailedPreconditionError('QEMU_NOT_FOUND', 'qemu-system-x86_64 not found (apt-get install qemu-system-x86)');
     logger.info({ accel: caps.accel, reason: caps.reason, qemu: caps.qemuPath }, 'hypervisor selected');
     return new QemuDriver({ qemuPath: caps.qemuPath, accel: caps.accel, tscKhz: caps.tscKhz, runRoot: roots.runRoot, cgroupRoot: caps.cgroupV2 ? '/sys/fs/cgroup' : null }, logger);
-  }));
+  });
+  next.catch(() => {
+    if (driver === next) driver = undefined;
+  });
+  driver = next;
+  return next;
+};
 
 // Taps are owned by the unprivileged banger user when it exists, so vmd-launched QEMU could
 // open them; root otherwise (development).
@@ -62,7 +73,7 @@ await runGrpcDaemon({
   socketMode: 0o660,
   socketGroup: 'banger',
   serviceName: serviceNames.helper,
-  definition: helperv1.HelperServiceService,
+  definition: helperServiceDefinition,
   implementation: helperServiceImplementation({ hostFacts, disks, vmDisksRoot, hypervisor: { hypervisor, roots, netns: config.network.netns }, network: network.handlers() }),
   descriptorSetPath,
   logPrefix: 'helper rpc',

@@ -20,3 +20,9 @@ describe('vmIdFromDiskPath', () => {
     expect(() => vmIdFromDiskPath(root, p, 'path', want)).toThrow(InvalidArgumentError);
   });
 });
+
+describe('vmIdFromDiskPath with relative paths', () => {
+  it('refuses a relative path, which would depend on the helper working directory', () => {
+    expect(() => vmIdFromDiskPath('/var/lib/banger/vms', 'abc/root.qcow2', 'path', 'root')).toThrow(InvalidArgumentError);
+  });
+});

@@ -81,8 +81,16 @@ export function hypervisorHandlers(deps: HypervisorDeps): Record<string, unknown
       const outcome = await (await deps.hypervisor()).kill(req.vmId);
       return { wasRunning: outcome !== 'not_running' };
     }),
-    waitHypervisor: unary(async (req: helperv1.WaitHypervisorRequest): Promise<helperv1.WaitHypervisorResponse> => {
-      await (await deps.hypervisor()).wait(req.vmId, durationMs(req.timeout, 60_000));
+    waitHypervisor: unary(async (req: helperv1.WaitHypervisorRequest, ctx): Promise<helperv1.WaitHypervisorResponse> => {
+      // Unset timeout: wait until just before the call's deadline (the driver caps waits at ten minutes).
+      const untilDeadline = ctx.deadline === undefined ? 60_000 : Math.min(600_000, Math.max(0, ctx.deadline - Date.now() - 250));
+      try {
+        await (await deps.hypervisor()).wait(req.vmId, durationMs(req.timeout, untilDeadline));
+      } catch (err) {
+        // The contract answers a timeout with exited=false, not an error.
+        if ((err as { reason?: unknown }).reason === 'VM_STILL_RUNNING') return { exited: false, exit: undefined };
+        throw err;
+      }
       return { exited: true, exit: undefined };
     }),
     findHypervisor: unary(async (req: helperv1.FindHypervisorRequest): Promise<helperv1.FindHypervisorResponse> => {

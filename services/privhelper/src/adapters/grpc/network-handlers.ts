@@ -1,4 +1,4 @@
-import { helperv1 } from '@banger/api';
+import type { helperv1 } from '@banger/api';
 import { InvalidArgumentError, unary } from '@banger/runtime';
 import type { Logger } from 'pino';
 import type { NetworkConfig } from '../../domain/network/index.js';

@@ -1,0 +1,99 @@
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HelperFixture, helperUnavailableReason, nftTables } from './setup.js';
+
+const skip = await helperUnavailableReason();
+if (skip) console.warn(`[skip] privhelper network verbs over gRPC: ${skip}`);
+
+describe.skipIf(skip !== undefined)('privhelper daemon: network verbs over gRPC, inside a throwaway netns', () => {
+  let f: HelperFixture;
+
+  beforeAll(async () => {
+    f = await HelperFixture.start();
+  });
+  afterAll(async () => {
+    await f?.close();
+  });
+
+  it('EnsureBridge creates the configured bridge in the netns, then is idempotent', async () => {
+    expect(await f.call('ensureBridge', { bridge: f.bridge, gatewayCidr: f.gatewayCidr, mtu: 0 })).toEqual({ bridge: f.bridge, created: true });
+    expect(await f.call('ensureBridge', { bridge: '', gatewayCidr: '', mtu: 0 })).toEqual({ bridge: f.bridge, created: false });
+    const addrs = JSON.parse(await f.ns.must('ip', ['-j', '-4', 'addr', 'show', 'dev', f.bridge])) as { flags: string[]; addr_info: { local: string; prefixlen: number }[] }[];
+    expect(addrs[0]?.addr_info.map((a) => `${a.local}/${a.prefixlen}`)).toEqual([f.gatewayCidr]);
+    expect(addrs[0]?.flags).toContain('UP');
+  });
+
+  it('refuses a bridge or gateway other than the configured one, naming the field, with the op id', async () => {
+    const before = await f.ns.linkNames();
+    const e1 = await f.refused('ensureBridge', { bridge: 'bgr-other', gatewayCidr: '', mtu: 0 });
+    expect(e1).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, reason: 'FOREIGN_BRIDGE', errorMetadata: { field: 'bridge' } });
+    expect(e1.message).toMatch(/\(op-[a-z2-7]{12}\)$/);
+    const e2 = await f.refused('ensureBridge', { bridge: f.bridge, gatewayCidr: '10.99.0.1/24', mtu: 0 });
+    expect(e2).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, reason: 'FOREIGN_GATEWAY', errorMetadata: { field: 'gateway_cidr' } });
+    expect(e2.fieldViolations[0]?.field).toBe('gateway_cidr');
+    const e3 = await f.refused('acquireTap', { vmId: 'vm-x', bridge: 'bgr-evil' });
+    expect(e3).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, reason: 'FOREIGN_BRIDGE', errorMetadata: { field: 'bridge' } });
+    const e4 = await f.refused('applyNat', { bridge: '', cidr: '10.99.0.0/24', egressInterface: '' });
+    expect(e4).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, reason: 'FOREIGN_CIDR', errorMetadata: { field: 'cidr' } });
+    const e5 = await f.refused('acquireTap', { vmId: 'Bad_Id', bridge: '' });
+    expect(e5).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, reason: 'BAD_VM_ID', errorMetadata: { field: 'vm_id' } });
+    expect(await f.ns.linkNames()).toEqual(before);
+  });
+
+  it('AcquireTap: five VMs at once get five distinct taps on the bridge; a retry returns the same tap', async () => {
+    const ids = ['vm-a', 'vm-b', 'vm-c', 'vm-d', 'vm-e'];
+    const got = await Promise.all(ids.map((vmId) => f.call('acquireTap', { vmId, bridge: f.bridge })));
+    const taps = got.map((g) => g.tap);
+    expect(new Set(taps).size).toBe(5);
+    for (const g of got) expect(g).toMatchObject({ tap: expect.stringMatching(/^bgrtap\d+$/), existing: false });
+    const links = JSON.parse(await f.ns.must('ip', ['-j', '-d', 'link', 'show', 'master', f.bridge])) as { ifname: string; ifalias?: string }[];
+    const onBridge = new Map(links.map((l) => [l.ifname, l.ifalias]));
+    ids.forEach((id, i) => expect(onBridge.get(taps[i]!)).toBe(`vm:${id}`));
+
+    const again = await Promise.all([f.call('acquireTap', { vmId: 'vm-c', bridge: '' }), f.call('acquireTap', { vmId: 'vm-c', bridge: f.bridge })]);
+    for (const a of again) expect(a).toEqual({ tap: taps[2], existing: true });
+  });
+
+  it('ReleaseTap returns the tap (and is a no-op for a VM without one); the tap leaves the bridge', async () => {
+    const held = await f.call('acquireTap', { vmId: 'vm-b', bridge: '' });
+    expect(await f.call('releaseTap', { vmId: 'vm-b' })).toEqual({ tap: held.tap });
+    expect(await f.call('releaseTap', { vmId: 'vm-b' })).toEqual({ tap: '' });
+    expect(await f.call('releaseTap', { vmId: 'never-had-one' })).toEqual({ tap: '' });
+    const onBridge = (JSON.parse(await f.ns.must('ip', ['-j', 'link', 'show', 'master', f.bridge])) as { ifname: string }[]).map((l) => l.ifname);
+    expect(onBridge).not.toContain(held.tap);
+    const next = await f.call('acquireTap', { vmId: 'vm-f', bridge: '' });
+    expect(next.existing).toBe(false);
+  });
+
+  it('ApplyNat installs `inet banger` in the netns only; RemoveNat deletes it; both idempotent', async () => {
+    expect(await nftTables(f.ns)).not.toContain('inet banger');
+    expect(await f.call('applyNat', { bridge: f.bridge, cidr: f.cidr, egressInterface: '' })).toEqual({ table: 'inet banger', changed: true });
+    expect(await nftTables(f.ns)).toContain('inet banger');
+    expect(await f.call('applyNat', { bridge: '', cidr: '', egressInterface: '' })).toEqual({ table: 'inet banger', changed: false });
+    const ruleset = await f.ns.must('nft', ['list', 'table', 'inet', 'banger']);
+    expect(ruleset).toContain(f.cidr.replace('/24', ''));
+    expect(ruleset).toContain(f.bridge);
+    expect(await f.call('removeNat', {})).toEqual({ removed: true });
+    expect(await nftTables(f.ns)).not.toContain('inet banger');
+    expect(await f.call('removeNat', {})).toEqual({ removed: false });
+  });
+
+  it('SyncDnsRecords replaces the record set and counts additions and removals', async () => {
+    expect(await f.call('syncDnsRecords', { records: [{ name: 'dev', ipv4: '10.213.0.7' }, { name: 'web', ipv4: '10.213.0.8' }] })).toEqual({ recordCount: 2, added: 2, removed: 0 });
+    expect(await f.call('syncDnsRecords', { records: [{ name: 'dev', ipv4: '10.213.0.9' }] })).toEqual({ recordCount: 1, added: 1, removed: 2 });
+    expect(await f.call('syncDnsRecords', { records: [{ name: 'dev', ipv4: '10.213.0.9' }] })).toEqual({ recordCount: 1, added: 0, removed: 0 });
+    const bad = await f.refused('syncDnsRecords', { records: [{ name: 'ok', ipv4: '10.213.0.3' }, { name: 'NOT A LABEL', ipv4: '10.213.0.4' }] });
+    expect(bad.code).toBe(grpc.status.INVALID_ARGUMENT);
+    // A refused sync changes nothing.
+    expect(await f.call('syncDnsRecords', { records: [{ name: 'dev', ipv4: '10.213.0.9' }] })).toEqual({ recordCount: 1, added: 0, removed: 0 });
+  });
+
+  it('each call above left exactly one helper rpc completed|failed line with its op id and duration_ms', async () => {
+    expect(f.calls.length).toBeGreaterThan(20);
+    expect(await f.completionProblems()).toEqual([]);
+    const sample = f.completionLines().find((l) => l.op_id === f.calls[0]?.opId);
+    expect(sample).toMatchObject({ msg: 'helper rpc completed', method: '/banger.helper.v1.HelperService/EnsureBridge', code: 'OK', service: 'privhelper' });
+    expect(f.daemon.stray).toEqual([]);
+    expect(f.alive()).toBe(true);
+  });
+});
