@@ -36,3 +36,20 @@ describe('errors', () => {
     expect(e.message).toBe('vm "dev" not found');
   });
 });
+
+describe('downstream errors', () => {
+  it('keeps the code and reason of another daemon\'s RpcError', () => {
+    const rpc = Object.assign(new Error('tap busy (op-aaaaaaaaaaaa)'), {
+      name: 'RpcError',
+      codeName: 'ABORTED',
+      reason: 'TAP_BUSY',
+      details: 'tap busy',
+      errorMetadata: { tap: 't0' },
+    });
+    const err = toBangerError(rpc);
+    expect(err.code).toBe('ABORTED');
+    expect(err.reason).toBe('TAP_BUSY');
+    expect(err.message).toBe('tap busy');
+    expect(err.fields).toEqual({ tap: 't0' });
+  });
+});

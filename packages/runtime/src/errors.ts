@@ -137,6 +137,20 @@ interface KindShapedError {
   fields?: Record<string, unknown>;
 }
 
+interface RpcErrorShape {
+  codeName: string;
+  reason: string;
+  details: string;
+  errorMetadata: Readonly<Record<string, string>>;
+}
+
+/** RpcError (grpc/client.ts) by shape, to keep this module free of transport imports. */
+function isDownstreamRpcError(err: unknown): err is Error & RpcErrorShape {
+  if (!(err instanceof Error) || err.name !== 'RpcError') return false;
+  const e = err as Error & Partial<RpcErrorShape>;
+  return typeof e.codeName === 'string' && (ERROR_CODES as readonly string[]).includes(e.codeName) && typeof e.reason === 'string' && REASON_PATTERN.test(e.reason) && typeof e.details === 'string';
+}
+
 function isKindShaped(err: unknown): err is KindShapedError {
   if (!(err instanceof Error)) return false;
   const e = err as Error & Partial<KindShapedError>;
@@ -150,6 +164,10 @@ function isKindShaped(err: unknown): err is KindShapedError {
  */
 export function toBangerError(err: unknown): BangerError {
   if (err instanceof BangerError) return err;
+  if (isDownstreamRpcError(err)) {
+    // A downstream daemon's answer (same op id): keep its code and reason, not INTERNAL.
+    return new BangerError(err.codeName as ErrorCode, err.reason, err.details, { fields: { ...err.errorMetadata }, cause: err });
+  }
   if (isKindShaped(err)) {
     const fields: Record<string, string> = {};
     for (const [k, v] of Object.entries(err.fields ?? {})) if (v !== undefined && v !== null) fields[k] = typeof v === 'object' ? JSON.stringify(v) : String(v as string | number | boolean);

@@ -152,11 +152,17 @@ export class ServiceClient<D extends Record<string, MethodDef<never, unknown>>> 
       call.once('status', () => resolve(sentOpId));
     });
     async function* iterate(): AsyncGenerator<ResOf<D[K]>> {
+      let ended = false;
       try {
         for await (const message of call) yield message as ResOf<D[K]>;
+        ended = true;
       } catch (err) {
+        ended = true;
         if (err && typeof err === 'object' && 'code' in err) throw RpcError.fromServiceError(err as grpc.ServiceError, sentOpId);
         throw err;
+      } finally {
+        // A consumer that stops iterating early detaches: tell the server.
+        if (!ended) call.cancel();
       }
     }
     const iterable = iterate();

@@ -1,12 +1,21 @@
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { vmv1 } from '@banger/api';
-import { implementService, serverInfo, serverStream, unary, type OpEventBody } from '@banger/runtime';
+import { CancelledError, implementService, serverInfo, serverStream, unary } from '@banger/runtime';
 import type { CreateVm } from '../../app/create-vm.js';
+import { followOperation } from '../../app/operations/follow.js';
+import type { OperationRunner } from '../../app/operations/runner.js';
+import type { VmQueries } from '../../app/vm-queries.js';
 import { validateCreate, type VmBounds } from '../../domain/create-request.js';
-import { vmEventToProto } from './events.js';
+import type { OperationLog } from '../../ports/operations.js';
+import { storedVmEventToProto } from './events.js';
+import { operationHandlers } from './operations.js';
+import { vmStateFromProto, vmToProto } from './vm-convert.js';
 
 export interface VmServiceDeps {
   createVm: CreateVm;
+  runner: OperationRunner;
+  operations: OperationLog;
+  vms: VmQueries;
   bounds: VmBounds;
   defaultImage: string;
 }
@@ -21,11 +30,30 @@ export function vmServiceImplementation(deps: VmServiceDeps): UntypedServiceImpl
         deps.bounds,
         deps.defaultImage,
       );
-      let seq = 0;
-      await deps.createVm.execute(cmd, ctx.opId, async (body: OpEventBody) => {
-        seq += 1;
-        await send({ event: vmEventToProto(ctx.opId, seq, body) });
-      });
+      const { opId, done } = await deps.runner.start({ opId: ctx.opId, kind: 'vm_create', target: cmd.name }, (op) =>
+        deps.createVm.execute(cmd, op.opId, op.emit),
+      );
+      // A client that goes away only detaches, unless it asked for cancel_on_detach.
+      const onDetach = (): void => {
+        if (!req.cancelOnDetach) return;
+        deps.runner.cancel(opId, new CancelledError('CLIENT_DETACHED', 'the client went away and asked for cancel_on_detach')).catch(() => undefined);
+      };
+      ctx.signal.addEventListener('abort', onDetach, { once: true });
+      try {
+        await followOperation(deps.operations, opId, (event) => send({ event: storedVmEventToProto(event) }), { signal: ctx.signal, abandon: done });
+      } finally {
+        ctx.signal.removeEventListener('abort', onDetach);
+      }
     }),
+    ...operationHandlers({ log: deps.operations, runner: deps.runner, eventToProto: storedVmEventToProto }),
+    listVms: unary<vmv1.ListVmsRequest, vmv1.ListVmsResponse>(async (req) => {
+      const states = req.states.map(vmStateFromProto).filter((s) => s !== undefined);
+      const vms = await deps.vms.list({ ...(states.length > 0 ? { state: states } : {}), ...(req.image ? { imageId: req.image } : {}) });
+      return { vms: vms.map((vm) => vmToProto(vm)) };
+    }),
+    getVm: unary<vmv1.GetVmRequest, vmv1.GetVmResponse>(async (req) => ({
+      vm: vmToProto(await deps.vms.get(req.ref), { includeSecrets: req.includeSecrets }),
+    })),
+    touchVm: unary<vmv1.TouchVmRequest, vmv1.TouchVmResponse>(async (req) => ({ vm: vmToProto(await deps.vms.touch(req.ref)) })),
   });
 }

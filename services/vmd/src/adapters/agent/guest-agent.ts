@@ -1,0 +1,59 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DeadlineExceededError, InvalidArgumentError } from '@banger/runtime';
+import type { GuestAgent, GuestExecResult } from '../../ports/agent.js';
+import { QgaSession, qgaExec } from './qga.js';
+
+/**
+ * qemu-guest-agent access for all VMs. QEMU's chardev takes one client at a time, so calls
+ * to one VM are serialised here; different VMs proceed in parallel.
+ */
+export class QemuGuestAgent implements GuestAgent {
+  private readonly queues = new Map<string, Promise<unknown>>();
+
+  private serial<T>(socket: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.queues.get(socket) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => undefined);
+    this.queues.set(socket, tail);
+    void tail.then(() => {
+      if (this.queues.get(socket) === tail) this.queues.delete(socket);
+    });
+    return next;
+  }
+
+  async waitReady(socket: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last: unknown;
+    while (Date.now() < deadline) {
+      signal?.throwIfAborted();
+      try {
+        await this.serial(socket, async () => {
+          const s = await QgaSession.open(socket, Math.max(1000, Math.min(5000, deadline - Date.now())));
+          try {
+            await s.execute('guest-ping', undefined, 5000);
+          } finally {
+            s.close();
+          }
+        });
+        return;
+      } catch (err) {
+        last = err;
+        await sleep(500);
+      }
+    }
+    throw new DeadlineExceededError('AGENT_TIMEOUT', `guest agent did not answer within ${Math.round(timeoutMs / 1000)} s`, { cause: last });
+  }
+
+  exec(socket: string, argv: string[], opts: { timeoutMs?: number; env?: Record<string, string>; input?: Buffer } = {}): Promise<GuestExecResult> {
+    const [path, ...args] = argv;
+    if (!path) throw new InvalidArgumentError('command', 'is required');
+    return this.serial(socket, async () => {
+      const s = await QgaSession.open(socket, 5000);
+      try {
+        return await qgaExec(s, path, args, opts);
+      } finally {
+        s.close();
+      }
+    });
+  }
+}

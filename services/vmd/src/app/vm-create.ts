@@ -1,0 +1,163 @@
+import { AlreadyExistsError, FailedPreconditionError, failureEvent, StageFailure, StageRunner, type OpEventSink } from '@banger/runtime';
+import type { JsonObject, VmRecord } from '@banger/store';
+import type { Logger } from 'pino';
+import { allocateAddress, macForVm, newSecret, newVmId, type Subnet } from '../domain/addressing.js';
+import type { CreateVmCommand } from '../domain/create-request.js';
+import { guestCmdline } from '../domain/guest-cmdline.js';
+import type { GuestAgent } from '../ports/agent.js';
+import type { HostHelper } from '../ports/host.js';
+import type { ImageCatalog, ResolvedImage } from '../ports/images.js';
+import { awaitAgent, awaitServices, consoleTail, type BootTimeouts } from './guest-boot.js';
+import { Rollback } from './rollback.js';
+import type { VmWriter } from './vm-writer.js';
+
+/** The parts of a running operation a use case may use (OperationRunner provides them). */
+export interface OperationContext {
+  readonly opId: string;
+  readonly signal: AbortSignal;
+  readonly emit: OpEventSink;
+  recordResource(kind: string, ref: string, detail?: JsonObject): Promise<void>;
+  releaseResource(kind: string, ref: string): Promise<void>;
+}
+
+export interface VmCreateDeps {
+  vms: VmWriter;
+  host: HostHelper;
+  images: ImageCatalog;
+  agent: GuestAgent;
+  subnet: Subnet;
+  bridge: string;
+  sshPublicKey: string;
+  timeouts: BootTimeouts;
+  logger: () => Logger;
+}
+
+const BOOT_STAGES = new Set(['boot', 'agent', 'services']);
+
+/**
+ * CreateVm as stages, each reported with its duration: preflight → reserve → network →
+ * disks → boot → agent → services. Every host resource is recorded on the operation the
+ * moment it exists and undone in reverse order if a later stage fails, so a failed create
+ * leaves no tap, overlay, work disk, DNS record, process or row behind.
+ */
+export class VmCreate {
+  constructor(private readonly deps: VmCreateDeps) {}
+
+  async run(cmd: CreateVmCommand, op: OperationContext): Promise<JsonObject> {
+    const { deps } = this;
+    const stages = new StageRunner(op.emit);
+    const rollback = new Rollback(op, deps.logger);
+    let consoleLog = '';
+    try {
+      const image = await stages.run('preflight', 'host capable, image resolvable, name free', async () => {
+        const host = await deps.host.readiness();
+        if (host.blockers.length > 0) {
+          throw new FailedPreconditionError('HOST_NOT_READY', `host cannot run VMs: ${host.blockers.map((b) => `${b.name}: ${b.detail} (fix: ${b.fix})`).join('; ')}`);
+        }
+        if (await deps.vms.findByName(cmd.name)) throw new AlreadyExistsError('vm', cmd.name, 'VM_NAME_TAKEN', { fields: { field: 'name' } });
+        return deps.images.resolve(cmd.image);
+      });
+
+      const secret = newSecret();
+      let vm = await stages.run('reserve', 'record the VM and allocate its address', async () => {
+        const id = newVmId();
+        const used = new Set(await deps.vms.usedIpv4());
+        const row = await deps.vms.insert({
+          id,
+          name: cmd.name,
+          state: 'creating',
+          imageId: image.id,
+          vcpus: cmd.vcpus,
+          memoryMib: cmd.memoryMib,
+          workDiskGib: Math.ceil(cmd.workDiskBytes / 1024 ** 3),
+          spec: specOf(image, cmd, secret),
+          ipv4: allocateAddress(deps.subnet, used),
+          mac: macForVm(id),
+          createOpId: op.opId,
+        });
+        await rollback.add('row', id, () => deps.vms.delete(id));
+        await op.emit({ type: 'accepted', opId: op.opId, kind: 'vm_create', target: cmd.name, targetId: id });
+        return row;
+      });
+
+      vm = await stages.run('network', `tap on ${deps.bridge}, ${vm.ipv4 ?? ''} as ${cmd.name}.vm`, async () => {
+        await deps.host.ensureNetwork({ bridge: deps.bridge, cidr: deps.subnet.cidr, gateway: deps.subnet.gateway, prefix: deps.subnet.prefix });
+        const tap = await deps.host.acquireTap(vm.id);
+        await rollback.add('tap', tap, () => deps.host.releaseTap(vm.id));
+        const updated = await deps.vms.update(vm.id, { tap });
+        await deps.host.syncDns(await deps.vms.dnsRecords());
+        await rollback.add('dns_record', cmd.name, async () => deps.host.syncDns((await deps.vms.dnsRecords()).filter((r) => r.name !== cmd.name)));
+        return updated;
+      });
+
+      const disks = await stages.run('disks', 'copy-on-write root overlay and work disk', async () => {
+        const root = await deps.host.createRootOverlay(vm.id, image.rootfsPath);
+        await rollback.add('overlay', root, () => deps.host.removeRootOverlay(root));
+        const work = await deps.host.createWorkDisk(vm.id, image.workSeedPath, cmd.workDiskBytes);
+        await rollback.add('work_disk', work, () => deps.host.removeWorkDisk(work));
+        return { root, work };
+      });
+
+      const proc = await stages.run('boot', `${cmd.vcpus} vCPU, ${cmd.memoryMib} MiB`, async () => {
+        const p = await deps.host.launch({
+          vmId: vm.id,
+          memoryMib: cmd.memoryMib,
+          vcpus: cmd.vcpus,
+          kernelPath: image.kernelPath,
+          initrdPath: image.initrdPath,
+          cmdline: guestCmdline({
+            initPath: image.initPath,
+            ipv4: vm.ipv4 ?? '',
+            prefix: deps.subnet.prefix,
+            gateway: deps.subnet.gateway,
+            hostname: cmd.name,
+            sshPublicKey: deps.sshPublicKey,
+            secrets: Object.fromEntries(image.services.filter((s) => s.secretEnv).map((s) => [s.name, secret])),
+          }),
+          rootDiskPath: disks.root,
+          workDiskPath: disks.work,
+          tap: vm.tap ?? '',
+          mac: vm.mac ?? '',
+        });
+        consoleLog = p.consoleLog;
+        await rollback.add('process', String(p.pid), async () => void (await deps.host.kill(vm.id)));
+        await deps.vms.update(vm.id, { pid: p.pid, runtime: { agentSocket: p.agentSocket, consoleLog: p.consoleLog, rootDisk: disks.root, workDisk: disks.work } });
+        return p;
+      });
+
+      await awaitAgent(stages, deps.agent, proc.agentSocket, deps.timeouts, op.signal);
+      if (cmd.noWait) await stages.skip('services', 'skipped (--no-wait)');
+      else await awaitServices(stages, deps.agent, proc.agentSocket, image.services, deps.timeouts, op.signal);
+
+      const ready = await deps.vms.update(vm.id, { state: 'running', startedAt: new Date() });
+      await rollback.commit();
+      await op.emit({ type: 'result', result: { vm: serializeVm(ready) } });
+      return { targetId: vm.id, vmId: vm.id };
+    } catch (err) {
+      const rolledBack = await rollback.undo();
+      const stage = err instanceof StageFailure ? err.stage : '';
+      const tail = BOOT_STAGES.has(stage) && consoleLog ? await consoleTail(consoleLog) : undefined;
+      await op.emit({ ...failureEvent(err, op.opId, tail ? { consoleTail: tail } : {}), rolledBack: rolledBack.undone, leftovers: rolledBack.leftovers });
+      throw err;
+    }
+  }
+}
+
+function specOf(image: ResolvedImage, cmd: CreateVmCommand, secret: string): JsonObject {
+  return {
+    imageName: image.name,
+    imageFingerprint: image.fingerprint,
+    workSeedFingerprint: image.workSeedFingerprint,
+    workDiskBytes: cmd.workDiskBytes,
+    kernelPath: image.kernelPath,
+    initrdPath: image.initrdPath,
+    initPath: image.initPath,
+    services: image.services.map((s) => ({ name: s.name, port: s.port, readiness: s.readiness, timeoutSeconds: s.timeoutSeconds, secretEnv: s.secretEnv })),
+    credentials: image.services.filter((s) => s.secretEnv).map((s) => ({ service: s.name, username: s.name, password: secret })),
+  };
+}
+
+/** A VM row as JSON for the operation's result event (dates as ISO strings). */
+export function serializeVm(vm: VmRecord): JsonObject {
+  return JSON.parse(JSON.stringify(vm)) as JsonObject;
+}

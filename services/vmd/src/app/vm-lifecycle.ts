@@ -1,0 +1,215 @@
+import { readFile } from 'node:fs/promises';
+import { FailedPreconditionError, InvalidArgumentError, StageRunner, failureEvent, type OpEventSink } from '@banger/runtime';
+import type { JsonObject, VmRecord } from '@banger/store';
+import type { Logger } from 'pino';
+import type { Subnet } from '../domain/addressing.js';
+import { guestCmdline } from '../domain/guest-cmdline.js';
+import type { GuestAgent, GuestExecResult } from '../ports/agent.js';
+import type { HostHelper } from '../ports/host.js';
+import type { ImageService } from '../ports/images.js';
+import { awaitAgent, awaitServices, consoleTail, type BootTimeouts } from './guest-boot.js';
+import type { VmLocks } from './vm-locks.js';
+import { serializeVm, type OperationContext } from './vm-create.js';
+import type { VmWriter } from './vm-writer.js';
+
+export interface VmLookup {
+  findByRef(ref: string): Promise<VmRecord>;
+  getById(id: string): Promise<VmRecord>;
+  list(): Promise<VmRecord[]>;
+}
+
+export interface VmLifecycleDeps {
+  vms: VmWriter & VmLookup;
+  host: HostHelper;
+  agent: GuestAgent;
+  locks: VmLocks;
+  subnet: Subnet;
+  bridge: string;
+  sshPublicKey: string;
+  timeouts: BootTimeouts;
+  logger: () => Logger;
+}
+
+function runtimeOf(vm: VmRecord): { agentSocket: string; consoleLog: string; rootDisk: string; workDisk: string } {
+  const r = vm.runtime;
+  const s = (k: string): string => (typeof r[k] === 'string' ? (r[k] as string) : '');
+  return { agentSocket: s('agentSocket'), consoleLog: s('consoleLog'), rootDisk: s('rootDisk'), workDisk: s('workDisk') };
+}
+
+function servicesOf(vm: VmRecord): ImageService[] {
+  const raw = vm.spec['services'];
+  return Array.isArray(raw) ? (raw as unknown as ImageService[]) : [];
+}
+
+function specString(vm: VmRecord, key: string): string {
+  const v = vm.spec[key];
+  return typeof v === 'string' ? v : '';
+}
+
+function requireRunning(vm: VmRecord, what: string): void {
+  if (vm.state !== 'running') {
+    throw new FailedPreconditionError('VM_NOT_RUNNING', `vm ${vm.name} is ${vm.state}; start it before ${what}`, { fields: { vm: vm.name, state: vm.state } });
+  }
+}
+
+/** Everything a user does with an existing VM: start, stop, kill, delete, exec, console. */
+export class VmLifecycle {
+  constructor(private readonly deps: VmLifecycleDeps) {}
+
+  async stop(ref: string, timeoutMs: number): Promise<VmRecord> {
+    const vm = await this.deps.vms.findByRef(ref);
+    return this.deps.locks.with(vm.id, 'stop', async () => {
+      if (vm.state === 'stopped') return vm;
+      await this.deps.vms.update(vm.id, { state: 'stopping' });
+      const res = await this.deps.host.stop(vm.id, timeoutMs);
+      this.deps.logger().info({ vm_id: vm.id, forced: res.forced, was_running: res.wasRunning }, 'vm stopped');
+      return this.deps.vms.update(vm.id, { state: 'stopped', pid: null, stoppedAt: new Date() });
+    });
+  }
+
+  async kill(ref: string): Promise<VmRecord> {
+    const vm = await this.deps.vms.findByRef(ref);
+    return this.deps.locks.with(vm.id, 'kill', async () => {
+      await this.deps.host.kill(vm.id);
+      return this.deps.vms.update(vm.id, { state: 'stopped', pid: null, stoppedAt: new Date() });
+    });
+  }
+
+  /** Stops the VM if needed and removes every host resource it had, then its row. */
+  async delete(ref: string, opts: { stopTimeoutMs: number }): Promise<VmRecord> {
+    const vm = await this.deps.vms.findByRef(ref);
+    return this.deps.locks.with(vm.id, 'delete', async () => {
+      await this.deps.vms.update(vm.id, { state: 'deleting' });
+      await this.deps.host.stop(vm.id, opts.stopTimeoutMs);
+      await this.deps.host.releaseTap(vm.id);
+      const rt = runtimeOf(vm);
+      if (rt.rootDisk) await this.deps.host.removeRootOverlay(rt.rootDisk);
+      if (rt.workDisk) await this.deps.host.removeWorkDisk(rt.workDisk);
+      await this.deps.vms.delete(vm.id);
+      await this.deps.host.syncDns(await this.deps.vms.dnsRecords());
+      return vm;
+    });
+  }
+
+  /** Boots a stopped VM with the stages of a create from network on. */
+  async start(ref: string, noWait: boolean, op: OperationContext): Promise<JsonObject> {
+    const vm0 = await this.deps.vms.findByRef(ref);
+    return this.deps.locks.with(vm0.id, 'start', async () => {
+      const { deps } = this;
+      const stages = new StageRunner(op.emit);
+      let consoleLog = '';
+      try {
+        if (vm0.state === 'running') throw new FailedPreconditionError('VM_ALREADY_RUNNING', `vm ${vm0.name} is already running`);
+        await op.emit({ type: 'accepted', opId: op.opId, kind: 'vm_start', target: vm0.name, targetId: vm0.id });
+        await deps.vms.update(vm0.id, { state: 'starting' });
+        const vm = await stages.run('network', `tap on ${deps.bridge}`, async () => {
+          await deps.host.ensureNetwork({ bridge: deps.bridge, cidr: deps.subnet.cidr, gateway: deps.subnet.gateway, prefix: deps.subnet.prefix });
+          const tap = await deps.host.acquireTap(vm0.id);
+          const updated = await deps.vms.update(vm0.id, { tap });
+          await deps.host.syncDns(await deps.vms.dnsRecords());
+          return updated;
+        });
+        const rt = runtimeOf(vm);
+        const credentials = vm.spec['credentials'];
+        const secret = Array.isArray(credentials) && credentials[0] && typeof credentials[0] === 'object' ? String((credentials[0] as JsonObject)['password'] ?? '') : '';
+        const proc = await stages.run('boot', `${vm.vcpus} vCPU, ${vm.memoryMib} MiB`, async () => {
+          const p = await deps.host.launch({
+            vmId: vm.id,
+            memoryMib: vm.memoryMib,
+            vcpus: vm.vcpus,
+            kernelPath: specString(vm, 'kernelPath'),
+            initrdPath: specString(vm, 'initrdPath'),
+            cmdline: guestCmdline({
+              initPath: specString(vm, 'initPath'),
+              ipv4: vm.ipv4 ?? '',
+              prefix: deps.subnet.prefix,
+              gateway: deps.subnet.gateway,
+              hostname: vm.name,
+              sshPublicKey: deps.sshPublicKey,
+              secrets: Object.fromEntries(servicesOf(vm).filter((s) => s.secretEnv && secret).map((s) => [s.name, secret])),
+            }),
+            rootDiskPath: rt.rootDisk,
+            workDiskPath: rt.workDisk,
+            tap: vm.tap ?? '',
+            mac: vm.mac ?? '',
+          });
+          consoleLog = p.consoleLog;
+          await deps.vms.update(vm.id, { pid: p.pid, runtime: { ...vm.runtime, agentSocket: p.agentSocket, consoleLog: p.consoleLog } });
+          return p;
+        });
+        await awaitAgent(stages, deps.agent, proc.agentSocket, deps.timeouts, op.signal);
+        if (noWait) await stages.skip('services', 'skipped (--no-wait)');
+        else await awaitServices(stages, deps.agent, proc.agentSocket, servicesOf(vm), deps.timeouts, op.signal);
+        const ready = await deps.vms.update(vm.id, { state: 'running', startedAt: new Date(), stoppedAt: null });
+        await op.emit({ type: 'result', result: { vm: serializeVm(ready) } });
+        return { targetId: vm.id, vmId: vm.id };
+      } catch (err) {
+        await deps.host.kill(vm0.id).catch(() => undefined);
+        await deps.vms.update(vm0.id, { state: 'stopped', pid: null }).catch(() => undefined);
+        const tail = consoleLog ? await consoleTail(consoleLog) : undefined;
+        await op.emit(failureEvent(err, op.opId, tail ? { consoleTail: tail } : {}));
+        throw err;
+      }
+    });
+  }
+
+  async exec(ref: string, argv: string[], opts: { timeoutMs: number; env?: Record<string, string>; input?: Buffer }): Promise<GuestExecResult> {
+    if (argv.length === 0 || !argv[0]) throw new InvalidArgumentError('command', 'is required: give the program and its arguments');
+    const vm = await this.deps.vms.findByRef(ref);
+    requireRunning(vm, 'running commands in it');
+    return this.deps.agent.exec(runtimeOf(vm).agentSocket, argv, opts);
+  }
+
+  /** TCP and UDP sockets listening in the guest, with owning processes, via the agent. */
+  async ports(ref: string): Promise<{ vm: VmRecord; ports: GuestPort[] }> {
+    const vm = await this.deps.vms.findByRef(ref);
+    requireRunning(vm, 'listing its ports');
+    const res = await this.deps.agent.exec(runtimeOf(vm).agentSocket, ['ss', '-Hlntup'], { timeoutMs: 15_000 });
+    if (res.exitCode !== 0) throw new FailedPreconditionError('GUEST_COMMAND_FAILED', `ss failed in the guest: ${res.stderr.toString().trim()}`);
+    return { vm, ports: parseSs(res.stdout.toString()) };
+  }
+
+  async consoleLog(ref: string): Promise<{ vm: VmRecord; path: string }> {
+    const vm = await this.deps.vms.findByRef(ref);
+    const path = runtimeOf(vm).consoleLog;
+    if (!path) throw new FailedPreconditionError('NO_CONSOLE', `vm ${vm.name} has not booted yet`);
+    return { vm, path };
+  }
+
+  async readConsole(path: string): Promise<string> {
+    return readFile(path, 'utf8').catch(() => '');
+  }
+
+  /** Puts a VM back to rest when launch failed mid-way (used by reconciliation). */
+  async emitFailure(op: { opId: string; emit: OpEventSink }, err: unknown): Promise<void> {
+    await op.emit(failureEvent(err, op.opId));
+  }
+}
+
+export interface GuestPort {
+  protocol: 'tcp' | 'udp';
+  address: string;
+  port: number;
+  process: string;
+  pid: number;
+}
+
+/** Parses `ss -Hlntup` lines: Netid State Recv-Q Send-Q Local:Port Peer:Port [users:(("name",pid=N,fd=M))]. */
+export function parseSs(out: string): GuestPort[] {
+  const ports: GuestPort[] = [];
+  for (const line of out.split('\n')) {
+    const cols = line.trim().split(/\s+/);
+    if (cols.length < 5) continue;
+    const proto = cols[0];
+    if (proto !== 'tcp' && proto !== 'udp') continue;
+    const local = cols[4] ?? '';
+    const idx = local.lastIndexOf(':');
+    if (idx < 0) continue;
+    const port = Number(local.slice(idx + 1));
+    if (!Number.isInteger(port)) continue;
+    const address = local.slice(0, idx).replace(/^\[|\]$/g, '').replace(/%.*$/, '');
+    const users = /users:\(\("([^"]+)",pid=(\d+)/.exec(line);
+    ports.push({ protocol: proto, address, port, process: users?.[1] ?? '', pid: users ? Number(users[2]) : 0 });
+  }
+  return ports;
+}

@@ -1,0 +1,31 @@
+export interface GuestCmdlineInput {
+  initPath: string;
+  ipv4: string;
+  prefix: number;
+  gateway: string;
+  hostname: string;
+  sshPublicKey: string;
+  secrets: Record<string, string>;
+}
+
+/**
+ * banger's kernel command line for a guest: the guest side (banger-init or the systemd
+ * units baked into the image) reads its address, gateway, DNS, hostname, authorised key and
+ * service secrets from these `banger.*` keys, because the stock kernel has no IP autoconfig.
+ */
+export function guestCmdline(c: GuestCmdlineInput): { key: string; value: string }[] {
+  const args = [
+    { key: 'console', value: 'ttyS0' },
+    { key: 'root', value: '/dev/vda' },
+    { key: 'rw', value: '' },
+    { key: 'panic', value: '-1' },
+    { key: 'banger.ip', value: `${c.ipv4}/${c.prefix}` },
+    { key: 'banger.gw', value: c.gateway },
+    { key: 'banger.dns', value: c.gateway },
+    { key: 'banger.hostname', value: c.hostname },
+  ];
+  if (c.initPath) args.push({ key: 'init', value: c.initPath });
+  if (c.sshPublicKey) args.push({ key: 'banger.ssh_key', value: Buffer.from(c.sshPublicKey.trim()).toString('base64') });
+  for (const [name, secret] of Object.entries(c.secrets)) args.push({ key: `banger.secret.${name}`, value: secret });
+  return args;
+}

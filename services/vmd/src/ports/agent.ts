@@ -1,0 +1,13 @@
+export interface GuestExecResult {
+  exitCode: number;
+  stdout: Buffer;
+  stderr: Buffer;
+  truncated: boolean;
+}
+
+/** The guest agent of a running VM, reached through its host-side socket. */
+export interface GuestAgent {
+  /** Resolves once the agent answers; rejects with DEADLINE_EXCEEDED after timeoutMs. */
+  waitReady(socket: string, timeoutMs: number, signal?: AbortSignal): Promise<void>;
+  exec(socket: string, argv: string[], opts?: { timeoutMs?: number; env?: Record<string, string>; input?: Buffer }): Promise<GuestExecResult>;
+}
