@@ -1,7 +1,15 @@
 import { descriptorSetPath, serviceNames, vmv1 } from '@banger/api';
 import { loadConfig, type BangerConfig } from '@banger/config';
-import { createLogger, runGrpcDaemon, setRootLogger } from '@banger/runtime';
-import { CreateVm } from './app/create-vm.js';
+import { createLogger, log, runGrpcDaemon, setRootLogger } from '@banger/runtime';
+import { reconcile } from './app/reconcile.js';
+import { VmCreate } from './app/vm-create.js';
+import { VmLifecycle } from './app/vm-lifecycle.js';
+import { VmLocks } from './app/vm-locks.js';
+import { QemuGuestAgent } from './adapters/agent/guest-agent.js';
+import { ensureSshKey } from './adapters/ssh-key.js';
+import { ProcStats } from './adapters/stats/proc-stats.js';
+import { VmRepo } from './adapters/vm-repo.js';
+import { parseSubnet } from './domain/addressing.js';
 import { OperationRunner } from './app/operations/runner.js';
 import { OPERATION_RETENTION_MS, schedulePruning } from './app/operations/prune.js';
 import { VmQueries } from './app/vm-queries.js';
@@ -33,7 +41,19 @@ try {
 
 const helper = new HelperClient(config.privhelper.socket);
 const images = new ImagedClient(config.imaged.socket);
-const createVm = new CreateVm({ host: helper, images });
+const vms = new VmRepo(state.vms);
+const agent = new QemuGuestAgent();
+const locks = new VmLocks();
+const subnet = parseSubnet(config.network.cidr);
+const ssh = await ensureSshKey(config.paths.stateDir);
+// Under TCG a Debian guest needs 10-40 s to answer its agent on 2 busy cores; opencode's
+// first start is slower still. Generous bounds: a create that misses them rolls back.
+const timeouts = { agentMs: 240_000, serviceMs: 300_000 };
+const common = { vms, host: helper, agent, subnet, bridge: config.network.bridge, sshPublicKey: ssh.publicKey, timeouts, logger: log };
+const vmCreate = new VmCreate({ ...common, images });
+const lifecycle = new VmLifecycle({ ...common, locks });
+const stats = new ProcStats(async () => (await state.vms.list({ state: 'running' })).filter((v) => v.pid).map((v) => ({ id: v.id, pid: v.pid ?? 0 })));
+stats.start();
 const runner = new OperationRunner({ log: state.operations, logger, service: 'vmd' });
 const stopPruning = schedulePruning(state.operations, logger);
 logger.info({ retention_ms: OPERATION_RETENTION_MS }, 'finished operations are pruned after the retention period');
@@ -47,7 +67,10 @@ await runGrpcDaemon({
   serviceName: serviceNames.vm,
   definition: vmv1.VmServiceService,
   implementation: vmServiceImplementation({
-    createVm,
+    vmCreate,
+    lifecycle,
+    lifecycleDeps: { vms, host: helper, locks },
+    stats,
     runner,
     operations: state.operations,
     vms: new VmQueries(state.vms),
@@ -57,6 +80,7 @@ await runGrpcDaemon({
   descriptorSetPath,
   drainMs: DRAIN_MS,
   onStop: async () => {
+    stats.stop();
     await runner.shutdown(DRAIN_MS);
     await stopPruning();
     helper.close();
@@ -64,6 +88,19 @@ await runGrpcDaemon({
     await state.db.close();
   },
 });
+// VMs outlive vmd by design: once serving, align rows with what really runs and clean up
+// after operations a previous process could not finish. privhelper may still be starting.
+void (async () => {
+  for (let attempt = 1; attempt <= 30; attempt++) {
+    try {
+      await reconcile({ vms, host: helper, logger }, state.interrupted);
+      return;
+    } catch (err) {
+      logger.warn({ err, attempt }, 'reconciliation failed; retrying');
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
+})();
 // runGrpcDaemon returns once serving; a failed listen has logged 'start-up failed' and set the exit code.
 if (process.exitCode === 1) {
   await stopPruning();

@@ -1,6 +1,6 @@
 import type { BangerConfig } from '@banger/config';
 import { databaseDataDir } from '@banger/config';
-import { migrate, openDb, OperationStore, vmdSchema, VmStore, type Db } from '@banger/store';
+import { migrate, openDb, OperationStore, vmdSchema, VmStore, type Db, type Operation } from '@banger/store';
 import type { Logger } from 'pino';
 import { recoverInterrupted } from '../app/operations/recover.js';
 
@@ -8,6 +8,8 @@ export interface VmdState {
   db: Db;
   operations: OperationStore;
   vms: VmStore;
+  /** Operations a previous process left running, now failed INTERRUPTED, with their resources. */
+  interrupted: Operation[];
 }
 
 /**
@@ -20,8 +22,8 @@ export async function openVmdState(config: BangerConfig, logger: Logger): Promis
   try {
     await migrate(db, vmdSchema, logger);
     const operations = new OperationStore(db, { schema: 'vmd' });
-    await recoverInterrupted(operations, logger);
-    return { db, operations, vms: new VmStore(db) };
+    const interrupted = await recoverInterrupted(operations, logger);
+    return { db, operations, vms: new VmStore(db), interrupted };
   } catch (err) {
     await db.close().catch(() => undefined);
     throw err;

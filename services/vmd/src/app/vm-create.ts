@@ -48,6 +48,7 @@ export class VmCreate {
     const stages = new StageRunner(op.emit);
     const rollback = new Rollback(op, deps.logger);
     let consoleLog = '';
+    await op.emit({ type: 'accepted', opId: op.opId, kind: 'vm_create', target: cmd.name });
     try {
       const image = await stages.run('preflight', 'host capable, image resolvable, name free', async () => {
         const host = await deps.host.readiness();
@@ -76,7 +77,6 @@ export class VmCreate {
           createOpId: op.opId,
         });
         await rollback.add('row', id, () => deps.vms.delete(id));
-        await op.emit({ type: 'accepted', opId: op.opId, kind: 'vm_create', target: cmd.name, targetId: id });
         return row;
       });
 

@@ -46,6 +46,14 @@ function specString(vm: VmRecord, key: string): string {
   return typeof v === 'string' ? v : '';
 }
 
+/** The per-VM service secret minted at create time (kept in the row's spec). */
+function secretOf(vm: VmRecord): string {
+  const credentials = vm.spec['credentials'];
+  const first: unknown = Array.isArray(credentials) ? credentials[0] : undefined;
+  const password = first && typeof first === 'object' ? (first as JsonObject)['password'] : undefined;
+  return typeof password === 'string' ? password : '';
+}
+
 function requireRunning(vm: VmRecord, what: string): void {
   if (vm.state !== 'running') {
     throw new FailedPreconditionError('VM_NOT_RUNNING', `vm ${vm.name} is ${vm.state}; start it before ${what}`, { fields: { vm: vm.name, state: vm.state } });
@@ -110,8 +118,7 @@ export class VmLifecycle {
           return updated;
         });
         const rt = runtimeOf(vm);
-        const credentials = vm.spec['credentials'];
-        const secret = Array.isArray(credentials) && credentials[0] && typeof credentials[0] === 'object' ? String((credentials[0] as JsonObject)['password'] ?? '') : '';
+        const secret = secretOf(vm);
         const proc = await stages.run('boot', `${vm.vcpus} vCPU, ${vm.memoryMib} MiB`, async () => {
           const p = await deps.host.launch({
             vmId: vm.id,
@@ -212,4 +219,22 @@ export function parseSs(out: string): GuestPort[] {
     ports.push({ protocol: proto, address, port, process: users?.[1] ?? '', pid: users ? Number(users[2]) : 0 });
   }
   return ports;
+}
+
+/** Grow-only resize of a stopped VM's work disk (the filesystem grows with it, offline). */
+export async function resizeWorkDisk(deps: Pick<VmLifecycleDeps, 'vms' | 'host' | 'locks'>, ref: string, sizeBytes: number): Promise<VmRecord> {
+  const vm = await deps.vms.findByRef(ref);
+  return deps.locks.with(vm.id, 'resize', async () => {
+    if (vm.state !== 'stopped') {
+      throw new FailedPreconditionError('VM_NOT_STOPPED', `vm ${vm.name} is ${vm.state}; stop it before resizing its work disk`, { fields: { vm: vm.name, state: vm.state } });
+    }
+    const current = typeof vm.spec['workDiskBytes'] === 'number' ? vm.spec['workDiskBytes'] : vm.workDiskGib * 1024 ** 3;
+    if (sizeBytes <= current) {
+      throw new InvalidArgumentError('size_bytes', `must be larger than the current ${current} bytes: work disks only grow`, 'SHRINK_REFUSED');
+    }
+    const path = typeof vm.runtime['workDisk'] === 'string' ? vm.runtime['workDisk'] : '';
+    if (!path) throw new FailedPreconditionError('NO_WORK_DISK', `vm ${vm.name} has no work disk`);
+    const size = await deps.host.resizeWorkDisk(path, sizeBytes);
+    return deps.vms.update(vm.id, { workDiskGib: Math.ceil(size / 1024 ** 3), spec: { ...vm.spec, workDiskBytes: size } });
+  });
 }

@@ -1,18 +1,19 @@
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { vmv1 } from '@banger/api';
-import { CancelledError, implementService, serverInfo, serverStream, unary } from '@banger/runtime';
-import type { CreateVm } from '../../app/create-vm.js';
-import { followOperation } from '../../app/operations/follow.js';
+import { implementService, serverInfo, serverStream, unary } from '@banger/runtime';
+import type { VmCreate } from '../../app/vm-create.js';
 import type { OperationRunner } from '../../app/operations/runner.js';
 import type { VmQueries } from '../../app/vm-queries.js';
 import { validateCreate, type VmBounds } from '../../domain/create-request.js';
 import type { OperationLog } from '../../ports/operations.js';
 import { storedVmEventToProto } from './events.js';
+import { lifecycleHandlers, type LifecycleHandlerDeps } from './lifecycle-handlers.js';
 import { operationHandlers } from './operations.js';
+import { streamOperation } from './stream-operation.js';
 import { vmStateFromProto, vmToProto } from './vm-convert.js';
 
-export interface VmServiceDeps {
-  createVm: CreateVm;
+export interface VmServiceDeps extends Omit<LifecycleHandlerDeps, 'runner' | 'operations'> {
+  vmCreate: VmCreate;
   runner: OperationRunner;
   operations: OperationLog;
   vms: VmQueries;
@@ -30,21 +31,11 @@ export function vmServiceImplementation(deps: VmServiceDeps): UntypedServiceImpl
         deps.bounds,
         deps.defaultImage,
       );
-      const { opId, done } = await deps.runner.start({ opId: ctx.opId, kind: 'vm_create', target: cmd.name }, (op) =>
-        deps.createVm.execute(cmd, op.opId, op.emit),
+      await streamOperation(deps, ctx, { kind: 'vm_create', target: cmd.name, cancelOnDetach: req.cancelOnDetach }, (op) => deps.vmCreate.run(cmd, op), (event) =>
+        send({ event: storedVmEventToProto(event) }),
       );
-      // A client that goes away only detaches, unless it asked for cancel_on_detach.
-      const onDetach = (): void => {
-        if (!req.cancelOnDetach) return;
-        deps.runner.cancel(opId, new CancelledError('CLIENT_DETACHED', 'the client went away and asked for cancel_on_detach')).catch(() => undefined);
-      };
-      ctx.signal.addEventListener('abort', onDetach, { once: true });
-      try {
-        await followOperation(deps.operations, opId, (event) => send({ event: storedVmEventToProto(event) }), { signal: ctx.signal, abandon: done });
-      } finally {
-        ctx.signal.removeEventListener('abort', onDetach);
-      }
     }),
+    ...lifecycleHandlers(deps),
     ...operationHandlers({ log: deps.operations, runner: deps.runner, eventToProto: storedVmEventToProto }),
     listVms: unary<vmv1.ListVmsRequest, vmv1.ListVmsResponse>(async (req) => {
       const states = req.states.map(vmStateFromProto).filter((s) => s !== undefined);
