@@ -37,7 +37,7 @@ export interface Stack {
   env: NodeJS.ProcessEnv;
   daemons: Partial<Record<DaemonName, RunningDaemon>>;
   socket(name: DaemonName): string;
-  start(name: DaemonName): Promise<RunningDaemon>;
+  start(name: DaemonName, opts?: { env?: NodeJS.ProcessEnv }): Promise<RunningDaemon>;
   stop(name: DaemonName, signal?: NodeJS.Signals): Promise<number | null>;
   logsFor(opId: string): LogRecord[];
   close(): Promise<void>;
@@ -83,10 +83,10 @@ export async function createStack(options: StackOptions = {}): Promise<Stack> {
     env,
     daemons,
     socket,
-    async start(name) {
+    async start(name, opts = {}) {
       const child = spawn(process.execPath, [join(REPO_ROOT, 'services', name, 'bin', `${name}.mjs`)], {
         cwd: REPO_ROOT,
-        env,
+        env: { ...env, ...opts.env },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       const d: RunningDaemon = { name, child, logs: [], stray: [], socketPath: socket(name) };

@@ -14,6 +14,7 @@ import {
   ipv4Cidr,
   oneOf,
   optionalNetnsName,
+  str,
 } from './values.js';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -38,7 +39,17 @@ export interface BangerConfig {
   imaged: { socket: string };
   privhelper: { socket: string; allowedUids: number[] };
   network: { cidr: string; bridge: string; netns: string | null; tapPoolSize: number };
-  vm: { memoryMib: Bounds; vcpus: Bounds; workDiskGib: Bounds };
+  vm: {
+    memoryMib: Bounds;
+    vcpus: Bounds;
+    workDiskGib: Bounds;
+    /** From launch until the guest agent must answer (TCG boots are slow). */
+    agentTimeoutSeconds: number;
+    /** How long a create waits for the image's declared services. */
+    servicesTimeoutSeconds: number;
+    /** Image used when a create names none. */
+    defaultImage: string;
+  };
   hypervisor: { qemuBinary: string; accel: Accel };
 }
 
@@ -135,6 +146,9 @@ export function buildConfig(file: Record<string, unknown>, source: string, ctx: 
       memoryMib: bounds(r, 'vm', 'memory_mib', 64, 1 << 20, { min: 128, default: 1024, max: 16384 }),
       vcpus: bounds(r, 'vm', 'vcpus', 1, 256, { min: 1, default: 1, max: 8 }),
       workDiskGib: bounds(r, 'vm', 'work_disk_gib', 1, 65536, { min: 1, default: 4, max: 256 }),
+      agentTimeoutSeconds: r.take('vm', 'agent_timeout_seconds', int(1, 3600), 240),
+      servicesTimeoutSeconds: r.take('vm', 'services_timeout_seconds', int(1, 3600), 300),
+      defaultImage: r.take('vm', 'default_image', str('an image name'), 'debian-bookworm'),
     },
     hypervisor: {
       qemuBinary: r.take('hypervisor', 'qemu_binary', binary(), 'qemu-system-x86_64'),

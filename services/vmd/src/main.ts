@@ -47,10 +47,13 @@ const locks = new VmLocks();
 const subnet = parseSubnet(config.network.cidr);
 const ssh = await ensureSshKey(config.paths.stateDir);
 // Under TCG a Debian guest needs 10-40 s to answer its agent on 2 busy cores; opencode's
-// first start is slower still. Generous bounds: a create that misses them rolls back.
-const timeouts = { agentMs: 240_000, serviceMs: 300_000 };
+// first start is slower still. A create that misses these bounds rolls back.
+const timeouts = { agentMs: config.vm.agentTimeoutSeconds * 1000, serviceMs: config.vm.servicesTimeoutSeconds * 1000 };
 const common = { vms, host: helper, agent, subnet, bridge: config.network.bridge, sshPublicKey: ssh.publicKey, timeouts, logger: log };
-const vmCreate = new VmCreate({ ...common, images });
+// BANGER_INJECT_FAULT=<stage> makes that create stage fail after doing its work: the
+// integration suite uses it to prove every stage rolls back cleanly. Never set in production.
+const faultStage = process.env['BANGER_INJECT_FAULT'];
+const vmCreate = new VmCreate({ ...common, images, ...(faultStage ? { faultStage } : {}) });
 const lifecycle = new VmLifecycle({ ...common, locks });
 const stats = new ProcStats(async () => (await state.vms.list({ state: 'running' })).filter((v) => v.pid).map((v) => ({ id: v.id, pid: v.pid ?? 0 })));
 stats.start();
@@ -75,7 +78,7 @@ await runGrpcDaemon({
     operations: state.operations,
     vms: new VmQueries(state.vms),
     bounds: config.vm,
-    defaultImage: 'debian-bookworm',
+    defaultImage: config.vm.defaultImage,
   }),
   descriptorSetPath,
   drainMs: DRAIN_MS,

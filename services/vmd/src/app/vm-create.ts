@@ -1,4 +1,4 @@
-import { AlreadyExistsError, FailedPreconditionError, failureEvent, StageFailure, StageRunner, type OpEventSink } from '@banger/runtime';
+import { AlreadyExistsError, FailedPreconditionError, InternalError, failureEvent, StageFailure, StageRunner, type OpEventSink } from '@banger/runtime';
 import type { JsonObject, VmRecord } from '@banger/store';
 import type { Logger } from 'pino';
 import { allocateAddress, macForVm, newSecret, newVmId, type Subnet } from '../domain/addressing.js';
@@ -30,6 +30,8 @@ export interface VmCreateDeps {
   sshPublicKey: string;
   timeouts: BootTimeouts;
   logger: () => Logger;
+  /** Test seam: the named stage fails after doing its work (see main.ts). */
+  faultStage?: string;
 }
 
 const BOOT_STAGES = new Set(['boot', 'agent', 'services']);
@@ -45,7 +47,10 @@ export class VmCreate {
 
   async run(cmd: CreateVmCommand, op: OperationContext): Promise<JsonObject> {
     const { deps } = this;
-    const stages = new StageRunner(op.emit);
+    const stages = new StageRunner(async (e) => {
+      if (e.type === 'stage_finished' && e.ok && e.stage === deps.faultStage) throw new InternalError(`injected fault in stage ${e.stage}`);
+      await op.emit(e);
+    });
     const rollback = new Rollback(op, deps.logger);
     let consoleLog = '';
     await op.emit({ type: 'accepted', opId: op.opId, kind: 'vm_create', target: cmd.name });

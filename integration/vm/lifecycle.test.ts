@@ -1,0 +1,186 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { commonv1, imagev1, vmv1 } from '@banger/api';
+import { OP_ID_PATTERN, RpcError } from '@banger/runtime';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collect, createVmStack, qemuPidsFor, vmUnsupportedReason, type VmStack } from './vmstack.js';
+
+const skip = vmUnsupportedReason();
+if (skip) console.warn(`integration/vm skipped: ${skip}`);
+
+type Ev = vmv1.OperationEvent;
+
+async function create(s: VmStack, name: string, opts: Partial<vmv1.CreateVmRequest> = {}): Promise<{ events: Ev[]; error: unknown; opId: string | undefined }> {
+  const stream = s.vmd.serverStream('createVm', vmv1.CreateVmRequest.fromPartial({ name, noWait: true, ...opts }), { timeoutMs: 900_000 });
+  const { items, error } = await collect(stream);
+  return { events: items.map((r) => r.event!).filter(Boolean), error, opId: await stream.opId };
+}
+
+/** Proves a VM left nothing behind: no tap assigned, no disk dir, no QEMU, no row. */
+async function expectNoLeftovers(s: VmStack, vmId: string, name: string): Promise<void> {
+  const links = JSON.parse(await s.ns.must('ip', ['-j', '-d', 'link', 'show'])) as { ifname: string; ifalias?: string }[];
+  expect(links.filter((l) => l.ifalias === `vm:${vmId}`)).toEqual([]);
+  expect(existsSync(join(s.stack.dir, 'state', 'vms', vmId))).toBe(false);
+  expect(await qemuPidsFor(vmId)).toEqual([]);
+  const list = await s.vmd.unary('listVms', vmv1.ListVmsRequest.fromPartial({}));
+  expect(list.vms.map((v) => v.name)).not.toContain(name);
+}
+
+function stageNames(events: Ev[], kind: 'stageStarted' | 'stageFinished'): string[] {
+  return events.flatMap((e) => (e.body?.$case === kind ? [e.body.value.stage] : []));
+}
+
+describe.skipIf(skip !== undefined)('VM lifecycle with real guests under QEMU', () => {
+  let s: VmStack;
+
+  beforeAll(async () => {
+    s = await createVmStack();
+    // The default image, built once per machine thanks to the shared cache.
+    const build = s.images.serverStream('buildImage', imagev1.BuildImageRequest.fromPartial({ recipe: 'debian-bookworm' }), { timeoutMs: 1_800_000 });
+    const { error } = await collect(build);
+    if (error instanceof Error) throw error;
+    expect(error).toBeUndefined();
+  }, 1_900_000);
+
+  afterAll(async () => s?.close());
+
+  let devId = '';
+
+  it('creates a VM through streamed stages, the first event carrying the op id', async () => {
+    const { events, error, opId } = await create(s, 'dev', { noWait: false });
+    if (error) console.error(JSON.stringify(events.slice(-4), null, 1));
+    expect(error).toBeUndefined();
+    expect(opId).toMatch(OP_ID_PATTERN);
+    expect(events[0]?.body).toMatchObject({ $case: 'accepted', value: { opId } });
+    expect(stageNames(events, 'stageFinished')).toEqual(['preflight', 'reserve', 'network', 'disks', 'boot', 'agent', 'services']);
+    for (const e of events) if (e.body?.$case === 'stageFinished') expect(e.body.value.durationMs).toBeGreaterThanOrEqual(0);
+    const last = events.at(-1)?.body;
+    expect(last?.$case).toBe('vm');
+    const vm = last?.$case === 'vm' ? last.value : undefined;
+    expect(vm).toMatchObject({ name: 'dev', state: vmv1.VmState.VM_STATE_RUNNING });
+    expect(vm?.network?.ipv4).toMatch(/^10\.231\.0\.\d+$/);
+    devId = vm?.id ?? '';
+  });
+
+  it('runs a command in the guest through the agent', async () => {
+    const res = await s.vmd.unary('execVm', vmv1.ExecVmRequest.fromPartial({ ref: 'dev', command: { argv: ['uname', '-sr'] } }), { timeoutMs: 120_000 });
+    expect(res.status?.exitCode).toBe(0);
+    expect(Buffer.from(res.stdout).toString()).toMatch(/^Linux /);
+    const fail = await s.vmd.unary('execVm', vmv1.ExecVmRequest.fromPartial({ ref: 'dev', command: { argv: ['sh', '-c', 'echo oops >&2; exit 3'] } }));
+    expect(fail.status?.exitCode).toBe(3);
+    expect(Buffer.from(fail.stderr).toString()).toBe('oops\n');
+  });
+
+  it('lists the guest sshd among its ports, with the NAME.vm address', async () => {
+    const res = await s.vmd.unary('getVmPorts', { ref: 'dev' }, { timeoutMs: 60_000 });
+    const ssh = res.ports.find((p) => p.port === 22 && p.protocol === vmv1.Protocol.PROTOCOL_TCP);
+    expect(ssh).toMatchObject({ process: 'sshd', hostAddress: 'dev.vm:22' });
+    expect(res.ports.some((p) => p.port === 4096)).toBe(true);
+  });
+
+  it('reports host-side stats of the VM process', async () => {
+    const res = await s.vmd.unary('getVmStats', { ref: 'dev' });
+    expect(res.current?.rssBytes).toBeGreaterThan(50 * 1024 * 1024);
+    expect(res.current?.guestMemoryBytes).toBe(512 * 1024 * 1024);
+  });
+
+  it('keeps the VM running across a vmd restart', async () => {
+    const pids = await qemuPidsFor(devId);
+    expect(pids).toHaveLength(1);
+    expect(await s.stack.stop('vmd')).toBe(0);
+    await s.stack.start('vmd');
+    const vm = (await s.vmd.unary('getVm', { ref: 'dev', includeSecrets: false })).vm;
+    expect(vm?.state).toBe(vmv1.VmState.VM_STATE_RUNNING);
+    expect(await qemuPidsFor(devId)).toEqual(pids);
+    const res = await s.vmd.unary('execVm', vmv1.ExecVmRequest.fromPartial({ ref: devId.slice(0, 6), command: { argv: ['true'] } }), { timeoutMs: 60_000 });
+    expect(res.status?.exitCode).toBe(0);
+  });
+
+  it('stops gracefully and starts again through streamed stages', async () => {
+    const stopped = await s.vmd.unary('stopVm', { ref: 'dev', timeout: { seconds: 60, nanos: 0 } }, { timeoutMs: 120_000 });
+    expect(stopped.vm?.state).toBe(vmv1.VmState.VM_STATE_STOPPED);
+    expect(await qemuPidsFor(devId)).toEqual([]);
+    const err = (await s.vmd.unary('execVm', vmv1.ExecVmRequest.fromPartial({ ref: 'dev', command: { argv: ['true'] } })).catch((e: unknown) => e)) as RpcError;
+    expect(err.reason).toBe('VM_NOT_RUNNING');
+    const stream = s.vmd.serverStream('startVm', { ref: 'dev', noWait: true }, { timeoutMs: 600_000 });
+    const { items, error } = await collect(stream);
+    expect(error).toBeUndefined();
+    expect(stageNames(items.map((i) => i.event!), 'stageFinished')).toEqual(['network', 'boot', 'agent', 'services']);
+    const res = await s.vmd.unary('execVm', vmv1.ExecVmRequest.fromPartial({ ref: 'dev', command: { argv: ['cat', '/etc/hostname'] } }), { timeoutMs: 60_000 });
+    expect(Buffer.from(res.stdout).toString().trim()).toBe('dev');
+  });
+
+  it('refuses a taken name and a bad name with precise errors and op ids', async () => {
+    const taken = await create(s, 'dev');
+    expect((taken.error as RpcError).reason).toBe('VM_NAME_TAKEN');
+    expect((taken.error as RpcError).opId).toBe(taken.opId);
+    const bad = await create(s, 'Dev_1');
+    expect((bad.error as RpcError).code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(bad.events).toEqual([]);
+  });
+
+  it('deletes a VM and every host resource it had', async () => {
+    await s.vmd.unary('deleteVm', { ref: 'dev', force: false }, { timeoutMs: 120_000 });
+    await expectNoLeftovers(s, devId, 'dev');
+  });
+
+  it('creates two VMs concurrently', async () => {
+    const [a, b] = await Promise.all([create(s, 'twin-a'), create(s, 'twin-b')]);
+    expect(a.error).toBeUndefined();
+    expect(b.error).toBeUndefined();
+    const list = await s.vmd.unary('listVms', vmv1.ListVmsRequest.fromPartial({}));
+    const twins = list.vms.filter((v) => v.name.startsWith('twin-'));
+    expect(twins.map((v) => v.state)).toEqual([vmv1.VmState.VM_STATE_RUNNING, vmv1.VmState.VM_STATE_RUNNING]);
+    expect(new Set(twins.map((v) => v.network?.ipv4)).size).toBe(2);
+    for (const v of twins) {
+      await s.vmd.unary('deleteVm', { ref: v.name, force: true }, { timeoutMs: 120_000 });
+      await expectNoLeftovers(s, v.id, v.name);
+    }
+  });
+
+  it.each(['reserve', 'network', 'disks', 'boot', 'agent'])('a failure in stage %s rolls back everything', async (stage) => {
+    await s.stack.stop('vmd');
+    await s.stack.start('vmd', { env: { BANGER_INJECT_FAULT: stage } });
+    try {
+      const name = `f-${stage}`;
+      const { events, error, opId } = await create(s, name);
+      expect(error).toBeInstanceOf(RpcError);
+      const failure = events.find((e) => e.body?.$case === 'failure')?.body;
+      expect(failure?.$case === 'failure' ? failure.value : undefined).toMatchObject({ stage, opId });
+      const accepted = events[0]?.body;
+      expect(accepted?.$case).toBe('accepted');
+      const op = (await s.vmd.unary('getOperation', { opId: opId ?? '' })).operation;
+      expect(op?.state).toBe(commonv1.OperationState.OPERATION_STATE_FAILED);
+      const vmId = op?.targetId ?? '';
+      if (vmId) await expectNoLeftovers(s, vmId, name);
+      else {
+        const list = await s.vmd.unary('listVms', vmv1.ListVmsRequest.fromPartial({}));
+        expect(list.vms.map((v) => v.name)).not.toContain(name);
+      }
+    } finally {
+      await s.stack.stop('vmd');
+      await s.stack.start('vmd');
+    }
+  });
+
+  it('cleans up after vmd is killed in the middle of a create', async () => {
+    const stream = s.vmd.serverStream('createVm', vmv1.CreateVmRequest.fromPartial({ name: 'crash', noWait: true }), { timeoutMs: 600_000 });
+    let vmId = '';
+    for await (const res of stream) {
+      const b = res.event?.body;
+      if (b?.$case === 'stageStarted' && b.value.stage === 'agent') break;
+    }
+    const opId = await stream.opId;
+    const vm = (await s.vmd.unary('getVm', { ref: 'crash', includeSecrets: false })).vm;
+    vmId = vm?.id ?? '';
+    expect(await qemuPidsFor(vmId)).toHaveLength(1);
+    await s.stack.stop('vmd', 'SIGKILL');
+    await s.stack.start('vmd');
+    const deadline = Date.now() + 60_000;
+    while (!s.stack.daemons.vmd?.logs.some((l) => l.msg === 'reconciled with the host') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    const op = (await s.vmd.unary('getOperation', { opId: opId ?? '' })).operation;
+    expect(op?.error?.reason).toBe('INTERRUPTED');
+    await expectNoLeftovers(s, vmId, 'crash');
+  });
+});
