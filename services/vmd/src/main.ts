@@ -14,6 +14,8 @@ import { OperationRunner } from './app/operations/runner.js';
 import { OPERATION_RETENTION_MS, schedulePruning } from './app/operations/prune.js';
 import { VmQueries } from './app/vm-queries.js';
 import { vmServiceImplementation } from './adapters/grpc/vm-service.js';
+import { configureVmView } from './adapters/grpc/vm-convert.js';
+import { join } from 'node:path';
 import { HelperClient } from './adapters/helper-client.js';
 import { ImagedClient } from './adapters/imaged-client.js';
 import { openVmdState, type VmdState } from './adapters/state.js';
@@ -46,6 +48,7 @@ const agent = new QemuGuestAgent();
 const locks = new VmLocks();
 const subnet = parseSubnet(config.network.cidr);
 const ssh = await ensureSshKey(config.paths.stateDir);
+configureVmView({ sshKeyPath: ssh.privateKeyPath, knownHostsPath: join(config.paths.stateDir, 'ssh', 'known_hosts'), netns: config.network.netns });
 // Under TCG a Debian guest needs 10-40 s to answer its agent on 2 busy cores; opencode's
 // first start is slower still. A create that misses these bounds rolls back.
 const timeouts = { agentMs: config.vm.agentTimeoutSeconds * 1000, serviceMs: config.vm.servicesTimeoutSeconds * 1000 };

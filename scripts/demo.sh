@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The main job, on a fresh Debian 12 machine as root: install what is missing, build, start
+# the three daemons on the embedded database, build the default image (with progress),
+# create a VM, run a command in it, and show it.
+#
+# VM networking: by default the demo keeps the bridge, taps, NAT and the VMs in a network
+# namespace named `banger` so it leaves the host's own networking alone; set
+# BANGER_DEMO_HOST_NETWORK=1 to put the bridge on the host (then `ssh` and NAME.vm work
+# directly from the host shell).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export NO_COLOR=${NO_COLOR:-}
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "installing host packages (qemu, debootstrap, nftables, ...)"
+bash scripts/install-deps.sh
+
+step "installing node dependencies and building the native addon"
+npm ci --no-audit --no-fund --loglevel=error
+
+config=/etc/banger/config.toml
+if [ ! -f "$config" ]; then
+  step "writing $config"
+  mkdir -p /etc/banger
+  {
+    echo '# banger configuration (see README.md). Written by scripts/demo.sh.'
+    if [ "${BANGER_DEMO_HOST_NETWORK:-0}" != 1 ]; then
+      echo '[network]'
+      echo 'netns = "banger"'
+    fi
+  } >"$config"
+fi
+if grep -q '^netns = "banger"' "$config" && ! ip netns list | grep -qw banger; then
+  ip netns add banger
+  ip -n banger link set lo up
+fi
+
+banger() { node clients/cli/bin/banger.mjs "$@"; }
+
+step "starting vmd, imaged and privhelper (embedded database under /var/lib/banger)"
+bash scripts/daemons.sh start
+
+step "checking the host"
+banger doctor || true
+
+step "building the default image (debian-bookworm: kernel, initramfs, rootfs, opencode)"
+banger image build debian-bookworm
+
+if banger vm show dev >/dev/null 2>&1; then
+  step "a VM named dev exists already; deleting it for a fresh run"
+  banger vm delete dev --force
+fi
+
+step "creating a VM"
+banger vm create --name dev | tee /tmp/banger-demo-create.log
+op_id=$(grep -o 'op-[a-z2-7]\{12\}' /tmp/banger-demo-create.log | head -n 1)
+
+step "running a command in it"
+banger vm exec dev -- uname -a
+banger vm exec dev -- sh -c 'echo "hello from $(hostname), $(nproc) vCPU, $(free -m | awk "/Mem/ {print \$2}") MiB"'
+
+step "what is running"
+banger vm list
+banger vm ports dev
+
+cat <<EOM
+
+The create was operation ${op_id:-?}: replay it with   banger ops show ${op_id:-OP_ID}
+grep it across the three daemons' logs:               grep ${op_id:-OP_ID} /var/log/banger/*.log
+
+Get a shell:     banger vm ssh dev$( grep -q '^netns = "banger"' "$config" && echo '   (VMs live in netns "banger": ip netns exec banger ssh ... ; see banger vm ssh dev --print)')
+Run commands:    banger vm exec dev -- CMD ARGS...
+Clean up:        banger vm delete dev && bash scripts/daemons.sh stop
+EOM
