@@ -1,0 +1,16 @@
+export * from './errors.js';
+export * from './progress.js';
+export { confinePath, validateRecipeName, RECIPE_NAME_RE } from './paths.js';
+export { DEFAULT_IMAGES_DIR } from './layout.js';
+export { sha256File } from './hash.js';
+export * from './kernel/catalog.js';
+export * from './kernel/manifest.js';
+export { pullKernel, removeKernel, type PullKernelOptions } from './kernel/pull.js';
+export { extractVmlinux } from './kernel/vmlinux.js';
+export * from './recipe/recipe.js';
+export { buildRootfs, imageExists, mkfsFromDir, ROOTFS_STAGES, type BuildRootfsOptions, type BuildRootfsResult } from './rootfs/build.js';
+export { buildWorkSeed, workSeedFingerprint, SEED_MARKER, type WorkSeed } from './rootfs/workseed.js';
+export { promoteRootfs } from './rootfs/promote.js';
+export { hostMirror } from './rootfs/mirror.js';
+export { guestKernelCmdline, type GuestBootConfig } from './cmdline.js';
+export { buildImage, IMAGE_MANIFEST, type BuildImageOptions, type ImageManifest } from './image.js';

@@ -1,0 +1,86 @@
+import { ImageKitError } from '../errors.js';
+import { run } from '../exec.js';
+
+export interface ResolvedKernelPackage {
+  /** The versioned image package, e.g. linux-image-6.1.0-56-cloud-amd64. */
+  package: string;
+  version: string;
+  /** Kernel release (uname -r), e.g. 6.1.0-56-cloud-amd64. */
+  release: string;
+}
+
+const IMAGE_RE = /^linux-image-(\d+\.\d+\.\d+-\d+-[a-z0-9-]+?)(-unsigned)?$/;
+
+/** Parses the first stanza of `apt-cache show` output into a field map. */
+export function parseStanza(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  let key = '';
+  for (const line of text.split('\n')) {
+    if (line === '') {
+      if (Object.keys(out).length > 0) break;
+      continue;
+    }
+    if (/^\s/.test(line) && key) {
+      out[key] += `\n${line.trim()}`;
+      continue;
+    }
+    const i = line.indexOf(':');
+    if (i > 0) {
+      key = line.slice(0, i);
+      out[key] = line.slice(i + 1).trim();
+    }
+  }
+  return out;
+}
+
+/** Follows a flavour metapackage (linux-image-cloud-amd64) to the versioned image package it pulls in. */
+export function resolveFromStanza(stanza: Record<string, string>): ResolvedKernelPackage {
+  const pkg = stanza['Package'] ?? '';
+  const version = stanza['Version'] ?? '';
+  const own = IMAGE_RE.exec(pkg);
+  if (own?.[1]) return { package: pkg, version, release: own[1] };
+  for (const alt of (stanza['Depends'] ?? '').split(',')) {
+    const m = /^\s*(linux-image-[^\s(|]+)\s*(?:\(\s*=\s*([^)\s]+)\s*\))?/.exec(alt.split('|')[0] ?? '');
+    const name = m?.[1];
+    const rel = name ? IMAGE_RE.exec(name) : null;
+    if (name && rel?.[1]) return { package: name, version: m?.[2] ?? version, release: rel[1] };
+  }
+  throw new ImageKitError('FAILED_PRECONDITION', 'KERNEL_UNRESOLVABLE', `${pkg} ${version} depends on no versioned kernel image`, {
+    package: pkg,
+  });
+}
+
+/** Asks apt which concrete kernel package the catalog's package name currently means. */
+export async function resolveKernelPackage(
+  pkg: string,
+  version: string | undefined,
+  signal?: AbortSignal,
+): Promise<ResolvedKernelPackage> {
+  const spec = version === undefined ? pkg : `${pkg}=${version}`;
+  let out: Buffer;
+  try {
+    out = (await run('apt-cache', ['show', '--no-all-versions', spec], { signal })).stdout;
+  } catch (e) {
+    if (e instanceof ImageKitError && e.reason === 'COMMAND_FAILED') {
+      throw new ImageKitError('UNAVAILABLE', 'KERNEL_PACKAGE_UNKNOWN', `apt does not know ${spec} (run apt-get update?)`, {
+        package: spec,
+      }, { cause: e });
+    }
+    throw e;
+  }
+  return resolveFromStanza(parseStanza(out.toString('utf8')));
+}
+
+/** Downloads one package into `dir`; apt checks it against the signed repository metadata. */
+export async function aptDownload(pkg: string, version: string, dir: string, signal?: AbortSignal): Promise<void> {
+  try {
+    await run('apt-get', ['download', '-q', `${pkg}=${version}`], { cwd: dir, signal });
+  } catch (e) {
+    if (e instanceof ImageKitError && e.reason === 'COMMAND_FAILED') {
+      throw new ImageKitError('UNAVAILABLE', 'KERNEL_DOWNLOAD_FAILED', `cannot download ${pkg}=${version}: ${e.message}`, {
+        package: pkg,
+      }, { cause: e });
+    }
+    throw e;
+  }
+}
