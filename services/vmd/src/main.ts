@@ -1,6 +1,6 @@
 import { descriptorSetPath, serviceNames, vmv1 } from '@banger/api';
 import { loadConfig, type BangerConfig } from '@banger/config';
-import { createLogger, log, runGrpcDaemon, setRootLogger } from '@banger/runtime';
+import { createLogger, log, MetricsRegistry, runGrpcDaemon, setRootLogger } from '@banger/runtime';
 import { reconcile } from './app/reconcile.js';
 import { VmCreate } from './app/vm-create.js';
 import { VmLifecycle } from './app/vm-lifecycle.js';
@@ -64,8 +64,16 @@ const runner = new OperationRunner({ log: state.operations, logger, service: 'vm
 const stopPruning = schedulePruning(state.operations, logger);
 logger.info({ retention_ms: OPERATION_RETENTION_MS }, 'finished operations are pruned after the retention period');
 
+const metrics = new MetricsRegistry();
+const VM_STATES = ['creating', 'stopped', 'starting', 'running', 'stopping', 'deleting', 'error'];
+metrics.gauge('banger_vms', 'VMs known to vmd, by state.', ['state'], async () => {
+  const all = await state.vms.list();
+  return VM_STATES.map((s) => ({ labels: { state: s }, value: all.filter((v) => v.state === s).length }));
+});
+
 await runGrpcDaemon({
   name: 'vmd',
+  metrics,
   logger,
   socketPath: config.vmd.socket,
   socketMode: 0o660,

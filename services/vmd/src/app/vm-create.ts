@@ -1,12 +1,12 @@
 import { AlreadyExistsError, FailedPreconditionError, InternalError, failureEvent, StageFailure, StageRunner, type OpEventSink } from '@banger/runtime';
 import type { JsonObject, VmRecord } from '@banger/store';
 import type { Logger } from 'pino';
-import { allocateAddress, macForVm, newSecret, newVmId, type Subnet } from '../domain/addressing.js';
+import { allocateAddress, macForVm, newVmId, type Subnet } from '../domain/addressing.js';
 import type { CreateVmCommand } from '../domain/create-request.js';
 import { guestCmdline } from '../domain/guest-cmdline.js';
 import type { GuestAgent } from '../ports/agent.js';
 import type { HostHelper } from '../ports/host.js';
-import type { ImageCatalog, ResolvedImage } from '../ports/images.js';
+import type { ImageCatalog, ImageService, ResolvedImage } from '../ports/images.js';
 import { awaitAgent, awaitServices, consoleTail, type BootTimeouts } from './guest-boot.js';
 import { Rollback } from './rollback.js';
 import type { VmWriter } from './vm-writer.js';
@@ -64,7 +64,6 @@ export class VmCreate {
         return deps.images.resolve(cmd.image);
       });
 
-      const secret = newSecret();
       let vm = await stages.run('reserve', 'record the VM and allocate its address', async () => {
         const id = newVmId();
         const used = new Set(await deps.vms.usedIpv4());
@@ -76,7 +75,7 @@ export class VmCreate {
           vcpus: cmd.vcpus,
           memoryMib: cmd.memoryMib,
           workDiskGib: Math.ceil(cmd.workDiskBytes / 1024 ** 3),
-          spec: specOf(image, cmd, secret),
+          spec: specOf(image, cmd),
           ipv4: allocateAddress(deps.subnet, used),
           mac: macForVm(id),
           createOpId: op.opId,
@@ -117,7 +116,9 @@ export class VmCreate {
             gateway: deps.subnet.gateway,
             hostname: cmd.name,
             sshPublicKey: deps.sshPublicKey,
-            secrets: Object.fromEntries(image.services.filter((s) => s.secretEnv).map((s) => [s.name, secret])),
+            // Service secrets are generated in the guest on first boot and read back through the
+            // agent: a kernel argument would show in every host user's process list.
+            secrets: {},
           }),
           rootDiskPath: disks.root,
           workDiskPath: disks.work,
@@ -131,6 +132,8 @@ export class VmCreate {
       });
 
       await awaitAgent(stages, deps.agent, proc.agentSocket, deps.timeouts, op.signal);
+      const credentials = await readServiceSecrets(deps.agent, proc.agentSocket, image.services);
+      vm = await deps.vms.update(vm.id, { spec: { ...vm.spec, credentials } });
       if (cmd.noWait) await stages.skip('services', 'skipped (--no-wait)');
       else await awaitServices(stages, deps.agent, proc.agentSocket, image.services, deps.timeouts, op.signal);
 
@@ -148,7 +151,24 @@ export class VmCreate {
   }
 }
 
-function specOf(image: ResolvedImage, cmd: CreateVmCommand, secret: string): JsonObject {
+/** Reads each service's per-VM secret (written by the guest on first boot) through the agent. */
+export async function readServiceSecrets(agent: GuestAgent, socket: string, services: readonly ImageService[]): Promise<JsonObject[]> {
+  const out: JsonObject[] = [];
+  for (const s of services.filter((x) => x.secretEnv)) {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const res = await agent.exec(socket, ['cat', `/etc/banger/secrets/${s.name}`], { timeoutMs: 10_000 }).catch(() => undefined);
+      const secret = res?.exitCode === 0 ? res.stdout.toString().trim() : '';
+      if (secret) {
+        out.push({ service: s.name, username: s.name, password: secret });
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  return out;
+}
+
+function specOf(image: ResolvedImage, cmd: CreateVmCommand): JsonObject {
   return {
     imageName: image.name,
     imageFingerprint: image.fingerprint,
@@ -158,7 +178,7 @@ function specOf(image: ResolvedImage, cmd: CreateVmCommand, secret: string): Jso
     initrdPath: image.initrdPath,
     initPath: image.initPath,
     services: image.services.map((s) => ({ name: s.name, port: s.port, readiness: s.readiness, timeoutSeconds: s.timeoutSeconds, secretEnv: s.secretEnv })),
-    credentials: image.services.filter((s) => s.secretEnv).map((s) => ({ service: s.name, username: s.name, password: secret })),
+    credentials: [],
   };
 }
 

@@ -46,14 +46,6 @@ function specString(vm: VmRecord, key: string): string {
   return typeof v === 'string' ? v : '';
 }
 
-/** The per-VM service secret minted at create time (kept in the row's spec). */
-function secretOf(vm: VmRecord): string {
-  const credentials = vm.spec['credentials'];
-  const first: unknown = Array.isArray(credentials) ? credentials[0] : undefined;
-  const password = first && typeof first === 'object' ? (first as JsonObject)['password'] : undefined;
-  return typeof password === 'string' ? password : '';
-}
-
 function requireRunning(vm: VmRecord, what: string): void {
   if (vm.state !== 'running') {
     throw new FailedPreconditionError('VM_NOT_RUNNING', `vm ${vm.name} is ${vm.state}; start it before ${what}`, { fields: { vm: vm.name, state: vm.state } });
@@ -118,7 +110,6 @@ export class VmLifecycle {
           return updated;
         });
         const rt = runtimeOf(vm);
-        const secret = secretOf(vm);
         const proc = await stages.run('boot', `${vm.vcpus} vCPU, ${vm.memoryMib} MiB`, async () => {
           const p = await deps.host.launch({
             vmId: vm.id,
@@ -133,7 +124,7 @@ export class VmLifecycle {
               gateway: deps.subnet.gateway,
               hostname: vm.name,
               sshPublicKey: deps.sshPublicKey,
-              secrets: Object.fromEntries(servicesOf(vm).filter((s) => s.secretEnv && secret).map((s) => [s.name, secret])),
+              secrets: {},
             }),
             rootDiskPath: rt.rootDisk,
             workDiskPath: rt.workDisk,

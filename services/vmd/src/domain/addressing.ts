@@ -51,7 +51,3 @@ export function newVmId(): string {
   return randomBytes(8).toString('hex');
 }
 
-/** A per-VM secret for guest services (opencode's server password). */
-export function newSecret(): string {
-  return randomBytes(18).toString('base64url');
-}
