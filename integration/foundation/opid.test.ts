@@ -67,8 +67,8 @@ describe('three daemons over Unix sockets, one op id end to end', () => {
 
     // The first event carries the dispatch op id.
     expect(events[0]?.body).toMatchObject({ $case: 'accepted', value: { opId } });
-    // Preflight ran for real (host probe through privhelper) and then failed on the image,
-    // which imaged does not resolve yet: an honest UNIMPLEMENTED with the same op id.
+    // Preflight ran for real (host probe through privhelper) and then failed on the image:
+    // this stack has built none, so imaged answers NOT_FOUND with the same op id.
     expect(err).toBeInstanceOf(RpcError);
     expect((err as RpcError).opId).toBe(opId);
     const failure = events.find((e) => e.body?.$case === 'failure');
@@ -85,7 +85,7 @@ describe('three daemons over Unix sockets, one op id end to end', () => {
     expect(helperLines[0]).toMatchObject({ msg: 'helper rpc completed', method: '/banger.helper.v1.HelperService/ProbeHost', code: 'OK' });
     expect(typeof helperLines[0]?.duration_ms).toBe('number');
     expect(imagedLines).toHaveLength(1);
-    expect(imagedLines[0]).toMatchObject({ msg: 'rpc failed', method: '/banger.image.v1.ImageService/ResolveImage', code: 'UNIMPLEMENTED' });
+    expect(imagedLines[0]).toMatchObject({ msg: 'rpc failed', method: '/banger.image.v1.ImageService/ResolveImage', code: 'NOT_FOUND' });
   });
 
   it('rejects a bad name before anything starts, naming the field, with an op id', async () => {

@@ -10,6 +10,7 @@ import { probeHost } from './adapters/probe/probe.js';
 import { QemuDriver } from './adapters/qemu/driver.js';
 import type { Hypervisor } from './domain/hypervisor/driver.js';
 import { NetworkVerbs } from './adapters/grpc/network-handlers.js';
+import { rootfsHandlers } from './adapters/grpc/rootfs-handlers.js';
 import { validateNetworkConfig } from './domain/network/index.js';
 import { lookupGroupId } from '@banger/runtime';
 
@@ -74,7 +75,7 @@ await runGrpcDaemon({
   socketGroup: 'banger',
   serviceName: serviceNames.helper,
   definition: helperServiceDefinition,
-  implementation: helperServiceImplementation({ hostFacts, disks, vmDisksRoot, hypervisor: { hypervisor, roots, netns: config.network.netns }, network: network.handlers() }),
+  implementation: helperServiceImplementation({ hostFacts, disks, vmDisksRoot, hypervisor: { hypervisor, roots, netns: config.network.netns }, network: network.handlers(), rootfs: rootfsHandlers({ stateDir, cacheDir: config.paths.cacheDir }) }),
   descriptorSetPath,
   logPrefix: 'helper rpc',
   // Fail closed: a caller the kernel could not identify is refused like a foreign uid.

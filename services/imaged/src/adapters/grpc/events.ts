@@ -1,19 +1,30 @@
-import { imagev1 } from '@banger/api';
+import { type imagev1 } from '@banger/api';
 import { commonEventBodyToProto, type OpEventBody } from '@banger/runtime';
 import type { OperationEvent } from '@banger/store';
+import { imageFromJson, kernelFromJson } from '../../app/serialize.js';
+import { imageToProto } from './image-convert.js';
+import { kernelToProto } from './kernel-convert.js';
+
+type JsonRecord = Record<string, unknown>;
+
+function isRecord(v: unknown): v is JsonRecord {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
 
 /**
  * A domain operation event as imaged's wire event. The final `result` body is
- * `{ kernel: KernelResult }` for a kernel pull and `{ image: ImageResult }` otherwise (both in
- * proto JSON-ish shape, passed to `fromPartial`).
+ * `{ kernel, unchanged }` for a kernel pull and `{ image, unchanged }` for a build or promotion,
+ * the objects being serialised domain kernels/images (see app/serialize.ts).
  */
 export function imageEventToProto(opId: string, seq: number, body: OpEventBody, time: Date = new Date()): imagev1.OperationEvent {
   if (body.type === 'result') {
+    const unchanged = body.result['unchanged'] === true;
     const kernel = body.result['kernel'];
-    if (kernel !== undefined) {
-      return { opId, seq, time, body: { $case: 'kernel', value: imagev1.KernelResult.fromPartial(kernel as Partial<imagev1.KernelResult>) } };
+    if (isRecord(kernel)) {
+      return { opId, seq, time, body: { $case: 'kernel', value: { kernel: kernelToProto(kernelFromJson(kernel)), unchanged } } };
     }
-    return { opId, seq, time, body: { $case: 'image', value: imagev1.ImageResult.fromPartial((body.result['image'] ?? {}) as Partial<imagev1.ImageResult>) } };
+    const image = body.result['image'];
+    return { opId, seq, time, body: { $case: 'image', value: { image: isRecord(image) ? imageToProto(imageFromJson(image)) : undefined, unchanged } } };
   }
   return { opId, seq, time, body: commonEventBodyToProto(body) };
 }

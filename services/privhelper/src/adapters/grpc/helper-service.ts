@@ -14,6 +14,7 @@ export interface HelperServiceDeps {
   vmDisksRoot: string;
   hypervisor: HypervisorDeps;
   network?: Record<string, unknown>;
+  rootfs?: Record<string, unknown>;
 }
 
 /** The service definition privhelper serves: requests that cannot be decoded reach the handlers as a value to refuse. */
@@ -29,5 +30,6 @@ export function helperServiceImplementation(deps: HelperServiceDeps): UntypedSer
     ...diskHandlers(deps.disks, deps.vmDisksRoot),
     ...hypervisorHandlers(deps.hypervisor),
     ...(deps.network ?? {}),
+    ...(deps.rootfs ?? {}),
   }));
 }

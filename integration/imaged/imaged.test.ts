@@ -1,0 +1,271 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { mkdir, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { helperv1, imagev1 } from '@banger/api';
+import { RpcError, ServiceClient } from '@banger/runtime';
+import { openDb } from '@banger/store';
+import { pino } from 'pino';
+import { createStack, type Stack } from '../harness/daemons.js';
+import { guestUnsupportedReason, TEST_CACHE, TEST_KERNEL, TEST_RECIPE } from '../harness/guest.js';
+
+const skip = guestUnsupportedReason();
+if (skip) console.warn(`skipping imaged integration tests: ${skip}`);
+
+type ImageClient = ServiceClient<typeof imagev1.ImageServiceService>;
+type Event = imagev1.OperationEvent;
+
+async function drain(stream: AsyncIterable<{ event?: Event | undefined }>, onEvent?: (e: Event) => void): Promise<{ events: Event[]; error: RpcError | undefined }> {
+  const events: Event[] = [];
+  try {
+    for await (const res of stream) {
+      if (!res.event) continue;
+      events.push(res.event);
+      onEvent?.(res.event);
+    }
+    return { events, error: undefined };
+  } catch (err) {
+    if (err instanceof RpcError) return { events, error: err };
+    throw err;
+  }
+}
+
+/** `case:stage` of stage events, in order. */
+function stages(events: Event[]): string[] {
+  return events
+    .filter((e) => e.body?.$case === 'stageStarted' || e.body?.$case === 'stageFinished')
+    .map((e) => `${e.body?.$case === 'stageStarted' ? 'start' : 'end'}:${(e.body?.value as { stage: string }).stage}`);
+}
+
+function finished(events: Event[], stage: string): { durationMs: number; skipped: boolean; message: string } | undefined {
+  for (const e of events) if (e.body?.$case === 'stageFinished' && e.body.value.stage === stage) return e.body.value;
+  return undefined;
+}
+
+describe.skipIf(skip !== undefined)('imaged: kernels and images end to end (privhelper + imaged)', () => {
+  let stack: Stack;
+  let client: ImageClient;
+  let imageId = '';
+  const timings: Record<string, number> = {};
+
+  beforeAll(async () => {
+    stack = await createStack();
+    // Share the machine-wide cache (debootstrap base, npm artifacts) with the other image suites.
+    stack.env['BANGER_PATHS_CACHE_DIR'] = TEST_CACHE;
+    await stack.start('privhelper');
+    await stack.start('imaged');
+    client = new ServiceClient(imagev1.ImageServiceService, stack.socket('imaged'));
+  });
+
+  afterAll(async () => {
+    console.info('imaged suite timings (ms):', JSON.stringify(timings));
+    client?.close();
+    await stack?.close();
+  });
+
+  it('refuses a bad recipe name with INVALID_ARGUMENT and an op id, creating nothing', async () => {
+    const { events, error } = await drain(client.serverStream('buildImage', imagev1.BuildImageRequest.fromPartial({ recipe: '../etc' })));
+    expect(events).toEqual([]);
+    expect(error).toMatchObject({ codeName: 'INVALID_ARGUMENT', reason: 'BAD_RECIPE_NAME' });
+    expect(error?.opId).toMatch(/^op-/);
+    const unknown = await drain(client.serverStream('buildImage', imagev1.BuildImageRequest.fromPartial({ recipe: 'no-such-recipe' })));
+    expect(unknown.error).toMatchObject({ codeName: 'NOT_FOUND', reason: 'RECIPE_NOT_FOUND' });
+    expect(await readdir(join(stack.dir, 'state', 'images'))).toEqual([]);
+    expect((await client.unary('listImages', imagev1.ListImagesRequest.fromPartial({}))).images).toEqual([]);
+    expect((await client.unary('listOperations', imagev1.ListOperationsRequest.fromPartial({}))).operations).toEqual([]);
+  });
+
+  it('PullKernel streams stages with progress and records the kernel; a second pull is a no-op', async () => {
+    let t = performance.now();
+    const first = await drain(client.serverStream('pullKernel', imagev1.PullKernelRequest.fromPartial({ name: TEST_KERNEL })));
+    timings['pull_kernel'] = Math.round(performance.now() - t);
+    expect(first.error).toBeUndefined();
+    expect(first.events[0]?.body).toMatchObject({ $case: 'accepted', value: { opId: first.events[0]?.opId, target: TEST_KERNEL } });
+    expect(stages(first.events)).toEqual(['start:download', 'end:download', 'start:register', 'end:register']);
+    expect(first.events.some((e) => e.body?.$case === 'progress')).toBe(true);
+    const result = first.events.at(-1)?.body;
+    expect(result?.$case).toBe('kernel');
+    const kernel = result?.$case === 'kernel' ? result.value : undefined;
+    expect(kernel?.kernel).toMatchObject({ name: TEST_KERNEL, state: imagev1.KernelState.KERNEL_STATE_INSTALLED });
+    expect(kernel?.kernel?.vmlinux?.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(existsSync(kernel?.kernel?.vmlinux?.path ?? '/nonexistent')).toBe(true);
+    expect(existsSync(kernel?.kernel?.initrd?.path ?? '/nonexistent')).toBe(true);
+
+    t = performance.now();
+    const second = await drain(client.serverStream('pullKernel', imagev1.PullKernelRequest.fromPartial({ name: TEST_KERNEL })));
+    timings['pull_kernel_again'] = Math.round(performance.now() - t);
+    expect(second.error).toBeUndefined();
+    expect(finished(second.events, 'register')).toMatchObject({ skipped: true });
+    expect(second.events.at(-1)?.body).toMatchObject({ $case: 'kernel', value: { unchanged: true } });
+
+    const listed = await client.unary('listKernels', imagev1.ListKernelsRequest.fromPartial({ includeAvailable: true }));
+    expect(listed.kernels.map((k) => [k.name, k.state])).toEqual(
+      expect.arrayContaining([[TEST_KERNEL, imagev1.KernelState.KERNEL_STATE_INSTALLED], ['debian-bookworm-generic', imagev1.KernelState.KERNEL_STATE_AVAILABLE]]),
+    );
+  });
+
+  it('BuildImage streams the op id first, then stages with durations, then the image; a rebuild says unchanged', async () => {
+    let t = performance.now();
+    const build = await drain(client.serverStream('buildImage', imagev1.BuildImageRequest.fromPartial({ recipe: TEST_RECIPE })));
+    timings['build_image'] = Math.round(performance.now() - t);
+    expect(build.error).toBeUndefined();
+    const opId = build.events[0]?.opId;
+    expect(build.events[0]?.body).toMatchObject({ $case: 'accepted', value: { opId, target: TEST_RECIPE } });
+    expect(stages(build.events)).toEqual([
+      'start:resolve', 'end:resolve', 'start:kernel', 'end:kernel', 'start:fingerprint', 'end:fingerprint',
+      'start:rootfs', 'end:rootfs', 'start:register', 'end:register',
+    ]);
+    expect(finished(build.events, 'kernel')).toMatchObject({ skipped: true });
+    expect(finished(build.events, 'rootfs')?.durationMs).toBeGreaterThan(0);
+    const progress = build.events.filter((e) => e.body?.$case === 'progress').map((e) => (e.body?.value as { message: string }).message);
+    expect(progress.length).toBeGreaterThan(2);
+    const last = build.events.at(-1)?.body;
+    const image = last?.$case === 'image' ? last.value : undefined;
+    expect(image).toMatchObject({ unchanged: false, image: { name: TEST_RECIPE, recipe: TEST_RECIPE, kernel: TEST_KERNEL } });
+    imageId = image?.image?.id ?? '';
+    expect(image?.image?.workSeedFingerprint).toMatch(/^[0-9a-f]{32}$/);
+    expect(existsSync(image?.image?.rootfsPath ?? '/nonexistent')).toBe(true);
+    expect(stack.logsFor(opId ?? '').some((l) => l.service === 'privhelper')).toBe(true);
+
+    t = performance.now();
+    const again = await drain(client.serverStream('buildImage', imagev1.BuildImageRequest.fromPartial({ recipe: TEST_RECIPE })));
+    timings['build_image_unchanged'] = Math.round(performance.now() - t);
+    expect(again.error).toBeUndefined();
+    expect(finished(again.events, 'rootfs')).toMatchObject({ skipped: true });
+    expect(finished(again.events, 'rootfs')?.message).toMatch(/unchanged/);
+    expect(again.events.at(-1)?.body).toMatchObject({ $case: 'image', value: { unchanged: true, image: { id: imageId } } });
+    expect((await client.unary('listImages', imagev1.ListImagesRequest.fromPartial({}))).images.map((i) => i.id)).toEqual([imageId]);
+    const recipes = (await client.unary('listRecipes', imagev1.ListRecipesRequest.fromPartial({}))).recipes;
+    expect(recipes.find((r) => r.name === TEST_RECIPE)).toMatchObject({ kernel: TEST_KERNEL, fingerprint: image?.image?.fingerprint });
+    const kernel = (await client.unary('getKernel', imagev1.GetKernelRequest.fromPartial({ name: TEST_KERNEL }))).kernel;
+    expect(kernel?.usedByImages).toEqual([TEST_RECIPE]);
+  });
+
+  it('ResolveImage gives vmd existing files, for the default image and by name', async () => {
+    const byDefault = await client.unary('resolveImage', imagev1.ResolveImageRequest.fromPartial({ ref: '' }));
+    const byName = await client.unary('resolveImage', imagev1.ResolveImageRequest.fromPartial({ ref: TEST_RECIPE }));
+    expect(byName).toEqual(byDefault);
+    expect(byDefault.image?.id).toBe(imageId);
+    for (const p of [byDefault.rootfsPath, byDefault.kernelPath, byDefault.initrdPath, byDefault.workSeedPath]) {
+      expect(p.startsWith(join(stack.dir, 'state'))).toBe(true);
+      expect(existsSync(p)).toBe(true);
+    }
+    expect(byDefault).toMatchObject({ initPath: '/sbin/banger-init', kernel: TEST_KERNEL, initMode: imagev1.InitMode.INIT_MODE_MINIMAL });
+    expect(byDefault.workSeedFingerprint).toMatch(/^[0-9a-f]{32}$/);
+    expect(byDefault.defaultServices[0]).toMatchObject({ name: 'opencode', port: 4096, secretEnv: 'OPENCODE_SERVER_PASSWORD', readiness: { check: { $case: 'tcp', value: { port: 4096 } } } });
+    await expect(client.unary('resolveImage', imagev1.ResolveImageRequest.fromPartial({ ref: 'nope' }))).rejects.toMatchObject({ codeName: 'NOT_FOUND' });
+  });
+
+  it('an image row recorded before workSeedFingerprint existed is healed on first ResolveImage (and the fix persists)', async () => {
+    const before = await client.unary('resolveImage', imagev1.ResolveImageRequest.fromPartial({ ref: TEST_RECIPE }));
+    await stack.stop('imaged');
+    // Make the row look like one written by an older imaged: no workSeedFingerprint in metadata.
+    const db = await openDb({ dataDir: join(stack.dir, 'state', 'db', 'imaged'), logger: pino({ level: 'silent' }) });
+    try {
+      await db.query(`UPDATE imaged.images SET metadata = metadata - 'workSeedFingerprint' WHERE id = $1`, [imageId]);
+      const { rows } = await db.query<{ m: unknown }>(`SELECT metadata -> 'workSeedFingerprint' AS m FROM imaged.images WHERE id = $1`, [imageId]);
+      expect(rows[0]?.m ?? null).toBeNull();
+    } finally {
+      await db.close();
+    }
+    await stack.start('imaged');
+    client.close();
+    client = new ServiceClient(imagev1.ImageServiceService, stack.socket('imaged'));
+    expect((await client.unary('getImage', imagev1.GetImageRequest.fromPartial({ ref: imageId }))).image?.workSeedFingerprint).toBe('');
+    const healed = await client.unary('resolveImage', imagev1.ResolveImageRequest.fromPartial({ ref: TEST_RECIPE }));
+    expect(healed.workSeedFingerprint).toBe(before.workSeedFingerprint);
+    expect(stack.daemons.imaged?.logs.some((l) => l.msg === 'image metadata healed' && l['field'] === 'workSeedFingerprint')).toBe(true);
+    expect((await client.unary('getImage', imagev1.GetImageRequest.fromPartial({ ref: imageId }))).image?.workSeedFingerprint).toBe(before.workSeedFingerprint);
+  });
+
+  it('privhelper BuildRootfs refuses paths outside banger\'s state directories before writing anything', async () => {
+    const helper = new ServiceClient(helperv1.HelperServiceService, stack.socket('privhelper'));
+    try {
+      const kernel = (await client.unary('getKernel', imagev1.GetKernelRequest.fromPartial({ name: TEST_KERNEL }))).kernel;
+      const good = { recipe: TEST_RECIPE, outputPath: join(stack.dir, 'state', 'images'), modulesDir: kernel?.modulesDir ?? '' };
+      const cases: [Partial<helperv1.BuildRootfsRequest>, string, string][] = [
+        [{ outputPath: '/etc' }, 'PATH_ESCAPE', 'output_path'],
+        [{ outputPath: join(stack.dir, 'state', 'images', '..', 'vms') }, 'PATH_ESCAPE', 'output_path'],
+        [{ modulesDir: '/lib/modules' }, 'PATH_ESCAPE', 'modules_dir'],
+        [{ cacheDir: '/tmp' }, 'PATH_ESCAPE', 'cache_dir'],
+        [{ recipe: '../etc' }, 'BAD_RECIPE_NAME', 'recipe'],
+      ];
+      for (const [over, reason, field] of cases) {
+        const r = await drain(helper.serverStream('buildRootfs', helperv1.BuildRootfsRequest.fromPartial({ ...good, ...over })) as AsyncIterable<{ event?: undefined }>);
+        expect(r.error, JSON.stringify(over)).toMatchObject({ codeName: 'INVALID_ARGUMENT', reason, errorMetadata: { field } });
+        expect(r.error?.opId).toMatch(/^op-/);
+      }
+      expect((await readdir(join(stack.dir, 'state', 'images'))).filter((f) => !f.startsWith(TEST_RECIPE))).toEqual([]);
+      expect(existsSync(join('/etc', `${TEST_RECIPE}-`))).toBe(false);
+    } finally {
+      helper.close();
+    }
+  });
+
+  it('PromoteImage turns a stopped VM root disk into a new image that inherits kernel and services', async () => {
+    const base = await client.unary('resolveImage', imagev1.ResolveImageRequest.fromPartial({ ref: TEST_RECIPE }));
+    const vmDir = join(stack.dir, 'state', 'vms', 'vm-promote');
+    await mkdir(vmDir, { recursive: true });
+    const overlay = join(vmDir, 'root.qcow2');
+    const made = spawnSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', base.rootfsPath, '-F', 'raw', overlay]);
+    expect(made.status, made.stderr.toString()).toBe(0);
+    await expect(
+      client.unary('promoteImage', imagev1.PromoteImageRequest.fromPartial({ vmId: 'vm-promote', rootDiskPath: '/etc/passwd', name: 'escaped', baseImage: TEST_RECIPE })),
+    ).rejects.toMatchObject({ codeName: 'INVALID_ARGUMENT', reason: 'PATH_ESCAPE' });
+    const t = performance.now();
+    const promoted = (await client.unary('promoteImage', imagev1.PromoteImageRequest.fromPartial({ vmId: 'vm-promote', rootDiskPath: overlay, name: 'my-dev-box', baseImage: TEST_RECIPE }))).image;
+    timings['promote'] = Math.round(performance.now() - t);
+    expect(promoted).toMatchObject({ name: 'my-dev-box', recipe: '', promotedFromVm: 'vm-promote', source: imagev1.ImageSource.IMAGE_SOURCE_PROMOTED, kernel: TEST_KERNEL });
+    const r = await client.unary('resolveImage', imagev1.ResolveImageRequest.fromPartial({ ref: 'my-dev-box' }));
+    expect(r.rootfsPath).not.toBe(base.rootfsPath);
+    expect(r).toMatchObject({ kernelPath: base.kernelPath, initrdPath: base.initrdPath, workSeedFingerprint: base.workSeedFingerprint, initPath: base.initPath });
+    expect(statSync(r.rootfsPath).size).toBe(statSync(base.rootfsPath).size);
+    expect(existsSync(r.workSeedPath)).toBe(true);
+    await expect(
+      client.unary('promoteImage', imagev1.PromoteImageRequest.fromPartial({ vmId: 'vm-promote', rootDiskPath: overlay, name: 'my-dev-box', baseImage: TEST_RECIPE })),
+    ).rejects.toMatchObject({ codeName: 'ALREADY_EXISTS' });
+    await client.unary('deleteImage', imagev1.DeleteImageRequest.fromPartial({ ref: 'my-dev-box' }));
+    expect(existsSync(r.rootfsPath)).toBe(false);
+  });
+
+  it('GetImage and DeleteImage round trip; a kernel in use cannot be deleted until its image is gone', async () => {
+    const got = await client.unary('getImage', imagev1.GetImageRequest.fromPartial({ ref: imageId.slice(0, 8) }));
+    expect(got.image?.name).toBe(TEST_RECIPE);
+    await expect(client.unary('deleteKernel', imagev1.DeleteKernelRequest.fromPartial({ name: TEST_KERNEL }))).rejects.toMatchObject({
+      codeName: 'FAILED_PRECONDITION',
+      reason: 'KERNEL_IN_USE',
+    });
+    const dir = join(got.image?.rootfsPath ?? '', '..');
+    const deleted = await client.unary('deleteImage', imagev1.DeleteImageRequest.fromPartial({ ref: TEST_RECIPE }));
+    expect(deleted.image?.id).toBe(imageId);
+    expect(existsSync(dir)).toBe(false);
+    await expect(client.unary('getImage', imagev1.GetImageRequest.fromPartial({ ref: imageId }))).rejects.toMatchObject({ codeName: 'NOT_FOUND' });
+  });
+
+  it('a cancelled build leaves no image directory and no row', async () => {
+    const ac = new AbortController();
+    const t = performance.now();
+    const stream = client.serverStream('buildImage', imagev1.BuildImageRequest.fromPartial({ recipe: TEST_RECIPE, cancelOnDetach: true }), { signal: ac.signal });
+    const r = await drain(stream, (e) => {
+      // Late enough that privhelper has a temp tree and a partial image to clean up.
+      if (e.body?.$case === 'progress' && e.body.value.stage === 'rootfs' && /^(customize|mkfs)/.test(e.body.value.message)) ac.abort();
+    }).catch((err: unknown) => ({ events: [] as Event[], error: err }));
+    timings['cancelled_build'] = Math.round(performance.now() - t);
+    expect(r.error).toBeDefined();
+    expect(r.events.some((e) => e.body?.$case === 'progress' && /^(customize|mkfs)/.test(e.body.value.message))).toBe(true);
+    const opId = await stream.opId;
+    let op: imagev1.GetOperationResponse['operation'];
+    for (let i = 0; i < 300; i++) {
+      op = (await client.unary('getOperation', imagev1.GetOperationRequest.fromPartial({ opId: opId ?? '' }))).operation;
+      if (op && op.finishedAt) break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(op?.finishedAt).toBeDefined();
+    expect(op?.error?.reason).toMatch(/CANCEL|DETACH/);
+    expect((await client.unary('listImages', imagev1.ListImagesRequest.fromPartial({}))).images).toEqual([]);
+    // privhelper may still be unwinding debootstrap's temp tree: give it a moment.
+    for (let i = 0; i < 100 && (await readdir(join(stack.dir, 'state', 'images'))).length > 0; i++) await new Promise((res) => setTimeout(res, 100));
+    expect(await readdir(join(stack.dir, 'state', 'images'))).toEqual([]);
+  });
+});
