@@ -61,7 +61,7 @@ describe.skipIf(skip !== undefined)('VM lifecycle with real guests under QEMU', 
     expect(vm).toMatchObject({ name: 'dev', state: vmv1.VmState.VM_STATE_RUNNING });
     expect(vm?.network?.ipv4).toMatch(/^10\.231\.0\.\d+$/);
     devId = vm?.id ?? '';
-  });
+  }, 900_000);
 
   it('runs a command in the guest through the agent', async () => {
     const res = await s.vmd.unary('execVm', vmv1.ExecVmRequest.fromPartial({ ref: 'dev', command: { argv: ['uname', '-sr'] } }), { timeoutMs: 120_000 });

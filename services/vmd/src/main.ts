@@ -56,7 +56,7 @@ const common = { vms, host: helper, agent, subnet, bridge: config.network.bridge
 // BANGER_INJECT_FAULT=<stage> makes that create stage fail after doing its work: the
 // integration suite uses it to prove every stage rolls back cleanly. Never set in production.
 const faultStage = process.env['BANGER_INJECT_FAULT'];
-const vmCreate = new VmCreate({ ...common, images, ...(faultStage ? { faultStage } : {}) });
+const vmCreate = new VmCreate({ ...common, images, locks, ...(faultStage ? { faultStage } : {}) });
 const lifecycle = new VmLifecycle({ ...common, locks });
 const stats = new ProcStats(async () => (await state.vms.list({ state: 'running' })).filter((v) => v.pid).map((v) => ({ id: v.id, pid: v.pid ?? 0 })));
 stats.start();

@@ -9,6 +9,7 @@ import type { HostHelper } from '../ports/host.js';
 import type { ImageCatalog, ImageService, ResolvedImage } from '../ports/images.js';
 import { awaitAgent, awaitServices, consoleTail, type BootTimeouts } from './guest-boot.js';
 import { Rollback } from './rollback.js';
+import type { VmLocks } from './vm-locks.js';
 import type { VmWriter } from './vm-writer.js';
 
 /** The parts of a running operation a use case may use (OperationRunner provides them). */
@@ -29,6 +30,7 @@ export interface VmCreateDeps {
   bridge: string;
   sshPublicKey: string;
   timeouts: BootTimeouts;
+  locks: VmLocks;
   logger: () => Logger;
   /** Test seam: the named stage fails after doing its work (see main.ts). */
   faultStage?: string;
@@ -84,62 +86,66 @@ export class VmCreate {
         return row;
       });
 
-      vm = await stages.run('network', `tap on ${deps.bridge}, ${vm.ipv4 ?? ''} as ${cmd.name}.vm`, async () => {
-        await deps.host.ensureNetwork({ bridge: deps.bridge, cidr: deps.subnet.cidr, gateway: deps.subnet.gateway, prefix: deps.subnet.prefix });
-        const tap = await deps.host.acquireTap(vm.id);
-        await rollback.add('tap', tap, () => deps.host.releaseTap(vm.id));
-        const updated = await deps.vms.update(vm.id, { tap });
-        await deps.host.syncDns(await deps.vms.dnsRecords());
-        await rollback.add('dns_record', cmd.name, async () => deps.host.syncDns((await deps.vms.dnsRecords()).filter((r) => r.name !== cmd.name)));
-        return updated;
-      });
-
-      const disks = await stages.run('disks', 'copy-on-write root overlay and work disk', async () => {
-        const root = await deps.host.createRootOverlay(vm.id, image.rootfsPath);
-        await rollback.add('overlay', root, () => deps.host.removeRootOverlay(root));
-        const work = await deps.host.createWorkDisk(vm.id, image.workSeedPath, cmd.workDiskBytes);
-        await rollback.add('work_disk', work, () => deps.host.removeWorkDisk(work));
-        return { root, work };
-      });
-
-      const proc = await stages.run('boot', `${cmd.vcpus} vCPU, ${cmd.memoryMib} MiB`, async () => {
-        const p = await deps.host.launch({
-          vmId: vm.id,
-          memoryMib: cmd.memoryMib,
-          vcpus: cmd.vcpus,
-          kernelPath: image.kernelPath,
-          initrdPath: image.initrdPath,
-          cmdline: guestCmdline({
-            initPath: image.initPath,
-            ipv4: vm.ipv4 ?? '',
-            prefix: deps.subnet.prefix,
-            gateway: deps.subnet.gateway,
-            hostname: cmd.name,
-            sshPublicKey: deps.sshPublicKey,
-            // Service secrets are generated in the guest on first boot and read back through the
-            // agent: a kernel argument would show in every host user's process list.
-            secrets: {},
-          }),
-          rootDiskPath: disks.root,
-          workDiskPath: disks.work,
-          tap: vm.tap ?? '',
-          mac: vm.mac ?? '',
+      const reserved = vm;
+      // Nothing else may touch this VM (delete, stop) until the create ends.
+      await deps.locks.with(reserved.id, 'create', async () => {
+        vm = await stages.run('network', `tap on ${deps.bridge}, ${vm.ipv4 ?? ''} as ${cmd.name}.vm`, async () => {
+          await deps.host.ensureNetwork({ bridge: deps.bridge, cidr: deps.subnet.cidr, gateway: deps.subnet.gateway, prefix: deps.subnet.prefix });
+          const tap = await deps.host.acquireTap(vm.id);
+          await rollback.add('tap', tap, () => deps.host.releaseTap(vm.id));
+          const updated = await deps.vms.update(vm.id, { tap });
+          await deps.host.syncDns(await deps.vms.dnsRecords());
+          await rollback.add('dns_record', cmd.name, async () => deps.host.syncDns((await deps.vms.dnsRecords()).filter((r) => r.name !== cmd.name)));
+          return updated;
         });
-        consoleLog = p.consoleLog;
-        await rollback.add('process', String(p.pid), async () => void (await deps.host.kill(vm.id)));
-        await deps.vms.update(vm.id, { pid: p.pid, runtime: { agentSocket: p.agentSocket, consoleLog: p.consoleLog, rootDisk: disks.root, workDisk: disks.work } });
-        return p;
+
+        const disks = await stages.run('disks', 'copy-on-write root overlay and work disk', async () => {
+          const root = await deps.host.createRootOverlay(vm.id, image.rootfsPath);
+          await rollback.add('overlay', root, () => deps.host.removeRootOverlay(root));
+          const work = await deps.host.createWorkDisk(vm.id, image.workSeedPath, cmd.workDiskBytes);
+          await rollback.add('work_disk', work, () => deps.host.removeWorkDisk(work));
+          return { root, work };
+        });
+
+        const proc = await stages.run('boot', `${cmd.vcpus} vCPU, ${cmd.memoryMib} MiB`, async () => {
+          const p = await deps.host.launch({
+            vmId: vm.id,
+            memoryMib: cmd.memoryMib,
+            vcpus: cmd.vcpus,
+            kernelPath: image.kernelPath,
+            initrdPath: image.initrdPath,
+            cmdline: guestCmdline({
+              initPath: image.initPath,
+              ipv4: vm.ipv4 ?? '',
+              prefix: deps.subnet.prefix,
+              gateway: deps.subnet.gateway,
+              hostname: cmd.name,
+              sshPublicKey: deps.sshPublicKey,
+              // Service secrets are generated in the guest on first boot and read back through the
+              // agent: a kernel argument would show in every host user's process list.
+              secrets: {},
+            }),
+            rootDiskPath: disks.root,
+            workDiskPath: disks.work,
+            tap: vm.tap ?? '',
+            mac: vm.mac ?? '',
+          });
+          consoleLog = p.consoleLog;
+          await rollback.add('process', String(p.pid), async () => void (await deps.host.kill(vm.id)));
+          await deps.vms.update(vm.id, { pid: p.pid, runtime: { agentSocket: p.agentSocket, consoleLog: p.consoleLog, rootDisk: disks.root, workDisk: disks.work } });
+          return p;
+        });
+
+        await awaitAgent(stages, deps.agent, proc.agentSocket, deps.timeouts, op.signal);
+        const credentials = await readServiceSecrets(deps.agent, proc.agentSocket, image.services);
+        vm = await deps.vms.update(vm.id, { spec: { ...vm.spec, credentials } });
+        if (cmd.noWait) await stages.skip('services', 'skipped (--no-wait)');
+        else await awaitServices(stages, deps.agent, proc.agentSocket, image.services, deps.timeouts, op.signal);
+
+        const ready = await deps.vms.update(vm.id, { state: 'running', startedAt: new Date() });
+        await rollback.commit();
+        await op.emit({ type: 'result', result: { vm: serializeVm(ready) } });
       });
-
-      await awaitAgent(stages, deps.agent, proc.agentSocket, deps.timeouts, op.signal);
-      const credentials = await readServiceSecrets(deps.agent, proc.agentSocket, image.services);
-      vm = await deps.vms.update(vm.id, { spec: { ...vm.spec, credentials } });
-      if (cmd.noWait) await stages.skip('services', 'skipped (--no-wait)');
-      else await awaitServices(stages, deps.agent, proc.agentSocket, image.services, deps.timeouts, op.signal);
-
-      const ready = await deps.vms.update(vm.id, { state: 'running', startedAt: new Date() });
-      await rollback.commit();
-      await op.emit({ type: 'result', result: { vm: serializeVm(ready) } });
       return { targetId: vm.id, vmId: vm.id };
     } catch (err) {
       const rolledBack = await rollback.undo();

@@ -66,7 +66,12 @@ export async function probeHost(opts: ProbeOptions = {}): Promise<HostCapabiliti
   const cpuinfo = await readFile(p('proc/cpuinfo'), 'utf8').catch(() => '');
   const modules = await loadedModules(root);
   const deviceNode = await access(p('dev/kvm'), fsc.R_OK | fsc.W_OK).then(() => true, () => false);
-  const qemuPath = opts.qemuPath ?? (await which('qemu-system-x86_64'));
+  // A configured binary that is missing or not executable counts as no QEMU, so doctor fails
+  // the check with its fix instead of trusting the config.
+  const qemuPath =
+    opts.qemuPath !== undefined
+      ? (await access(opts.qemuPath, fsc.X_OK).then(() => opts.qemuPath ?? null, () => null))
+      : await which('qemu-system-x86_64');
   const qemuImgPath = await which('qemu-img');
   let qemuVersion: string | null = null;
   if (qemuPath !== null) {

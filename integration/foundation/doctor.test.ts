@@ -1,0 +1,39 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createStack, runCli, type Stack } from '../harness/daemons.js';
+
+interface DoctorJson {
+  checks: { name: string; status: string; detail: string; fix: string }[];
+}
+
+describe('banger doctor', () => {
+  let stack: Stack;
+
+  beforeAll(async () => {
+    // Simulate a host without QEMU: the config points at a binary that does not exist.
+    stack = await createStack({ extraConfig: '[hypervisor]\nqemu_binary = "/nonexistent/bin/qemu-system-x86_64"' });
+    await stack.start('privhelper');
+    await stack.start('imaged');
+    await stack.start('vmd');
+  });
+  afterAll(async () => stack?.close());
+
+  it('fails the qemu check with the command that fixes it, and exits non-zero', async () => {
+    const res = await runCli(stack, ['doctor', '--json']);
+    expect(res.code).not.toBe(0);
+    const out = JSON.parse(res.stdout) as DoctorJson;
+    const qemu = out.checks.find((c) => c.name === 'qemu' || c.name === 'host: qemu');
+    expect(qemu).toMatchObject({ status: 'fail' });
+    expect(qemu?.fix).toContain('apt-get install');
+    expect(qemu?.fix).toContain('qemu-system-x86');
+    // The daemons themselves are healthy.
+    for (const d of ['vmd', 'imaged', 'privhelper']) {
+      expect(out.checks.find((c) => c.name.includes(d))?.status).toBe('pass');
+    }
+  });
+
+  it('prints one line per check with pass/warn/fail for people', async () => {
+    const res = await runCli(stack, ['doctor']);
+    expect(res.stdout).toMatch(/fail.*qemu/i);
+    expect(res.stdout).toMatch(/apt-get install -y --no-install-recommends qemu-system-x86/);
+  });
+});
