@@ -18,8 +18,8 @@ import { PromoteImage } from './app/images/promote-image.js';
 import { ResolveImage } from './app/images/resolve-image.js';
 import { KernelQueries } from './app/kernels/kernel-queries.js';
 import { PullKernel } from './app/kernels/pull-kernel.js';
-import { OPERATION_RETENTION_MS, schedulePruning } from './app/operations/prune.js';
-import { OperationRunner } from './app/operations/runner.js';
+import { OPERATION_RETENTION_MS, schedulePruning } from '@banger/operations';
+import { OperationRunner } from '@banger/operations';
 
 const DRAIN_MS = 10_000;
 

@@ -2,7 +2,7 @@ import type { BangerConfig } from '@banger/config';
 import { databaseDataDir } from '@banger/config';
 import { imagedSchema, migrate, openDb, OperationStore, type Db } from '@banger/store';
 import type { Logger } from 'pino';
-import { recoverInterrupted } from '../app/operations/recover.js';
+import { recoverInterrupted } from '@banger/operations';
 
 export interface ImagedState {
   db: Db;

@@ -1,7 +1,7 @@
 import { NotFoundError, type OpEventBody } from '@banger/runtime';
 import type { Image } from '../domain/image.js';
 import type { Kernel } from '../domain/kernel.js';
-import type { OperationHandle } from '../app/operations/runner.js';
+import type { OperationHandle } from '@banger/operations';
 import type { ImageFiles, ImageRepo, KernelRepo, NewImageRecord, StagedKernel } from '../ports/images.js';
 
 export function sampleKernel(over: Partial<Kernel> = {}): Kernel {

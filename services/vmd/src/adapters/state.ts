@@ -2,7 +2,7 @@ import type { BangerConfig } from '@banger/config';
 import { databaseDataDir } from '@banger/config';
 import { migrate, openDb, OperationStore, vmdSchema, VmStore, type Db, type Operation } from '@banger/store';
 import type { Logger } from 'pino';
-import { recoverInterrupted } from '../app/operations/recover.js';
+import { recoverInterrupted } from '@banger/operations';
 
 export interface VmdState {
   db: Db;

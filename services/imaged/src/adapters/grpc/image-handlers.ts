@@ -4,11 +4,11 @@ import type { BuildImage } from '../../app/images/build-image.js';
 import type { ImageQueries } from '../../app/images/image-queries.js';
 import type { PromoteImage } from '../../app/images/promote-image.js';
 import type { ResolveImage } from '../../app/images/resolve-image.js';
-import type { OperationRunner } from '../../app/operations/runner.js';
-import type { OperationLog } from '../../ports/operations.js';
+import type { OperationRunner } from '@banger/operations';
+import type { OperationLog } from '@banger/operations';
 import { storedImageEventToProto } from './events.js';
 import { durationToMs, imageToProto, initModeFromProto, recipeToProto, resolvedToProto } from './image-convert.js';
-import { streamOperation } from './stream-operation.js';
+import { streamOperation } from '@banger/operations';
 
 export interface ImageRpcDeps {
   runner: OperationRunner;

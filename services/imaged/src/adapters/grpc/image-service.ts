@@ -4,7 +4,7 @@ import { implementService, serverInfo, unary } from '@banger/runtime';
 import { storedImageEventToProto } from './events.js';
 import { imageHandlers, type ImageRpcDeps } from './image-handlers.js';
 import { kernelHandlers, type KernelRpcDeps } from './kernel-handlers.js';
-import { operationHandlers } from './operations.js';
+import { operationHandlers } from '@banger/operations';
 
 export type ImageServiceDeps = ImageRpcDeps & KernelRpcDeps;
 

@@ -2,11 +2,11 @@ import type { imagev1 } from '@banger/api';
 import { serverStream, unary } from '@banger/runtime';
 import type { KernelQueries } from '../../app/kernels/kernel-queries.js';
 import type { PullKernel } from '../../app/kernels/pull-kernel.js';
-import type { OperationRunner } from '../../app/operations/runner.js';
-import type { OperationLog } from '../../ports/operations.js';
+import type { OperationRunner } from '@banger/operations';
+import type { OperationLog } from '@banger/operations';
 import { storedImageEventToProto } from './events.js';
 import { kernelListingToProto, kernelToProto } from './kernel-convert.js';
-import { streamOperation } from './stream-operation.js';
+import { streamOperation } from '@banger/operations';
 
 export interface KernelRpcDeps {
   runner: OperationRunner;

@@ -5,7 +5,7 @@ import { displacedName, isValidImageName, type Image, type InitMode } from '../.
 import type { Kernel } from '../../domain/kernel.js';
 import type { ImageFiles, ImageRepo, KernelRepo, KernelSource, RecipeSource, RootfsBuilder } from '../../ports/images.js';
 import type { PullKernel } from '../kernels/pull-kernel.js';
-import type { OperationHandle } from '../operations/runner.js';
+import type { OperationHandle } from '@banger/operations';
 import { serializeImage } from '../serialize.js';
 
 export interface BuildImageCommand {

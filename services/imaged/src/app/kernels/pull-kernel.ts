@@ -3,7 +3,7 @@ import { NotFoundError, StageRunner } from '@banger/runtime';
 import type { JsonObject } from '@banger/store';
 import type { Kernel } from '../../domain/kernel.js';
 import type { KernelRepo, KernelSource } from '../../ports/images.js';
-import type { OperationHandle } from '../operations/runner.js';
+import type { OperationHandle } from '@banger/operations';
 import { serializeKernel } from '../serialize.js';
 
 export interface PullKernelCommand {

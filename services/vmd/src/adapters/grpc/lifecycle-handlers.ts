@@ -3,7 +3,7 @@ import { FailedPreconditionError, serverStream, unary } from '@banger/runtime';
 import { resizeWorkDisk, type VmLifecycle, type VmLifecycleDeps } from '../../app/vm-lifecycle.js';
 import type { ProcStats } from '../stats/proc-stats.js';
 import { storedVmEventToProto } from './events.js';
-import { streamOperation, type StreamOperationDeps } from './stream-operation.js';
+import { streamOperation, type StreamOperationDeps } from '@banger/operations';
 import { vmToProto } from './vm-convert.js';
 
 export interface LifecycleHandlerDeps extends StreamOperationDeps {

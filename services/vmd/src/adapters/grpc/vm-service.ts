@@ -2,14 +2,14 @@ import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { vmv1 } from '@banger/api';
 import { implementService, serverInfo, serverStream, unary } from '@banger/runtime';
 import type { VmCreate } from '../../app/vm-create.js';
-import type { OperationRunner } from '../../app/operations/runner.js';
+import type { OperationRunner } from '@banger/operations';
 import type { VmQueries } from '../../app/vm-queries.js';
 import { validateCreate, type VmBounds } from '../../domain/create-request.js';
-import type { OperationLog } from '../../ports/operations.js';
+import type { OperationLog } from '@banger/operations';
 import { storedVmEventToProto } from './events.js';
 import { lifecycleHandlers, type LifecycleHandlerDeps } from './lifecycle-handlers.js';
-import { operationHandlers } from './operations.js';
-import { streamOperation } from './stream-operation.js';
+import { operationHandlers } from '@banger/operations';
+import { streamOperation } from '@banger/operations';
 import { vmStateFromProto, vmToProto } from './vm-convert.js';
 
 export interface VmServiceDeps extends Omit<LifecycleHandlerDeps, 'runner' | 'operations'> {

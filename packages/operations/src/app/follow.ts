@@ -1,6 +1,6 @@
 import { BangerError, CancelledError, ERROR_CODES, type ErrorCode } from '@banger/runtime';
 import type { Operation, OperationEvent } from '@banger/store';
-import type { OperationLog } from '../../ports/operations.js';
+import type { OperationLog } from '../ports.js';
 import { viewOf, type FailureBody } from './outcome.js';
 
 export interface FollowOptions {

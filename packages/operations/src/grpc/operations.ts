@@ -1,9 +1,9 @@
 import type { commonv1 } from '@banger/api';
 import { serverStream, unary } from '@banger/runtime';
 import type { OperationEvent } from '@banger/store';
-import { followOperation } from '../../app/operations/follow.js';
-import type { OperationRunner } from '../../app/operations/runner.js';
-import type { OperationLog } from '../../ports/operations.js';
+import { followOperation } from '../app/follow.js';
+import type { OperationRunner } from '../app/runner.js';
+import type { OperationLog } from '../ports.js';
 import { listFilterFromProto, operationToProto, type ListOperationsRequestLike } from './operation-convert.js';
 
 export interface OperationRpcDeps<Ev> {

@@ -1,8 +1,8 @@
 import { CancelledError, type RequestContext } from '@banger/runtime';
 import type { JsonObject, OperationEvent } from '@banger/store';
-import { followOperation } from '../../app/operations/follow.js';
-import type { OperationHandle, OperationRunner } from '../../app/operations/runner.js';
-import type { OperationLog } from '../../ports/operations.js';
+import { followOperation } from '../app/follow.js';
+import type { OperationHandle, OperationRunner } from '../app/runner.js';
+import type { OperationLog } from '../ports.js';
 
 export interface StreamOperationDeps {
   runner: OperationRunner;
@@ -12,7 +12,7 @@ export interface StreamOperationDeps {
 /**
  * Runs a use case as a durable operation keyed by the call's dispatch op id and streams its
  * stored events to the caller. A caller that goes away only detaches, unless it asked for
- * cancel_on_detach (same contract as vmd's CreateVm).
+ * cancel_on_detach.
  */
 export async function streamOperation(
   deps: StreamOperationDeps,

@@ -1,6 +1,6 @@
 import { INTERRUPTED, type Operation } from '@banger/store';
 import type { Logger } from 'pino';
-import type { OperationLog } from '../../ports/operations.js';
+import type { OperationLog } from '../ports.js';
 import { INTERRUPTED_CODE, openStage, type FailureBody } from './outcome.js';
 
 const MESSAGE = 'the daemon stopped while the operation was running';

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { OperationLog } from '../../ports/operations.js';
+import type { OperationLog } from '../ports.js';
 
 /**
  * Finished operations are kept this long for `banger ops` and WatchOperation replays, then

@@ -2,7 +2,7 @@ import { commonv1 } from '@banger/api';
 import { ERROR_DOMAIN, InvalidArgumentError, operationKindFromProto, operationKindToProto } from '@banger/runtime';
 import type { ListOperationsFilter, OperationState } from '@banger/store';
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import type { OperationView } from '../../app/operations/outcome.js';
+import type { OperationView } from '../app/outcome.js';
 
 const STATE_TO_PROTO: Record<OperationState, commonv1.OperationState> = {
   running: commonv1.OperationState.OPERATION_STATE_RUNNING,

@@ -2,7 +2,7 @@ import { commonv1 } from '@banger/api';
 import type { Operation } from '@banger/store';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
-import { viewOf } from '../../app/operations/outcome.js';
+import { viewOf } from '../app/outcome.js';
 import { listFilterFromProto, operationToProto } from './operation-convert.js';
 
 const base: Operation = {

@@ -11,7 +11,7 @@ import {
 } from '@banger/runtime';
 import type { JsonObject, Operation, OperationResource } from '@banger/store';
 import type { Logger } from 'pino';
-import type { OperationLog } from '../../ports/operations.js';
+import type { OperationLog } from '../ports.js';
 import { viewOf, type FailureBody, type OperationOutcome, type OperationView } from './outcome.js';
 
 /** What a use case gets to run as a durable operation. */
