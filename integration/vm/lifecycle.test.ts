@@ -137,7 +137,7 @@ describe.skipIf(skip !== undefined)('VM lifecycle with real guests under QEMU', 
       await s.vmd.unary('deleteVm', { ref: v.name, force: true }, { timeoutMs: 120_000 });
       await expectNoLeftovers(s, v.id, v.name);
     }
-  });
+  }, 900_000);
 
   it.each(['reserve', 'network', 'disks', 'boot', 'agent'])('a failure in stage %s rolls back everything', async (stage) => {
     await s.stack.stop('vmd');

@@ -17,6 +17,9 @@ import { opsListCommand } from './ops-list.js';
 import { opsShowCommand } from './ops-show.js';
 import { opsWatchCommand } from './ops-watch.js';
 import { sshConfigCommand } from './ssh-config.js';
+import { systemInstallCommand } from './system-install.js';
+import { systemStatusCommand } from './system-status.js';
+import { systemUninstallCommand } from './system-uninstall.js';
 import { versionCommand } from './version.js';
 import { vmConsoleCommand } from './vm-console.js';
 import { vmCreateCommand } from './vm-create.js';
@@ -74,6 +77,9 @@ export const COMMANDS: readonly CommandSpec[] = [
   kernelShowCommand,
   kernelRmCommand,
   doctorCommand,
+  systemInstallCommand,
+  systemUninstallCommand,
+  systemStatusCommand,
   versionCommand,
   helpCommand,
 ];
@@ -84,4 +90,5 @@ export const GROUPS: Readonly<Record<string, string>> = {
   ops: 'Inspect, follow and cancel long-running operations (vmd and imaged).',
   image: 'Build and manage guest images (imaged).',
   kernel: 'Pull and manage guest kernels (imaged).',
+  system: 'Install, remove and inspect banger as a system service (systemd units, banger user).',
 };

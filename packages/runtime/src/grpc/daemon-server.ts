@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { runDaemon } from '../daemon.js';
+import { MetricsRegistry, rpcMetricsRecorder, startMetricsExport } from '../metrics.js';
 import type { InterceptorOptions } from './interceptor.js';
 import { BangerServer } from './server.js';
 
@@ -23,6 +25,18 @@ export interface GrpcDaemonSpec {
   drainMs: number;
   /** Runs after the server has drained: close stores, stop timers. */
   onStop?: () => Promise<void>;
+  /** Registry for daemon-specific metrics (e.g. vmd's VMs per state); RPC metrics are added to it. */
+  metrics?: MetricsRegistry;
+  /** Textfile directory; default `<socket dir>/metrics`, i.e. `<run_dir>/metrics`. */
+  metricsDir?: string;
+}
+
+/**
+ * `BANGER_METRICS_ADDR_<NAME>` beats `BANGER_METRICS_ADDR`; unset means no TCP port at all.
+ * Not `BANGER_<NAME>_...`: that prefix belongs to the config sections [vmd], [imaged], [privhelper].
+ */
+function metricsAddr(name: string, env: NodeJS.ProcessEnv): string | undefined {
+  return env[`BANGER_METRICS_ADDR_${name.toUpperCase()}`] || env['BANGER_METRICS_ADDR'] || undefined;
 }
 
 function lookupId(file: string, name: string): number | undefined {
@@ -61,7 +75,15 @@ export async function runGrpcDaemon(spec: GrpcDaemonSpec): Promise<void> {
       };
       if (spec.logPrefix) options.logPrefix = spec.logPrefix;
       if (spec.authorize) options.authorize = spec.authorize;
-      if (spec.onCallFinished) options.onCallFinished = spec.onCallFinished;
+      const registry = spec.metrics ?? new MetricsRegistry();
+      const recordRpc = rpcMetricsRecorder(registry, spec.name);
+      const userHook = spec.onCallFinished;
+      options.onCallFinished = userHook
+        ? (record) => {
+            recordRpc(record);
+            userHook(record);
+          }
+        : recordRpc;
       const server = new BangerServer(options);
       server.addService(spec.definition, spec.implementation);
       const gid = spec.socketGroup ? lookupGroupId(spec.socketGroup) : undefined;
@@ -71,9 +93,17 @@ export async function runGrpcDaemon(spec: GrpcDaemonSpec): Promise<void> {
         mode: spec.socketMode,
         ...(gid !== undefined ? { owner: { uid, gid } } : {}),
       });
+      const httpAddr = metricsAddr(spec.name, process.env);
+      const metrics = await startMetricsExport({
+        registry,
+        logger: spec.logger,
+        textfile: join(spec.metricsDir ?? join(dirname(spec.socketPath), 'metrics'), `${spec.name}.prom`),
+        ...(httpAddr ? { httpAddr } : {}),
+      });
       return {
         stop: async (graceMs) => {
           await server.shutdown(graceMs);
+          await metrics.stop();
           await spec.onStop?.();
         },
       };

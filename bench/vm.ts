@@ -1,0 +1,277 @@
+/**
+ * (a) create→ready latency through banger versus a bare QEMU boot of the same kernel, image
+ * and flags (the exact argv privhelper recorded in launch.json, with fresh overlays and a tap
+ * of our own) to the same readiness point: the guest agent answering guest-ping.
+ * (b) N concurrent creates, total and per VM. (c) host memory per idle VM: QEMU's RSS plus
+ * the daemons' RSS shared across the running VMs, versus guest RAM + 64 MiB.
+ * Everything runs inside a throwaway network namespace (integration/vm/vmstack.ts).
+ *
+ *   node --import tsx bench/vm.ts [--short] [--runs N] [--concurrency N] [--dry-run] [--out PATH]
+ *
+ * On a machine that cannot boot VMs, or with --dry-run, it writes the same JSON with
+ * `skipped: "<reason>"` and exits 0.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { imagev1, vmv1 } from '@banger/api';
+import { collect, createVmStack, qemuPidsFor, vmUnsupportedReason, type VmStack } from '../integration/vm/vmstack.js';
+import { hostFacts, intFlag, parseFlags, round, summarize, table, writeResult } from './lib.js';
+
+const GUEST_MIB = 512; // createVmStack's default_memory_mib
+const TARGETS = { overhead_ratio_max: 0.1, overhead_ms_max: 500, memory_overhead_mib_max: 64 };
+
+interface LaunchRecord {
+  vmId: string;
+  argv: string[];
+  spec: { rootDisk: { path: string; format: string }; workDisk?: { path: string; format: string }; net?: { tap: string }; run: { agentSocket: string; consoleLog: string; qmpSocket: string; pidFile: string } };
+}
+
+interface CreateRun {
+  vmId: string;
+  agentReadyMs: number;
+  readyMs: number;
+  stages: Record<string, number>;
+}
+
+async function createOne(s: VmStack, name: string): Promise<CreateRun> {
+  const t0 = performance.now();
+  let agentReadyMs = NaN;
+  let vmId = '';
+  const stages: Record<string, number> = {};
+  const stream = s.vmd.serverStream('createVm', vmv1.CreateVmRequest.fromPartial({ name, noWait: true }), { timeoutMs: 900_000 });
+  for await (const r of stream) {
+    const b = r.event?.body;
+    if (b?.$case === 'accepted') vmId = b.value.targetId || vmId;
+    if (b?.$case === 'stageFinished') {
+      stages[b.value.stage] = Number(b.value.durationMs);
+      // The agent stage ends when guest-ping answers: the point the bare boot waits for.
+      if (b.value.stage === 'agent') agentReadyMs = performance.now() - t0;
+    }
+  }
+  const readyMs = performance.now() - t0;
+  if (!vmId) vmId = (await s.vmd.unary('getVm', vmv1.GetVmRequest.fromPartial({ ref: name }))).vm?.id ?? '';
+  return { vmId, agentReadyMs, readyMs, stages };
+}
+
+async function findLaunchRecord(dir: string, vmId: string): Promise<LaunchRecord | undefined> {
+  for (const entry of await readdir(dir, { recursive: true }).catch(() => [] as string[])) {
+    if (!String(entry).endsWith('launch.json')) continue;
+    const rec = JSON.parse(await readFile(join(dir, String(entry)), 'utf8').catch(() => '{}')) as Partial<LaunchRecord>;
+    if (rec.vmId === vmId && rec.argv && rec.spec) return rec as LaunchRecord;
+  }
+  return undefined;
+}
+
+function run(file: string, args: readonly string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(file, [...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    c.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    c.once('error', reject);
+    c.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${file} ${args.join(' ')}: ${code} ${err}`))));
+  });
+}
+
+/** guest-ping over the agent's virtio-serial socket until it answers. */
+async function waitForAgent(socketPath: string, deadline: number): Promise<void> {
+  while (Date.now() < deadline) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const sock = connect(socketPath);
+      const timer = setTimeout(() => (sock.destroy(), resolve(false)), 1000);
+      sock.once('error', () => (clearTimeout(timer), resolve(false)));
+      sock.once('connect', () => sock.write('{"execute":"guest-ping"}\n'));
+      sock.on('data', (d: Buffer) => {
+        if (d.toString().includes('"return"')) {
+          clearTimeout(timer);
+          sock.destroy();
+          resolve(true);
+        }
+      });
+    });
+    if (ok) return;
+    await sleep(200);
+  }
+  throw new Error('bare QEMU: guest agent did not answer before the deadline');
+}
+
+/** Replays privhelper's argv with our own overlays, sockets and tap; returns ms to agent ping. */
+async function bareBoot(s: VmStack, rec: LaunchRecord, workDir: string): Promise<number> {
+  const dir = await mkdtemp(join(workDir, 'bare-'));
+  const tap = `bgr-b${randomBytes(3).toString('hex')}`;
+  const swap = new Map<string, string>();
+  const overlay = async (path: string, format: string, name: string): Promise<void> => {
+    const out = join(dir, `${name}.qcow2`);
+    await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', path, '-F', format, out]);
+    swap.set(`file=${path},format=${format}`, `file=${out},format=qcow2`);
+  };
+  await overlay(rec.spec.rootDisk.path, rec.spec.rootDisk.format, 'root');
+  if (rec.spec.workDisk) await overlay(rec.spec.workDisk.path, rec.spec.workDisk.format, 'work');
+  const r = rec.spec.run;
+  const paths = { agent: join(dir, 'agent.sock'), console: join(dir, 'console.log'), qmp: join(dir, 'qmp.sock'), pid: join(dir, 'qemu.pid') };
+  const pairs: [string, string][] = [[r.agentSocket, paths.agent], [r.consoleLog, paths.console], [r.qmpSocket, paths.qmp], [r.pidFile, paths.pid]];
+  if (rec.spec.net) pairs.push([`ifname=${rec.spec.net.tap},`, `ifname=${tap},`]);
+  const argv = rec.argv.map((a) => {
+    let out = a;
+    for (const [from, to] of swap) out = out.split(from).join(to);
+    for (const [from, to] of pairs) out = out.split(from).join(to);
+    return out;
+  });
+  if (rec.spec.net) await s.ns.must('ip', ['tuntap', 'add', 'dev', tap, 'mode', 'tap']);
+  const t0 = performance.now();
+  try {
+    const [file, ...args] = argv as [string, ...string[]];
+    await run(file, args); // -daemonize: returns once QEMU is up
+    await waitForAgent(paths.agent, Date.now() + 600_000);
+    return performance.now() - t0;
+  } finally {
+    const pid = Number((await readFile(paths.pid, 'utf8').catch(() => '')).trim());
+    if (pid > 0) process.kill(pid, 'SIGKILL');
+    await sleep(300);
+    if (rec.spec.net) await s.ns.exec('ip', ['link', 'del', tap]);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The last console lines of every guest the stack ran, to explain a failed boot. */
+async function consoleTails(runDir: string): Promise<Record<string, string[]>> {
+  const out: Record<string, string[]> = {};
+  for (const entry of await readdir(runDir, { recursive: true }).catch(() => [] as string[])) {
+    if (!String(entry).endsWith('console.log')) continue;
+    const text = await readFile(join(runDir, String(entry)), 'utf8').catch(() => '');
+    out[String(entry)] = text.trimEnd().split('\n').slice(-25);
+  }
+  return out;
+}
+
+async function rssMib(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 'NaN');
+  return kb / 1024;
+}
+
+function skipped(reason: string, params: object, short: boolean): object {
+  return {
+    name: 'vm',
+    short,
+    time: new Date().toISOString(),
+    skipped: reason,
+    params,
+    targets: TARGETS,
+    create: null,
+    bare: null,
+    overhead: null,
+    concurrent: null,
+    memory: null,
+  };
+}
+
+async function main(): Promise<void> {
+  const flags = parseFlags(process.argv.slice(2), ['runs', 'concurrency']);
+  const runs = intFlag(flags, 'runs', flags.short ? 1 : 5);
+  const concurrency = intFlag(flags, 'concurrency', flags.short ? 2 : 3);
+  const params = { runs, concurrency, guest_memory_mib: GUEST_MIB };
+  const reason = flags.dryRun ? `dry run (this machine: ${vmUnsupportedReason() ?? 'could run VMs'})` : vmUnsupportedReason();
+  if (reason) {
+    const path = await writeResult('vm', flags, { ...skipped(reason, params, flags.short), host: await hostFacts() });
+    process.stdout.write(`skipped: ${reason} (${path})\n`);
+    return;
+  }
+
+  const s = await createVmStack();
+  const workDir = await mkdtemp(join(tmpdir(), 'banger-bench-vm-'));
+  try {
+    process.stderr.write('building or reusing the default image...\n');
+    const build = await collect(s.images.serverStream('buildImage', imagev1.BuildImageRequest.fromPartial({ recipe: 'debian-bookworm' }), { timeoutMs: 1_800_000 }));
+    if (build.error) throw build.error instanceof Error ? build.error : new Error(JSON.stringify(build.error));
+
+    // (a) sequential creates, each followed by a bare boot of the very same launch.
+    const creates: CreateRun[] = [];
+    const bare: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const c = await createOne(s, `bench-${i}`);
+      creates.push(c);
+      process.stderr.write(`create ${i + 1}/${runs}: agent ready ${Math.round(c.agentReadyMs)} ms, ready ${Math.round(c.readyMs)} ms\n`);
+      const rec = await findLaunchRecord(join(s.stack.dir, 'run'), c.vmId);
+      if (!rec) throw new Error(`no launch.json for ${c.vmId} under ${s.stack.dir}/run`);
+      await s.vmd.unary('stopVm', vmv1.StopVmRequest.fromPartial({ ref: `bench-${i}` })).catch(() => s.vmd.unary('killVm', vmv1.KillVmRequest.fromPartial({ ref: `bench-${i}` })));
+      bare.push(await bareBoot(s, rec, workDir));
+      process.stderr.write(`bare boot ${i + 1}/${runs}: agent ready ${Math.round(bare[bare.length - 1] ?? 0)} ms\n`);
+      await s.vmd.unary('deleteVm', vmv1.DeleteVmRequest.fromPartial({ ref: `bench-${i}`, force: true }));
+    }
+
+    // (b) N concurrent creates; (c) memory while they sit idle.
+    const t0 = performance.now();
+    const concurrent = await Promise.all(Array.from({ length: concurrency }, (_, i) => createOne(s, `bench-c${i}`)));
+    const totalMs = performance.now() - t0;
+    await sleep(flags.short ? 3000 : 15_000);
+    const qemu = await Promise.all(concurrent.map(async (c) => (await Promise.all((await qemuPidsFor(c.vmId)).map(rssMib))).reduce((a, b) => a + b, 0)));
+    const daemonPids = Object.values(s.stack.daemons).flatMap((d) => (d?.child.pid ? [d.child.pid] : []));
+    const daemons = (await Promise.all(daemonPids.map(rssMib))).reduce((a, b) => a + b, 0);
+    for (const c of concurrent) await s.vmd.unary('deleteVm', vmv1.DeleteVmRequest.fromPartial({ ref: c.vmId, force: true })).catch(() => undefined);
+
+    const agent = summarize(creates.map((c) => c.agentReadyMs));
+    const bareStats = summarize(bare);
+    const perVm = qemu.map((q) => q + daemons / concurrency);
+    const meanPerVm = perVm.reduce((a, b) => a + b, 0) / Math.max(1, perVm.length);
+    const overheadMs = round(agent.p50_ms - bareStats.p50_ms, 1);
+    const ratio = round(agent.p50_ms / bareStats.p50_ms - 1);
+    const result = {
+      name: 'vm',
+      short: flags.short,
+      time: new Date().toISOString(),
+      host: await hostFacts(),
+      skipped: null,
+      params,
+      targets: TARGETS,
+      create: { to_agent: agent, to_ready_incl_services: summarize(creates.map((c) => c.readyMs)), stages: creates.map((c) => c.stages) },
+      bare: { name: 'same argv, fresh overlays, own tap; to guest-ping', ...bareStats },
+      overhead: { p50_ms: overheadMs, p50_ratio: ratio, pass: ratio <= TARGETS.overhead_ratio_max && overheadMs <= TARGETS.overhead_ms_max },
+      concurrent: { n: concurrency, total_ms: round(totalMs, 1), per_vm: summarize(concurrent.map((c) => c.readyMs)) },
+      memory: {
+        qemu_rss_mib: qemu.map((q) => round(q, 1)),
+        daemons_rss_mib: round(daemons, 1),
+        per_idle_vm_mib: round(meanPerVm, 1),
+        budget_mib: GUEST_MIB + TARGETS.memory_overhead_mib_max,
+        pass: meanPerVm <= GUEST_MIB + TARGETS.memory_overhead_mib_max,
+      },
+    };
+    const path = await writeResult('vm', flags, result);
+    process.stdout.write(
+      table(
+        ['measure', 'p50 ms', 'p95 ms', 'n'],
+        [
+          ['banger create→agent', agent.p50_ms, agent.p95_ms, agent.n],
+          ['bare qemu→agent', bareStats.p50_ms, bareStats.p95_ms, bareStats.n],
+          [`${concurrency} concurrent creates (per VM)`, result.concurrent.per_vm.p50_ms, result.concurrent.per_vm.p95_ms, concurrency],
+        ],
+      ) +
+        `overhead ${overheadMs} ms (${round(ratio * 100, 1)}%) vs ≤ ${TARGETS.overhead_ms_max} ms and ≤ ${TARGETS.overhead_ratio_max * 100}%: ${result.overhead.pass ? 'PASS' : 'OVER'}\n` +
+        `memory per idle VM ${round(meanPerVm, 1)} MiB vs ≤ ${GUEST_MIB + TARGETS.memory_overhead_mib_max} MiB: ${result.memory.pass ? 'PASS' : 'OVER'}  (${path})\n`,
+    );
+  } catch (err) {
+    // A machine that can run VMs but failed to: a result, not a skip, and a non-zero exit.
+    const e = err as { message?: string; reason?: string; opId?: string };
+    const log = e.opId ? s.stack.logsFor(e.opId).filter((l) => l.level !== 'debug') : [];
+    const error = {
+      message: e.message ?? String(err),
+      reason: e.reason ?? null,
+      op_id: e.opId ?? null,
+      consoles: await consoleTails(join(s.stack.dir, 'run')),
+      // What the daemons said about that operation, for the boot that failed.
+      log: log.slice(-30).map((l) => ({ service: l.service, level: l.level, msg: l.msg, ...(l['stage'] ? { stage: l['stage'] } : {}) })),
+    };
+    const path = await writeResult('vm', flags, { ...skipped('', params, flags.short), skipped: null, error, host: await hostFacts() });
+    process.stderr.write(`bench/vm failed: ${error.message}; guest consoles and op id in ${path}\n`);
+    process.exitCode = 1;
+  } finally {
+    await s.close();
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+await main();

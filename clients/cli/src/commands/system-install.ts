@@ -1,0 +1,142 @@
+import { constants, existsSync } from 'node:fs';
+import { access, chmod, chown, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { parseConfig } from '@banger/config';
+import { str, type CommandSpec } from '../command.js';
+import type { CommandContext } from '../context.js';
+import {
+  CONFIG_PATH,
+  DEPLOY_DIR,
+  REPO_ROOT,
+  ROOT_OPTION,
+  TMPFILES_PATH,
+  UNIT_DIR,
+  UNITS,
+  configText,
+  ensureAccount,
+  mustRun,
+  renderUnit,
+  rootOf,
+  systemdRunning,
+  tmpfilesDirs,
+  under,
+  type Action,
+} from './system-common.js';
+
+/** Directories on the way to the prefix that the banger user could not traverse. */
+async function blockedForOthers(prefix: string): Promise<string[]> {
+  const blocked: string[] = [];
+  for (let p = prefix; ; p = dirname(p)) {
+    const st = await stat(p).catch(() => undefined);
+    if (st && (st.mode & 0o001) === 0) blocked.push(p);
+    if (p === dirname(p)) return blocked;
+  }
+}
+
+/** An existing config written for root-run daemons (e.g. by scripts/demo.sh) misleads banger-run ones. */
+async function checkExistingConfig(file: string, bangerUid: number): Promise<string[]> {
+  try {
+    const text = await readFile(file, 'utf8');
+    const asRoot = parseConfig(text, file, { env: {}, uid: 0 });
+    const asBanger = parseConfig(text, file, { env: {}, uid: bangerUid });
+    const out: string[] = [];
+    if (!asBanger.privhelper.allowedUids.includes(bangerUid)) out.push(`${file}: add ${bangerUid} (the banger user) to [privhelper] allowed_uids, or vmd and imaged will be refused by privhelper`);
+    if (JSON.stringify(asRoot.paths) !== JSON.stringify(asBanger.paths)) out.push(`${file}: set [paths] state_dir, run_dir and cache_dir explicitly; as the banger user the defaults are per-user paths`);
+    return out;
+  } catch (err) {
+    return [`${file}: ${err instanceof Error ? err.message : String(err)}`];
+  }
+}
+
+async function writeIfChanged(path: string, text: string, mode: number, what: string): Promise<Action> {
+  const old = await readFile(path, 'utf8').catch(() => undefined);
+  await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+  if (old === text) return { action: what, target: path, status: 'exists' };
+  await writeFile(path, text, { mode });
+  await chmod(path, mode);
+  return { action: what, target: path, status: 'done', ...(old !== undefined ? { detail: 'updated' } : {}) };
+}
+
+async function install(ctx: CommandContext, root: string, prefix: string): Promise<number> {
+  const actions: Action[] = [];
+  const isRoot = (process.getuid?.() ?? 0) === 0;
+  const account = await ensureAccount(root);
+  actions.push(account.action);
+
+  const config = under(root, CONFIG_PATH);
+  const warnings: string[] = [];
+  if (existsSync(config)) {
+    actions.push({ action: 'write config', target: config, status: 'exists', detail: 'left as it is' });
+    warnings.push(...(await checkExistingConfig(config, account.uid)));
+  } else {
+    await mkdir(dirname(config), { recursive: true, mode: 0o755 });
+    await writeFile(config, configText(account.uid), { mode: 0o640 });
+    // The daemons run as banger and must read it; nobody else needs to.
+    if (isRoot) await chown(config, 0, account.gid);
+    actions.push({ action: 'write config', target: config, status: 'done', detail: `allowed_uids = [0, ${account.uid}]` });
+  }
+
+  const node = process.execPath;
+  for (const unit of UNITS) {
+    const text = renderUnit(await readFile(join(DEPLOY_DIR, unit), 'utf8'), prefix, node);
+    actions.push(await writeIfChanged(under(root, join(UNIT_DIR, unit)), text, 0o644, 'install unit'));
+  }
+  const tmpfiles = await readFile(join(DEPLOY_DIR, 'banger.tmpfiles.conf'), 'utf8');
+  actions.push(await writeIfChanged(under(root, TMPFILES_PATH), tmpfiles, 0o644, 'install tmpfiles.d'));
+  for (const d of tmpfilesDirs(tmpfiles)) {
+    const path = under(root, d.path);
+    const existed = existsSync(path);
+    await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+    await mkdir(path, { recursive: true, mode: d.mode });
+    await chmod(path, d.mode);
+    if (isRoot) await chown(path, account.uid, account.gid);
+    actions.push({ action: 'create directory', target: path, status: existed ? 'exists' : 'done', detail: `${d.mode.toString(8)} banger:banger` });
+  }
+
+  const blocked = await blockedForOthers(prefix);
+  if (blocked.length) warnings.push(`the banger user cannot reach ${prefix}: ${blocked.join(', ')} not searchable by others. Install from a readable prefix (e.g. clone to /opt/banger) or chmod o+x those directories.`);
+  await access(join(prefix, 'services', 'vmd', 'bin', 'vmd.mjs'), constants.R_OK).catch(() => warnings.push(`${prefix} does not look like a banger checkout (services/vmd/bin/vmd.mjs missing)`));
+
+  let started = false;
+  let next: string;
+  if (systemdRunning(root)) {
+    await mustRun('systemctl', ['daemon-reload']);
+    await mustRun('systemctl', ['enable', '--now', ...UNITS]);
+    actions.push({ action: 'systemctl enable --now', target: UNITS.join(' '), status: 'done' });
+    started = true;
+    next = 'banger system status; banger doctor';
+  } else {
+    actions.push({ action: 'systemctl enable --now', target: UNITS.join(' '), status: 'skipped', detail: root === '/' ? 'systemd is not PID 1 here' : '--root given' });
+    next =
+      root === '/'
+        ? `systemd is not running on this machine: start the daemons with  bash ${join(REPO_ROOT, 'scripts', 'daemons.sh')} start`
+        : `staged under ${root}; on the target: systemctl daemon-reload && systemctl enable --now ${UNITS.join(' ')}`;
+  }
+
+  if (ctx.json) ctx.printJson({ root, prefix, node, account: { uid: account.uid, gid: account.gid }, actions, started, warnings, next });
+  else {
+    ctx.table(
+      ['ACTION', 'STATUS', 'TARGET', 'DETAIL'],
+      actions.map((a) => [a.action, a.status, a.target, a.detail ?? '']),
+    );
+    for (const w of warnings) ctx.warn(w);
+    ctx.line();
+    ctx.line(`next: ${next}`);
+  }
+  return 0;
+}
+
+export const systemInstallCommand: CommandSpec = {
+  path: ['system', 'install'],
+  summary: 'Install banger as a system service: banger user, config, systemd units, directories',
+  usage: '[--root DIR] [--prefix DIR]',
+  description:
+    'Creates the banger system user and group, /etc/banger/config.toml when absent (allowed_uids = [0, uid of banger]), the three units in /etc/systemd/system and /etc/tmpfiles.d/banger.conf, then runs systemctl daemon-reload and enable --now when systemd is PID 1. Idempotent.',
+  options: {
+    root: ROOT_OPTION,
+    prefix: { type: 'string', value: 'DIR', description: 'banger checkout the units run from (default: the one this CLI runs from)' },
+  },
+  async run(ctx, { values }) {
+    return install(ctx, rootOf(str(values, 'root')), resolve(str(values, 'prefix') ?? REPO_ROOT));
+  },
+};

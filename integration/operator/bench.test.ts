@@ -1,0 +1,69 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../harness/daemons.js';
+
+function bench(script: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench', script), ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const positive = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v > 0;
+
+describe('benchmarks in short mode', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'banger-bench-'));
+  });
+  afterAll(async () => rm(dir, { recursive: true, force: true }));
+
+  it('bench/rpc.ts --short measures both sides and computes the ratio', async () => {
+    const out = join(dir, 'rpc.json');
+    const r = await bench('rpc.ts', ['--short', '--out', out]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(await readFile(out, 'utf8')) as Record<string, Record<string, unknown>> & { pass: unknown; short: unknown };
+    expect(j.short).toBe(true);
+    for (const side of ['baseline', 'banger'] as const) {
+      for (const k of ['p50_ms', 'p95_ms', 'p99_ms', 'mean_ms', 'throughput_rps']) expect(positive(j[side]?.[k]), `${side}.${k}`).toBe(true);
+      expect(j[side]?.['n']).toBe(300);
+      expect((j[side]?.['p50_ms'] as number) <= (j[side]?.['p95_ms'] as number)).toBe(true);
+    }
+    const ratio = j['ratio'] as Record<string, number>;
+    expect(ratio['p50']).toBeCloseTo((j['banger']?.['p50_ms'] as number) / (j['baseline']?.['p50_ms'] as number), 2);
+    expect(j.pass).toBe((ratio['p50'] ?? Infinity) <= 1.3);
+    expect(j['target']?.['latency_ratio_max']).toBe(1.3);
+    expect(r.stdout).toMatch(/^bare grpc-js\s/m);
+    expect(r.stdout).toMatch(/^banger stack\s/m);
+    expect(r.stdout).toMatch(/p50 ratio [\d.]+ vs target ≤ 1\.3/);
+  }, 120_000);
+
+  it('bench/vm.ts --short --dry-run writes a well-formed skip result without booting anything', async () => {
+    const out = join(dir, 'vm.json');
+    const r = await bench('vm.ts', ['--short', '--dry-run', '--out', out]);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(await readFile(out, 'utf8')) as Record<string, unknown>;
+    expect(j['name']).toBe('vm');
+    expect(j['short']).toBe(true);
+    expect(String(j['skipped'])).toMatch(/^dry run \(this machine: .+\)$/);
+    expect(j['params']).toEqual({ runs: 1, concurrency: 2, guest_memory_mib: 512 });
+    expect(j['targets']).toEqual({ overhead_ratio_max: 0.1, overhead_ms_max: 500, memory_overhead_mib_max: 64 });
+    for (const k of ['create', 'bare', 'overhead', 'concurrent', 'memory']) expect(j[k], k).toBeNull();
+    expect(r.stdout).toMatch(/^skipped: dry run/);
+  }, 60_000);
+
+  it('bench scripts refuse unknown flags', async () => {
+    const r = await bench('vm.ts', ['--bogus']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('unknown argument --bogus');
+  });
+});
