@@ -120,6 +120,17 @@ describe.skipIf(skip !== undefined)('VM lifecycle with real guests under QEMU', 
     expect(bad.events).toEqual([]);
   });
 
+  it('promotes a stopped VM into an image and lists it for pruning', async () => {
+    await s.vmd.unary('stopVm', { ref: 'dev', timeout: { seconds: 60, nanos: 0 } }, { timeoutMs: 120_000 });
+    const promoted = await s.vmd.unary('promoteVm', { ref: 'dev', imageName: 'dev-snap' }, { timeoutMs: 600_000 });
+    expect(promoted.image?.name).toBe('dev-snap');
+    const img = await s.images.unary('getImage', imagev1.GetImageRequest.fromPartial({ ref: 'dev-snap' }));
+    expect(img.image?.name).toBe('dev-snap');
+    const dry = await s.vmd.unary('pruneVms', { olderThan: { seconds: 0, nanos: 0 }, dryRun: true });
+    expect(dry.deleted.map((v) => v.name)).toContain('dev');
+    expect((await s.vmd.unary('getVm', { ref: 'dev', includeSecrets: false })).vm?.state).toBe(vmv1.VmState.VM_STATE_STOPPED);
+  }, 900_000);
+
   it('deletes a VM and every host resource it had', async () => {
     await s.vmd.unary('deleteVm', { ref: 'dev', force: false }, { timeoutMs: 120_000 });
     await expectNoLeftovers(s, devId, 'dev');

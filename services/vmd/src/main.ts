@@ -84,6 +84,7 @@ await runGrpcDaemon({
     vmCreate,
     lifecycle,
     lifecycleDeps: { vms, host: helper, locks },
+    images,
     stats,
     runner,
     operations: state.operations,

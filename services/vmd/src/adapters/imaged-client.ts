@@ -42,6 +42,11 @@ export class ImagedClient implements ImageCatalog {
     return resolvedImageFromProto(res, ref);
   }
 
+  async promote(input: { vmId: string; rootDiskPath: string; name: string; baseImage: string }): Promise<{ id: string; name: string; fingerprint: string }> {
+    const res = await this.client.unary('promoteImage', input, { timeoutMs: 600_000 });
+    return { id: res.image?.id ?? '', name: res.image?.name ?? input.name, fingerprint: res.image?.fingerprint ?? '' };
+  }
+
   close(): void {
     this.client.close();
   }

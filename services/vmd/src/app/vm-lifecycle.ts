@@ -6,7 +6,7 @@ import type { Subnet } from '../domain/addressing.js';
 import { guestCmdline } from '../domain/guest-cmdline.js';
 import type { GuestAgent, GuestExecResult } from '../ports/agent.js';
 import type { HostHelper } from '../ports/host.js';
-import type { ImageService } from '../ports/images.js';
+import type { ImageCatalog, ImageService } from '../ports/images.js';
 import { awaitAgent, awaitServices, consoleTail, type BootTimeouts } from './guest-boot.js';
 import type { VmLocks } from './vm-locks.js';
 import { serializeVm, type OperationContext } from './vm-create.js';
@@ -228,4 +228,36 @@ export async function resizeWorkDisk(deps: Pick<VmLifecycleDeps, 'vms' | 'host' 
     const size = await deps.host.resizeWorkDisk(path, sizeBytes);
     return deps.vms.update(vm.id, { workDiskGib: Math.ceil(size / 1024 ** 3), spec: { ...vm.spec, workDiskBytes: size } });
   });
+}
+
+/** Promotes a stopped VM's root disk into a new managed image (under the VM's lock). */
+export async function promoteVm(
+  deps: Pick<VmLifecycleDeps, 'vms' | 'locks'> & { images: ImageCatalog },
+  ref: string,
+  imageName: string,
+): Promise<{ id: string; name: string; fingerprint: string }> {
+  if (!imageName) throw new InvalidArgumentError('image_name', 'is required');
+  const vm = await deps.vms.findByRef(ref);
+  return deps.locks.with(vm.id, 'promote', async () => {
+    if (vm.state !== 'stopped') {
+      throw new FailedPreconditionError('VM_NOT_STOPPED', `vm ${vm.name} is ${vm.state}; stop it before promoting its disk`, { fields: { vm: vm.name, state: vm.state } });
+    }
+    const rootDiskPath = typeof vm.runtime['rootDisk'] === 'string' ? vm.runtime['rootDisk'] : '';
+    if (!rootDiskPath) throw new FailedPreconditionError('NO_ROOT_DISK', `vm ${vm.name} has no root disk`);
+    return deps.images.promote({ vmId: vm.id, rootDiskPath, name: imageName, baseImage: vm.imageId });
+  });
+}
+
+/** Deletes stopped VMs that have not been used (or started) for longer than `olderThanMs`. */
+export async function pruneVms(lifecycle: VmLifecycle, vms: VmLookup, olderThanMs: number, dryRun: boolean): Promise<VmRecord[]> {
+  const cutoff = Date.now() - olderThanMs;
+  const stale = (await vms.list()).filter((vm) => {
+    if (vm.state !== 'stopped') return false;
+    const last = vm.lastUsedAt ?? vm.stoppedAt ?? vm.createdAt;
+    return last.getTime() < cutoff;
+  });
+  if (dryRun) return stale;
+  const deleted: VmRecord[] = [];
+  for (const vm of stale) deleted.push(await lifecycle.delete(vm.id, { stopTimeoutMs: 1 }));
+  return deleted;
 }

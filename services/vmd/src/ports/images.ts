@@ -27,4 +27,6 @@ export interface ResolvedImage {
 /** imaged as vmd sees it. */
 export interface ImageCatalog {
   resolve(ref: string): Promise<ResolvedImage>;
+  /** Turns a stopped VM's root disk into a new managed image based on the VM's image. */
+  promote(input: { vmId: string; rootDiskPath: string; name: string; baseImage: string }): Promise<{ id: string; name: string; fingerprint: string }>;
 }

@@ -1,6 +1,7 @@
 import { vmv1, type googleProtobuf } from '@banger/api';
 import { FailedPreconditionError, serverStream, unary } from '@banger/runtime';
-import { resizeWorkDisk, type VmLifecycle, type VmLifecycleDeps } from '../../app/vm-lifecycle.js';
+import { promoteVm, pruneVms, resizeWorkDisk, type VmLifecycle, type VmLifecycleDeps } from '../../app/vm-lifecycle.js';
+import type { ImageCatalog } from '../../ports/images.js';
 import type { ProcStats } from '../stats/proc-stats.js';
 import { storedVmEventToProto } from './events.js';
 import { streamOperation, type StreamOperationDeps } from '@banger/operations';
@@ -10,6 +11,7 @@ export interface LifecycleHandlerDeps extends StreamOperationDeps {
   lifecycle: VmLifecycle;
   lifecycleDeps: Pick<VmLifecycleDeps, 'vms' | 'host' | 'locks'>;
   stats: ProcStats;
+  images: ImageCatalog;
 }
 
 const DEFAULT_STOP_MS = 30_000;
@@ -49,6 +51,14 @@ export function lifecycleHandlers(deps: LifecycleHandlerDeps): Record<string, un
     })),
     resizeWorkDisk: unary<vmv1.ResizeWorkDiskRequest, vmv1.ResizeWorkDiskResponse>(async (req) => ({
       vm: vmToProto(await resizeWorkDisk(deps.lifecycleDeps, req.ref, req.sizeBytes)),
+    })),
+    pruneVms: unary<vmv1.PruneVmsRequest, vmv1.PruneVmsResponse>(async (req) => {
+      const olderThan = durationMs(req.olderThan, 0);
+      const deleted = await pruneVms(lifecycle, deps.lifecycleDeps.vms, olderThan, req.dryRun);
+      return { deleted: deleted.map((vm) => vmToProto(vm)) };
+    }),
+    promoteVm: unary<vmv1.PromoteVmRequest, vmv1.PromoteVmResponse>(async (req) => ({
+      image: await promoteVm({ ...deps.lifecycleDeps, images: deps.images }, req.ref, req.imageName),
     })),
     execVm: unary<vmv1.ExecVmRequest, vmv1.ExecVmResponse>(async (req, ctx) => {
       const started = Date.now();
