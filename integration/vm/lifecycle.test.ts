@@ -72,6 +72,28 @@ describe.skipIf(skip !== undefined)('VM lifecycle with real guests under QEMU', 
     expect(Buffer.from(fail.stderr).toString()).toBe('oops\n');
   });
 
+  it('streams the output of a long command while it runs', async () => {
+    const stream = s.vmd.serverStream(
+      'streamExecVm',
+      vmv1.StreamExecVmRequest.fromPartial({ ref: 'dev', command: { argv: ['sh', '-c', 'echo one; sleep 3; echo two; echo err >&2; exit 4'] } }),
+      { timeoutMs: 120_000 },
+    );
+    const seen: { at: number; out?: string; err?: string; exit?: number }[] = [];
+    for await (const res of stream) {
+      const o = res.output;
+      if (o?.$case === 'stdout') seen.push({ at: Date.now(), out: Buffer.from(o.value).toString() });
+      else if (o?.$case === 'stderr') seen.push({ at: Date.now(), err: Buffer.from(o.value).toString() });
+      else if (o?.$case === 'exit') seen.push({ at: Date.now(), exit: o.value.exitCode });
+    }
+    expect(seen.map((x) => x.out ?? '').join('')).toBe('one\ntwo\n');
+    expect(seen.map((x) => x.err ?? '').join('')).toBe('err\n');
+    const first = seen.find((x) => x.out?.startsWith('one'));
+    const exit = seen.at(-1);
+    expect(exit?.exit).toBe(4);
+    // "one" reached us while the command was still sleeping, not only at its end.
+    expect((exit?.at ?? 0) - (first?.at ?? 0)).toBeGreaterThan(1500);
+  }, 180_000);
+
   it('lists the guest sshd among its ports, with the NAME.vm address', async () => {
     const res = await s.vmd.unary('getVmPorts', { ref: 'dev' }, { timeoutMs: 60_000 });
     const ssh = res.ports.find((p) => p.port === 22 && p.protocol === vmv1.Protocol.PROTOCOL_TCP);

@@ -158,6 +158,18 @@ export class VmLifecycle {
     return this.deps.agent.exec(runtimeOf(vm).agentSocket, argv, opts);
   }
 
+  async execStream(
+    ref: string,
+    argv: string[],
+    onChunk: (chunk: { stream: 'stdout' | 'stderr'; data: Buffer }) => Promise<void>,
+    opts: { timeoutMs: number; signal?: AbortSignal },
+  ): Promise<{ exitCode: number }> {
+    if (argv.length === 0 || !argv[0]) throw new InvalidArgumentError('command', 'is required: give the program and its arguments');
+    const vm = await this.deps.vms.findByRef(ref);
+    requireRunning(vm, 'running commands in it');
+    return this.deps.agent.execStream(runtimeOf(vm).agentSocket, argv, onChunk, opts);
+  }
+
   /** TCP and UDP sockets listening in the guest, with owning processes, via the agent. */
   async ports(ref: string): Promise<{ vm: VmRecord; ports: GuestPort[] }> {
     const vm = await this.deps.vms.findByRef(ref);

@@ -10,4 +10,11 @@ export interface GuestAgent {
   /** Resolves once the agent answers; rejects with DEADLINE_EXCEEDED after timeoutMs. */
   waitReady(socket: string, timeoutMs: number, signal?: AbortSignal): Promise<void>;
   exec(socket: string, argv: string[], opts?: { timeoutMs?: number; env?: Record<string, string>; input?: Buffer }): Promise<GuestExecResult>;
+  /** Runs a command and hands over its output while it runs. */
+  execStream(
+    socket: string,
+    argv: string[],
+    onChunk: (chunk: { stream: 'stdout' | 'stderr'; data: Buffer }) => Promise<void>,
+    opts: { timeoutMs: number; signal?: AbortSignal },
+  ): Promise<{ exitCode: number }>;
 }

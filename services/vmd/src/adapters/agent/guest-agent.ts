@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DeadlineExceededError, InvalidArgumentError } from '@banger/runtime';
 import type { GuestAgent, GuestExecResult } from '../../ports/agent.js';
 import { QgaSession, qgaExec } from './qga.js';
+import { qgaExecStream, type ExecChunk } from './qga-stream.js';
 
 /**
  * qemu-guest-agent access for all VMs. QEMU's chardev takes one client at a time, so calls
@@ -51,6 +52,18 @@ export class QemuGuestAgent implements GuestAgent {
       const s = await QgaSession.open(socket, 5000);
       try {
         return await qgaExec(s, path, args, opts);
+      } finally {
+        s.close();
+      }
+    });
+  }
+
+  execStream(socket: string, argv: string[], onChunk: (c: ExecChunk) => Promise<void>, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<{ exitCode: number }> {
+    if (argv.length === 0 || !argv[0]) throw new InvalidArgumentError('command', 'is required');
+    return this.serial(socket, async () => {
+      const s = await QgaSession.open(socket, 5000);
+      try {
+        return await qgaExecStream(s, argv, onChunk, opts);
       } finally {
         s.close();
       }

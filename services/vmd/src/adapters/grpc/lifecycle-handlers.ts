@@ -77,6 +77,17 @@ export function lifecycleHandlers(deps: LifecycleHandlerDeps): Record<string, un
         stderrTruncated: res.truncated,
       };
     }),
+    streamExecVm: serverStream<vmv1.StreamExecVmRequest, vmv1.StreamExecVmResponse>(async (req, ctx, send) => {
+      const started = Date.now();
+      const timeoutMs = durationMs(req.command?.timeout, ctx.deadline ? Math.max(1000, ctx.deadline - Date.now() - 500) : 3_600_000);
+      const { exitCode } = await lifecycle.execStream(
+        req.ref,
+        req.command?.argv ?? [],
+        (c) => send({ output: c.stream === 'stdout' ? { $case: 'stdout', value: c.data } : { $case: 'stderr', value: c.data } }),
+        { timeoutMs, signal: ctx.signal },
+      );
+      await send({ output: { $case: 'exit', value: { exitCode, signal: '', timedOut: false, durationMs: Date.now() - started } } });
+    }),
     getVmPorts: unary<vmv1.GetVmPortsRequest, vmv1.GetVmPortsResponse>(async (req) => {
       const { vm, ports } = await lifecycle.ports(req.ref);
       return {
