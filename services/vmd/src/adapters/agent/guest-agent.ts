@@ -29,7 +29,9 @@ export class QemuGuestAgent implements GuestAgent {
       signal?.throwIfAborted();
       try {
         await this.serial(socket, async () => {
-          const s = await QgaSession.open(socket, Math.max(1000, Math.min(5000, deadline - Date.now())));
+          // One connection for the whole wait: the session resends its sync until the agent
+          // answers, so we do not churn connections while the guest boots.
+          const s = await QgaSession.open(socket, Math.max(1000, deadline - Date.now()));
           try {
             await s.execute('guest-ping', undefined, 5000);
           } finally {

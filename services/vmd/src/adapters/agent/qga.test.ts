@@ -15,6 +15,12 @@ async function fakeAgent(opts: { garbageFirst?: boolean; ignoreFirstSync?: boole
     if (opts.garbageFirst) sock.write('{"return": {}}\n{"partial":');
     let buf = '';
     sock.on('data', (d: Buffer) => {
+      // Like qemu-ga: a raw 0xFF byte resets the parser, dropping any partial input.
+      const ff = d.lastIndexOf(0xff);
+      if (ff >= 0) {
+        buf = '';
+        d = d.subarray(ff + 1);
+      }
       buf += d.toString();
       let nl: number;
       while ((nl = buf.indexOf('\n')) >= 0) {

@@ -99,6 +99,9 @@ export class QgaSession {
     // and the agent drops input that arrived before it opened the port.
     for (;;) {
       this.buffer = Buffer.alloc(0);
+      // A raw 0xFF first makes the agent drop whatever half-parsed input an earlier client
+      // left behind (a closed connection mid-command would otherwise wedge its JSON parser).
+      this.socket.write(Buffer.from([0xff]));
       this.socket.write(`${JSON.stringify({ execute: 'guest-sync-delimited', arguments: { id } })}\n`);
       try {
         const line = await this.waitFor(() => {
