@@ -41,7 +41,7 @@ export class QemuGuestAgent implements GuestAgent {
         return;
       } catch (err) {
         last = err;
-        await sleep(500);
+        await sleep(200);
       }
     }
     throw new DeadlineExceededError('AGENT_TIMEOUT', `guest agent did not answer within ${Math.round(timeoutMs / 1000)} s`, { cause: last });

@@ -109,7 +109,7 @@ export class QgaSession {
           if (ff < 0) return undefined;
           this.buffer = this.buffer.subarray(ff + 1);
           return this.nextLine();
-        }, Math.min(deadline, Date.now() + 1000));
+        }, Math.min(deadline, Date.now() + 250));
         const parsed = JSON.parse(line) as { return?: number };
         if (parsed.return === id) return;
       } catch (err) {
