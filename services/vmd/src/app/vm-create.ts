@@ -3,11 +3,11 @@ import type { JsonObject, VmRecord } from '@banger/store';
 import type { Logger } from 'pino';
 import { allocateAddress, macForVm, newVmId, type Subnet } from '../domain/addressing.js';
 import type { CreateVmCommand } from '../domain/create-request.js';
-import { guestCmdline } from '../domain/guest-cmdline.js';
 import type { GuestAgent } from '../ports/agent.js';
 import type { HostHelper } from '../ports/host.js';
 import type { ImageCatalog, ImageService, ResolvedImage } from '../ports/images.js';
 import { awaitAgent, awaitServices, consoleTail, type BootTimeouts } from './guest-boot.js';
+import { launchInputFor } from './launch-input.js';
 import { Rollback } from './rollback.js';
 import type { VmLocks } from './vm-locks.js';
 import type { VmWriter } from './vm-writer.js';
@@ -108,28 +108,14 @@ export class VmCreate {
         });
 
         const proc = await stages.run('boot', `${cmd.vcpus} vCPU, ${cmd.memoryMib} MiB`, async () => {
-          const p = await deps.host.launch({
-            vmId: vm.id,
-            memoryMib: cmd.memoryMib,
-            vcpus: cmd.vcpus,
-            kernelPath: image.kernelPath,
-            initrdPath: image.initrdPath,
-            cmdline: guestCmdline({
-              initPath: image.initPath,
-              ipv4: vm.ipv4 ?? '',
-              prefix: deps.subnet.prefix,
-              gateway: deps.subnet.gateway,
-              hostname: cmd.name,
-              sshPublicKey: deps.sshPublicKey,
-              // Service secrets are generated in the guest on first boot and read back through the
-              // agent: a kernel argument would show in every host user's process list.
-              secrets: {},
-            }),
-            rootDiskPath: disks.root,
-            workDiskPath: disks.work,
-            tap: vm.tap ?? '',
-            mac: vm.mac ?? '',
-          });
+          const p = await deps.host.launch(
+            launchInputFor(
+              vm,
+              { kernelPath: image.kernelPath, initrdPath: image.initrdPath, initPath: image.initPath, rootDiskPath: disks.root, workDiskPath: disks.work },
+              deps.subnet,
+              deps.sshPublicKey,
+            ),
+          );
           consoleLog = p.consoleLog;
           await rollback.add('process', String(p.pid), async () => void (await deps.host.kill(vm.id)));
           await deps.vms.update(vm.id, { pid: p.pid, runtime: { agentSocket: p.agentSocket, consoleLog: p.consoleLog, rootDisk: disks.root, workDisk: disks.work } });

@@ -3,11 +3,11 @@ import { FailedPreconditionError, InvalidArgumentError, StageRunner, failureEven
 import type { JsonObject, VmRecord } from '@banger/store';
 import type { Logger } from 'pino';
 import type { Subnet } from '../domain/addressing.js';
-import { guestCmdline } from '../domain/guest-cmdline.js';
 import type { GuestAgent, GuestExecResult } from '../ports/agent.js';
 import type { HostHelper } from '../ports/host.js';
 import type { ImageCatalog, ImageService } from '../ports/images.js';
 import { awaitAgent, awaitServices, consoleTail, type BootTimeouts } from './guest-boot.js';
+import { launchInputFor } from './launch-input.js';
 import type { VmLocks } from './vm-locks.js';
 import { serializeVm, type OperationContext } from './vm-create.js';
 import type { VmWriter } from './vm-writer.js';
@@ -111,26 +111,14 @@ export class VmLifecycle {
         });
         const rt = runtimeOf(vm);
         const proc = await stages.run('boot', `${vm.vcpus} vCPU, ${vm.memoryMib} MiB`, async () => {
-          const p = await deps.host.launch({
-            vmId: vm.id,
-            memoryMib: vm.memoryMib,
-            vcpus: vm.vcpus,
-            kernelPath: specString(vm, 'kernelPath'),
-            initrdPath: specString(vm, 'initrdPath'),
-            cmdline: guestCmdline({
-              initPath: specString(vm, 'initPath'),
-              ipv4: vm.ipv4 ?? '',
-              prefix: deps.subnet.prefix,
-              gateway: deps.subnet.gateway,
-              hostname: vm.name,
-              sshPublicKey: deps.sshPublicKey,
-              secrets: {},
-            }),
-            rootDiskPath: rt.rootDisk,
-            workDiskPath: rt.workDisk,
-            tap: vm.tap ?? '',
-            mac: vm.mac ?? '',
-          });
+          const p = await deps.host.launch(
+            launchInputFor(
+              vm,
+              { kernelPath: specString(vm, 'kernelPath'), initrdPath: specString(vm, 'initrdPath'), initPath: specString(vm, 'initPath'), rootDiskPath: rt.rootDisk, workDiskPath: rt.workDisk },
+              deps.subnet,
+              deps.sshPublicKey,
+            ),
+          );
           consoleLog = p.consoleLog;
           await deps.vms.update(vm.id, { pid: p.pid, runtime: { ...vm.runtime, agentSocket: p.agentSocket, consoleLog: p.consoleLog } });
           return p;
