@@ -6,6 +6,7 @@ import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from 'pino';
 import { BangerError } from '../errors.js';
 import { adoptOrMintOpId, OP_ID_METADATA_KEY } from '../opid.js';
+import { guardRequestDecoding, refuseUndecodable } from './decode-guard.js';
 import { bangerServerInterceptor, type InterceptorOptions } from './interceptor.js';
 import { serveUnix, type ServeUnixOptions, type UnixListener } from './serve-unix.js';
 import { statusFromError } from './status.js';
@@ -78,8 +79,9 @@ export class BangerServer {
     new ReflectionService(descriptors, { services: [...options.serviceNames, 'grpc.health.v1.Health'] }).addToServer(this.grpc);
   }
 
+  /** Adds a service whose undecodable requests are refused as INVALID_ARGUMENT (see decode-guard.ts). */
   addService<D extends grpc.ServiceDefinition>(definition: D, implementation: grpc.UntypedServiceImplementation): void {
-    this.grpc.addService(definition, implementation);
+    this.grpc.addService(guardRequestDecoding(definition), refuseUndecodable(definition, implementation));
   }
 
   async listen(options: ServeUnixOptions): Promise<UnixListener> {

@@ -3,7 +3,6 @@ import { helperv1 } from '@banger/api';
 import { implementService, serverInfo, unary } from '@banger/runtime';
 import type { HostFacts } from '../../app/host-facts.js';
 import type { DiskManager } from '../../domain/disk/ports.js';
-import { guardRequestDecoding, refuseUndecodable } from './decode-guard.js';
 import { diskHandlers } from './disk-handlers.js';
 import { hostCapabilitiesToProto } from './host-convert.js';
 import { hypervisorHandlers, type HypervisorDeps } from './hypervisor-handlers.js';
@@ -17,12 +16,12 @@ export interface HelperServiceDeps {
   rootfs?: Record<string, unknown>;
 }
 
-/** The service definition privhelper serves: requests that cannot be decoded reach the handlers as a value to refuse. */
-export const helperServiceDefinition = guardRequestDecoding(helperv1.HelperServiceService);
+/** The service definition privhelper serves. */
+export const helperServiceDefinition = helperv1.HelperServiceService;
 
 /** gRPC surface of privhelper: converts proto to use-case calls and back, nothing more. */
 export function helperServiceImplementation(deps: HelperServiceDeps): UntypedServiceImplementation {
-  return refuseUndecodable(helperServiceDefinition, implementService(helperv1.HelperServiceService, 'HelperService', {
+  return implementService(helperv1.HelperServiceService, 'HelperService', {
     getServerInfo: unary(async (): Promise<helperv1.GetServerInfoResponse> => ({ info: serverInfo('privhelper') })),
     probeHost: unary(async (req: helperv1.ProbeHostRequest): Promise<helperv1.ProbeHostResponse> => ({
       capabilities: hostCapabilitiesToProto(await deps.hostFacts.describe(req.deep)),
@@ -31,5 +30,5 @@ export function helperServiceImplementation(deps: HelperServiceDeps): UntypedSer
     ...hypervisorHandlers(deps.hypervisor),
     ...(deps.network ?? {}),
     ...(deps.rootfs ?? {}),
-  }));
+  });
 }

@@ -1,5 +1,6 @@
 import type { handleServerStreamingCall, handleUnaryCall, ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
-import { InvalidArgumentError, serverStream, unary } from '@banger/runtime';
+import { InvalidArgumentError } from '../errors.js';
+import { serverStream, unary } from './handlers.js';
 
 /** Stands in for a request the generated decoder refused (e.g. a uint64 above 2^53). */
 class UndecodableRequest {
@@ -7,7 +8,7 @@ class UndecodableRequest {
 }
 
 /**
- * grpc-js answers a request its deserializer throws on with a bare INTERNAL, logged as a helper
+ * grpc-js answers a request its deserializer throws on with a bare INTERNAL, logged as a daemon
  * failure. A caller's bytes are the caller's fault, so the decoder here never throws: the
  * failure travels to the handler as a value and is refused as INVALID_ARGUMENT through the
  * normal path (op id, status details, one completion line).
