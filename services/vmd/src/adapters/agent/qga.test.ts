@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { QgaSession, qgaExec } from './qga.js';
 
 /** A scripted stand-in for qemu-guest-agent speaking its line protocol (the real one is covered in integration/vm). */
-async function fakeAgent(opts: { garbageFirst?: boolean; ignoreFirstSync?: boolean } = {}): Promise<{ path: string; server: Server; dir: string }> {
+async function fakeAgent(opts: { garbageFirst?: boolean; ignoreFirstSync?: boolean; openAfterMs?: number } = {}): Promise<{ path: string; server: Server; dir: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'qga-'));
   const path = join(dir, 'agent.sock');
   let syncs = 0;
@@ -14,13 +14,18 @@ async function fakeAgent(opts: { garbageFirst?: boolean; ignoreFirstSync?: boole
   const server = createServer((sock) => {
     if (opts.garbageFirst) sock.write('{"return": {}}\n{"partial":');
     let buf = '';
-    sock.on('data', (d: Buffer) => {
-      // Like qemu-ga: a raw 0xFF byte resets the parser, dropping any partial input.
-      const ff = d.lastIndexOf(0xff);
-      if (ff >= 0) {
+    const onData = (chunk: Buffer): void => {
+      // Like qemu-ga: a raw 0xFF byte resets the parser, dropping any partial input, and is
+      // answered with an (undelimited) parse error. Input is handled in order, byte by byte.
+      for (let ff = chunk.indexOf(0xff); ff >= 0; ff = chunk.indexOf(0xff)) {
+        handle(chunk.subarray(0, ff));
         buf = '';
-        d = d.subarray(ff + 1);
+        sock.write(`{"error": {"class": "GenericError", "desc": "JSON parse error, stray '\\uFFFD'"}}\n`);
+        chunk = chunk.subarray(ff + 1);
       }
+      handle(chunk);
+    };
+    const handle = (d: Buffer): void => {
       buf += d.toString();
       let nl: number;
       while ((nl = buf.indexOf('\n')) >= 0) {
@@ -40,7 +45,15 @@ async function fakeAgent(opts: { garbageFirst?: boolean; ignoreFirstSync?: boole
           sock.write('{"error": {"class": "CommandNotFound", "desc": "nope"}}\n');
         }
       }
+    };
+    // Like QEMU before the guest opens its port: input waits, then arrives all at once.
+    const held: Buffer[] = [];
+    const opened = Date.now() + (opts.openAfterMs ?? 0);
+    sock.on('data', (d: Buffer) => {
+      if (Date.now() < opened) held.push(d);
+      else onData(d);
     });
+    if (opts.openAfterMs) setTimeout(() => held.length > 0 && onData(Buffer.concat(held.splice(0))), opts.openAfterMs);
   });
   await new Promise<void>((r) => server.listen(path, r));
   return { path, server, dir };
@@ -71,6 +84,21 @@ describe('QgaSession', () => {
     };
     const session = await QgaSession.open(agent.path, 5000);
     session.close();
+  });
+
+  it('leaves no stale answers behind when many syncs queued up while the guest booted', async () => {
+    const agent = await fakeAgent({ openAfterMs: 1300 });
+    cleanup = async () => {
+      agent.server.close();
+      await rm(agent.dir, { recursive: true, force: true });
+    };
+    const t0 = Date.now();
+    const session = await QgaSession.open(agent.path, 5000);
+    expect(Date.now() - t0).toBeLessThan(2500);
+    // The first command after the sync gets its own answer, not a leftover sync or parse error.
+    const res = await qgaExec(session, '/bin/echo', ['hi']);
+    session.close();
+    expect(res.stdout.toString()).toBe('hi\n');
   });
 
   it('maps agent errors and unreachable sockets to typed errors', async () => {

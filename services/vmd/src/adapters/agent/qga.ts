@@ -18,6 +18,9 @@ export interface ExecOptions {
   signal?: AbortSignal;
 }
 
+/** How often an unanswered sync is resent while the guest boots. */
+const RESYNC_MS = 250;
+
 interface QgaError {
   class: string;
   desc: string;
@@ -92,26 +95,65 @@ export class QgaSession {
     return line;
   }
 
-  private async sync(timeoutMs: number): Promise<void> {
-    const id = Math.floor(Math.random() * 2 ** 31);
-    const deadline = Date.now() + timeoutMs;
-    // Resend until the agent answers: right after boot the guest side may not be listening yet,
-    // and the agent drops input that arrived before it opened the port.
+  /**
+   * The id of the next complete 0xFF-delimited response in the buffer, dropping everything
+   * before it (undelimited lines are answers meant for someone else, or the agent's parse
+   * error for our own 0xFF reset byte).
+   */
+  private takeDelimited(): number | undefined {
     for (;;) {
-      this.buffer = Buffer.alloc(0);
-      // A raw 0xFF first makes the agent drop whatever half-parsed input an earlier client
-      // left behind (a closed connection mid-command would otherwise wedge its JSON parser).
-      this.socket.write(Buffer.from([0xff]));
-      this.socket.write(`${JSON.stringify({ execute: 'guest-sync-delimited', arguments: { id } })}\n`);
+      const ff = this.buffer.indexOf(0xff);
+      if (ff < 0) {
+        this.buffer = Buffer.alloc(0);
+        return undefined;
+      }
+      const nl = this.buffer.indexOf(0x0a, ff);
+      if (nl < 0) {
+        this.buffer = this.buffer.subarray(ff);
+        return undefined;
+      }
+      const line = this.buffer.subarray(ff + 1, nl).toString('utf8');
+      this.buffer = this.buffer.subarray(nl + 1);
       try {
-        const line = await this.waitFor(() => {
-          const ff = this.buffer.indexOf(0xff);
-          if (ff < 0) return undefined;
-          this.buffer = this.buffer.subarray(ff + 1);
-          return this.nextLine();
-        }, Math.min(deadline, Date.now() + 250));
-        const parsed = JSON.parse(line) as { return?: number };
-        if (parsed.return === id) return;
+        const parsed = JSON.parse(line) as { return?: unknown };
+        if (typeof parsed.return === 'number') return parsed.return;
+      } catch {
+        /* not a sync answer: keep scanning */
+      }
+    }
+  }
+
+  /**
+   * Brings the channel to a known state. Right after boot the guest side is not open yet, so
+   * QEMU holds our bytes until the agent starts and then delivers them all at once: each resend
+   * (a 0xFF reset byte, which the agent answers with a parse error, then a sync with a fresh
+   * id) gets its own answer. We stop resending at the first answer to any of our ids, then wait
+   * for the answer to the last one we sent, so nothing of ours is still in flight when the
+   * first real command goes out.
+   */
+  private async sync(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const first = Math.floor(Math.random() * 2 ** 30) + 1;
+    let last = first - 1;
+    let answered = false;
+    const lastAnswered = (): true | undefined => {
+      for (let id = this.takeDelimited(); id !== undefined; id = this.takeDelimited()) {
+        if (id === last) return true;
+        if (id >= first && id < last) answered = true;
+      }
+      return undefined;
+    };
+    for (;;) {
+      if (!answered) {
+        last += 1;
+        // A raw 0xFF first makes the agent drop whatever half-parsed input an earlier client
+        // left behind (a closed connection mid-command would otherwise wedge its JSON parser).
+        this.socket.write(Buffer.from([0xff]));
+        this.socket.write(`${JSON.stringify({ execute: 'guest-sync-delimited', arguments: { id: last } })}\n`);
+      }
+      try {
+        await this.waitFor(lastAnswered, answered ? deadline : Math.min(deadline, Date.now() + RESYNC_MS));
+        return;
       } catch (err) {
         if (!(err instanceof DeadlineExceededError) || Date.now() >= deadline) throw err;
       }
