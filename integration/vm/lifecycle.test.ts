@@ -72,6 +72,16 @@ describe.skipIf(skip !== undefined)('VM lifecycle with real guests under QEMU', 
     expect(Buffer.from(fail.stderr).toString()).toBe('oops\n');
   });
 
+  it("stores the guest's per-VM opencode secret, read back through the agent at create", async () => {
+    const res = await s.vmd.unary('getVm', vmv1.GetVmRequest.fromPartial({ ref: 'dev', includeSecrets: true }));
+    const cred = res.vm?.credentials.find((c) => c.service === 'opencode');
+    const inGuest = await s.vmd.unary('execVm', vmv1.ExecVmRequest.fromPartial({ ref: 'dev', command: { argv: ['cat', '/etc/banger/secrets/opencode'] } }), { timeoutMs: 60_000 });
+    expect(cred?.password).toBeTruthy();
+    expect(cred?.password).toBe(Buffer.from(inGuest.stdout).toString().trim());
+    const hidden = await s.vmd.unary('getVm', vmv1.GetVmRequest.fromPartial({ ref: 'dev' }));
+    expect(hidden.vm?.credentials.every((c) => !c.password)).toBe(true);
+  });
+
   it('streams the output of a long command while it runs', async () => {
     const stream = s.vmd.serverStream(
       'streamExecVm',

@@ -1,4 +1,5 @@
-import { AlreadyExistsError, FailedPreconditionError, InternalError, failureEvent, StageFailure, StageRunner, type OpEventSink } from '@banger/runtime';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AlreadyExistsError, FailedPreconditionError, InternalError, failureEvent, log, StageFailure, StageRunner, type OpEventSink } from '@banger/runtime';
 import type { JsonObject, VmRecord } from '@banger/store';
 import type { Logger } from 'pino';
 import { allocateAddress, macForVm, newVmId, type Subnet } from '../domain/addressing.js';
@@ -143,18 +144,26 @@ export class VmCreate {
   }
 }
 
-/** Reads each service's per-VM secret (written by the guest on first boot) through the agent. */
-export async function readServiceSecrets(agent: GuestAgent, socket: string, services: readonly ImageService[]): Promise<JsonObject[]> {
+/**
+ * Reads each service's per-VM secret through the agent. The guest writes it when the service
+ * first starts, shortly after the agent comes up, so a missing file is retried for a while.
+ */
+export async function readServiceSecrets(agent: GuestAgent, socket: string, services: readonly ImageService[], waitMs = 30_000): Promise<JsonObject[]> {
   const out: JsonObject[] = [];
+  const deadline = Date.now() + waitMs;
   for (const s of services.filter((x) => x.secretEnv)) {
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const res = await agent.exec(socket, ['cat', `/etc/banger/secrets/${s.name}`], { timeoutMs: 10_000 }).catch(() => undefined);
-      const secret = res?.exitCode === 0 ? res.stdout.toString().trim() : '';
+    for (;;) {
+      const file = await agent.readFile(socket, `/etc/banger/secrets/${s.name}`, { maxBytes: 4096 }).catch(() => undefined);
+      const secret = file?.toString('utf8').trim() ?? '';
       if (secret) {
         out.push({ service: s.name, username: s.name, password: secret });
         break;
       }
-      await new Promise((r) => setTimeout(r, 500));
+      if (Date.now() > deadline) {
+        log().warn({ service: s.name }, 'service secret not written by the guest yet; the VM has no stored credentials for it');
+        break;
+      }
+      await sleep(250);
     }
   }
   return out;

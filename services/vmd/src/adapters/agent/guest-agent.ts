@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeadlineExceededError, InvalidArgumentError } from '@banger/runtime';
 import type { GuestAgent, GuestExecResult } from '../../ports/agent.js';
-import { QgaSession, qgaExec } from './qga.js';
+import { QgaSession, qgaExec, qgaReadFile } from './qga.js';
 import { qgaExecStream, type ExecChunk } from './qga-stream.js';
 
 /**
@@ -54,6 +54,17 @@ export class QemuGuestAgent implements GuestAgent {
       const s = await QgaSession.open(socket, 5000);
       try {
         return await qgaExec(s, path, args, opts);
+      } finally {
+        s.close();
+      }
+    });
+  }
+
+  readFile(socket: string, path: string, opts: { maxBytes: number }): Promise<Buffer | undefined> {
+    return this.serial(socket, async () => {
+      const s = await QgaSession.open(socket, 5000);
+      try {
+        return await qgaReadFile(s, path, opts.maxBytes);
       } finally {
         s.close();
       }

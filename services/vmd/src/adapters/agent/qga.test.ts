@@ -3,14 +3,16 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { QgaSession, qgaExec } from './qga.js';
+import { QgaSession, qgaExec, qgaReadFile } from './qga.js';
 
 /** A scripted stand-in for qemu-guest-agent speaking its line protocol (the real one is covered in integration/vm). */
-async function fakeAgent(opts: { garbageFirst?: boolean; ignoreFirstSync?: boolean; openAfterMs?: number } = {}): Promise<{ path: string; server: Server; dir: string }> {
+async function fakeAgent(opts: { garbageFirst?: boolean; ignoreFirstSync?: boolean; openAfterMs?: number } = {}): Promise<{ path: string; server: Server; dir: string; closed: () => number }> {
   const dir = await mkdtemp(join(tmpdir(), 'qga-'));
   const path = join(dir, 'agent.sock');
   let syncs = 0;
   let polls = 0;
+  let reads = 0;
+  let closed = 0;
   const server = createServer((sock) => {
     if (opts.garbageFirst) sock.write('{"return": {}}\n{"partial":');
     let buf = '';
@@ -41,6 +43,16 @@ async function fakeAgent(opts: { garbageFirst?: boolean; ignoreFirstSync?: boole
         } else if (req.execute === 'guest-exec-status') {
           polls += 1;
           sock.write(polls < 3 ? '{"return": {"exited": false}}\n' : `{"return": {"exited": true, "exitcode": 3, "out-data": "${Buffer.from('hi\n').toString('base64')}"}}\n`);
+        } else if (req.execute === 'guest-file-open') {
+          const exists = req.arguments?.['path'] === '/etc/banger/secrets/opencode';
+          sock.write(exists ? '{"return": 1000}\n' : '{"error": {"class": "GenericError", "desc": "failed to open file: No such file or directory"}}\n');
+        } else if (req.execute === 'guest-file-read') {
+          reads += 1;
+          const data = reads === 1 ? Buffer.from('s3cret-part1') : reads === 2 ? Buffer.from('-part2\n') : Buffer.alloc(0);
+          sock.write(`{"return": {"count": ${data.length}, "buf-b64": "${data.toString('base64')}", "eof": ${String(reads >= 3)}}}\n`);
+        } else if (req.execute === 'guest-file-close') {
+          closed += 1;
+          sock.write('{"return": {}}\n');
         } else {
           sock.write('{"error": {"class": "CommandNotFound", "desc": "nope"}}\n');
         }
@@ -56,7 +68,7 @@ async function fakeAgent(opts: { garbageFirst?: boolean; ignoreFirstSync?: boole
     if (opts.openAfterMs) setTimeout(() => held.length > 0 && onData(Buffer.concat(held.splice(0))), opts.openAfterMs);
   });
   await new Promise<void>((r) => server.listen(path, r));
-  return { path, server, dir };
+  return { path, server, dir, closed: () => closed };
 }
 
 describe('QgaSession', () => {
@@ -99,6 +111,19 @@ describe('QgaSession', () => {
     const res = await qgaExec(session, '/bin/echo', ['hi']);
     session.close();
     expect(res.stdout.toString()).toBe('hi\n');
+  });
+
+  it('reads a guest file in chunks without starting a process, and reports a missing one as undefined', async () => {
+    const agent = await fakeAgent();
+    cleanup = async () => {
+      agent.server.close();
+      await rm(agent.dir, { recursive: true, force: true });
+    };
+    const session = await QgaSession.open(agent.path, 5000);
+    expect(await qgaReadFile(session, '/etc/banger/secrets/missing', 4096)).toBeUndefined();
+    expect((await qgaReadFile(session, '/etc/banger/secrets/opencode', 4096))?.toString()).toBe('s3cret-part1-part2\n');
+    expect(agent.closed()).toBe(1);
+    session.close();
   });
 
   it('maps agent errors and unreachable sockets to typed errors', async () => {

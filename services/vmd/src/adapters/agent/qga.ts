@@ -222,3 +222,35 @@ export async function qgaExec(session: QgaSession, path: string, args: string[],
     delay = Math.min(delay * 2, 250);
   }
 }
+
+interface FileRead {
+  count: number;
+  'buf-b64': string;
+  eof: boolean;
+}
+
+/**
+ * Reads a whole guest file through guest-file-open/read/close: no process is started in the
+ * guest, which matters while it is still busy booting. Resolves undefined when the file cannot
+ * be opened (not there yet); larger than maxBytes is an error.
+ */
+export async function qgaReadFile(session: QgaSession, path: string, maxBytes: number): Promise<Buffer | undefined> {
+  const handle = await session.execute<number>('guest-file-open', { path, mode: 'r' }, 10_000).catch((err: unknown) => {
+    if (err instanceof FailedPreconditionError) return undefined;
+    throw err;
+  });
+  if (handle === undefined) return undefined;
+  try {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const r = await session.execute<FileRead>('guest-file-read', { handle, count: 65536 }, 10_000);
+      total += r.count;
+      if (total > maxBytes) throw new FailedPreconditionError('AGENT_FILE_TOO_LARGE', `guest file ${path} is larger than ${maxBytes} bytes`, { fields: { path } });
+      chunks.push(Buffer.from(r['buf-b64'], 'base64'));
+      if (r.eof || r.count === 0) return Buffer.concat(chunks);
+    }
+  } finally {
+    await session.execute('guest-file-close', { handle }, 5000).catch(() => undefined);
+  }
+}
