@@ -13,8 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { descriptorSetPath, vmv1 } from '@banger/api';
-import { BangerServer, createLogger, MetricsRegistry, rpcMetricsRecorder, serverInfo, ServiceClient, setRootLogger, unary } from '@banger/runtime';
-import pino from 'pino';
+import { BangerServer, createLogger, logDestination, MetricsRegistry, rpcMetricsRecorder, serverInfo, ServiceClient, setRootLogger, unary } from '@banger/runtime';
 import { hostFacts, intFlag, parseFlags, round, summarize, table, writeResult } from './lib.js';
 
 const TARGET_RATIO = 1.3;
@@ -52,9 +51,8 @@ async function bareSide(socketPath: string): Promise<Side> {
 
 /** `level: 'warn'` drops the per-call completion line: a breakdown of where the overhead goes. */
 async function bangerSide(name: SideName, socketPath: string, logFile: string, level: 'info' | 'warn'): Promise<Side> {
-  // A real daemon writes one JSON completion line per call to its log file, synchronously.
-  const destination = pino.destination({ dest: logFile, sync: true }) as unknown as NodeJS.WritableStream;
-  const logger = createLogger({ service: 'vmd', level, destination });
+  // A real daemon writes one JSON completion line per call, through the same destination.
+  const logger = createLogger({ service: 'vmd', level, destination: logDestination(logFile) });
   setRootLogger(logger);
   const server = new BangerServer({
     logger,

@@ -5,7 +5,7 @@ export * from './context.js';
 export * from './logging.js';
 export * from './daemon.js';
 export * from './metrics.js';
-export { bangerServerInterceptor, PEER_METADATA_KEY, type CallRecord, type InterceptorOptions } from './grpc/interceptor.js';
+export { bangerServerInterceptor, dispatchInfo, type CallRecord, type DispatchInfo, type InterceptorOptions } from './grpc/interceptor.js';
 export { unary, serverStream, type Send, type UnaryHandler, type ServerStreamHandler } from './grpc/handlers.js';
 export { implementService } from './grpc/implement.js';
 export { BangerServer, type BangerServerOptions } from './grpc/server.js';

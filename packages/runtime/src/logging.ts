@@ -1,3 +1,4 @@
+import { openSync } from 'node:fs';
 import { pino, stdTimeFunctions, type Logger, type LoggerOptions } from 'pino';
 import pretty from 'pino-pretty';
 import { currentContext } from './context.js';
@@ -12,6 +13,22 @@ export interface LoggerConfig {
   pretty?: boolean;
   /** Where JSON lines go (tests capture them). Default: stdout. */
   destination?: NodeJS.WritableStream;
+}
+
+/** How long a log line may wait in the buffer before it is written (Loki scrapes in seconds). */
+export const LOG_FLUSH_MS = 100;
+
+/**
+ * Where a daemon's JSON lines go (fd 1 by default, or a file). Lines are buffered and written
+ * together once 4 KiB have gathered or every LOG_FLUSH_MS, so no RPC waits on a write(2) and
+ * a busy daemon makes one write per batch, not per line. pino flushes what is buffered
+ * synchronously on process exit (including after an uncaught exception); only a SIGKILL can
+ * lose the last LOG_FLUSH_MS of lines.
+ */
+export function logDestination(dest: number | string = 1): NodeJS.WritableStream {
+  // A path is opened here, synchronously: a destination still opening at exit cannot flush.
+  const fd = typeof dest === 'number' ? dest : openSync(dest, 'a', 0o640);
+  return pino.destination({ fd, sync: false, minLength: 4096, periodicFlush: LOG_FLUSH_MS }) as unknown as NodeJS.WritableStream;
 }
 
 /**
@@ -29,7 +46,7 @@ export function createLogger(config: LoggerConfig): Logger {
   };
   const usePretty = config.pretty ?? (config.destination === undefined && process.stdout.isTTY === true);
   if (usePretty) return pino(options, pretty({ colorize: true, sync: true, translateTime: 'SYS:HH:MM:ss.l' }));
-  return pino(options, config.destination ?? pino.destination({ dest: 1, sync: true }));
+  return pino(options, config.destination ?? logDestination());
 }
 
 let rootLogger: Logger | undefined;

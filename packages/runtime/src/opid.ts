@@ -11,10 +11,19 @@ export const OP_ID_METADATA_KEY = 'x-op-id';
 
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
 
+// One call into the CSPRNG per 256 ids instead of one per id: minting is on every RPC's path.
+const POOL_IDS = 256;
+let pool = Buffer.alloc(0);
+let offset = 0;
+
 export function mintOpId(): string {
-  const bytes = randomBytes(12);
+  if (offset + 12 > pool.length) {
+    pool = randomBytes(12 * POOL_IDS);
+    offset = 0;
+  }
   let out = 'op-';
-  for (const byte of bytes) out += ALPHABET[byte & 31];
+  for (let i = offset; i < offset + 12; i++) out += ALPHABET[(pool[i] ?? 0) & 31];
+  offset += 12;
   return out;
 }
 

@@ -9,7 +9,7 @@ export const API_VERSION_METADATA_KEY = 'x-banger-api-version';
 export type VersionVerdict = { ok: true } | { ok: false; message: string };
 
 export function checkApiVersion(inbound: string | undefined, server: string = API_VERSION): VersionVerdict {
-  if (inbound === undefined) return { ok: true };
+  if (inbound === undefined || inbound === server) return { ok: true };
   const m = /^(\d{1,4})(?:\.(\d{1,4}))?$/.exec(inbound.trim());
   const serverMajor = server.split('.')[0];
   if (!m) return { ok: false, message: `malformed ${API_VERSION_METADATA_KEY} ${JSON.stringify(inbound)}: expected MAJOR.MINOR, server speaks ${server}` };

@@ -1,16 +1,15 @@
 import type {
-  Metadata,
   ServerUnaryCall,
   ServerWritableStream,
   handleServerStreamingCall,
   handleUnaryCall,
   sendUnaryData,
 } from '@grpc/grpc-js';
-import { runWithContext, type PeerCredentials, type RequestContext } from '../context.js';
+import { runWithContext, type RequestContext } from '../context.js';
 import { CancelledError } from '../errors.js';
-import { getRootLogger } from '../logging.js';
+import { getRootLogger, type Logger } from '../logging.js';
 import { adoptOrMintOpId, OP_ID_METADATA_KEY } from '../opid.js';
-import { PEER_METADATA_KEY } from './interceptor.js';
+import { dispatchInfo } from './interceptor.js';
 import { statusFromError } from './status.js';
 
 export type UnaryHandler<Req, Res> = (request: Req, ctx: RequestContext) => Promise<Res>;
@@ -18,14 +17,6 @@ export type UnaryHandler<Req, Res> = (request: Req, ctx: RequestContext) => Prom
 /** Writes one message, waiting for the transport to drain; rejects once the client is gone. */
 export type Send<Res> = (message: Res) => Promise<void>;
 export type ServerStreamHandler<Req, Res> = (request: Req, ctx: RequestContext, send: Send<Res>) => Promise<void>;
-
-function peerFrom(md: Metadata): PeerCredentials | undefined {
-  const raw = md.get(PEER_METADATA_KEY)[0];
-  if (typeof raw !== 'string') return undefined;
-  const [pid, uid, gid] = raw.split(',').map(Number);
-  if (pid === undefined || uid === undefined || gid === undefined) return undefined;
-  return { pid, uid, gid };
-}
 
 function deadlineOf(call: { getDeadline(): Date | number }): number | undefined {
   const d = call.getDeadline();
@@ -37,25 +28,60 @@ type SurfaceCall = (ServerUnaryCall<unknown, unknown> | ServerWritableStream<unk
   getPath(): string;
 };
 
-/** Builds the request context from what the interceptor normalised into the call metadata. */
-export function contextForCall(call: SurfaceCall): { ctx: RequestContext; controller: AbortController } {
-  const opId = adoptOrMintOpId(call.metadata.get(OP_ID_METADATA_KEY)[0]).opId;
+const serviceOf = new WeakMap<Logger, string>();
+
+/** The root logger's `service` binding; `bindings()` re-parses JSON, so it is read once per logger. */
+function rootService(root: Logger): string {
+  let service = serviceOf.get(root);
+  if (service === undefined) {
+    service = String(root.bindings()['service'] ?? '');
+    serviceOf.set(root, service);
+  }
+  return service;
+}
+
+/**
+ * Builds the request context from what the interceptor normalised into the call metadata.
+ * It is on every call's path, so the request logger is made on first use and the cancellation
+ * error only when a running handler is actually cancelled (grpc-js also reports a stream's
+ * normal close as a cancel). Call `settle()` once the handler is done.
+ */
+export function contextForCall(call: SurfaceCall): { ctx: RequestContext; settle: () => void } {
+  // Set by the dispatch interceptor; a server without it (unit tests) parses the metadata.
+  const info = dispatchInfo(call.metadata);
+  const opId = info?.opId ?? adoptOrMintOpId(call.metadata.get(OP_ID_METADATA_KEY)[0]).opId;
   const method = call.getPath();
-  const controller = new AbortController();
-  const deadline = deadlineOf(call);
-  call.on('cancelled', () => controller.abort(new CancelledError('CLIENT_CANCELLED', 'the client cancelled the call')));
+  let settled = false;
+  // Most handlers never look at their signal: the AbortController is made on first use.
+  let controller: AbortController | undefined;
+  let cancelled: CancelledError | undefined;
+  call.on('cancelled', () => {
+    if (settled) return;
+    cancelled = new CancelledError('CLIENT_CANCELLED', 'the client cancelled the call');
+    controller?.abort(cancelled);
+  });
   const root = getRootLogger();
+  let logger: Logger | undefined;
   const ctx: RequestContext = {
     opId,
     method,
-    service: String(root.bindings()['service'] ?? ''),
-    peer: peerFrom(call.metadata),
-    deadline,
-    signal: controller.signal,
+    service: rootService(root),
+    peer: info?.peer,
+    deadline: deadlineOf(call),
+    get signal(): AbortSignal {
+      if (!controller) {
+        controller = new AbortController();
+        if (cancelled) controller.abort(cancelled);
+      }
+      return controller.signal;
+    },
     startedAt: Date.now(),
-    logger: root.child({ op_id: opId, method }),
+    get logger(): Logger {
+      logger ??= root.child({ op_id: opId, method });
+      return logger;
+    },
   };
-  return { ctx, controller };
+  return { ctx, settle: () => void (settled = true) };
 }
 
 function logUnexpected(ctx: RequestContext, err: unknown): void {
@@ -68,10 +94,14 @@ function logUnexpected(ctx: RequestContext, err: unknown): void {
 /** Adapts an async domain-facing handler to grpc-js, running it inside its request context. */
 export function unary<Req, Res>(handler: UnaryHandler<Req, Res>): handleUnaryCall<Req, Res> {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
-    const { ctx } = contextForCall(call);
+    const { ctx, settle } = contextForCall(call);
     runWithContext(ctx, () => handler(call.request, ctx)).then(
-      (res) => callback(null, res),
+      (res) => {
+        settle();
+        callback(null, res);
+      },
       (err: unknown) => {
+        settle();
         logUnexpected(ctx, err);
         callback(statusFromError(err, ctx.opId));
       },
@@ -82,7 +112,7 @@ export function unary<Req, Res>(handler: UnaryHandler<Req, Res>): handleUnaryCal
 /** Adapts an async server-streaming handler; `send` respects back-pressure and cancellation. */
 export function serverStream<Req, Res>(handler: ServerStreamHandler<Req, Res>): handleServerStreamingCall<Req, Res> {
   return (call: ServerWritableStream<Req, Res>) => {
-    const { ctx } = contextForCall(call);
+    const { ctx, settle } = contextForCall(call);
     const send: Send<Res> = (message) =>
       new Promise<void>((resolve, reject) => {
         if (ctx.signal.aborted || call.cancelled) {
@@ -95,8 +125,12 @@ export function serverStream<Req, Res>(handler: ServerStreamHandler<Req, Res>): 
         else call.once('drain', () => resolve());
       });
     runWithContext(ctx, () => handler(call.request, ctx, send)).then(
-      () => call.end(),
+      () => {
+        settle();
+        call.end();
+      },
       (err: unknown) => {
+        settle();
         if (call.cancelled) return;
         logUnexpected(ctx, err);
         call.emit('error', statusFromError(err, ctx.opId));

@@ -7,8 +7,33 @@ import { API_VERSION, API_VERSION_METADATA_KEY, checkApiVersion } from '../versi
 import { parsePeerAddress } from './peer.js';
 import { codeName, ensureStatusDetails, statusFromError } from './status.js';
 
-/** Internal metadata key carrying the verified peer to handlers; inbound copies are dropped. */
-export const PEER_METADATA_KEY = 'x-banger-peer';
+/** What the interceptor established for a call, handed to its handler (see dispatchInfo). */
+export interface DispatchInfo {
+  opId: string;
+  peer: PeerCredentials | undefined;
+}
+
+/**
+ * The interceptor's findings per call, keyed by the call's metadata object (grpc-js hands the
+ * same instance on to the handler). Nothing a client sends can reach this map, so the peer
+ * in it is the kernel's word, and the handler need not parse the op id again.
+ */
+const dispatched = new WeakMap<Metadata, DispatchInfo>();
+
+export function dispatchInfo(md: Metadata): DispatchInfo | undefined {
+  return dispatched.get(md);
+}
+
+/** Peers are few (one per client connection): parse each SO_PEERCRED stamp once. */
+const peerCache = new Map<string, PeerCredentials | undefined>();
+
+function peerOf(address: string): PeerCredentials | undefined {
+  if (peerCache.has(address)) return peerCache.get(address);
+  if (peerCache.size >= 1024) peerCache.clear();
+  const peer = parsePeerAddress(address);
+  peerCache.set(address, peer);
+  return peer;
+}
 
 export interface CallRecord {
   method: string;
@@ -71,10 +96,12 @@ export function bangerServerInterceptor(options: InterceptorOptions): ServerInte
           onReceiveMetadata: (md, nextMd) => {
             opId = adoptOrMintOpId(firstString(md, OP_ID_METADATA_KEY)).opId;
             md.set(OP_ID_METADATA_KEY, opId);
-            md.remove(PEER_METADATA_KEY);
-            peer = parsePeerAddress(call.getConnectionInfo().remoteAddress);
-            if (peer) md.set(PEER_METADATA_KEY, `${peer.pid},${peer.uid},${peer.gid}`);
-            icall.sendMetadata(new Metadata());
+            const address = call.getConnectionInfo().remoteAddress;
+            peer = address === undefined ? undefined : peerOf(address);
+            dispatched.set(md, { opId, peer });
+            // A stream's client learns the op id from the headers before the first message. A
+            // unary call's headers go out with its answer (one write instead of two).
+            if (methodDescriptor.responseStream) icall.sendMetadata(new Metadata());
 
             const version = checkApiVersion(firstString(md, API_VERSION_METADATA_KEY), apiVersion);
             const refusal = !version.ok
