@@ -3,8 +3,9 @@
  * dispatch interceptor with op ids, version check, completion log line, metrics; the
  * `unary()` handler adapter with its request context; ServiceClient with op-id metadata)
  * versus a bare grpc-js server and client on the same kind of Unix socket answering the same
- * GetServerInfo message. Both run in this process, in alternating rounds, so they share the
- * machine's conditions. Target: banger latency ≤ 1.3× bare.
+ * GetServerInfo message. Both run in this process after a warm-up; latency samples are taken
+ * call by call in turn so the sides share the machine's conditions, throughput in alternating
+ * rounds. Target: banger p50 latency ≤ 1.3× bare.
  *
  *   node --import tsx bench/rpc.ts [--short] [--calls N] [--concurrency N] [--out PATH]
  */
@@ -116,12 +117,23 @@ async function main(): Promise<void> {
   const tput: Record<string, { calls: number; seconds: number }> = {};
   for (const s of sides) tput[s.name] = { calls: 0, seconds: 0 };
   try {
-    for (const s of sides) await latencyRound(s, Math.min(200, calls)); // warm-up: JIT, connections
+    // Warm-up: JIT-compile both stacks (a running daemon is warm) and open the connections.
+    for (let w = 0; w < 2; w++) for (const s of sides) await latencyRound(s, flags.short ? 500 : 2000);
+    // Latency: the sides take turns call by call (in a rotating order), so GC pauses, CPU
+    // frequency and neighbours on the machine hit all of them alike.
+    for (let i = 0; i < calls; i++) {
+      for (let k = 0; k < sides.length; k++) {
+        const side = sides[(i + k) % sides.length];
+        if (!side) continue;
+        const t0 = performance.now();
+        await side.call();
+        lat[side.name]?.push(performance.now() - t0);
+      }
+    }
+    // Throughput: alternating rounds of concurrent calls.
     for (let r = 0; r < rounds; r++) {
-      // Alternate which side goes first so drift (GC, CPU frequency) does not favour one.
       const order = r % 2 === 0 ? sides : [...sides].reverse();
       for (const s of order) {
-        lat[s.name]?.push(...(await latencyRound(s, Math.ceil(calls / rounds))));
         const t = await throughputRound(s, Math.ceil(calls / rounds), concurrency);
         const acc = tput[s.name];
         if (acc) {
