@@ -81,6 +81,24 @@ describe.skipIf(skip !== undefined)('privhelper daemon: disk verbs over gRPC, co
     expect(await f.call('removeWorkDisk', { path: want })).toEqual({ removed: false });
   });
 
+  it('CreateWorkDisk from a seed that needs checking runs e2fsck before growing it', async () => {
+    // A seed mounted since its last check (as a promoted VM's could be): resize2fs refuses it
+    // unchecked, so the helper falls back to e2fsck -f, then grows.
+    const dirty = path.join(f.stateDir, 'images', 'work-seed-dirty.ext4');
+    await makeExt4(dirty, '16M');
+    await exec('debugfs', ['-w', '-R', 'ssv mtime 20250101', dirty]);
+    await exec('tune2fs', ['-T', '20240101', dirty]);
+    const refused = await exec('resize2fs', ['-P', dirty]).then(
+      () => exec('sh', ['-c', `cp ${dirty} ${dirty}.probe && truncate -s 32M ${dirty}.probe && resize2fs ${dirty}.probe; echo rc=$?`]),
+    );
+    expect(refused.stdout + refused.stderr).toMatch(/e2fsck -f/);
+    const want = path.join(f.stateDir, 'vms', 'disk-d', 'work.ext4');
+    expect(await f.call('createWorkDisk', { vmId: 'disk-d', path: '', sizeBytes: 32 * MiB, seedPath: dirty })).toEqual({ path: want, created: true, sizeBytes: 32 * MiB });
+    const dumpe2fs = (await exec('dumpe2fs', ['-h', want])).stdout;
+    expect(Number(/Block count:\s+(\d+)/.exec(dumpe2fs)?.[1]) * Number(/Block size:\s+(\d+)/.exec(dumpe2fs)?.[1])).toBe(32 * MiB);
+    expect(await f.call('removeWorkDisk', { path: want })).toEqual({ removed: true });
+  });
+
   it('refuses paths outside the state dir with INVALID_ARGUMENT PATH_ESCAPE and the op id, changing nothing', async () => {
     await f.call('createOverlay', helperv1.CreateOverlayRequest.fromPartial({ vmId: 'disk-b', basePath: base, format: QCOW2 }));
     await f.call('createWorkDisk', { vmId: 'disk-b', path: '', sizeBytes: 16 * MiB, seedPath: seed });

@@ -28,8 +28,11 @@ export class HelperClient implements HostHelper {
   }
 
   async ensureNetwork(net: GuestNetwork): Promise<void> {
-    await this.client.unary('ensureBridge', { bridge: net.bridge, gatewayCidr: `${net.gateway}/${net.prefix}`, mtu: 0 });
-    await this.client.unary('applyNat', { bridge: net.bridge, cidr: net.cidr, egressInterface: '' });
+    // Independent: the NAT rules match the bridge by name, whether or not it exists yet.
+    await Promise.all([
+      this.client.unary('ensureBridge', { bridge: net.bridge, gatewayCidr: `${net.gateway}/${net.prefix}`, mtu: 0 }),
+      this.client.unary('applyNat', { bridge: net.bridge, cidr: net.cidr, egressInterface: '' }),
+    ]);
   }
 
   async acquireTap(vmId: string): Promise<string> {

@@ -59,12 +59,14 @@ export class VmCreate {
     await op.emit({ type: 'accepted', opId: op.opId, kind: 'vm_create', target: cmd.name });
     try {
       const image = await stages.run('preflight', 'host capable, image resolvable, name free', async () => {
-        const host = await deps.host.readiness();
-        if (host.blockers.length > 0) {
-          throw new FailedPreconditionError('HOST_NOT_READY', `host cannot run VMs: ${host.blockers.map((b) => `${b.name}: ${b.detail} (fix: ${b.fix})`).join('; ')}`);
+        // Three independent questions, asked at once; answered in order of what to fix first.
+        const [host, taken, resolved] = await Promise.allSettled([deps.host.readiness(), deps.vms.findByName(cmd.name), deps.images.resolve(cmd.image)]);
+        const ready = settledValue(host);
+        if (ready.blockers.length > 0) {
+          throw new FailedPreconditionError('HOST_NOT_READY', `host cannot run VMs: ${ready.blockers.map((b) => `${b.name}: ${b.detail} (fix: ${b.fix})`).join('; ')}`);
         }
-        if (await deps.vms.findByName(cmd.name)) throw new AlreadyExistsError('vm', cmd.name, 'VM_NAME_TAKEN', { fields: { field: 'name' } });
-        return deps.images.resolve(cmd.image);
+        if (settledValue(taken)) throw new AlreadyExistsError('vm', cmd.name, 'VM_NAME_TAKEN', { fields: { field: 'name' } });
+        return settledValue(resolved);
       });
 
       let vm = await stages.run('reserve', 'record the VM and allocate its address', async () => {
@@ -101,11 +103,14 @@ export class VmCreate {
         });
 
         const disks = await stages.run('disks', 'copy-on-write root overlay and work disk', async () => {
-          const root = await deps.host.createRootOverlay(vm.id, image.rootfsPath);
-          await rollback.add('overlay', root, () => deps.host.removeRootOverlay(root));
-          const work = await deps.host.createWorkDisk(vm.id, image.workSeedPath, cmd.workDiskBytes);
-          await rollback.add('work_disk', work, () => deps.host.removeWorkDisk(work));
-          return { root, work };
+          const [root, work] = await Promise.allSettled([
+            deps.host.createRootOverlay(vm.id, image.rootfsPath),
+            deps.host.createWorkDisk(vm.id, image.workSeedPath, cmd.workDiskBytes),
+          ]);
+          // Made side by side; whichever exists is recorded before a failure of the other is raised.
+          if (root.status === 'fulfilled') await rollback.add('overlay', root.value, () => deps.host.removeRootOverlay(root.value));
+          if (work.status === 'fulfilled') await rollback.add('work_disk', work.value, () => deps.host.removeWorkDisk(work.value));
+          return { root: settledValue(root), work: settledValue(work) };
         });
 
         const proc = await stages.run('boot', `${cmd.vcpus} vCPU, ${cmd.memoryMib} MiB`, async () => {
@@ -167,6 +172,12 @@ export async function readServiceSecrets(agent: GuestAgent, socket: string, serv
     }
   }
   return out;
+}
+
+/** The value of a settled promise, or its rejection thrown. */
+function settledValue<T>(r: PromiseSettledResult<T>): T {
+  if (r.status === 'rejected') throw r.reason;
+  return r.value;
 }
 
 function specOf(image: ResolvedImage, cmd: CreateVmCommand): JsonObject {
