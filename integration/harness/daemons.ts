@@ -69,6 +69,9 @@ export async function createStack(options: StackOptions = {}): Promise<Stack> {
       'level = "debug"',
       '[privhelper]',
       `allowed_uids = [${uids.join(', ')}]`,
+      // VM run files are shared with a group as under systemd (there: banger); tests use one
+      // every Debian has, so a process outside it can be shown the door.
+      'client_group = "nogroup"',
       options.extraConfig ?? '',
     ].join('\n'),
   );

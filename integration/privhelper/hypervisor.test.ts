@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { chmod, copyFile, mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
@@ -84,6 +85,35 @@ describe.skipIf(skip !== undefined)('privhelper daemon: a real tiny guest launch
     expect(link[0]?.flags).toContain('LOWER_UP');
     // A retried launch with the same spec returns the same process.
     expect((await f.call('launchHypervisor', { spec })).process?.pid).toBe(pid);
+  });
+
+  it("shares the agent socket and console log with the client group only, never QMP", async () => {
+    const run = path.join(f.runDir, 'vms', vmId);
+    const nogroup = 65534;
+    const mode = async (p: string): Promise<[number, number, number]> => {
+      const st = await stat(p);
+      return [st.mode & 0o777, st.uid, st.gid];
+    };
+    expect(await mode(run)).toEqual([0o750, 0, nogroup]);
+    expect(await mode(path.join(run, 'agent.sock'))).toEqual([0o660, 0, nogroup]);
+    expect(await mode(path.join(run, 'console.log'))).toEqual([0o640, 0, nogroup]);
+    expect((await mode(path.join(run, 'qmp.sock')))[2]).toBe(0);
+    // As an unprivileged process: in the group it reaches the agent socket, outside it not.
+    // (The test's own temp dirs are made traversable for this; the helper's are not touched.)
+    for (let d = f.runDir; d !== path.dirname(d) && d.startsWith(f.stack.dir); d = path.dirname(d)) await chmod(d, 0o711);
+    const tryConnect = (gid: number): Promise<string> =>
+      new Promise((resolve) => {
+        const child = spawn(process.execPath, ['-e', `require('net').connect(${JSON.stringify(path.join(run, 'agent.sock'))}).on('connect',()=>{console.log('connected');process.exit(0)}).on('error',(e)=>{console.log(e.code);process.exit(0)})`], {
+          uid: 65534,
+          gid,
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        child.on('exit', () => resolve(out.trim()));
+      });
+    expect(await tryConnect(nogroup)).toBe('connected');
+    expect(await tryConnect(1)).toBe('EACCES');
   });
 
   it('FindHypervisor and ListHypervisors report the running process', async () => {

@@ -85,6 +85,7 @@ accel = "tcg"
     ['[hypervisor]\naccel = "xen"', 'hypervisor.accel', '"auto", "kvm", "tcg"'],
     ['[paths]\nstate_dir = "relative/dir"', 'paths.state_dir', 'absolute path'],
     ['[privhelper]\nallowed_uids = ["root"]', 'privhelper.allowed_uids', 'list of integers'],
+    ['[privhelper]\nclient_group = "Banger Users"', 'privhelper.client_group', 'group name'],
     ['[database]\nurl = "mysql://x"', 'database.url', 'postgresql://'],
     ['[vm]\ndefault_vcpus = 16', 'vm.default_vcpus', 'min_vcpus <= default_vcpus <= max_vcpus'],
   ])('rejects %j', (toml, key, expected) => {

@@ -14,6 +14,7 @@ import {
   ipv4Cidr,
   oneOf,
   optionalNetnsName,
+  groupName,
   str,
 } from './values.js';
 
@@ -37,7 +38,12 @@ export interface BangerConfig {
   log: { level: LogLevel };
   vmd: { socket: string };
   imaged: { socket: string };
-  privhelper: { socket: string; allowedUids: number[] };
+  privhelper: {
+    socket: string;
+    allowedUids: number[];
+    /** Group given access to VM run files (agent socket, console log), for vmd; "" for none. */
+    clientGroup: string;
+  };
   network: { cidr: string; bridge: string; netns: string | null; tapPoolSize: number };
   vm: {
     memoryMib: Bounds;
@@ -135,6 +141,7 @@ export function buildConfig(file: Record<string, unknown>, source: string, ctx: 
     privhelper: {
       socket: r.take('privhelper', 'socket', absPath(), join(runDir, 'privhelper.sock')),
       allowedUids: r.take('privhelper', 'allowed_uids', intList(0, 0xfffffffe), [0]),
+      clientGroup: r.take('privhelper', 'client_group', groupName(), 'banger'),
     },
     network: {
       cidr: r.take('network', 'cidr', ipv4Cidr(), '172.30.0.0/24'),

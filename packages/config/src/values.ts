@@ -86,6 +86,14 @@ export function optionalNetnsName(): Parser<string | null> {
   };
 }
 
+/** A Unix group name (letters, digits, "_", "-"), or "" for none. */
+export function groupName(): Parser<string> {
+  return (raw) =>
+    typeof raw === 'string' && /^(?:[a-z_][a-z0-9_-]{0,31})?$/.test(raw)
+      ? ok(raw)
+      : bad('a group name like banger (lowercase letters, digits, "_" or "-"), or "" for none');
+}
+
 /** PostgreSQL URL, or empty for the embedded database. */
 export function databaseUrl(): Parser<string> {
   return (raw) =>

@@ -34,6 +34,11 @@ const hostFacts = new HostFacts(
 const vmDisksRoot = join(stateDir, 'vms');
 const roots = { stateDirs: [stateDir], runRoot: config.paths.runDir };
 const disks = new HostDiskManager({ vmDisksRoot, imageDirs: [join(stateDir, 'images'), join(stateDir, 'kernels')] }, logger);
+// vmd's group reaches each VM's agent socket and console log (not QMP). A group that does not
+// exist here (development, no `banger system install`) leaves them root-only.
+const clientGroup = config.privhelper.clientGroup;
+const clientGid = clientGroup ? lookupGroupId(clientGroup) : undefined;
+if (clientGroup && clientGid === undefined) logger.warn({ client_group: clientGroup }, 'client group does not exist; VM run files stay root-only');
 let driver: Promise<Hypervisor> | undefined;
 // A failed selection is not cached: installing QEMU must not need a helper restart.
 const hypervisor = (): Promise<Hypervisor> => {
@@ -41,7 +46,10 @@ const hypervisor = (): Promise<Hypervisor> => {
   const next = hostFacts.capabilities().then((caps) => {
     if (!caps.qemuPath) throw new FailedPreconditionError('QEMU_NOT_FOUND', 'qemu-system-x86_64 not found (apt-get install qemu-system-x86)');
     logger.info({ accel: caps.accel, reason: caps.reason, qemu: caps.qemuPath }, 'hypervisor selected');
-    return new QemuDriver({ qemuPath: caps.qemuPath, accel: caps.accel, tscKhz: caps.tscKhz, runRoot: roots.runRoot, cgroupRoot: caps.cgroupV2 ? '/sys/fs/cgroup' : null }, logger);
+    return new QemuDriver(
+      { qemuPath: caps.qemuPath, accel: caps.accel, tscKhz: caps.tscKhz, runRoot: roots.runRoot, cgroupRoot: caps.cgroupV2 ? '/sys/fs/cgroup' : null, clientGid },
+      logger,
+    );
   });
   next.catch(() => {
     if (driver === next) driver = undefined;

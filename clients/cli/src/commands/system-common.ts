@@ -141,6 +141,8 @@ export function configText(bangerUid: number): string {
     '[privhelper]',
     '# Who may call the root helper: root and the banger user (vmd, imaged). Checked with SO_PEERCRED.',
     `allowed_uids = [0, ${bangerUid}]`,
+    '# Group that may use each VM\'s guest-agent socket and read its console log (vmd runs in it).',
+    'client_group = "banger"',
     '',
   ].join('\n');
 }

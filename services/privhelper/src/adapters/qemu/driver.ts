@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Accel, Hypervisor, StopOutcome, VmDescription, VmHandle, VmRunState } from '../../domain/hypervisor/driver.js';
@@ -22,6 +22,12 @@ export interface QemuDriverConfig {
   /** cgroup v2 mount to place VMs under, or null to skip. */
   readonly cgroupRoot: string | null;
   readonly ipPath?: string;
+  /**
+   * Gid of vmd's group (config privhelper.client_group). VM run dirs become root:<gid> 0750,
+   * the agent socket 0660 and the console log 0640, so vmd (not root) can talk to the guest
+   * agent and read the console; QMP, pid file and launch record stay root's. Undefined: root only.
+   */
+  readonly clientGid?: number | undefined;
   /** After QMP `quit` (or a kill), how long to wait for the process to go. */
   readonly escalationWaitMs?: number;
 }
@@ -95,6 +101,8 @@ export class QemuDriver implements Hypervisor {
     if (handle === undefined) {
       throw new VmHostError('INTERNAL', 'QEMU_LAUNCH_FAILED', 'qemu daemonized but its process is gone; see qemu.log/console.log', { vm_id: spec.vmId });
     }
+    await this.shareWithClients(spec.run.agentSocket, 0o660);
+    await this.shareWithClients(spec.run.consoleLog, 0o640);
     const cg = await placeInCgroup(this.cfg.cgroupRoot, spec.vmId, handle.pid);
     const record: LaunchRecord = { vmId: spec.vmId, accel: this.cfg.accel, argv, spec, launchedAt: new Date().toISOString(), cgroup: cg.path };
     await writeFile(spec.run.launchJson, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
@@ -204,10 +212,20 @@ export class QemuDriver implements Hypervisor {
     }
   }
 
+  /** Hands a run file or dir to the client group (see QemuDriverConfig.clientGid). */
+  private async shareWithClients(file: string, mode: number): Promise<void> {
+    if (this.cfg.clientGid === undefined) return;
+    await chown(file, 0, this.cfg.clientGid);
+    await chmod(file, mode);
+  }
+
   private async prepareRunDir(vmId: string): Promise<void> {
-    await mkdir(path.join(this.cfg.runRoot, 'vms'), { recursive: true, mode: 0o700 });
+    const vmsDir = path.join(this.cfg.runRoot, 'vms');
+    await mkdir(vmsDir, { recursive: true, mode: 0o700 });
+    await this.shareWithClients(vmsDir, 0o750);
     const dir = await confine(this.cfg.runRoot, path.join('vms', vmId), 'vm_id');
     await mkdir(dir, { recursive: true, mode: 0o700 });
+    await this.shareWithClients(dir, 0o750);
     const run = vmRunPaths(this.cfg.runRoot, vmId);
     for (const stale of [run.qmpSocket, run.agentSocket, run.pidFile]) await rm(stale, { force: true });
   }
