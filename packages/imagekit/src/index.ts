@@ -6,6 +6,7 @@ export { sha256File } from './hash.js';
 export * from './kernel/catalog.js';
 export * from './kernel/manifest.js';
 export { pullKernel, removeKernel, type PullKernelOptions } from './kernel/pull.js';
+export { aptOptions, type AptState } from './kernel/apt.js';
 export { extractVmlinux } from './kernel/vmlinux.js';
 export * from './recipe/recipe.js';
 export { buildRootfs, imageExists, mkfsFromDir, ROOTFS_STAGES, type BuildRootfsOptions, type BuildRootfsResult } from './rootfs/build.js';

@@ -52,7 +52,10 @@ mkdirSync(kernelsDir, { recursive: true });
 
 const images = new PgImageRepo(state.db);
 const kernels = new PgKernelRepo(state.db);
-const kernelSource = new ImagekitKernelSource({ imagesDir: DEFAULT_IMAGES_DIR, kernelsDir, logger });
+// Root uses the system's apt lists; unprivileged (banger under systemd), imaged cannot refresh
+// those and keeps its own under the cache dir.
+const aptPrivateDir = process.getuid?.() === 0 ? undefined : path.join(config.paths.cacheDir, 'apt');
+const kernelSource = new ImagekitKernelSource({ imagesDir: DEFAULT_IMAGES_DIR, kernelsDir, logger, apt: { privateDir: aptPrivateDir } });
 const recipes = new ImagekitRecipeSource(DEFAULT_IMAGES_DIR);
 const files = new HostImageFiles(imagesDir, path.join(stateDir, 'vms'));
 const builder = new HelperRootfsBuilder(config.privhelper.socket);

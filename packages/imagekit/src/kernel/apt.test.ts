@@ -1,5 +1,8 @@
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseStanza, resolveFromStanza } from './apt.js';
+import { aptOptions, parseStanza, resolveFromStanza } from './apt.js';
 
 describe('apt kernel resolution', () => {
   it('follows the flavour metapackage to the versioned image', () => {
@@ -24,5 +27,21 @@ Version: 6.1.176-1
     expect(() => resolveFromStanza(parseStanza('Package: foo\nVersion: 1\nDepends: bar\n'))).toThrow(
       expect.objectContaining({ reason: 'KERNEL_UNRESOLVABLE' }),
     );
+  });
+});
+
+describe('aptOptions', () => {
+  it('uses the system state by default, and a private lists/cache dir when given one', async () => {
+    expect(await aptOptions()).toEqual([]);
+    const dir = await mkdtemp(join(tmpdir(), 'banger-apt-'));
+    try {
+      const opts = await aptOptions({ privateDir: dir });
+      expect(opts).toEqual(['-o', `Dir::State::Lists=${join(dir, 'lists')}`, '-o', `Dir::Cache=${join(dir, 'cache')}`]);
+      // apt-get refuses to run without the partial dirs; they are made up front.
+      expect((await stat(join(dir, 'lists', 'partial'))).isDirectory()).toBe(true);
+      expect((await stat(join(dir, 'cache', 'archives', 'partial'))).isDirectory()).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

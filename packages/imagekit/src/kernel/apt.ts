@@ -1,3 +1,5 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import { ImageKitError } from '../errors.js';
 import { run } from '../exec.js';
 
@@ -50,16 +52,40 @@ export function resolveFromStanza(stanza: Record<string, string>): ResolvedKerne
   });
 }
 
+/**
+ * apt's view of the archive. The system's (default) needs root to refresh; an unprivileged
+ * daemon (imaged as banger under systemd) keeps its own package lists and download cache in
+ * `privateDir` instead, which `apt-get update` can fill without root.
+ */
+export interface AptState {
+  privateDir?: string | undefined;
+}
+
+/** `-o` options pointing apt at a private state dir (none for the system's). */
+export async function aptOptions(state: AptState = {}): Promise<string[]> {
+  const dir = state.privateDir;
+  if (!dir) return [];
+  await mkdir(path.join(dir, 'lists', 'partial'), { recursive: true });
+  await mkdir(path.join(dir, 'cache', 'archives', 'partial'), { recursive: true });
+  return ['-o', `Dir::State::Lists=${path.join(dir, 'lists')}`, '-o', `Dir::Cache=${path.join(dir, 'cache')}`];
+}
+
+/** Refreshes the package lists apt reads (the private ones when the state says so). */
+export async function aptUpdate(state: AptState, signal?: AbortSignal): Promise<void> {
+  await run('apt-get', [...(await aptOptions(state)), 'update', '-q'], { signal });
+}
+
 /** Asks apt which concrete kernel package the catalog's package name currently means. */
 export async function resolveKernelPackage(
   pkg: string,
   version: string | undefined,
   signal?: AbortSignal,
+  state: AptState = {},
 ): Promise<ResolvedKernelPackage> {
   const spec = version === undefined ? pkg : `${pkg}=${version}`;
   let out: Buffer;
   try {
-    out = (await run('apt-cache', ['show', '--no-all-versions', spec], { signal })).stdout;
+    out = (await run('apt-cache', [...(await aptOptions(state)), 'show', '--no-all-versions', spec], { signal })).stdout;
   } catch (e) {
     if (e instanceof ImageKitError && e.reason === 'COMMAND_FAILED') {
       throw new ImageKitError('UNAVAILABLE', 'KERNEL_PACKAGE_UNKNOWN', `apt does not know ${spec} (run apt-get update?)`, {
@@ -72,9 +98,9 @@ export async function resolveKernelPackage(
 }
 
 /** Downloads one package into `dir`; apt checks it against the signed repository metadata. */
-export async function aptDownload(pkg: string, version: string, dir: string, signal?: AbortSignal): Promise<void> {
+export async function aptDownload(pkg: string, version: string, dir: string, signal?: AbortSignal, state: AptState = {}): Promise<void> {
   try {
-    await run('apt-get', ['download', '-q', `${pkg}=${version}`], { cwd: dir, signal });
+    await run('apt-get', [...(await aptOptions(state)), 'download', '-q', `${pkg}=${version}`], { cwd: dir, signal });
   } catch (e) {
     if (e instanceof ImageKitError && e.reason === 'COMMAND_FAILED') {
       throw new ImageKitError('UNAVAILABLE', 'KERNEL_DOWNLOAD_FAILED', `cannot download ${pkg}=${version}: ${e.message}`, {

@@ -6,7 +6,7 @@ import { run } from '../exec.js';
 import { checkPinned, sha256File } from '../hash.js';
 import { DEFAULT_IMAGES_DIR } from '../layout.js';
 import type { ProgressFn } from '../progress.js';
-import { aptDownload, resolveKernelPackage } from './apt.js';
+import { aptDownload, aptUpdate, resolveKernelPackage, type AptState } from './apt.js';
 import type { KernelCatalogEntry, PinnableArtifact } from './catalog.js';
 import { isStaticElf } from './elf.js';
 import { buildInitramfs } from './initramfs.js';
@@ -20,6 +20,8 @@ export interface PullKernelOptions {
   busybox?: string;
   /** Run `apt-get update` first (fresh machines / stale lists). */
   aptUpdate?: boolean;
+  /** Whose package lists apt uses: the system's, or a private dir (an unprivileged caller). */
+  apt?: AptState;
   signal?: AbortSignal;
   onProgress?: ProgressFn;
   logger?: Logger;
@@ -50,8 +52,8 @@ export async function pullKernel(opts: PullKernelOptions): Promise<StagedKernel 
   const pins = entry.sha256 as Partial<Record<PinnableArtifact, string>>;
 
   progress(0);
-  if (opts.aptUpdate) await run('apt-get', ['update', '-q'], { signal });
-  const resolved = await resolveKernelPackage(entry.source.package, entry.source.version, signal);
+  if (opts.aptUpdate) await aptUpdate(opts.apt ?? {}, signal);
+  const resolved = await resolveKernelPackage(entry.source.package, entry.source.version, signal, opts.apt);
   log?.info({ kernel: entry.name, package: resolved.package, version: resolved.version }, 'kernel resolved');
   const versionDir = resolved.version.replace(/:/g, '_');
   const finalDir = path.join(kernelsDir, entry.name, versionDir);
@@ -73,7 +75,7 @@ export async function pullKernel(opts: PullKernelOptions): Promise<StagedKernel 
     progress(1, `${resolved.package}=${resolved.version}`);
     const dl = path.join(work, 'dl');
     await mkdir(dl);
-    await aptDownload(resolved.package, resolved.version, dl, signal);
+    await aptDownload(resolved.package, resolved.version, dl, signal, opts.apt);
     const debName = (await readdir(dl)).find((f) => f.endsWith('.deb'));
     if (!debName) throw new ImageKitError('INTERNAL', 'KERNEL_DOWNLOAD_FAILED', 'apt-get download produced no .deb');
     const debSha = await sha256File(path.join(dl, debName));

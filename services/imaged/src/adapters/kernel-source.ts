@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { findKernel, isImageKitError, loadKernelCatalog, pullKernel, type StagedKernel as KitStagedKernel } from '@banger/imagekit';
+import { findKernel, isImageKitError, loadKernelCatalog, pullKernel, type AptState, type StagedKernel as KitStagedKernel } from '@banger/imagekit';
 import type { Logger } from 'pino';
 import type { CatalogKernel } from '../domain/kernel.js';
 import type { KernelSource, PullProgress, StagedKernel } from '../ports/images.js';
@@ -32,7 +32,7 @@ export function stagedFromKit(k: KitStagedKernel): StagedKernel {
 
 /** imagekit's catalog and pull, run by imaged itself (apt-get download and dpkg-deb -x need no root). */
 export class ImagekitKernelSource implements KernelSource {
-  constructor(private readonly opts: { imagesDir: string; kernelsDir: string; logger: Logger }) {}
+  constructor(private readonly opts: { imagesDir: string; kernelsDir: string; logger: Logger; apt?: AptState }) {}
 
   private catalogFile(): string {
     return path.join(this.opts.imagesDir, 'kernels.json');
@@ -57,6 +57,7 @@ export class ImagekitKernelSource implements KernelSource {
         kernelsDir: this.opts.kernelsDir,
         imagesDir: this.opts.imagesDir,
         aptUpdate,
+        ...(this.opts.apt ? { apt: this.opts.apt } : {}),
         signal: opts.signal,
         logger: this.opts.logger,
         onProgress: (e) => opts.onProgress({ step: e.stage, done: e.done, total: e.total, ...(e.detail ? { detail: e.detail } : {}) }),
