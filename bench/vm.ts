@@ -248,6 +248,12 @@ async function main(): Promise<void> {
     const meanPerVm = perVm.reduce((a, b) => a + b, 0) / Math.max(1, perVm.length);
     const overheadMs = round(agent.p50_ms - bareStats.p50_ms, 1);
     const ratio = round(agent.p50_ms / bareStats.p50_ms - 1);
+    // The difference of two TCG boots moves by a few hundred ms either way from run to run, so
+    // the host-side stages banger spends before the guest runs are judged directly as well.
+    const hostSide = summarize(creates.map((c) => ['preflight', 'reserve', 'network', 'disks', 'boot'].reduce((a, k) => a + (c.stages[k] ?? 0), 0)));
+    const hostRatio = round(hostSide.p50_ms / agent.p50_ms);
+    const overheadPass =
+      ratio <= TARGETS.overhead_ratio_max && overheadMs <= TARGETS.overhead_ms_max && hostRatio <= TARGETS.overhead_ratio_max && hostSide.p50_ms <= TARGETS.overhead_ms_max;
     const result = {
       name: 'vm',
       short: flags.short,
@@ -260,11 +266,17 @@ async function main(): Promise<void> {
         to_agent: agent,
         to_ready_incl_services: summarize(creates.map((c) => c.readyMs)),
         // Host-side stages before the guest runs: the part of create→agent that is banger's own.
-        control_plane_stages: summarize(creates.map((c) => ['preflight', 'reserve', 'network', 'disks', 'boot'].reduce((a, k) => a + (c.stages[k] ?? 0), 0))),
+        control_plane_stages: hostSide,
         stages: creates.map((c) => c.stages),
       },
       bare: { name: 'same argv, fresh overlays, own tap; to guest-ping', ...bareStats },
-      overhead: { p50_ms: overheadMs, p50_ratio: ratio, pass: ratio <= TARGETS.overhead_ratio_max && overheadMs <= TARGETS.overhead_ms_max },
+      overhead: {
+        p50_ms: overheadMs,
+        p50_ratio: ratio,
+        control_plane_p50_ms: hostSide.p50_ms,
+        control_plane_p50_ratio: hostRatio,
+        pass: overheadPass,
+      },
       concurrent: { n: concurrency, total_ms: round(totalMs, 1), per_vm: summarize(concurrent.map((c) => c.readyMs)) },
       memory: {
         qemu_rss_mib: qemu.map((q) => round(q, 1)),
@@ -284,7 +296,7 @@ async function main(): Promise<void> {
           [`${concurrency} concurrent creates (per VM)`, result.concurrent.per_vm.p50_ms, result.concurrent.per_vm.p95_ms, concurrency],
         ],
       ) +
-        `overhead ${overheadMs} ms (${round(ratio * 100, 1)}%) vs ≤ ${TARGETS.overhead_ms_max} ms and ≤ ${TARGETS.overhead_ratio_max * 100}%: ${result.overhead.pass ? 'PASS' : 'OVER'}\n` +
+        `overhead vs bare ${overheadMs} ms (${round(ratio * 100, 1)}%), host-side stages ${hostSide.p50_ms} ms (${round(hostRatio * 100, 1)}%) vs ≤ ${TARGETS.overhead_ms_max} ms and ≤ ${TARGETS.overhead_ratio_max * 100}%: ${result.overhead.pass ? 'PASS' : 'OVER'}\n` +
         `memory per idle VM ${round(meanPerVm, 1)} MiB vs ≤ ${GUEST_MIB + TARGETS.memory_overhead_mib_max} MiB: ${result.memory.pass ? 'PASS' : 'OVER'}  (${path})\n`,
     );
   } catch (err) {
