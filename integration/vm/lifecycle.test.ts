@@ -67,6 +67,9 @@ describe.skipIf(skip !== undefined)('VM lifecycle with real guests under QEMU', 
     const res = await s.vmd.unary('execVm', vmv1.ExecVmRequest.fromPartial({ ref: 'dev', command: { argv: ['uname', '-sr'] } }), { timeoutMs: 120_000 });
     expect(res.status?.exitCode).toBe(0);
     expect(Buffer.from(res.stdout).toString()).toMatch(/^Linux /);
+    // The image's own kernel arguments (its recipe's kernelArgs) reach the guest after banger's.
+    const cmdline = await s.vmd.unary('execVm', vmv1.ExecVmRequest.fromPartial({ ref: 'dev', command: { argv: ['cat', '/proc/cmdline'] } }), { timeoutMs: 60_000 });
+    expect(Buffer.from(cmdline.stdout).toString()).toMatch(/console=ttyS0 .*banger\.ip=10\.231\.0\.\d+\/24 .*net\.ifnames=0 quiet/);
     const fail = await s.vmd.unary('execVm', vmv1.ExecVmRequest.fromPartial({ ref: 'dev', command: { argv: ['sh', '-c', 'echo oops >&2; exit 3'] } }));
     expect(fail.status?.exitCode).toBe(3);
     expect(Buffer.from(fail.stderr).toString()).toBe('oops\n');
@@ -111,6 +114,12 @@ describe.skipIf(skip !== undefined)('VM lifecycle with real guests under QEMU', 
     expect(res.ports.some((p) => p.port === 4096)).toBe(true);
   });
 
+  it("resolves NAME.vm inside the guest through banger's DNS responder at its gateway", async () => {
+    const res = await s.vmd.unary('execVm', vmv1.ExecVmRequest.fromPartial({ ref: 'dev', command: { argv: ['getent', 'hosts', 'dev.vm'] } }), { timeoutMs: 60_000 });
+    expect(res.status?.exitCode).toBe(0);
+    expect(Buffer.from(res.stdout).toString()).toMatch(/^10\.231\.0\.\d+\s+dev\.vm/);
+  });
+
   it('reports host-side stats of the VM process', async () => {
     const res = await s.vmd.unary('getVmStats', { ref: 'dev' });
     expect(res.current?.rssBytes).toBeGreaterThan(50 * 1024 * 1024);
@@ -141,6 +150,9 @@ describe.skipIf(skip !== undefined)('VM lifecycle with real guests under QEMU', 
     expect(stageNames(items.map((i) => i.event!), 'stageFinished')).toEqual(['network', 'boot', 'agent', 'services']);
     const res = await s.vmd.unary('execVm', vmv1.ExecVmRequest.fromPartial({ ref: 'dev', command: { argv: ['cat', '/etc/hostname'] } }), { timeoutMs: 60_000 });
     expect(Buffer.from(res.stdout).toString().trim()).toBe('dev');
+    // A restart boots with the image's kernel arguments too (kept in the VM's spec).
+    const cmdline = await s.vmd.unary('execVm', vmv1.ExecVmRequest.fromPartial({ ref: 'dev', command: { argv: ['cat', '/proc/cmdline'] } }), { timeoutMs: 60_000 });
+    expect(Buffer.from(cmdline.stdout).toString()).toMatch(/net\.ifnames=0 quiet/);
   });
 
   it('refuses a taken name and a bad name with precise errors and op ids', async () => {

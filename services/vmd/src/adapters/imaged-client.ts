@@ -14,7 +14,7 @@ export function resolvedImageFromProto(res: imagev1.ResolveImageResponse, ref: s
     workSeedPath: res.workSeedPath,
     workSeedFingerprint: res.workSeedFingerprint,
     initPath: res.initPath,
-    kernelArgs: [],
+    kernelArgs: res.kernelArgs,
     services: res.defaultServices.map((s) => {
       const check = s.readiness?.check;
       const timeout = s.readiness?.timeout;

@@ -9,6 +9,8 @@ export interface BootFiles {
   initPath: string;
   rootDiskPath: string;
   workDiskPath: string;
+  /** The image's own kernel arguments ("quiet", "net.ifnames=0"), after banger's. */
+  kernelArgs: readonly string[];
 }
 
 /** What privhelper launches for a VM row: the same for a first boot (create) and a restart. */
@@ -29,6 +31,7 @@ export function launchInputFor(vm: VmRecord, files: BootFiles, subnet: Subnet, s
       // Service secrets are generated in the guest on first boot and read back through the
       // agent: a kernel argument would show in every host user's process list.
       secrets: {},
+      imageArgs: files.kernelArgs,
     }),
     rootDiskPath: files.rootDiskPath,
     workDiskPath: files.workDiskPath,

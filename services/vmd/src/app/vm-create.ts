@@ -117,7 +117,7 @@ export class VmCreate {
           const p = await deps.host.launch(
             launchInputFor(
               vm,
-              { kernelPath: image.kernelPath, initrdPath: image.initrdPath, initPath: image.initPath, rootDiskPath: disks.root, workDiskPath: disks.work },
+              { kernelPath: image.kernelPath, initrdPath: image.initrdPath, initPath: image.initPath, kernelArgs: image.kernelArgs, rootDiskPath: disks.root, workDiskPath: disks.work },
               deps.subnet,
               deps.sshPublicKey,
             ),
@@ -189,6 +189,7 @@ function specOf(image: ResolvedImage, cmd: CreateVmCommand): JsonObject {
     kernelPath: image.kernelPath,
     initrdPath: image.initrdPath,
     initPath: image.initPath,
+    kernelArgs: [...image.kernelArgs],
     services: image.services.map((s) => ({ name: s.name, port: s.port, readiness: s.readiness, timeoutSeconds: s.timeoutSeconds, secretEnv: s.secretEnv })),
     credentials: [],
   };

@@ -46,6 +46,12 @@ function specString(vm: VmRecord, key: string): string {
   return typeof v === 'string' ? v : '';
 }
 
+/** A string list from the VM's spec; VMs created before the key existed have none. */
+function specStrings(vm: VmRecord, key: string): string[] {
+  const v = vm.spec[key];
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+}
+
 function requireRunning(vm: VmRecord, what: string): void {
   if (vm.state !== 'running') {
     throw new FailedPreconditionError('VM_NOT_RUNNING', `vm ${vm.name} is ${vm.state}; start it before ${what}`, { fields: { vm: vm.name, state: vm.state } });
@@ -114,7 +120,14 @@ export class VmLifecycle {
           const p = await deps.host.launch(
             launchInputFor(
               vm,
-              { kernelPath: specString(vm, 'kernelPath'), initrdPath: specString(vm, 'initrdPath'), initPath: specString(vm, 'initPath'), rootDiskPath: rt.rootDisk, workDiskPath: rt.workDisk },
+              {
+                kernelPath: specString(vm, 'kernelPath'),
+                initrdPath: specString(vm, 'initrdPath'),
+                initPath: specString(vm, 'initPath'),
+                kernelArgs: specStrings(vm, 'kernelArgs'),
+                rootDiskPath: rt.rootDisk,
+                workDiskPath: rt.workDisk,
+              },
               deps.subnet,
               deps.sshPublicKey,
             ),

@@ -6,6 +6,8 @@ export interface GuestCmdlineInput {
   hostname: string;
   sshPublicKey: string;
   secrets: Record<string, string>;
+  /** The image's kernel arguments (`key` or `key=value`); banger's own keys win over them. */
+  imageArgs?: readonly string[];
 }
 
 /**
@@ -27,5 +29,13 @@ export function guestCmdline(c: GuestCmdlineInput): { key: string; value: string
   if (c.initPath) args.push({ key: 'init', value: c.initPath });
   if (c.sshPublicKey) args.push({ key: 'banger.ssh_key', value: Buffer.from(c.sshPublicKey.trim()).toString('base64') });
   for (const [name, secret] of Object.entries(c.secrets)) args.push({ key: `banger.secret.${name}`, value: secret });
+  const taken = new Set(args.map((a) => a.key));
+  for (const raw of c.imageArgs ?? []) {
+    const eq = raw.indexOf('=');
+    const arg = eq < 0 ? { key: raw, value: '' } : { key: raw.slice(0, eq), value: raw.slice(eq + 1) };
+    if (!arg.key || taken.has(arg.key)) continue;
+    taken.add(arg.key);
+    args.push(arg);
+  }
   return args;
 }

@@ -69,6 +69,7 @@ export function resolvedToProto(r: ResolvedImage): imagev1.ResolveImageResponse 
     defaultServices: r.services.map(serviceToProto),
     kernel: r.kernel,
     kernelVersion: r.kernelVersion,
+    kernelArgs: r.kernelArgs,
   };
 }
 

@@ -25,11 +25,16 @@ describe('validateCmdline', () => {
   ])('rejects a value with %s', (_n, value) => {
     expect(() => validateCmdline([{ key: 'banger.x', value }])).toThrow(expect.objectContaining({ kind: 'INVALID_ARGUMENT', reason: 'BAD_FIELD' }));
   });
-  it.each(['init ', 'Init', 'rd.break', 'banger.', 'a=b', 'x'.repeat(40)])('rejects the bad key %j', (key) => {
+  it.each(['init ', 'Init', 'net.', '.x', 'a.b.c', 'banger.', 'a=b', 'x'.repeat(40)])('rejects the bad key %j', (key) => {
     expect(() => validateCmdline([{ key }])).toThrow(expect.objectContaining({ kind: 'INVALID_ARGUMENT' }));
   });
   it('rejects keys outside the allow-list', () => {
     expect(() => validateCmdline([{ key: 'modprobe', value: 'x' }])).toThrow(expect.objectContaining({ reason: 'KEY_NOT_ALLOWED', fields: { field: 'cmdline.modprobe' } }));
+    expect(() => validateCmdline([{ key: 'rd.break' }])).toThrow(expect.objectContaining({ reason: 'KEY_NOT_ALLOWED' }));
+    expect(() => validateCmdline([{ key: 'systemd.unit', value: 'rescue.target' }])).toThrow(expect.objectContaining({ reason: 'KEY_NOT_ALLOWED' }));
+  });
+  it("accepts an image's usual arguments: quiet, net.ifnames=0", () => {
+    expect(validateCmdline([{ key: 'quiet', value: '' }, { key: 'net.ifnames', value: '0' }])).toEqual([{ key: 'quiet', value: '' }, { key: 'net.ifnames', value: '0' }]);
   });
   it('rejects duplicates, too many args and too long a line', () => {
     expect(() => validateCmdline([{ key: 'rw' }, { key: 'rw' }])).toThrow(expect.objectContaining({ reason: 'BAD_FIELD' }));

@@ -7,8 +7,8 @@ export interface CmdlineArg {
 }
 
 /** Keys the guest kernel/init may be given; `banger.*` carries banger's own guest config. */
-const ALLOWED_KEYS = new Set(['console', 'root', 'rw', 'ro', 'panic', 'tsc_early_khz', 'init', 'quiet', 'loglevel']);
-const KEY_RE = /^[a-z][a-z0-9_]{0,31}$/;
+const ALLOWED_KEYS = new Set(['console', 'root', 'rw', 'ro', 'panic', 'tsc_early_khz', 'init', 'quiet', 'loglevel', 'net.ifnames']);
+const KEY_RE = /^[a-z][a-z0-9_]{0,15}(?:\.[a-z][a-z0-9_]{0,15})?$/;
 const BANGER_KEY_RE = /^banger\.[a-z][a-z0-9_.-]{0,47}$/;
 /** No whitespace, quotes, backslashes or shell/kernel-parser metacharacters can reach the cmdline. */
 const VALUE_RE = /^[A-Za-z0-9_.,:/=@+-]{0,256}$/;

@@ -134,6 +134,11 @@ export interface ResolveImageResponse {
   /** Kernel name and release the paths belong to. */
   kernel: string;
   kernelVersion: string;
+  /**
+   * The image's own kernel arguments (its recipe's kernelArgs), e.g. "quiet", "net.ifnames=0".
+   * vmd appends them after banger's; the helper checks every key against its allow-list.
+   */
+  kernelArgs: string[];
 }
 
 function createBaseGetServerInfoRequest(): GetServerInfoRequest {
@@ -1481,6 +1486,7 @@ function createBaseResolveImageResponse(): ResolveImageResponse {
     defaultServices: [],
     kernel: "",
     kernelVersion: "",
+    kernelArgs: [],
   };
 }
 
@@ -1521,6 +1527,9 @@ export const ResolveImageResponse: MessageFns<ResolveImageResponse> = {
     }
     if (message.kernelVersion !== "") {
       writer.uint32(98).string(message.kernelVersion);
+    }
+    for (const v of message.kernelArgs) {
+      writer.uint32(106).string(v!);
     }
     return writer;
   },
@@ -1634,6 +1643,14 @@ export const ResolveImageResponse: MessageFns<ResolveImageResponse> = {
             message.kernelVersion = reader.string();
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.kernelArgs.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1696,6 +1713,11 @@ export const ResolveImageResponse: MessageFns<ResolveImageResponse> = {
         : isSet(object.kernel_version)
         ? globalThis.String(object.kernel_version)
         : "",
+      kernelArgs: globalThis.Array.isArray(object?.kernelArgs)
+        ? object.kernelArgs.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.kernel_args)
+        ? object.kernel_args.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -1737,6 +1759,9 @@ export const ResolveImageResponse: MessageFns<ResolveImageResponse> = {
     if (message.kernelVersion !== "") {
       obj.kernelVersion = message.kernelVersion;
     }
+    if (message.kernelArgs?.length) {
+      obj.kernelArgs = message.kernelArgs;
+    }
     return obj;
   },
 
@@ -1757,6 +1782,7 @@ export const ResolveImageResponse: MessageFns<ResolveImageResponse> = {
     message.defaultServices = object.defaultServices?.map((e) => ServiceSpec.fromPartial(e)) || [];
     message.kernel = object.kernel ?? "";
     message.kernelVersion = object.kernelVersion ?? "";
+    message.kernelArgs = object.kernelArgs?.map((e) => e) || [];
     return message;
   },
 };
