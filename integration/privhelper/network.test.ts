@@ -1,6 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
+import { RCODE } from '../../services/privhelper/src/domain/network/dnsWire.js';
 import { HelperFixture, helperUnavailableReason, nftTables } from './setup.js';
+
+const PEER = fileURLToPath(new URL('../net/peer.ts', import.meta.url));
 
 const skip = await helperUnavailableReason();
 if (skip) console.warn(`[skip] privhelper network verbs over gRPC: ${skip}`);
@@ -86,6 +90,16 @@ describe.skipIf(skip !== undefined)('privhelper daemon: network verbs over gRPC,
     expect(bad.code).toBe(grpc.status.INVALID_ARGUMENT);
     // A refused sync changes nothing.
     expect(await f.call('syncDnsRecords', { records: [{ name: 'dev', ipv4: '10.213.0.9' }] })).toEqual({ recordCount: 1, added: 0, removed: 0 });
+  });
+
+  it('answers NAME.vm inside the namespace at the bridge gateway, from a responder process run there', async () => {
+    // EnsureBridge (first test) started the responder in the netns; the records are the last synced.
+    const ask = async (name: string) =>
+      JSON.parse(await f.ns.must(process.execPath, ['--import', 'tsx', PEER, 'dns-ask', '10.213.0.1', '53', name])) as { rcode: number; answers: { data: string }[] };
+    const r = await ask('dev.vm');
+    expect(r.rcode).toBe(RCODE.NOERROR);
+    expect(r.answers.map((a) => a.data)).toEqual(['10.213.0.9']);
+    expect((await ask('web.vm')).rcode).toBe(RCODE.NXDOMAIN);
   });
 
   it('each call above left exactly one helper rpc completed|failed line with its op id and duration_ms', async () => {

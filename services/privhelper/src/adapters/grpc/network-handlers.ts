@@ -3,6 +3,7 @@ import { InvalidArgumentError, unary } from '@banger/runtime';
 import type { Logger } from 'pino';
 import type { NetworkConfig } from '../../domain/network/index.js';
 import { BridgeAdapter, DnsServer, NatAdapter, NetRunner, TapPool } from '../net/index.js';
+import { NetnsDnsProcess } from '../net/dnsProcess.js';
 
 /**
  * The network verbs over one validated NetworkConfig: one bridge, its tap pool, banger's
@@ -13,7 +14,7 @@ export class NetworkVerbs {
   private readonly bridge: BridgeAdapter;
   private readonly taps: TapPool;
   private readonly nat: NatAdapter;
-  private readonly dns: DnsServer;
+  private readonly dns: DnsServer | NetnsDnsProcess;
   private dnsListening: Promise<unknown> | undefined;
 
   constructor(
@@ -24,7 +25,8 @@ export class NetworkVerbs {
     this.bridge = new BridgeAdapter(run, log);
     this.taps = new TapPool(run, { bridge: cfg.bridge, prefix: cfg.tapPrefix, ownerUid: cfg.tapOwnerUid, ownerGid: cfg.tapOwnerGid, warmSize: cfg.tapWarmSize, maxFree: cfg.tapMaxFree, maxTaps: cfg.tapMax, log });
     this.nat = new NatAdapter(run, { manageIpForward: cfg.manageIpForward, log });
-    this.dns = new DnsServer({ zone: cfg.dns.zone, ttl: cfg.dns.ttl, log });
+    // In a namespace the responder must run in it, as its own process (see NetnsDnsProcess).
+    this.dns = cfg.netns ? new NetnsDnsProcess({ netns: cfg.netns, zone: cfg.dns.zone, log }) : new DnsServer({ zone: cfg.dns.zone, ttl: cfg.dns.ttl, log });
   }
 
   private checkBridge(bridge: string): void {
@@ -33,9 +35,9 @@ export class NetworkVerbs {
     }
   }
 
-  /** DNS binds to the gateway address, which exists once the bridge does (host namespace only). */
+  /** DNS binds to the gateway address, which exists once the bridge does. */
   private startDns(): void {
-    if (this.cfg.netns !== undefined || this.dnsListening) return;
+    if (this.dnsListening) return;
     this.dnsListening = this.dns.listen(this.cfg.dns.address, this.cfg.dns.port).then(
       (addr) => this.log.info({ ...addr }, 'dns responder listening'),
       (err: unknown) => {
@@ -74,7 +76,7 @@ export class NetworkVerbs {
       }),
       removeNat: unary(async (): Promise<helperv1.RemoveNatResponse> => this.nat.remove()),
       syncDnsRecords: unary(async (req: helperv1.SyncDnsRecordsRequest): Promise<helperv1.SyncDnsRecordsResponse> => {
-        return this.dns.syncRecords(req.records.map((r) => ({ name: r.name, ipv4: r.ipv4 })));
+        return await this.dns.syncRecords(req.records.map((r) => ({ name: r.name, ipv4: r.ipv4 })));
       }),
     };
   }

@@ -1,0 +1,147 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface, type Interface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import type { DnsRecord } from '../../domain/network/dnsRecords.js';
+import { NetError, type NetErrorKind } from '../../domain/network/errors.js';
+import type { SyncResult } from './dns.js';
+
+const DNS_MAIN = fileURLToPath(new URL('./dnsMain.ts', import.meta.url));
+// The child needs tsx like this process; resolved here, since the helper's cwd may be anywhere.
+const TSX_LOADER = import.meta.resolve('tsx');
+
+interface Reply {
+  listening?: { address: string; port: number };
+  error?: { kind: NetErrorKind; reason: string; message: string };
+  ok?: boolean;
+  kind?: NetErrorKind;
+  reason?: string;
+  message?: string;
+  recordCount?: number;
+  added?: number;
+  removed?: number;
+}
+
+/**
+ * The `.vm` responder inside the configured network namespace. Node cannot bind a socket in
+ * another namespace from this process, so it runs dnsMain.ts under `ip netns exec` and talks
+ * to it over stdio (one JSON line each way). Requests are serialised. Records synced before
+ * it listens are kept and sent once it does; a child that died is started again by the next
+ * sync.
+ */
+export class NetnsDnsProcess {
+  private child: ChildProcess | undefined;
+  private lines: AsyncIterator<string> | undefined;
+  private rl: Interface | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private records: readonly DnsRecord[] = [];
+  private bind: { address: string; port: number } | undefined;
+
+  constructor(
+    private readonly opts: { netns: string; ipPath?: string; zone: string; log?: Logger },
+  ) {}
+
+  /** Starts the responder on ADDRESS:PORT inside the namespace; resolves once it listens. */
+  listen(address: string, port: number): Promise<{ address: string; port: number }> {
+    return this.serial(async () => {
+      const bound = await this.start(address, port);
+      this.bind = { address, port };
+      if (this.records.length > 0) await this.send(this.records);
+      return bound;
+    });
+  }
+
+  syncRecords(records: readonly DnsRecord[]): Promise<SyncResult> {
+    return this.serial(async () => {
+      if (!this.running()) {
+        if (this.bind === undefined) {
+          // Not listening yet: keep them for when it does.
+          const before = new Set(this.records.map((r) => `${r.name} ${r.ipv4}`));
+          const after = new Set(records.map((r) => `${r.name} ${r.ipv4}`));
+          this.records = records;
+          return { recordCount: records.length, added: [...after].filter((n) => !before.has(n)).length, removed: [...before].filter((n) => !after.has(n)).length };
+        }
+        this.opts.log?.warn({ netns: this.opts.netns }, 'dns responder not running; starting it again');
+        await this.start(this.bind.address, this.bind.port);
+      }
+      const result = await this.send(records);
+      this.records = records;
+      return result;
+    });
+  }
+
+  private running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  private async send(records: readonly DnsRecord[]): Promise<SyncResult> {
+    const r = await this.ask({ records });
+    if (!r.ok) throw new NetError(r.kind ?? 'INTERNAL', r.reason ?? 'DNS_SYNC_FAILED', r.message ?? 'dns sync failed');
+    return { recordCount: r.recordCount ?? 0, added: r.added ?? 0, removed: r.removed ?? 0 };
+  }
+
+  async close(): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.stdin?.end(); // dnsMain exits when its stdin closes
+    const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+    await exited;
+    clearTimeout(timer);
+    this.rl?.close();
+  }
+
+  private async start(address: string, port: number): Promise<{ address: string; port: number }> {
+    await this.close();
+    const child = spawn(
+      this.opts.ipPath ?? 'ip',
+      ['netns', 'exec', this.opts.netns, process.execPath, '--import', TSX_LOADER, DNS_MAIN, '--listen', `${address}:${port}`, '--zone', this.opts.zone],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
+    child.on('exit', (code, signal) => {
+      if (this.child === child) this.opts.log?.warn({ netns: this.opts.netns, code, signal, stderr }, 'dns responder exited');
+    });
+    this.child = child;
+    this.rl = createInterface({ input: child.stdout! });
+    this.lines = this.rl[Symbol.asyncIterator]();
+    const first = await this.next(15_000).catch((err: unknown) => {
+      child.kill('SIGKILL');
+      throw new NetError('UNAVAILABLE', 'DNS_START_FAILED', `dns responder in netns ${this.opts.netns} did not start: ${String(err)} ${stderr}`.trim());
+    });
+    if (first.error) {
+      this.child = undefined;
+      throw new NetError(first.error.kind, first.error.reason, first.error.message);
+    }
+    if (!first.listening) throw new NetError('INTERNAL', 'DNS_START_FAILED', 'dns responder answered without listening');
+    return first.listening;
+  }
+
+  private async ask(msg: unknown): Promise<Reply> {
+    this.child?.stdin?.write(`${JSON.stringify(msg)}\n`);
+    return this.next(5000);
+  }
+
+  private async next(timeoutMs: number): Promise<Reply> {
+    if (!this.lines) throw new Error('not started');
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      const r = await Promise.race([this.lines.next(), timeout]);
+      if (r.done) throw new Error('the responder exited');
+      return JSON.parse(r.value as string) as Reply;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+}
