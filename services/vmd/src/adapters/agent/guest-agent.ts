@@ -30,13 +30,11 @@ export class QemuGuestAgent implements GuestAgent {
       try {
         await this.serial(socket, async () => {
           // One connection for the whole wait: the session resends its sync until the agent
-          // answers, so we do not churn connections while the guest boots.
+          // answers, so we do not churn connections while the guest boots. The answer to the
+          // sync is the agent answering: no extra guest-ping round trip into a guest that is
+          // busy starting its services.
           const s = await QgaSession.open(socket, Math.max(1000, deadline - Date.now()));
-          try {
-            await s.execute('guest-ping', undefined, 5000);
-          } finally {
-            s.close();
-          }
+          s.close();
         });
         return;
       } catch (err) {
