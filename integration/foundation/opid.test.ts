@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import { existsSync, statSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { helperv1, imagev1, vmv1 } from '@banger/api';
-import { OP_ID_PATTERN, RpcError, ServiceClient } from '@banger/runtime';
+import { LOG_FLUSH_MS, OP_ID_PATTERN, RpcError, ServiceClient } from '@banger/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bufBinary, createStack, type LogRecord, type Stack } from '../harness/daemons.js';
 
@@ -100,7 +100,10 @@ describe('three daemons over Unix sockets, one op id end to end', () => {
     expect(err.errorMetadata['field']).toBe('name');
     expect(err.fieldViolations[0]?.field).toBe('name');
     expect(err.message).toMatch(/^name: .* \(op-[a-z2-7]{12}\)$/);
-    // Nothing reached privhelper for this op id.
+    // Nothing reached privhelper for this op id: once vmd's own line for it is in, give the
+    // helper's buffer more than one flush interval before looking.
+    await stack.waitForLog((l) => l.service === 'vmd' && l.op_id === err.opId);
+    await new Promise((r) => setTimeout(r, 3 * LOG_FLUSH_MS));
     expect(stack.daemons.privhelper?.logs.filter((l) => l.op_id === err.opId)).toEqual([]);
   });
 

@@ -40,6 +40,11 @@ export interface Stack {
   start(name: DaemonName, opts?: { env?: NodeJS.ProcessEnv }): Promise<RunningDaemon>;
   stop(name: DaemonName, signal?: NodeJS.Signals): Promise<number | null>;
   logsFor(opId: string): LogRecord[];
+  /**
+   * The first log line of any daemon matching `pred`, waiting for it: daemons buffer their
+   * lines for up to LOG_FLUSH_MS, so a line may arrive after the RPC that caused it returned.
+   */
+  waitForLog(pred: (l: LogRecord) => boolean, timeoutMs?: number): Promise<LogRecord>;
   close(): Promise<void>;
 }
 
@@ -133,6 +138,17 @@ export async function createStack(options: StackOptions = {}): Promise<Stack> {
     },
     logsFor(opId) {
       return Object.values(daemons).flatMap((d) => d?.logs.filter((l) => l.op_id === opId) ?? []);
+    },
+    async waitForLog(pred, timeoutMs = 5000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const hit = Object.values(daemons)
+          .flatMap((d) => d?.logs ?? [])
+          .find(pred);
+        if (hit) return hit;
+        if (Date.now() > deadline) throw new Error(`no matching log line within ${timeoutMs} ms`);
+        await sleep(25);
+      }
     },
     async close() {
       for (const name of Object.keys(daemons) as DaemonName[]) await stack.stop(name);

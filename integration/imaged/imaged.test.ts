@@ -126,7 +126,7 @@ describe.skipIf(skip !== undefined)('imaged: kernels and images end to end (priv
     imageId = image?.image?.id ?? '';
     expect(image?.image?.workSeedFingerprint).toMatch(/^[0-9a-f]{32}$/);
     expect(existsSync(image?.image?.rootfsPath ?? '/nonexistent')).toBe(true);
-    expect(stack.logsFor(opId ?? '').some((l) => l.service === 'privhelper')).toBe(true);
+    expect(await stack.waitForLog((l) => l.op_id === opId && l.service === 'privhelper')).toBeTruthy();
 
     t = performance.now();
     const again = await drain(client.serverStream('buildImage', imagev1.BuildImageRequest.fromPartial({ recipe: TEST_RECIPE })));
@@ -175,7 +175,7 @@ describe.skipIf(skip !== undefined)('imaged: kernels and images end to end (priv
     expect((await client.unary('getImage', imagev1.GetImageRequest.fromPartial({ ref: imageId }))).image?.workSeedFingerprint).toBe('');
     const healed = await client.unary('resolveImage', imagev1.ResolveImageRequest.fromPartial({ ref: TEST_RECIPE }));
     expect(healed.workSeedFingerprint).toBe(before.workSeedFingerprint);
-    expect(stack.daemons.imaged?.logs.some((l) => l.msg === 'image metadata healed' && l['field'] === 'workSeedFingerprint')).toBe(true);
+    expect(await stack.waitForLog((l) => l.service === 'imaged' && l.msg === 'image metadata healed' && l['field'] === 'workSeedFingerprint')).toBeTruthy();
     expect((await client.unary('getImage', imagev1.GetImageRequest.fromPartial({ ref: imageId }))).image?.workSeedFingerprint).toBe(before.workSeedFingerprint);
   });
 
