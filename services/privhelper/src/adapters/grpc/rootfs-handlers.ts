@@ -3,6 +3,7 @@ import path from 'node:path';
 import { type helperv1 } from '@banger/api';
 import { buildImage, confinePath, isImageKitError, loadRecipe, verifyKernel, type ProgressEvent } from '@banger/imagekit';
 import { InvalidArgumentError, serverStream } from '@banger/runtime';
+import { handOver } from '../disk/hand-over.js';
 
 export interface RootfsDeps {
   /** Canonical (realpath'd) state directory: images go to <stateDir>/images, kernels live in <stateDir>/kernels. */
@@ -67,7 +68,10 @@ export function rootfsHandlers(deps: RootfsDeps): Record<string, unknown> {
       try {
         const r = await build;
         await chain;
-        ctx.logger.info({ recipe: recipe.name, dir: r.dir, noop: r.noop, duration_ms: Date.now() - started }, 'rootfs built');
+        // The image belongs to the daemon that asked for it (imaged, as banger), which must be
+        // able to delete it later; a root caller keeps it root's.
+        const handedTo = (await handOver(r.dir, ctx.peer)) ? ctx.peer?.uid : 0;
+        ctx.logger.info({ recipe: recipe.name, dir: r.dir, noop: r.noop, owner_uid: handedTo, duration_ms: Date.now() - started }, 'rootfs built');
         await send({ event: { $case: 'result', value: { outputPath: r.dir, sizeBytes: r.manifest.rootfsBytes, sha256: '', durationMs: Date.now() - started } } });
       } finally {
         running.delete(recipe.name);
