@@ -68,13 +68,16 @@ async function findLaunchRecord(dir: string, vmId: string): Promise<LaunchRecord
   return undefined;
 }
 
-function run(file: string, args: readonly string[]): Promise<void> {
+/** Runs a tool to completion; resolves its stdout. */
+function run(file: string, args: readonly string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    const c = spawn(file, [...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const c = spawn(file, [...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
     let err = '';
+    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
     c.stderr.on('data', (d: Buffer) => (err += d.toString()));
     c.once('error', reject);
-    c.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${file} ${args.join(' ')}: ${code} ${err}`))));
+    c.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${file} ${args.join(' ')}: ${code} ${err}`))));
   });
 }
 
@@ -106,14 +109,7 @@ async function waitForAgent(socketPath: string, deadline: number): Promise<void>
 
 /** The backing file of a qcow2 overlay, so the bare boot starts from the image, not from a booted VM's disk. */
 async function backingFile(path: string): Promise<{ path: string; format: string } | undefined> {
-  const out = await new Promise<string>((resolve, reject) => {
-    const c = spawn('qemu-img', ['info', '--output=json', '-U', path], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let text = '';
-    c.stdout.on('data', (d: Buffer) => (text += d.toString()));
-    c.once('error', reject);
-    c.once('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`qemu-img info ${path}: exit ${code}`))));
-  });
-  const info = JSON.parse(out) as { 'full-backing-filename'?: string; 'backing-filename-format'?: string };
+  const info = JSON.parse(await run('qemu-img', ['info', '--output=json', '-U', path])) as { 'full-backing-filename'?: string; 'backing-filename-format'?: string };
   const backing = info['full-backing-filename'];
   return backing ? { path: backing, format: info['backing-filename-format'] ?? 'raw' } : undefined;
 }

@@ -22,6 +22,18 @@ export class QemuGuestAgent implements GuestAgent {
     return next;
   }
 
+  /** One agent session for one call, in this VM's queue. */
+  private withSession<T>(socket: string, fn: (s: QgaSession) => Promise<T>): Promise<T> {
+    return this.serial(socket, async () => {
+      const s = await QgaSession.open(socket, 5000);
+      try {
+        return await fn(s);
+      } finally {
+        s.close();
+      }
+    });
+  }
+
   async waitReady(socket: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     let last: unknown;
@@ -48,36 +60,15 @@ export class QemuGuestAgent implements GuestAgent {
   exec(socket: string, argv: string[], opts: { timeoutMs?: number; env?: Record<string, string>; input?: Buffer } = {}): Promise<GuestExecResult> {
     const [path, ...args] = argv;
     if (!path) throw new InvalidArgumentError('command', 'is required');
-    return this.serial(socket, async () => {
-      const s = await QgaSession.open(socket, 5000);
-      try {
-        return await qgaExec(s, path, args, opts);
-      } finally {
-        s.close();
-      }
-    });
+    return this.withSession(socket, (s) => qgaExec(s, path, args, opts));
   }
 
   readFile(socket: string, path: string, opts: { maxBytes: number }): Promise<Buffer | undefined> {
-    return this.serial(socket, async () => {
-      const s = await QgaSession.open(socket, 5000);
-      try {
-        return await qgaReadFile(s, path, opts.maxBytes);
-      } finally {
-        s.close();
-      }
-    });
+    return this.withSession(socket, (s) => qgaReadFile(s, path, opts.maxBytes));
   }
 
   execStream(socket: string, argv: string[], onChunk: (c: ExecChunk) => Promise<void>, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<{ exitCode: number }> {
     if (argv.length === 0 || !argv[0]) throw new InvalidArgumentError('command', 'is required');
-    return this.serial(socket, async () => {
-      const s = await QgaSession.open(socket, 5000);
-      try {
-        return await qgaExecStream(s, argv, onChunk, opts);
-      } finally {
-        s.close();
-      }
-    });
+    return this.withSession(socket, (s) => qgaExecStream(s, argv, onChunk, opts));
   }
 }

@@ -1,15 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeadlineExceededError } from '@banger/runtime';
-import type { QgaSession } from './qga.js';
+import type { FileRead, QgaSession } from './qga.js';
 
 export type ExecChunk = { stream: 'stdout' | 'stderr'; data: Buffer };
-
-interface FileRead {
-  count: number;
-  'buf-b64': string;
-  eof: boolean;
-}
 
 /**
  * Streams a guest command's output while it runs. qemu-guest-agent only returns captured

@@ -74,13 +74,18 @@ async function fakeAgent(opts: { garbageFirst?: boolean; ignoreFirstSync?: boole
 describe('QgaSession', () => {
   let cleanup: (() => Promise<void>) | undefined;
   afterEach(async () => cleanup?.());
-
-  it('syncs past stale channel data and runs a command to completion', async () => {
-    const agent = await fakeAgent({ garbageFirst: true });
+  /** A fake agent for this test, removed after it. */
+  const started = async (opts?: Parameters<typeof fakeAgent>[0]): ReturnType<typeof fakeAgent> => {
+    const agent = await fakeAgent(opts);
     cleanup = async () => {
       agent.server.close();
       await rm(agent.dir, { recursive: true, force: true });
     };
+    return agent;
+  };
+
+  it('syncs past stale channel data and runs a command to completion', async () => {
+    const agent = await started({ garbageFirst: true });
     const session = await QgaSession.open(agent.path, 5000);
     const res = await qgaExec(session, '/bin/echo', ['hi']);
     session.close();
@@ -89,21 +94,13 @@ describe('QgaSession', () => {
   });
 
   it('retries the sync until the agent answers', async () => {
-    const agent = await fakeAgent({ ignoreFirstSync: true });
-    cleanup = async () => {
-      agent.server.close();
-      await rm(agent.dir, { recursive: true, force: true });
-    };
+    const agent = await started({ ignoreFirstSync: true });
     const session = await QgaSession.open(agent.path, 5000);
     session.close();
   });
 
   it('leaves no stale answers behind when many syncs queued up while the guest booted', async () => {
-    const agent = await fakeAgent({ openAfterMs: 1300 });
-    cleanup = async () => {
-      agent.server.close();
-      await rm(agent.dir, { recursive: true, force: true });
-    };
+    const agent = await started({ openAfterMs: 1300 });
     const t0 = Date.now();
     const session = await QgaSession.open(agent.path, 5000);
     expect(Date.now() - t0).toBeLessThan(2500);
@@ -114,11 +111,7 @@ describe('QgaSession', () => {
   });
 
   it('reads a guest file in chunks without starting a process, and reports a missing one as undefined', async () => {
-    const agent = await fakeAgent();
-    cleanup = async () => {
-      agent.server.close();
-      await rm(agent.dir, { recursive: true, force: true });
-    };
+    const agent = await started();
     const session = await QgaSession.open(agent.path, 5000);
     expect(await qgaReadFile(session, '/etc/banger/secrets/missing', 4096)).toBeUndefined();
     expect((await qgaReadFile(session, '/etc/banger/secrets/opencode', 4096))?.toString()).toBe('s3cret-part1-part2\n');
@@ -127,11 +120,7 @@ describe('QgaSession', () => {
   });
 
   it('maps agent errors and unreachable sockets to typed errors', async () => {
-    const agent = await fakeAgent();
-    cleanup = async () => {
-      agent.server.close();
-      await rm(agent.dir, { recursive: true, force: true });
-    };
+    const agent = await started();
     const session = await QgaSession.open(agent.path, 5000);
     await expect(session.execute('guest-bogus', undefined, 1000)).rejects.toMatchObject({ reason: 'AGENT_ERROR' });
     session.close();

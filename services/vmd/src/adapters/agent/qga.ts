@@ -223,7 +223,8 @@ export async function qgaExec(session: QgaSession, path: string, args: string[],
   }
 }
 
-interface FileRead {
+/** What guest-file-read answers. */
+export interface FileRead {
   count: number;
   'buf-b64': string;
   eof: boolean;
