@@ -43,6 +43,8 @@ export interface BangerConfig {
     allowedUids: number[];
     /** Group given access to VM run files (agent socket, console log), for vmd; "" for none. */
     clientGroup: string;
+    /** Global quotas, beyond the per-VM `[vm]` bounds privhelper also enforces. */
+    quotas: HelperQuotas;
   };
   network: { cidr: string; bridge: string; netns: string | null; tapPoolSize: number };
   vm: {
@@ -57,6 +59,18 @@ export interface BangerConfig {
     defaultImage: string;
   };
   hypervisor: { qemuBinary: string; accel: Accel };
+}
+
+/** privhelper's host-wide limits; going over one is RESOURCE_EXHAUSTED naming it. */
+export interface HelperQuotas {
+  /** VMs with disks on this host. */
+  maxVms: number;
+  /** Guest memory of all running VMs together, as a percentage of host RAM. */
+  maxGuestMemoryPercent: number;
+  /** Work disks' sizes together; 0 means at most the free space of the disk holding them. */
+  maxWorkDiskTotalGib: number;
+  /** Minimum time between two deep host probes (each boots a QEMU) by one caller. */
+  deepProbeIntervalSeconds: number;
 }
 
 export interface LoadConfigOptions {
@@ -142,6 +156,12 @@ export function buildConfig(file: Record<string, unknown>, source: string, ctx: 
       socket: r.take('privhelper', 'socket', absPath(), join(runDir, 'privhelper.sock')),
       allowedUids: r.take('privhelper', 'allowed_uids', intList(0, 0xfffffffe), [0]),
       clientGroup: r.take('privhelper', 'client_group', groupName(), 'banger'),
+      quotas: {
+        maxVms: r.take('privhelper', 'max_vms', int(1, 100_000), 64),
+        maxGuestMemoryPercent: r.take('privhelper', 'max_guest_memory_percent', int(1, 100), 75),
+        maxWorkDiskTotalGib: r.take('privhelper', 'max_work_disk_total_gib', int(0, 1 << 30), 0),
+        deepProbeIntervalSeconds: r.take('privhelper', 'deep_probe_interval_seconds', int(0, 86_400), 60),
+      },
     },
     network: {
       cidr: r.take('network', 'cidr', ipv4Cidr(), '172.30.0.0/24'),

@@ -1,5 +1,6 @@
 export { ConfigError } from './errors.js';
-export type { Accel, BangerConfig, Bounds, LoadConfigOptions, LogLevel } from './config.js';
+export type { Accel, BangerConfig, Bounds, HelperQuotas, LoadConfigOptions, LogLevel } from './config.js';
+export { bangerLayout, daemonLayout, helperLayout, helperRoots, type BangerLayout, type DaemonLayout, type DirOwner, type HelperLayout, type LayoutDir } from './layout.js';
 export {
   ACCELS,
   LOG_LEVELS,
