@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { StagedKernel } from './kernel/manifest.js';
@@ -33,6 +33,8 @@ export interface BuildImageOptions {
   /** banger's images directory; the image goes to <imagesRoot>/<recipe>-<fingerprint[0:16]>/. */
   imagesRoot: string;
   cacheDir: string;
+  /** Where the build tree is made (same filesystem as imagesRoot); default: next to the image. */
+  workDir?: string;
   imagesDir?: string;
   signal?: AbortSignal;
   onProgress?: ProgressFn;
@@ -56,9 +58,15 @@ export async function buildImage(opts: BuildImageOptions): Promise<{ manifest: I
     opts.onProgress?.({ stage: 'done', done: 1, total: 1, detail: 'unchanged: image already built' });
     return { manifest: JSON.parse(existing) as ImageManifest, dir, noop: true };
   }
-  const tmp = `${dir}.building-${process.pid}`;
-  await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp);
+  let tmp: string;
+  if (opts.workDir) {
+    await mkdir(opts.workDir, { recursive: true, mode: 0o700 });
+    tmp = await mkdtemp(path.join(opts.workDir, `${path.basename(dir)}-`));
+  } else {
+    tmp = `${dir}.building-${process.pid}`;
+    await rm(tmp, { recursive: true, force: true });
+    await mkdir(tmp);
+  }
   try {
     const r = await buildRootfs({
       recipe, kernel, outPath: path.join(tmp, 'rootfs.ext4'), cacheDir: opts.cacheDir,

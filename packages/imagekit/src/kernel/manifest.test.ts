@@ -64,3 +64,40 @@ describe('checksums', () => {
     await expect(verifyKernel(root)).rejects.toMatchObject({ kind: 'NOT_FOUND', reason: 'KERNEL_NOT_PULLED' });
   });
 });
+
+describe('a hostile kernel directory', () => {
+  async function rewrite(dir: string, edit: (m: Record<string, unknown>) => void): Promise<void> {
+    const { readFile } = await import('node:fs/promises');
+    const m = JSON.parse(await readFile(path.join(dir, MANIFEST), 'utf8')) as Record<string, unknown>;
+    edit(m);
+    await writeFile(path.join(dir, MANIFEST), JSON.stringify(m));
+  }
+
+  it('refuses artifact file names that are paths, and manifests without file entries', async () => {
+    const { dir } = await staged();
+    await rewrite(dir, (m) => ((m['artifacts'] as Record<string, Record<string, unknown>>)['vmlinux']!['file'] = '../../../../etc/shadow'));
+    await expect(verifyKernel(dir)).rejects.toMatchObject({ reason: 'KERNEL_MANIFEST_INVALID', fields: { field: 'artifacts.vmlinux.file' } });
+    await rewrite(dir, (m) => (m['artifacts'] = { deb: { sha256: 'a'.repeat(64), size: 1 } }));
+    await expect(verifyKernel(dir)).rejects.toMatchObject({ reason: 'KERNEL_MANIFEST_INVALID', fields: { field: 'artifacts.vmlinuz' } });
+  });
+
+  it('refuses a symlinked artifact (e.g. to /dev/zero) and a FIFO at once instead of reading them', async () => {
+    const { symlink, unlink } = await import('node:fs/promises');
+    const { execFileSync } = await import('node:child_process');
+    const { dir } = await staged();
+    await unlink(path.join(dir, 'vmlinux'));
+    await symlink('/dev/zero', path.join(dir, 'vmlinux'));
+    const t0 = Date.now();
+    await expect(verifyKernel(dir)).rejects.toMatchObject({ reason: 'NOT_A_REGULAR_FILE' });
+    await unlink(path.join(dir, 'vmlinux'));
+    execFileSync('mkfifo', [path.join(dir, 'vmlinux')]);
+    await expect(verifyKernel(dir)).rejects.toMatchObject({ reason: 'NOT_A_REGULAR_FILE' });
+    expect(Date.now() - t0).toBeLessThan(2000);
+  });
+
+  it('refuses a manifest whose identifiers are not plain names', async () => {
+    const { dir } = await staged();
+    await rewrite(dir, (m) => (m['name'] = '../k'));
+    await expect(verifyKernel(dir)).rejects.toMatchObject({ reason: 'KERNEL_MANIFEST_INVALID', fields: { field: 'name' } });
+  });
+});

@@ -31,6 +31,8 @@ export interface NpmArtifact {
   file: string;
   dest: string;
   mode: string;
+  /** sha256 of the extracted file: the build refuses anything else the registry hands out. */
+  sha256: string;
 }
 
 export interface RecipeDoc {
@@ -112,6 +114,7 @@ export function validateRecipeDoc(name: string, d: RecipeDoc): RecipeDoc {
     if (!a.dest.startsWith('/') || a.dest.split('/').includes('..') || a.file.split('/').includes('..')) {
       throw bad(name, 'artifacts', 'has an unsafe path');
     }
+    if (typeof a.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(a.sha256)) throw bad(name, 'artifacts.sha256', 'must pin the file with 64 hex digits');
   }
   return d;
 }

@@ -15,6 +15,8 @@ export interface GrpcDaemonSpec {
   socketMode: number;
   /** Group that owns the socket when it exists on this host (e.g. `banger`). */
   socketGroup?: string;
+  /** Where the socket is bound before it is renamed into place (see ServeUnixOptions.stagingDir). */
+  socketStagingDir?: string;
   serviceName: string;
   definition: ServiceDefinition;
   implementation: UntypedServiceImplementation;
@@ -92,6 +94,7 @@ export async function runGrpcDaemon(spec: GrpcDaemonSpec): Promise<void> {
         socketPath: spec.socketPath,
         mode: spec.socketMode,
         ...(gid !== undefined ? { owner: { uid, gid } } : {}),
+        ...(spec.socketStagingDir ? { stagingDir: spec.socketStagingDir } : {}),
       });
       const httpAddr = metricsAddr(spec.name, process.env);
       const metrics = await startMetricsExport({

@@ -12,6 +12,12 @@ export interface ServeUnixOptions {
   /** File mode of the socket, e.g. 0o660. Applied before the socket becomes reachable. */
   mode: number;
   owner?: { uid: number; gid: number };
+  /**
+   * Directory to bind in before the rename, default the socket's own directory. privhelper
+   * names a directory only root can write: its socket lives in the shared (sticky) run
+   * directory, where the private bind directory must not be something another uid can touch.
+   */
+  stagingDir?: string;
   logger?: Logger;
 }
 
@@ -82,7 +88,7 @@ export async function serveUnix(server: grpc.Server, options: ServeUnixOptions):
     injector.injectConnection(socket);
   });
 
-  const privateDir = await mkdtemp(join(dirname(socketPath), `.${basename(socketPath)}.`));
+  const privateDir = await mkdtemp(join(options.stagingDir ?? dirname(socketPath), `.${basename(socketPath)}.`));
   const tmpPath = join(privateDir, 'sock');
   try {
     await listen(netServer, tmpPath);
