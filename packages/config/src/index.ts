@@ -12,3 +12,4 @@ export {
   resolveConfigPath,
 } from './config.js';
 export { envName } from './reader.js';
+export { explainUnsafe, unsafeComponent, unsafeEntriesUnder, type UnsafePath } from './secure-path.js';
