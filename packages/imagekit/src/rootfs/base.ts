@@ -1,7 +1,8 @@
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { run } from '../exec.js';
+import { run } from '@banger/proc';
+import { toolOptions } from '../tool-options.js';
 import { sha256 } from '../hash.js';
 import { canonicalJson } from '../recipe/canonical.js';
 import type { RecipeDoc } from '../recipe/recipe.js';
@@ -32,22 +33,22 @@ export async function prepareBase(opts: {
   const cacheFile = path.join(opts.cacheDir, 'debootstrap', `${key}.tar`);
   await mkdir(root, { recursive: true });
   if (await stat(cacheFile).catch(() => null)) {
-    await run('tar', ['-xpf', cacheFile, '-C', root, ...TAR_FLAGS], { signal });
+    await run('tar', ['-xpf', cacheFile, '-C', root, ...TAR_FLAGS], toolOptions(signal));
     return { cached: true, key };
   }
   const b = doc.bootstrap;
   await run(
     'debootstrap',
     [`--variant=${b.variant}`, `--components=${b.components.join(',')}`, `--include=${doc.packages.join(',')}`, b.suite, root, mirror],
-    { signal, captureStdout: false },
+    toolOptions(signal, { captureStdout: false }),
   );
-  await run('chroot', [root, 'apt-get', 'clean'], { signal });
+  await run('chroot', [root, 'apt-get', 'clean'], toolOptions(signal));
   await rm(path.join(root, 'var/lib/apt/lists'), { recursive: true, force: true });
   await mkdir(path.join(root, 'var/lib/apt/lists/partial'), { recursive: true });
   await mkdir(path.dirname(cacheFile), { recursive: true });
   const tmp = `${cacheFile}.tmp-${process.pid}`;
   try {
-    await run('tar', ['-cf', tmp, '-C', root, ...TAR_FLAGS, '.'], { signal });
+    await run('tar', ['-cf', tmp, '-C', root, ...TAR_FLAGS, '.'], toolOptions(signal));
     await rename(tmp, cacheFile);
   } catch (e) {
     await rm(tmp, { force: true });
