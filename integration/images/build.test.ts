@@ -54,7 +54,8 @@ describe.skipIf(skip !== undefined)('rootfs builds and promotion', () => {
       recipe, kernel, outPath: out, cacheDir: TEST_CACHE, signal: ac.signal,
       onProgress: (e) => { if (e.stage === 'customize' || e.stage === 'mkfs') ac.abort(); },
     });
-    await expect(p).rejects.toMatchObject({ kind: 'CANCELLED' });
+    // The stage check (ImageKitError) or the running tool (ProcError) notices first; both say BUILD_CANCELLED.
+    await expect(p).rejects.toMatchObject({ reason: 'BUILD_CANCELLED' });
     expect(await readdir(path.dirname(out))).toEqual([]);
   }, 300_000);
 
@@ -68,7 +69,7 @@ describe.skipIf(skip !== undefined)('rootfs builds and promotion', () => {
     const out = path.join(dir, 'fail', 'rootfs.ext4');
     const recipe = await loadRecipe('debian-bookworm', images);
     await expect(buildRootfs({ recipe, kernel, outPath: out, cacheDir: path.join(dir, 'cache') })).rejects.toMatchObject({
-      reason: 'COMMAND_FAILED',
+      code: 'INTERNAL', reason: 'TOOL_FAILED', tool: 'debootstrap',
     });
     expect(await readdir(path.dirname(out))).toEqual([]);
   }, 300_000);

@@ -1,7 +1,8 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ImageKitError } from '../errors.js';
-import { run } from '../exec.js';
+import { isProcError, run } from '@banger/proc';
+import { toolOptions } from '../tool-options.js';
 
 export interface ResolvedKernelPackage {
   /** The versioned image package, e.g. linux-image-6.1.0-56-cloud-amd64. */
@@ -72,7 +73,7 @@ export async function aptOptions(state: AptState = {}): Promise<string[]> {
 
 /** Refreshes the package lists apt reads (the private ones when the state says so). */
 export async function aptUpdate(state: AptState, signal?: AbortSignal): Promise<void> {
-  await run('apt-get', [...(await aptOptions(state)), 'update', '-q'], { signal });
+  await run('apt-get', [...(await aptOptions(state)), 'update', '-q'], toolOptions(signal));
 }
 
 /** Asks apt which concrete kernel package the catalog's package name currently means. */
@@ -83,26 +84,26 @@ export async function resolveKernelPackage(
   state: AptState = {},
 ): Promise<ResolvedKernelPackage> {
   const spec = version === undefined ? pkg : `${pkg}=${version}`;
-  let out: Buffer;
+  let out: string;
   try {
-    out = (await run('apt-cache', [...(await aptOptions(state)), 'show', '--no-all-versions', spec], { signal })).stdout;
+    out = (await run('apt-cache', [...(await aptOptions(state)), 'show', '--no-all-versions', spec], toolOptions(signal))).stdout;
   } catch (e) {
-    if (e instanceof ImageKitError && e.reason === 'COMMAND_FAILED') {
+    if (isProcError(e, 'TOOL_FAILED')) {
       throw new ImageKitError('UNAVAILABLE', 'KERNEL_PACKAGE_UNKNOWN', `apt does not know ${spec} (run apt-get update?)`, {
         package: spec,
       }, { cause: e });
     }
     throw e;
   }
-  return resolveFromStanza(parseStanza(out.toString('utf8')));
+  return resolveFromStanza(parseStanza(out));
 }
 
 /** Downloads one package into `dir`; apt checks it against the signed repository metadata. */
 export async function aptDownload(pkg: string, version: string, dir: string, signal?: AbortSignal, state: AptState = {}): Promise<void> {
   try {
-    await run('apt-get', [...(await aptOptions(state)), 'download', '-q', `${pkg}=${version}`], { cwd: dir, signal });
+    await run('apt-get', [...(await aptOptions(state)), 'download', '-q', `${pkg}=${version}`], toolOptions(signal, { cwd: dir }));
   } catch (e) {
-    if (e instanceof ImageKitError && e.reason === 'COMMAND_FAILED') {
+    if (isProcError(e, 'TOOL_FAILED')) {
       throw new ImageKitError('UNAVAILABLE', 'KERNEL_DOWNLOAD_FAILED', `cannot download ${pkg}=${version}: ${e.message}`, {
         package: pkg,
       }, { cause: e });

@@ -2,7 +2,8 @@ import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } fro
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { ImageKitError } from '../errors.js';
-import { run } from '../exec.js';
+import { run } from '@banger/proc';
+import { toolOptions } from '../tool-options.js';
 import { buildCpio } from './cpio.js';
 
 const norm = (m: string): string => m.replace(/-/g, '_');
@@ -65,7 +66,7 @@ export interface InitramfsInput {
 export async function buildInitramfs(input: InitramfsInput): Promise<{ modules: string[]; missing: string[] }> {
   const { packageRoot, release } = input;
   const srcMods = path.join(packageRoot, 'lib/modules', release);
-  await run('depmod', ['-b', packageRoot, release], { signal: input.signal });
+  await run('depmod', ['-b', packageRoot, release], toolOptions(input.signal));
   const dep = parseModulesDep(await readFile(path.join(srcMods, 'modules.dep'), 'utf8'));
   const builtinText = await readFile(path.join(srcMods, 'modules.builtin'), 'utf8').catch(() => '');
   const builtin = new Set(
@@ -86,7 +87,7 @@ export async function buildInitramfs(input: InitramfsInput): Promise<{ modules: 
   for (const f of ['modules.builtin', 'modules.builtin.modinfo', 'modules.order']) {
     await copyFile(path.join(srcMods, f), path.join(dstMods, f)).catch(() => undefined);
   }
-  await run('depmod', ['-b', input.modulesOut, release], { signal: input.signal });
+  await run('depmod', ['-b', input.modulesOut, release], toolOptions(input.signal));
 
   const tree = await mkdtemp(path.join(path.dirname(input.initrdOut), '.initramfs-'));
   try {
@@ -98,7 +99,7 @@ export async function buildInitramfs(input: InitramfsInput): Promise<{ modules: 
     await copyFile(input.initScript, path.join(tree, 'init'));
     await chmod(path.join(tree, 'init'), 0o755);
     await writeFile(path.join(tree, 'etc/banger-modules'), `${paths.join('\n')}\n`);
-    await run('cp', ['-a', path.join(input.modulesOut, 'lib'), tree], { signal: input.signal });
+    await run('cp', ['-a', path.join(input.modulesOut, 'lib'), tree], toolOptions(input.signal));
     await mkdir(path.join(tree, 'dev'), { recursive: true });
     const cpio = await buildCpio(tree, [
       { path: 'dev/console', type: 'c', major: 5, minor: 1, mode: 0o600 },

@@ -2,7 +2,8 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFil
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { ImageKitError, throwIfAborted } from '../errors.js';
-import { run } from '../exec.js';
+import { run } from '@banger/proc';
+import { toolOptions } from '../tool-options.js';
 import { checkPinned, sha256File } from '../hash.js';
 import { DEFAULT_IMAGES_DIR } from '../layout.js';
 import type { ProgressFn } from '../progress.js';
@@ -84,7 +85,7 @@ export async function pullKernel(opts: PullKernelOptions): Promise<StagedKernel 
 
     progress(2);
     const root = path.join(work, 'root');
-    await run('dpkg-deb', ['-x', path.join(dl, debName), root], { signal });
+    await run('dpkg-deb', ['-x', path.join(dl, debName), root], toolOptions(signal));
     await rm(dl, { recursive: true, force: true });
     await mkdir(stageDir);
     const rel = resolved.release;

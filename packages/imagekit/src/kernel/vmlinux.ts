@@ -1,6 +1,7 @@
 import { gunzipSync } from 'node:zlib';
 import { ImageKitError } from '../errors.js';
-import { run } from '../exec.js';
+import { isProcError, run } from '@banger/proc';
+import { toolOptions } from '../tool-options.js';
 import { lz4LegacyDecompress } from './lz4.js';
 
 export type PayloadCompression = 'gzip' | 'xz' | 'zstd' | 'lz4';
@@ -11,6 +12,9 @@ const MAGICS: readonly { kind: PayloadCompression; magic: Buffer }[] = [
   { kind: 'zstd', magic: Buffer.from([0x28, 0xb5, 0x2f, 0xfd]) },
   { kind: 'lz4', magic: Buffer.from([0x02, 0x21, 0x4c, 0x18]) },
 ];
+
+/** An uncompressed x86 kernel is tens of MB; more than this is not a kernel. */
+const MAX_VMLINUX_BYTES = 512 * 1024 * 1024;
 
 const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
 
@@ -42,10 +46,10 @@ export function findPayload(bz: Buffer): { kind: PayloadCompression; payload: Bu
 
 async function viaCli(cmd: string, args: string[], payload: Buffer): Promise<Buffer> {
   try {
-    return (await run(cmd, args, { input: payload })).stdout;
+    return (await run(cmd, args, { ...toolOptions(undefined, { input: payload, maxStdout: MAX_VMLINUX_BYTES }), encoding: 'buffer' })).stdout;
   } catch (e) {
     // xz/zstd may complain about the size word appended after the stream; the ELF check decides.
-    if (e instanceof ImageKitError && e.reason === 'COMMAND_FAILED') {
+    if (isProcError(e, 'TOOL_FAILED')) {
       throw bad(`${cmd} could not decompress the payload: ${e.message}`);
     }
     throw e;

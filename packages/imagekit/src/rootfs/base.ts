@@ -1,7 +1,8 @@
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { run } from '../exec.js';
+import { run } from '@banger/proc';
+import { toolOptions } from '../tool-options.js';
 import { sha256, sha256File } from '../hash.js';
 import { isolated } from './isolate.js';
 import { canonicalJson } from '../recipe/canonical.js';
@@ -76,21 +77,21 @@ export async function prepareBase(opts: {
   await mkdir(root, { recursive: true });
   const trusted = await trustedCacheFile(opts.cacheDir, key, opts.logger);
   if (trusted) {
-    await run('tar', ['-xpf', trusted, '-C', root, ...TAR_FLAGS], { signal });
+    await run('tar', ['-xpf', trusted, '-C', root, ...TAR_FLAGS], toolOptions(signal));
     return { cached: true, key };
   }
   const b = doc.bootstrap;
   await run(
     ...isolated('debootstrap', [`--variant=${b.variant}`, `--components=${b.components.join(',')}`, `--include=${doc.packages.join(',')}`, b.suite, root, mirror]),
-    { signal, captureStdout: false },
+    toolOptions(signal, { captureStdout: false }),
   );
-  await run(...isolated('chroot', [root, 'apt-get', 'clean']), { signal });
+  await run(...isolated('chroot', [root, 'apt-get', 'clean']), toolOptions(signal));
   await rm(path.join(root, 'var/lib/apt/lists'), { recursive: true, force: true });
   await mkdir(path.join(root, 'var/lib/apt/lists/partial'), { recursive: true });
   await mkdir(path.dirname(cacheFile), { recursive: true });
   const tmp = `${cacheFile}.tmp-${process.pid}`;
   try {
-    await run('tar', ['-cf', tmp, '-C', root, ...TAR_FLAGS, '.'], { signal });
+    await run('tar', ['-cf', tmp, '-C', root, ...TAR_FLAGS, '.'], toolOptions(signal));
     const entry = { sha256: await sha256File(tmp), size: (await stat(tmp)).size, createdAt: new Date().toISOString() };
     await rename(tmp, cacheFile);
     const dir = path.dirname(cacheFile);

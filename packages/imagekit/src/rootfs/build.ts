@@ -3,7 +3,8 @@ import { chmod, copyFile, mkdir, mkdtemp, open, readdir, rename, rm, stat, unlin
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { throwIfAborted } from '../errors.js';
-import { run } from '../exec.js';
+import { run } from '@banger/proc';
+import { toolOptions } from '../tool-options.js';
 import type { ProgressFn } from '../progress.js';
 import { recipeFingerprint, type KernelIdentity, type Recipe, type ServiceSpec, type InitMode } from '../recipe/recipe.js';
 import { prepareBase } from './base.js';
@@ -52,18 +53,18 @@ async function createSparse(file: string, bytes: number): Promise<void> {
 
 /** Builds an ext4 image file from a directory with `mkfs.ext4 -d` (no loop mount), sized with headroom. */
 export async function mkfsFromDir(dir: string, out: string, label: string, headroomMiB: number, signal?: AbortSignal): Promise<number> {
-  const { stdout } = await run('du', ['-s', '--block-size=1M', '-x', dir], { signal });
-  const usedMiB = Number.parseInt(stdout.toString('utf8'), 10);
+  const { stdout } = await run('du', ['-s', '--block-size=1M', '-x', dir], toolOptions(signal));
+  const usedMiB = Number.parseInt(stdout, 10);
   const mib = Math.ceil((usedMiB * 1.15 + headroomMiB) / 64) * 64;
   await createSparse(out, mib * 1024 * 1024);
-  await run('mkfs.ext4', ['-q', '-F', '-L', label, '-d', dir, out], { signal });
+  await run('mkfs.ext4', ['-q', '-F', '-L', label, '-d', dir, out], toolOptions(signal));
   return mib * 1024 * 1024;
 }
 
 async function customize(recipe: Recipe, root: string, fingerprint: string, signal?: AbortSignal): Promise<void> {
   const units = await installGuestFiles(recipe, root, fingerprint);
   const sd = recipe.doc.systemd;
-  const chroot = (...args: string[]): Promise<unknown> => run(...isolated('chroot', [root, ...args]), { signal });
+  const chroot = (...args: string[]): Promise<unknown> => run(...isolated('chroot', [root, ...args]), toolOptions(signal));
   await chroot('systemctl', 'enable', '--no-reload', ...sd.enable, ...units);
   if (sd.mask.length) await chroot('systemctl', 'mask', ...sd.mask);
   await chroot('systemctl', 'set-default', sd.defaultTarget);

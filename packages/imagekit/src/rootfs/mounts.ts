@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { run } from '../exec.js';
+import { run } from '@banger/proc';
+import { toolOptions } from '../tool-options.js';
 
 function unescapeMount(s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
@@ -18,5 +19,5 @@ export async function unmountUnder(dir: string): Promise<void> {
     .map((l) => unescapeMount(l.split(' ')[4] ?? ''))
     .filter((p) => p.startsWith(prefix))
     .sort((a, b) => b.length - a.length);
-  for (const p of points) await run('umount', ['-l', p]).catch(() => undefined);
+  for (const p of points) await run('umount', ['-l', p], toolOptions(undefined)).catch(() => undefined);
 }

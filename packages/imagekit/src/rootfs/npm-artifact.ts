@@ -2,7 +2,8 @@ import { constants as fsc } from 'node:fs';
 import { mkdir, mkdtemp, open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ImageKitError } from '../errors.js';
-import { run } from '../exec.js';
+import { isProcError, run } from '@banger/proc';
+import { toolOptions } from '../tool-options.js';
 import { sha256File } from '../hash.js';
 import type { NpmArtifact } from '../recipe/recipe.js';
 
@@ -45,16 +46,16 @@ export async function fetchNpmFile(a: NpmArtifact, cacheDir: string, signal?: Ab
   await mkdir(path.dirname(dir), { recursive: true, mode: 0o700 });
   const tmp = await mkdtemp(`${dir}.tmp-`);
   try {
-    await run('npm', ['pack', '--silent', `${a.package}@${a.version}`], { cwd: tmp, signal });
+    await run('npm', ['pack', '--silent', `${a.package}@${a.version}`], toolOptions(signal, { cwd: tmp }));
     const tgz = path.join(tmp, `${a.package.replace(/^@/, '').replace(/\//g, '-')}-${a.version}.tgz`);
-    await run('tar', ['-xzf', tgz, '-C', tmp, '--no-same-owner', `package/${a.file}`], { signal });
+    await run('tar', ['-xzf', tgz, '-C', tmp, '--no-same-owner', `package/${a.file}`], toolOptions(signal));
     await rm(tgz, { force: true });
     await checkArtifact(a, path.join(tmp, 'package', a.file));
     await rm(dir, { recursive: true, force: true });
     await rename(tmp, dir);
   } catch (e) {
     await rm(tmp, { recursive: true, force: true });
-    if (e instanceof ImageKitError && e.reason === 'COMMAND_FAILED') {
+    if (isProcError(e, 'TOOL_FAILED')) {
       throw new ImageKitError('UNAVAILABLE', 'ARTIFACT_FETCH_FAILED', `cannot fetch ${a.package}@${a.version}: ${e.message}`, {
         package: a.package,
       }, { cause: e });

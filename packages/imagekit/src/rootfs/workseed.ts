@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { run } from '../exec.js';
+import { run } from '@banger/proc';
+import { toolOptions } from '../tool-options.js';
 import { sha256 } from '../hash.js';
 import { canonicalJson } from '../recipe/canonical.js';
 import type { Recipe } from '../recipe/recipe.js';
@@ -36,8 +37,8 @@ export async function buildWorkSeed(recipe: Pick<Recipe, 'name' | 'doc'>, outPat
     await mkdir(path.join(tmp, '.banger'), { mode: 0o700 });
     await writeFile(path.join(tmp, SEED_MARKER), `${JSON.stringify({ fingerprint, recipe: recipe.name, label })}\n`);
     await rm(partial, { force: true });
-    await run('truncate', ['-s', `${sizeMiB}M`, partial], { signal });
-    await run('mkfs.ext4', ['-q', '-F', '-L', label, '-E', 'root_owner=0:0', '-d', tmp, partial], { signal });
+    await run('truncate', ['-s', `${sizeMiB}M`, partial], toolOptions(signal));
+    await run('mkfs.ext4', ['-q', '-F', '-L', label, '-E', 'root_owner=0:0', '-d', tmp, partial], toolOptions(signal));
     await rename(partial, outPath);
     return { path: outPath, fingerprint, sizeBytes: sizeMiB * 1024 * 1024, label };
   } catch (e) {

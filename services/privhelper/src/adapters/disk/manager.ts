@@ -1,6 +1,7 @@
 import { constants as fsc } from 'node:fs';
 import { copyFile, mkdir, rename, rm, rmdir, stat, truncate, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { run } from '@banger/proc';
 import type { Logger } from 'pino';
 import type { DiskInfo, DiskLimits, DiskManager, DiskRoots } from '../../domain/disk/ports.js';
 import { DEFAULT_DISK_LIMITS, DISK_SIZE_ALIGN } from '../../domain/disk/ports.js';
@@ -8,7 +9,6 @@ import { confine, confineAny } from '../../domain/vmspec/confine.js';
 import { VmHostError, invalid } from '../../domain/vmspec/errors.js';
 import { validateVmId } from '../../domain/vmspec/spec.js';
 import { pidsHoldingFile } from '../proc/pids.js';
-import { runTool } from '../proc/run.js';
 
 export interface DiskTools {
   readonly qemuImg: string;
@@ -44,7 +44,7 @@ export class HostDiskManager implements DiskManager {
     const started = Date.now();
     const tmp = `${target}.partial`;
     await rm(tmp, { force: true });
-    await runTool(this.tools.qemuImg, ['create', '-q', '-f', 'qcow2', '-b', base, '-F', 'raw', tmp]);
+    await run(this.tools.qemuImg, ['create', '-q', '-f', 'qcow2', '-b', base, '-F', 'raw', tmp]);
     await rename(tmp, target);
     this.log.info({ vm_id: vmId, base, path: target, duration_ms: Date.now() - started }, 'root overlay created');
     return { path: target, format: 'qcow2', sizeBytes: (await sizeOf(target)) ?? 0, created: true };
@@ -120,16 +120,16 @@ export class HostDiskManager implements DiskManager {
   /** Grows the file, then the ext4 inside it. If resize2fs fails the file is truncated back. */
   private async growExt4(file: string, from: number, to: number, opts: { fsckFirst: boolean }): Promise<void> {
     // e2fsck exit 1 = "errors corrected", still fine to resize.
-    const fsck = (): Promise<unknown> => runTool(this.tools.e2fsck, ['-f', '-p', file], { okCodes: [0, 1] });
+    const fsck = (): Promise<unknown> => run(this.tools.e2fsck, ['-f', '-p', file], { okCodes: [0, 1] });
     if (opts.fsckFirst) await fsck();
     if (to === from) return;
     await truncate(file, to);
     try {
-      await runTool(this.tools.resize2fs, ['-p', file]).catch(async (err: unknown) => {
+      await run(this.tools.resize2fs, ['-p', file]).catch(async (err: unknown) => {
         // resize2fs refuses a filesystem that was not checked since its last mount.
         if (opts.fsckFirst) throw err;
         await fsck();
-        await runTool(this.tools.resize2fs, ['-p', file]);
+        await run(this.tools.resize2fs, ['-p', file]);
       });
     } catch (err) {
       await truncate(file, from);

@@ -1,6 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { spawnProcess, type ProcessHandle } from '@banger/proc';
 import type { Logger } from 'pino';
 import type { DnsRecord } from '../../domain/network/dnsRecords.js';
 import { NetError, type NetErrorKind } from '../../domain/network/errors.js';
@@ -30,7 +30,7 @@ interface Reply {
  * sync.
  */
 export class NetnsDnsProcess {
-  private child: ChildProcess | undefined;
+  private child: { readonly handle: ProcessHandle; exited: boolean } | undefined;
   private lines: AsyncIterator<string> | undefined;
   private rl: Interface | undefined;
   private queue: Promise<unknown> = Promise.resolve();
@@ -71,7 +71,7 @@ export class NetnsDnsProcess {
   }
 
   private running(): boolean {
-    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+    return this.child !== undefined && !this.child.exited;
   }
 
   private async send(records: readonly DnsRecord[]): Promise<SyncResult> {
@@ -83,33 +83,33 @@ export class NetnsDnsProcess {
   async close(): Promise<void> {
     const child = this.child;
     this.child = undefined;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.stdin?.end(); // dnsMain exits when its stdin closes
-    const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-    await exited;
+    if (!child || child.exited) return;
+    child.handle.stdin?.end(); // dnsMain exits when its stdin closes
+    const timer = setTimeout(() => child.handle.kill('SIGKILL'), 3000);
+    await child.handle.exited;
     clearTimeout(timer);
     this.rl?.close();
   }
 
   private async start(address: string, port: number): Promise<{ address: string; port: number }> {
     await this.close();
-    const child = spawn(
+    const handle = await spawnProcess(
       this.opts.ipPath ?? 'ip',
       ['netns', 'exec', this.opts.netns, process.execPath, '--import', TSX_LOADER, DNS_MAIN, '--listen', `${address}:${port}`, '--zone', this.opts.zone],
-      { stdio: ['pipe', 'pipe', 'pipe'] },
+      { stdin: 'pipe', stdout: 'pipe', maxStderr: 2000 },
     );
-    let stderr = '';
-    child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
-    child.on('exit', (code, signal) => {
-      if (this.child === child) this.opts.log?.warn({ netns: this.opts.netns, code, signal, stderr }, 'dns responder exited');
+    const child = { handle, exited: false };
+    void handle.exited.then(({ code, signal }) => {
+      child.exited = true;
+      if (this.child === child) this.opts.log?.warn({ netns: this.opts.netns, code, signal, stderr: handle.stderrTail() }, 'dns responder exited');
     });
     this.child = child;
-    this.rl = createInterface({ input: child.stdout! });
+    if (handle.stdout === null) throw new Error('spawnProcess gave no stdout pipe');
+    this.rl = createInterface({ input: handle.stdout });
     this.lines = this.rl[Symbol.asyncIterator]();
     const first = await this.next(15_000).catch((err: unknown) => {
-      child.kill('SIGKILL');
-      throw new NetError('UNAVAILABLE', 'DNS_START_FAILED', `dns responder in netns ${this.opts.netns} did not start: ${String(err)} ${stderr}`.trim());
+      handle.kill('SIGKILL');
+      throw new NetError('UNAVAILABLE', 'DNS_START_FAILED', `dns responder in netns ${this.opts.netns} did not start: ${String(err)} ${handle.stderrTail()}`.trim());
     });
     if (first.error) {
       this.child = undefined;
@@ -120,7 +120,7 @@ export class NetnsDnsProcess {
   }
 
   private async ask(msg: unknown): Promise<Reply> {
-    this.child?.stdin?.write(`${JSON.stringify(msg)}\n`);
+    this.child?.handle.stdin?.write(`${JSON.stringify(msg)}\n`);
     return this.next(5000);
   }
 

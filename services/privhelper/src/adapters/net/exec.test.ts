@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { NetError } from '../../domain/network/errors.js';
-import { classify, NetRunner, tolerate, ToolFailure } from './exec.js';
+import { toolFailed } from '@banger/proc';
+import { classify, NetRunner, tolerate } from './exec.js';
 
 describe('NetRunner argv', () => {
   const dir = mkdtempSync(join(tmpdir(), 'banger-argv-'));
@@ -25,13 +26,17 @@ describe('NetRunner argv', () => {
   it('refuses a bad namespace name before running anything', () => {
     expect(() => new NetRunner({ netns: '../etc' })).toThrow(NetError);
   });
-  it('maps a missing tool to UNAVAILABLE', async () => {
+  it('maps a missing tool to FAILED_PRECONDITION/TOOL_MISSING, as every runner does', async () => {
     const run = new NetRunner({ tools: { ip: 'banger-no-such-tool' } });
-    await expect(run.ip(['x'])).rejects.toMatchObject({ kind: 'UNAVAILABLE', reason: 'TOOL_MISSING' });
+    await expect(run.ip(['x'])).rejects.toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'TOOL_MISSING', fields: { tool: 'banger-no-such-tool' } });
   });
   it('maps a timeout to DEADLINE_EXCEEDED', async () => {
     const run = new NetRunner({ tools: { ip: 'sleep', timeoutMs: 50 } });
-    await expect(run.ip(['5'])).rejects.toMatchObject({ kind: 'DEADLINE_EXCEEDED' });
+    await expect(run.ip(['5'])).rejects.toMatchObject({ code: 'DEADLINE_EXCEEDED', reason: 'TOOL_TIMEOUT' });
+  });
+  it('runs tools in the C.UTF-8 locale, so stderr patterns match', async () => {
+    const run = new NetRunner({ tools: { ip: 'locale' } });
+    expect((await run.ip([])).stdout).toContain('LC_MESSAGES="C.UTF-8"');
   });
   it('refuses host sysctl through the netns path', async () => {
     await expect(new NetRunner({ tools: { sysctl: 'echo' } }).sysctlInNetns('net.ipv4.ip_forward', '1')).rejects.toMatchObject({ reason: 'HOST_SYSCTL_REFUSED' });
@@ -39,7 +44,7 @@ describe('NetRunner argv', () => {
 });
 
 describe('classify', () => {
-  const f = (stderr: string) => classify(new ToolFailure(['ip'], stderr, 1), 'op');
+  const f = (stderr: string) => classify(toolFailed('ip', 1, null, stderr), 'op');
   it.each([
     ['Cannot find device "bgrtap9"', 'NOT_FOUND', 'DEVICE_NOT_FOUND'],
     ['RTNETLINK answers: File exists', 'ALREADY_EXISTS', 'ALREADY_EXISTS'],
@@ -51,8 +56,12 @@ describe('classify', () => {
   ])('%s → %s', (stderr, kind, reason) => {
     expect(f(stderr)).toMatchObject({ kind, reason });
   });
+  it('keeps the code and reason of a tool that could not run, as a NetError', async () => {
+    const missing = await new NetRunner({ tools: { ip: 'banger-no-such-tool' } }).ip(['x']).catch((e: unknown) => e);
+    expect(classify(missing, 'op', { bridge: 'b0' })).toMatchObject({ name: 'NetError', kind: 'FAILED_PRECONDITION', reason: 'TOOL_MISSING', fields: { tool: 'banger-no-such-tool', bridge: 'b0' } });
+  });
   it('tolerate swallows only the listed kinds, never a missing namespace', async () => {
-    const fail = (s: string) => () => Promise.reject(new ToolFailure(['ip'], s, 1));
+    const fail = (s: string) => () => Promise.reject(toolFailed('ip', 1, null, s));
     await expect(tolerate(fail('Cannot find device "x"'), 'op', ['NOT_FOUND'])).resolves.toBeUndefined();
     await expect(tolerate(fail('Cannot open network namespace "x": No such file or directory'), 'op', ['NOT_FOUND'])).rejects.toMatchObject({ reason: 'NETNS_NOT_FOUND' });
     await expect(tolerate(fail('File exists'), 'op', ['NOT_FOUND'])).rejects.toMatchObject({ kind: 'ALREADY_EXISTS' });

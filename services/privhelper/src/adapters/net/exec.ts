@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { isProcError, run } from '@banger/proc';
 import { NetError } from '../../domain/network/errors.js';
 import type { NetErrorKind } from '../../domain/network/errors.js';
 import { validateNetnsName } from '../../domain/network/names.js';
@@ -13,24 +13,9 @@ export interface NetTools {
 
 export const DEFAULT_TOOLS: NetTools = { ip: 'ip', nft: 'nft', sysctl: 'sysctl', timeoutMs: 15_000 };
 
-/** Fixed environment: a known PATH and the C locale so stderr can be matched reliably. */
-const ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C', LANG: 'C' };
-
 export interface RunResult {
   readonly stdout: string;
   readonly stderr: string;
-}
-
-/** A failed tool run, kept as the cause of the NetError the adapter throws. */
-export class ToolFailure extends Error {
-  override readonly name = 'ToolFailure';
-  constructor(
-    readonly argv: readonly string[],
-    readonly stderr: string,
-    readonly exitCode: number | string | null,
-  ) {
-    super(`${argv.slice(0, 4).join(' ')} failed (${String(exitCode)}): ${stderr.trim().slice(0, 300)}`);
-  }
 }
 
 /**
@@ -74,24 +59,10 @@ export class NetRunner {
     return this.exec(this.tools.ip, ['netns', 'exec', this.netns, cmd, ...args], input);
   }
 
-  private exec(file: string, args: readonly string[], input?: string): Promise<RunResult> {
-    const argv = [file, ...args];
-    return new Promise((resolve, reject) => {
-      const child = execFile(file, [...args], { env: ENV, timeout: this.tools.timeoutMs, maxBuffer: 16 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
-        if (!err) return resolve({ stdout, stderr });
-        const e = err as NodeJS.ErrnoException & { killed?: boolean; signal?: string | null };
-        if (e.code === 'ENOENT' && typeof e.path === 'string') {
-          return reject(new NetError('UNAVAILABLE', 'TOOL_MISSING', `${file} is not installed`, { tool: file }, { cause: err }));
-        }
-        if (e.killed === true && e.signal === 'SIGTERM') {
-          return reject(new NetError('DEADLINE_EXCEEDED', 'TOOL_TIMEOUT', `${file} did not finish in ${this.tools.timeoutMs} ms`, { tool: file }, { cause: err }));
-        }
-        reject(new ToolFailure(argv, stderr, typeof e.code === 'number' || typeof e.code === 'string' ? e.code : null));
-      });
-      child.stdin?.on('error', () => undefined);
-      if (input !== undefined) child.stdin?.end(input);
-      else child.stdin?.end();
-    });
+  /** Through the shared runner: pinned PATH and C.UTF-8 locale, so stderr can be matched reliably. */
+  private async exec(file: string, args: readonly string[], input?: string): Promise<RunResult> {
+    const { stdout, stderr } = await run(file, args, { timeoutMs: this.tools.timeoutMs, ...(input !== undefined ? { input } : {}) });
+    return { stdout, stderr };
   }
 }
 
@@ -108,14 +79,16 @@ const PATTERNS: readonly (readonly [RegExp, NetErrorKind, string])[] = [
 /**
  * Classifies a tool failure by its (C-locale) stderr. Adapters catch the classes they expect
  * (NOT_FOUND on delete, ALREADY_EXISTS on create) and decide whether it is really a conflict.
+ * A tool that could not run at all (missing, timed out) keeps the runner's code and reason.
  */
 export function classify(err: unknown, what: string, fields: Record<string, string> = {}): NetError {
   if (err instanceof NetError) return err;
-  if (err instanceof ToolFailure) {
+  if (isProcError(err, 'TOOL_FAILED')) {
     for (const [re, kind, reason] of PATTERNS) {
       if (re.test(err.stderr)) return new NetError(kind, reason, `${what}: ${err.stderr.trim().split('\n')[0] ?? ''}`, fields, { cause: err });
     }
-    return new NetError('INTERNAL', 'NET_TOOL_FAILED', `${what} failed`, fields, { cause: err });
+  } else if (isProcError(err)) {
+    return new NetError(err.code, err.reason, err.message, { ...err.fields, ...fields }, { cause: err });
   }
   return new NetError('INTERNAL', 'NET_TOOL_FAILED', `${what} failed`, fields, { cause: err });
 }

@@ -1,4 +1,4 @@
-export { NetRunner, DEFAULT_TOOLS, ToolFailure, classify } from './exec.js';
+export { NetRunner, DEFAULT_TOOLS, classify } from './exec.js';
 export type { NetTools, RunResult } from './exec.js';
 export { listLinks, getLink } from './links.js';
 export type { LinkInfo } from './links.js';

@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import { constants as fsc } from 'node:fs';
 import { access, readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { resolveTool, run, spawnProcess, type ProcessHandle } from '@banger/proc';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Accel, HostCapabilities } from '../../domain/hypervisor/driver.js';
-import { runTool } from '../proc/run.js';
 
 export type AccelSetting = 'auto' | 'kvm' | 'tcg';
 
@@ -68,14 +67,11 @@ export async function probeHost(opts: ProbeOptions = {}): Promise<HostCapabiliti
   const deviceNode = await access(p('dev/kvm'), fsc.R_OK | fsc.W_OK).then(() => true, () => false);
   // A configured binary that is missing or not executable counts as no QEMU, so doctor fails
   // the check with its fix instead of trusting the config.
-  const qemuPath =
-    opts.qemuPath !== undefined
-      ? (await access(opts.qemuPath, fsc.X_OK).then(() => opts.qemuPath ?? null, () => null))
-      : await which('qemu-system-x86_64');
+  const qemuPath = await which(opts.qemuPath ?? 'qemu-system-x86_64');
   const qemuImgPath = await which('qemu-img');
   let qemuVersion: string | null = null;
   if (qemuPath !== null) {
-    const out = await runTool(qemuPath, ['--version'], { timeoutMs: 10_000 }).catch(() => undefined);
+    const out = await run(qemuPath, ['--version'], { timeoutMs: 10_000 }).catch(() => undefined);
     qemuVersion = /version (\S+)/.exec(out?.stdout ?? '')?.[1] ?? null;
   }
   let facts: KvmFacts = { deviceNode, cpuFlag: cpuFlagFromCpuinfo(cpuinfo), modules };
@@ -112,32 +108,28 @@ async function loadedModules(root: string): Promise<string[]> {
 /**
  * Starts a paused microvm with `-accel kvm -cpu host`: PVM and other broken KVM abort within
  * milliseconds (e.g. "failed to set MSR 0x10a"); a process still alive after 1.5 s means KVM
- * initialised vCPUs. The probe process is always killed by its pid.
+ * initialised vCPUs. The probe process (its own group) is always killed.
  */
 async function kvmBootProbe(qemuPath: string): Promise<{ ok: boolean; detail: string }> {
   const args = ['-M', 'microvm', '-accel', 'kvm', '-cpu', 'host', '-m', '64', '-smp', '1', '-nodefaults', '-no-user-config', '-display', 'none', '-S'];
-  const child = spawn(qemuPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-2000)));
-  const exited = new Promise<string>((resolve) => {
-    child.once('exit', (code, signal) => resolve(signal ?? String(code)));
-    child.once('error', (err) => resolve(err.message));
-  });
-  const code = await Promise.race([exited, sleep(1500).then(() => null)]);
-  if (code === null) {
-    if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
-    await exited;
+  let child: ProcessHandle;
+  try {
+    child = await spawnProcess(qemuPath, args, { maxStderr: 2000 });
+  } catch (err) {
+    return { ok: false, detail: `qemu did not start: ${(err as Error).message}` };
+  }
+  const ended = await Promise.race([child.exited, sleep(1500).then(() => null)]);
+  if (ended === null) {
+    child.kill('SIGKILL');
+    await child.exited;
     return { ok: true, detail: 'vCPU initialised' };
   }
+  const stderr = child.stderrTail();
   const line = stderr.split('\n').find((l) => l.includes('error')) ?? stderr.trim().split('\n')[0] ?? '';
-  return { ok: false, detail: `qemu ended (${code}): ${line.slice(0, 200)}` };
+  return { ok: false, detail: `qemu ended (${ended.signal ?? String(ended.code)}): ${line.slice(0, 200)}` };
 }
 
-async function which(bin: string): Promise<string | null> {
-  for (const dir of (process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
-    if (dir === '') continue;
-    const cand = path.join(dir, bin);
-    if (await access(cand, fsc.X_OK).then(() => true, () => false)) return cand;
-  }
-  return null;
+/** Where the runner would find BIN (the pinned PATH), so doctor and launches see the same binary. */
+function which(bin: string): Promise<string | null> {
+  return resolveTool(bin).catch(() => null);
 }

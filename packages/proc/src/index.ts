@@ -1,0 +1,10 @@
+export { run, DEFAULT_TIMEOUT_MS, DEFAULT_KILL_GRACE_MS, DEFAULT_MAX_STDOUT, DEFAULT_MAX_STDERR } from './run.js';
+export type { RunOptions, RunResult } from './run.js';
+export { spawnProcess } from './spawn-process.js';
+export type { ProcessExit, ProcessHandle, SpawnProcessOptions } from './spawn-process.js';
+export type { LaunchOptions } from './launch.js';
+export { PINNED_ENV, PINNED_PATH, childEnv } from './env.js';
+export type { EnvOptions } from './env.js';
+export { resolveTool } from './resolve.js';
+export { ProcError, isProcError, toolFailed } from './errors.js';
+export type { ProcErrorCode, ProcFailure } from './errors.js';
