@@ -19,6 +19,12 @@ export interface LaunchOptions extends EnvOptions {
    * hook between fork and exec to call prctl itself.
    */
   readonly noNewPrivs?: boolean | undefined;
+  /**
+   * Run the tool in a private mount namespace (`unshare --mount --propagation private`): what
+   * it mounts (debootstrap's proc and sys in a target, package scripts' mounts) lives and dies
+   * with it and never leaks onto the host, even when it is killed outright.
+   */
+  readonly privateMounts?: boolean | undefined;
   /** Open fds of this process the child inherits as its fd 3, 4, ... in order (tap fds, `-add-fd`). */
   readonly extraFds?: readonly number[] | undefined;
   /**
@@ -63,11 +69,14 @@ export async function prepareLaunch(file: string, args: readonly string[], opts:
   const resolved = await resolveTool(file, env['PATH'], cwd);
   const nnp = opts.noNewPrivs === true;
   const setpriv = nnp ? await resolveTool('setpriv', env['PATH'], cwd) : undefined;
+  const unshare = opts.privateMounts === true ? await resolveTool('unshare', env['PATH'], cwd) : undefined;
+  const inner = setpriv === undefined ? [resolved, ...args] : [setpriv, '--no-new-privs', '--', resolved, ...args];
+  const argv = unshare === undefined ? inner : [unshare, '--mount', '--propagation', 'private', '--', ...inner];
   const group = opts.detached ?? true;
   const options: SpawnOptions = {
     ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
     env,
-    argv0: nnp ? 'setpriv' : file,
+    argv0: unshare !== undefined ? 'unshare' : nnp ? 'setpriv' : file,
     stdio: [...stdio, ...(opts.extraFds ?? [])],
     detached: group,
     ...(opts.uid !== undefined ? { uid: opts.uid } : {}),
@@ -75,12 +84,12 @@ export async function prepareLaunch(file: string, args: readonly string[], opts:
   };
   return {
     tool: file,
-    file: setpriv ?? resolved,
-    args: setpriv === undefined ? [...args] : ['--no-new-privs', '--', resolved, ...args],
+    file: argv[0] ?? resolved,
+    args: argv.slice(1),
     options,
     group,
     execFailure(code, stderr) {
-      if (!nnp || !/^setpriv: failed to execute /m.test(stderr)) return undefined;
+      if (!/^(?:setpriv|unshare): failed to execute /m.test(stderr)) return undefined;
       if (code === 127) return toolMissing(file);
       if (code === 126) return toolNotExecutable(file);
       return undefined;

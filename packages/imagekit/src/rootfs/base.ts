@@ -4,7 +4,6 @@ import type { Logger } from 'pino';
 import { run } from '@banger/proc';
 import { toolOptions } from '../tool-options.js';
 import { sha256, sha256File } from '../hash.js';
-import { isolated } from './isolate.js';
 import { canonicalJson } from '../recipe/canonical.js';
 import type { RecipeDoc } from '../recipe/recipe.js';
 
@@ -82,10 +81,11 @@ export async function prepareBase(opts: {
   }
   const b = doc.bootstrap;
   await run(
-    ...isolated('debootstrap', [`--variant=${b.variant}`, `--components=${b.components.join(',')}`, `--include=${doc.packages.join(',')}`, b.suite, root, mirror]),
-    toolOptions(signal, { captureStdout: false }),
+    'debootstrap',
+    [`--variant=${b.variant}`, `--components=${b.components.join(',')}`, `--include=${doc.packages.join(',')}`, b.suite, root, mirror],
+    toolOptions(signal, { captureStdout: false, privateMounts: true }),
   );
-  await run(...isolated('chroot', [root, 'apt-get', 'clean']), toolOptions(signal));
+  await run('chroot', [root, 'apt-get', 'clean'], toolOptions(signal, { privateMounts: true }));
   await rm(path.join(root, 'var/lib/apt/lists'), { recursive: true, force: true });
   await mkdir(path.join(root, 'var/lib/apt/lists/partial'), { recursive: true });
   await mkdir(path.dirname(cacheFile), { recursive: true });

@@ -8,7 +8,6 @@ import { toolOptions } from '../tool-options.js';
 import type { ProgressFn } from '../progress.js';
 import { recipeFingerprint, type KernelIdentity, type Recipe, type ServiceSpec, type InitMode } from '../recipe/recipe.js';
 import { prepareBase } from './base.js';
-import { isolated } from './isolate.js';
 import { installGuestFiles } from './guest-files.js';
 import { hostMirror } from './mirror.js';
 import { unmountUnder } from './mounts.js';
@@ -64,7 +63,7 @@ export async function mkfsFromDir(dir: string, out: string, label: string, headr
 async function customize(recipe: Recipe, root: string, fingerprint: string, signal?: AbortSignal): Promise<void> {
   const units = await installGuestFiles(recipe, root, fingerprint);
   const sd = recipe.doc.systemd;
-  const chroot = (...args: string[]): Promise<unknown> => run(...isolated('chroot', [root, ...args]), toolOptions(signal));
+  const chroot = (...args: string[]): Promise<unknown> => run('chroot', [root, ...args], toolOptions(signal, { privateMounts: true }));
   await chroot('systemctl', 'enable', '--no-reload', ...sd.enable, ...units);
   if (sd.mask.length) await chroot('systemctl', 'mask', ...sd.mask);
   await chroot('systemctl', 'set-default', sd.defaultTarget);
