@@ -2,7 +2,7 @@ import { chmod, chown, lstat, mkdir, mkdtemp, rename, rmdir, stat, unlink } from
 import { connect, createServer, type Server as NetServer, type Socket } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { peerCredAvailable, peerCredOf } from '@banger/peercred';
+import { peerCredAvailable, peerCredOf } from '@banger/sys';
 import type { Logger } from 'pino';
 import { FailedPreconditionError, UnavailableError } from '../errors.js';
 import { formatPeerAddress } from './peer.js';

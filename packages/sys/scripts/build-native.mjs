@@ -1,6 +1,6 @@
-// Builds native/peercred.node with node-gyp against the running Node's own headers when they
-// are installed next to it (Debian's nodejs: /usr/include/node), so the build works offline;
-// otherwise node-gyp falls back to downloading headers for this Node version.
+// Builds native/build/Release/banger_sys.node with node-gyp against the running Node's own
+// headers when they are installed next to it (Debian's nodejs: /usr/include/node), so the build
+// works offline; otherwise node-gyp falls back to downloading headers for this Node version.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';

@@ -1,6 +1,6 @@
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import type { Socket } from 'node:net';
+import { addonLoadError, addonPath, loadAddon, type NativeAddon } from './native.js';
+import { socketFdOf } from './socket-fd.js';
 
 /** Credentials the kernel recorded for the peer process when it connected (SO_PEERCRED). */
 export interface PeerCred {
@@ -29,35 +29,16 @@ export class PeerCredError extends Error {
   }
 }
 
-interface Addon {
-  getPeerCred(fd: number): PeerCred;
-}
-
-const ADDON_PATH = '../native/build/Release/peercred.node';
-let addon: Addon | undefined;
-let loadError: unknown;
-
-function load(): Addon | undefined {
-  if (addon === undefined && loadError === undefined) {
-    try {
-      addon = createRequire(import.meta.url)(ADDON_PATH) as Addon;
-    } catch (err) {
-      loadError = err;
-    }
-  }
-  return addon;
-}
-
-function requireAddon(): Addon {
-  const a = load();
+function requirePeerCredAddon(): NativeAddon {
+  const a = loadAddon();
   if (a === undefined) {
     throw new PeerCredError(
       'PEERCRED_ADDON_NOT_BUILT',
       'FAILED_PRECONDITION',
-      'the peercred native addon is not built: run `npm run build:native` in the repository root',
-      { path: fileURLToPath(new URL(ADDON_PATH, import.meta.url)) },
+      'the @banger/sys native addon is not built: run `npm run build:native` in the repository root',
+      { path: addonPath },
       undefined,
-      { cause: loadError },
+      { cause: addonLoadError() },
     );
   }
   return a;
@@ -65,7 +46,7 @@ function requireAddon(): Addon {
 
 /** Whether the native addon is built and loads, so callers can fail fast or tests can skip. */
 export function peerCredAvailable(): boolean {
-  return load() !== undefined;
+  return loadAddon() !== undefined;
 }
 
 const CALLER_ERRNOS = new Set(['EBADF', 'ENOTSOCK', 'EAFNOSUPPORT', 'ENOTCONN']);
@@ -75,7 +56,7 @@ const CALLER_ERRNOS = new Set(['EBADF', 'ENOTSOCK', 'EAFNOSUPPORT', 'ENOTCONN'])
  * answer with placeholder ids, which must never be mistaken for a real caller.
  */
 export function peerCredOfFd(fd: number): PeerCred {
-  const a = requireAddon();
+  const a = requirePeerCredAddon();
   try {
     return a.getPeerCred(fd);
   } catch (err) {
@@ -92,21 +73,11 @@ export function peerCredOfFd(fd: number): PeerCred {
   }
 }
 
-/**
- * SO_PEERCRED of a connected Unix-domain `net.Socket`.
- *
- * Node exposes no public way to get a socket's descriptor; the libuv handle behind it
- * (`socket._handle`, a Pipe wrap) has an `fd` getter on Unix, which is what we read. It is
- * absent (or -1) once the socket is closed, and for sockets not backed by a kernel descriptor.
- */
+/** SO_PEERCRED of a connected Unix-domain `net.Socket` (its descriptor: see socketFdOf). */
 export function peerCredOf(socket: Socket): PeerCred {
-  const fd = (socket as unknown as { _handle?: { fd?: unknown } | null })._handle?.fd;
-  if (typeof fd !== 'number' || fd < 0) {
-    throw new PeerCredError(
-      'PEERCRED_NO_FD',
-      'FAILED_PRECONDITION',
-      'socket has no file descriptor (closed, or not a kernel socket)',
-    );
+  const fd = socketFdOf(socket);
+  if (fd === undefined) {
+    throw new PeerCredError('PEERCRED_NO_FD', 'FAILED_PRECONDITION', 'socket has no file descriptor (closed, or not a kernel socket)');
   }
   return peerCredOfFd(fd);
 }

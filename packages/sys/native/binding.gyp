@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "banger_sys",
+      "sources": ["sys.c", "common.c", "peercred.c", "fsat.c", "copy.c", "fdpass.c"],
+      "cflags": ["-Wall", "-Wextra", "-Werror"]
+    }
+  ]
+}
