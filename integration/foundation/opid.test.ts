@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { existsSync, statSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import { helperv1, imagev1, vmv1 } from '@banger/api';
+import { helperv2, imagev1, vmv1 } from '@banger/api';
 import { LOG_FLUSH_MS, OP_ID_PATTERN, RpcError, ServiceClient } from '@banger/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bufBinary, createStack, type LogRecord, type Stack } from '../harness/daemons.js';
@@ -39,7 +39,7 @@ describe('three daemons over Unix sockets, one op id end to end', () => {
     for (const [name, def] of [
       ['vmd', vmv1.VmServiceService],
       ['imaged', imagev1.ImageServiceService],
-      ['privhelper', helperv1.HelperServiceService],
+      ['privhelper', helperv2.HelperServiceService],
     ] as const) {
       const client = new ServiceClient(def as typeof vmv1.VmServiceService, stack.socket(name));
       const res = await client.unary('getServerInfo', {});
@@ -82,7 +82,7 @@ describe('three daemons over Unix sockets, one op id end to end', () => {
     expect(vmdLines).toHaveLength(1);
     expect(vmdLines[0]).toMatchObject({ msg: 'rpc failed', method: '/banger.vm.v1.VmService/CreateVm' });
     expect(helperLines).toHaveLength(1);
-    expect(helperLines[0]).toMatchObject({ msg: 'helper rpc completed', method: '/banger.helper.v1.HelperService/ProbeHost', code: 'OK' });
+    expect(helperLines[0]).toMatchObject({ msg: 'helper rpc completed', method: '/banger.helper.v2.HelperService/ProbeHost', code: 'OK' });
     expect(typeof helperLines[0]?.duration_ms).toBe('number');
     expect(imagedLines).toHaveLength(1);
     expect(imagedLines[0]).toMatchObject({ msg: 'rpc failed', method: '/banger.image.v1.ImageService/ResolveImage', code: 'NOT_FOUND' });
@@ -111,7 +111,7 @@ describe('three daemons over Unix sockets, one op id end to end', () => {
     for (const [name, svc] of [
       ['vmd', 'banger.vm.v1.VmService'],
       ['imaged', 'banger.image.v1.ImageService'],
-      ['privhelper', 'banger.helper.v1.HelperService'],
+      ['privhelper', 'banger.helper.v2.HelperService'],
     ] as const) {
       const { stdout } = await exec(bufBinary(), ['curl', '--protocol', 'grpc', '--unix-socket', stack.socket(name), '--list-services', 'http://localhost']);
       expect(stdout.split('\n')).toContain(svc);
@@ -154,7 +154,7 @@ describe('privhelper refuses callers outside its uid allow-list', () => {
   afterAll(async () => stack?.close());
 
   it('answers PERMISSION_DENIED with an op id and logs one helper rpc failed line', async () => {
-    const client = new ServiceClient(helperv1.HelperServiceService, stack.socket('privhelper'));
+    const client = new ServiceClient(helperv2.HelperServiceService, stack.socket('privhelper'));
     const err = (await client.unary('probeHost', { deep: false }).catch((e: unknown) => e)) as RpcError;
     client.close();
     expect(err).toBeInstanceOf(RpcError);

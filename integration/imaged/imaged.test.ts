@@ -3,7 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { helperv1, imagev1 } from '@banger/api';
+import { helperv2, imagev1 } from '@banger/api';
 import { RpcError, ServiceClient } from '@banger/runtime';
 import { openDb } from '@banger/store';
 import { pino } from 'pino';
@@ -180,11 +180,11 @@ describe.skipIf(skip !== undefined)('imaged: kernels and images end to end (priv
   });
 
   it('privhelper BuildRootfs refuses paths outside banger\'s state directories before writing anything', async () => {
-    const helper = new ServiceClient(helperv1.HelperServiceService, stack.socket('privhelper'));
+    const helper = new ServiceClient(helperv2.HelperServiceService, stack.socket('privhelper'));
     try {
       const kernel = (await client.unary('getKernel', imagev1.GetKernelRequest.fromPartial({ name: TEST_KERNEL }))).kernel;
       const good = { recipe: TEST_RECIPE, outputPath: join(stack.dir, 'state', 'images'), modulesDir: kernel?.modulesDir ?? '' };
-      const cases: [Partial<helperv1.BuildRootfsRequest>, string, string][] = [
+      const cases: [Partial<helperv2.BuildRootfsRequest>, string, string][] = [
         [{ outputPath: '/etc' }, 'PATH_ESCAPE', 'output_path'],
         [{ outputPath: join(stack.dir, 'state', 'images', '..', 'vms') }, 'PATH_ESCAPE', 'output_path'],
         [{ modulesDir: '/lib/modules' }, 'PATH_ESCAPE', 'modules_dir'],
@@ -192,7 +192,7 @@ describe.skipIf(skip !== undefined)('imaged: kernels and images end to end (priv
         [{ recipe: '../etc' }, 'BAD_RECIPE_NAME', 'recipe'],
       ];
       for (const [over, reason, field] of cases) {
-        const r = await drain(helper.serverStream('buildRootfs', helperv1.BuildRootfsRequest.fromPartial({ ...good, ...over })) as AsyncIterable<{ event?: undefined }>);
+        const r = await drain(helper.serverStream('buildRootfs', helperv2.BuildRootfsRequest.fromPartial({ ...good, ...over })) as AsyncIterable<{ event?: undefined }>);
         expect(r.error, JSON.stringify(over)).toMatchObject({ codeName: 'INVALID_ARGUMENT', reason, errorMetadata: { field } });
         expect(r.error?.opId).toMatch(/^op-/);
       }

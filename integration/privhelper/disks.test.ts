@@ -3,13 +3,13 @@ import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
-import { helperv1 } from '@banger/api';
+import { helperv2 } from '@banger/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HelperFixture, helperUnavailableReason, makeExt4 } from './setup.js';
 
 const exec = promisify(execFile);
 const MiB = 1024 * 1024;
-const QCOW2 = helperv1.DiskFormat.DISK_FORMAT_QCOW2;
+const QCOW2 = helperv2.DiskFormat.DISK_FORMAT_QCOW2;
 
 const skip = await helperUnavailableReason();
 if (skip) console.warn(`[skip] privhelper disk verbs over gRPC: ${skip}`);
@@ -44,11 +44,11 @@ describe.skipIf(skip !== undefined)('privhelper daemon: disk verbs over gRPC, co
 
   it('CreateOverlay makes <state>/vms/<id>/root.qcow2 backed by the image, idempotently', async () => {
     const want = path.join(f.stateDir, 'vms', 'disk-a', 'root.qcow2');
-    const res = await f.call('createOverlay', helperv1.CreateOverlayRequest.fromPartial({ vmId: 'disk-a', basePath: base, format: QCOW2 }));
+    const res = await f.call('createOverlay', helperv2.CreateOverlayRequest.fromPartial({ vmId: 'disk-a', basePath: base, format: QCOW2 }));
     expect(res).toEqual({ path: want, created: true });
     const info = JSON.parse((await exec('qemu-img', ['info', '--output=json', want])).stdout) as { format: string; 'backing-filename': string };
     expect(info).toMatchObject({ format: 'qcow2', 'backing-filename': base });
-    expect(await f.call('createOverlay', helperv1.CreateOverlayRequest.fromPartial({ vmId: 'disk-a', basePath: base, path: want, format: QCOW2 }))).toEqual({ path: want, created: false });
+    expect(await f.call('createOverlay', helperv2.CreateOverlayRequest.fromPartial({ vmId: 'disk-a', basePath: base, path: want, format: QCOW2 }))).toEqual({ path: want, created: false });
   });
 
   it('RemoveOverlay removes it, and a second remove answers removed=false', async () => {
@@ -100,7 +100,7 @@ describe.skipIf(skip !== undefined)('privhelper daemon: disk verbs over gRPC, co
   });
 
   it('refuses paths outside the state dir with INVALID_ARGUMENT PATH_ESCAPE and the op id, changing nothing', async () => {
-    await f.call('createOverlay', helperv1.CreateOverlayRequest.fromPartial({ vmId: 'disk-b', basePath: base, format: QCOW2 }));
+    await f.call('createOverlay', helperv2.CreateOverlayRequest.fromPartial({ vmId: 'disk-b', basePath: base, format: QCOW2 }));
     await f.call('createWorkDisk', { vmId: 'disk-b', path: '', sizeBytes: 16 * MiB, seedPath: seed });
     const outside = path.join(f.stack.dir, 'outside.ext4');
     await writeFile(outside, 'not an image');
@@ -118,10 +118,10 @@ describe.skipIf(skip !== undefined)('privhelper daemon: disk verbs over gRPC, co
       ['removeWorkDisk', { path: '/etc/passwd' }, 'path'],
       ['resizeWorkDisk', { path: '/etc/passwd', sizeBytes: 64 * MiB }, 'path'],
       ['resizeWorkDisk', { path: `${vms}/../../outside.ext4`, sizeBytes: 64 * MiB }, 'path'],
-      ['createOverlay', helperv1.CreateOverlayRequest.fromPartial({ vmId: 'disk-c', basePath: '/etc/passwd', format: QCOW2 }), 'base_path'],
-      ['createOverlay', helperv1.CreateOverlayRequest.fromPartial({ vmId: 'disk-c', basePath: `${f.stateDir}/images/../../outside.ext4`, format: QCOW2 }), 'base_path'],
-      ['createOverlay', helperv1.CreateOverlayRequest.fromPartial({ vmId: 'disk-c', basePath: base, path: '/etc/passwd', format: QCOW2 }), 'path'],
-      ['createOverlay', helperv1.CreateOverlayRequest.fromPartial({ vmId: 'disk-c', basePath: base, path: `${vms}/disk-b/root.qcow2`, format: QCOW2 }), 'path'],
+      ['createOverlay', helperv2.CreateOverlayRequest.fromPartial({ vmId: 'disk-c', basePath: '/etc/passwd', format: QCOW2 }), 'base_path'],
+      ['createOverlay', helperv2.CreateOverlayRequest.fromPartial({ vmId: 'disk-c', basePath: `${f.stateDir}/images/../../outside.ext4`, format: QCOW2 }), 'base_path'],
+      ['createOverlay', helperv2.CreateOverlayRequest.fromPartial({ vmId: 'disk-c', basePath: base, path: '/etc/passwd', format: QCOW2 }), 'path'],
+      ['createOverlay', helperv2.CreateOverlayRequest.fromPartial({ vmId: 'disk-c', basePath: base, path: `${vms}/disk-b/root.qcow2`, format: QCOW2 }), 'path'],
       ['createWorkDisk', { vmId: 'disk-c', path: '', sizeBytes: 16 * MiB, seedPath: '/etc/passwd' }, 'seed_path'],
       ['createWorkDisk', { vmId: 'disk-c', path: '/tmp/evil.ext4', sizeBytes: 16 * MiB, seedPath: seed }, 'path'],
     ];
@@ -130,7 +130,7 @@ describe.skipIf(skip !== undefined)('privhelper daemon: disk verbs over gRPC, co
       expect({ method, code: e.code, reason: e.reason, field: e.errorMetadata['field'] }).toEqual({ method, code: grpc.status.INVALID_ARGUMENT, reason: 'PATH_ESCAPE', field });
       expect(e.message).toMatch(/\(op-[a-z2-7]{12}\)$/);
     }
-    const vmIdEscape = await f.refused('createOverlay', helperv1.CreateOverlayRequest.fromPartial({ vmId: '../../x', basePath: base, format: QCOW2 }));
+    const vmIdEscape = await f.refused('createOverlay', helperv2.CreateOverlayRequest.fromPartial({ vmId: '../../x', basePath: base, format: QCOW2 }));
     expect(vmIdEscape).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, errorMetadata: { field: 'vm_id' } });
 
     expect(await tree(f.stack.dir)).toEqual(before);

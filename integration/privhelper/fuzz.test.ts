@@ -4,7 +4,7 @@ import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
-import { helperv1 } from '@banger/api';
+import { helperv2 } from '@banger/api';
 import { OP_ID_PATTERN, RpcError } from '@banger/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostNetworkSnapshot } from '../harness/netns.js';
@@ -29,7 +29,7 @@ function prng(seed: number): () => number {
   };
 }
 
-type Verb = Exclude<keyof typeof helperv1.HelperServiceService, 'buildRootfs'>;
+type Verb = Exclude<keyof typeof helperv2.HelperServiceService, 'buildRootfs'>;
 
 interface Gen {
   str(): string;
@@ -129,7 +129,7 @@ function generators(rand: () => number, ctx: { stateDir: string; bridge: string;
 }
 
 function requestFor(verb: Verb, g: Gen): object {
-  const H = helperv1;
+  const H = helperv2;
   switch (verb) {
     case 'getServerInfo':
     case 'removeNat':
@@ -218,8 +218,8 @@ describe.skipIf(skip !== undefined)('privhelper daemon: random field values for 
     const passwd = await stat('/etc/passwd');
     const canaryBefore = await stat(canary);
 
-    const verbs = (Object.keys(helperv1.HelperServiceService) as (keyof typeof helperv1.HelperServiceService)[]).filter(
-      (k): k is Verb => !helperv1.HelperServiceService[k].responseStream,
+    const verbs = (Object.keys(helperv2.HelperServiceService) as (keyof typeof helperv2.HelperServiceService)[]).filter(
+      (k): k is Verb => !helperv2.HelperServiceService[k].responseStream,
     );
     expect(verbs).toHaveLength(20);
     const outcomes = new Map<string, Map<string, number>>();

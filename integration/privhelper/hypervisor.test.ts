@@ -4,7 +4,7 @@ import { chmod, copyFile, mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
-import { helperv1 } from '@banger/api';
+import { helperv2 } from '@banger/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAlive } from '../../services/privhelper/src/adapters/proc/pids.js';
 import { buildTinyGuest, READY_MARKER, STOP_MARKER, tinyGuestUnavailableReason } from '../harness/tinyguest.js';
@@ -26,7 +26,7 @@ async function waitForConsole(file: string, marker: string, timeoutMs: number): 
 describe.skipIf(skip !== undefined)('privhelper daemon: a real tiny guest launched, found after a helper restart, stopped', () => {
   let f: HelperFixture;
   const vmId = `hv-${randomBytes(3).toString('hex')}`;
-  let spec: helperv1.HypervisorSpec;
+  let spec: helperv2.HypervisorSpec;
   let pid = 0;
   let consoleLog = '';
   let tap = '';
@@ -42,10 +42,10 @@ describe.skipIf(skip !== undefined)('privhelper daemon: a real tiny guest launch
     await makeExt4(path.join(images, 'base.ext4'));
     await f.call('ensureBridge', { bridge: f.bridge, gatewayCidr: f.gatewayCidr, mtu: 0 });
     tap = (await f.call('acquireTap', { vmId, bridge: f.bridge })).tap;
-    const overlay = await f.call('createOverlay', helperv1.CreateOverlayRequest.fromPartial({ vmId, basePath: path.join(images, 'base.ext4'), format: helperv1.DiskFormat.DISK_FORMAT_QCOW2 }));
-    spec = helperv1.HypervisorSpec.fromPartial({
+    const overlay = await f.call('createOverlay', helperv2.CreateOverlayRequest.fromPartial({ vmId, basePath: path.join(images, 'base.ext4'), format: helperv2.DiskFormat.DISK_FORMAT_QCOW2 }));
+    spec = helperv2.HypervisorSpec.fromPartial({
       vmId,
-      kind: helperv1.HypervisorKind.HYPERVISOR_KIND_QEMU,
+      kind: helperv2.HypervisorKind.HYPERVISOR_KIND_QEMU,
       memoryMib: 256,
       vcpus: 1,
       kernelPath: path.join(images, 'vmlinuz'),
@@ -55,7 +55,7 @@ describe.skipIf(skip !== undefined)('privhelper daemon: a real tiny guest launch
         { key: 'panic', value: '-1' },
         { key: 'banger.test', value: 'daemon-1' },
       ],
-      disks: [{ id: 'root', path: overlay.path, format: helperv1.DiskFormat.DISK_FORMAT_QCOW2 }],
+      disks: [{ id: 'root', path: overlay.path, format: helperv2.DiskFormat.DISK_FORMAT_QCOW2 }],
       network: { tap, mac: '02:42:0a:d5:00:07' },
     });
   });
@@ -70,12 +70,12 @@ describe.skipIf(skip !== undefined)('privhelper daemon: a real tiny guest launch
     const p = res.process!;
     pid = p.pid;
     f.qemuPids.add(pid);
-    expect(p).toMatchObject({ vmId, kind: helperv1.HypervisorKind.HYPERVISOR_KIND_QEMU });
+    expect(p).toMatchObject({ vmId, kind: helperv2.HypervisorKind.HYPERVISOR_KIND_QEMU });
     expect(p.sockets?.consoleLogPath).toBe(path.join(f.runDir, 'vms', vmId, 'console.log'));
     consoleLog = p.sockets!.consoleLogPath;
     const text = await waitForConsole(consoleLog, READY_MARKER, 120_000);
     const bootMs = Date.now() - t0;
-    console.info(`[privhelper-hv] accel=${p.accel === helperv1.Accel.ACCEL_KVM ? 'kvm' : 'tcg'} launch→marker ${bootMs} ms (pid ${pid})`);
+    console.info(`[privhelper-hv] accel=${p.accel === helperv2.Accel.ACCEL_KVM ? 'kvm' : 'tcg'} launch→marker ${bootMs} ms (pid ${pid})`);
     expect(text).toMatch(/TINYGUEST-READY cmdline=\[[^\]]*banger\.test=daemon-1/);
     // QEMU runs in the test's namespace and holds the tap (carrier up).
     const ownNs = await readFile(`/proc/${pid}/net/dev`, 'utf8');

@@ -106,7 +106,7 @@ describe.skipIf(skip !== undefined)('privhelper daemon: network verbs over gRPC,
     expect(f.calls.length).toBeGreaterThan(20);
     expect(await f.completionProblems()).toEqual([]);
     const sample = f.completionLines().find((l) => l.op_id === f.calls[0]?.opId);
-    expect(sample).toMatchObject({ msg: 'helper rpc completed', method: '/banger.helper.v1.HelperService/EnsureBridge', code: 'OK', service: 'privhelper' });
+    expect(sample).toMatchObject({ msg: 'helper rpc completed', method: '/banger.helper.v2.HelperService/EnsureBridge', code: 'OK', service: 'privhelper' });
     expect(f.daemon.stray).toEqual([]);
     expect(f.alive()).toBe(true);
   });

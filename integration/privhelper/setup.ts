@@ -3,15 +3,15 @@ import { randomBytes } from 'node:crypto';
 import { access, rmdir } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { helperv1 } from '@banger/api';
+import { helperv2 } from '@banger/api';
 import { mintOpId, OP_ID_PATTERN, RpcError, ServiceClient } from '@banger/runtime';
 import { createStack, type LogRecord, type RunningDaemon, type Stack } from '../harness/daemons.js';
 import { Netns, netnsUnavailableReason } from '../harness/netns.js';
 
 const exec = promisify(execFile);
 
-export type HelperClient = ServiceClient<typeof helperv1.HelperServiceService>;
-type Def = typeof helperv1.HelperServiceService;
+export type HelperClient = ServiceClient<typeof helperv2.HelperServiceService>;
+type Def = typeof helperv2.HelperServiceService;
 type UnaryKey = { [K in keyof Def]: Def[K]['responseStream'] extends false ? K : never }[keyof Def];
 type Req<K extends UnaryKey> = Parameters<Def[K]['requestSerialize']>[0];
 type Res<K extends UnaryKey> = ReturnType<Def[K]['responseDeserialize']>;
@@ -90,7 +90,7 @@ export class HelperFixture {
   async startDaemon(): Promise<RunningDaemon> {
     const d = await this.stack.start('privhelper');
     this.daemons.push(d);
-    this.client = new ServiceClient(helperv1.HelperServiceService, this.stack.socket('privhelper'));
+    this.client = new ServiceClient(helperv2.HelperServiceService, this.stack.socket('privhelper'));
     return d;
   }
 
@@ -110,7 +110,7 @@ export class HelperFixture {
   /** A unary call with a fresh op id, recorded for the completion-line check. */
   async call<K extends UnaryKey>(method: K, request: Req<K>, timeoutMs = 120_000): Promise<Res<K>> {
     const opId = mintOpId();
-    const path = helperv1.HelperServiceService[method].path;
+    const path = helperv2.HelperServiceService[method].path;
     try {
       const res = (await this.client.unary(method, request as never, { opId, timeoutMs })) as Res<K>;
       this.calls.push({ opId, method: path, ok: true });

@@ -1,4 +1,4 @@
-import { helperv1, imagev1, vmv1 } from '@banger/api';
+import { helperv2, imagev1, vmv1 } from '@banger/api';
 import { ServiceClient, type CallOptions } from '@banger/runtime';
 import { annotateDaemon, type DaemonInfo } from './errors.js';
 import { colorEnabled, makeStyle, writeJson, type OutStream, type Style } from './render/output.js';
@@ -30,7 +30,7 @@ export interface GlobalOptions {
 
 export type VmClient = ServiceClient<typeof vmv1.VmServiceService>;
 export type ImageClient = ServiceClient<typeof imagev1.ImageServiceService>;
-export type HelperClient = ServiceClient<typeof helperv1.HelperServiceService>;
+export type HelperClient = ServiceClient<typeof helperv2.HelperServiceService>;
 
 /** Wraps a client so every RpcError it raises remembers which daemon (and socket) failed. */
 function annotated<C extends object>(client: C, daemon: DaemonInfo): C {
@@ -110,7 +110,7 @@ export class CommandContext {
   }
 
   helper(): HelperClient {
-    this.helperClient ??= this.track(annotated(new ServiceClient(helperv1.HelperServiceService, this.globals.helperSocket), this.daemons.privhelper));
+    this.helperClient ??= this.track(annotated(new ServiceClient(helperv2.HelperServiceService, this.globals.helperSocket), this.daemons.privhelper));
     return this.helperClient;
   }
 

@@ -25,7 +25,7 @@ export { descriptorSetPath, reflectionPackageDefinition, splitFileDescriptorSet 
 export const serviceNames = {
   vm: 'banger.vm.v1.VmService',
   image: 'banger.image.v1.ImageService',
-  helper: 'banger.helper.v1.HelperService',
+  helper: 'banger.helper.v2.HelperService',
 } as const;
 
 /** Wire API version sent in `x-banger-api-version` and reported by GetServerInfo. */

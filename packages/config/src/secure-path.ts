@@ -50,7 +50,7 @@ export function unsafeComponent(path: string, opts: { stickyAllowedAtLeaf?: bool
 }
 
 /** Every entry under `dir` (not following symlinks) that a non-root uid owns or may write. */
-export function unsafeEntriesUnder(dir: string, limit = 20): UnsafePath[] {
+export function unsafeEntriesUnder(dir: string, limit = 20, skip: ReadonlySet<string> = new Set()): UnsafePath[] {
   const out: UnsafePath[] = [];
   const walk = (d: string): void => {
     let names: string[];
@@ -61,6 +61,7 @@ export function unsafeEntriesUnder(dir: string, limit = 20): UnsafePath[] {
     }
     for (const name of names) {
       if (out.length >= limit) return;
+      if (skip.has(name)) continue;
       const p = join(d, name);
       const st = lstatSync(p, { throwIfNoEntry: false });
       if (!st) continue;

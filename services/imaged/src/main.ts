@@ -1,10 +1,9 @@
-import { mkdirSync, realpathSync } from 'node:fs';
-import path from 'node:path';
+import { mkdirSync } from 'node:fs';
 import { descriptorSetPath, imagev1, serviceNames } from '@banger/api';
-import { loadConfig, type BangerConfig } from '@banger/config';
+import { bangerLayout, loadConfig, type BangerConfig } from '@banger/config';
 import { DEFAULT_IMAGES_DIR } from '@banger/imagekit';
 import { createLogger, runGrpcDaemon, setRootLogger } from '@banger/runtime';
-import { HelperRootfsBuilder } from './adapters/helper-client.js';
+import { HelperClient } from './adapters/helper-client.js';
 import { imageServiceImplementation } from './adapters/grpc/image-service.js';
 import { HostImageFiles } from './adapters/image-files.js';
 import { PgImageRepo } from './adapters/image-repo.js';
@@ -34,32 +33,31 @@ const logger = createLogger({ service: 'imaged', level: config.log.level });
 setRootLogger(logger);
 logger.info({ config: config.source, socket: config.imaged.socket }, 'imaged starting');
 
+// imaged writes only its own directories (the layout's daemon part: its database, the kernels
+// it pulls, its apt state); images live in privhelper's root-owned store and change only
+// through privhelper's verbs.
+const layout = bangerLayout(config);
+const imagesDir = layout.helper.imagesDir;
+const kernelsDir = layout.daemon.kernelStagingDir;
 let state: ImagedState;
-let stateDir: string;
 try {
-  mkdirSync(config.paths.stateDir, { recursive: true, mode: 0o755 });
-  // Canonical, like privhelper's: it confines the paths imaged sends against its realpath.
-  stateDir = realpathSync(config.paths.stateDir);
+  mkdirSync(kernelsDir, { recursive: true });
   state = await openImagedState(config, logger);
 } catch (err) {
-  logger.fatal({ err }, 'start-up failed');
+  logger.fatal({ err, hint: 'the state directory layout comes from `banger system install` (docs/trust-model.md)' }, 'start-up failed');
   process.exit(1);
 }
-const imagesDir = path.join(stateDir, 'images');
-const kernelsDir = path.join(stateDir, 'kernels');
-mkdirSync(imagesDir, { recursive: true });
-mkdirSync(kernelsDir, { recursive: true });
 
 const images = new PgImageRepo(state.db);
 const kernels = new PgKernelRepo(state.db);
 // Root uses the system's apt lists; unprivileged (banger under systemd), imaged cannot refresh
 // those and keeps its own under the cache dir.
-const aptPrivateDir = process.getuid?.() === 0 ? undefined : path.join(config.paths.cacheDir, 'apt');
+const aptPrivateDir = process.getuid?.() === 0 ? undefined : layout.daemon.aptDir;
 const kernelSource = new ImagekitKernelSource({ imagesDir: DEFAULT_IMAGES_DIR, kernelsDir, logger, apt: { privateDir: aptPrivateDir } });
 const recipes = new ImagekitRecipeSource(DEFAULT_IMAGES_DIR);
-const files = new HostImageFiles(imagesDir, path.join(stateDir, 'vms'));
-const builder = new HelperRootfsBuilder(config.privhelper.socket);
-const pullKernel = new PullKernel({ kernels, source: kernelSource });
+const helper = new HelperClient(config.privhelper.socket);
+const files = new HostImageFiles(imagesDir, helper);
+const pullKernel = new PullKernel({ kernels, source: kernelSource, installer: helper });
 
 const runner = new OperationRunner({ log: state.operations, logger, service: 'imaged' });
 const stopPruning = schedulePruning(state.operations, logger);
@@ -76,25 +74,25 @@ await runGrpcDaemon({
   implementation: imageServiceImplementation({
     runner,
     operations: state.operations,
-    buildImage: new BuildImage({ images, kernels, kernelSource, recipes, builder, files, pullKernel, imagesDir }),
-    resolveImage: new ResolveImage({ images, kernels, files }),
+    buildImage: new BuildImage({ images, kernels, kernelSource, recipes, builder: helper, installer: helper, files, pullKernel }),
+    resolveImage: new ResolveImage({ images, kernels, files, installer: helper }),
     images: new ImageQueries({ images, files, recipes, kernels, kernelSource }),
     promoteImage: new PromoteImage({ images, files }),
     pullKernel,
-    kernels: new KernelQueries({ kernels, images, source: kernelSource }),
+    kernels: new KernelQueries({ kernels, images, source: kernelSource, installer: helper }),
   }),
   descriptorSetPath,
   drainMs: DRAIN_MS,
   onStop: async () => {
     await runner.shutdown(DRAIN_MS);
     await stopPruning();
-    builder.close();
+    helper.close();
     await state.db.close();
   },
 });
 // runGrpcDaemon returns once serving; a failed listen has logged 'start-up failed' and set the exit code.
 if (process.exitCode === 1) {
   await stopPruning();
-  builder.close();
+  helper.close();
   await state.db.close();
 }

@@ -1,53 +1,65 @@
-import { mkdirSync, realpathSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import { descriptorSetPath, serviceNames } from '@banger/api';
-import { loadConfig } from '@banger/config';
-import { createLogger, FailedPreconditionError, lookupUserId, PermissionDeniedError, runGrpcDaemon, setRootLogger } from '@banger/runtime';
+import { bangerLayout, loadConfig } from '@banger/config';
+import { createLogger, FailedPreconditionError, lookupGroupId, lookupUserId, PermissionDeniedError, runGrpcDaemon, setRootLogger } from '@banger/runtime';
 import { join } from 'node:path';
 import { HostFacts } from './app/host-facts.js';
-import { HostDiskManager } from './adapters/disk/manager.js';
+import { LaunchVm } from './app/launch-vm.js';
+import { prepareHelperRoots } from './adapters/fs/helper-roots.js';
+import { checkInstallPrefix } from './adapters/fs/install-prefix.js';
 import { helperServiceDefinition, helperServiceImplementation } from './adapters/grpc/helper-service.js';
+import { NetworkVerbs } from './adapters/grpc/network-handlers.js';
 import { probeHost } from './adapters/probe/probe.js';
 import { QemuDriver } from './adapters/qemu/driver.js';
-import type { Hypervisor } from './domain/hypervisor/driver.js';
-import { NetworkVerbs } from './adapters/grpc/network-handlers.js';
-import { rootfsHandlers } from './adapters/grpc/rootfs-handlers.js';
+import { ImageBuilder } from './adapters/store/image-builder.js';
+import { ImageStore } from './adapters/store/image-store.js';
+import { KernelStore } from './adapters/store/kernel-store.js';
+import { VmDiskStore } from './adapters/store/vm-disks.js';
 import { validateNetworkConfig } from './domain/network/index.js';
-import { lookupGroupId } from '@banger/runtime';
 
 const config = loadConfig({ env: process.env });
 const logger = createLogger({ service: 'privhelper', level: config.log.level });
 setRootLogger(logger);
-mkdirSync(config.paths.stateDir, { recursive: true, mode: 0o755 });
-// Canonical from here on: disk paths are compared lexically against it, and the disk manager
-// answers with realpaths, so a symlinked state dir would otherwise refuse its own paths.
-const stateDir = realpathSync(config.paths.stateDir);
 
-const allowed = new Set(config.privhelper.allowedUids);
-const qemu = config.hypervisor.qemuBinary;
-const hostFacts = new HostFacts(
-  (deep) => probeHost({ accel: config.hypervisor.accel, kvmBootProbe: deep, ...(qemu.includes('/') ? { qemuPath: qemu } : {}) }),
-  stateDir,
-);
-
-// VM disks and the images they are based on live under banger's state directory; VM run
-// directories (QMP, agent and console sockets, pid files) under its run directory.
-const vmDisksRoot = join(stateDir, 'vms');
-const roots = { stateDirs: [stateDir], runRoot: config.paths.runDir };
-const disks = new HostDiskManager({ vmDisksRoot, imageDirs: [join(stateDir, 'images'), join(stateDir, 'kernels')] }, logger);
+const GIB = 1024 ** 3;
+const layout = bangerLayout(config);
+const helper = layout.helper;
+const daemonUid = lookupUserId('banger') ?? 0;
+const daemonGid = lookupGroupId('banger') ?? 0;
 // vmd's group reaches each VM's agent socket and console log (not QMP). A group that does not
 // exist here (development, no `banger system install`) leaves them root-only.
 const clientGroup = config.privhelper.clientGroup;
 const clientGid = clientGroup ? lookupGroupId(clientGroup) : undefined;
 if (clientGroup && clientGid === undefined) logger.warn({ client_group: clientGroup }, 'client group does not exist; VM run files stay root-only');
-let driver: Promise<Hypervisor> | undefined;
+
+try {
+  // Refuse to serve at all unless the code root runs and the directories root writes into are
+  // root's alone (docs/trust-model.md).
+  checkInstallPrefix();
+  prepareHelperRoots(layout, { daemonUid, daemonGid, clientGid: clientGid ?? 0 });
+} catch (err) {
+  logger.fatal({ err, path: (err as { fields?: Record<string, string> }).fields?.['path'], fix: (err as { fields?: Record<string, string> }).fields?.['fix'] }, 'start-up refused');
+  process.exit(1);
+}
+
+const allowed = new Set(config.privhelper.allowedUids);
+const quotas = config.privhelper.quotas;
+const qemu = config.hypervisor.qemuBinary;
+const hostFacts = new HostFacts(
+  (deep) => probeHost({ accel: config.hypervisor.accel, kvmBootProbe: deep, ...(qemu.includes('/') ? { qemuPath: qemu } : {}) }),
+  helper.stateRoot,
+  quotas.deepProbeIntervalSeconds * 1000,
+);
+
+let driver: Promise<QemuDriver> | undefined;
 // A failed selection is not cached: installing QEMU must not need a helper restart.
-const hypervisor = (): Promise<Hypervisor> => {
+const hypervisor = (): Promise<QemuDriver> => {
   if (driver) return driver;
   const next = hostFacts.capabilities().then((caps) => {
     if (!caps.qemuPath) throw new FailedPreconditionError('QEMU_NOT_FOUND', 'qemu-system-x86_64 not found (apt-get install qemu-system-x86)');
     logger.info({ accel: caps.accel, reason: caps.reason, qemu: caps.qemuPath }, 'hypervisor selected');
     return new QemuDriver(
-      { qemuPath: caps.qemuPath, accel: caps.accel, tscKhz: caps.tscKhz, runRoot: roots.runRoot, cgroupRoot: caps.cgroupV2 ? '/sys/fs/cgroup' : null, clientGid },
+      { qemuPath: caps.qemuPath, accel: caps.accel, tscKhz: caps.tscKhz, runVmsDir: helper.runVmsDir, cgroupRoot: caps.cgroupV2 ? '/sys/fs/cgroup' : null, clientGid },
       logger,
     );
   });
@@ -58,22 +70,45 @@ const hypervisor = (): Promise<Hypervisor> => {
   return next;
 };
 
-// Taps are owned by the unprivileged banger user when it exists, so vmd-launched QEMU could
-// open them; root otherwise (development).
-const bangerUid = lookupUserId('banger');
+// Taps are owned by the unprivileged banger user when it exists; root otherwise (development).
 const network = new NetworkVerbs(
   validateNetworkConfig({
     netns: config.network.netns ?? undefined,
     bridge: config.network.bridge,
     cidr: config.network.cidr,
-    tapOwnerUid: bangerUid ?? process.getuid?.() ?? 0,
+    tapOwnerUid: lookupUserId('banger') ?? process.getuid?.() ?? 0,
     tapOwnerGid: lookupGroupId('banger'),
     tapWarmSize: config.network.tapPoolSize,
   }),
   logger,
 );
 
-logger.info({ config: config.source, allowed_uids: [...allowed], socket: config.privhelper.socket }, 'privhelper starting');
+const vmBounds = config.vm;
+const images = new ImageStore(helper, clientGid ?? 0);
+const kernels = new KernelStore(helper, layout.daemon.kernelStagingDir, clientGid ?? 0, logger);
+const disks = new VmDiskStore(
+  helper,
+  images,
+  {
+    maxVms: quotas.maxVms,
+    minWorkDiskBytes: vmBounds.workDiskGib.min * GIB,
+    maxWorkDiskBytes: vmBounds.workDiskGib.max * GIB,
+    maxWorkDiskTotalBytes: quotas.maxWorkDiskTotalGib * GIB,
+  },
+  logger,
+);
+const builder = new ImageBuilder({ layout: helper, images, kernels, disks, isRunning: async (id) => (await (await hypervisor()).find(id)) !== undefined, log: logger });
+const launch = new LaunchVm({
+  hypervisor,
+  kernels,
+  disks,
+  taps: network,
+  limits: { minMemoryMib: vmBounds.memoryMib.min, maxMemoryMib: vmBounds.memoryMib.max, minVcpus: vmBounds.vcpus.min, maxVcpus: vmBounds.vcpus.max },
+  runVmsDir: helper.runVmsDir,
+  maxGuestMemoryMib: Math.floor((totalmem() / 1024 / 1024) * (quotas.maxGuestMemoryPercent / 100)),
+});
+
+logger.info({ config: config.source, allowed_uids: [...allowed], socket: config.privhelper.socket, state_root: helper.stateRoot }, 'privhelper starting');
 
 await runGrpcDaemon({
   name: 'privhelper',
@@ -81,9 +116,18 @@ await runGrpcDaemon({
   socketPath: config.privhelper.socket,
   socketMode: 0o660,
   socketGroup: 'banger',
+  socketStagingDir: helper.runRoot,
+  metricsDir: join(helper.runRoot, 'metrics'),
   serviceName: serviceNames.helper,
   definition: helperServiceDefinition,
-  implementation: helperServiceImplementation({ hostFacts, disks, vmDisksRoot, hypervisor: { hypervisor, roots, netns: config.network.netns }, network: network.handlers(), rootfs: rootfsHandlers({ stateDir, cacheDir: config.paths.cacheDir }) }),
+  implementation: helperServiceImplementation({
+    hostFacts,
+    disks,
+    hypervisor: { hypervisor, launch, runVmsDir: helper.runVmsDir },
+    images: { builder, images, disks },
+    kernels: { kernels, inUse: async () => (await hypervisor()).runningKernels() },
+    network: network.handlers(),
+  }),
   descriptorSetPath,
   logPrefix: 'helper rpc',
   // Fail closed: a caller the kernel could not identify is refused like a foreign uid.

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
-import { descriptorSetPath, helperv1 } from '@banger/api';
+import { descriptorSetPath, helperv2 } from '@banger/api';
 import { BangerServer, createLogger, implementService, setRootLogger, unary } from '@banger/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../cli.js';
@@ -24,20 +24,20 @@ describe('banger doctor', () => {
     dir = await mkdtemp(join(tmpdir(), 'banger-doctor-'));
     const logger = createLogger({ service: 'privhelper', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
     setRootLogger(logger);
-    server = new BangerServer({ logger, serviceNames: ['banger.helper.v1.HelperService'], descriptorSetPath });
-    const impl = implementService(helperv1.HelperServiceService, 'banger.helper.v1.HelperService', {
+    server = new BangerServer({ logger, serviceNames: ['banger.helper.v2.HelperService'], descriptorSetPath });
+    const impl = implementService(helperv2.HelperServiceService, 'banger.helper.v2.HelperService', {
       getServerInfo: unary(async () => ({ info: { name: 'privhelper', version: '0.1.0', apiVersion: '1', startedAt: new Date(), pid: 77 } })),
       probeHost: unary(async () => ({
-        capabilities: helperv1.HostCapabilities.fromPartial({
+        capabilities: helperv2.HostCapabilities.fromPartial({
           checks: [
-            { name: 'kvm', status: helperv1.CheckStatus.CHECK_STATUS_WARN, detail: 'KVM not usable (PVM); using TCG', fix: '' },
-            { name: 'qemu', status: helperv1.CheckStatus.CHECK_STATUS_FAIL, detail: 'qemu-system-x86_64 not found', fix: 'sudo apt-get install qemu-system-x86' },
-            { name: 'tun', status: helperv1.CheckStatus.CHECK_STATUS_PASS, detail: '/dev/net/tun', fix: '' },
+            { name: 'kvm', status: helperv2.CheckStatus.CHECK_STATUS_WARN, detail: 'KVM not usable (PVM); using TCG', fix: '' },
+            { name: 'qemu', status: helperv2.CheckStatus.CHECK_STATUS_FAIL, detail: 'qemu-system-x86_64 not found', fix: 'sudo apt-get install qemu-system-x86' },
+            { name: 'tun', status: helperv2.CheckStatus.CHECK_STATUS_PASS, detail: '/dev/net/tun', fix: '' },
           ],
         }),
       })),
     });
-    server.addService(helperv1.HelperServiceService, impl as UntypedServiceImplementation);
+    server.addService(helperv2.HelperServiceService, impl as UntypedServiceImplementation);
     await server.listen({ socketPath: join(dir, 'privhelper.sock'), mode: 0o600 });
   });
 

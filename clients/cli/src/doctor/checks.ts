@@ -1,6 +1,6 @@
 import { access, constants } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
-import { helperv1 } from '@banger/api';
+import { helperv2 } from '@banger/api';
 import { API_VERSION, BANGER_VERSION, RpcError } from '@banger/runtime';
 import type { CommandContext } from '../context.js';
 import { probeDaemons, probeFailure } from '../commands/version.js';
@@ -60,9 +60,9 @@ const daemonsCheck: DoctorCheck = {
 };
 
 const STATUS: Record<number, CheckStatus> = {
-  [helperv1.CheckStatus.CHECK_STATUS_PASS]: 'pass',
-  [helperv1.CheckStatus.CHECK_STATUS_WARN]: 'warn',
-  [helperv1.CheckStatus.CHECK_STATUS_FAIL]: 'fail',
+  [helperv2.CheckStatus.CHECK_STATUS_PASS]: 'pass',
+  [helperv2.CheckStatus.CHECK_STATUS_WARN]: 'warn',
+  [helperv2.CheckStatus.CHECK_STATUS_FAIL]: 'fail',
 };
 
 const hostCheck: DoctorCheck = {

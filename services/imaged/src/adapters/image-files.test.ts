@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWorkSeed, type RecipeDoc } from '@banger/imagekit';
-import { sampleImage } from '../testing/fakes.js';
 import { HostImageFiles } from './image-files.js';
 
 const haveTools = spawnSync('which', ['mkfs.ext4']).status === 0 && spawnSync('which', ['debugfs']).status === 0;
@@ -13,12 +12,20 @@ if (!haveTools) console.warn('skipping HostImageFiles seed tests: mkfs.ext4/debu
 describe.skipIf(!haveTools)('HostImageFiles', () => {
   let root: string;
   let files: HostImageFiles;
+  const removed: string[] = [];
+  const promoted: string[] = [];
+  const store = {
+    removeImage: async (image: string) => removed.push(image) > 0,
+    promoteVmDisk: async (vmId: string, image: string) => {
+      promoted.push(`${vmId}:${image}`);
+      return { dir: path.join(root, 'images', image), rootfsBytes: 1 };
+    },
+  };
 
   beforeAll(async () => {
     root = await mkdtemp(path.join(tmpdir(), 'imaged-files-'));
     await mkdir(path.join(root, 'images'));
-    await mkdir(path.join(root, 'vms'));
-    files = new HostImageFiles(path.join(root, 'images'), path.join(root, 'vms'));
+    files = new HostImageFiles(path.join(root, 'images'), store);
   });
 
   afterAll(async () => {
@@ -37,15 +44,17 @@ describe.skipIf(!haveTools)('HostImageFiles', () => {
     expect(await files.seedFingerprint(blob)).toMatch(/^[0-9a-f]{32}$/);
   });
 
-  it('removes only directories inside the images directory', async () => {
-    await expect(files.remove(path.join(root, 'vms'))).rejects.toMatchObject({ reason: 'PATH_ESCAPE' });
+  it('asks privhelper to remove an image of its store, by id, and nothing else', async () => {
+    await expect(files.remove('/etc')).rejects.toMatchObject({ code: 'INTERNAL' });
     await expect(files.remove(path.join(root, 'images'))).rejects.toMatchObject({ code: 'INTERNAL' });
+    await expect(files.remove(path.join(root, 'images', 'a', 'b'))).rejects.toMatchObject({ code: 'INTERNAL' });
     await files.remove(path.join(root, 'images', 'img'));
+    expect(removed).toEqual(['img']);
   });
 
-  it('promotion reads root disks only from the VM disks directory', async () => {
-    const base = sampleImage();
-    await expect(files.promote({ overlay: '/etc/passwd', id: 'x', base })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', reason: 'PATH_ESCAPE' });
-    await expect(files.promote({ overlay: path.join(root, 'vms', 'nope', 'root.qcow2'), id: 'x', base })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  it('promotes by naming the VM and a promoted-<id> image; privhelper finds the disk', async () => {
+    const out = await files.promote({ vmId: 'vm-1', id: 'abc' });
+    expect(promoted).toEqual(['vm-1:promoted-abc']);
+    expect(out).toMatchObject({ dir: path.join(root, 'images', 'promoted-abc'), rootfs: path.join(root, 'images', 'promoted-abc', 'rootfs.ext4') });
   });
 });

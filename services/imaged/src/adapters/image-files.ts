@@ -1,13 +1,12 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { copyFile, mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { confinePath, IMAGE_MANIFEST, isImageKitError, promoteRootfs, SEED_MARKER, type ImageManifest } from '@banger/imagekit';
-import { InternalError, InvalidArgumentError, NotFoundError } from '@banger/runtime';
-import type { Image } from '../domain/image.js';
-import type { BuiltImage, ImageFiles } from '../ports/images.js';
+import { SEED_MARKER, type ImageManifest } from '@banger/imagekit';
+import { InternalError } from '@banger/runtime';
+import type { BuiltImage, ImageFiles, StoreImages } from '../ports/images.js';
 
 const execFileP = promisify(execFile);
 
@@ -39,34 +38,32 @@ export function builtFromManifest(dir: string, m: ImageManifest): BuiltImage {
   };
 }
 
-/** Image directories under <state_dir>/images; nothing outside it is ever removed. */
+/**
+ * Image directories in privhelper's store (`<state_dir>/helper/images/<id>/`, root-owned,
+ * readable by privhelper's client group). imaged reads them (existence, the work seed's
+ * marker) and changes them only through privhelper's verbs.
+ */
 export class HostImageFiles implements ImageFiles {
-  /** `vmsDir`: VM disks (<state_dir>/vms); promotion reads root disks only from there. */
   constructor(
     private readonly imagesDir: string,
-    private readonly vmsDir: string,
+    private readonly store: StoreImages,
   ) {}
-
-  async readBuilt(dir: string): Promise<BuiltImage> {
-    const inside = await confinePath(this.imagesDir, dir);
-    let text: string;
-    try {
-      text = await readFile(path.join(inside, IMAGE_MANIFEST), 'utf8');
-    } catch (err) {
-      throw new InternalError(`built image ${dir} has no readable ${IMAGE_MANIFEST}`, { cause: err });
-    }
-    return builtFromManifest(inside, JSON.parse(text) as ImageManifest);
-  }
 
   async exists(p: string): Promise<boolean> {
     return (await stat(p).catch(() => null))?.isFile() ?? false;
   }
 
+  /** The store's id of an image directory; only directories directly in the store are removable. */
+  private imageId(dir: string): string {
+    if (path.dirname(path.resolve(dir)) !== path.resolve(this.imagesDir)) {
+      throw new InternalError(`image directory ${dir} is not in the image store ${this.imagesDir}`);
+    }
+    return path.basename(dir);
+  }
+
   async remove(dir: string): Promise<void> {
     if (dir === '') return;
-    const inside = await confinePath(this.imagesDir, dir);
-    if (inside === path.resolve(this.imagesDir)) throw new InternalError('refusing to remove the images directory itself');
-    await rm(inside, { recursive: true, force: true });
+    await this.store.removeImage(this.imageId(dir));
   }
 
   /** The fingerprint the seed's own marker records (debugfs reads it without mounting); else a hash of the file. */
@@ -83,27 +80,8 @@ export class HostImageFiles implements ImageFiles {
     return hash.digest('hex').slice(0, 32);
   }
 
-  async promote(req: { overlay: string; id: string; base: Image; signal?: AbortSignal }): Promise<{ dir: string; rootfs: string; workSeed: string; rootfsBytes: number }> {
-    let overlay: string;
-    try {
-      overlay = await confinePath(this.vmsDir, req.overlay);
-    } catch (err) {
-      if (isImageKitError(err, 'PATH_ESCAPE')) throw new InvalidArgumentError('root_disk_path', `must lie inside ${this.vmsDir}: ${err.message}`, 'PATH_ESCAPE');
-      throw err;
-    }
-    if (!(await this.exists(overlay))) throw new NotFoundError('root disk', req.overlay, 'ROOT_DISK_NOT_FOUND', { fields: { field: 'root_disk_path' } });
-    const dir = await confinePath(this.imagesDir, `promoted-${req.id}`);
-    await mkdir(dir, { recursive: true });
-    try {
-      const rootfs = path.join(dir, 'rootfs.ext4');
-      const format = overlay.endsWith('.qcow2') ? 'qcow2' : 'raw';
-      const r = await promoteRootfs({ overlay, outPath: rootfs, format, ...(req.signal ? { signal: req.signal } : {}) });
-      const workSeed = path.join(dir, 'work-seed.ext4');
-      await copyFile(req.base.paths.workSeed, workSeed);
-      return { dir, rootfs, workSeed, rootfsBytes: r.sizeBytes };
-    } catch (err) {
-      await rm(dir, { recursive: true, force: true });
-      throw err;
-    }
+  async promote(req: { vmId: string; id: string; signal?: AbortSignal }): Promise<{ dir: string; rootfs: string; workSeed: string; rootfsBytes: number }> {
+    const r = await this.store.promoteVmDisk(req.vmId, `promoted-${req.id}`, req.signal);
+    return { dir: r.dir, rootfs: path.join(r.dir, 'rootfs.ext4'), workSeed: path.join(r.dir, 'work-seed.ext4'), rootfsBytes: r.rootfsBytes };
   }
 }

@@ -78,9 +78,21 @@ export interface RootfsProgress {
  */
 export interface RootfsBuilder {
   build(
-    req: { recipe: string; imagesDir: string; kernelModulesDir: string; initMode: InitMode },
+    req: { recipe: string; kernel: { name: string; packageVersion: string } },
     opts: { signal: AbortSignal; onProgress: (p: RootfsProgress) => Promise<void> },
-  ): Promise<{ dir: string }>;
+  ): Promise<{ dir: string; image: string; built: BuiltImage }>;
+}
+
+/** privhelper's kernel store: a pulled kernel must be installed there before images and VMs use it. */
+export interface KernelInstaller {
+  installKernel(k: { name: string; packageVersion: string }): Promise<void>;
+  removeKernel(k: { name: string; packageVersion: string }): Promise<void>;
+}
+
+/** privhelper's image store: images are root's; imaged asks for removals and promotions by id. */
+export interface StoreImages {
+  removeImage(image: string): Promise<boolean>;
+  promoteVmDisk(vmId: string, image: string, signal?: AbortSignal): Promise<{ dir: string; rootfsBytes: number }>;
 }
 
 /** What a finished build directory says about itself (image.json). */
@@ -97,16 +109,15 @@ export interface BuiltImage {
   services: GuestService[];
 }
 
-/** Image directories on disk. */
+/** Image directories in privhelper's store (read by imaged, changed only through privhelper). */
 export interface ImageFiles {
-  readBuilt(dir: string): Promise<BuiltImage>;
   exists(path: string): Promise<boolean>;
   remove(dir: string): Promise<void>;
   /** Fingerprint of a work seed file, read from the seed itself (its marker) when possible. */
   seedFingerprint(seedPath: string): Promise<string>;
   /**
-   * Flattens a stopped VM's root overlay into `<imagesDir>/promoted-<id>/rootfs.ext4`, copying
-   * the base image's work seed next to it; returns the new directory's paths.
+   * Flattens a stopped VM's root overlay into the store's `promoted-<id>/rootfs.ext4`, with the
+   * base image's work seed next to it; returns the new directory's paths.
    */
-  promote(req: { overlay: string; id: string; base: Image; signal?: AbortSignal }): Promise<{ dir: string; rootfs: string; workSeed: string; rootfsBytes: number }>;
+  promote(req: { vmId: string; id: string; signal?: AbortSignal }): Promise<{ dir: string; rootfs: string; workSeed: string; rootfsBytes: number }>;
 }

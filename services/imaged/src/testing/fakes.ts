@@ -118,6 +118,18 @@ export class MemoryKernelRepo implements KernelRepo {
 }
 
 /** Files that "exist" are the ones listed; removals and seed reads are recorded. */
+/** privhelper's kernel store as a list of installs. */
+export class FakeInstaller {
+  readonly installed: string[] = [];
+  readonly removed: string[] = [];
+  async installKernel(k: { name: string; packageVersion: string }): Promise<void> {
+    this.installed.push(`${k.name}@${k.packageVersion}`);
+  }
+  async removeKernel(k: { name: string; packageVersion: string }): Promise<void> {
+    this.removed.push(`${k.name}@${k.packageVersion}`);
+  }
+}
+
 export class FakeImageFiles implements Pick<ImageFiles, 'exists' | 'remove' | 'seedFingerprint'> {
   readonly removed: string[] = [];
   readonly seedReads: string[] = [];

@@ -1,4 +1,5 @@
 import { statfs } from 'node:fs/promises';
+import { ResourceExhaustedError } from '@banger/runtime/errors';
 import { cpus, totalmem } from 'node:os';
 import { hostChecks, type HostCheck } from '../domain/hypervisor/checks.js';
 import type { HostCapabilities } from '../domain/hypervisor/driver.js';
@@ -19,11 +20,28 @@ export type Prober = (deep: boolean) => Promise<HostCapabilities>;
  */
 export class HostFacts {
   private cached: Promise<HostCapabilities> | undefined;
+  private readonly lastDeep = new Map<number, number>();
 
   constructor(
     private readonly prober: Prober,
     private readonly stateDir: string,
+    /** A deep probe boots a QEMU: at most one per caller uid per this many ms. */
+    private readonly deepIntervalMs = 60_000,
+    private readonly now: () => number = Date.now,
   ) {}
+
+  /** Refuses a caller's second deep probe within the interval (RESOURCE_EXHAUSTED), before any work. */
+  admitDeep(uid: number): void {
+    const t = this.now();
+    const last = this.lastDeep.get(uid);
+    if (last !== undefined && t - last < this.deepIntervalMs) {
+      const wait = Math.ceil((this.deepIntervalMs - (t - last)) / 1000);
+      throw new ResourceExhaustedError('DEEP_PROBE_RATE_LIMITED', `a deep host probe boots a VM: at most one per ${this.deepIntervalMs / 1000} s per caller; retry in ${wait} s`, {
+        fields: { limit: 'privhelper.deep_probe_interval_seconds', retry_after_seconds: wait },
+      });
+    }
+    this.lastDeep.set(uid, t);
+  }
 
   capabilities(deep = false): Promise<HostCapabilities> {
     if (deep || this.cached === undefined) {

@@ -1,8 +1,8 @@
-import { helperv1 } from '@banger/api';
+import { helperv2 } from '@banger/api';
 import { RpcError, ServiceClient } from '@banger/runtime';
 import type { GuestNetwork, HostHelper, HostReadiness, LaunchInput, VmProcess } from '../ports/host.js';
 
-function toProcess(p: helperv1.HypervisorProcess | undefined): VmProcess {
+function toProcess(p: helperv2.HypervisorProcess | undefined): VmProcess {
   return { pid: p?.pid ?? 0, agentSocket: p?.sockets?.agentPath ?? '', consoleLog: p?.sockets?.consoleLogPath ?? '' };
 }
 
@@ -10,10 +10,10 @@ const ms = (n: number): { seconds: number; nanos: number } => ({ seconds: Math.f
 
 /** privhelper over its Unix socket; the current op id travels with every call. */
 export class HelperClient implements HostHelper {
-  private readonly client: ServiceClient<typeof helperv1.HelperServiceService>;
+  private readonly client: ServiceClient<typeof helperv2.HelperServiceService>;
 
   constructor(socketPath: string) {
-    this.client = new ServiceClient(helperv1.HelperServiceService, socketPath);
+    this.client = new ServiceClient(helperv2.HelperServiceService, socketPath);
   }
 
   async readiness(): Promise<HostReadiness> {
@@ -22,7 +22,7 @@ export class HelperClient implements HostHelper {
     return {
       accel: caps?.accel ?? '',
       blockers: (caps?.checks ?? [])
-        .filter((c) => c.status === helperv1.CheckStatus.CHECK_STATUS_FAIL)
+        .filter((c) => c.status === helperv2.CheckStatus.CHECK_STATUS_FAIL)
         .map((c) => ({ name: c.name, detail: c.detail, fix: c.fix })),
     };
   }
@@ -47,52 +47,40 @@ export class HelperClient implements HostHelper {
     await this.client.unary('syncDnsRecords', { records });
   }
 
-  async createRootOverlay(vmId: string, basePath: string): Promise<string> {
-    const res = await this.client.unary('createOverlay', {
-      vmId,
-      basePath,
-      baseFormat: helperv1.DiskFormat.DISK_FORMAT_RAW,
-      path: '',
-      format: helperv1.DiskFormat.DISK_FORMAT_QCOW2,
-      sizeBytes: 0,
-    });
-    return res.path;
+  async createRootOverlay(vmId: string, image: string): Promise<string> {
+    return (await this.client.unary('createOverlay', { vmId, image })).path;
   }
 
-  async removeRootOverlay(path: string): Promise<void> {
-    await this.client.unary('removeOverlay', { path });
+  async removeRootOverlay(vmId: string): Promise<void> {
+    await this.client.unary('removeOverlay', { vmId });
   }
 
-  async createWorkDisk(vmId: string, seedPath: string, sizeBytes: number): Promise<string> {
-    return (await this.client.unary('createWorkDisk', { vmId, path: '', sizeBytes, seedPath }, { timeoutMs: 120_000 })).path;
+  async createWorkDisk(vmId: string, image: string, sizeBytes: number): Promise<string> {
+    return (await this.client.unary('createWorkDisk', { vmId, image, sizeBytes }, { timeoutMs: 120_000 })).path;
   }
 
-  async resizeWorkDisk(path: string, sizeBytes: number): Promise<number> {
-    return (await this.client.unary('resizeWorkDisk', { path, sizeBytes }, { timeoutMs: 120_000 })).sizeBytes;
+  async resizeWorkDisk(vmId: string, sizeBytes: number): Promise<number> {
+    return (await this.client.unary('resizeWorkDisk', { vmId, sizeBytes }, { timeoutMs: 120_000 })).sizeBytes;
   }
 
-  async removeWorkDisk(path: string): Promise<void> {
-    await this.client.unary('removeWorkDisk', { path });
+  async removeWorkDisk(vmId: string): Promise<void> {
+    await this.client.unary('removeWorkDisk', { vmId });
   }
 
   async launch(input: LaunchInput): Promise<VmProcess> {
     const res = await this.client.unary(
       'launchHypervisor',
-      helperv1.LaunchHypervisorRequest.fromPartial({
+      helperv2.LaunchHypervisorRequest.fromPartial({
         spec: {
           vmId: input.vmId,
-          kind: helperv1.HypervisorKind.HYPERVISOR_KIND_QEMU,
-          accel: helperv1.Accel.ACCEL_AUTO,
+          kind: helperv2.HypervisorKind.HYPERVISOR_KIND_QEMU,
+          accel: helperv2.Accel.ACCEL_AUTO,
           memoryMib: input.memoryMib,
           vcpus: input.vcpus,
-          kernelPath: input.kernelPath,
-          initrdPath: input.initrdPath,
+          kernel: input.kernel,
           cmdline: input.cmdline,
-          disks: [
-            { id: 'root', path: input.rootDiskPath, format: helperv1.DiskFormat.DISK_FORMAT_QCOW2, readOnly: false },
-            { id: 'work', path: input.workDiskPath, format: helperv1.DiskFormat.DISK_FORMAT_RAW, readOnly: false },
-          ],
-          network: { tap: input.tap, mac: input.mac },
+          workDisk: true,
+          network: { mac: input.mac },
         },
       }),
       { timeoutMs: 60_000 },

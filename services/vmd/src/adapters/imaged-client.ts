@@ -15,6 +15,8 @@ export function resolvedImageFromProto(res: imagev1.ResolveImageResponse, ref: s
     workSeedFingerprint: res.workSeedFingerprint,
     initPath: res.initPath,
     kernelArgs: res.kernelArgs,
+    storeImage: res.storeImage,
+    kernel: { name: res.kernel, version: res.kernelStoreVersion },
     services: res.defaultServices.map((s) => {
       const check = s.readiness?.check;
       const timeout = s.readiness?.timeout;
@@ -42,8 +44,8 @@ export class ImagedClient implements ImageCatalog {
     return resolvedImageFromProto(res, ref);
   }
 
-  async promote(input: { vmId: string; rootDiskPath: string; name: string; baseImage: string }): Promise<{ id: string; name: string; fingerprint: string }> {
-    const res = await this.client.unary('promoteImage', input, { timeoutMs: 600_000 });
+  async promote(input: { vmId: string; name: string; baseImage: string }): Promise<{ id: string; name: string; fingerprint: string }> {
+    const res = await this.client.unary('promoteImage', { ...input, rootDiskPath: '' }, { timeoutMs: 600_000 });
     return { id: res.image?.id ?? '', name: res.image?.name ?? input.name, fingerprint: res.image?.fingerprint ?? '' };
   }
 

@@ -33,8 +33,8 @@ export async function reconcile(deps: ReconcileDeps, interrupted: readonly Opera
     for (const r of ordered) {
       try {
         if (r.kind === 'process') await host.kill(vmId);
-        else if (r.kind === 'work_disk') await host.removeWorkDisk(r.ref);
-        else if (r.kind === 'overlay') await host.removeRootOverlay(r.ref);
+        else if (r.kind === 'work_disk') await host.removeWorkDisk(vmIdOfDiskRef(r.ref));
+        else if (r.kind === 'overlay') await host.removeRootOverlay(vmIdOfDiskRef(r.ref));
         else if (r.kind === 'tap') await host.releaseTap(vmId);
         else if (r.kind === 'row') await vms.delete(r.ref).catch((err: unknown) => {
           if ((err as { kind?: string }).kind !== 'NOT_FOUND') throw err;
@@ -67,4 +67,9 @@ export async function reconcile(deps: ReconcileDeps, interrupted: readonly Opera
     'reconciled with the host',
   );
   return report;
+}
+
+/** Disk leftovers are recorded by VM id; operations from before privhelper chose paths recorded `<vms>/<id>/<file>`. */
+export function vmIdOfDiskRef(ref: string): string {
+  return ref.includes('/') ? (ref.split('/').at(-2) ?? ref) : ref;
 }

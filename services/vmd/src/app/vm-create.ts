@@ -104,12 +104,12 @@ export class VmCreate {
 
         const disks = await stages.run('disks', 'copy-on-write root overlay and work disk', async () => {
           const [root, work] = await Promise.allSettled([
-            deps.host.createRootOverlay(vm.id, image.rootfsPath),
-            deps.host.createWorkDisk(vm.id, image.workSeedPath, cmd.workDiskBytes),
+            deps.host.createRootOverlay(vm.id, image.storeImage),
+            deps.host.createWorkDisk(vm.id, image.storeImage, cmd.workDiskBytes),
           ]);
           // Made side by side; whichever exists is recorded before a failure of the other is raised.
-          if (root.status === 'fulfilled') await rollback.add('overlay', root.value, () => deps.host.removeRootOverlay(root.value));
-          if (work.status === 'fulfilled') await rollback.add('work_disk', work.value, () => deps.host.removeWorkDisk(work.value));
+          if (root.status === 'fulfilled') await rollback.add('overlay', vm.id, () => deps.host.removeRootOverlay(vm.id));
+          if (work.status === 'fulfilled') await rollback.add('work_disk', vm.id, () => deps.host.removeWorkDisk(vm.id));
           return { root: settledValue(root), work: settledValue(work) };
         });
 
@@ -117,7 +117,7 @@ export class VmCreate {
           const p = await deps.host.launch(
             launchInputFor(
               vm,
-              { kernelPath: image.kernelPath, initrdPath: image.initrdPath, initPath: image.initPath, kernelArgs: image.kernelArgs, rootDiskPath: disks.root, workDiskPath: disks.work },
+              { kernel: image.kernel, initPath: image.initPath, kernelArgs: image.kernelArgs },
               deps.subnet,
               deps.sshPublicKey,
             ),
@@ -188,6 +188,8 @@ function specOf(image: ResolvedImage, cmd: CreateVmCommand): JsonObject {
     workDiskBytes: cmd.workDiskBytes,
     kernelPath: image.kernelPath,
     initrdPath: image.initrdPath,
+    kernel: { ...image.kernel },
+    storeImage: image.storeImage,
     initPath: image.initPath,
     kernelArgs: [...image.kernelArgs],
     services: image.services.map((s) => ({ name: s.name, port: s.port, readiness: s.readiness, timeoutSeconds: s.timeoutSeconds, secretEnv: s.secretEnv })),

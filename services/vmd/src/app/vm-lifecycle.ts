@@ -7,7 +7,7 @@ import type { GuestAgent, GuestExecResult } from '../ports/agent.js';
 import type { HostHelper } from '../ports/host.js';
 import type { ImageCatalog, ImageService } from '../ports/images.js';
 import { awaitAgent, awaitServices, consoleTail, type BootTimeouts } from './guest-boot.js';
-import { launchInputFor } from './launch-input.js';
+import { kernelOfSpec, launchInputFor } from './launch-input.js';
 import type { VmLocks } from './vm-locks.js';
 import { serializeVm, type OperationContext } from './vm-create.js';
 import type { VmWriter } from './vm-writer.js';
@@ -88,9 +88,8 @@ export class VmLifecycle {
       await this.deps.vms.update(vm.id, { state: 'deleting' });
       await this.deps.host.stop(vm.id, opts.stopTimeoutMs);
       await this.deps.host.releaseTap(vm.id);
-      const rt = runtimeOf(vm);
-      if (rt.rootDisk) await this.deps.host.removeRootOverlay(rt.rootDisk);
-      if (rt.workDisk) await this.deps.host.removeWorkDisk(rt.workDisk);
+      await this.deps.host.removeRootOverlay(vm.id);
+      await this.deps.host.removeWorkDisk(vm.id);
       await this.deps.vms.delete(vm.id);
       await this.deps.host.syncDns(await this.deps.vms.dnsRecords());
       return vm;
@@ -115,18 +114,14 @@ export class VmLifecycle {
           await deps.host.syncDns(await deps.vms.dnsRecords());
           return updated;
         });
-        const rt = runtimeOf(vm);
         const proc = await stages.run('boot', `${vm.vcpus} vCPU, ${vm.memoryMib} MiB`, async () => {
           const p = await deps.host.launch(
             launchInputFor(
               vm,
               {
-                kernelPath: specString(vm, 'kernelPath'),
-                initrdPath: specString(vm, 'initrdPath'),
+                kernel: kernelOfSpec(vm.spec),
                 initPath: specString(vm, 'initPath'),
                 kernelArgs: specStrings(vm, 'kernelArgs'),
-                rootDiskPath: rt.rootDisk,
-                workDiskPath: rt.workDisk,
               },
               deps.subnet,
               deps.sshPublicKey,
@@ -236,9 +231,7 @@ export async function resizeWorkDisk(deps: Pick<VmLifecycleDeps, 'vms' | 'host' 
     if (sizeBytes <= current) {
       throw new InvalidArgumentError('size_bytes', `must be larger than the current ${current} bytes: work disks only grow`, 'SHRINK_REFUSED');
     }
-    const path = typeof vm.runtime['workDisk'] === 'string' ? vm.runtime['workDisk'] : '';
-    if (!path) throw new FailedPreconditionError('NO_WORK_DISK', `vm ${vm.name} has no work disk`);
-    const size = await deps.host.resizeWorkDisk(path, sizeBytes);
+    const size = await deps.host.resizeWorkDisk(vm.id, sizeBytes);
     return deps.vms.update(vm.id, { workDiskGib: Math.ceil(size / 1024 ** 3), spec: { ...vm.spec, workDiskBytes: size } });
   });
 }
@@ -255,9 +248,7 @@ export async function promoteVm(
     if (vm.state !== 'stopped') {
       throw new FailedPreconditionError('VM_NOT_STOPPED', `vm ${vm.name} is ${vm.state}; stop it before promoting its disk`, { fields: { vm: vm.name, state: vm.state } });
     }
-    const rootDiskPath = typeof vm.runtime['rootDisk'] === 'string' ? vm.runtime['rootDisk'] : '';
-    if (!rootDiskPath) throw new FailedPreconditionError('NO_ROOT_DISK', `vm ${vm.name} has no root disk`);
-    return deps.images.promote({ vmId: vm.id, rootDiskPath, name: imageName, baseImage: vm.imageId });
+    return deps.images.promote({ vmId: vm.id, name: imageName, baseImage: vm.imageId });
   });
 }
 

@@ -13,16 +13,22 @@ export interface GuestNetwork {
   prefix: number;
 }
 
+/** A kernel in privhelper's store: catalog name and package version (as its directory names it). */
+export interface KernelRef {
+  name: string;
+  version: string;
+}
+
+/**
+ * What vmd asks privhelper to boot. It names things only: privhelper finds the kernel in its
+ * store, the VM's own disks (and the image they are based on), and the tap it assigned.
+ */
 export interface LaunchInput {
   vmId: string;
   memoryMib: number;
   vcpus: number;
-  kernelPath: string;
-  initrdPath: string;
+  kernel: KernelRef;
   cmdline: { key: string; value: string }[];
-  rootDiskPath: string;
-  workDiskPath: string;
-  tap: string;
   mac: string;
 }
 
@@ -43,11 +49,12 @@ export interface HostHelper {
   acquireTap(vmId: string): Promise<string>;
   releaseTap(vmId: string): Promise<void>;
   syncDns(records: { name: string; ipv4: string }[]): Promise<void>;
-  createRootOverlay(vmId: string, basePath: string): Promise<string>;
-  removeRootOverlay(path: string): Promise<void>;
-  createWorkDisk(vmId: string, seedPath: string, sizeBytes: number): Promise<string>;
-  resizeWorkDisk(path: string, sizeBytes: number): Promise<number>;
-  removeWorkDisk(path: string): Promise<void>;
+  /** Returns where the overlay lives (for display); `image` is its id in privhelper's store. */
+  createRootOverlay(vmId: string, image: string): Promise<string>;
+  removeRootOverlay(vmId: string): Promise<void>;
+  createWorkDisk(vmId: string, image: string, sizeBytes: number): Promise<string>;
+  resizeWorkDisk(vmId: string, sizeBytes: number): Promise<number>;
+  removeWorkDisk(vmId: string): Promise<void>;
   launch(input: LaunchInput): Promise<VmProcess>;
   stop(vmId: string, timeoutMs: number): Promise<{ wasRunning: boolean; forced: boolean }>;
   kill(vmId: string): Promise<{ wasRunning: boolean }>;

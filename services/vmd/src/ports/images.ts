@@ -22,11 +22,15 @@ export interface ResolvedImage {
   initPath: string;
   kernelArgs: string[];
   services: ImageService[];
+  /** The image's id in privhelper's store. */
+  storeImage: string;
+  /** The kernel in privhelper's store. */
+  kernel: { name: string; version: string };
 }
 
 /** imaged as vmd sees it. */
 export interface ImageCatalog {
   resolve(ref: string): Promise<ResolvedImage>;
   /** Turns a stopped VM's root disk into a new managed image based on the VM's image. */
-  promote(input: { vmId: string; rootDiskPath: string; name: string; baseImage: string }): Promise<{ id: string; name: string; fingerprint: string }>;
+  promote(input: { vmId: string; name: string; baseImage: string }): Promise<{ id: string; name: string; fingerprint: string }>;
 }

@@ -61,7 +61,7 @@ describe('image converters', () => {
       kernelArgs: [],
       services: image.services,
       kernel: 'debian-bookworm-cloud',
-      kernelVersion: '6.1.0-1-cloud-amd64',
+      storeImage: 'debian-bookworm-0123', kernelPackageVersion: '6.1.1-1', kernelVersion: '6.1.0-1-cloud-amd64',
     });
     expect(r).toMatchObject({ kernelPath: image.paths.vmlinux, initrdPath: image.paths.initrd, initPath: '/sbin/banger-init', kernelVersion: '6.1.0-1-cloud-amd64' });
     expect(r.defaultServices).toHaveLength(1);

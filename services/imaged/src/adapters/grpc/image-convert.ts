@@ -69,6 +69,8 @@ export function resolvedToProto(r: ResolvedImage): imagev1.ResolveImageResponse 
     defaultServices: r.services.map(serviceToProto),
     kernel: r.kernel,
     kernelVersion: r.kernelVersion,
+    storeImage: r.storeImage,
+    kernelStoreVersion: r.kernelPackageVersion.replace(/:/g, '_'),
     kernelArgs: r.kernelArgs,
   };
 }

@@ -38,7 +38,7 @@ function setup(opts: { images?: ReturnType<typeof sampleImage>[]; kernelInstalle
       builds.push(req.recipe);
       await o.onProgress({ step: 'base', done: 0, total: 4, message: 'base' });
       if (opts.buildFails) throw opts.buildFails;
-      return { dir: DIR };
+      return { dir: DIR, image: DIR.split('/').pop() ?? '', built: built() };
     },
   };
   const recipes: RecipeSource = {
@@ -50,13 +50,16 @@ function setup(opts: { images?: ReturnType<typeof sampleImage>[]; kernelInstalle
     fingerprint: async () => FP,
   };
   const pulled: string[] = [];
+  const installed: string[] = [];
+  const installer = { installKernel: async (k: { name: string }) => void installed.push(k.name), removeKernel: async () => undefined };
   const use = new BuildImage({
     images,
     kernels,
     kernelSource: { defaultKernel: async () => 'debian-bookworm-cloud' },
     recipes,
     builder,
-    files: { ...files, readBuilt: async () => built(), exists: files.exists.bind(files), remove: files.remove.bind(files), seedFingerprint: files.seedFingerprint.bind(files), promote: () => Promise.reject(new Error('unused')) },
+    installer,
+    files: { remove: files.remove.bind(files) },
     pullKernel: {
       pull: async (name, op, stage) => {
         pulled.push(name);
@@ -65,9 +68,8 @@ function setup(opts: { images?: ReturnType<typeof sampleImage>[]; kernelInstalle
         return { kernel: await kernels.save({ ...sampleKernel() }, 'k-1'), unchanged: false };
       },
     },
-    imagesDir: '/state/images',
   });
-  return { use, images, files, builds, pulled };
+  return { use, images, files, builds, pulled, installed };
 }
 
 const cmd: BuildImageCommand = { recipe: 'debian-bookworm', name: '', kernel: '', initMode: undefined, force: false };

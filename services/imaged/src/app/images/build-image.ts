@@ -3,7 +3,7 @@ import { InvalidArgumentError, log, StageRunner } from '@banger/runtime';
 import type { JsonObject } from '@banger/store';
 import { displacedName, isValidImageName, type Image, type InitMode } from '../../domain/image.js';
 import type { Kernel } from '../../domain/kernel.js';
-import type { ImageFiles, ImageRepo, KernelRepo, KernelSource, RecipeSource, RootfsBuilder } from '../../ports/images.js';
+import type { ImageFiles, ImageRepo, KernelInstaller, KernelRepo, KernelSource, RecipeSource, RootfsBuilder } from '../../ports/images.js';
 import type { PullKernel } from '../kernels/pull-kernel.js';
 import type { OperationHandle } from '@banger/operations';
 import { serializeImage } from '../serialize.js';
@@ -25,10 +25,9 @@ export interface BuildImageDeps {
   kernelSource: Pick<KernelSource, 'defaultKernel'>;
   recipes: RecipeSource;
   builder: RootfsBuilder;
-  files: ImageFiles;
+  installer: KernelInstaller;
+  files: Pick<ImageFiles, 'remove'>;
   pullKernel: Pick<PullKernel, 'pull'>;
-  /** <state_dir>/images: where privhelper puts built image directories. */
-  imagesDir: string;
 }
 
 /**
@@ -63,6 +62,8 @@ export class BuildImage {
     else kernel = (await deps.pullKernel.pull(kernelName, op, 'kernel')).kernel;
     const k = kernel;
 
+    // privhelper builds only for kernels in its own store (idempotent: a no-op when installed).
+    await deps.installer.installKernel(k);
     const fingerprint = await stages.run('fingerprint', 'Fingerprinting recipe files, packages and kernel', () => deps.recipes.fingerprint(cmd.recipe, k));
     const existing = await deps.images.findByFingerprint(fingerprint);
     if (existing && !cmd.force) {
@@ -82,12 +83,12 @@ export class BuildImage {
           await deps.files.remove(existing.paths.dir);
         }
         const r = await deps.builder.build(
-          { recipe: cmd.recipe, imagesDir: deps.imagesDir, kernelModulesDir: k.modulesDir, initMode },
+          { recipe: cmd.recipe, kernel: k },
           { signal: op.signal, onProgress: (p) => op.emit({ type: 'progress', stage: 'rootfs', done: p.done, total: p.total, unit: 'steps', message: p.message }) },
         );
         dir = r.dir;
         await op.recordResource('image_dir', r.dir);
-        return deps.files.readBuilt(r.dir);
+        return r.built;
       });
       const image = await stages.run('register', `Registering image ${name}`, async () => {
         const holder = await deps.images.findByName(name);

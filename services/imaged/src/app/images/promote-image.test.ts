@@ -12,7 +12,7 @@ function files(removed: string[]): Pick<ImageFiles, 'promote' | 'remove'> {
   };
 }
 
-const cmd = { vmId: 'vm-1', rootDiskPath: '/s/vms/vm-1/root.qcow2', name: 'my-box', baseImage: 'debian-bookworm' };
+const cmd = { vmId: 'vm-1', rootDiskPath: '', name: 'my-box', baseImage: 'debian-bookworm' };
 
 describe('PromoteImage', () => {
   it('records a new image with the base image kernel, init mode, services and seed fingerprint', async () => {
@@ -41,6 +41,11 @@ describe('PromoteImage', () => {
     await expect(use.run({ ...cmd, name: 'Bad name' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(use.run({ ...cmd, name: 'other', vmId: '' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', reason: 'VM_ID_REQUIRED' });
     expect(removed).toEqual([]);
+  });
+
+  it('refuses a root disk path: privhelper, not its caller, knows where a VM disk is', async () => {
+    const use = new PromoteImage({ images: new MemoryImageRepo([sampleImage()]), files: files([]) });
+    await expect(use.run({ ...cmd, rootDiskPath: '/etc/shadow' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', reason: 'FIELD_NOT_ACCEPTED', fields: { field: 'root_disk_path' } });
   });
 
   it('removes the copied disk when the row cannot be written', async () => {

@@ -28,11 +28,13 @@ export class PromoteImage {
   async run(cmd: PromoteImageCommand, signal?: AbortSignal): Promise<Image> {
     if (!isValidImageName(cmd.name)) throw new InvalidArgumentError('name', `invalid image name ${JSON.stringify(cmd.name)}`, 'INVALID_IMAGE_NAME');
     if (cmd.vmId === '') throw new InvalidArgumentError('vm_id', 'is required', 'VM_ID_REQUIRED');
-    if (cmd.rootDiskPath === '') throw new InvalidArgumentError('root_disk_path', 'is required', 'ROOT_DISK_REQUIRED');
+    if (cmd.rootDiskPath !== '') {
+      throw new InvalidArgumentError('root_disk_path', 'is no longer accepted: privhelper finds a VM\'s root disk from vm_id; leave it empty', 'FIELD_NOT_ACCEPTED');
+    }
     if (await this.deps.images.findByName(cmd.name)) throw new AlreadyExistsError('image', cmd.name, 'IMAGE_NAME_TAKEN', { fields: { field: 'name' } });
     const base = await this.deps.images.findByRef(cmd.baseImage);
     const id = randomUUID();
-    const out = await this.deps.files.promote({ overlay: cmd.rootDiskPath, id, base, ...(signal ? { signal } : {}) });
+    const out = await this.deps.files.promote({ vmId: cmd.vmId, id, ...(signal ? { signal } : {}) });
     try {
       return await this.deps.images.insert({
         id,

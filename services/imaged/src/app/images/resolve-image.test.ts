@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FakeImageFiles, MemoryImageRepo, MemoryKernelRepo, sampleImage, sampleKernel } from '../../testing/fakes.js';
+import { FakeImageFiles, FakeInstaller, MemoryImageRepo, MemoryKernelRepo, sampleImage, sampleKernel } from '../../testing/fakes.js';
 import { ResolveImage } from './resolve-image.js';
 
 function filesOf(...images: ReturnType<typeof sampleImage>[]): Set<string> {
@@ -11,7 +11,7 @@ describe('ResolveImage', () => {
     const old = sampleImage({ workSeedFingerprint: undefined });
     const images = new MemoryImageRepo([old]);
     const files = new FakeImageFiles(filesOf(old), 'd'.repeat(32));
-    const resolve = new ResolveImage({ images, kernels: new MemoryKernelRepo(), files });
+    const resolve = new ResolveImage({ images, kernels: new MemoryKernelRepo(), files, installer: new FakeInstaller() });
 
     const first = await resolve.resolve(old.name);
     expect(first.workSeedFingerprint).toBe('d'.repeat(32));
@@ -25,7 +25,7 @@ describe('ResolveImage', () => {
 
   it('returns what vmd boots from: paths, init path of the image init mode, services', async () => {
     const image = sampleImage({ initMode: 'systemd' });
-    const resolve = new ResolveImage({ images: new MemoryImageRepo([image]), kernels: new MemoryKernelRepo(), files: new FakeImageFiles(filesOf(image)) });
+    const resolve = new ResolveImage({ images: new MemoryImageRepo([image]), kernels: new MemoryKernelRepo(), files: new FakeImageFiles(filesOf(image)), installer: new FakeInstaller() });
     const r = await resolve.resolve(image.id.slice(0, 6));
     expect(r).toMatchObject({
       rootfsPath: image.paths.rootfs,
@@ -46,11 +46,11 @@ describe('ResolveImage', () => {
     const other = sampleImage({ id: 'c3', name: 'other', recipe: 'alpine', createdAt: new Date('2026-03-01') });
     const files = new FakeImageFiles(filesOf(older, newer, other));
     const images = new MemoryImageRepo([older, newer, other]);
-    const resolve = new ResolveImage({ images, kernels: new MemoryKernelRepo(), files });
+    const resolve = new ResolveImage({ images, kernels: new MemoryKernelRepo(), files, installer: new FakeInstaller() });
     expect((await resolve.resolve('')).image.id).toBe('b2');
     images.rows.set('d4', sampleImage({ id: 'd4', name: 'debian-bookworm', createdAt: new Date('2025-01-01') }));
     expect((await resolve.resolve('')).image.id).toBe('d4');
-    await expect(new ResolveImage({ images: new MemoryImageRepo([other]), kernels: new MemoryKernelRepo(), files }).resolve('')).rejects.toMatchObject({
+    await expect(new ResolveImage({ images: new MemoryImageRepo([other]), kernels: new MemoryKernelRepo(), files, installer: new FakeInstaller() }).resolve('')).rejects.toMatchObject({
       code: 'NOT_FOUND',
       reason: 'DEFAULT_IMAGE_NOT_BUILT',
     });
@@ -60,7 +60,7 @@ describe('ResolveImage', () => {
     const image = sampleImage();
     const present = filesOf(image);
     present.delete(image.paths.rootfs);
-    const resolve = new ResolveImage({ images: new MemoryImageRepo([image]), kernels: new MemoryKernelRepo(), files: new FakeImageFiles(present) });
+    const resolve = new ResolveImage({ images: new MemoryImageRepo([image]), kernels: new MemoryKernelRepo(), files: new FakeImageFiles(present), installer: new FakeInstaller() });
     await expect(resolve.resolve(image.name)).rejects.toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'IMAGE_FILES_MISSING' });
   });
 
@@ -68,7 +68,7 @@ describe('ResolveImage', () => {
     const image = sampleImage();
     const generic = sampleKernel({ id: 'k-2', name: 'debian-bookworm-generic', release: '6.1.0-1-amd64' });
     const files = new FakeImageFiles(new Set([...filesOf(image), generic.vmlinux.path, generic.initrd.path]));
-    const resolve = new ResolveImage({ images: new MemoryImageRepo([image]), kernels: new MemoryKernelRepo([generic]), files });
+    const resolve = new ResolveImage({ images: new MemoryImageRepo([image]), kernels: new MemoryKernelRepo([generic]), files, installer: new FakeInstaller() });
     expect(await resolve.resolve(image.name, 'debian-bookworm-generic')).toMatchObject({ kernel: 'debian-bookworm-generic', kernelVersion: '6.1.0-1-amd64', kernelPath: generic.vmlinux.path });
     await expect(resolve.resolve(image.name, 'nope')).rejects.toMatchObject({ code: 'NOT_FOUND', reason: 'KERNEL_NOT_FOUND' });
   });

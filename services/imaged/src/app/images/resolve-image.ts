@@ -1,6 +1,7 @@
 import { FailedPreconditionError, log, NotFoundError } from '@banger/runtime';
 import { DEFAULT_IMAGE, type GuestService, type Image, type InitMode } from '../../domain/image.js';
-import type { ImageFiles, ImageRepo, KernelRepo } from '../../ports/images.js';
+import type { ImageFiles, ImageRepo, KernelInstaller, KernelRepo } from '../../ports/images.js';
+import { basename, dirname } from 'node:path';
 
 /** Everything vmd needs to boot a VM from an image; all paths absolute and checked to exist. */
 export interface ResolvedImage {
@@ -17,12 +18,17 @@ export interface ResolvedImage {
   services: GuestService[];
   kernel: string;
   kernelVersion: string;
+  /** The image's id in privhelper's store (what vmd names in CreateOverlay/CreateWorkDisk). */
+  storeImage: string;
+  /** The kernel's package version, which with `kernel` names it in privhelper's store. */
+  kernelPackageVersion: string;
 }
 
 export interface ResolveImageDeps {
   images: ImageRepo;
   kernels: Pick<KernelRepo, 'findByName'>;
   files: Pick<ImageFiles, 'exists' | 'seedFingerprint'>;
+  installer: Pick<KernelInstaller, 'installKernel'>;
 }
 
 /**
@@ -36,13 +42,16 @@ export class ResolveImage {
   async resolve(ref: string, kernelOverride = ''): Promise<ResolvedImage> {
     let image = ref === '' ? await this.defaultImage() : await this.deps.images.findByRef(ref);
     image = await this.heal(image);
-    let kernel = { name: image.kernel.name, release: image.kernel.release, vmlinux: image.paths.vmlinux, initrd: image.paths.initrd };
+    let kernel = { name: image.kernel.name, release: image.kernel.release, packageVersion: image.kernel.packageVersion, vmlinux: image.paths.vmlinux, initrd: image.paths.initrd };
     if (kernelOverride && kernelOverride !== image.kernel.name) {
       const k = await this.deps.kernels.findByName(kernelOverride);
       if (!k) throw new NotFoundError('kernel', kernelOverride, 'KERNEL_NOT_FOUND', { fields: { field: 'kernel' } });
-      kernel = { name: k.name, release: k.release, vmlinux: k.vmlinux.path, initrd: k.initrd.path };
+      kernel = { name: k.name, release: k.release, packageVersion: k.packageVersion, vmlinux: k.vmlinux.path, initrd: k.initrd.path };
     }
-    for (const [what, path] of [['rootfs', image.paths.rootfs], ['work seed', image.paths.workSeed], ['kernel', kernel.vmlinux], ['initrd', kernel.initrd]] as const) {
+    // VMs boot only kernels in privhelper's store; installing is a no-op once done, and heals
+    // kernels pulled before the store existed.
+    await this.deps.installer.installKernel(kernel);
+    for (const [what, path] of [['rootfs', image.paths.rootfs], ['work seed', image.paths.workSeed]] as const) {
       if (!(await this.deps.files.exists(path))) {
         throw new FailedPreconditionError('IMAGE_FILES_MISSING', `image ${image.name}: ${what} ${path} is missing (rebuild or delete the image)`, {
           fields: { image: image.name, path },
@@ -64,6 +73,8 @@ export class ResolveImage {
       services: image.services,
       kernel: kernel.name,
       kernelVersion: kernel.release,
+      storeImage: basename(dirname(image.paths.rootfs)),
+      kernelPackageVersion: kernel.packageVersion,
     };
   }
 

@@ -1,6 +1,6 @@
 import { NotFoundError } from '@banger/runtime';
 import type { CatalogKernel, Kernel } from '../../domain/kernel.js';
-import type { ImageRepo, KernelRepo, KernelSource } from '../../ports/images.js';
+import type { ImageRepo, KernelInstaller, KernelRepo, KernelSource } from '../../ports/images.js';
 
 /** A kernel as listed: installed (with the images using it) or only in the catalog. */
 export type KernelListing =
@@ -11,6 +11,7 @@ export interface KernelQueryDeps {
   kernels: KernelRepo;
   images: Pick<ImageRepo, 'list'>;
   source: KernelSource;
+  installer: Pick<KernelInstaller, 'removeKernel'>;
 }
 
 /** ListKernels, GetKernel and DeleteKernel: reads of the kernel table plus the checked-in catalog. */
@@ -42,6 +43,7 @@ export class KernelQueries {
     const kernel = await this.deps.kernels.findByName(name);
     if (!kernel) throw new NotFoundError('kernel', name, 'KERNEL_NOT_FOUND');
     await this.deps.kernels.delete(kernel.id);
+    await this.deps.installer.removeKernel(kernel);
     await this.deps.source.remove(kernel.name);
     return kernel;
   }

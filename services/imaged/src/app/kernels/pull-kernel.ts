@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { NotFoundError, StageRunner } from '@banger/runtime';
 import type { JsonObject } from '@banger/store';
 import type { Kernel } from '../../domain/kernel.js';
-import type { KernelRepo, KernelSource } from '../../ports/images.js';
+import type { KernelInstaller, KernelRepo, KernelSource } from '../../ports/images.js';
 import type { OperationHandle } from '@banger/operations';
 import { serializeKernel } from '../serialize.js';
 
@@ -13,6 +13,7 @@ export interface PullKernelCommand {
 export interface PullKernelDeps {
   kernels: KernelRepo;
   source: KernelSource;
+  installer: Pick<KernelInstaller, 'installKernel'>;
 }
 
 /**
@@ -51,6 +52,9 @@ export class PullKernel {
       await chain;
       return r;
     });
+    // Into privhelper's root-owned store, which checks every file against the manifest; only
+    // kernels there boot. Idempotent, so an unchanged pull still heals a missing install.
+    await stages.run('install', 'Installing the kernel into privhelper\'s store', () => this.deps.installer.installKernel(staged.kernel));
     const existing = await this.deps.kernels.findByName(name);
     if (existing && existing.fingerprint === staged.kernel.fingerprint) {
       await stages.skip('register', `kernel ${name} ${existing.packageVersion} already installed`);

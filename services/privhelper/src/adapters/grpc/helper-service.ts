@@ -1,34 +1,41 @@
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
-import { helperv1 } from '@banger/api';
-import { implementService, serverInfo, unary } from '@banger/runtime';
+import { helperv2 } from '@banger/api';
+import { implementService, PermissionDeniedError, serverInfo, unary } from '@banger/runtime';
 import type { HostFacts } from '../../app/host-facts.js';
-import type { DiskManager } from '../../domain/disk/ports.js';
+import type { VmDiskStore } from '../store/vm-disks.js';
 import { diskHandlers } from './disk-handlers.js';
 import { hostCapabilitiesToProto } from './host-convert.js';
 import { hypervisorHandlers, type HypervisorDeps } from './hypervisor-handlers.js';
+import { imageHandlers, type ImageHandlerDeps } from './image-handlers.js';
+import { kernelHandlers, type KernelHandlerDeps } from './kernel-handlers.js';
 
 export interface HelperServiceDeps {
   hostFacts: HostFacts;
-  disks: DiskManager;
-  vmDisksRoot: string;
+  disks: VmDiskStore;
   hypervisor: HypervisorDeps;
-  network?: Record<string, unknown>;
-  rootfs?: Record<string, unknown>;
+  images: ImageHandlerDeps;
+  kernels: KernelHandlerDeps;
+  network: Record<string, unknown>;
 }
 
 /** The service definition privhelper serves. */
-export const helperServiceDefinition = helperv1.HelperServiceService;
+export const helperServiceDefinition = helperv2.HelperServiceService;
 
 /** gRPC surface of privhelper: converts proto to use-case calls and back, nothing more. */
 export function helperServiceImplementation(deps: HelperServiceDeps): UntypedServiceImplementation {
-  return implementService(helperv1.HelperServiceService, 'HelperService', {
-    getServerInfo: unary(async (): Promise<helperv1.GetServerInfoResponse> => ({ info: serverInfo('privhelper') })),
-    probeHost: unary(async (req: helperv1.ProbeHostRequest): Promise<helperv1.ProbeHostResponse> => ({
-      capabilities: hostCapabilitiesToProto(await deps.hostFacts.describe(req.deep)),
-    })),
-    ...diskHandlers(deps.disks, deps.vmDisksRoot),
+  return implementService(helperv2.HelperServiceService, 'HelperService', {
+    getServerInfo: unary(async (): Promise<helperv2.GetServerInfoResponse> => ({ info: serverInfo('privhelper') })),
+    probeHost: unary(async (req: helperv2.ProbeHostRequest, ctx): Promise<helperv2.ProbeHostResponse> => {
+      if (req.deep) {
+        if (ctx.peer === undefined) throw new PermissionDeniedError('CALLER_UNKNOWN', 'the caller could not be identified');
+        deps.hostFacts.admitDeep(ctx.peer.uid);
+      }
+      return { capabilities: hostCapabilitiesToProto(await deps.hostFacts.describe(req.deep)) };
+    }),
+    ...diskHandlers(deps.disks),
     ...hypervisorHandlers(deps.hypervisor),
-    ...(deps.network ?? {}),
-    ...(deps.rootfs ?? {}),
+    ...imageHandlers(deps.images),
+    ...kernelHandlers(deps.kernels),
+    ...deps.network,
   });
 }

@@ -1,11 +1,11 @@
-import { helperv1 } from '@banger/api';
+import { helperv2 } from '@banger/api';
 import type { HostCheck } from '../../domain/hypervisor/checks.js';
 import type { HostCapabilities } from '../../domain/hypervisor/driver.js';
 
-const VERDICT: Record<HostCheck['status'], helperv1.CheckStatus> = {
-  pass: helperv1.CheckStatus.CHECK_STATUS_PASS,
-  warn: helperv1.CheckStatus.CHECK_STATUS_WARN,
-  fail: helperv1.CheckStatus.CHECK_STATUS_FAIL,
+const VERDICT: Record<HostCheck['status'], helperv2.CheckStatus> = {
+  pass: helperv2.CheckStatus.CHECK_STATUS_PASS,
+  warn: helperv2.CheckStatus.CHECK_STATUS_WARN,
+  fail: helperv2.CheckStatus.CHECK_STATUS_FAIL,
 };
 
 export interface HostFacts {
@@ -16,8 +16,8 @@ export interface HostFacts {
   stateFreeBytes: number;
 }
 
-export function hostCapabilitiesToProto(f: HostFacts): helperv1.HostCapabilities {
-  return helperv1.HostCapabilities.fromPartial({
+export function hostCapabilitiesToProto(f: HostFacts): helperv2.HostCapabilities {
+  return helperv2.HostCapabilities.fromPartial({
     kvmPresent: f.caps.kvm.deviceNode,
     kvmUsable: f.caps.kvm.usable,
     kvmDetail: f.caps.reason,

@@ -1,4 +1,4 @@
-import type { helperv1 } from '@banger/api';
+import type { helperv2 } from '@banger/api';
 import { InvalidArgumentError, unary } from '@banger/runtime';
 import type { Logger } from 'pino';
 import type { NetworkConfig } from '../../domain/network/index.js';
@@ -47,9 +47,18 @@ export class NetworkVerbs {
     );
   }
 
+  /** The tap this helper assigned to a VM (AcquireTap), for the launch; undefined when none. */
+  tapOf(vmId: string): string | undefined {
+    return this.taps.tapOf(vmId);
+  }
+
+  get netns(): string | undefined {
+    return this.cfg.netns ?? undefined;
+  }
+
   handlers(): Record<string, unknown> {
     return {
-      ensureBridge: unary(async (req: helperv1.EnsureBridgeRequest): Promise<helperv1.EnsureBridgeResponse> => {
+      ensureBridge: unary(async (req: helperv2.EnsureBridgeRequest): Promise<helperv2.EnsureBridgeResponse> => {
         this.checkBridge(req.bridge);
         if (req.gatewayCidr !== '' && req.gatewayCidr !== this.cfg.gatewayCidr) {
           throw new InvalidArgumentError('gateway_cidr', `must be the configured ${this.cfg.gatewayCidr}`, 'FOREIGN_GATEWAY');
@@ -58,15 +67,15 @@ export class NetworkVerbs {
         this.startDns();
         return { bridge: res.bridge, created: res.created };
       }),
-      acquireTap: unary(async (req: helperv1.AcquireTapRequest): Promise<helperv1.AcquireTapResponse> => {
+      acquireTap: unary(async (req: helperv2.AcquireTapRequest): Promise<helperv2.AcquireTapResponse> => {
         this.checkBridge(req.bridge);
         return this.taps.acquire(req.vmId);
       }),
-      releaseTap: unary(async (req: helperv1.ReleaseTapRequest): Promise<helperv1.ReleaseTapResponse> => {
+      releaseTap: unary(async (req: helperv2.ReleaseTapRequest): Promise<helperv2.ReleaseTapResponse> => {
         const res = await this.taps.release(req.vmId);
         return { tap: res.tap ?? '' };
       }),
-      applyNat: unary(async (req: helperv1.ApplyNatRequest): Promise<helperv1.ApplyNatResponse> => {
+      applyNat: unary(async (req: helperv2.ApplyNatRequest): Promise<helperv2.ApplyNatResponse> => {
         this.checkBridge(req.bridge);
         if (req.cidr !== '' && req.cidr !== this.cfg.cidr.text) {
           throw new InvalidArgumentError('cidr', 'must be the configured VM network', 'FOREIGN_CIDR');
@@ -74,8 +83,8 @@ export class NetworkVerbs {
         const egress = req.egressInterface || this.cfg.egressInterface;
         return this.nat.apply({ bridge: this.cfg.bridge, cidr: this.cfg.cidr.text, ...(egress ? { egressInterface: egress } : {}) });
       }),
-      removeNat: unary(async (): Promise<helperv1.RemoveNatResponse> => this.nat.remove()),
-      syncDnsRecords: unary(async (req: helperv1.SyncDnsRecordsRequest): Promise<helperv1.SyncDnsRecordsResponse> => {
+      removeNat: unary(async (): Promise<helperv2.RemoveNatResponse> => this.nat.remove()),
+      syncDnsRecords: unary(async (req: helperv2.SyncDnsRecordsRequest): Promise<helperv2.SyncDnsRecordsResponse> => {
         return await this.dns.syncRecords(req.records.map((r) => ({ name: r.name, ipv4: r.ipv4 })));
       }),
     };

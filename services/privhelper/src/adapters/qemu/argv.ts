@@ -13,18 +13,36 @@ export interface QemuArgvOptions {
   readonly daemonize: boolean;
 }
 
+/**
+ * What privhelper resolved for a validated spec: kernel files from its own store, and the fd
+ * numbers (in QEMU's fd table) of the disks it opened. QEMU never opens a disk by name: each
+ * disk is an `-add-fd` set, and the root overlay's backing is pinned to the base's node, so
+ * the backing file name in the qcow2 header is never looked at.
+ */
+export interface LaunchPlan {
+  readonly spec: LaunchSpec;
+  readonly kernelPath: string;
+  readonly initrdPath: string;
+  /** Child fd numbers: overlay (rw), its base image's rootfs (ro), work disk (rw). */
+  readonly fds: { readonly overlay: number; readonly base: number; readonly work?: number };
+  readonly net?: { readonly tap: string; readonly mac: string; readonly netns?: string };
+}
+
+const SET = { overlay: 1, base: 2, work: 3 } as const;
+
 /** `-name` value; rediscovery matches it in /proc/<pid>/cmdline to tell our VM from a reused pid. */
 export function qemuProcessName(vmId: string): string {
   return `banger-${vmId}`;
 }
 
 /**
- * The complete QEMU command for a validated spec: microvm, virtio-mmio devices, console to a
- * file, QMP and the guest agent on Unix sockets in the VM's run dir. Pure, so tests pin it.
- * Values come only from the validated spec; commas cannot appear in them (confined paths are
- * still checked here because QEMU's option parser would split on them).
+ * The complete QEMU command for a launch plan: microvm, virtio-mmio devices, fd-backed
+ * `-blockdev` disks with an explicit chain and pinned formats, console to a file, QMP and the
+ * guest agent on Unix sockets in the VM's run dir. Pure, so tests pin it. Values come only
+ * from the validated spec and privhelper's own paths; commas cannot appear in them.
  */
-export function buildQemuArgv(spec: LaunchSpec, opts: QemuArgvOptions): string[] {
+export function buildQemuArgv(plan: LaunchPlan, opts: QemuArgvOptions): string[] {
+  const { spec } = plan;
   const argv: string[] = [opts.qemuPath];
   argv.push('-name', `${qemuProcessName(spec.vmId)},debug-threads=off`);
   argv.push('-M', 'microvm');
@@ -32,18 +50,26 @@ export function buildQemuArgv(spec: LaunchSpec, opts: QemuArgvOptions): string[]
   else argv.push('-accel', 'tcg,tb-size=64', '-cpu', 'max');
   argv.push('-m', String(spec.memoryMib), '-smp', String(spec.vcpus));
   argv.push('-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot');
-  argv.push('-kernel', noComma(spec.kernelPath));
-  if (spec.initrdPath !== undefined) argv.push('-initrd', noComma(spec.initrdPath));
+  argv.push('-kernel', noComma(plan.kernelPath));
+  argv.push('-initrd', noComma(plan.initrdPath));
   argv.push('-append', renderCmdline(withDefaults(spec.cmdline, opts)));
-  argv.push('-drive', `id=root,file=${noComma(spec.rootDisk.path)},format=${spec.rootDisk.format},if=none`);
+  argv.push('-add-fd', `fd=${plan.fds.overlay},set=${SET.overlay},opaque=root-overlay`);
+  argv.push('-add-fd', `fd=${plan.fds.base},set=${SET.base},opaque=root-base`);
+  argv.push('-blockdev', `driver=file,node-name=root-base-file,filename=/dev/fdset/${SET.base},read-only=on`);
+  argv.push('-blockdev', 'driver=raw,node-name=root-base,file=root-base-file,read-only=on');
+  argv.push('-blockdev', `driver=file,node-name=root-file,filename=/dev/fdset/${SET.overlay}`);
+  argv.push('-blockdev', 'driver=qcow2,node-name=root,file=root-file,backing=root-base');
   argv.push('-device', 'virtio-blk-device,drive=root');
-  if (spec.workDisk !== undefined) {
-    argv.push('-drive', `id=work,file=${noComma(spec.workDisk.path)},format=${spec.workDisk.format},if=none`);
+  if (spec.workDisk) {
+    if (plan.fds.work === undefined) throw invalid('work_disk', 'BAD_FIELD', 'work disk requested but not opened');
+    argv.push('-add-fd', `fd=${plan.fds.work},set=${SET.work},opaque=work`);
+    argv.push('-blockdev', `driver=file,node-name=work-file,filename=/dev/fdset/${SET.work}`);
+    argv.push('-blockdev', 'driver=raw,node-name=work,file=work-file');
     argv.push('-device', 'virtio-blk-device,drive=work');
   }
-  if (spec.net !== undefined) {
-    argv.push('-netdev', `tap,id=n0,ifname=${spec.net.tap},script=no,downscript=no`);
-    argv.push('-device', `virtio-net-device,netdev=n0,mac=${spec.net.mac}`);
+  if (plan.net !== undefined) {
+    argv.push('-netdev', `tap,id=n0,ifname=${plan.net.tap},script=no,downscript=no`);
+    argv.push('-device', `virtio-net-device,netdev=n0,mac=${plan.net.mac}`);
   }
   argv.push('-device', 'virtio-serial-device');
   argv.push('-chardev', `socket,id=agent0,path=${noComma(spec.run.agentSocket)},server=on,wait=off`);
@@ -57,8 +83,8 @@ export function buildQemuArgv(spec: LaunchSpec, opts: QemuArgvOptions): string[]
 }
 
 /** Prefix that runs QEMU inside a named network namespace; `ip netns exec` execs, so the pid stays QEMU's. */
-export function netnsPrefix(spec: LaunchSpec, ipPath = 'ip'): string[] {
-  return spec.net?.netns === undefined ? [] : [ipPath, 'netns', 'exec', spec.net.netns];
+export function netnsPrefix(plan: LaunchPlan, ipPath = 'ip'): string[] {
+  return plan.net?.netns === undefined ? [] : [ipPath, 'netns', 'exec', plan.net.netns];
 }
 
 function withDefaults(args: readonly CmdlineArg[], opts: QemuArgvOptions): CmdlineArg[] {

@@ -1,24 +1,24 @@
 import { spawn } from 'node:child_process';
-import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Accel, Hypervisor, StopOutcome, VmDescription, VmHandle, VmRunState } from '../../domain/hypervisor/driver.js';
 import { vmRunPaths } from '../../domain/hypervisor/rundir.js';
-import { confine } from '../../domain/vmspec/confine.js';
 import { VmHostError } from '../../domain/vmspec/errors.js';
+import type { LaunchInput } from '../../domain/hypervisor/driver.js';
 import type { LaunchSpec } from '../../domain/vmspec/spec.js';
-import { validateVmId } from '../../domain/vmspec/spec.js';
+import { VM_ID_RE, validateVmId } from '../../domain/vmspec/spec.js';
 import { placeInCgroup, removeCgroup } from '../proc/cgroup.js';
 import { readCmdline, readPidFile, waitForPidExit } from '../proc/pids.js';
-import { buildQemuArgv, netnsPrefix, qemuProcessName } from './argv.js';
+import { buildQemuArgv, netnsPrefix, qemuProcessName, type LaunchPlan } from './argv.js';
 import { QmpClient } from './qmp.js';
 
 export interface QemuDriverConfig {
   readonly qemuPath: string;
   readonly accel: Accel;
   readonly tscKhz: number | null;
-  /** Must equal the HostRoots.runRoot specs were validated against. */
-  readonly runRoot: string;
+  /** privhelper's VM run directories (root-owned); specs are validated against the same. */
+  readonly runVmsDir: string;
   /** cgroup v2 mount to place VMs under, or null to skip. */
   readonly cgroupRoot: string | null;
   readonly ipPath?: string;
@@ -37,6 +37,8 @@ interface LaunchRecord {
   readonly accel: Accel;
   readonly argv: readonly string[];
   readonly spec: LaunchSpec;
+  /** The image the root overlay was based on at launch (from privhelper's disk record). */
+  readonly baseImage?: string;
   readonly launchedAt: string;
   readonly cgroup: string | null;
 }
@@ -56,8 +58,8 @@ export class QemuDriver implements Hypervisor {
     private readonly log: Logger,
   ) {}
 
-  launch(spec: LaunchSpec): Promise<VmHandle> {
-    return this.serialised(spec.vmId, () => this.launchLocked(spec));
+  launch(input: LaunchInput): Promise<VmHandle> {
+    return this.serialised(input.spec.vmId, () => this.launchLocked(input));
   }
 
   stopGraceful(vmId: string, timeoutMs: number): Promise<StopOutcome> {
@@ -73,11 +75,21 @@ export class QemuDriver implements Hypervisor {
     return this.serialised(vmId, () => this.removeLocked(vmId));
   }
 
-  private async launchLocked(spec: LaunchSpec): Promise<VmHandle> {
-    if (path.resolve(spec.run.dir) !== path.resolve(vmRunPaths(this.cfg.runRoot, spec.vmId).dir)) {
+  private async launchLocked(input: LaunchInput): Promise<VmHandle> {
+    const { spec, disks } = input;
+    if (path.resolve(spec.run.dir) !== path.resolve(vmRunPaths(this.cfg.runVmsDir, spec.vmId).dir)) {
       throw new VmHostError('INVALID_ARGUMENT', 'PATH_ESCAPE', 'spec was validated against another run root', { field: 'run_root' });
     }
-    const argv = [...netnsPrefix(spec, this.cfg.ipPath), ...buildQemuArgv(spec, { ...this.cfg, daemonize: true })];
+    // Child fds 3, 4 (and 5): the order of `extra` below.
+    const plan: LaunchPlan = {
+      spec,
+      kernelPath: input.kernelPath,
+      initrdPath: input.initrdPath,
+      fds: { overlay: 3, base: 4, ...(disks.work ? { work: 5 } : {}) },
+      ...(input.net ? { net: input.net } : {}),
+    };
+    const extra = [disks.overlay.fd, disks.base.fd, ...(disks.work ? [disks.work.fd] : [])];
+    const argv = [...netnsPrefix(plan, this.cfg.ipPath), ...buildQemuArgv(plan, { ...this.cfg, daemonize: true })];
     const running = await this.find(spec.vmId);
     if (running !== undefined) {
       const record = await readRecord(spec.run.launchJson);
@@ -91,7 +103,7 @@ export class QemuDriver implements Hypervisor {
     await this.prepareRunDir(spec.vmId);
     const started = Date.now();
     const [file, ...args] = argv as [string, ...string[]];
-    const { code, stderr } = await runDaemonizing(file, args);
+    const { code, stderr } = await runDaemonizing(file, args, extra);
     await writeFile(spec.run.qemuLog, stderr, { mode: 0o600 });
     if (code !== 0) {
       this.log.warn({ vm_id: spec.vmId, code, stderr: stderr.slice(-1000) }, 'qemu launch failed');
@@ -104,7 +116,7 @@ export class QemuDriver implements Hypervisor {
     await this.shareWithClients(spec.run.agentSocket, 0o660);
     await this.shareWithClients(spec.run.consoleLog, 0o640);
     const cg = await placeInCgroup(this.cfg.cgroupRoot, spec.vmId, handle.pid);
-    const record: LaunchRecord = { vmId: spec.vmId, accel: this.cfg.accel, argv, spec, launchedAt: new Date().toISOString(), cgroup: cg.path };
+    const record: LaunchRecord = { vmId: spec.vmId, accel: this.cfg.accel, argv, spec, baseImage: disks.baseImage, launchedAt: new Date().toISOString(), cgroup: cg.path };
     await writeFile(spec.run.launchJson, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
     this.log.info(
       { vm_id: spec.vmId, pid: handle.pid, accel: this.cfg.accel, cgroup: cg.path, cgroup_reason: cg.reason, duration_ms: Date.now() - started },
@@ -113,8 +125,30 @@ export class QemuDriver implements Hypervisor {
     return handle;
   }
 
+  /** Guest memory of every running VM this driver knows (from its launch records), for the host quota. */
+  async runningMemoryMib(): Promise<number> {
+    let total = 0;
+    for (const id of await readdir(this.cfg.runVmsDir).catch(() => [] as string[])) {
+      if (!VM_ID_RE.test(id) || (await this.find(id)) === undefined) continue;
+      const rec = await readRecord(vmRunPaths(this.cfg.runVmsDir, id).launchJson);
+      total += rec?.spec.memoryMib ?? 0;
+    }
+    return total;
+  }
+
+  /** Kernels that running VMs booted, so the store does not delete one under them. */
+  async runningKernels(): Promise<{ name: string; version: string }[]> {
+    const out: { name: string; version: string }[] = [];
+    for (const id of await readdir(this.cfg.runVmsDir).catch(() => [] as string[])) {
+      if (!VM_ID_RE.test(id) || (await this.find(id)) === undefined) continue;
+      const rec = await readRecord(vmRunPaths(this.cfg.runVmsDir, id).launchJson);
+      if (rec?.spec.kernel) out.push(rec.spec.kernel);
+    }
+    return out;
+  }
+
   async find(vmId: string): Promise<VmHandle | undefined> {
-    const run = vmRunPaths(this.cfg.runRoot, validateVmId(vmId));
+    const run = vmRunPaths(this.cfg.runVmsDir, validateVmId(vmId));
     const pid = await readPidFile(run.pidFile);
     if (pid === undefined) return undefined;
     const cmd = await readCmdline(pid);
@@ -127,7 +161,7 @@ export class QemuDriver implements Hypervisor {
     const h = await this.find(vmId);
     if (h === undefined) return 'not_running';
     const started = Date.now();
-    const run = vmRunPaths(this.cfg.runRoot, vmId);
+    const run = vmRunPaths(this.cfg.runVmsDir, vmId);
     let qmp: QmpClient | undefined;
     try {
       qmp = await QmpClient.connect(run.qmpSocket, Math.min(timeoutMs, 5000));
@@ -171,7 +205,7 @@ export class QemuDriver implements Hypervisor {
   }
 
   async describe(vmId: string): Promise<VmDescription> {
-    const run = vmRunPaths(this.cfg.runRoot, validateVmId(vmId));
+    const run = vmRunPaths(this.cfg.runVmsDir, validateVmId(vmId));
     const record = await readRecord(run.launchJson);
     const h = await this.find(vmId);
     let state: VmRunState = 'not_running';
@@ -191,8 +225,7 @@ export class QemuDriver implements Hypervisor {
     if ((await this.find(vmId)) !== undefined) {
       throw new VmHostError('FAILED_PRECONDITION', 'VM_RUNNING', 'stop the VM before removing its run directory', { vm_id: vmId });
     }
-    const dir = await confine(this.cfg.runRoot, path.join('vms', vmId), 'vm_id').catch(() => undefined);
-    if (dir === undefined) return { removed: false };
+    const dir = vmRunPaths(this.cfg.runVmsDir, validateVmId(vmId)).dir;
     await removeCgroup(this.cfg.cgroupRoot, vmId);
     const existed = await readFile(path.join(dir, 'launch.json')).then(() => true, () => false);
     await rm(dir, { recursive: true, force: true });
@@ -219,15 +252,15 @@ export class QemuDriver implements Hypervisor {
     await chmod(file, mode);
   }
 
+  /**
+   * The run dir lives in privhelper's root-only run root, so nothing in it was put there by
+   * another uid; leftovers of an earlier run are removed, never reused.
+   */
   private async prepareRunDir(vmId: string): Promise<void> {
-    const vmsDir = path.join(this.cfg.runRoot, 'vms');
-    await mkdir(vmsDir, { recursive: true, mode: 0o700 });
-    await this.shareWithClients(vmsDir, 0o750);
-    const dir = await confine(this.cfg.runRoot, path.join('vms', vmId), 'vm_id');
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    await this.shareWithClients(dir, 0o750);
-    const run = vmRunPaths(this.cfg.runRoot, vmId);
-    for (const stale of [run.qmpSocket, run.agentSocket, run.pidFile]) await rm(stale, { force: true });
+    const run = vmRunPaths(this.cfg.runVmsDir, vmId);
+    await mkdir(run.dir, { recursive: true, mode: 0o700 });
+    await this.shareWithClients(run.dir, 0o750);
+    for (const stale of [run.qmpSocket, run.agentSocket, run.pidFile, run.consoleLog, run.qemuLog, run.launchJson]) await rm(stale, { force: true });
   }
 
   private async stopped(vmId: string, outcome: StopOutcome, started: number): Promise<StopOutcome> {
@@ -247,11 +280,11 @@ export function isOurQemu(cmd: readonly string[], vmId: string, pidFile: string)
 }
 
 /** Runs QEMU with -daemonize: the foreground process exits once the VM is set up (or failed). */
-function runDaemonizing(file: string, args: readonly string[]): Promise<{ code: number; stderr: string }> {
+function runDaemonizing(file: string, args: readonly string[], extraFds: readonly number[]): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(file, [...args], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    const child = spawn(file, [...args], { stdio: ['ignore', 'ignore', 'pipe', ...extraFds], detached: true });
     let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-16_000)));
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-16_000)));
     child.once('error', (err) => resolve({ code: -1, stderr: `${err.message}\n` }));
     child.once('close', (code, signal) => resolve({ code: code ?? (signal === null ? -1 : 128), stderr }));
   });

@@ -1,4 +1,18 @@
+import type { FileHandle } from 'node:fs/promises';
 import type { LaunchSpec } from '../vmspec/spec.js';
+
+/**
+ * What a driver launches: a validated spec plus what privhelper resolved for it (kernel files
+ * from its store, the VM's disks it opened, the tap it assigned). The driver hands the open
+ * disks to the hypervisor as descriptors.
+ */
+export interface LaunchInput {
+  readonly spec: LaunchSpec;
+  readonly kernelPath: string;
+  readonly initrdPath: string;
+  readonly disks: { readonly overlay: FileHandle; readonly base: FileHandle; readonly work?: FileHandle; readonly baseImage: string };
+  readonly net?: { readonly tap: string; readonly mac: string; readonly netns?: string };
+}
 
 export type Accel = 'kvm' | 'tcg';
 
@@ -56,7 +70,7 @@ export interface VmDescription {
 export interface Hypervisor {
   readonly kind: 'qemu' | 'firecracker';
   /** Starts the VM detached from the caller so it outlives the helper and vmd. */
-  launch(spec: LaunchSpec): Promise<VmHandle>;
+  launch(input: LaunchInput): Promise<VmHandle>;
   /** Asks the guest to shut down, waits up to timeoutMs, then escalates (quit, then SIGKILL). */
   stopGraceful(vmId: string, timeoutMs: number): Promise<StopOutcome>;
   /** Ends the VM now (SIGKILL by verified pid). */

@@ -1,7 +1,7 @@
 import path from 'node:path';
 
 /**
- * Per-VM run directory: everything a live VM needs lives in `<runRoot>/vms/<vmId>/`, so a
+ * Per-VM run directory: everything a live VM needs lives in `<runVmsDir>/<vmId>/`, so a
  * restarted helper can find a VM from its id alone and removal is one directory.
  *
  *   qmp.sock     QMP control socket (QEMU is the server)
@@ -24,8 +24,8 @@ export interface VmRunPaths {
 /** sun_path is 108 bytes including the NUL; longer socket paths fail at bind time. */
 export const MAX_UNIX_SOCKET_PATH = 107;
 
-export function vmRunPaths(runRoot: string, vmId: string): VmRunPaths {
-  const dir = path.join(runRoot, 'vms', vmId);
+export function vmRunPaths(runVmsDir: string, vmId: string): VmRunPaths {
+  const dir = path.join(runVmsDir, vmId);
   return {
     dir,
     qmpSocket: path.join(dir, 'qmp.sock'),

@@ -1,117 +1,63 @@
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VmHostError } from './errors.js';
-import type { HostRoots, LaunchRequest } from './spec.js';
+import { describe, expect, it } from 'vitest';
+import type { LaunchRequest } from './spec.js';
 import { validateLaunchSpec, validateMac, validateVmId } from './spec.js';
 
-let tmp: string;
-let roots: HostRoots;
-let good: LaunchRequest;
+const LIMITS = { minMemoryMib: 128, maxMemoryMib: 4096, minVcpus: 1, maxVcpus: 4 };
+const RUN = '/run/banger/helper/vms';
+const good: LaunchRequest = {
+  vmId: 'vm-1',
+  memoryMib: 512,
+  vcpus: 2,
+  kernel: { name: 'debian-cloud', version: '6.1.1-1' },
+  cmdline: [{ key: 'root', value: '/dev/vda' }, { key: 'rw' }],
+  workDisk: true,
+  mac: '52:54:00:12:34:56',
+};
 
-beforeAll(async () => {
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'banger-spec-'));
-  const state = path.join(tmp, 'state');
-  await mkdir(path.join(state, 'images', 'deb'), { recursive: true });
-  await mkdir(path.join(state, 'vms', 'vm-1'), { recursive: true });
-  await mkdir(path.join(tmp, 'elsewhere'));
-  for (const f of ['images/deb/vmlinux', 'images/deb/initrd.img', 'vms/vm-1/root.qcow2', 'vms/vm-1/work.ext4']) await writeFile(path.join(state, f), '');
-  await writeFile(path.join(tmp, 'elsewhere', 'vmlinux'), '');
-  await symlink(path.join(tmp, 'elsewhere'), path.join(state, 'images', 'evil'));
-  roots = { stateDirs: [state], runRoot: path.join(tmp, 'run') };
-  good = {
-    vmId: 'vm-1',
-    memoryMib: 512,
-    vcpus: 2,
-    kernelPath: path.join(state, 'images/deb/vmlinux'),
-    initrdPath: path.join(state, 'images/deb/initrd.img'),
-    cmdline: [{ key: 'root', value: '/dev/vda' }, { key: 'rw' }],
-    rootDisk: { path: path.join(state, 'vms/vm-1/root.qcow2'), format: 'qcow2' },
-    workDisk: { path: path.join(state, 'vms/vm-1/work.ext4'), format: 'raw' },
-    net: { tap: 'bg-tap0', mac: '52:54:00:12:34:56' },
-  };
-});
-afterAll(async () => {
-  await rm(tmp, { recursive: true, force: true });
-});
-
-async function failure(req: LaunchRequest): Promise<{ reason: string; field: string | undefined }> {
+function failure(req: LaunchRequest): { code: string; reason: string; field: string | undefined } {
   try {
-    await validateLaunchSpec(req, roots);
+    validateLaunchSpec(req, RUN, LIMITS);
   } catch (err) {
-    if (!(err instanceof VmHostError)) throw err;
-    expect(err.kind).toBe('INVALID_ARGUMENT');
-    return { reason: err.reason, field: err.fields['field'] };
+    const e = err as { kind?: string; code?: string; reason: string; fields: Record<string, string> };
+    return { code: e.code ?? e.kind ?? '', reason: e.reason, field: e.fields['field'] };
   }
-  throw new Error('expected validation to fail');
+  throw new Error('accepted');
 }
 
 describe('validateLaunchSpec', () => {
-  it('accepts a good request and derives the run dir paths', async () => {
-    const spec = await validateLaunchSpec(good, roots);
-    expect(spec.vmId).toBe('vm-1');
-    expect(spec.run.qmpSocket).toBe(path.join(tmp, 'run/vms/vm-1/qmp.sock'));
-    expect(spec.run.pidFile).toBe(path.join(tmp, 'run/vms/vm-1/qemu.pid'));
-    expect(spec.net).toEqual({ tap: 'bg-tap0', mac: '52:54:00:12:34:56' });
+  it('accepts a request that names things, and puts the run dir in privhelper\'s run root', () => {
+    const spec = validateLaunchSpec(good, RUN, LIMITS);
+    expect(spec.kernel).toEqual({ name: 'debian-cloud', version: '6.1.1-1' });
+    expect(spec.run.dir).toBe(`${RUN}/vm-1`);
   });
 
-  it.each<[string, Partial<LaunchRequest>, string, string]>([
-    ['upper-case id', { vmId: 'VM1' }, 'vm_id', 'BAD_FIELD'],
-    ['id with slash', { vmId: 'a/b' }, 'vm_id', 'BAD_FIELD'],
-    ['id too long', { vmId: 'a'.repeat(65) }, 'vm_id', 'BAD_FIELD'],
-    ['memory too small', { memoryMib: 8 }, 'memory_mib', 'OUT_OF_RANGE'],
-    ['memory too large', { memoryMib: 10_000_000 }, 'memory_mib', 'OUT_OF_RANGE'],
-    ['fractional memory', { memoryMib: 512.5 }, 'memory_mib', 'BAD_FIELD'],
-    ['zero vcpus', { vcpus: 0 }, 'vcpus', 'OUT_OF_RANGE'],
-    ['too many vcpus', { vcpus: 1000 }, 'vcpus', 'OUT_OF_RANGE'],
-    ['kernel outside', { kernelPath: '/etc/passwd' }, 'kernel_path', 'PATH_ESCAPE'],
-    ['kernel via ..', { kernelPath: '/x/../etc/passwd' }, 'kernel_path', 'PATH_ESCAPE'],
-    ['kernel with comma', { kernelPath: '/tmp/a,b' }, 'kernel_path', 'BAD_FIELD'],
-    ['initrd with newline', { initrdPath: '/tmp/a\nb' }, 'initrd_path', 'BAD_FIELD'],
-    ['cmdline injection', { cmdline: [{ key: 'banger.x', value: 'a init=/bin/sh' }] }, 'cmdline.banger.x', 'BAD_FIELD'],
-    ['cmdline quote', { cmdline: [{ key: 'banger.x', value: '"' }] }, 'cmdline.banger.x', 'BAD_FIELD'],
-    ['bad mac', { net: { tap: 'tap0', mac: '52:54:00:12:34' } }, 'net.mac', 'BAD_FIELD'],
-    ['multicast mac', { net: { tap: 'tap0', mac: '01:00:5e:00:00:01' } }, 'net.mac', 'BAD_FIELD'],
-    ['upper-case mac', { net: { tap: 'tap0', mac: '52:54:00:AB:CD:EF' } }, 'net.mac', 'BAD_FIELD'],
-    ['tap too long', { net: { tap: 'tap0123456789abcd', mac: '52:54:00:12:34:56' } }, 'net.tap', 'BAD_FIELD'],
-    ['tap with comma', { net: { tap: 'tap0,script=/x', mac: '52:54:00:12:34:56' } }, 'net.tap', 'BAD_FIELD'],
-    ['bad netns', { net: { tap: 'tap0', mac: '52:54:00:12:34:56', netns: '../x' } }, 'net.netns', 'BAD_FIELD'],
-    ['root disk outside', { rootDisk: { path: '/x', format: 'qcow2' } }, 'root_disk.path', 'PATH_ESCAPE'],
-  ])('rejects %s', async (_n, patch, field, reason) => {
-    expect(await failure({ ...good, ...patch })).toEqual({ field, reason });
+  it('enforces the configured [vm] bounds, naming the limit', () => {
+    expect(failure({ ...good, memoryMib: 8192 })).toEqual({ code: 'RESOURCE_EXHAUSTED', reason: 'VM_LIMIT_EXCEEDED', field: 'memory_mib' });
+    expect(failure({ ...good, memoryMib: 64 })).toMatchObject({ code: 'RESOURCE_EXHAUSTED', field: 'memory_mib' });
+    expect(failure({ ...good, vcpus: 16 })).toMatchObject({ code: 'RESOURCE_EXHAUSTED', field: 'vcpus' });
+    expect(failure({ ...good, memoryMib: 1.5 })).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'memory_mib' });
   });
 
-  it('rejects a symlink escape and an unknown disk format', async () => {
-    const state = roots.stateDirs[0] ?? '';
-    expect(await failure({ ...good, kernelPath: path.join(state, 'images/evil/vmlinux') })).toEqual({ field: 'kernel_path', reason: 'PATH_ESCAPE' });
-    expect(await failure({ ...good, rootDisk: { path: good.rootDisk.path, format: 'vmdk' as 'raw' } })).toEqual({
-      field: 'root_disk.format',
-      reason: 'BAD_FIELD',
-    });
-    expect(await failure({ ...good, workDisk: good.rootDisk })).toEqual({ field: 'work_disk.path', reason: 'BAD_FIELD' });
+  it('refuses a kernel reference that is a path or missing', () => {
+    expect(failure({ ...good, kernel: { name: '../../etc', version: '1' } })).toMatchObject({ code: 'INVALID_ARGUMENT', reason: 'BAD_KERNEL_REF', field: 'spec.kernel.name' });
+    expect(failure({ ...good, kernel: { name: 'k', version: '../1' } })).toMatchObject({ reason: 'BAD_KERNEL_REF', field: 'spec.kernel.version' });
+    expect(failure({ ...good, kernel: { name: 'k', version: '.hidden' } })).toMatchObject({ reason: 'BAD_KERNEL_REF' });
+    expect(failure({ ...good, kernel: undefined })).toMatchObject({ reason: 'KERNEL_REQUIRED', field: 'spec.kernel' });
   });
 
-  it('rejects a run root that makes socket paths too long', async () => {
-    await expect(validateLaunchSpec({ ...good, vmId: 'a'.repeat(64) }, { ...roots, runRoot: `/run/${'r'.repeat(40)}` })).rejects.toMatchObject({
-      reason: 'OUT_OF_RANGE',
-    });
-  });
-
-  it('rejects non-string/non-number garbage without crashing', async () => {
-    const garbage = { ...good, vmId: 42, memoryMib: '512', cmdline: 'rw' } as unknown as LaunchRequest;
-    await expect(validateLaunchSpec(garbage, roots)).rejects.toBeInstanceOf(VmHostError);
+  it('refuses bad ids, macs and cmdline keys', () => {
+    expect(failure({ ...good, vmId: '../x' })).toMatchObject({ field: 'vm_id' });
+    expect(failure({ ...good, mac: '01:00:5e:00:00:01' })).toMatchObject({ field: 'net.mac' });
+    expect(failure({ ...good, cmdline: [{ key: 'init', value: '/bin/sh -c x' }] })).toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(failure({ ...good, cmdline: [{ key: 'modprobe.blacklist', value: 'x' }] })).toMatchObject({ reason: 'KEY_NOT_ALLOWED' });
   });
 });
 
-describe('field validators', () => {
-  it('vm ids', () => {
-    expect(validateVmId('a')).toBe('a');
-    expect(validateVmId('a'.repeat(64))).toBe('a'.repeat(64));
-    for (const bad of ['', '-a', 'a-', 'a_b', 'a.b', 'ä']) expect(() => validateVmId(bad)).toThrow(VmHostError);
-  });
-  it('macs', () => {
-    expect(validateMac('02:00:00:00:00:01')).toBe('02:00:00:00:00:01');
-    for (const bad of ['00:00:00:00:00:00', '52-54-00-12-34-56', '52:54:00:12:34:56 ', '52:54:00:12:34:5g']) expect(() => validateMac(bad)).toThrow(VmHostError);
+describe('validateVmId / validateMac', () => {
+  it('accept the plain forms only', () => {
+    expect(validateVmId('a-1')).toBe('a-1');
+    expect(() => validateVmId('-a')).toThrow();
+    expect(validateMac('52:54:00:00:00:01')).toBe('52:54:00:00:00:01');
+    expect(() => validateMac('00:00:00:00:00:00')).toThrow();
   });
 });

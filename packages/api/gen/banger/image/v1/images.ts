@@ -80,9 +80,17 @@ export interface DeleteImageResponse {
 }
 
 export interface PromoteImageRequest {
-  /** Id of the stopped VM the root disk belongs to (recorded as provenance). */
+  /**
+   * Id of the stopped VM whose root disk becomes the image; privhelper finds
+   * the disk from the id.
+   */
   vmId: string;
-  /** The VM's root disk (overlay) path, inside banger's state directories. */
+  /**
+   * No longer accepted (privhelper, not its caller, knows where a VM's disk
+   * is): must be empty, else INVALID_ARGUMENT.
+   *
+   * @deprecated
+   */
   rootDiskPath: string;
   /** Name of the new image. */
   name: string;
@@ -139,6 +147,16 @@ export interface ResolveImageResponse {
    * vmd appends them after banger's; the helper checks every key against its allow-list.
    */
   kernelArgs: string[];
+  /**
+   * The image's id in privhelper's store, which CreateOverlay and
+   * CreateWorkDisk take instead of paths.
+   */
+  storeImage: string;
+  /**
+   * The kernel's package version as privhelper's kernel store names it
+   * (with `kernel`, what LaunchHypervisor takes instead of paths).
+   */
+  kernelStoreVersion: string;
 }
 
 function createBaseGetServerInfoRequest(): GetServerInfoRequest {
@@ -1487,6 +1505,8 @@ function createBaseResolveImageResponse(): ResolveImageResponse {
     kernel: "",
     kernelVersion: "",
     kernelArgs: [],
+    storeImage: "",
+    kernelStoreVersion: "",
   };
 }
 
@@ -1530,6 +1550,12 @@ export const ResolveImageResponse: MessageFns<ResolveImageResponse> = {
     }
     for (const v of message.kernelArgs) {
       writer.uint32(106).string(v!);
+    }
+    if (message.storeImage !== "") {
+      writer.uint32(114).string(message.storeImage);
+    }
+    if (message.kernelStoreVersion !== "") {
+      writer.uint32(122).string(message.kernelStoreVersion);
     }
     return writer;
   },
@@ -1651,6 +1677,22 @@ export const ResolveImageResponse: MessageFns<ResolveImageResponse> = {
             message.kernelArgs.push(reader.string());
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.storeImage = reader.string();
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.kernelStoreVersion = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1718,6 +1760,16 @@ export const ResolveImageResponse: MessageFns<ResolveImageResponse> = {
         : globalThis.Array.isArray(object?.kernel_args)
         ? object.kernel_args.map((e: any) => globalThis.String(e))
         : [],
+      storeImage: isSet(object.storeImage)
+        ? globalThis.String(object.storeImage)
+        : isSet(object.store_image)
+        ? globalThis.String(object.store_image)
+        : "",
+      kernelStoreVersion: isSet(object.kernelStoreVersion)
+        ? globalThis.String(object.kernelStoreVersion)
+        : isSet(object.kernel_store_version)
+        ? globalThis.String(object.kernel_store_version)
+        : "",
     };
   },
 
@@ -1762,6 +1814,12 @@ export const ResolveImageResponse: MessageFns<ResolveImageResponse> = {
     if (message.kernelArgs?.length) {
       obj.kernelArgs = message.kernelArgs;
     }
+    if (message.storeImage !== "") {
+      obj.storeImage = message.storeImage;
+    }
+    if (message.kernelStoreVersion !== "") {
+      obj.kernelStoreVersion = message.kernelStoreVersion;
+    }
     return obj;
   },
 
@@ -1783,6 +1841,8 @@ export const ResolveImageResponse: MessageFns<ResolveImageResponse> = {
     message.kernel = object.kernel ?? "";
     message.kernelVersion = object.kernelVersion ?? "";
     message.kernelArgs = object.kernelArgs?.map((e) => e) || [];
+    message.storeImage = object.storeImage ?? "";
+    message.kernelStoreVersion = object.kernelStoreVersion ?? "";
     return message;
   },
 };

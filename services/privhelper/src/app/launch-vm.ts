@@ -1,0 +1,66 @@
+import { FailedPreconditionError, ResourceExhaustedError } from '@banger/runtime/errors';
+import type { Hypervisor, VmHandle } from '../domain/hypervisor/driver.js';
+import { validateLaunchSpec, type LaunchLimits, type LaunchRequest } from '../domain/vmspec/spec.js';
+import type { KernelFiles, RunningVms, TapAssignments, VmDisks } from '../ports/stores.js';
+
+export interface LaunchVmDeps {
+  hypervisor: () => Promise<Hypervisor & RunningVms>;
+  kernels: KernelFiles;
+  disks: VmDisks;
+  taps: TapAssignments;
+  limits: LaunchLimits;
+  runVmsDir: string;
+  /** Guest memory of all running VMs may use at most this many MiB ([privhelper] max_guest_memory_percent of host RAM). */
+  maxGuestMemoryMib: number;
+}
+
+/**
+ * LaunchHypervisor: the caller names a VM, a kernel and a MAC; privhelper finds everything
+ * else itself (the kernel in its store, the disks it created for that VM with the base image
+ * it recorded, the tap it assigned to that VM) and hands QEMU descriptors, not paths. Launches
+ * are serialised so two cannot both pass the memory quota.
+ */
+export class LaunchVm {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly deps: LaunchVmDeps) {}
+
+  run(req: LaunchRequest): Promise<VmHandle> {
+    const next = this.queue.then(
+      () => this.launch(req),
+      () => this.launch(req),
+    );
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async launch(req: LaunchRequest): Promise<VmHandle> {
+    const { deps } = this;
+    const spec = validateLaunchSpec(req, deps.runVmsDir, deps.limits);
+    const hv = await deps.hypervisor();
+    const running = await hv.find(spec.vmId);
+    if (running === undefined) {
+      const used = await hv.runningMemoryMib();
+      if (used + spec.memoryMib > deps.maxGuestMemoryMib) {
+        throw new ResourceExhaustedError(
+          'GUEST_MEMORY_QUOTA_EXCEEDED',
+          `running VMs use ${used} MiB; ${spec.memoryMib} MiB more would pass the ${deps.maxGuestMemoryMib} MiB allowed ([privhelper] max_guest_memory_percent)`,
+          { fields: { field: 'memory_mib', limit: 'privhelper.max_guest_memory_percent' } },
+        );
+      }
+    }
+    let net: { tap: string; mac: string; netns?: string } | undefined;
+    if (spec.mac !== undefined) {
+      const tap = deps.taps.tapOf(spec.vmId);
+      if (tap === undefined) throw new FailedPreconditionError('TAP_NOT_ASSIGNED', `vm ${spec.vmId} has no tap: AcquireTap first`, { fields: { vm_id: spec.vmId } });
+      net = { tap, mac: spec.mac, ...(deps.taps.netns ? { netns: deps.taps.netns } : {}) };
+    }
+    const kernel = await deps.kernels.paths(spec.kernel, 'spec.kernel');
+    const disks = await deps.disks.openForLaunch(spec.vmId, spec.workDisk);
+    try {
+      return await hv.launch({ spec, kernelPath: kernel.vmlinux, initrdPath: kernel.initrd, disks, ...(net ? { net } : {}) });
+    } finally {
+      await disks.close();
+    }
+  }
+}

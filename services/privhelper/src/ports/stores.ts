@@ -1,0 +1,26 @@
+import type { LaunchInput } from '../domain/hypervisor/driver.js';
+import type { KernelRef } from '../domain/store/ids.js';
+
+/** The VM's disks opened for a launch; close once the hypervisor holds its own descriptors. */
+export type LaunchDisks = LaunchInput['disks'] & { close(): Promise<void> };
+
+/** privhelper's kernel store, as the launch use case needs it. */
+export interface KernelFiles {
+  paths(ref: KernelRef, field?: string): Promise<{ vmlinux: string; initrd: string }>;
+}
+
+/** privhelper's per-VM disks, as the launch use case needs them. */
+export interface VmDisks {
+  openForLaunch(vmId: string, withWork: boolean): Promise<LaunchDisks>;
+}
+
+/** Which tap privhelper assigned to a VM (AcquireTap); undefined when none. */
+export interface TapAssignments {
+  tapOf(vmId: string): string | undefined;
+  readonly netns?: string | undefined;
+}
+
+/** What runs now, for host-wide quotas. */
+export interface RunningVms {
+  runningMemoryMib(): Promise<number>;
+}
