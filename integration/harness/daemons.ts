@@ -1,10 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { applyLayout, bangerLayout } from '@banger/config';
+import { bangerAccount } from './accounts.js';
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
@@ -52,33 +54,46 @@ export interface StackOptions {
   /** Extra TOML appended to the generated config. */
   extraConfig?: string;
   allowedUids?: number[];
+  /** A cache directory shared across stacks (e.g. the machine-wide test cache); default: the stack's own. */
+  cacheDir?: string;
 }
 
+/** The daemons that run as the unprivileged `banger` account, as under their systemd units. */
+const UNPRIVILEGED: readonly DaemonName[] = ['vmd', 'imaged'];
+
 /**
- * A throwaway banger installation: config, state, run and cache directories in a temp dir,
- * and the daemons as real child processes (the PID we hold is the daemon itself), each
- * writing JSON log lines that tests can search by op id.
+ * A throwaway banger installation laid out as `banger system install` lays it out (root-owned
+ * tops, privhelper's root-only roots, the daemons' own directories owned by `banger`), with
+ * privhelper running as root and vmd and imaged as the unprivileged `banger` account, as
+ * under the systemd units. The daemons are real child processes (the PID we hold is the
+ * daemon itself), each writing JSON log lines that tests can search by op id.
  */
 export async function createStack(options: StackOptions = {}): Promise<Stack> {
+  const account = bangerAccount();
   const dir = await mkdtemp(join(tmpdir(), 'banger-stack-'));
+  // The unprivileged daemons must reach their directories and the config in it.
+  await chmod(dir, 0o755);
   const configPath = join(dir, 'config.toml');
-  const uids = options.allowedUids ?? [process.getuid?.() ?? 0];
+  const uids = options.allowedUids ?? [0, account.uid];
+  const paths = { stateDir: `${dir}/state`, runDir: `${dir}/run`, cacheDir: options.cacheDir ?? `${dir}/cache` };
+  const ids = { daemonUid: account.uid, daemonGid: account.gid, clientGid: account.gid };
+  applyLayout(bangerLayout({ paths }), ids);
   await writeFile(
     configPath,
     [
       '[paths]',
-      `state_dir = "${dir}/state"`,
-      `run_dir = "${dir}/run"`,
-      `cache_dir = "${dir}/cache"`,
+      `state_dir = "${paths.stateDir}"`,
+      `run_dir = "${paths.runDir}"`,
+      `cache_dir = "${paths.cacheDir}"`,
       '[log]',
       'level = "debug"',
       '[privhelper]',
       `allowed_uids = [${uids.join(', ')}]`,
-      // VM run files are shared with a group as under systemd (there: banger); tests use one
-      // every Debian has, so a process outside it can be shown the door.
-      'client_group = "nogroup"',
+      // As under systemd: vmd (group banger) reaches each VM's agent socket and console log.
+      'client_group = "banger"',
       options.extraConfig ?? '',
     ].join('\n'),
+    { mode: 0o644 },
   );
   const env: NodeJS.ProcessEnv = { ...process.env, BANGER_CONFIG: configPath, NO_COLOR: '1', BANGER_RUN_DIR: join(dir, 'run') };
   delete env['LOG_LEVEL'];
@@ -92,10 +107,15 @@ export async function createStack(options: StackOptions = {}): Promise<Stack> {
     daemons,
     socket,
     async start(name, opts = {}) {
+      // A test may point the stack at a shared cache (BANGER_PATHS_CACHE_DIR) after creating it.
+      const cacheDir = env['BANGER_PATHS_CACHE_DIR'];
+      if (cacheDir && cacheDir !== paths.cacheDir) applyLayout(bangerLayout({ paths: { ...paths, cacheDir } }), ids);
+      const asBanger = UNPRIVILEGED.includes(name);
       const child = spawn(process.execPath, [join(REPO_ROOT, 'services', name, 'bin', `${name}.mjs`)], {
         cwd: REPO_ROOT,
-        env: { ...env, ...opts.env },
+        env: { ...env, ...(asBanger ? { HOME: '/nonexistent', USER: 'banger', LOGNAME: 'banger' } : {}), ...opts.env },
         stdio: ['ignore', 'pipe', 'pipe'],
+        ...(asBanger ? { uid: account.uid, gid: account.gid } : {}),
       });
       const d: RunningDaemon = { name, child, logs: [], stray: [], socketPath: socket(name) };
       let buf = '';

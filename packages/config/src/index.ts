@@ -1,6 +1,6 @@
 export { ConfigError } from './errors.js';
 export type { Accel, BangerConfig, Bounds, HelperQuotas, LoadConfigOptions, LogLevel } from './config.js';
-export { bangerLayout, daemonLayout, helperLayout, helperRoots, type BangerLayout, type DaemonLayout, type DirOwner, type HelperLayout, type LayoutDir } from './layout.js';
+export { applyLayout, bangerLayout, daemonLayout, helperLayout, helperRoots, tmpfilesLines, type AppliedDir, type LayoutIds, type BangerLayout, type DaemonLayout, type DirOwner, type HelperLayout, type LayoutDir } from './layout.js';
 export {
   ACCELS,
   LOG_LEVELS,

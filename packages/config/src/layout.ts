@@ -1,3 +1,4 @@
+import { chmodSync, chownSync, lstatSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BangerConfig } from './config.js';
 
@@ -129,4 +130,45 @@ export function bangerLayout(config: Pick<BangerConfig, 'paths'>): BangerLayout 
 /** The directories privhelper writes into and therefore verifies at start-up. */
 export function helperRoots(layout: HelperLayout): string[] {
   return [layout.stateRoot, layout.cacheRoot, layout.runRoot];
+}
+
+export interface LayoutIds {
+  readonly daemonUid: number;
+  readonly daemonGid: number;
+  readonly clientGid: number;
+}
+
+export interface AppliedDir {
+  readonly path: string;
+  readonly created: boolean;
+  readonly owner: string;
+  readonly mode: string;
+}
+
+/**
+ * Creates every directory of the layout (under `root`, `/` for the host) with its owner, group
+ * and mode; existing ones get the owner and mode the layout says. For installers and test
+ * harnesses, run as root. A path that exists as something other than a directory is an error.
+ */
+export function applyLayout(layout: BangerLayout, ids: LayoutIds, root = '/'): AppliedDir[] {
+  const out: AppliedDir[] = [];
+  const asRoot = (process.getuid?.() ?? 0) === 0;
+  for (const d of layout.dirs) {
+    const path = root === '/' ? d.path : join(root, d.path);
+    const st = lstatSync(path, { throwIfNoEntry: false });
+    if (st !== undefined && (st.isSymbolicLink() || !st.isDirectory())) throw new Error(`${path} exists and is not a directory`);
+    if (st === undefined) mkdirSync(path, { recursive: true, mode: 0o755 });
+    const uid = d.owner === 'daemon' ? ids.daemonUid : 0;
+    const gid = d.group === 'daemon' ? ids.daemonGid : d.group === 'client' ? ids.clientGid : 0;
+    if (asRoot) chownSync(path, uid, gid);
+    chmodSync(path, d.mode);
+    out.push({ path, created: st === undefined, owner: `${uid}:${gid}`, mode: d.mode.toString(8).padStart(4, '0') });
+  }
+  return out;
+}
+
+/** The layout as tmpfiles.d(5) lines, for systemd to recreate the volatile run directory at boot. */
+export function tmpfilesLines(layout: BangerLayout, names: { daemon: string; client: string }): string[] {
+  const who = (o: 'root' | 'daemon' | 'client'): string => (o === 'root' ? 'root' : o === 'daemon' ? names.daemon : names.client);
+  return layout.dirs.map((d) => `d ${d.path} ${d.mode.toString(8).padStart(4, '0')} ${who(d.owner)} ${who(d.group)} -`);
 }

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { CliError } from '../errors.js';
 import { EXIT } from '../exit-codes.js';
 import type { OptionSpec } from '../command.js';
+import { tmpfilesLines, type BangerLayout } from '@banger/config';
 
 /**
  * Shared by `banger system install|uninstall|status`: where things go, the banger account
@@ -25,6 +26,10 @@ export const TMPFILES_PATH = '/etc/tmpfiles.d/banger.conf';
 export const UNIT_DIR = '/etc/systemd/system';
 /** Directories the daemons share; `--purge` removes them. */
 export const DATA_DIRS = ['/var/lib/banger', '/var/cache/banger', '/run/banger', '/var/log/banger'] as const;
+/** The paths `install` writes into the config, and lays out. */
+export const SYSTEM_PATHS = { stateDir: '/var/lib/banger', runDir: '/run/banger', cacheDir: '/var/cache/banger' } as const;
+/** Where scripts/daemons.sh writes logs without systemd; root's (the daemons get inherited fds). */
+export const LOG_DIR = '/var/log/banger';
 
 export const ROOT_OPTION: OptionSpec = {
   type: 'string',
@@ -147,11 +152,19 @@ export function configText(bangerUid: number): string {
   ].join('\n');
 }
 
-/** `d PATH MODE USER GROUP -` lines of deploy/systemd/banger.tmpfiles.conf. */
-export function tmpfilesDirs(text: string): { path: string; mode: number }[] {
-  return text
-    .split('\n')
-    .map((l) => l.trim().split(/\s+/))
-    .filter((f) => f[0] === 'd' && f[1]?.startsWith('/'))
-    .map((f) => ({ path: f[1] ?? '', mode: parseInt(f[2] ?? '755', 8) }));
+/**
+ * deploy/systemd/banger.tmpfiles.conf, generated from the layout (`@banger/config`), so the
+ * directories systemd recreates at boot are exactly the ones privhelper verifies.
+ */
+export function tmpfilesText(layout: BangerLayout): string {
+  return [
+    '# tmpfiles.d(5) for banger, generated from packages/config/src/layout.ts (do not edit;',
+    '# `banger system install` writes it). Root owns the tops; privhelper keeps everything it writes',
+    '# under helper/, which no other uid can write; vmd and imaged (user banger) own their own',
+    '# subdirectories; the run directory is sticky, like /tmp, so no uid can rename or replace another',
+    "# uid's socket. docs/trust-model.md has the table.",
+    ...tmpfilesLines(layout, { daemon: ACCOUNT, client: ACCOUNT }),
+    `d ${LOG_DIR} 0755 root root -`,
+    '',
+  ].join('\n');
 }

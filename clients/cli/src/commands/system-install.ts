@@ -1,12 +1,16 @@
 import { constants, existsSync } from 'node:fs';
 import { access, chmod, chown, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { parseConfig } from '@banger/config';
+import { applyLayout, bangerLayout, explainUnsafe, parseConfig, unsafeComponent, unsafeEntriesUnder } from '@banger/config';
+import { CliError } from '../errors.js';
+import { EXIT } from '../exit-codes.js';
 import { str, type CommandSpec } from '../command.js';
 import type { CommandContext } from '../context.js';
 import {
   CONFIG_PATH,
   DEPLOY_DIR,
+  LOG_DIR,
+  SYSTEM_PATHS,
   REPO_ROOT,
   ROOT_OPTION,
   TMPFILES_PATH,
@@ -18,7 +22,7 @@ import {
   renderUnit,
   rootOf,
   systemdRunning,
-  tmpfilesDirs,
+  tmpfilesText,
   under,
   type Action,
 } from './system-common.js';
@@ -57,7 +61,23 @@ async function writeIfChanged(path: string, text: string, mode: number, what: st
   return { action: what, target: path, status: 'done', ...(old !== undefined ? { detail: 'updated' } : {}) };
 }
 
+/**
+ * privhelper runs as root from the prefix: whoever can write any of it is root. The prefix,
+ * every directory above it, and everything in it (but .git) must be root's and writable by
+ * no one else.
+ */
+function checkPrefix(prefix: string): void {
+  const bad = unsafeComponent(prefix) ?? unsafeEntriesUnder(prefix, 1, new Set(['.git']))[0];
+  if (bad === undefined) return;
+  throw new CliError(
+    `refusing to install from ${prefix}: ${explainUnsafe(bad)}, so its owner could run code as root through privhelper. Install from a root-owned checkout (e.g. as root: git clone ... /opt/banger), or fix it: chown -R root:root ${prefix} && chmod -R go-w ${prefix}`,
+    EXIT.PERMISSION,
+    'INSTALL_PREFIX_UNSAFE',
+  );
+}
+
 async function install(ctx: CommandContext, root: string, prefix: string): Promise<number> {
+  checkPrefix(prefix);
   const actions: Action[] = [];
   const isRoot = (process.getuid?.() ?? 0) === 0;
   const account = await ensureAccount(root);
@@ -81,17 +101,16 @@ async function install(ctx: CommandContext, root: string, prefix: string): Promi
     const text = renderUnit(await readFile(join(DEPLOY_DIR, unit), 'utf8'), prefix, node);
     actions.push(await writeIfChanged(under(root, join(UNIT_DIR, unit)), text, 0o644, 'install unit'));
   }
-  const tmpfiles = await readFile(join(DEPLOY_DIR, 'banger.tmpfiles.conf'), 'utf8');
-  actions.push(await writeIfChanged(under(root, TMPFILES_PATH), tmpfiles, 0o644, 'install tmpfiles.d'));
-  for (const d of tmpfilesDirs(tmpfiles)) {
-    const path = under(root, d.path);
-    const existed = existsSync(path);
-    await mkdir(dirname(path), { recursive: true, mode: 0o755 });
-    await mkdir(path, { recursive: true, mode: d.mode });
-    await chmod(path, d.mode);
-    if (isRoot) await chown(path, account.uid, account.gid);
-    actions.push({ action: 'create directory', target: path, status: existed ? 'exists' : 'done', detail: `${d.mode.toString(8)} banger:banger` });
+  const layout = bangerLayout({ paths: SYSTEM_PATHS });
+  actions.push(await writeIfChanged(under(root, TMPFILES_PATH), tmpfilesText(layout), 0o644, 'install tmpfiles.d'));
+  // As root on the host, or staged under --root; ownership needs root.
+  const ids = isRoot ? { daemonUid: account.uid, daemonGid: account.gid, clientGid: account.gid } : { daemonUid: process.getuid?.() ?? 0, daemonGid: process.getgid?.() ?? 0, clientGid: process.getgid?.() ?? 0 };
+  for (const d of applyLayout(layout, ids, root)) {
+    actions.push({ action: 'create directory', target: d.path, status: d.created ? 'done' : 'exists', detail: `${d.mode} ${d.owner}` });
   }
+  await mkdir(under(root, LOG_DIR), { recursive: true, mode: 0o755 });
+  await chmod(under(root, LOG_DIR), 0o755);
+  if (isRoot) await chown(under(root, LOG_DIR), 0, 0);
 
   const blocked = await blockedForOthers(prefix);
   if (blocked.length) warnings.push(`the banger user cannot reach ${prefix}: ${blocked.join(', ')} not searchable by others. Install from a readable prefix (e.g. clone to /opt/banger) or chmod o+x those directories.`);

@@ -1,14 +1,7 @@
 import { chmodSync, chownSync, lstatSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { explainUnsafe, helperRoots, unsafeComponent, type BangerLayout, type LayoutDir } from '@banger/config';
+import { explainUnsafe, helperRoots, unsafeComponent, type BangerLayout, type LayoutDir, type LayoutIds } from '@banger/config';
 import { FailedPreconditionError } from '@banger/runtime/errors';
-
-/** Who the layout's `daemon` and `client` owners are on this host. */
-export interface LayoutIds {
-  readonly daemonUid: number;
-  readonly daemonGid: number;
-  readonly clientGid: number;
-}
 
 function unsafe(path: string, why: string, fix: string): FailedPreconditionError {
   return new FailedPreconditionError('HELPER_ROOT_UNSAFE', `${path} ${why}; privhelper keeps root's files only where no other uid can write. Fix: ${fix}`, {

@@ -58,6 +58,9 @@ export interface LaunchDisks {
  * Files are built under `.partial` names and renamed, so a crash never leaves a half disk.
  */
 export class VmDiskStore {
+  /** Per VM: create's overlay and work disk are made side by side and share the directory and disks.json. */
+  private readonly locks = new Map<string, Promise<unknown>>();
+
   constructor(
     private readonly layout: HelperLayout,
     private readonly images: ImageStore,
@@ -106,7 +109,7 @@ export class VmDiskStore {
     await rm(tmp, { force: true });
     // The header's backing name is only informative: launches pin the chain with fds.
     await run(this.tools.qemuImg, ['create', '-q', '-f', 'qcow2', '-u', '-b', base, '-F', 'raw', tmp, String(await sizeOrThrow(base))]);
-    await this.writeRecord(vmId, { ...(rec ?? { schema: 1 }), root: { image, createdAt: new Date().toISOString() } });
+    await this.updateRecord(vmId, (r) => ({ ...r, root: { image, createdAt: new Date().toISOString() } }));
     await rename(tmp, target);
     this.log.info({ vm_id: vmId, image, path: target, duration_ms: Date.now() - started }, 'root overlay created');
     return { path: target, format: 'qcow2', sizeBytes: (await sizeOf(target)) ?? 0, created: true };
@@ -123,7 +126,6 @@ export class VmDiskStore {
     const dir = await this.vmDir(vmId, true);
     const target = path.join(dir, WORK_DISK);
     const existing = await sizeOf(target);
-    const rec = await this.record(vmId);
     if (existing !== undefined) return { path: target, format: 'raw', sizeBytes: existing, created: false };
     const seedSize = await sizeOrThrow(seed);
     if (sizeBytes < seedSize) throw invalid('size_bytes', 'OUT_OF_RANGE', `size is smaller than the work seed (${seedSize} bytes)`);
@@ -135,7 +137,7 @@ export class VmDiskStore {
       await copyFile(seed, tmp, fsc.COPYFILE_FICLONE);
       // A fresh copy of an image's seed is clean: resize2fs checks that itself.
       await this.growExt4(tmp, seedSize, sizeBytes, { fsckFirst: false });
-      await this.writeRecord(vmId, { ...(rec ?? { schema: 1 }), work: { image, sizeBytes } });
+      await this.updateRecord(vmId, (r) => ({ ...r, work: { image, sizeBytes } }));
       await rename(tmp, target);
     } catch (err) {
       await rm(tmp, { force: true });
@@ -161,8 +163,7 @@ export class VmDiskStore {
     }
     const started = Date.now();
     await this.growExt4(target, current, sizeBytes, { fsckFirst: true });
-    const rec = await this.record(vmId);
-    if (rec?.work) await this.writeRecord(vmId, { ...rec, work: { ...rec.work, sizeBytes } });
+    await this.updateRecord(vmId, (r) => (r.work ? { ...r, work: { ...r.work, sizeBytes } } : r));
     this.log.info({ vm_id: vmId, from_bytes: current, to_bytes: sizeBytes, duration_ms: Date.now() - started }, 'work disk resized');
     return { previous: current, sizeBytes, changed: true };
   }
@@ -202,6 +203,18 @@ export class VmDiskStore {
     } catch (err) {
       await close();
       throw err;
+    }
+  }
+
+  private async serialised<T>(vmId: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(vmId) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => undefined);
+    this.locks.set(vmId, tail);
+    try {
+      return await next;
+    } finally {
+      if (this.locks.get(vmId) === tail) this.locks.delete(vmId);
     }
   }
 
@@ -267,7 +280,12 @@ export class VmDiskStore {
   }
 
   /** The VM's disk directory; creating one for a new VM counts against [privhelper] max_vms. */
-  private async vmDir(vmId: string, create: boolean): Promise<string> {
+  private vmDir(vmId: string, create: boolean): Promise<string> {
+    // One global key: the max_vms count and the mkdir that makes it grow must not interleave.
+    return this.serialised('', () => this.vmDirLocked(vmId, create));
+  }
+
+  private async vmDirLocked(vmId: string, create: boolean): Promise<string> {
     const dir = this.dirOf(vmId);
     if ((await lstat(dir).catch(() => undefined))?.isDirectory()) return dir;
     if (!create) throw new NotFoundError('disks of vm', vmId, 'DISK_NOT_FOUND', { fields: { vm_id: vmId } });
@@ -279,6 +297,10 @@ export class VmDiskStore {
     }
     await mkdir(dir, { mode: 0o700 });
     return dir;
+  }
+
+  private updateRecord(vmId: string, edit: (r: DiskRecord) => DiskRecord): Promise<void> {
+    return this.serialised(vmId, async () => this.writeRecord(vmId, edit((await this.record(vmId)) ?? { schema: 1 })));
   }
 
   private async writeRecord(vmId: string, rec: DiskRecord): Promise<void> {
@@ -296,14 +318,16 @@ export class VmDiskStore {
       removed = false;
     });
     await rm(path.join(dir, `${name}.partial`), { force: true });
-    const rec = await this.record(vmId);
-    const left = rec ? rest(rec) : undefined;
-    if (left && (left.root || left.work)) await this.writeRecord(vmId, left);
-    else {
-      await rm(path.join(dir, RECORD), { force: true });
-      await rm(path.join(dir, `${RECORD}.tmp`), { force: true });
-      await rmdir(dir).catch(() => undefined);
-    }
+    await this.serialised(vmId, async () => {
+      const rec = await this.record(vmId);
+      const left = rec ? rest(rec) : undefined;
+      if (left && (left.root || left.work)) await this.writeRecord(vmId, left);
+      else {
+        await rm(path.join(dir, RECORD), { force: true });
+        await rm(path.join(dir, `${RECORD}.tmp`), { force: true });
+        await rmdir(dir).catch(() => undefined);
+      }
+    });
     if (removed) this.log.info({ vm_id: vmId, file: name }, 'disk removed');
     return removed;
   }
