@@ -19,26 +19,23 @@ bash scripts/install-deps.sh
 step "installing node dependencies and building the native addon"
 npm ci --no-audit --no-fund --loglevel=error
 
+banger() { node clients/cli/bin/banger.mjs "$@"; }
+
+step "installing banger as the system would run it (user banger, config, directory layout)"
+# The same as on a systemd host, minus starting units: privhelper runs as root and vmd and
+# imaged as the unprivileged banger user, in root-owned directories (docs/trust-model.md).
+banger system install
 config=/etc/banger/config.toml
-if [ ! -f "$config" ]; then
-  step "writing $config"
-  mkdir -p /etc/banger
-  {
-    echo '# banger configuration (see README.md). Written by scripts/demo.sh.'
-    if [ "${BANGER_DEMO_HOST_NETWORK:-0}" != 1 ]; then
-      echo '[network]'
-      echo 'netns = "banger"'
-    fi
-  } >"$config"
+if [ "${BANGER_DEMO_HOST_NETWORK:-0}" != 1 ] && ! grep -q '^\[network\]' "$config"; then
+  printf '\n[network]\n# Written by scripts/demo.sh: VM networking lives in this namespace.\nnetns = "banger"\n' >>"$config"
 fi
 if grep -q '^netns = "banger"' "$config" && ! ip netns list | grep -qw banger; then
   ip netns add banger
   ip -n banger link set lo up
 fi
 
-banger() { node clients/cli/bin/banger.mjs "$@"; }
 
-step "starting vmd, imaged and privhelper (embedded database under /var/lib/banger)"
+step "starting privhelper (root), imaged and vmd (user banger), embedded database under /var/lib/banger"
 bash scripts/daemons.sh start
 
 step "checking the host"
