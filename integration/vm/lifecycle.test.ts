@@ -21,7 +21,7 @@ async function create(s: VmStack, name: string, opts: Partial<vmv1.CreateVmReque
 async function expectNoLeftovers(s: VmStack, vmId: string, name: string): Promise<void> {
   const links = JSON.parse(await s.ns.must('ip', ['-j', '-d', 'link', 'show'])) as { ifname: string; ifalias?: string }[];
   expect(links.filter((l) => l.ifalias === `vm:${vmId}`)).toEqual([]);
-  expect(existsSync(join(s.stack.dir, 'state', 'vms', vmId))).toBe(false);
+  expect(existsSync(join(s.stack.dir, 'state', 'helper', 'vms', vmId))).toBe(false);
   expect(await qemuPidsFor(vmId)).toEqual([]);
   const list = await s.vmd.unary('listVms', vmv1.ListVmsRequest.fromPartial({}));
   expect(list.vms.map((v) => v.name)).not.toContain(name);

@@ -58,7 +58,7 @@ export async function createVmStack(): Promise<VmStack> {
       vmd.close();
       images.close();
       // Kill any guest this stack still runs, by the pid files privhelper wrote.
-      const vmsDir = join(stack.dir, 'run', 'vms');
+      const vmsDir = join(stack.dir, 'run', 'helper', 'vms');
       for (const id of await readdir(vmsDir).catch(() => [] as string[])) {
         const pid = Number((await readFile(join(vmsDir, id, 'qemu.pid'), 'utf8').catch(() => '')).trim());
         if (pid > 0) {
