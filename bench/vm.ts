@@ -14,7 +14,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, open, readdir, readFile, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,7 +29,9 @@ const TARGETS = { overhead_ratio_max: 0.1, overhead_ms_max: 500, memory_overhead
 interface LaunchRecord {
   vmId: string;
   argv: string[];
-  spec: { rootDisk: { path: string; format: string }; workDisk?: { path: string; format: string }; net?: { tap: string }; run: { agentSocket: string; consoleLog: string; qmpSocket: string; pidFile: string } };
+  /** The image the root overlay is based on (privhelper's disk record). */
+  baseImage: string;
+  spec: { workDisk: boolean; mac?: string; run: { agentSocket: string; consoleLog: string; qmpSocket: string; pidFile: string } };
 }
 
 interface CreateRun {
@@ -69,13 +71,14 @@ async function findLaunchRecord(dir: string, vmId: string): Promise<LaunchRecord
 }
 
 /** Runs a tool to completion; resolves its stdout. */
-function run(file: string, args: readonly string[]): Promise<string> {
+/** Runs a tool; `fds` become its fd 3, 4, ... (the bare QEMU gets its disks as privhelper's does). */
+function run(file: string, args: readonly string[], fds: readonly number[] = []): Promise<string> {
   return new Promise((resolve, reject) => {
-    const c = spawn(file, [...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(file, [...args], { stdio: ['ignore', 'pipe', 'pipe', ...fds] });
     let out = '';
     let err = '';
-    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    c.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    c.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    c.stderr?.on('data', (d: Buffer) => (err += d.toString()));
     c.once('error', reject);
     c.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${file} ${args.join(' ')}: ${code} ${err}`))));
   });
@@ -107,52 +110,45 @@ async function waitForAgent(socketPath: string, deadline: number): Promise<void>
   }
 }
 
-/** The backing file of a qcow2 overlay, so the bare boot starts from the image, not from a booted VM's disk. */
-async function backingFile(path: string): Promise<{ path: string; format: string } | undefined> {
-  const info = JSON.parse(await run('qemu-img', ['info', '--output=json', '-U', path])) as { 'full-backing-filename'?: string; 'backing-filename-format'?: string };
-  const backing = info['full-backing-filename'];
-  return backing ? { path: backing, format: info['backing-filename-format'] ?? 'raw' } : undefined;
-}
-
 /**
- * Replays privhelper's argv with our own overlays, sockets and tap; returns ms to agent ping.
- * The root overlay sits on the image itself (the VM's overlay's backing file), so like the
- * banger create this is the disk's first boot.
+ * Replays privhelper's argv with our own disks, sockets and tap; returns ms to agent ping.
+ * privhelper hands QEMU its disks as fds 3, 4 (and 5): a fresh overlay over the image's rootfs
+ * (so, like the banger create, this is the disk's first boot), the rootfs itself, and a sparse
+ * copy of the VM's work disk, passed in those same positions.
  */
 async function bareBoot(s: VmStack, rec: LaunchRecord, workDir: string): Promise<number> {
   const dir = await mkdtemp(join(workDir, 'bare-'));
   const tap = `bgr-b${randomBytes(3).toString('hex')}`;
-  const swap = new Map<string, string>();
-  const overlay = async (disk: { path: string; format: string }, name: string, base = disk): Promise<void> => {
-    const out = join(dir, `${name}.qcow2`);
-    await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', base.path, '-F', base.format, out]);
-    swap.set(`file=${disk.path},format=${disk.format}`, `file=${out},format=qcow2`);
-  };
-  const root = rec.spec.rootDisk;
-  await overlay(root, 'root', (root.format === 'qcow2' ? await backingFile(root.path) : undefined) ?? root);
-  if (rec.spec.workDisk) await overlay(rec.spec.workDisk, 'work');
+  const base = join(s.stack.dir, 'state', 'helper', 'images', rec.baseImage, 'rootfs.ext4');
+  const overlay = join(dir, 'root.qcow2');
+  await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', base, '-F', 'raw', overlay]);
+  const files = [await open(overlay, 'r+'), await open(base, 'r')];
+  if (rec.spec.workDisk) {
+    const work = join(dir, 'work.ext4');
+    await run('cp', ['--sparse=always', join(s.stack.dir, 'state', 'helper', 'vms', rec.vmId, 'work.ext4'), work]);
+    files.push(await open(work, 'r+'));
+  }
   const r = rec.spec.run;
   const paths = { agent: join(dir, 'agent.sock'), console: join(dir, 'console.log'), qmp: join(dir, 'qmp.sock'), pid: join(dir, 'qemu.pid') };
   const pairs: [string, string][] = [[r.agentSocket, paths.agent], [r.consoleLog, paths.console], [r.qmpSocket, paths.qmp], [r.pidFile, paths.pid]];
-  if (rec.spec.net) pairs.push([`ifname=${rec.spec.net.tap},`, `ifname=${tap},`]);
   const argv = rec.argv.map((a) => {
-    let out = a;
-    for (const [from, to] of swap) out = out.split(from).join(to);
+    let out = a.replace(/ifname=[^,]+,/, `ifname=${tap},`);
     for (const [from, to] of pairs) out = out.split(from).join(to);
     return out;
   });
-  if (rec.spec.net) await s.ns.must('ip', ['tuntap', 'add', 'dev', tap, 'mode', 'tap']);
+  if (rec.spec.mac) await s.ns.must('ip', ['tuntap', 'add', 'dev', tap, 'mode', 'tap']);
   const t0 = performance.now();
   try {
     const [file, ...args] = argv as [string, ...string[]];
-    await run(file, args); // -daemonize: returns once QEMU is up
+    await run(file, args, files.map((f) => f.fd)); // -daemonize: returns once QEMU is up
     await waitForAgent(paths.agent, Date.now() + 600_000);
     return performance.now() - t0;
   } finally {
+    for (const f of files) await f.close();
     const pid = Number((await readFile(paths.pid, 'utf8').catch(() => '')).trim());
     if (pid > 0) process.kill(pid, 'SIGKILL');
     await sleep(300);
-    if (rec.spec.net) await s.ns.exec('ip', ['link', 'del', tap]);
+    if (rec.spec.mac) await s.ns.exec('ip', ['link', 'del', tap]);
     await rm(dir, { recursive: true, force: true });
   }
 }
