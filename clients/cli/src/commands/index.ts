@@ -20,6 +20,7 @@ import { sshConfigCommand } from './ssh-config.js';
 import { systemInstallCommand } from './system-install.js';
 import { systemStatusCommand } from './system-status.js';
 import { systemUninstallCommand } from './system-uninstall.js';
+import { systemUpgradeCommand } from './system-upgrade.js';
 import { versionCommand } from './version.js';
 import { vmConsoleCommand } from './vm-console.js';
 import { vmCreateCommand } from './vm-create.js';
@@ -79,6 +80,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   doctorCommand,
   systemInstallCommand,
   systemUninstallCommand,
+  systemUpgradeCommand,
   systemStatusCommand,
   versionCommand,
   helpCommand,
