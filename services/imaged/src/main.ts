@@ -48,7 +48,7 @@ try {
   process.exit(1);
 }
 
-const images = new PgImageRepo(state.db);
+const images = new PgImageRepo(state.db, imagesDir);
 const kernels = new PgKernelRepo(state.db);
 // Root uses the system's apt lists; unprivileged (banger under systemd), imaged cannot refresh
 // those and keeps its own under the cache dir.

@@ -30,4 +30,10 @@ describe('imageFromRecord', () => {
     const i = imageFromRecord(record({ initMode: 'systemd', workSeedFingerprint: 'abc', inits: { systemd: '/lib/systemd/systemd', minimal: '/x' }, kernelArgs: ['quiet'] }));
     expect(i).toMatchObject({ initMode: 'systemd', workSeedFingerprint: 'abc', inits: { systemd: '/lib/systemd/systemd' }, kernelArgs: ['quiet'], rootfsBytes: 5 });
   });
+
+  it("maps a row from before privhelper's store to the image's directory in the store (same id)", () => {
+    const i = imageFromRecord(record({}), '/s/helper/images');
+    expect(i.paths).toMatchObject({ dir: '/s/helper/images/old', rootfs: '/s/helper/images/old/rootfs.ext4', workSeed: '/s/helper/images/old/work-seed.ext4' });
+    expect(imageFromRecord(record({})).paths.dir).toBe('/s/images/old');
+  });
 });

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { ImageStore, type Db, type ImageRecord, type JsonObject, type Queryable } from '@banger/store';
 import type { GuestService, Image, ImagePaths, InitMode } from '../domain/image.js';
 import type { ImageRepo, NewImageRecord } from '../ports/images.js';
@@ -6,8 +7,19 @@ function str(v: unknown, fallback = ''): string {
   return typeof v === 'string' ? v : fallback;
 }
 
+/**
+ * An image directory as it is now: rows written before privhelper's image store name the old
+ * `<state>/images/<id>/`; `banger system upgrade` moves each image to `<store>/<id>/`, keeping
+ * its id, so the row's paths are mapped by the directory name.
+ */
+function inStore(paths: ImagePaths, storeDir: string | undefined): ImagePaths {
+  if (storeDir === undefined || paths.dir === '' || path.dirname(paths.dir) === storeDir) return paths;
+  const dir = path.join(storeDir, path.basename(paths.dir));
+  return { ...paths, dir, rootfs: path.join(dir, path.basename(paths.rootfs)), workSeed: path.join(dir, path.basename(paths.workSeed)) };
+}
+
 /** A stored row as a domain image; fields absent from older rows stay undefined or empty. */
-export function imageFromRecord(r: ImageRecord): Image {
+export function imageFromRecord(r: ImageRecord, storeDir?: string): Image {
   const m = r.metadata;
   const kernel = (m['kernel'] ?? {}) as Record<string, unknown>;
   const inits = (m['inits'] ?? {}) as Partial<Record<InitMode, string>>;
@@ -21,14 +33,17 @@ export function imageFromRecord(r: ImageRecord): Image {
     inits: { systemd: inits.systemd ?? '/sbin/init', minimal: inits.minimal ?? '/sbin/banger-init' },
     kernelArgs: Array.isArray(m['kernelArgs']) ? (m['kernelArgs'] as string[]) : [],
     kernel: { id: r.kernelId, name: str(kernel['name']), release: str(kernel['release']), packageVersion: str(kernel['packageVersion']) },
-    paths: {
-      dir: str(r.paths['dir']),
-      rootfs: str(r.paths['rootfs']),
-      workSeed: str(r.paths['workSeed']),
-      kernelDir: str(r.paths['kernelDir']),
-      vmlinux: str(r.paths['vmlinux']),
-      initrd: str(r.paths['initrd']),
-    } satisfies ImagePaths,
+    paths: inStore(
+      {
+        dir: str(r.paths['dir']),
+        rootfs: str(r.paths['rootfs']),
+        workSeed: str(r.paths['workSeed']),
+        kernelDir: str(r.paths['kernelDir']),
+        vmlinux: str(r.paths['vmlinux']),
+        initrd: str(r.paths['initrd']),
+      },
+      storeDir,
+    ),
     rootfsBytes: r.sizeBytes ?? 0,
     workSeedFingerprint: typeof m['workSeedFingerprint'] === 'string' && m['workSeedFingerprint'] !== '' ? m['workSeedFingerprint'] : undefined,
     services: Array.isArray(m['services']) ? (m['services'] as GuestService[]) : [],
@@ -54,26 +69,30 @@ function metadataOf(i: NewImageRecord): JsonObject {
 export class PgImageRepo implements ImageRepo {
   private readonly store: ImageStore;
 
-  constructor(private readonly db: Db) {
+  /** `storeDir`: privhelper's image store, where rows from before it are mapped to (see inStore). */
+  constructor(
+    private readonly db: Db,
+    private readonly storeDir?: string,
+  ) {
     this.store = new ImageStore(db);
   }
 
   async list(): Promise<Image[]> {
-    return (await this.store.list()).map(imageFromRecord);
+    return (await this.store.list()).map((r) => imageFromRecord(r, this.storeDir));
   }
 
   async findByRef(ref: string): Promise<Image> {
-    return imageFromRecord(await this.store.findByRef(ref));
+    return imageFromRecord(await this.store.findByRef(ref), this.storeDir);
   }
 
   async findByName(name: string): Promise<Image | null> {
     const { rows } = await this.db.query<{ id: string }>('SELECT id FROM imaged.images WHERE name = $1', [name]);
-    return rows[0] ? imageFromRecord(await this.store.getById(rows[0].id)) : null;
+    return rows[0] ? imageFromRecord(await this.store.getById(rows[0].id), this.storeDir) : null;
   }
 
   async findByFingerprint(fingerprint: string): Promise<Image | null> {
     const r = await this.store.findByFingerprint(fingerprint);
-    return r ? imageFromRecord(r) : null;
+    return r ? imageFromRecord(r, this.storeDir) : null;
   }
 
   async insert(image: NewImageRecord, displace?: { id: string; name: string }): Promise<Image> {
@@ -90,12 +109,12 @@ export class PgImageRepo implements ImageRepo {
         metadata: metadataOf(image),
         sizeBytes: image.rootfsBytes,
       });
-      return imageFromRecord(r);
+      return imageFromRecord(r, this.storeDir);
     });
   }
 
   async setWorkSeedFingerprint(id: string, fingerprint: string): Promise<Image> {
-    return imageFromRecord(await this.store.update(id, { metadata: { workSeedFingerprint: fingerprint } }));
+    return imageFromRecord(await this.store.update(id, { metadata: { workSeedFingerprint: fingerprint } }), this.storeDir);
   }
 
   async touch(id: string): Promise<void> {
