@@ -8,6 +8,7 @@ import { DISK_SIZE_ALIGN, type DiskInfo } from '../../domain/disk/ports.js';
 import { checkQcow2Header, QCOW2_HEADER_BYTES } from '../../domain/store/qcow2-header.js';
 import { validateVmId } from '../../domain/vmspec/spec.js';
 import { invalid } from '../../domain/vmspec/errors.js';
+import { Mutex } from '../net/mutex.js';
 import { pidsHoldingFile } from '../proc/pids.js';
 import { run } from '@banger/proc';
 import { ROOTFS, WORK_SEED, type ImageStore } from './image-store.js';
@@ -58,6 +59,10 @@ export interface LaunchDisks {
  * Files are built under `.partial` names and renamed, so a crash never leaves a half disk.
  */
 export class VmDiskStore {
+  /** Serialises quota checks with what they admit (a new VM's directory, reserved bytes). */
+  private readonly quotaLock = new Mutex();
+  private reservedBytes = 0;
+
   constructor(
     private readonly layout: HelperLayout,
     private readonly images: ImageStore,
@@ -91,7 +96,7 @@ export class VmDiskStore {
 
   async createOverlay(vmId: string, image: string): Promise<DiskInfo> {
     const base = await this.images.file(image, ROOTFS);
-    const dir = await this.vmDir(vmId, true);
+    const { dir, made } = await this.vmDir(vmId, true);
     const target = path.join(dir, ROOT_OVERLAY);
     const rec = await this.record(vmId);
     const existing = await sizeOf(target);
@@ -103,11 +108,17 @@ export class VmDiskStore {
     }
     const started = Date.now();
     const tmp = `${target}.partial`;
-    await rm(tmp, { force: true });
-    // The header's backing name is only informative: launches pin the chain with fds.
-    await run(this.tools.qemuImg, ['create', '-q', '-f', 'qcow2', '-u', '-b', base, '-F', 'raw', tmp, String(await sizeOrThrow(base))]);
-    await this.writeRecord(vmId, { ...(rec ?? { schema: 1 }), root: { image, createdAt: new Date().toISOString() } });
-    await rename(tmp, target);
+    try {
+      await rm(tmp, { force: true });
+      // The header's backing name is only informative: launches pin the chain with fds.
+      await run(this.tools.qemuImg, ['create', '-q', '-f', 'qcow2', '-u', '-b', base, '-F', 'raw', tmp, String(await sizeOrThrow(base))]);
+      await this.writeRecord(vmId, { ...(rec ?? { schema: 1 }), root: { image, createdAt: new Date().toISOString() } });
+      await rename(tmp, target);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      if (made) await this.dropEmptyDir(vmId);
+      throw err;
+    }
     this.log.info({ vm_id: vmId, image, path: target, duration_ms: Date.now() - started }, 'root overlay created');
     return { path: target, format: 'qcow2', sizeBytes: (await sizeOf(target)) ?? 0, created: true };
   }
@@ -120,26 +131,29 @@ export class VmDiskStore {
   async createWorkDisk(vmId: string, image: string, sizeBytes: number): Promise<DiskInfo> {
     this.checkSize(sizeBytes);
     const seed = await this.images.file(image, WORK_SEED);
-    const dir = await this.vmDir(vmId, true);
+    const seedSize = await sizeOrThrow(seed);
+    const { dir, made } = await this.vmDir(vmId, true);
     const target = path.join(dir, WORK_DISK);
     const existing = await sizeOf(target);
-    const rec = await this.record(vmId);
     if (existing !== undefined) return { path: target, format: 'raw', sizeBytes: existing, created: false };
-    const seedSize = await sizeOrThrow(seed);
-    if (sizeBytes < seedSize) throw invalid('size_bytes', 'OUT_OF_RANGE', `size is smaller than the work seed (${seedSize} bytes)`);
-    await this.checkTotal(sizeBytes);
     const started = Date.now();
     const tmp = `${target}.partial`;
-    await rm(tmp, { force: true });
+    let release = (): void => undefined;
     try {
+      if (sizeBytes < seedSize) throw invalid('size_bytes', 'OUT_OF_RANGE', `size is smaller than the work seed (${seedSize} bytes)`);
+      release = await this.reserve(sizeBytes);
+      await rm(tmp, { force: true });
       await copyFile(seed, tmp, fsc.COPYFILE_FICLONE);
       // A fresh copy of an image's seed is clean: resize2fs checks that itself.
       await this.growExt4(tmp, seedSize, sizeBytes, { fsckFirst: false });
-      await this.writeRecord(vmId, { ...(rec ?? { schema: 1 }), work: { image, sizeBytes } });
+      await this.writeRecord(vmId, { ...((await this.record(vmId)) ?? { schema: 1 }), work: { image, sizeBytes } });
       await rename(tmp, target);
     } catch (err) {
       await rm(tmp, { force: true });
+      if (made) await this.dropEmptyDir(vmId);
       throw err;
+    } finally {
+      release();
     }
     this.log.info({ vm_id: vmId, image, path: target, size_bytes: sizeBytes, duration_ms: Date.now() - started }, 'work disk created');
     return { path: target, format: 'raw', sizeBytes, created: true };
@@ -154,15 +168,19 @@ export class VmDiskStore {
       throw new FailedPreconditionError('SHRINK_REFUSED', `work disk is ${current} bytes; shrinking is not supported`, { fields: { field: 'size_bytes' } });
     }
     if (sizeBytes === current) return { previous: current, sizeBytes, changed: false };
-    await this.checkTotal(sizeBytes - current);
     const holders = await pidsHoldingFile(target);
     if (holders.length > 0) {
       throw new FailedPreconditionError('DISK_IN_USE', 'work disk is open by a running process; stop the VM first', { fields: { vm_id: vmId, pids: holders.join(',') } });
     }
     const started = Date.now();
-    await this.growExt4(target, current, sizeBytes, { fsckFirst: true });
-    const rec = await this.record(vmId);
-    if (rec?.work) await this.writeRecord(vmId, { ...rec, work: { ...rec.work, sizeBytes } });
+    const release = await this.reserve(sizeBytes - current);
+    try {
+      await this.growExt4(target, current, sizeBytes, { fsckFirst: true });
+      const rec = await this.record(vmId);
+      if (rec?.work) await this.writeRecord(vmId, { ...rec, work: { ...rec.work, sizeBytes } });
+    } finally {
+      release();
+    }
     this.log.info({ vm_id: vmId, from_bytes: current, to_bytes: sizeBytes, duration_ms: Date.now() - started }, 'work disk resized');
     return { previous: current, sizeBytes, changed: true };
   }
@@ -242,6 +260,25 @@ export class VmDiskStore {
   }
 
   /**
+   * Checks `bytes` more of work disk against the quota and holds them until the returned
+   * release is called, so concurrent creates and resizes cannot all pass one check: the
+   * check and the reservation happen under one lock, and bytes still being written (a
+   * `.partial` file the check cannot see) stay counted.
+   */
+  private reserve(bytes: number): Promise<() => void> {
+    return this.quotaLock.run(async () => {
+      await this.checkTotal(bytes + this.reservedBytes);
+      this.reservedBytes += bytes;
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        this.reservedBytes -= bytes;
+      };
+    });
+  }
+
+  /**
    * Work disks are sparse: the total they may grow to must fit. Without a configured total,
    * the bytes every work disk could still claim, plus `extra`, must fit in the free space.
    */
@@ -266,19 +303,34 @@ export class VmDiskStore {
     }
   }
 
-  /** The VM's disk directory; creating one for a new VM counts against [privhelper] max_vms. */
-  private async vmDir(vmId: string, create: boolean): Promise<string> {
+  /**
+   * The VM's disk directory; creating one for a new VM counts against [privhelper] max_vms.
+   * Counting and creating happen under the quota lock, so concurrent creates for new VMs
+   * cannot all see room for one more. `made`: this call created it (and removes it again if
+   * the disk it was made for fails).
+   */
+  private async vmDir(vmId: string, create: boolean): Promise<{ dir: string; made: boolean }> {
     const dir = this.dirOf(vmId);
-    if ((await lstat(dir).catch(() => undefined))?.isDirectory()) return dir;
+    const exists = async (): Promise<boolean> => (await lstat(dir).catch(() => undefined))?.isDirectory() ?? false;
+    if (await exists()) return { dir, made: false };
     if (!create) throw new NotFoundError('disks of vm', vmId, 'DISK_NOT_FOUND', { fields: { vm_id: vmId } });
-    const count = (await this.vmIds()).length;
-    if (count >= this.quotas.maxVms) {
-      throw new ResourceExhaustedError('VM_QUOTA_EXCEEDED', `${count} VMs already have disks here, the [privhelper] max_vms limit`, {
-        fields: { limit: 'privhelper.max_vms', max_vms: this.quotas.maxVms },
-      });
-    }
-    await mkdir(dir, { mode: 0o700 });
-    return dir;
+    return this.quotaLock.run(async () => {
+      if (await exists()) return { dir, made: false };
+      const count = (await this.vmIds()).length;
+      if (count >= this.quotas.maxVms) {
+        throw new ResourceExhaustedError('VM_QUOTA_EXCEEDED', `${count} VMs already have disks here, the [privhelper] max_vms limit`, {
+          fields: { limit: 'privhelper.max_vms', max_vms: this.quotas.maxVms },
+        });
+      }
+      await mkdir(dir, { mode: 0o700 });
+      return { dir, made: true };
+    });
+  }
+
+  /** Removes a VM directory this store made for a disk that then failed, if nothing else went in. */
+  private async dropEmptyDir(vmId: string): Promise<void> {
+    if ((await this.record(vmId)) !== undefined) return;
+    await rmdir(this.dirOf(vmId)).catch(() => undefined);
   }
 
   private async writeRecord(vmId: string, rec: DiskRecord): Promise<void> {
