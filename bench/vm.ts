@@ -1,7 +1,8 @@
 /**
  * (a) create→ready latency through banger versus a bare QEMU boot of the same kernel, image
- * and flags (the exact argv privhelper recorded in launch.json, with fresh overlays and a tap
- * of our own) to the same readiness point: the guest agent answering guest-ping.
+ * and flags (the exact argv privhelper recorded in launch.json, with fresh disks handed over as
+ * descriptors the same way, and a tap of our own) to the same readiness point: the guest agent
+ * answering guest-ping.
  * (b) N concurrent creates, total and per VM. (c) host memory per idle VM: its QEMU's RSS plus
  * what the daemons' RSS grew by per VM while holding them, versus guest RAM + 64 MiB (the
  * daemons' own footprint, the same with zero or fifty VMs, is reported apart).
@@ -14,7 +15,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,10 +27,12 @@ import { hostFacts, intFlag, parseFlags, round, summarize, table, writeResult } 
 const GUEST_MIB = 512; // createVmStack's default_memory_mib
 const TARGETS = { overhead_ratio_max: 0.1, overhead_ms_max: 500, memory_overhead_mib_max: 64 };
 
+/** privhelper's launch.json (adapters/qemu/driver.ts): the argv, and the store image the root overlay was over. */
 interface LaunchRecord {
   vmId: string;
   argv: string[];
-  spec: { rootDisk: { path: string; format: string }; workDisk?: { path: string; format: string }; net?: { tap: string }; run: { agentSocket: string; consoleLog: string; qmpSocket: string; pidFile: string } };
+  baseImage: string;
+  spec: { workDisk: boolean; mac?: string; run: { agentSocket: string; consoleLog: string; qmpSocket: string; pidFile: string } };
 }
 
 interface CreateRun {
@@ -63,19 +66,19 @@ async function findLaunchRecord(dir: string, vmId: string): Promise<LaunchRecord
   for (const entry of await readdir(dir, { recursive: true }).catch(() => [] as string[])) {
     if (!String(entry).endsWith('launch.json')) continue;
     const rec = JSON.parse(await readFile(join(dir, String(entry)), 'utf8').catch(() => '{}')) as Partial<LaunchRecord>;
-    if (rec.vmId === vmId && rec.argv && rec.spec) return rec as LaunchRecord;
+    if (rec.vmId === vmId && rec.argv && rec.spec && rec.baseImage) return rec as LaunchRecord;
   }
   return undefined;
 }
 
-/** Runs a tool to completion; resolves its stdout. */
-function run(file: string, args: readonly string[]): Promise<string> {
+/** Runs a tool to completion; resolves its stdout. `fds` become the child's fds 3, 4, ... */
+function run(file: string, args: readonly string[], fds: readonly number[] = []): Promise<string> {
   return new Promise((resolve, reject) => {
-    const c = spawn(file, [...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(file, [...args], { stdio: ['ignore', 'pipe', 'pipe', ...fds] });
     let out = '';
     let err = '';
-    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    c.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    c.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    c.stderr?.on('data', (d: Buffer) => (err += d.toString()));
     c.once('error', reject);
     c.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${file} ${args.join(' ')}: ${code} ${err}`))));
   });
@@ -107,52 +110,41 @@ async function waitForAgent(socketPath: string, deadline: number): Promise<void>
   }
 }
 
-/** The backing file of a qcow2 overlay, so the bare boot starts from the image, not from a booted VM's disk. */
-async function backingFile(path: string): Promise<{ path: string; format: string } | undefined> {
-  const info = JSON.parse(await run('qemu-img', ['info', '--output=json', '-U', path])) as { 'full-backing-filename'?: string; 'backing-filename-format'?: string };
-  const backing = info['full-backing-filename'];
-  return backing ? { path: backing, format: info['backing-filename-format'] ?? 'raw' } : undefined;
-}
-
 /**
- * Replays privhelper's argv with our own overlays, sockets and tap; returns ms to agent ping.
- * The root overlay sits on the image itself (the VM's overlay's backing file), so like the
- * banger create this is the disk's first boot.
+ * Replays privhelper's argv with disks, sockets and tap of our own; returns ms to agent ping.
+ * Like privhelper, it hands QEMU descriptors (fds 3, 4, 5: a fresh root overlay over the VM's
+ * store image, that image read-only, a copy of the VM's work disk), so like the banger create
+ * this is the root disk's first boot.
  */
 async function bareBoot(s: VmStack, rec: LaunchRecord, workDir: string): Promise<number> {
   const dir = await mkdtemp(join(workDir, 'bare-'));
   const tap = `bgr-b${randomBytes(3).toString('hex')}`;
-  const swap = new Map<string, string>();
-  const overlay = async (disk: { path: string; format: string }, name: string, base = disk): Promise<void> => {
-    const out = join(dir, `${name}.qcow2`);
-    await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', base.path, '-F', base.format, out]);
-    swap.set(`file=${disk.path},format=${disk.format}`, `file=${out},format=qcow2`);
-  };
-  const root = rec.spec.rootDisk;
-  await overlay(root, 'root', (root.format === 'qcow2' ? await backingFile(root.path) : undefined) ?? root);
-  if (rec.spec.workDisk) await overlay(rec.spec.workDisk, 'work');
+  const helperState = join(s.stack.dir, 'state', 'helper');
+  const base = join(helperState, 'images', rec.baseImage, 'rootfs.ext4');
+  const overlay = join(dir, 'root.qcow2');
+  await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-u', '-b', base, '-F', 'raw', overlay, String((await stat(base)).size)]);
+  const work = join(dir, 'work.ext4');
+  if (rec.spec.workDisk) await run('cp', ['--sparse=always', join(helperState, 'vms', rec.vmId, 'work.ext4'), work]);
   const r = rec.spec.run;
   const paths = { agent: join(dir, 'agent.sock'), console: join(dir, 'console.log'), qmp: join(dir, 'qmp.sock'), pid: join(dir, 'qemu.pid') };
   const pairs: [string, string][] = [[r.agentSocket, paths.agent], [r.consoleLog, paths.console], [r.qmpSocket, paths.qmp], [r.pidFile, paths.pid]];
-  if (rec.spec.net) pairs.push([`ifname=${rec.spec.net.tap},`, `ifname=${tap},`]);
-  const argv = rec.argv.map((a) => {
-    let out = a;
-    for (const [from, to] of swap) out = out.split(from).join(to);
-    for (const [from, to] of pairs) out = out.split(from).join(to);
-    return out;
-  });
-  if (rec.spec.net) await s.ns.must('ip', ['tuntap', 'add', 'dev', tap, 'mode', 'tap']);
+  const vmTap = /(?:^|,)ifname=([^,]+)/.exec(rec.argv.find((a) => a.startsWith('tap,')) ?? '')?.[1];
+  if (vmTap) pairs.push([`ifname=${vmTap},`, `ifname=${tap},`]);
+  const argv = rec.argv.map((a) => pairs.reduce((out, [from, to]) => out.split(from).join(to), a));
+  if (vmTap) await s.ns.must('ip', ['tuntap', 'add', 'dev', tap, 'mode', 'tap']);
+  const files = [await open(overlay, 'r+'), await open(base, 'r'), ...(rec.spec.workDisk ? [await open(work, 'r+')] : [])];
   const t0 = performance.now();
   try {
     const [file, ...args] = argv as [string, ...string[]];
-    await run(file, args); // -daemonize: returns once QEMU is up
+    await run(file, args, files.map((f) => f.fd)); // -daemonize: returns once QEMU is up
     await waitForAgent(paths.agent, Date.now() + 600_000);
     return performance.now() - t0;
   } finally {
+    await Promise.all(files.map((f) => f.close().catch(() => undefined)));
     const pid = Number((await readFile(paths.pid, 'utf8').catch(() => '')).trim());
     if (pid > 0) process.kill(pid, 'SIGKILL');
     await sleep(300);
-    if (rec.spec.net) await s.ns.exec('ip', ['link', 'del', tap]);
+    if (vmTap) await s.ns.exec('ip', ['link', 'del', tap]);
     await rm(dir, { recursive: true, force: true });
   }
 }
