@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImageStore } from '../../services/privhelper/src/adapters/store/image-store.js';
 import { VmDiskStore } from '../../services/privhelper/src/adapters/store/vm-disks.js';
 import { VmHostError } from '../../services/privhelper/src/domain/vmspec/errors.js';
+import { refusal } from '../../services/privhelper/src/testing/refusal.js';
 import { ext4Cat, writeStoreImage } from '../../services/privhelper/src/testing/store-fixtures.js';
 
 const run = promisify(execFile);
@@ -56,12 +57,6 @@ function mulberry32(seed: number): () => number {
     t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-async function rejection(p: Promise<unknown>): Promise<ReturnType<typeof toBangerError>> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
-  expect(err instanceof VmHostError || err instanceof BangerError).toBe(true);
-  return toBangerError(err);
 }
 
 describe.skipIf(skip !== undefined)('VmDiskStore with real qemu-img and e2fsprogs', () => {
@@ -111,10 +106,10 @@ describe.skipIf(skip !== undefined)('VmDiskStore with real qemu-img and e2fsprog
     expect(await ext4Cat(wd.path, 'hello.txt')).toBe('from the seed\n');
     expect((await disks.resizeWorkDisk('vm-w', 128 * MiB)).changed).toBe(false);
 
-    expect(await rejection(disks.resizeWorkDisk('vm-w', 64 * MiB))).toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'SHRINK_REFUSED' });
-    expect(await rejection(disks.resizeWorkDisk('vm-w', 128 * MiB + 512))).toMatchObject({ code: 'INVALID_ARGUMENT', reason: 'BAD_FIELD' });
-    expect(await rejection(disks.resizeWorkDisk('vm-w', 2 ** 50))).toMatchObject({ code: 'RESOURCE_EXHAUSTED', reason: 'WORK_DISK_TOO_LARGE' });
-    expect(await rejection(disks.resizeWorkDisk('vm-none', 128 * MiB))).toMatchObject({ code: 'NOT_FOUND' });
+    expect(await refusal(disks.resizeWorkDisk('vm-w', 64 * MiB))).toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'SHRINK_REFUSED' });
+    expect(await refusal(disks.resizeWorkDisk('vm-w', 128 * MiB + 512))).toMatchObject({ code: 'INVALID_ARGUMENT', reason: 'BAD_FIELD' });
+    expect(await refusal(disks.resizeWorkDisk('vm-w', 2 ** 50))).toMatchObject({ code: 'RESOURCE_EXHAUSTED', reason: 'WORK_DISK_TOO_LARGE' });
+    expect(await refusal(disks.resizeWorkDisk('vm-none', 128 * MiB))).toMatchObject({ code: 'NOT_FOUND' });
     expect((await stat(wd.path)).size).toBe(128 * MiB);
 
     expect(await disks.removeWorkDisk('vm-w')).toEqual({ removed: true });
@@ -122,7 +117,7 @@ describe.skipIf(skip !== undefined)('VmDiskStore with real qemu-img and e2fsprog
   });
 
   it('refuses to create a work disk smaller than the seed', async () => {
-    expect(await rejection(disks.createWorkDisk('vm-s', 'img-a', 16 * MiB))).toMatchObject({ reason: 'OUT_OF_RANGE', fields: { field: 'size_bytes' } });
+    expect(await refusal(disks.createWorkDisk('vm-s', 'img-a', 16 * MiB))).toMatchObject({ reason: 'OUT_OF_RANGE', fields: { field: 'size_bytes' } });
     await expect(access(path.join(layout.vmsDir, 'vm-s'))).rejects.toThrow();
   });
 

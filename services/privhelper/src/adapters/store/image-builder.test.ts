@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { helperLayout, type HelperLayout } from '@banger/config';
-import { toBangerError, type BangerError } from '@banger/runtime/errors';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ext4Cat, makeExt4, sha256, writeStoreImage } from '../../testing/store-fixtures.js';
+import { refusal } from '../../testing/refusal.js';
 import { ImageBuilder } from './image-builder.js';
 import { ImageStore } from './image-store.js';
 import { KernelStore } from './kernel-store.js';
@@ -19,15 +19,6 @@ const TOOLS = ['/usr/bin/qemu-img', '/usr/sbin/mkfs.ext4', '/usr/sbin/debugfs'];
 const missing = (await Promise.all(TOOLS.map((t) => access(t).then(() => null, () => t)))).filter((t) => t !== null);
 const skip = process.getuid?.() !== 0 ? 'needs root' : missing.length > 0 ? `missing ${missing.join(', ')} (apt-get install qemu-utils e2fsprogs)` : undefined;
 if (skip) console.warn(`[skip] ImageBuilder.promote tests: ${skip}`);
-
-async function failure(p: Promise<unknown>): Promise<BangerError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (err === undefined) throw new Error('expected a refusal, but the call succeeded');
-  return toBangerError(err);
-}
 
 describe.skipIf(skip !== undefined)('ImageBuilder.promote (real qemu-img): the chain is the one privhelper recorded', () => {
   let tmp = '';
@@ -79,17 +70,17 @@ describe.skipIf(skip !== undefined)('ImageBuilder.promote (real qemu-img): the c
   });
 
   it('refuses a bad or taken image id, a VM without a root disk, and a running VM', async () => {
-    expect(await failure(builder.promote('vm-p', 'my-image'))).toMatchObject({ code: 'INVALID_ARGUMENT', reason: 'BAD_IMAGE_ID' });
-    expect(await failure(builder.promote('vm-p', 'promoted-../x'))).toMatchObject({ code: 'INVALID_ARGUMENT', reason: 'BAD_IMAGE_ID' });
-    expect(await failure(builder.promote('vm-p', 'promoted-one'))).toMatchObject({ code: 'ALREADY_EXISTS', reason: 'IMAGE_EXISTS' });
-    expect(await failure(builder.promote('vm-nodisk', 'promoted-two'))).toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'NO_ROOT_DISK' });
-    expect(await failure(builder.promote('../vm-p', 'promoted-two'))).toMatchObject({ code: 'INVALID_ARGUMENT', fields: { field: 'vm_id' } });
+    expect(await refusal(builder.promote('vm-p', 'my-image'))).toMatchObject({ code: 'INVALID_ARGUMENT', reason: 'BAD_IMAGE_ID' });
+    expect(await refusal(builder.promote('vm-p', 'promoted-../x'))).toMatchObject({ code: 'INVALID_ARGUMENT', reason: 'BAD_IMAGE_ID' });
+    expect(await refusal(builder.promote('vm-p', 'promoted-one'))).toMatchObject({ code: 'ALREADY_EXISTS', reason: 'IMAGE_EXISTS' });
+    expect(await refusal(builder.promote('vm-nodisk', 'promoted-two'))).toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'NO_ROOT_DISK' });
+    expect(await refusal(builder.promote('../vm-p', 'promoted-two'))).toMatchObject({ code: 'INVALID_ARGUMENT', fields: { field: 'vm_id' } });
     running.add('vm-p');
-    expect(await failure(builder.promote('vm-p', 'promoted-two'))).toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'DISK_IN_USE' });
+    expect(await refusal(builder.promote('vm-p', 'promoted-two'))).toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'DISK_IN_USE' });
     running.delete('vm-p');
     const fh = await open(path.join(layout.vmsDir, 'vm-p', 'root.qcow2'), 'r');
     try {
-      expect(await failure(builder.promote('vm-p', 'promoted-two'))).toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'DISK_IN_USE' });
+      expect(await refusal(builder.promote('vm-p', 'promoted-two'))).toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'DISK_IN_USE' });
     } finally {
       await fh.close();
     }
@@ -101,7 +92,7 @@ describe.skipIf(skip !== undefined)('ImageBuilder.promote (real qemu-img): the c
     const overlay = path.join(layout.vmsDir, 'vm-d', 'root.qcow2');
     await rm(overlay);
     await exec('qemu-img', ['create', '-q', '-f', 'qcow2', '-o', `data_file=${path.join(tmp, 'data-victim')},data_file_raw=on`, overlay, '16M']);
-    expect(await failure(builder.promote('vm-d', 'promoted-data'))).toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'OVERLAY_HEADER_REFUSED' });
+    expect(await refusal(builder.promote('vm-d', 'promoted-data'))).toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'OVERLAY_HEADER_REFUSED' });
     expect(await images.exists('promoted-data')).toBe(false);
     expect(await readdir(layout.buildDir)).toEqual([]);
   });

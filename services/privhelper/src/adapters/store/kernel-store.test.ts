@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { helperLayout, type HelperLayout } from '@banger/config';
 import { KERNEL_FILES, MANIFEST } from '@banger/imagekit';
-import { toBangerError, type BangerError } from '@banger/runtime/errors';
 import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { fakeKernelSources, sha256, stageKernel } from '../../testing/store-fixtures.js';
+import { refusal } from '../../testing/refusal.js';
 import { KernelStore } from './kernel-store.js';
 
 const asRoot = process.getuid?.() === 0;
@@ -15,16 +15,6 @@ if (!asRoot) console.warn('[skip] KernelStore tests: need root (they chown stage
 
 const NOBODY = 65534;
 const onlyRoot = (uid: number): boolean => uid === 0;
-
-/** The refusal as it would go out on the wire (code, reason, fields). */
-async function failure(p: Promise<unknown>): Promise<BangerError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (err === undefined) throw new Error('expected a refusal, but the install succeeded');
-  return toBangerError(err);
-}
 
 describe.skipIf(!asRoot)('KernelStore (real files under a temp layout)', () => {
   let tmp = '';
@@ -56,7 +46,7 @@ describe.skipIf(!asRoot)('KernelStore (real files under a temp layout)', () => {
   };
 
   it('paths() answers NOT_FOUND KERNEL_NOT_INSTALLED for a kernel that was never installed', async () => {
-    const e = await failure(store.paths({ name: 'test-kernel', version: '9.9' }));
+    const e = await refusal(store.paths({ name: 'test-kernel', version: '9.9' }));
     expect(e).toMatchObject({ code: 'NOT_FOUND', reason: 'KERNEL_NOT_INSTALLED', fields: { field: 'kernel' } });
   });
 
@@ -97,7 +87,7 @@ describe.skipIf(!asRoot)('KernelStore (real files under a temp layout)', () => {
         (m['artifacts'] as Record<string, { file: string }>)['vmlinux']!.file = '../../../../etc/shadow';
       },
     });
-    const e = await failure(store.install(r, onlyRoot));
+    const e = await refusal(store.install(r, onlyRoot));
     expect(e).toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'KERNEL_MANIFEST_INVALID', fields: { field: 'artifacts.vmlinux.file' } });
     expect(e.message).not.toMatch(/[0-9a-f]{64}/);
     await storeUnchanged();
@@ -106,7 +96,7 @@ describe.skipIf(!asRoot)('KernelStore (real files under a temp layout)', () => {
   it('refuses a manifest that describes another kernel than the directory it sits in', async () => {
     const r = ref();
     await stageKernel(staging, r, fakeKernelSources(), { editManifest: (m) => void (m['packageVersion'] = '0.0-other') });
-    expect(await failure(store.install(r, onlyRoot))).toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'KERNEL_MANIFEST_INVALID', fields: { field: 'kernel' } });
+    expect(await refusal(store.install(r, onlyRoot))).toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'KERNEL_MANIFEST_INVALID', fields: { field: 'kernel' } });
     await storeUnchanged();
   });
 
@@ -118,7 +108,7 @@ describe.skipIf(!asRoot)('KernelStore (real files under a temp layout)', () => {
     await writeFile(elsewhere, src.initrd);
     await rm(path.join(dir, 'initrd.img'));
     await symlink(elsewhere, path.join(dir, 'initrd.img'));
-    expect(await failure(store.install(r, onlyRoot))).toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'SYMLINK_REFUSED' });
+    expect(await refusal(store.install(r, onlyRoot))).toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'SYMLINK_REFUSED' });
     await storeUnchanged();
   });
 
@@ -127,7 +117,7 @@ describe.skipIf(!asRoot)('KernelStore (real files under a temp layout)', () => {
     const real = await stageKernel(path.join(tmp, 'other-staging'), r, fakeKernelSources('dirlink'));
     await mkdir(path.join(staging, r.name), { recursive: true });
     await symlink(real, path.join(staging, r.name, r.version));
-    expect(await failure(store.install(r, onlyRoot))).toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'SYMLINK_REFUSED' });
+    expect(await refusal(store.install(r, onlyRoot))).toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'SYMLINK_REFUSED' });
     await storeUnchanged();
   });
 
@@ -135,7 +125,7 @@ describe.skipIf(!asRoot)('KernelStore (real files under a temp layout)', () => {
     const r = ref();
     const dir = await stageKernel(staging, r, fakeKernelSources('hard'));
     await link(path.join(dir, 'config'), path.join(tmp, `config-link-${r.version}`));
-    const e = await failure(store.install(r, onlyRoot));
+    const e = await refusal(store.install(r, onlyRoot));
     expect(e).toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'UNSAFE_LINK' });
     expect(e.message).toMatch(/config has 2 hard links/);
     await storeUnchanged();
@@ -145,7 +135,7 @@ describe.skipIf(!asRoot)('KernelStore (real files under a temp layout)', () => {
     const r = ref();
     const dir = await stageKernel(staging, r, fakeKernelSources('owner'));
     await chown(path.join(dir, 'vmlinuz'), NOBODY, NOBODY);
-    const e = await failure(store.install(r, onlyRoot));
+    const e = await refusal(store.install(r, onlyRoot));
     expect(e).toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'UNSAFE_OWNER' });
     expect(e.message).toMatch(new RegExp(`owned by uid ${NOBODY}`));
     await storeUnchanged();
@@ -159,7 +149,7 @@ describe.skipIf(!asRoot)('KernelStore (real files under a temp layout)', () => {
     await stageKernel(staging, r, fakeKernelSources('size'), {
       editManifest: (m) => void ((m['artifacts'] as Record<string, { size: number }>)['initrd']!.size += 1),
     });
-    expect(await failure(store.install(r, onlyRoot))).toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'CHECKSUM_MISMATCH', fields: { artifact: 'initrd' } });
+    expect(await refusal(store.install(r, onlyRoot))).toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'CHECKSUM_MISMATCH', fields: { artifact: 'initrd' } });
     await storeUnchanged();
   });
 
@@ -172,7 +162,7 @@ describe.skipIf(!asRoot)('KernelStore (real files under a temp layout)', () => {
     // Replaced by rename, as a caller swapping the file would do: the new inode has one link.
     await writeFile(path.join(dir, 'vmlinux.new'), tampered);
     await rename(path.join(dir, 'vmlinux.new'), path.join(dir, 'vmlinux'));
-    expect(await failure(store.install(r, onlyRoot))).toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'CHECKSUM_MISMATCH', fields: { artifact: 'vmlinux' } });
+    expect(await refusal(store.install(r, onlyRoot))).toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'CHECKSUM_MISMATCH', fields: { artifact: 'vmlinux' } });
     await storeUnchanged();
   });
 
@@ -182,16 +172,16 @@ describe.skipIf(!asRoot)('KernelStore (real files under a temp layout)', () => {
     await rm(path.join(dir, 'config'));
     execFileSync('mkfifo', [path.join(dir, 'config')]);
     const t0 = Date.now();
-    expect(await failure(store.install(r, onlyRoot))).toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'NOT_A_REGULAR_FILE' });
+    expect(await refusal(store.install(r, onlyRoot))).toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'NOT_A_REGULAR_FILE' });
     expect(Date.now() - t0).toBeLessThan(5000);
     expect((await lstat(path.join(dir, 'config'))).isFIFO()).toBe(true);
     await storeUnchanged();
   });
 
   it('a kernel that was never pulled is NOT_FOUND, and a bad ref never reaches the disk', async () => {
-    expect(await failure(store.install({ name: 'test-kernel', version: 'never-pulled' }, onlyRoot))).toMatchObject({ code: 'NOT_FOUND' });
+    expect(await refusal(store.install({ name: 'test-kernel', version: 'never-pulled' }, onlyRoot))).toMatchObject({ code: 'NOT_FOUND' });
     for (const bad of [{ name: '../etc', version: '1' }, { name: 'k', version: '../../x' }, { name: 'k\0', version: '1' }, { name: 'k', version: 'v'.repeat(65) }]) {
-      expect(await failure(store.install(bad, onlyRoot))).toMatchObject({ code: 'INVALID_ARGUMENT', reason: 'BAD_KERNEL_REF' });
+      expect(await refusal(store.install(bad, onlyRoot))).toMatchObject({ code: 'INVALID_ARGUMENT', reason: 'BAD_KERNEL_REF' });
     }
     await storeUnchanged();
   });

@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { helperLayout, type HelperLayout } from '@banger/config';
-import { toBangerError, type BangerError } from '@banger/runtime/errors';
+import { toBangerError } from '@banger/runtime/errors';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeStoreImage } from '../../testing/store-fixtures.js';
+import { refusal } from '../../testing/refusal.js';
 import { ImageStore } from './image-store.js';
 import { VmDiskStore, type DiskQuotas } from './vm-disks.js';
 
@@ -19,16 +20,6 @@ const skip = process.getuid?.() !== 0 ? 'needs root' : missing.length > 0 ? `mis
 if (skip) console.warn(`[skip] VmDiskStore tests: ${skip}`);
 
 const QUOTAS: DiskQuotas = { maxVms: 4, minWorkDiskBytes: 16 * MiB, maxWorkDiskBytes: 128 * MiB, maxWorkDiskTotalBytes: 160 * MiB };
-
-/** The refusal as it would go out on the wire (code, reason, fields). */
-async function failure(p: Promise<unknown>): Promise<BangerError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (err === undefined) throw new Error('expected a refusal, but the call succeeded');
-  return toBangerError(err);
-}
 
 async function openFds(): Promise<number> {
   return (await readdir('/proc/self/fd')).length;
@@ -67,7 +58,7 @@ describe.skipIf(skip !== undefined)('VmDiskStore (real qemu-img and e2fsprogs un
     expect(info).toMatchObject({ format: 'qcow2', 'virtual-size': 16 * MiB, 'backing-filename-format': 'raw' });
 
     expect(await disks.createOverlay('vm-rec', 'img-a')).toMatchObject({ path: overlay, created: false });
-    expect(await failure(disks.createOverlay('vm-rec', 'img-b'))).toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'OVERLAY_EXISTS' });
+    expect(await refusal(disks.createOverlay('vm-rec', 'img-b'))).toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'OVERLAY_EXISTS' });
     expect(await disks.vmsUsingImage('img-a')).toEqual(['vm-rec']);
     expect(await disks.vmsUsingImage('img-b')).toEqual([]);
 
@@ -86,16 +77,16 @@ describe.skipIf(skip !== undefined)('VmDiskStore (real qemu-img and e2fsprogs un
 
   it('an unknown image, a bad image id and a bad VM id are refused before anything is created', async () => {
     const disks = store();
-    expect(await failure(disks.createOverlay('vm-x', 'no-such-image'))).toMatchObject({ code: 'NOT_FOUND', reason: 'IMAGE_NOT_FOUND' });
-    expect(await failure(disks.createWorkDisk('vm-x', 'no-such-image', 32 * MiB))).toMatchObject({ code: 'NOT_FOUND', reason: 'IMAGE_NOT_FOUND' });
+    expect(await refusal(disks.createOverlay('vm-x', 'no-such-image'))).toMatchObject({ code: 'NOT_FOUND', reason: 'IMAGE_NOT_FOUND' });
+    expect(await refusal(disks.createWorkDisk('vm-x', 'no-such-image', 32 * MiB))).toMatchObject({ code: 'NOT_FOUND', reason: 'IMAGE_NOT_FOUND' });
     for (const image of ['../img-a', 'img-a/../img-b', 'A', '', 'x\0', 'i'.repeat(129)]) {
-      expect(await failure(disks.createOverlay('vm-x', image))).toMatchObject({ code: 'INVALID_ARGUMENT', reason: 'BAD_IMAGE_ID' });
+      expect(await refusal(disks.createOverlay('vm-x', image))).toMatchObject({ code: 'INVALID_ARGUMENT', reason: 'BAD_IMAGE_ID' });
     }
     for (const id of ['../x', 'a/b', 'x\0y', 'v'.repeat(65), '', '-x', 'X']) {
-      expect(await failure(disks.createOverlay(id, 'img-a'))).toMatchObject({ code: 'INVALID_ARGUMENT', fields: { field: 'vm_id' } });
-      expect(await failure(disks.removeWorkDisk(id))).toMatchObject({ code: 'INVALID_ARGUMENT', fields: { field: 'vm_id' } });
+      expect(await refusal(disks.createOverlay(id, 'img-a'))).toMatchObject({ code: 'INVALID_ARGUMENT', fields: { field: 'vm_id' } });
+      expect(await refusal(disks.removeWorkDisk(id))).toMatchObject({ code: 'INVALID_ARGUMENT', fields: { field: 'vm_id' } });
     }
-    expect(await failure(disks.resizeWorkDisk('vm-none', 32 * MiB))).toMatchObject({ code: 'NOT_FOUND', reason: 'DISK_NOT_FOUND' });
+    expect(await refusal(disks.resizeWorkDisk('vm-none', 32 * MiB))).toMatchObject({ code: 'NOT_FOUND', reason: 'DISK_NOT_FOUND' });
     expect(await readdir(layout.vmsDir)).toEqual([]);
   });
 
@@ -103,10 +94,10 @@ describe.skipIf(skip !== undefined)('VmDiskStore (real qemu-img and e2fsprogs un
     const disks = store({ maxVms: 2 });
     await disks.createOverlay('vm-q1', 'img-a');
     await disks.createOverlay('vm-q2', 'img-a');
-    const e = await failure(disks.createOverlay('vm-q3', 'img-a'));
+    const e = await refusal(disks.createOverlay('vm-q3', 'img-a'));
     expect(e).toMatchObject({ code: 'RESOURCE_EXHAUSTED', reason: 'VM_QUOTA_EXCEEDED', fields: { limit: 'privhelper.max_vms' } });
     expect(e.message).toMatch(/max_vms/);
-    expect(await failure(disks.createWorkDisk('vm-q3', 'img-a', 32 * MiB))).toMatchObject({ reason: 'VM_QUOTA_EXCEEDED' });
+    expect(await refusal(disks.createWorkDisk('vm-q3', 'img-a', 32 * MiB))).toMatchObject({ reason: 'VM_QUOTA_EXCEEDED' });
     await expect(access(path.join(layout.vmsDir, 'vm-q3'))).rejects.toMatchObject({ code: 'ENOENT' });
     expect((await disks.createWorkDisk('vm-q1', 'img-a', 32 * MiB)).created).toBe(true);
     for (const id of ['vm-q1', 'vm-q2']) {
@@ -118,16 +109,16 @@ describe.skipIf(skip !== undefined)('VmDiskStore (real qemu-img and e2fsprogs un
 
   it('work disk sizes: beyond [vm] max or the total quota is RESOURCE_EXHAUSTED naming the limit, a resize counts too', async () => {
     const disks = store();
-    const big = await failure(disks.createWorkDisk('vm-t1', 'img-a', 256 * MiB));
+    const big = await refusal(disks.createWorkDisk('vm-t1', 'img-a', 256 * MiB));
     expect(big).toMatchObject({ code: 'RESOURCE_EXHAUSTED', reason: 'WORK_DISK_TOO_LARGE', fields: { field: 'size_bytes', limit: 'vm.max_work_disk_gib' } });
-    expect(await failure(disks.createWorkDisk('vm-t1', 'img-a', 32 * MiB + 5))).toMatchObject({ code: 'INVALID_ARGUMENT', fields: { field: 'size_bytes' } });
+    expect(await refusal(disks.createWorkDisk('vm-t1', 'img-a', 32 * MiB + 5))).toMatchObject({ code: 'INVALID_ARGUMENT', fields: { field: 'size_bytes' } });
 
     await disks.createWorkDisk('vm-t1', 'img-a', 64 * MiB);
     await disks.createWorkDisk('vm-t2', 'img-a', 64 * MiB);
-    const over = await failure(disks.createWorkDisk('vm-t3', 'img-a', 64 * MiB));
+    const over = await refusal(disks.createWorkDisk('vm-t3', 'img-a', 64 * MiB));
     expect(over).toMatchObject({ code: 'RESOURCE_EXHAUSTED', reason: 'WORK_DISK_QUOTA_EXCEEDED', fields: { limit: 'privhelper.max_work_disk_total_gib' } });
     expect(over.message).toMatch(/201326592 bytes/);
-    const grow = await failure(disks.resizeWorkDisk('vm-t2', 128 * MiB));
+    const grow = await refusal(disks.resizeWorkDisk('vm-t2', 128 * MiB));
     expect(grow).toMatchObject({ code: 'RESOURCE_EXHAUSTED', reason: 'WORK_DISK_QUOTA_EXCEEDED' });
     expect((await stat(path.join(layout.vmsDir, 'vm-t2', 'work.ext4'))).size).toBe(64 * MiB);
     // A refused disk leaves nothing behind, not even the directory (which would count as a VM).
@@ -158,8 +149,8 @@ describe.skipIf(skip !== undefined)('VmDiskStore (real qemu-img and e2fsprogs un
 
   it('a work disk smaller than its seed is refused and leaves no directory', async () => {
     const disks = store();
-    expect(await failure(disks.createWorkDisk('vm-small', 'img-a', 8 * MiB))).toMatchObject({ code: 'RESOURCE_EXHAUSTED' });
-    const e = await failure(store({ minWorkDiskBytes: MiB }).createWorkDisk('vm-small', 'img-a', 8 * MiB));
+    expect(await refusal(disks.createWorkDisk('vm-small', 'img-a', 8 * MiB))).toMatchObject({ code: 'RESOURCE_EXHAUSTED' });
+    const e = await refusal(store({ minWorkDiskBytes: MiB }).createWorkDisk('vm-small', 'img-a', 8 * MiB));
     expect(e).toMatchObject({ code: 'INVALID_ARGUMENT', reason: 'OUT_OF_RANGE', fields: { field: 'size_bytes' } });
     await expect(access(path.join(layout.vmsDir, 'vm-small'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
@@ -168,7 +159,7 @@ describe.skipIf(skip !== undefined)('VmDiskStore (real qemu-img and e2fsprogs un
     const free = await exec('df', ['--output=avail', '-B1', layout.vmsDir]).then((r) => Number(r.stdout.trim().split('\n').pop()));
     const huge = Math.ceil((free + 1024 * MiB) / MiB) * MiB;
     const disks = store({ maxWorkDiskTotalBytes: 0, maxWorkDiskBytes: 2 ** 52 });
-    const e = await failure(disks.createWorkDisk('vm-free', 'img-a', huge));
+    const e = await refusal(disks.createWorkDisk('vm-free', 'img-a', huge));
     expect(e).toMatchObject({ code: 'RESOURCE_EXHAUSTED', reason: 'WORK_DISK_QUOTA_EXCEEDED', fields: { limit: 'free space' } });
     await disks.removeWorkDisk('vm-free');
   });
@@ -176,11 +167,11 @@ describe.skipIf(skip !== undefined)('VmDiskStore (real qemu-img and e2fsprogs un
   it('resize is grow-only and refused while a process holds the disk open', async () => {
     const disks = store();
     const wd = await disks.createWorkDisk('vm-busy', 'img-a', 32 * MiB);
-    expect(await failure(disks.resizeWorkDisk('vm-busy', 16 * MiB))).toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'SHRINK_REFUSED' });
+    expect(await refusal(disks.resizeWorkDisk('vm-busy', 16 * MiB))).toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'SHRINK_REFUSED' });
     expect(await disks.resizeWorkDisk('vm-busy', 32 * MiB)).toEqual({ previous: 32 * MiB, sizeBytes: 32 * MiB, changed: false });
     const fh = await open(wd.path, 'r');
     try {
-      const e = await failure(disks.resizeWorkDisk('vm-busy', 48 * MiB));
+      const e = await refusal(disks.resizeWorkDisk('vm-busy', 48 * MiB));
       expect(e).toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'DISK_IN_USE' });
       expect(e.fields['pids']).toContain(String(process.pid));
       expect((await stat(wd.path)).size).toBe(32 * MiB);
@@ -194,9 +185,9 @@ describe.skipIf(skip !== undefined)('VmDiskStore (real qemu-img and e2fsprogs un
 
   it('openForLaunch opens the overlay, the recorded base and the work disk; refuses a VM without the disks asked for', async () => {
     const disks = store();
-    expect(await failure(disks.openForLaunch('vm-l', false))).toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'NO_ROOT_DISK' });
+    expect(await refusal(disks.openForLaunch('vm-l', false))).toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'NO_ROOT_DISK' });
     await disks.createOverlay('vm-l', 'img-b');
-    expect(await failure(disks.openForLaunch('vm-l', true))).toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'NO_WORK_DISK' });
+    expect(await refusal(disks.openForLaunch('vm-l', true))).toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'NO_WORK_DISK' });
     await disks.createWorkDisk('vm-l', 'img-a', 32 * MiB);
     const fds = await openFds();
     const open1 = await disks.openForLaunch('vm-l', true);
@@ -222,13 +213,13 @@ describe.skipIf(skip !== undefined)('VmDiskStore (real qemu-img and e2fsprogs un
     await exec('qemu-img', ['create', '-q', '-f', 'qcow2', '-o', `data_file=${victim},data_file_raw=on`, overlay, '16M']);
     await writeFile(victim, 'host secret\n');
     const fds = await openFds();
-    const e = await failure(disks.openForLaunch('vm-data', false));
+    const e = await refusal(disks.openForLaunch('vm-data', false));
     expect(e).toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'OVERLAY_HEADER_REFUSED' });
     expect(e.message).toMatch(/external data file/);
     expect(await openFds()).toBe(fds);
     // A raw file put where the overlay belongs is not launched as a qcow2 either.
     await writeFile(overlay, Buffer.alloc(4096));
-    expect(await failure(disks.openForLaunch('vm-data', false))).toMatchObject({ reason: 'OVERLAY_HEADER_REFUSED' });
+    expect(await refusal(disks.openForLaunch('vm-data', false))).toMatchObject({ reason: 'OVERLAY_HEADER_REFUSED' });
     expect(await readFile(victim, 'utf8')).toBe('host secret\n');
     await disks.removeOverlay('vm-data');
   });
