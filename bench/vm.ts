@@ -1,7 +1,8 @@
 /**
  * (a) create→ready latency through banger versus a bare QEMU boot of the same kernel, image
- * and flags (the exact argv privhelper recorded in launch.json, with fresh overlays and a tap
- * of our own) to the same readiness point: the guest agent answering guest-ping.
+ * and flags (the exact argv privhelper recorded in launch.json, with fresh disks handed over as
+ * descriptors the same way, and a tap of our own) to the same readiness point: the guest agent
+ * answering guest-ping.
  * (b) N concurrent creates, total and per VM. (c) host memory per idle VM: its QEMU's RSS plus
  * what the daemons' RSS grew by per VM while holding them, versus guest RAM + 64 MiB (the
  * daemons' own footprint, the same with zero or fifty VMs, is reported apart).
@@ -14,7 +15,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, open, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,10 +27,10 @@ import { hostFacts, intFlag, parseFlags, round, summarize, table, writeResult } 
 const GUEST_MIB = 512; // createVmStack's default_memory_mib
 const TARGETS = { overhead_ratio_max: 0.1, overhead_ms_max: 500, memory_overhead_mib_max: 64 };
 
+/** privhelper's launch.json (adapters/qemu/driver.ts): the argv, and the store image the root overlay was over. */
 interface LaunchRecord {
   vmId: string;
   argv: string[];
-  /** The image the root overlay is based on (privhelper's disk record). */
   baseImage: string;
   spec: { workDisk: boolean; mac?: string; run: { agentSocket: string; consoleLog: string; qmpSocket: string; pidFile: string } };
 }
@@ -65,13 +66,12 @@ async function findLaunchRecord(dir: string, vmId: string): Promise<LaunchRecord
   for (const entry of await readdir(dir, { recursive: true }).catch(() => [] as string[])) {
     if (!String(entry).endsWith('launch.json')) continue;
     const rec = JSON.parse(await readFile(join(dir, String(entry)), 'utf8').catch(() => '{}')) as Partial<LaunchRecord>;
-    if (rec.vmId === vmId && rec.argv && rec.spec) return rec as LaunchRecord;
+    if (rec.vmId === vmId && rec.argv && rec.spec && rec.baseImage) return rec as LaunchRecord;
   }
   return undefined;
 }
 
-/** Runs a tool to completion; resolves its stdout. */
-/** Runs a tool; `fds` become its fd 3, 4, ... (the bare QEMU gets its disks as privhelper's does). */
+/** Runs a tool to completion; resolves its stdout. `fds` become the child's fds 3, 4, ... */
 function run(file: string, args: readonly string[], fds: readonly number[] = []): Promise<string> {
   return new Promise((resolve, reject) => {
     const c = spawn(file, [...args], { stdio: ['ignore', 'pipe', 'pipe', ...fds] });
@@ -111,32 +111,28 @@ async function waitForAgent(socketPath: string, deadline: number): Promise<void>
 }
 
 /**
- * Replays privhelper's argv with our own disks, sockets and tap; returns ms to agent ping.
- * privhelper hands QEMU its disks as fds 3, 4 (and 5): a fresh overlay over the image's rootfs
- * (so, like the banger create, this is the disk's first boot), the rootfs itself, and a sparse
- * copy of the VM's work disk, passed in those same positions.
+ * Replays privhelper's argv with disks, sockets and tap of our own; returns ms to agent ping.
+ * Like privhelper, it hands QEMU descriptors (fds 3, 4, 5: a fresh root overlay over the VM's
+ * store image, that image read-only, a copy of the VM's work disk), so like the banger create
+ * this is the root disk's first boot.
  */
 async function bareBoot(s: VmStack, rec: LaunchRecord, workDir: string): Promise<number> {
   const dir = await mkdtemp(join(workDir, 'bare-'));
   const tap = `bgr-b${randomBytes(3).toString('hex')}`;
-  const base = join(s.stack.dir, 'state', 'helper', 'images', rec.baseImage, 'rootfs.ext4');
+  const helperState = join(s.stack.dir, 'state', 'helper');
+  const base = join(helperState, 'images', rec.baseImage, 'rootfs.ext4');
   const overlay = join(dir, 'root.qcow2');
-  await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', base, '-F', 'raw', overlay]);
-  const files = [await open(overlay, 'r+'), await open(base, 'r')];
-  if (rec.spec.workDisk) {
-    const work = join(dir, 'work.ext4');
-    await run('cp', ['--sparse=always', join(s.stack.dir, 'state', 'helper', 'vms', rec.vmId, 'work.ext4'), work]);
-    files.push(await open(work, 'r+'));
-  }
+  await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-u', '-b', base, '-F', 'raw', overlay, String((await stat(base)).size)]);
+  const work = join(dir, 'work.ext4');
+  if (rec.spec.workDisk) await run('cp', ['--sparse=always', join(helperState, 'vms', rec.vmId, 'work.ext4'), work]);
   const r = rec.spec.run;
   const paths = { agent: join(dir, 'agent.sock'), console: join(dir, 'console.log'), qmp: join(dir, 'qmp.sock'), pid: join(dir, 'qemu.pid') };
   const pairs: [string, string][] = [[r.agentSocket, paths.agent], [r.consoleLog, paths.console], [r.qmpSocket, paths.qmp], [r.pidFile, paths.pid]];
-  const argv = rec.argv.map((a) => {
-    let out = a.replace(/ifname=[^,]+,/, `ifname=${tap},`);
-    for (const [from, to] of pairs) out = out.split(from).join(to);
-    return out;
-  });
-  if (rec.spec.mac) await s.ns.must('ip', ['tuntap', 'add', 'dev', tap, 'mode', 'tap']);
+  const vmTap = /(?:^|,)ifname=([^,]+)/.exec(rec.argv.find((a) => a.startsWith('tap,')) ?? '')?.[1];
+  if (vmTap) pairs.push([`ifname=${vmTap},`, `ifname=${tap},`]);
+  const argv = rec.argv.map((a) => pairs.reduce((out, [from, to]) => out.split(from).join(to), a));
+  if (vmTap) await s.ns.must('ip', ['tuntap', 'add', 'dev', tap, 'mode', 'tap']);
+  const files = [await open(overlay, 'r+'), await open(base, 'r'), ...(rec.spec.workDisk ? [await open(work, 'r+')] : [])];
   const t0 = performance.now();
   try {
     const [file, ...args] = argv as [string, ...string[]];
@@ -144,11 +140,11 @@ async function bareBoot(s: VmStack, rec: LaunchRecord, workDir: string): Promise
     await waitForAgent(paths.agent, Date.now() + 600_000);
     return performance.now() - t0;
   } finally {
-    for (const f of files) await f.close();
+    await Promise.all(files.map((f) => f.close().catch(() => undefined)));
     const pid = Number((await readFile(paths.pid, 'utf8').catch(() => '')).trim());
     if (pid > 0) process.kill(pid, 'SIGKILL');
     await sleep(300);
-    if (rec.spec.mac) await s.ns.exec('ip', ['link', 'del', tap]);
+    if (vmTap) await s.ns.exec('ip', ['link', 'del', tap]);
     await rm(dir, { recursive: true, force: true });
   }
 }

@@ -1,24 +1,30 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { access, mkdir, mkdtemp, readFile, readlink, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readdir, readFile, readlink, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { helperLayout, type HelperLayout } from '@banger/config';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HostDiskManager } from '../../services/privhelper/src/adapters/disk/manager.js';
 import { isAlive } from '../../services/privhelper/src/adapters/proc/pids.js';
 import { probeHost } from '../../services/privhelper/src/adapters/probe/probe.js';
 import type { QemuDriverConfig } from '../../services/privhelper/src/adapters/qemu/driver.js';
 import { QemuDriver } from '../../services/privhelper/src/adapters/qemu/driver.js';
-import type { HostCapabilities } from '../../services/privhelper/src/domain/hypervisor/driver.js';
-import type { HostRoots, LaunchRequest } from '../../services/privhelper/src/domain/vmspec/spec.js';
+import { ImageStore } from '../../services/privhelper/src/adapters/store/image-store.js';
+import { KernelStore } from '../../services/privhelper/src/adapters/store/kernel-store.js';
+import { VmDiskStore } from '../../services/privhelper/src/adapters/store/vm-disks.js';
+import type { HostCapabilities, LaunchInput, VmHandle } from '../../services/privhelper/src/domain/hypervisor/driver.js';
+import type { LaunchLimits, LaunchRequest, LaunchSpec } from '../../services/privhelper/src/domain/vmspec/spec.js';
 import { validateLaunchSpec } from '../../services/privhelper/src/domain/vmspec/spec.js';
-import { READY_MARKER, STOP_MARKER, TINYGUEST_CACHE, buildTinyGuest, tinyGuestUnavailableReason } from '../harness/tinyguest.js';
+import { writeStoreImage } from '../../services/privhelper/src/testing/store-fixtures.js';
+import { stageTinyKernel, TINY_KERNEL } from '../harness/tiny-kernel.js';
+import { READY_MARKER, STOP_MARKER, tinyGuestUnavailableReason } from '../harness/tinyguest.js';
 
 const run = promisify(execFile);
 const QEMU = '/usr/bin/qemu-system-x86_64';
+const MiB = 1024 * 1024;
 const skipReason =
   (await access(QEMU).then(() => null, () => `${QEMU} missing (apt-get install qemu-system-x86)`)) ??
   (await access('/usr/bin/qemu-img').then(() => null, () => 'qemu-img missing (apt-get install qemu-utils)')) ??
@@ -31,16 +37,27 @@ const namespaces = new Set<string>();
 const ipMissing = await access('/usr/sbin/ip').then(() => false, () => true) && await access('/usr/bin/ip').then(() => false, () => true);
 if (ipMissing) console.warn('[skip] netns launch test: ip (iproute2) missing');
 
+const LIMITS: LaunchLimits = { minMemoryMib: 128, maxMemoryMib: 1024, minVcpus: 1, maxVcpus: 2 };
+const IMAGE = 'img-tiny';
+
 async function procStat(pid: number): Promise<{ ppid: number; session: number }> {
   const text = await readFile(`/proc/${pid}/stat`, 'utf8');
   const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
   return { ppid: Number(f[1]), session: Number(f[3]) };
 }
+
+/** What a process holds open, as the paths its fds point at. */
+async function openFiles(pid: number): Promise<string[]> {
+  const fds = await readdir(`/proc/${pid}/fd`);
+  return (await Promise.all(fds.map((fd) => readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')))).filter((p) => p.startsWith('/'));
+}
+
 let tmp = '';
-let roots: HostRoots;
+let layout: HelperLayout;
+let disks: VmDiskStore;
+let kernel: { vmlinux: string; initrd: string };
 let caps: HostCapabilities;
 let cfg: QemuDriverConfig;
-let base: LaunchRequest;
 
 async function waitForConsole(file: string, marker: string, timeoutMs: number): Promise<string> {
   const deadline = Date.now() + timeoutMs;
@@ -52,37 +69,58 @@ async function waitForConsole(file: string, marker: string, timeoutMs: number): 
   }
 }
 
-async function request(vmId: string): Promise<LaunchRequest> {
-  const disks = new HostDiskManager({ vmDisksRoot: path.join(tmp, 'state/vms'), imageDirs: [path.join(tmp, 'state/images')] }, log);
-  const root = await disks.createRootOverlay(vmId, path.join(tmp, 'state/images/base.ext4'));
-  return { ...base, vmId, rootDisk: { path: root.path, format: 'qcow2' } };
+function request(vmId: string, over: Partial<LaunchRequest> = {}): LaunchRequest {
+  return {
+    vmId,
+    memoryMib: 256,
+    vcpus: 1,
+    kernel: TINY_KERNEL,
+    cmdline: [{ key: 'panic', value: '-1' }, { key: 'banger.test', value: 'tiny-1' }],
+    workDisk: false,
+    ...over,
+  };
 }
 
-describe.skipIf(skipReason !== null)('QEMU microvm driver with a real guest', () => {
+/** A validated spec for the VM, with its root overlay (and work disk) created in the store. */
+async function prepare(vmId: string, over: Partial<LaunchRequest> = {}): Promise<LaunchSpec> {
+  const spec = validateLaunchSpec(request(vmId, over), layout.runVmsDir, LIMITS);
+  await disks.createOverlay(vmId, IMAGE);
+  if (spec.workDisk) await disks.createWorkDisk(vmId, IMAGE, 32 * MiB);
+  return spec;
+}
+
+/** Launches as LaunchVm does: the store opens the disks, the driver passes the fds, we close ours. */
+async function launch(driver: QemuDriver, spec: LaunchSpec, over: Partial<LaunchInput> = {}): Promise<VmHandle> {
+  const opened = await disks.openForLaunch(spec.vmId, spec.workDisk);
+  try {
+    const h = await driver.launch({ spec, kernelPath: kernel.vmlinux, initrdPath: kernel.initrd, disks: opened, ...over });
+    startedPids.add(h.pid);
+    return h;
+  } finally {
+    await opened.close();
+  }
+}
+
+describe.skipIf(skipReason !== null)('QEMU microvm driver with a real guest, disks passed as descriptors', () => {
   beforeAll(async () => {
     tmp = await mkdtemp(path.join(os.tmpdir(), 'banger-qemu-'));
-    await mkdir(path.join(tmp, 'state/images'), { recursive: true });
-    await run('truncate', ['-s', '16M', path.join(tmp, 'state/images/base.ext4')]);
-    await run('mkfs.ext4', ['-q', '-F', path.join(tmp, 'state/images/base.ext4')]);
-    const guest = await buildTinyGuest();
+    layout = helperLayout({ paths: { stateDir: path.join(tmp, 'state'), cacheDir: path.join(tmp, 'cache'), runDir: path.join(tmp, 'run') } });
+    for (const d of [layout.vmsDir, layout.imagesDir, layout.kernelsDir, layout.runVmsDir]) await mkdir(d, { recursive: true, mode: 0o700 });
+    const images = new ImageStore(layout, 0);
+    await writeStoreImage(layout.imagesDir, IMAGE);
+    disks = new VmDiskStore(layout, images, { maxVms: 16, minWorkDiskBytes: MiB, maxWorkDiskBytes: 64 * MiB, maxWorkDiskTotalBytes: 0 }, log);
+    const staged = await stageTinyKernel(path.join(tmp, 'state'));
+    const kernels = new KernelStore(layout, path.join(tmp, 'state', 'kernels'), 0, log);
+    await kernels.install(staged.ref, (uid) => uid === 0);
+    kernel = await kernels.paths(staged.ref);
     caps = await probeHost({ kvmBootProbe: true });
-    console.info(`[qemu] accel=${caps.accel} (${caps.reason}); qemu ${caps.qemuVersion ?? '?'}; kernel ${guest.kernelPackage}`);
-    roots = { stateDirs: [path.join(tmp, 'state'), TINYGUEST_CACHE], runRoot: path.join(tmp, 'run') };
+    console.info(`[qemu] accel=${caps.accel} (${caps.reason}); qemu ${caps.qemuVersion ?? '?'}; kernel ${staged.guest.kernelPackage}`);
     const cgroupRoot = (await access('/sys/fs/cgroup/cgroup.controllers').then(() => true, () => false))
       ? '/sys/fs/cgroup'
       : (await access('/sys/fs/cgroup/unified/cgroup.controllers').then(() => true, () => false))
         ? '/sys/fs/cgroup/unified'
         : null;
-    cfg = { qemuPath: caps.qemuPath ?? QEMU, accel: caps.accel, tscKhz: caps.tscKhz, runRoot: roots.runRoot, cgroupRoot };
-    base = {
-      vmId: 'x',
-      memoryMib: 256,
-      vcpus: 1,
-      kernelPath: guest.kernelPath,
-      initrdPath: guest.initrdPath,
-      cmdline: [{ key: 'panic', value: '-1' }, { key: 'banger.test', value: 'tiny-1' }],
-      rootDisk: { path: '/unset', format: 'qcow2' },
-    };
+    cfg = { qemuPath: caps.qemuPath ?? QEMU, accel: caps.accel, tscKhz: caps.tscKhz, runVmsDir: layout.runVmsDir, cgroupRoot };
   });
 
   afterAll(async () => {
@@ -104,12 +142,11 @@ describe.skipIf(skipReason !== null)('QEMU microvm driver with a real guest', ()
     expect(caps.qemuVersion).toMatch(/^\d+\.\d+/);
   });
 
-  it('boots the tiny guest to its marker and stops it gracefully via ctrl-alt-delete', async () => {
+  it('boots the installed kernel with fd-backed disks to its marker and stops it gracefully via ctrl-alt-delete', async () => {
     const driver = new QemuDriver(cfg, log);
-    const spec = await validateLaunchSpec(await request('tiny-graceful'), roots);
+    const spec = await prepare('tiny-graceful', { workDisk: true });
     const t0 = Date.now();
-    const h = await driver.launch(spec);
-    startedPids.add(h.pid);
+    const h = await launch(driver, spec);
     expect(h).toMatchObject({ vmId: 'tiny-graceful', accel: caps.accel, runDir: spec.run.dir });
     if (cfg.cgroupRoot !== null) expect(await readFile(`/proc/${h.pid}/cgroup`, 'utf8')).toMatch(/^0::\/banger\/vm-tiny-graceful$/m);
     else console.warn('[skip] cgroup placement check: no cgroup v2 hierarchy on this host');
@@ -117,11 +154,24 @@ describe.skipIf(skipReason !== null)('QEMU microvm driver with a real guest', ()
     const bootMs = Date.now() - t0;
     expect(consoleText).toMatch(/TINYGUEST-READY cmdline=\[[^\]]*banger\.test=tiny-1/);
 
-    const again = await driver.launch(spec);
+    // QEMU was handed descriptors, never a disk path: its argv names fd sets, and the disks it
+    // holds are exactly the overlay, the recorded base and the work disk.
+    const argv = (await readFile(`/proc/${h.pid}/cmdline`, 'utf8')).split('\0');
+    const vmDir = disks.dirOf('tiny-graceful');
+    expect(argv.join(' ')).not.toContain(vmDir);
+    expect(argv.join(' ')).not.toContain(layout.imagesDir);
+    expect(argv.filter((a) => a.includes('/dev/fdset/'))).toHaveLength(3);
+    const held = await openFiles(h.pid);
+    expect(held).toEqual(expect.arrayContaining([path.join(vmDir, 'root.qcow2'), path.join(vmDir, 'work.ext4'), path.join(layout.imagesDir, IMAGE, 'rootfs.ext4')]));
+    expect([...new Set(held.filter((p) => p.startsWith(layout.imagesDir)))]).toEqual([path.join(layout.imagesDir, IMAGE, 'rootfs.ext4')]);
+
+    const again = await launch(driver, spec);
     expect(again).toMatchObject({ pid: h.pid, alreadyRunning: true });
-    const bigger = await validateLaunchSpec({ ...(await request('tiny-graceful')), memoryMib: 384 }, roots);
-    await expect(driver.launch(bigger)).rejects.toMatchObject({ kind: 'ALREADY_EXISTS', reason: 'VM_RUNNING_WITH_OTHER_SPEC' });
+    const bigger = validateLaunchSpec(request('tiny-graceful', { workDisk: true, memoryMib: 384 }), layout.runVmsDir, LIMITS);
+    await expect(launch(driver, bigger)).rejects.toMatchObject({ kind: 'ALREADY_EXISTS', reason: 'VM_RUNNING_WITH_OTHER_SPEC' });
     expect((await driver.describe('tiny-graceful')).state).toBe('running');
+    expect(await driver.runningMemoryMib()).toBe(256);
+    expect(await driver.runningKernels()).toEqual([TINY_KERNEL]);
 
     const t1 = Date.now();
     expect(await driver.stopGraceful('tiny-graceful', 20_000)).toBe('graceful');
@@ -132,14 +182,19 @@ describe.skipIf(skipReason !== null)('QEMU microvm driver with a real guest', ()
     expect(await driver.find('tiny-graceful')).toBeUndefined();
     expect(await driver.stopGraceful('tiny-graceful', 1000)).toBe('not_running');
     expect((await driver.describe('tiny-graceful')).state).toBe('not_running');
+    expect(await driver.runningMemoryMib()).toBe(0);
     expect(await driver.remove('tiny-graceful')).toEqual({ removed: true });
   });
 
-  it('rediscovers a running VM after a simulated helper restart, then kills it', async () => {
-    const spec = await validateLaunchSpec(await request('tiny-rediscover'), roots);
-    const h = await new QemuDriver(cfg, log).launch(spec);
-    startedPids.add(h.pid);
+  it('never opens the backing file an overlay header names; rediscovers the VM after a simulated helper restart, then kills it', async () => {
+    const spec = await prepare('tiny-rediscover');
+    const victim = path.join(tmp, 'victim.raw');
+    await writeFile(victim, Buffer.alloc(16 * MiB));
+    await run('qemu-img', ['rebase', '-u', '-b', victim, '-F', 'raw', path.join(disks.dirOf('tiny-rediscover'), 'root.qcow2')]);
+    const h = await launch(new QemuDriver(cfg, log), spec);
     await waitForConsole(spec.run.consoleLog, READY_MARKER, 90_000);
+    expect(await openFiles(h.pid)).not.toContain(victim);
+    expect(await openFiles(h.pid)).toContain(path.join(layout.imagesDir, IMAGE, 'rootfs.ext4'));
 
     const restarted = new QemuDriver(cfg, log);
     const found = await restarted.find('tiny-rediscover');
@@ -159,11 +214,9 @@ describe.skipIf(skipReason !== null)('QEMU microvm driver with a real guest', ()
   });
 
   it('escalates to QMP quit when the guest ignores ctrl-alt-delete; concurrent launches share one QEMU', async () => {
-    const req = await request('tiny-stubborn');
-    const spec = await validateLaunchSpec({ ...req, cmdline: [...req.cmdline, { key: 'banger.tiny_ignore_cad', value: '1' }] }, roots);
+    const spec = await prepare('tiny-stubborn', { cmdline: [...request('x').cmdline, { key: 'banger.tiny_ignore_cad', value: '1' }] });
     const driver = new QemuDriver(cfg, log);
-    const [a, b] = await Promise.all([driver.launch(spec), driver.launch(spec)]);
-    startedPids.add(a.pid);
+    const [a, b] = await Promise.all([launch(driver, spec), launch(driver, spec)]);
     expect(b.pid).toBe(a.pid);
     expect([a.alreadyRunning, b.alreadyRunning].filter((x) => x === true)).toHaveLength(1);
     const st = await procStat(a.pid);
@@ -182,11 +235,9 @@ describe.skipIf(skipReason !== null)('QEMU microvm driver with a real guest', ()
     await run('ip', ['netns', 'add', ns]);
     namespaces.add(ns);
     await run('ip', ['netns', 'exec', ns, 'ip', 'tuntap', 'add', 'dev', 'bgt0', 'mode', 'tap']);
-    const req = await request('tiny-netns');
-    const spec = await validateLaunchSpec({ ...req, net: { tap: 'bgt0', mac: '52:54:00:00:00:42', netns: ns } }, roots);
+    const spec = await prepare('tiny-netns', { mac: '52:54:00:00:00:42' });
     const driver = new QemuDriver(cfg, log);
-    const h = await driver.launch(spec);
-    startedPids.add(h.pid);
+    const h = await launch(driver, spec, { net: { tap: 'bgt0', mac: '52:54:00:00:00:42', netns: ns } });
     const nsInode = (await stat(`/run/netns/${ns}`)).ino;
     expect(await readlink(`/proc/${h.pid}/ns/net`)).toBe(`net:[${nsInode}]`);
     expect(await driver.find('tiny-netns')).toMatchObject({ pid: h.pid });
@@ -195,7 +246,7 @@ describe.skipIf(skipReason !== null)('QEMU microvm driver with a real guest', ()
 
   it('treats a pid file naming some other process as stale', async () => {
     const driver = new QemuDriver(cfg, log);
-    const dir = path.join(roots.runRoot, 'vms', 'tiny-stale');
+    const dir = path.join(layout.runVmsDir, 'tiny-stale');
     await mkdir(dir, { recursive: true });
     await writeFile(path.join(dir, 'qemu.pid'), `${process.pid}\n`);
     expect(await driver.find('tiny-stale')).toBeUndefined();
@@ -204,12 +255,10 @@ describe.skipIf(skipReason !== null)('QEMU microvm driver with a real guest', ()
   });
 
   it('reports a QEMU start failure as QEMU_LAUNCH_FAILED with its stderr', async () => {
-    const req = { ...(await request('tiny-broken')), kernelPath: path.join(tmp, 'state/images/no-such-kernel') };
-    const spec = await validateLaunchSpec(req, roots);
-    const err = await new QemuDriver(cfg, log).launch(spec).then(() => undefined, (e: unknown) => e);
+    const spec = await prepare('tiny-broken');
+    const err = await launch(new QemuDriver(cfg, log), spec, { kernelPath: path.join(tmp, 'no-such-kernel') }).then(() => undefined, (e: unknown) => e);
     expect(err).toMatchObject({ kind: 'INTERNAL', reason: 'QEMU_LAUNCH_FAILED' });
     expect(String((err as Error).message)).toMatch(/no-such-kernel/);
     expect(await readFile(spec.run.qemuLog, 'utf8')).toMatch(/no-such-kernel/);
   });
 });
-

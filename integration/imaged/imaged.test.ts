@@ -1,7 +1,6 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
-import { mkdir, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { helperv2, imagev1 } from '@banger/api';
 import { RpcError, ServiceClient } from '@banger/runtime';
@@ -46,8 +45,12 @@ function finished(events: Event[], stage: string): { durationMs: number; skipped
 describe.skipIf(skip !== undefined)('imaged: kernels and images end to end (privhelper + imaged)', () => {
   let stack: Stack;
   let client: ImageClient;
+  let helper: ServiceClient<typeof helperv2.HelperServiceService>;
   let imageId = '';
   const timings: Record<string, number> = {};
+  /** privhelper's image store and build root: images live there, root's, not in imaged's state. */
+  const store = (): string => join(stack.dir, 'state', 'helper', 'images');
+  const buildRoot = (): string => join(stack.dir, 'state', 'helper', 'build');
 
   beforeAll(async () => {
     stack = await createStack();
@@ -56,11 +59,13 @@ describe.skipIf(skip !== undefined)('imaged: kernels and images end to end (priv
     await stack.start('privhelper');
     await stack.start('imaged');
     client = new ServiceClient(imagev1.ImageServiceService, stack.socket('imaged'));
+    helper = new ServiceClient(helperv2.HelperServiceService, stack.socket('privhelper'));
   });
 
   afterAll(async () => {
     console.info('imaged suite timings (ms):', JSON.stringify(timings));
     client?.close();
+    helper?.close();
     await stack?.close();
   });
 
@@ -71,18 +76,18 @@ describe.skipIf(skip !== undefined)('imaged: kernels and images end to end (priv
     expect(error?.opId).toMatch(/^op-/);
     const unknown = await drain(client.serverStream('buildImage', imagev1.BuildImageRequest.fromPartial({ recipe: 'no-such-recipe' })));
     expect(unknown.error).toMatchObject({ codeName: 'NOT_FOUND', reason: 'RECIPE_NOT_FOUND' });
-    expect(await readdir(join(stack.dir, 'state', 'images'))).toEqual([]);
+    expect(await readdir(store())).toEqual([]);
     expect((await client.unary('listImages', imagev1.ListImagesRequest.fromPartial({}))).images).toEqual([]);
     expect((await client.unary('listOperations', imagev1.ListOperationsRequest.fromPartial({}))).operations).toEqual([]);
   });
 
-  it('PullKernel streams stages with progress and records the kernel; a second pull is a no-op', async () => {
+  it('PullKernel streams stages with progress, installs the kernel into privhelper\'s store and records it; a second pull is a no-op', async () => {
     let t = performance.now();
     const first = await drain(client.serverStream('pullKernel', imagev1.PullKernelRequest.fromPartial({ name: TEST_KERNEL })));
     timings['pull_kernel'] = Math.round(performance.now() - t);
     expect(first.error).toBeUndefined();
     expect(first.events[0]?.body).toMatchObject({ $case: 'accepted', value: { opId: first.events[0]?.opId, target: TEST_KERNEL } });
-    expect(stages(first.events)).toEqual(['start:download', 'end:download', 'start:register', 'end:register']);
+    expect(stages(first.events)).toEqual(['start:download', 'end:download', 'start:install', 'end:install', 'start:register', 'end:register']);
     expect(first.events.some((e) => e.body?.$case === 'progress')).toBe(true);
     const result = first.events.at(-1)?.body;
     expect(result?.$case).toBe('kernel');
@@ -91,12 +96,21 @@ describe.skipIf(skip !== undefined)('imaged: kernels and images end to end (priv
     expect(kernel?.kernel?.vmlinux?.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(existsSync(kernel?.kernel?.vmlinux?.path ?? '/nonexistent')).toBe(true);
     expect(existsSync(kernel?.kernel?.initrd?.path ?? '/nonexistent')).toBe(true);
+    // The copy that boots is privhelper's, verified against the manifest imaged wrote.
+    const installed = (await helper.unary('listKernels', {})).kernels;
+    expect(installed.map((k) => k.ref?.name)).toEqual([TEST_KERNEL]);
+    expect(installed[0]?.vmlinuxSha256).toBe(kernel?.kernel?.vmlinux?.sha256);
+    const version = installed[0]?.ref?.version ?? '';
+    const vmlinux = statSync(join(stack.dir, 'state', 'helper', 'kernels', TEST_KERNEL, version, 'vmlinux'));
+    expect([vmlinux.uid, vmlinux.mode & 0o777, vmlinux.nlink]).toEqual([0, 0o640, 1]);
 
     t = performance.now();
     const second = await drain(client.serverStream('pullKernel', imagev1.PullKernelRequest.fromPartial({ name: TEST_KERNEL })));
     timings['pull_kernel_again'] = Math.round(performance.now() - t);
     expect(second.error).toBeUndefined();
     expect(finished(second.events, 'register')).toMatchObject({ skipped: true });
+    expect(finished(second.events, 'install')).toMatchObject({ skipped: false });
+    expect((await helper.unary('listKernels', {})).kernels).toHaveLength(1);
     expect(second.events.at(-1)?.body).toMatchObject({ $case: 'kernel', value: { unchanged: true } });
 
     const listed = await client.unary('listKernels', imagev1.ListKernelsRequest.fromPartial({ includeAvailable: true }));
@@ -126,6 +140,12 @@ describe.skipIf(skip !== undefined)('imaged: kernels and images end to end (priv
     imageId = image?.image?.id ?? '';
     expect(image?.image?.workSeedFingerprint).toMatch(/^[0-9a-f]{32}$/);
     expect(existsSync(image?.image?.rootfsPath ?? '/nonexistent')).toBe(true);
+    // Built by root straight into its store: root's files, readable by its client group only.
+    expect(dirname(dirname(image?.image?.rootfsPath ?? ''))).toBe(store());
+    const rootfs = statSync(image?.image?.rootfsPath ?? '/nonexistent');
+    expect([rootfs.uid, rootfs.mode & 0o777]).toEqual([0, 0o640]);
+    expect((await helper.unary('listImages', {})).images.map((i) => i.image)).toEqual([basename(dirname(image?.image?.rootfsPath ?? ''))]);
+    expect(await readdir(buildRoot())).toEqual([]);
     expect(await stack.waitForLog((l) => l.op_id === opId && l.service === 'privhelper')).toBeTruthy();
 
     t = performance.now();
@@ -148,9 +168,14 @@ describe.skipIf(skip !== undefined)('imaged: kernels and images end to end (priv
     expect(byName).toEqual(byDefault);
     expect(byDefault.image?.id).toBe(imageId);
     for (const p of [byDefault.rootfsPath, byDefault.kernelPath, byDefault.initrdPath, byDefault.workSeedPath]) {
-      expect(p.startsWith(join(stack.dir, 'state'))).toBe(true);
+      expect(p.startsWith(join(stack.dir, 'state', 'helper'))).toBe(true);
       expect(existsSync(p)).toBe(true);
     }
+    // What vmd names in CreateOverlay / LaunchHypervisor instead of those paths.
+    const installed = (await helper.unary('listKernels', {})).kernels[0]?.ref;
+    expect(byDefault.storeImage).toBe(basename(dirname(byDefault.rootfsPath)));
+    expect(byDefault).toMatchObject({ kernel: installed?.name, kernelStoreVersion: installed?.version });
+    expect(byDefault.kernelPath).toBe(join(stack.dir, 'state', 'helper', 'kernels', installed?.name ?? '', installed?.version ?? '', 'vmlinux'));
     expect(byDefault).toMatchObject({ initPath: '/sbin/banger-init', kernel: TEST_KERNEL, initMode: imagev1.InitMode.INIT_MODE_MINIMAL });
     expect(byDefault.workSeedFingerprint).toMatch(/^[0-9a-f]{32}$/);
     expect(byDefault.defaultServices[0]).toMatchObject({ name: 'opencode', port: 4096, secretEnv: 'OPENCODE_SERVER_PASSWORD', readiness: { check: { $case: 'tcp', value: { port: 4096 } } } });
@@ -179,52 +204,59 @@ describe.skipIf(skip !== undefined)('imaged: kernels and images end to end (priv
     expect((await client.unary('getImage', imagev1.GetImageRequest.fromPartial({ ref: imageId }))).image?.workSeedFingerprint).toBe(before.workSeedFingerprint);
   });
 
-  it('privhelper BuildRootfs refuses paths outside banger\'s state directories before writing anything', async () => {
-    const helper = new ServiceClient(helperv2.HelperServiceService, stack.socket('privhelper'));
-    try {
-      const kernel = (await client.unary('getKernel', imagev1.GetKernelRequest.fromPartial({ name: TEST_KERNEL }))).kernel;
-      const good = { recipe: TEST_RECIPE, outputPath: join(stack.dir, 'state', 'images'), modulesDir: kernel?.modulesDir ?? '' };
-      const cases: [Partial<helperv2.BuildRootfsRequest>, string, string][] = [
-        [{ outputPath: '/etc' }, 'PATH_ESCAPE', 'output_path'],
-        [{ outputPath: join(stack.dir, 'state', 'images', '..', 'vms') }, 'PATH_ESCAPE', 'output_path'],
-        [{ modulesDir: '/lib/modules' }, 'PATH_ESCAPE', 'modules_dir'],
-        [{ cacheDir: '/tmp' }, 'PATH_ESCAPE', 'cache_dir'],
-        [{ recipe: '../etc' }, 'BAD_RECIPE_NAME', 'recipe'],
-      ];
-      for (const [over, reason, field] of cases) {
-        const r = await drain(helper.serverStream('buildRootfs', helperv2.BuildRootfsRequest.fromPartial({ ...good, ...over })) as AsyncIterable<{ event?: undefined }>);
-        expect(r.error, JSON.stringify(over)).toMatchObject({ codeName: 'INVALID_ARGUMENT', reason, errorMetadata: { field } });
-        expect(r.error?.opId).toMatch(/^op-/);
-      }
-      expect((await readdir(join(stack.dir, 'state', 'images'))).filter((f) => !f.startsWith(TEST_RECIPE))).toEqual([]);
-      expect(existsSync(join('/etc', `${TEST_RECIPE}-`))).toBe(false);
-    } finally {
-      helper.close();
+  it('privhelper BuildRootfs takes a recipe name and an installed kernel, refusing anything else before writing', async () => {
+    const installed = (await helper.unary('listKernels', {})).kernels[0]?.ref;
+    const good = { recipe: TEST_RECIPE, kernel: installed };
+    const cases: [Partial<helperv2.BuildRootfsRequest>, string, string, string][] = [
+      [{ recipe: '../etc' }, 'INVALID_ARGUMENT', 'BAD_RECIPE_NAME', 'recipe'],
+      [{ recipe: '/etc/passwd' }, 'INVALID_ARGUMENT', 'BAD_RECIPE_NAME', 'recipe'],
+      [{ recipe: 'no-such-recipe' }, 'NOT_FOUND', 'RECIPE_NOT_FOUND', 'recipe'],
+      [{ kernel: undefined }, 'INVALID_ARGUMENT', 'KERNEL_REQUIRED', 'kernel'],
+      [{ kernel: { name: '../etc', version: '1' } }, 'INVALID_ARGUMENT', 'BAD_KERNEL_REF', 'kernel.name'],
+      [{ kernel: { name: TEST_KERNEL, version: '../../../../etc' } }, 'INVALID_ARGUMENT', 'BAD_KERNEL_REF', 'kernel.version'],
+      [{ kernel: { name: TEST_KERNEL, version: '0.0-never-installed' } }, 'NOT_FOUND', 'KERNEL_NOT_INSTALLED', 'kernel'],
+    ];
+    const before = await readdir(store());
+    for (const [over, codeName, reason, field] of cases) {
+      const r = await drain(helper.serverStream('buildRootfs', helperv2.BuildRootfsRequest.fromPartial({ ...good, ...over })) as AsyncIterable<{ event?: undefined }>);
+      expect(r.error, JSON.stringify(over)).toMatchObject({ codeName, reason });
+      if (codeName === 'INVALID_ARGUMENT') expect(r.error?.errorMetadata['field'], JSON.stringify(over)).toBe(field);
+      expect(r.error?.opId).toMatch(/^op-/);
     }
+    expect(await readdir(store())).toEqual(before);
+    expect(await readdir(buildRoot())).toEqual([]);
   });
 
-  it('PromoteImage turns a stopped VM root disk into a new image that inherits kernel and services', async () => {
+  it('PromoteImage turns a stopped VM root disk (named by VM id) into a new image that inherits kernel and services', async () => {
     const base = await client.unary('resolveImage', imagev1.ResolveImageRequest.fromPartial({ ref: TEST_RECIPE }));
-    const vmDir = join(stack.dir, 'state', 'vms', 'vm-promote');
-    await mkdir(vmDir, { recursive: true });
-    const overlay = join(vmDir, 'root.qcow2');
-    const made = spawnSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', base.rootfsPath, '-F', 'raw', overlay]);
-    expect(made.status, made.stderr.toString()).toBe(0);
+    // As vmd does at create: the VM's overlay is privhelper's, over the store image.
+    await helper.unary('createOverlay', { vmId: 'vm-promote', image: base.storeImage });
     await expect(
       client.unary('promoteImage', imagev1.PromoteImageRequest.fromPartial({ vmId: 'vm-promote', rootDiskPath: '/etc/passwd', name: 'escaped', baseImage: TEST_RECIPE })),
-    ).rejects.toMatchObject({ codeName: 'INVALID_ARGUMENT', reason: 'PATH_ESCAPE' });
+    ).rejects.toMatchObject({ codeName: 'INVALID_ARGUMENT', reason: 'FIELD_NOT_ACCEPTED', errorMetadata: { field: 'root_disk_path' } });
+    await expect(
+      client.unary('promoteImage', imagev1.PromoteImageRequest.fromPartial({ vmId: 'vm-without-disks', name: 'nothing', baseImage: TEST_RECIPE })),
+    ).rejects.toMatchObject({ codeName: 'FAILED_PRECONDITION', reason: 'NO_ROOT_DISK' });
+    expect((await client.unary('listImages', imagev1.ListImagesRequest.fromPartial({}))).images.map((i) => i.name)).toEqual([TEST_RECIPE]);
     const t = performance.now();
-    const promoted = (await client.unary('promoteImage', imagev1.PromoteImageRequest.fromPartial({ vmId: 'vm-promote', rootDiskPath: overlay, name: 'my-dev-box', baseImage: TEST_RECIPE }))).image;
+    const promoted = (await client.unary('promoteImage', imagev1.PromoteImageRequest.fromPartial({ vmId: 'vm-promote', name: 'my-dev-box', baseImage: TEST_RECIPE }))).image;
     timings['promote'] = Math.round(performance.now() - t);
     expect(promoted).toMatchObject({ name: 'my-dev-box', recipe: '', promotedFromVm: 'vm-promote', source: imagev1.ImageSource.IMAGE_SOURCE_PROMOTED, kernel: TEST_KERNEL });
     const r = await client.unary('resolveImage', imagev1.ResolveImageRequest.fromPartial({ ref: 'my-dev-box' }));
     expect(r.rootfsPath).not.toBe(base.rootfsPath);
+    expect(dirname(dirname(r.rootfsPath))).toBe(store());
+    expect(r.storeImage).toMatch(/^promoted-/);
     expect(r).toMatchObject({ kernelPath: base.kernelPath, initrdPath: base.initrdPath, workSeedFingerprint: base.workSeedFingerprint, initPath: base.initPath });
     expect(statSync(r.rootfsPath).size).toBe(statSync(base.rootfsPath).size);
     expect(existsSync(r.workSeedPath)).toBe(true);
     await expect(
-      client.unary('promoteImage', imagev1.PromoteImageRequest.fromPartial({ vmId: 'vm-promote', rootDiskPath: overlay, name: 'my-dev-box', baseImage: TEST_RECIPE })),
+      client.unary('promoteImage', imagev1.PromoteImageRequest.fromPartial({ vmId: 'vm-promote', name: 'my-dev-box', baseImage: TEST_RECIPE })),
     ).rejects.toMatchObject({ codeName: 'ALREADY_EXISTS' });
+    // The base backs the VM's disk: privhelper refuses to remove it, and imaged keeps its row.
+    await expect(client.unary('deleteImage', imagev1.DeleteImageRequest.fromPartial({ ref: TEST_RECIPE }))).rejects.toMatchObject({ codeName: 'FAILED_PRECONDITION', reason: 'IMAGE_IN_USE' });
+    expect((await client.unary('getImage', imagev1.GetImageRequest.fromPartial({ ref: TEST_RECIPE }))).image?.id).toBe(imageId);
+    expect(existsSync(base.rootfsPath)).toBe(true);
+    await helper.unary('removeOverlay', { vmId: 'vm-promote' });
     await client.unary('deleteImage', imagev1.DeleteImageRequest.fromPartial({ ref: 'my-dev-box' }));
     expect(existsSync(r.rootfsPath)).toBe(false);
   });
@@ -265,7 +297,8 @@ describe.skipIf(skip !== undefined)('imaged: kernels and images end to end (priv
     expect(op?.error?.reason).toMatch(/CANCEL|DETACH/);
     expect((await client.unary('listImages', imagev1.ListImagesRequest.fromPartial({}))).images).toEqual([]);
     // privhelper may still be unwinding debootstrap's temp tree: give it a moment.
-    for (let i = 0; i < 100 && (await readdir(join(stack.dir, 'state', 'images'))).length > 0; i++) await new Promise((res) => setTimeout(res, 100));
-    expect(await readdir(join(stack.dir, 'state', 'images'))).toEqual([]);
+    const leftovers = async (): Promise<string[]> => [...(await readdir(store())), ...(await readdir(buildRoot()))];
+    for (let i = 0; i < 100 && (await leftovers()).length > 0; i++) await new Promise((res) => setTimeout(res, 100));
+    expect(await leftovers()).toEqual([]);
   });
 });

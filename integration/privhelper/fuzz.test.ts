@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
@@ -8,7 +8,8 @@ import { helperv2 } from '@banger/api';
 import { OP_ID_PATTERN, RpcError } from '@banger/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostNetworkSnapshot } from '../harness/netns.js';
-import { HelperFixture, helperUnavailableReason, makeExt4 } from './setup.js';
+import { fakeKernelSources, stageKernel } from '../../services/privhelper/src/testing/store-fixtures.js';
+import { HelperFixture, helperUnavailableReason } from './setup.js';
 
 const exec = promisify(execFile);
 const skip = await helperUnavailableReason();
@@ -33,25 +34,35 @@ type Verb = Exclude<keyof typeof helperv2.HelperServiceService, 'buildRootfs'>;
 
 interface Gen {
   str(): string;
-  path(): string;
   u32(): number;
   u64(): number;
   i32(): number;
   i64(): number;
   bool(): boolean;
-  fmt(): number;
+  enumValue(): number;
+  kernel(): { name: string; version: string } | undefined;
   list<T>(max: number, item: () => T): T[];
 }
+
+/** The tampered kernel staged for the run: InstallKernel reaches verification and must refuse it. */
+const FZ_KERNEL = { name: 'fz-kernel', version: '1.0-fz' };
+const FZ_IMAGE = 'fz-img';
 
 function generators(rand: () => number, ctx: { stateDir: string; bridge: string; cidr: string; gateway: string; token: string; canary: string }): Gen {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const ascii = (n: number): string => Array.from({ length: n }, () => String.fromCharCode(32 + Math.floor(rand() * 95))).join('');
-  const vms = path.join(ctx.stateDir, 'vms');
+  const helper = path.join(ctx.stateDir, 'helper');
   const t = ctx.token;
+  // No request field is a path any more; hostile callers send paths in the id fields instead.
   const strings = (): string[] => [
     '',
     `vm-${Math.floor(rand() * 1e6).toString(36)}`,
     'a',
+    'fz-a',
+    FZ_IMAGE,
+    `promoted-fz-${Math.floor(rand() * 1e3)}`,
+    FZ_KERNEL.name,
+    FZ_KERNEL.version,
     ctx.bridge,
     ctx.gateway,
     ctx.cidr,
@@ -61,10 +72,21 @@ function generators(rand: () => number, ctx: { stateDir: string; bridge: string;
     'lo',
     'ttyS0',
     '../',
+    '..',
+    '.',
     '../../../../tmp',
     `../../../../../tmp/bgr-fuzz-${t}`,
     `/tmp/bgr-fuzz-${t}`,
     '/etc/passwd',
+    '/etc/shadow',
+    '/dev/sda',
+    '/proc/self/mem',
+    ctx.canary,
+    `${helper}/images/${FZ_IMAGE}/rootfs.ext4`,
+    `${helper}/vms/fz-a/root.qcow2`,
+    `${FZ_IMAGE}/../../vms`,
+    `fz-a/../../../bgr-fuzz-${t}`,
+    `${FZ_IMAGE},format=raw`,
     '; touch /tmp/bgr-fuzz-x',
     `$(touch /tmp/bgr-fuzz-${t})`,
     '`id`',
@@ -79,51 +101,28 @@ function generators(rand: () => number, ctx: { stateDir: string; bridge: string;
     ' ',
     'A'.repeat(16),
     'a'.repeat(65),
+    'a'.repeat(129),
     'x'.repeat(5000),
     '../'.repeat(1500),
+    `/${'p/'.repeat(3000)}`,
     ascii(Math.floor(rand() * 40)),
     ascii(Math.floor(rand() * 400)),
-  ];
-  const paths = (): string[] => [
-    '',
-    ctx.canary,
-    '/etc/passwd',
-    '/etc/shadow',
-    '/dev/sda',
-    '/proc/self/mem',
-    `/bgr-fuzz-${t}`,
-    `/tmp/bgr-fuzz-${t}/root.qcow2`,
-    `${ctx.stateDir}/../bgr-fuzz-${t}`,
-    `${ctx.stateDir}/images/../../bgr-fuzz-${t}`,
-    `${ctx.stateDir}/images/base.ext4`,
-    `${ctx.stateDir}/images/seed.ext4`,
-    `${ctx.stateDir}/images/missing.ext4`,
-    `${vms}/fz-a/root.qcow2`,
-    `${vms}/fz-a/work.ext4`,
-    `${vms}/fz-a/../../../bgr-fuzz-${t}`,
-    `${vms}/../../bgr-fuzz-${t}/work.ext4`,
-    `${vms}/${'d'.repeat(300)}/root.qcow2`,
-    `${vms}/fz-😀/root.qcow2`,
-    `fz-a/root.qcow2`,
-    `./bgr-fuzz-${t}`,
-    `${ctx.stateDir}/images/base.ext4,format=raw`,
-    `/${'p/'.repeat(3000)}`,
-    pick(strings()),
   ];
   // Extremes of each wire type: the client encoder refuses values outside a field's type
   // (-1 for a uint32), so "negative-ish" arrives as the all-ones pattern or a negative int64.
   const u32 = (): number[] => [0, 1, 7, 255, 256, 1400, 65_535, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 16 * 2 ** 20, Math.floor(rand() * 2 ** 32)];
-  const u64 = (): number[] => [...u32(), 16 * 2 ** 20, 17 * 2 ** 20 + 3, 2 ** 40, Number.MAX_SAFE_INTEGER, 2 ** 53 + 2, 2 ** 63, 2 ** 64 - 2 ** 12];
+  const u64 = (): number[] => [...u32(), 2 ** 30, 17 * 2 ** 20 + 3, 2 ** 40, Number.MAX_SAFE_INTEGER, 2 ** 53 + 2, 2 ** 63, 2 ** 64 - 2 ** 12];
+  const str = (): string => (rand() < 0.01 ? 'x'.repeat(5_000_000) : pick(strings()));
   return {
-    str: () => (rand() < 0.01 ? 'x'.repeat(5_000_000) : pick(strings())),
-    path: () => pick(paths()),
+    str,
     u32: () => pick(u32()),
     /** uint64 fields, including values beyond 2^53 that the generated decoder refuses. */
     u64: () => pick(u64()),
     i32: () => pick([0, 1, -1, 999_999_999, 1_000_000_000, 2 ** 31 - 1, -(2 ** 31)]),
     i64: () => pick([0, 1, 2, -1, -(2 ** 31), 600, 601, 2 ** 40, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 2 ** 62, -(2 ** 62)]),
     bool: () => rand() < 0.5,
-    fmt: () => Math.floor(rand() * 4),
+    enumValue: () => Math.floor(rand() * 5),
+    kernel: () => pick([undefined, FZ_KERNEL, { name: '../etc', version: '1' }, { name: FZ_KERNEL.name, version: str() }, { name: str(), version: str() }]),
     list: (max, item) => Array.from({ length: Math.floor(rand() * (max + 1)) }, item),
   };
 }
@@ -134,6 +133,8 @@ function requestFor(verb: Verb, g: Gen): object {
     case 'getServerInfo':
     case 'removeNat':
     case 'listHypervisors':
+    case 'listKernels':
+    case 'listImages':
       return {};
     case 'probeHost':
       return { deep: g.bool() };
@@ -144,22 +145,25 @@ function requestFor(verb: Verb, g: Gen): object {
     case 'releaseTap':
     case 'findHypervisor':
     case 'killHypervisor':
+    case 'removeOverlay':
+    case 'removeWorkDisk':
       return { vmId: g.str() };
     case 'applyNat':
       return { bridge: g.str(), cidr: g.str(), egressInterface: g.str() };
     case 'syncDnsRecords':
       return { records: g.list(6, () => ({ name: g.str(), ipv4: g.str() })) };
+    case 'installKernel':
+    case 'removeKernel':
+      return H.InstallKernelRequest.fromPartial({ kernel: g.kernel() });
+    case 'removeImage':
+      return { image: g.str() };
+    case 'promoteVmDisk':
     case 'createOverlay':
-      return H.CreateOverlayRequest.fromPartial({ vmId: g.str(), basePath: g.path(), baseFormat: g.fmt(), path: g.path(), format: g.fmt(), sizeBytes: g.u64() });
-    case 'removeOverlay':
-    case 'removeWorkDisk':
-      return { path: g.path() };
-    case 'flattenOverlay':
-      return { overlayPath: g.path(), outputPath: g.path() };
+      return { vmId: g.str(), image: g.str() };
     case 'createWorkDisk':
-      return { vmId: g.str(), path: g.path(), sizeBytes: g.u64(), seedPath: g.path() };
+      return { vmId: g.str(), image: g.str(), sizeBytes: g.u64() };
     case 'resizeWorkDisk':
-      return { path: g.path(), sizeBytes: g.u64() };
+      return { vmId: g.str(), sizeBytes: g.u64() };
     case 'stopHypervisor':
     case 'waitHypervisor':
       return { vmId: g.str(), ...(g.bool() ? { timeout: { seconds: g.bool() ? Math.floor(g.u32() % 3) : g.i64(), nanos: g.i32() } } : {}) };
@@ -167,17 +171,14 @@ function requestFor(verb: Verb, g: Gen): object {
       return {
         spec: H.HypervisorSpec.fromPartial({
           vmId: g.str(),
-          kind: g.fmt(),
-          accel: g.fmt(),
+          kind: g.enumValue(),
+          accel: g.enumValue(),
           memoryMib: g.u32(),
           vcpus: g.u32(),
-          kernelPath: g.path(),
-          initrdPath: g.path(),
+          kernel: g.kernel(),
           cmdline: g.list(4, () => ({ key: g.str(), value: g.str() })),
-          disks: g.list(3, () => ({ id: g.bool() ? 'root' : g.str(), path: g.path(), format: g.fmt(), readOnly: g.bool() })),
-          network: { tap: g.str(), mac: g.bool() ? '02:42:0a:d5:00:09' : g.str() },
-          sockets: { controlPath: g.path(), agentPath: g.path(), consoleLogPath: g.path(), pidFile: g.path() },
-          vsockCid: g.u32(),
+          workDisk: g.bool(),
+          ...(g.bool() ? { network: { mac: g.bool() ? '02:42:0a:d5:00:09' : g.str() } } : {}),
         }),
       };
   }
@@ -198,9 +199,13 @@ describe.skipIf(skip !== undefined)('privhelper daemon: random field values for 
 
   beforeAll(async () => {
     f = await HelperFixture.start();
-    await mkdir(path.join(f.stateDir, 'images'), { recursive: true });
-    await makeExt4(path.join(f.stateDir, 'images', 'base.ext4'));
-    await makeExt4(path.join(f.stateDir, 'images', 'seed.ext4'));
+    await f.putImage(FZ_IMAGE);
+    // Held by a VM disk, so a random RemoveImage meets IMAGE_IN_USE instead of emptying the store.
+    await f.call('createOverlay', { vmId: 'fz-hold', image: FZ_IMAGE });
+    // A staged kernel whose manifest does not match its files: every install must be refused.
+    await stageKernel(path.join(f.stateDir, 'kernels'), FZ_KERNEL, fakeKernelSources('fz'), {
+      editManifest: (m) => void ((m['artifacts'] as Record<string, { sha256: string }>)['vmlinux']!.sha256 = '0'.repeat(64)),
+    });
     canary = path.join(f.stack.dir, 'canary.ext4');
     await writeFile(canary, 'canary: privhelper must never write here\n');
     await f.call('ensureBridge', { bridge: f.bridge, gatewayCidr: f.gatewayCidr, mtu: 0 });
@@ -221,7 +226,7 @@ describe.skipIf(skip !== undefined)('privhelper daemon: random field values for 
     const verbs = (Object.keys(helperv2.HelperServiceService) as (keyof typeof helperv2.HelperServiceService)[]).filter(
       (k): k is Verb => !helperv2.HelperServiceService[k].responseStream,
     );
-    expect(verbs).toHaveLength(20);
+    expect(verbs).toHaveLength(25);
     const outcomes = new Map<string, Map<string, number>>();
     const unexpected: string[] = [];
     for (const verb of verbs) {
@@ -257,7 +262,7 @@ describe.skipIf(skip !== undefined)('privhelper daemon: random field values for 
     expect(f.alive()).toBe(true);
     expect((await f.call('getServerInfo', {})).info?.pid).toBe(f.daemon.child.pid);
     expect(unexpected).toEqual([]);
-    expect(f.calls.length).toBe(verbs.length * PER_VERB + 2);
+    expect(f.calls.length).toBe(verbs.length * PER_VERB + 3);
     expect(await f.completionProblems()).toEqual([]);
     expect(f.daemon.stray).toEqual([]);
 
@@ -265,6 +270,10 @@ describe.skipIf(skip !== undefined)('privhelper daemon: random field values for 
     const running = (await f.call('listHypervisors', {})).processes;
     for (const p of running) f.qemuPids.add(p.pid);
     expect(running).toEqual([]);
+    // The tampered kernel never got into the store, and the held image is still there.
+    expect((await f.call('listKernels', {})).kernels).toEqual([]);
+    expect(outcomes.get('installKernel')?.get('OK')).toBeUndefined();
+    expect((await f.call('listImages', {})).images.map((i) => i.image)).toContain(FZ_IMAGE);
 
     // Nothing outside the stack dir and the test netns changed.
     const hostAfter = await hostNetworkSnapshot();

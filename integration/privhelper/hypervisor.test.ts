@@ -1,17 +1,26 @@
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { chmod, copyFile, mkdir, readFile, stat } from 'node:fs/promises';
+import { access, chmod, readdir, readFile, readlink, stat } from 'node:fs/promises';
+import { totalmem } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import { helperv2 } from '@banger/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAlive } from '../../services/privhelper/src/adapters/proc/pids.js';
-import { buildTinyGuest, READY_MARKER, STOP_MARKER, tinyGuestUnavailableReason } from '../harness/tinyguest.js';
-import { HelperFixture, helperUnavailableReason, makeExt4 } from './setup.js';
+import { READY_MARKER, STOP_MARKER, tinyGuestUnavailableReason } from '../harness/tinyguest.js';
+import { HelperFixture, helperUnavailableReason } from './setup.js';
 
 const skip = (await helperUnavailableReason({ qemu: true })) ?? (await tinyGuestUnavailableReason()) ?? undefined;
 if (skip) console.warn(`[skip] privhelper hypervisor verbs over gRPC: ${skip}`);
+
+const GiB = 1024 ** 3;
+// [privhelper] max_guest_memory_percent so that one 256 MiB guest fits and a second does not.
+const hostMiB = Math.floor(totalmem() / 1024 / 1024);
+const memoryPercent = Math.ceil((256 * 100) / hostMiB);
+const memoryQuotaMiB = Math.floor((hostMiB * memoryPercent) / 100);
+const memoryQuotaTestable = memoryQuotaMiB >= 256 && memoryQuotaMiB < 512;
+if (!memoryQuotaTestable) console.warn(`[skip] guest memory quota check: ${memoryPercent}% of ${hostMiB} MiB cannot hold exactly one 256 MiB guest`);
 
 async function waitForConsole(file: string, marker: string, timeoutMs: number): Promise<string> {
   const deadline = Date.now() + timeoutMs;
@@ -23,40 +32,46 @@ async function waitForConsole(file: string, marker: string, timeoutMs: number): 
   }
 }
 
-describe.skipIf(skip !== undefined)('privhelper daemon: a real tiny guest launched, found after a helper restart, stopped', () => {
+/** Paths a process holds open (deduplicated: QEMU dups the descriptors it is given). */
+async function openFiles(pid: number): Promise<string[]> {
+  const fds = await readdir(`/proc/${pid}/fd`);
+  return [...new Set((await Promise.all(fds.map((fd) => readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')))).filter((p) => p.startsWith('/')))];
+}
+
+describe.skipIf(skip !== undefined)('privhelper daemon: a real tiny guest launched by name, found after a helper restart, stopped', () => {
   let f: HelperFixture;
   const vmId = `hv-${randomBytes(3).toString('hex')}`;
+  let kernel: { name: string; version: string };
   let spec: helperv2.HypervisorSpec;
   let pid = 0;
   let consoleLog = '';
   let tap = '';
+  const launchSpec = (over: Partial<helperv2.HypervisorSpec>): { spec: helperv2.HypervisorSpec } => ({ spec: helperv2.HypervisorSpec.fromPartial({ ...spec, ...over }) });
 
   beforeAll(async () => {
-    f = await HelperFixture.start();
-    const images = path.join(f.stateDir, 'images');
-    await mkdir(images, { recursive: true });
-    const guest = await buildTinyGuest();
-    // Launch paths must lie in the helper's state dir, so the cached guest is copied in.
-    await copyFile(guest.kernelPath, path.join(images, 'vmlinuz'));
-    await copyFile(guest.initrdPath, path.join(images, 'initrd.cpio.gz'));
-    await makeExt4(path.join(images, 'base.ext4'));
+    f = await HelperFixture.start({
+      privhelper: [`max_guest_memory_percent = ${memoryPercent}`],
+      vm: ['default_memory_mib = 256', 'max_memory_mib = 512', 'max_vcpus = 2'],
+    });
+    kernel = await f.installTinyKernel();
+    await f.putImage('img-hv');
     await f.call('ensureBridge', { bridge: f.bridge, gatewayCidr: f.gatewayCidr, mtu: 0 });
     tap = (await f.call('acquireTap', { vmId, bridge: f.bridge })).tap;
-    const overlay = await f.call('createOverlay', helperv2.CreateOverlayRequest.fromPartial({ vmId, basePath: path.join(images, 'base.ext4'), format: helperv2.DiskFormat.DISK_FORMAT_QCOW2 }));
+    await f.call('createOverlay', { vmId, image: 'img-hv' });
+    await f.call('createWorkDisk', { vmId, image: 'img-hv', sizeBytes: GiB });
     spec = helperv2.HypervisorSpec.fromPartial({
       vmId,
       kind: helperv2.HypervisorKind.HYPERVISOR_KIND_QEMU,
       memoryMib: 256,
       vcpus: 1,
-      kernelPath: path.join(images, 'vmlinuz'),
-      initrdPath: path.join(images, 'initrd.cpio.gz'),
+      kernel,
       cmdline: [
         { key: 'console', value: 'ttyS0' },
         { key: 'panic', value: '-1' },
         { key: 'banger.test', value: 'daemon-1' },
       ],
-      disks: [{ id: 'root', path: overlay.path, format: helperv2.DiskFormat.DISK_FORMAT_QCOW2 }],
-      network: { tap, mac: '02:42:0a:d5:00:07' },
+      workDisk: true,
+      network: { mac: '02:42:0a:d5:00:07' },
     });
   });
 
@@ -64,14 +79,63 @@ describe.skipIf(skip !== undefined)('privhelper daemon: a real tiny guest launch
     await f?.close();
   });
 
-  it('LaunchHypervisor boots the guest (console marker), inside the netns on the acquired tap', async () => {
+  it('InstallKernel put the kernel in the store; ListKernels shows it, a second install is a no-op', async () => {
+    const listed = (await f.call('listKernels', {})).kernels;
+    expect(listed.map((k) => k.ref)).toEqual([kernel]);
+    expect(listed[0]?.vmlinuxSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(await f.call('installKernel', { kernel })).toMatchObject({ installed: false, kernel: { ref: kernel } });
+    const st = await stat(path.join(f.helperState, 'kernels', kernel.name, kernel.version, 'vmlinux'));
+    expect([st.uid, st.mode & 0o777]).toEqual([0, 0o640]);
+  });
+
+  it('refuses launches it cannot honour, naming the field or the limit, and starts nothing', async () => {
+    await f.call('createOverlay', { vmId: 'hv-notap', image: 'img-hv' });
+    const R = grpc.status;
+    const cases: [string, { spec: helperv2.HypervisorSpec }, grpc.status, string, Record<string, string>][] = [
+      ['no tap acquired', launchSpec({ vmId: 'hv-notap', workDisk: false }), R.FAILED_PRECONDITION, 'TAP_NOT_ASSIGNED', { vm_id: 'hv-notap' }],
+      ['no disks', launchSpec({ vmId: 'hv-nodisk', workDisk: false, network: undefined }), R.FAILED_PRECONDITION, 'NO_ROOT_DISK', { vm_id: 'hv-nodisk' }],
+      ['no work disk', launchSpec({ vmId: 'hv-notap', workDisk: true, network: undefined }), R.FAILED_PRECONDITION, 'NO_WORK_DISK', { vm_id: 'hv-notap' }],
+      ['kernel path', launchSpec({ kernel: { name: '../etc', version: kernel.version } }), R.INVALID_ARGUMENT, 'BAD_KERNEL_REF', { field: 'spec.kernel.name' }],
+      ['kernel version path', launchSpec({ kernel: { name: kernel.name, version: '../../../etc' } }), R.INVALID_ARGUMENT, 'BAD_KERNEL_REF', { field: 'spec.kernel.version' }],
+      ['no kernel', launchSpec({ kernel: undefined }), R.INVALID_ARGUMENT, 'KERNEL_REQUIRED', { field: 'spec.kernel' }],
+      ['kernel not installed', launchSpec({ kernel: { name: kernel.name, version: '9.9-never' } }), R.NOT_FOUND, 'KERNEL_NOT_INSTALLED', { field: 'spec.kernel' }],
+      ['memory past [vm]', launchSpec({ memoryMib: 1024 }), R.RESOURCE_EXHAUSTED, 'VM_LIMIT_EXCEEDED', { field: 'memory_mib', limit: 'vm.min_memory_mib..vm.max_memory_mib' }],
+      ['vcpus past [vm]', launchSpec({ vcpus: 4 }), R.RESOURCE_EXHAUSTED, 'VM_LIMIT_EXCEEDED', { field: 'vcpus', limit: 'vm.min_vcpus..vm.max_vcpus' }],
+      ['bad vm id', launchSpec({ vmId: '../x' }), R.INVALID_ARGUMENT, 'BAD_FIELD', { field: 'vm_id' }],
+      ['NUL in vm id', launchSpec({ vmId: 'hv\0x' }), R.INVALID_ARGUMENT, 'BAD_FIELD', { field: 'vm_id' }],
+      ['forced accel', launchSpec({ accel: helperv2.Accel.ACCEL_KVM }), R.INVALID_ARGUMENT, 'ACCEL_NOT_SELECTABLE', { field: 'spec.accel' }],
+      ['firecracker', launchSpec({ kind: helperv2.HypervisorKind.HYPERVISOR_KIND_FIRECRACKER }), R.INVALID_ARGUMENT, 'UNSUPPORTED_HYPERVISOR', { field: 'spec.kind' }],
+      ['multicast mac', launchSpec({ network: { mac: '01:00:5e:00:00:01' } }), R.INVALID_ARGUMENT, 'BAD_FIELD', { field: 'net.mac' }],
+      ['cmdline key', launchSpec({ cmdline: [{ key: 'modprobe.blacklist', value: 'virtio_blk' }] }), R.INVALID_ARGUMENT, 'KEY_NOT_ALLOWED', {}],
+    ];
+    for (const [what, req, code, reason, meta] of cases) {
+      const e = await f.refused('launchHypervisor', req);
+      expect({ what, code: e.code, reason: e.reason }).toEqual({ what, code, reason });
+      expect(e.errorMetadata, what).toMatchObject(meta);
+    }
+    expect((await f.call('listHypervisors', {})).processes).toEqual([]);
+    for (const id of [vmId, 'hv-notap', 'hv-nodisk']) await expect(access(f.vmRunDir(id))).rejects.toMatchObject({ code: 'ENOENT' });
+    await f.call('removeOverlay', { vmId: 'hv-notap' });
+  });
+
+  it('a second deep host probe within the interval is RESOURCE_EXHAUSTED DEEP_PROBE_RATE_LIMITED', async () => {
+    const first = await f.call('probeHost', { deep: true });
+    expect(first.capabilities?.accel).toMatch(/^(kvm|tcg)$/);
+    const again = await f.refused('probeHost', { deep: true });
+    expect(again).toMatchObject({ code: grpc.status.RESOURCE_EXHAUSTED, reason: 'DEEP_PROBE_RATE_LIMITED', errorMetadata: { limit: 'privhelper.deep_probe_interval_seconds' } });
+    expect(Number(again.errorMetadata['retry_after_seconds'])).toBeGreaterThan(50);
+    // A shallow probe is cached and always answered.
+    expect((await f.call('probeHost', { deep: false })).capabilities?.accel).toBe(first.capabilities?.accel);
+  });
+
+  it('LaunchHypervisor boots the guest (console marker), inside the netns on the acquired tap, its disks as descriptors', async () => {
     const t0 = Date.now();
     const res = await f.call('launchHypervisor', { spec });
     const p = res.process!;
     pid = p.pid;
     f.qemuPids.add(pid);
     expect(p).toMatchObject({ vmId, kind: helperv2.HypervisorKind.HYPERVISOR_KIND_QEMU });
-    expect(p.sockets?.consoleLogPath).toBe(path.join(f.runDir, 'vms', vmId, 'console.log'));
+    expect(p.sockets?.consoleLogPath).toBe(path.join(f.vmRunDir(vmId), 'console.log'));
     consoleLog = p.sockets!.consoleLogPath;
     const text = await waitForConsole(consoleLog, READY_MARKER, 120_000);
     const bootMs = Date.now() - t0;
@@ -83,12 +147,33 @@ describe.skipIf(skip !== undefined)('privhelper daemon: a real tiny guest launch
     const link = JSON.parse(await f.ns.must('ip', ['-j', 'link', 'show', 'dev', tap])) as { flags: string[]; master?: string }[];
     expect(link[0]).toMatchObject({ master: f.bridge });
     expect(link[0]?.flags).toContain('LOWER_UP');
+    // The installed kernel booted, and the disks went in as descriptors, not names.
+    const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+    expect(argv[argv.indexOf('-kernel') + 1]).toBe(path.join(f.helperState, 'kernels', kernel.name, kernel.version, 'vmlinux'));
+    expect(argv.filter((a) => a.includes('/dev/fdset/'))).toHaveLength(3);
+    expect(argv.join(' ')).not.toContain(path.join(f.helperState, 'vms'));
+    const disks = path.join(f.helperState, 'vms', vmId);
+    expect(await openFiles(pid)).toEqual(expect.arrayContaining([path.join(disks, 'root.qcow2'), path.join(disks, 'work.ext4'), path.join(f.helperState, 'images', 'img-hv', 'rootfs.ext4')]));
     // A retried launch with the same spec returns the same process.
     expect((await f.call('launchHypervisor', { spec })).process?.pid).toBe(pid);
   });
 
-  it("shares the agent socket and console log with the client group only, never QMP", async () => {
-    const run = path.join(f.runDir, 'vms', vmId);
+  it('while it runs: its kernel, image and disks cannot be removed, promoted or resized, and the memory quota holds', async () => {
+    expect(await f.refused('removeKernel', { kernel })).toMatchObject({ code: grpc.status.FAILED_PRECONDITION, reason: 'KERNEL_IN_USE' });
+    expect(await f.refused('removeImage', { image: 'img-hv' })).toMatchObject({ code: grpc.status.FAILED_PRECONDITION, reason: 'IMAGE_IN_USE' });
+    expect(await f.refused('promoteVmDisk', { vmId, image: 'promoted-hv' })).toMatchObject({ code: grpc.status.FAILED_PRECONDITION, reason: 'DISK_IN_USE' });
+    expect(await f.refused('resizeWorkDisk', { vmId, sizeBytes: 2 * GiB })).toMatchObject({ code: grpc.status.FAILED_PRECONDITION, reason: 'DISK_IN_USE' });
+    if (!memoryQuotaTestable) return;
+    await f.call('createOverlay', { vmId: 'hv-second', image: 'img-hv' });
+    const second = await f.refused('launchHypervisor', launchSpec({ vmId: 'hv-second', workDisk: false, network: undefined }));
+    expect(second).toMatchObject({ code: grpc.status.RESOURCE_EXHAUSTED, reason: 'GUEST_MEMORY_QUOTA_EXCEEDED', errorMetadata: { field: 'memory_mib', limit: 'privhelper.max_guest_memory_percent' } });
+    expect(second.message).toContain(`${memoryQuotaMiB} MiB`);
+    expect((await f.call('listHypervisors', {})).processes.map((x) => x.vmId)).toEqual([vmId]);
+    await f.call('removeOverlay', { vmId: 'hv-second' });
+  });
+
+  it('shares the agent socket and console log with the client group only, never QMP', async () => {
+    const run = f.vmRunDir(vmId);
     const nogroup = 65534;
     const mode = async (p: string): Promise<[number, number, number]> => {
       const st = await stat(p);
@@ -134,6 +219,8 @@ describe.skipIf(skip !== undefined)('privhelper daemon: a real tiny guest launch
     expect(await f.call('waitHypervisor', { vmId, timeout: { seconds: 1, nanos: 0 } })).toMatchObject({ exited: false });
     // The tap pool rebuilt the assignment from the kernel: the VM still owns its tap.
     expect(await f.call('acquireTap', { vmId, bridge: '' })).toEqual({ tap, existing: true });
+    // The new helper knows the kernel runs (from the launch record), so it still refuses to remove it.
+    expect((await f.refused('removeKernel', { kernel })).reason).toBe('KERNEL_IN_USE');
   });
 
   it('StopHypervisor shuts the guest down gracefully; FindHypervisor then answers NOT_FOUND VM_NOT_RUNNING', async () => {
@@ -149,6 +236,13 @@ describe.skipIf(skip !== undefined)('privhelper daemon: a real tiny guest launch
     expect(await f.call('stopHypervisor', { vmId })).toMatchObject({ wasRunning: false, forced: false });
     expect((await f.call('listHypervisors', {})).processes.map((x) => x.vmId)).not.toContain(vmId);
     expect(await f.call('releaseTap', { vmId })).toEqual({ tap });
+    // Stopped, its disk can be grown and promoted, and nothing runs the kernel any more.
+    expect(await f.call('resizeWorkDisk', { vmId, sizeBytes: 2 * GiB })).toEqual({ previousSizeBytes: GiB, sizeBytes: 2 * GiB });
+    expect(await f.call('promoteVmDisk', { vmId, image: 'promoted-hv' })).toMatchObject({ image: 'promoted-hv', baseImage: 'img-hv' });
+    await f.call('removeWorkDisk', { vmId });
+    await f.call('removeOverlay', { vmId });
+    expect(await f.call('removeKernel', { kernel })).toEqual({ removed: true });
+    expect((await f.call('listKernels', {})).kernels).toEqual([]);
   });
 
   it('every call across both helper processes left exactly one completion line with op id and duration_ms', async () => {

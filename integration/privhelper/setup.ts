@@ -1,14 +1,12 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { access, rmdir } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
 import { helperv2 } from '@banger/api';
 import { mintOpId, OP_ID_PATTERN, RpcError, ServiceClient } from '@banger/runtime';
+import { writeStoreImage, type StoreImageOptions } from '../../services/privhelper/src/testing/store-fixtures.js';
 import { createStack, type LogRecord, type RunningDaemon, type Stack } from '../harness/daemons.js';
 import { Netns, netnsUnavailableReason } from '../harness/netns.js';
-
-const exec = promisify(execFile);
+import { stageTinyKernel } from '../harness/tiny-kernel.js';
 
 export type HelperClient = ServiceClient<typeof helperv2.HelperServiceService>;
 type Def = typeof helperv2.HelperServiceService;
@@ -54,14 +52,27 @@ export class HelperFixture {
     readonly gatewayCidr: string,
   ) {}
 
-  static async start(): Promise<HelperFixture> {
+  /**
+   * `privhelper` lines land in the stack's [privhelper] table (the harness's extra config
+   * follows it), `vm` lines in a [vm] table.
+   */
+  static async start(opts: { privhelper?: readonly string[]; vm?: readonly string[] } = {}): Promise<HelperFixture> {
     const ns = await Netns.create();
     const bridge = `bgr-t${randomBytes(3).toString('hex')}`;
     const cidr = '10.213.0.0/24';
     let stack: Stack | undefined;
     try {
       stack = await createStack({
-        extraConfig: ['[network]', `netns = "${ns.name}"`, `cidr = "${cidr}"`, `bridge = "${bridge}"`, 'tap_pool_size = 2'].join('\n'),
+        extraConfig: [
+          ...(opts.privhelper ?? []),
+          '[vm]',
+          ...(opts.vm ?? []),
+          '[network]',
+          `netns = "${ns.name}"`,
+          `cidr = "${cidr}"`,
+          `bridge = "${bridge}"`,
+          'tap_pool_size = 2',
+        ].join('\n'),
       });
       const f = new HelperFixture(stack, ns, bridge, cidr, '10.213.0.1/24');
       await f.startDaemon();
@@ -79,6 +90,29 @@ export class HelperFixture {
 
   get runDir(): string {
     return `${this.stack.dir}/run`;
+  }
+
+  /** privhelper's own state root (`<state>/helper`): its image store, kernel store and VM disks. */
+  get helperState(): string {
+    return `${this.stateDir}/helper`;
+  }
+
+  /** Where privhelper keeps a VM's run files (`<run>/helper/vms/<id>`). */
+  vmRunDir(vmId: string): string {
+    return `${this.runDir}/helper/vms/${vmId}`;
+  }
+
+  /** An image in privhelper's store, as a finished BuildRootfs leaves one (written as root). */
+  async putImage(id: string, opts: StoreImageOptions = {}): Promise<string> {
+    return writeStoreImage(`${this.helperState}/images`, id, opts);
+  }
+
+  /** Stages the tiny guest where imaged pulls kernels and installs it with InstallKernel. */
+  async installTinyKernel(): Promise<{ name: string; version: string }> {
+    const staged = await stageTinyKernel(this.stateDir);
+    const res = await this.call('installKernel', { kernel: staged.ref });
+    if (res.kernel?.ref?.name !== staged.ref.name) throw new Error(`InstallKernel answered ${JSON.stringify(res)}`);
+    return staged.ref;
   }
 
   get daemon(): RunningDaemon {
@@ -169,6 +203,9 @@ export class HelperFixture {
 
   /** Stops the daemon (by PID), kills QEMU we started (by PID), deletes the netns and the stack dir. */
   async close(): Promise<void> {
+    // Whatever the helper still runs is ours too, even a VM a test did not expect to start.
+    const running = this.daemons.length > 0 && this.alive() ? await this.client?.unary('listHypervisors', {}, { timeoutMs: 5000 }).catch(() => undefined) : undefined;
+    for (const p of running?.processes ?? []) this.qemuPids.add(p.pid);
     this.client?.close();
     const errors: unknown[] = [];
     for (const pid of this.qemuPids) {
@@ -193,8 +230,3 @@ export async function nftTables(ns: Netns): Promise<string[]> {
   return doc.nftables.flatMap((e) => (e.table ? [`${e.table.family} ${e.table.name}`] : []));
 }
 
-/** A small ext4 image file (sparse), built without mounting anything. */
-export async function makeExt4(file: string, size = '16M'): Promise<void> {
-  await exec('truncate', ['-s', size, file]);
-  await exec('mkfs.ext4', ['-q', '-F', file]);
-}

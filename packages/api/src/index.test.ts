@@ -9,7 +9,7 @@ import {
   Code,
   commonv1,
   ErrorInfo,
-  helperv1,
+  helperv2,
   imagev1,
   reflectionPackageDefinition,
   serviceNames,
@@ -57,14 +57,14 @@ describe('generated contracts', () => {
       expect.arrayContaining([
         'banger/vm/v1/vm_service.proto',
         'banger/image/v1/image_service.proto',
-        'banger/helper/v1/helper_service.proto',
+        'banger/helper/v2/helper_service.proto',
         'google/rpc/status.proto',
         'google/protobuf/timestamp.proto',
       ]),
     );
     expect(vmv1.VmServiceService.getVm.path).toBe(`/${serviceNames.vm}/GetVm`);
     expect(imagev1.ImageServiceService.resolveImage.path).toBe(`/${serviceNames.image}/ResolveImage`);
-    expect(helperv1.HelperServiceService.launchHypervisor.path).toBe(`/${serviceNames.helper}/LaunchHypervisor`);
+    expect(helperv2.HelperServiceService.launchHypervisor.path).toBe(`/${serviceNames.helper}/LaunchHypervisor`);
   });
 });
 

@@ -1,4 +1,4 @@
-import { NotFoundError, type OpEventBody } from '@banger/runtime';
+import { FailedPreconditionError, NotFoundError, type OpEventBody } from '@banger/runtime';
 import type { Image } from '../domain/image.js';
 import type { Kernel } from '../domain/kernel.js';
 import type { OperationHandle } from '@banger/operations';
@@ -133,6 +133,8 @@ export class FakeInstaller {
 export class FakeImageFiles implements Pick<ImageFiles, 'exists' | 'remove' | 'seedFingerprint'> {
   readonly removed: string[] = [];
   readonly seedReads: string[] = [];
+  /** Directories privhelper would refuse to remove (a VM disk is based on them). */
+  readonly inUse = new Set<string>();
   constructor(
     readonly present: Set<string>,
     readonly seedFp = 'e'.repeat(32),
@@ -141,6 +143,7 @@ export class FakeImageFiles implements Pick<ImageFiles, 'exists' | 'remove' | 's
     return this.present.has(p);
   }
   async remove(dir: string): Promise<void> {
+    if (this.inUse.has(dir)) throw new FailedPreconditionError('IMAGE_IN_USE', `image ${dir} backs a VM disk`);
     this.removed.push(dir);
   }
   async seedFingerprint(p: string): Promise<string> {

@@ -78,9 +78,10 @@ export class BuildImage {
     try {
       const built = await stages.run('rootfs', 'Building the root filesystem (privhelper)', async () => {
         if (existing) {
-          // --force: the content-addressed directory would otherwise be reused as is.
-          await deps.images.delete(existing.id);
+          // --force: the content-addressed directory would otherwise be reused as is. Files
+          // first: privhelper refuses an image a VM disk uses, and then the row must stay.
           await deps.files.remove(existing.paths.dir);
+          await deps.images.delete(existing.id);
         }
         const r = await deps.builder.build(
           { recipe: cmd.recipe, kernel: k },

@@ -23,7 +23,7 @@ describe('ImageQueries', () => {
     expect((await images.list()).map((i) => i.id).sort()).toEqual(['cur', 'pro']);
   });
 
-  it('delete removes the row, then the directory', async () => {
+  it('delete removes the directory (through privhelper), then the row', async () => {
     const image = sampleImage();
     const images = new MemoryImageRepo([image]);
     const files = new FakeImageFiles(new Set());
@@ -31,5 +31,20 @@ describe('ImageQueries', () => {
     expect((await q.delete(image.name)).id).toBe(image.id);
     expect(files.removed).toEqual([image.paths.dir]);
     await expect(q.get(image.id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('a delete privhelper refuses (a VM disk uses the image) keeps the row; prune skips such images', async () => {
+    const now = new Date('2026-03-01T00:00:00Z');
+    const used = sampleImage({ id: 'used', name: 'debian-bookworm-aaaaaaaa', createdAt: new Date(now.getTime() - 30 * DAY), paths: { ...sampleImage().paths, dir: '/i/used' } });
+    const spare = sampleImage({ id: 'spare', name: 'debian-bookworm-bbbbbbbb', createdAt: new Date(now.getTime() - 20 * DAY), paths: { ...sampleImage().paths, dir: '/i/spare' } });
+    const current = sampleImage({ id: 'cur', name: 'debian-bookworm', createdAt: now, paths: { ...sampleImage().paths, dir: '/i/cur' } });
+    const images = new MemoryImageRepo([used, spare, current]);
+    const files = new FakeImageFiles(new Set());
+    files.inUse.add('/i/used');
+    const q = new ImageQueries({ images, files, recipes: { list: async () => [], fingerprint: async () => '' }, kernels: { findByName: async () => null }, kernelSource: { defaultKernel: async () => 'k' } });
+    await expect(q.delete('used')).rejects.toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'IMAGE_IN_USE' });
+    expect((await q.get('used')).id).toBe('used');
+    expect((await q.prune(undefined, false, now)).map((i) => i.id)).toEqual(['spare']);
+    expect((await images.list()).map((i) => i.id).sort()).toEqual(['cur', 'used']);
   });
 });

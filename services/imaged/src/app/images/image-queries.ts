@@ -1,3 +1,4 @@
+import { log } from '@banger/runtime';
 import type { Image } from '../../domain/image.js';
 import type { ImageFiles, ImageRepo, KernelRepo, KernelSource, RecipeInfo, RecipeSource } from '../../ports/images.js';
 
@@ -42,11 +43,16 @@ export class ImageQueries {
     return out;
   }
 
-  /** Row first, so a half-finished delete never leaves a row pointing at missing files. */
+  /**
+   * Files first: privhelper refuses to remove an image a VM disk is based on (IMAGE_IN_USE),
+   * and that refusal must leave the image as it was, row included. Should the row delete fail
+   * after the files went, the row points at missing files (ResolveImage says so) and a retried
+   * delete finishes the job, since removing a removed image is a no-op.
+   */
   async delete(ref: string): Promise<Image> {
     const image = await this.deps.images.findByRef(ref);
-    await this.deps.images.delete(image.id);
     await this.deps.files.remove(image.paths.dir);
+    await this.deps.images.delete(image.id);
     return image;
   }
 
@@ -72,7 +78,15 @@ export class ImageQueries {
     );
     if (dryRun) return victims;
     const deleted: Image[] = [];
-    for (const v of victims) deleted.push(await this.delete(v.id));
+    for (const v of victims) {
+      try {
+        deleted.push(await this.delete(v.id));
+      } catch (err) {
+        // An image a VM disk still uses stays; the rest of the prune goes on.
+        if ((err as { reason?: unknown }).reason !== 'IMAGE_IN_USE') throw err;
+        log().info({ image: v.name, image_id: v.id }, 'image in use by a VM disk, not pruned');
+      }
+    }
     return deleted;
   }
 }

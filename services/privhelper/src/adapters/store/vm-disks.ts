@@ -8,6 +8,7 @@ import { DISK_SIZE_ALIGN, type DiskInfo } from '../../domain/disk/ports.js';
 import { checkQcow2Header, QCOW2_HEADER_BYTES } from '../../domain/store/qcow2-header.js';
 import { validateVmId } from '../../domain/vmspec/spec.js';
 import { invalid } from '../../domain/vmspec/errors.js';
+import { Mutex } from '../net/mutex.js';
 import { pidsHoldingFile } from '../proc/pids.js';
 import { run } from '@banger/proc';
 import { ROOTFS, WORK_SEED, type ImageStore } from './image-store.js';
@@ -58,8 +59,11 @@ export interface LaunchDisks {
  * Files are built under `.partial` names and renamed, so a crash never leaves a half disk.
  */
 export class VmDiskStore {
-  /** Per VM: create's overlay and work disk are made side by side and share the directory and disks.json. */
-  private readonly locks = new Map<string, Promise<unknown>>();
+  /** Serialises quota checks with what they admit (a new VM's directory, reserved bytes). */
+  private readonly quotaLock = new Mutex();
+  private reservedBytes = 0;
+  /** Per VM: create's overlay and work disk are made side by side and share disks.json. */
+  private readonly recordLocks = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly layout: HelperLayout,
@@ -94,7 +98,7 @@ export class VmDiskStore {
 
   async createOverlay(vmId: string, image: string): Promise<DiskInfo> {
     const base = await this.images.file(image, ROOTFS);
-    const dir = await this.vmDir(vmId, true);
+    const { dir, made } = await this.vmDir(vmId, true);
     const target = path.join(dir, ROOT_OVERLAY);
     const rec = await this.record(vmId);
     const existing = await sizeOf(target);
@@ -106,11 +110,17 @@ export class VmDiskStore {
     }
     const started = Date.now();
     const tmp = `${target}.partial`;
-    await rm(tmp, { force: true });
-    // The header's backing name is only informative: launches pin the chain with fds.
-    await run(this.tools.qemuImg, ['create', '-q', '-f', 'qcow2', '-u', '-b', base, '-F', 'raw', tmp, String(await sizeOrThrow(base))]);
-    await this.updateRecord(vmId, (r) => ({ ...r, root: { image, createdAt: new Date().toISOString() } }));
-    await rename(tmp, target);
+    try {
+      await rm(tmp, { force: true });
+      // The header's backing name is only informative: launches pin the chain with fds.
+      await run(this.tools.qemuImg, ['create', '-q', '-f', 'qcow2', '-u', '-b', base, '-F', 'raw', tmp, String(await sizeOrThrow(base))]);
+      await this.updateRecord(vmId, (r) => ({ ...r, root: { image, createdAt: new Date().toISOString() } }));
+      await rename(tmp, target);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      if (made) await this.dropEmptyDir(vmId);
+      throw err;
+    }
     this.log.info({ vm_id: vmId, image, path: target, duration_ms: Date.now() - started }, 'root overlay created');
     return { path: target, format: 'qcow2', sizeBytes: (await sizeOf(target)) ?? 0, created: true };
   }
@@ -123,17 +133,18 @@ export class VmDiskStore {
   async createWorkDisk(vmId: string, image: string, sizeBytes: number): Promise<DiskInfo> {
     this.checkSize(sizeBytes);
     const seed = await this.images.file(image, WORK_SEED);
-    const dir = await this.vmDir(vmId, true);
+    const seedSize = await sizeOrThrow(seed);
+    const { dir, made } = await this.vmDir(vmId, true);
     const target = path.join(dir, WORK_DISK);
     const existing = await sizeOf(target);
     if (existing !== undefined) return { path: target, format: 'raw', sizeBytes: existing, created: false };
-    const seedSize = await sizeOrThrow(seed);
-    if (sizeBytes < seedSize) throw invalid('size_bytes', 'OUT_OF_RANGE', `size is smaller than the work seed (${seedSize} bytes)`);
-    await this.checkTotal(sizeBytes);
     const started = Date.now();
     const tmp = `${target}.partial`;
-    await rm(tmp, { force: true });
+    let release = (): void => undefined;
     try {
+      if (sizeBytes < seedSize) throw invalid('size_bytes', 'OUT_OF_RANGE', `size is smaller than the work seed (${seedSize} bytes)`);
+      release = await this.reserve(sizeBytes);
+      await rm(tmp, { force: true });
       await copyFile(seed, tmp, fsc.COPYFILE_FICLONE);
       // A fresh copy of an image's seed is clean: resize2fs checks that itself.
       await this.growExt4(tmp, seedSize, sizeBytes, { fsckFirst: false });
@@ -141,7 +152,10 @@ export class VmDiskStore {
       await rename(tmp, target);
     } catch (err) {
       await rm(tmp, { force: true });
+      if (made) await this.dropEmptyDir(vmId);
       throw err;
+    } finally {
+      release();
     }
     this.log.info({ vm_id: vmId, image, path: target, size_bytes: sizeBytes, duration_ms: Date.now() - started }, 'work disk created');
     return { path: target, format: 'raw', sizeBytes, created: true };
@@ -156,14 +170,18 @@ export class VmDiskStore {
       throw new FailedPreconditionError('SHRINK_REFUSED', `work disk is ${current} bytes; shrinking is not supported`, { fields: { field: 'size_bytes' } });
     }
     if (sizeBytes === current) return { previous: current, sizeBytes, changed: false };
-    await this.checkTotal(sizeBytes - current);
     const holders = await pidsHoldingFile(target);
     if (holders.length > 0) {
       throw new FailedPreconditionError('DISK_IN_USE', 'work disk is open by a running process; stop the VM first', { fields: { vm_id: vmId, pids: holders.join(',') } });
     }
     const started = Date.now();
-    await this.growExt4(target, current, sizeBytes, { fsckFirst: true });
-    await this.updateRecord(vmId, (r) => (r.work ? { ...r, work: { ...r.work, sizeBytes } } : r));
+    const release = await this.reserve(sizeBytes - current);
+    try {
+      await this.growExt4(target, current, sizeBytes, { fsckFirst: true });
+      await this.updateRecord(vmId, (r) => (r.work ? { ...r, work: { ...r.work, sizeBytes } } : r));
+    } finally {
+      release();
+    }
     this.log.info({ vm_id: vmId, from_bytes: current, to_bytes: sizeBytes, duration_ms: Date.now() - started }, 'work disk resized');
     return { previous: current, sizeBytes, changed: true };
   }
@@ -206,18 +224,6 @@ export class VmDiskStore {
     }
   }
 
-  private async serialised<T>(vmId: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(vmId) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const tail = next.catch(() => undefined);
-    this.locks.set(vmId, tail);
-    try {
-      return await next;
-    } finally {
-      if (this.locks.get(vmId) === tail) this.locks.delete(vmId);
-    }
-  }
-
   /** Grows the file, then the ext4 inside it; on failure the file is truncated back. */
   private async growExt4(file: string, from: number, to: number, opts: { fsckFirst: boolean }): Promise<void> {
     // e2fsck exit 1 = "errors corrected", still fine to resize.
@@ -255,6 +261,25 @@ export class VmDiskStore {
   }
 
   /**
+   * Checks `bytes` more of work disk against the quota and holds them until the returned
+   * release is called, so concurrent creates and resizes cannot all pass one check: the
+   * check and the reservation happen under one lock, and bytes still being written (a
+   * `.partial` file the check cannot see) stay counted.
+   */
+  private reserve(bytes: number): Promise<() => void> {
+    return this.quotaLock.run(async () => {
+      await this.checkTotal(bytes + this.reservedBytes);
+      this.reservedBytes += bytes;
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        this.reservedBytes -= bytes;
+      };
+    });
+  }
+
+  /**
    * Work disks are sparse: the total they may grow to must fit. Without a configured total,
    * the bytes every work disk could still claim, plus `extra`, must fit in the free space.
    */
@@ -279,28 +304,51 @@ export class VmDiskStore {
     }
   }
 
-  /** The VM's disk directory; creating one for a new VM counts against [privhelper] max_vms. */
-  private vmDir(vmId: string, create: boolean): Promise<string> {
-    // One global key: the max_vms count and the mkdir that makes it grow must not interleave.
-    return this.serialised('', () => this.vmDirLocked(vmId, create));
-  }
-
-  private async vmDirLocked(vmId: string, create: boolean): Promise<string> {
+  /**
+   * The VM's disk directory; creating one for a new VM counts against [privhelper] max_vms.
+   * Counting and creating happen under the quota lock, so concurrent creates for new VMs
+   * cannot all see room for one more. `made`: this call created it (and removes it again if
+   * the disk it was made for fails).
+   */
+  private async vmDir(vmId: string, create: boolean): Promise<{ dir: string; made: boolean }> {
     const dir = this.dirOf(vmId);
-    if ((await lstat(dir).catch(() => undefined))?.isDirectory()) return dir;
+    const exists = async (): Promise<boolean> => (await lstat(dir).catch(() => undefined))?.isDirectory() ?? false;
+    if (await exists()) return { dir, made: false };
     if (!create) throw new NotFoundError('disks of vm', vmId, 'DISK_NOT_FOUND', { fields: { vm_id: vmId } });
-    const count = (await this.vmIds()).length;
-    if (count >= this.quotas.maxVms) {
-      throw new ResourceExhaustedError('VM_QUOTA_EXCEEDED', `${count} VMs already have disks here, the [privhelper] max_vms limit`, {
-        fields: { limit: 'privhelper.max_vms', max_vms: this.quotas.maxVms },
-      });
-    }
-    await mkdir(dir, { mode: 0o700 });
-    return dir;
+    return this.quotaLock.run(async () => {
+      if (await exists()) return { dir, made: false };
+      const count = (await this.vmIds()).length;
+      if (count >= this.quotas.maxVms) {
+        throw new ResourceExhaustedError('VM_QUOTA_EXCEEDED', `${count} VMs already have disks here, the [privhelper] max_vms limit`, {
+          fields: { limit: 'privhelper.max_vms', max_vms: this.quotas.maxVms },
+        });
+      }
+      await mkdir(dir, { mode: 0o700 });
+      return { dir, made: true };
+    });
   }
 
+  /** Removes a VM directory this store made for a disk that then failed, if nothing else went in. */
+  private async dropEmptyDir(vmId: string): Promise<void> {
+    if ((await this.record(vmId)) !== undefined) return;
+    await rmdir(this.dirOf(vmId)).catch(() => undefined);
+  }
+
+  /** Read-modify-write of disks.json, one at a time per VM. */
   private updateRecord(vmId: string, edit: (r: DiskRecord) => DiskRecord): Promise<void> {
-    return this.serialised(vmId, async () => this.writeRecord(vmId, edit((await this.record(vmId)) ?? { schema: 1 })));
+    return this.perVm(vmId, async () => this.writeRecord(vmId, edit((await this.record(vmId)) ?? { schema: 1 })));
+  }
+
+  private async perVm<T>(vmId: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.recordLocks.get(vmId) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => undefined);
+    this.recordLocks.set(vmId, tail);
+    try {
+      return await next;
+    } finally {
+      if (this.recordLocks.get(vmId) === tail) this.recordLocks.delete(vmId);
+    }
   }
 
   private async writeRecord(vmId: string, rec: DiskRecord): Promise<void> {
@@ -318,7 +366,7 @@ export class VmDiskStore {
       removed = false;
     });
     await rm(path.join(dir, `${name}.partial`), { force: true });
-    await this.serialised(vmId, async () => {
+    await this.perVm(vmId, async () => {
       const rec = await this.record(vmId);
       const left = rec ? rest(rec) : undefined;
       if (left && (left.root || left.work)) await this.writeRecord(vmId, left);
