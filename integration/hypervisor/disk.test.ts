@@ -108,7 +108,7 @@ describe.skipIf(skip !== undefined)('VmDiskStore with real qemu-img and e2fsprog
 
     expect(await refusal(disks.resizeWorkDisk('vm-w', 64 * MiB))).toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'SHRINK_REFUSED' });
     expect(await refusal(disks.resizeWorkDisk('vm-w', 128 * MiB + 512))).toMatchObject({ code: 'INVALID_ARGUMENT', reason: 'BAD_FIELD' });
-    expect(await refusal(disks.resizeWorkDisk('vm-w', 2 ** 50))).toMatchObject({ code: 'RESOURCE_EXHAUSTED', reason: 'WORK_DISK_TOO_LARGE' });
+    expect(await refusal(disks.resizeWorkDisk('vm-w', 2 ** 50))).toMatchObject({ code: 'RESOURCE_EXHAUSTED', reason: 'VM_LIMIT_EXCEEDED' });
     expect(await refusal(disks.resizeWorkDisk('vm-none', 128 * MiB))).toMatchObject({ code: 'NOT_FOUND' });
     expect((await stat(wd.path)).size).toBe(128 * MiB);
 

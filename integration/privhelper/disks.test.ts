@@ -91,7 +91,7 @@ describe.skipIf(skip !== undefined)('privhelper daemon: disk verbs over gRPC, by
     const shrink = await f.refused('resizeWorkDisk', { vmId: 'disk-w', sizeBytes: GiB });
     expect(shrink).toMatchObject({ code: grpc.status.FAILED_PRECONDITION, reason: 'SHRINK_REFUSED' });
     const big = await f.refused('resizeWorkDisk', { vmId: 'disk-w', sizeBytes: 3 * GiB });
-    expect(big).toMatchObject({ code: grpc.status.RESOURCE_EXHAUSTED, reason: 'WORK_DISK_TOO_LARGE', errorMetadata: { field: 'size_bytes', limit: 'vm.max_work_disk_gib' } });
+    expect(big).toMatchObject({ code: grpc.status.RESOURCE_EXHAUSTED, reason: 'VM_LIMIT_EXCEEDED', errorMetadata: { field: 'size_bytes', limit: 'vm.max_work_disk_gib' } });
     expect(big.message).toMatch(/max_work_disk_gib.*\(op-[a-z2-7]{12}\)$/);
     expect((await stat(want)).size).toBe(2 * GiB);
     expect(await f.call('removeWorkDisk', { vmId: 'disk-w' })).toEqual({ removed: true });

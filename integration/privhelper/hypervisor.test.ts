@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { access, chmod, readdir, readFile, readlink, stat } from 'node:fs/promises';
+import { access, readdir, readFile, readlink, stat } from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -8,6 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import { helperv2 } from '@banger/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAlive } from '../../services/privhelper/src/adapters/proc/pids.js';
+import { bangerAccount } from '../harness/accounts.js';
 import { READY_MARKER, STOP_MARKER, tinyGuestUnavailableReason } from '../harness/tinyguest.js';
 import { HelperFixture, helperUnavailableReason } from './setup.js';
 
@@ -99,8 +100,8 @@ describe.skipIf(skip !== undefined)('privhelper daemon: a real tiny guest launch
       ['kernel version path', launchSpec({ kernel: { name: kernel.name, version: '../../../etc' } }), R.INVALID_ARGUMENT, 'BAD_KERNEL_REF', { field: 'spec.kernel.version' }],
       ['no kernel', launchSpec({ kernel: undefined }), R.INVALID_ARGUMENT, 'KERNEL_REQUIRED', { field: 'spec.kernel' }],
       ['kernel not installed', launchSpec({ kernel: { name: kernel.name, version: '9.9-never' } }), R.NOT_FOUND, 'KERNEL_NOT_INSTALLED', { field: 'spec.kernel' }],
-      ['memory past [vm]', launchSpec({ memoryMib: 1024 }), R.RESOURCE_EXHAUSTED, 'VM_LIMIT_EXCEEDED', { field: 'memory_mib', limit: 'vm.min_memory_mib..vm.max_memory_mib' }],
-      ['vcpus past [vm]', launchSpec({ vcpus: 4 }), R.RESOURCE_EXHAUSTED, 'VM_LIMIT_EXCEEDED', { field: 'vcpus', limit: 'vm.min_vcpus..vm.max_vcpus' }],
+      ['memory past [vm]', launchSpec({ memoryMib: 1024 }), R.RESOURCE_EXHAUSTED, 'VM_LIMIT_EXCEEDED', { field: 'memory_mib', limit: 'vm.max_memory_mib' }],
+      ['vcpus past [vm]', launchSpec({ vcpus: 4 }), R.RESOURCE_EXHAUSTED, 'VM_LIMIT_EXCEEDED', { field: 'vcpus', limit: 'vm.max_vcpus' }],
       ['bad vm id', launchSpec({ vmId: '../x' }), R.INVALID_ARGUMENT, 'BAD_FIELD', { field: 'vm_id' }],
       ['NUL in vm id', launchSpec({ vmId: 'hv\0x' }), R.INVALID_ARGUMENT, 'BAD_FIELD', { field: 'vm_id' }],
       ['forced accel', launchSpec({ accel: helperv2.Accel.ACCEL_KVM }), R.INVALID_ARGUMENT, 'ACCEL_NOT_SELECTABLE', { field: 'spec.accel' }],
@@ -174,18 +175,18 @@ describe.skipIf(skip !== undefined)('privhelper daemon: a real tiny guest launch
 
   it('shares the agent socket and console log with the client group only, never QMP', async () => {
     const run = f.vmRunDir(vmId);
-    const nogroup = 65534;
+    // The client group is `banger`, as under the units (vmd runs in it).
+    const client = bangerAccount().gid;
     const mode = async (p: string): Promise<[number, number, number]> => {
       const st = await stat(p);
       return [st.mode & 0o777, st.uid, st.gid];
     };
-    expect(await mode(run)).toEqual([0o750, 0, nogroup]);
-    expect(await mode(path.join(run, 'agent.sock'))).toEqual([0o660, 0, nogroup]);
-    expect(await mode(path.join(run, 'console.log'))).toEqual([0o640, 0, nogroup]);
+    expect(await mode(run)).toEqual([0o750, 0, client]);
+    expect(await mode(path.join(run, 'agent.sock'))).toEqual([0o660, 0, client]);
+    expect(await mode(path.join(run, 'console.log'))).toEqual([0o640, 0, client]);
     expect((await mode(path.join(run, 'qmp.sock')))[2]).toBe(0);
-    // As an unprivileged process: in the group it reaches the agent socket, outside it not.
-    // (The test's own temp dirs are made traversable for this; the helper's are not touched.)
-    for (let d = f.runDir; d !== path.dirname(d) && d.startsWith(f.stack.dir); d = path.dirname(d)) await chmod(d, 0o711);
+    // As an unprivileged process: in the group it reaches the agent socket, outside it not
+    // (the layout's run directories are traversable by anyone; the VM's run dir is not).
     const tryConnect = (gid: number): Promise<string> =>
       new Promise((resolve) => {
         const child = spawn(process.execPath, ['-e', `require('net').connect(${JSON.stringify(path.join(run, 'agent.sock'))}).on('connect',()=>{console.log('connected');process.exit(0)}).on('error',(e)=>{console.log(e.code);process.exit(0)})`], {
@@ -197,7 +198,7 @@ describe.skipIf(skip !== undefined)('privhelper daemon: a real tiny guest launch
         child.stdout.on('data', (d: Buffer) => (out += d.toString()));
         child.on('exit', () => resolve(out.trim()));
       });
-    expect(await tryConnect(nogroup)).toBe('connected');
+    expect(await tryConnect(client)).toBe('connected');
     expect(await tryConnect(1)).toBe('EACCES');
   });
 

@@ -1,4 +1,4 @@
-import { lstatSync, readdirSync, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, realpathSync, type Stats } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 /**
@@ -67,11 +67,34 @@ export function unsafeEntriesUnder(dir: string, limit = 20, skip: ReadonlySet<st
       if (!st) continue;
       if (st.uid !== 0) out.push(describe(p, st, `is owned by uid ${st.uid}`));
       else if (!st.isSymbolicLink() && (st.mode & 0o022) !== 0 && !((st.mode & 0o1000) !== 0 && st.isDirectory())) out.push(describe(p, st, 'is writable by others'));
+      else if (st.isSymbolicLink()) {
+        // A link out of the tree runs whatever its target is: the target must be root's too.
+        const bad = unsafeLinkTarget(dir, p);
+        if (bad) out.push(bad);
+      }
       if (st.isDirectory()) walk(p);
     }
   };
   walk(dir);
   return out;
+}
+
+/** For a link under `root` pointing outside it: the first unsafe component of its target, if any. */
+function unsafeLinkTarget(root: string, link: string): UnsafePath | undefined {
+  let target: string;
+  try {
+    target = realpathSync(link);
+  } catch {
+    return undefined; // dangling: nothing to run
+  }
+  const realRoot = realpathSync(root);
+  if (target === realRoot || target.startsWith(`${realRoot}/`)) return undefined;
+  const st = lstatSync(target, { throwIfNoEntry: false });
+  if (!st) return undefined;
+  const dirBad = unsafeComponent(st.isDirectory() ? target : dirname(target), { stickyAllowedAtLeaf: true });
+  if (dirBad) return { ...dirBad, path: link, why: `links to ${target}, and ${dirBad.path} ${dirBad.why}` };
+  if (st.uid !== 0 || (st.mode & 0o022) !== 0) return describe(link, st, `links to ${target}, which ${st.uid !== 0 ? `is owned by uid ${st.uid}` : 'is writable by others'}`);
+  return undefined;
 }
 
 /** One line for an operator: what is wrong and the command that fixes it. */

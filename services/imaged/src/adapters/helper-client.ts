@@ -60,9 +60,9 @@ export class HelperClient implements RootfsBuilder, KernelInstaller, StoreImages
     return (await this.client.unary('removeImage', { image })).removed;
   }
 
-  async promoteVmDisk(vmId: string, image: string, signal?: AbortSignal): Promise<{ dir: string; rootfsBytes: number }> {
+  async promoteVmDisk(vmId: string, image: string, signal?: AbortSignal): Promise<{ dir: string; rootfsBytes: number; baseImage: string }> {
     const r = await this.client.unary('promoteVmDisk', { vmId, image }, { timeoutMs: 600_000, ...(signal ? { signal } : {}) });
-    return { dir: r.path, rootfsBytes: r.rootfsBytes };
+    return { dir: r.path, rootfsBytes: r.rootfsBytes, baseImage: r.baseImage };
   }
 
   close(): void {

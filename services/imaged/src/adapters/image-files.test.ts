@@ -18,7 +18,7 @@ describe.skipIf(!haveTools)('HostImageFiles', () => {
     removeImage: async (image: string) => removed.push(image) > 0,
     promoteVmDisk: async (vmId: string, image: string) => {
       promoted.push(`${vmId}:${image}`);
-      return { dir: path.join(root, 'images', image), rootfsBytes: 1 };
+      return { dir: path.join(root, 'images', image), rootfsBytes: 1, baseImage: 'base-1' };
     },
   };
 

@@ -80,8 +80,8 @@ export class HostImageFiles implements ImageFiles {
     return hash.digest('hex').slice(0, 32);
   }
 
-  async promote(req: { vmId: string; id: string; signal?: AbortSignal }): Promise<{ dir: string; rootfs: string; workSeed: string; rootfsBytes: number }> {
+  async promote(req: { vmId: string; id: string; signal?: AbortSignal }): Promise<{ dir: string; rootfs: string; workSeed: string; rootfsBytes: number; baseImage: string }> {
     const r = await this.store.promoteVmDisk(req.vmId, `promoted-${req.id}`, req.signal);
-    return { dir: r.dir, rootfs: path.join(r.dir, 'rootfs.ext4'), workSeed: path.join(r.dir, 'work-seed.ext4'), rootfsBytes: r.rootfsBytes };
+    return { dir: r.dir, rootfs: path.join(r.dir, 'rootfs.ext4'), workSeed: path.join(r.dir, 'work-seed.ext4'), rootfsBytes: r.rootfsBytes, baseImage: r.baseImage };
   }
 }

@@ -92,7 +92,7 @@ export interface KernelInstaller {
 /** privhelper's image store: images are root's; imaged asks for removals and promotions by id. */
 export interface StoreImages {
   removeImage(image: string): Promise<boolean>;
-  promoteVmDisk(vmId: string, image: string, signal?: AbortSignal): Promise<{ dir: string; rootfsBytes: number }>;
+  promoteVmDisk(vmId: string, image: string, signal?: AbortSignal): Promise<{ dir: string; rootfsBytes: number; baseImage: string }>;
 }
 
 /** What a finished build directory says about itself (image.json). */
@@ -119,5 +119,5 @@ export interface ImageFiles {
    * Flattens a stopped VM's root overlay into the store's `promoted-<id>/rootfs.ext4`, with the
    * base image's work seed next to it; returns the new directory's paths.
    */
-  promote(req: { vmId: string; id: string; signal?: AbortSignal }): Promise<{ dir: string; rootfs: string; workSeed: string; rootfsBytes: number }>;
+  promote(req: { vmId: string; id: string; signal?: AbortSignal }): Promise<{ dir: string; rootfs: string; workSeed: string; rootfsBytes: number; baseImage: string }>;
 }

@@ -1,11 +1,12 @@
+import { basename } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ImageFiles } from '../../ports/images.js';
 import { MemoryImageRepo, sampleImage } from '../../testing/fakes.js';
 import { PromoteImage } from './promote-image.js';
 
-function files(removed: string[]): Pick<ImageFiles, 'promote' | 'remove'> {
+function files(removed: string[], baseImage = basename(sampleImage().paths.dir)): Pick<ImageFiles, 'promote' | 'remove'> {
   return {
-    promote: async (req) => ({ dir: `/i/promoted-${req.id}`, rootfs: `/i/promoted-${req.id}/rootfs.ext4`, workSeed: `/i/promoted-${req.id}/work-seed.ext4`, rootfsBytes: 42 }),
+    promote: async (req) => ({ dir: `/i/promoted-${req.id}`, rootfs: `/i/promoted-${req.id}/rootfs.ext4`, workSeed: `/i/promoted-${req.id}/work-seed.ext4`, rootfsBytes: 42, baseImage }),
     remove: async (dir) => {
       removed.push(dir);
     },
@@ -55,6 +56,13 @@ describe('PromoteImage', () => {
       throw new Error('database down');
     };
     await expect(new PromoteImage({ images, files: files(removed) }).run(cmd)).rejects.toThrow('database down');
+    expect(removed).toHaveLength(1);
+  });
+
+  it("takes the base from privhelper's disk record: a base image the disk is not based on is refused, nothing kept", async () => {
+    const removed: string[] = [];
+    const use = new PromoteImage({ images: new MemoryImageRepo([sampleImage()]), files: files(removed, 'some-other-image') });
+    await expect(use.run(cmd)).rejects.toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'BASE_IMAGE_MISMATCH', fields: { field: 'base_image' } });
     expect(removed).toHaveLength(1);
   });
 });

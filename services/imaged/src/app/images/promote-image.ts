@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { AlreadyExistsError, InvalidArgumentError } from '@banger/runtime';
+import { basename } from 'node:path';
+import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError } from '@banger/runtime';
 import { isValidImageName, type Image } from '../../domain/image.js';
 import type { ImageFiles, ImageRepo } from '../../ports/images.js';
 
@@ -36,6 +37,12 @@ export class PromoteImage {
     const id = randomUUID();
     const out = await this.deps.files.promote({ vmId: cmd.vmId, id, ...(signal ? { signal } : {}) });
     try {
+      // privhelper knows which image the VM's disk is really based on; the caller's word is a check.
+      if (out.baseImage !== basename(base.paths.dir)) {
+        throw new FailedPreconditionError('BASE_IMAGE_MISMATCH', `vm ${cmd.vmId}'s disk is based on ${out.baseImage}, not on image ${base.name}`, {
+          fields: { field: 'base_image', base_image: out.baseImage },
+        });
+      }
       return await this.deps.images.insert({
         id,
         name: cmd.name,

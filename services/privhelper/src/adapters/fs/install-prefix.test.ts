@@ -1,4 +1,4 @@
-import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { toBangerError, type BangerError } from '@banger/runtime/errors';
@@ -65,5 +65,19 @@ describe.skipIf(!asRoot)('checkInstallPrefix (a real tree under a temp dir)', ()
     await writeFile(path.join(prefix, '.git/objects/pack'), 'x');
     await chown(path.join(prefix, '.git/objects/pack'), NOBODY, NOBODY);
     expect(() => checkInstallPrefix(prefix)).not.toThrow();
+  });
+
+  it('follows a link out of the tree: its target must be root-owned and in a root-only directory', async () => {
+    const outside = path.join(tmp, 'elsewhere');
+    await mkdir(outside, { mode: 0o755 });
+    await writeFile(path.join(outside, 'hook.js'), 'code');
+    await symlink(path.join(outside, 'hook.js'), path.join(prefix, 'node_modules/x/hook.js'));
+    await symlink('index.js', path.join(prefix, 'node_modules/x/inside.js'));
+    expect(() => checkInstallPrefix(prefix)).not.toThrow();
+    await chown(path.join(outside, 'hook.js'), NOBODY, NOBODY);
+    expect(refusal(prefix)).toMatchObject({ reason: 'INSTALL_PREFIX_UNSAFE', fields: { path: path.join(prefix, 'node_modules/x/hook.js') } });
+    await chown(path.join(outside, 'hook.js'), 0, 0);
+    await chmod(outside, 0o777);
+    expect(refusal(prefix).message).toMatch(/links to .*hook\.js/);
   });
 });

@@ -110,7 +110,7 @@ describe.skipIf(skip !== undefined)('VmDiskStore (real qemu-img and e2fsprogs un
   it('work disk sizes: beyond [vm] max or the total quota is RESOURCE_EXHAUSTED naming the limit, a resize counts too', async () => {
     const disks = store();
     const big = await refusal(disks.createWorkDisk('vm-t1', 'img-a', 256 * MiB));
-    expect(big).toMatchObject({ code: 'RESOURCE_EXHAUSTED', reason: 'WORK_DISK_TOO_LARGE', fields: { field: 'size_bytes', limit: 'vm.max_work_disk_gib' } });
+    expect(big).toMatchObject({ code: 'RESOURCE_EXHAUSTED', reason: 'VM_LIMIT_EXCEEDED', fields: { field: 'size_bytes', limit: 'vm.max_work_disk_gib' } });
     expect(await refusal(disks.createWorkDisk('vm-t1', 'img-a', 32 * MiB + 5))).toMatchObject({ code: 'INVALID_ARGUMENT', fields: { field: 'size_bytes' } });
 
     await disks.createWorkDisk('vm-t1', 'img-a', 64 * MiB);
@@ -149,7 +149,7 @@ describe.skipIf(skip !== undefined)('VmDiskStore (real qemu-img and e2fsprogs un
 
   it('a work disk smaller than its seed is refused and leaves no directory', async () => {
     const disks = store();
-    expect(await refusal(disks.createWorkDisk('vm-small', 'img-a', 8 * MiB))).toMatchObject({ code: 'RESOURCE_EXHAUSTED' });
+    expect(await refusal(disks.createWorkDisk('vm-small', 'img-a', 8 * MiB))).toMatchObject({ code: 'INVALID_ARGUMENT', reason: 'OUT_OF_RANGE', fields: { field: 'size_bytes' } });
     const e = await refusal(store({ minWorkDiskBytes: MiB }).createWorkDisk('vm-small', 'img-a', 8 * MiB));
     expect(e).toMatchObject({ code: 'INVALID_ARGUMENT', reason: 'OUT_OF_RANGE', fields: { field: 'size_bytes' } });
     await expect(access(path.join(layout.vmsDir, 'vm-small'))).rejects.toMatchObject({ code: 'ENOENT' });

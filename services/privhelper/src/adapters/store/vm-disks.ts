@@ -4,10 +4,11 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { HelperLayout } from '@banger/config';
 import { FailedPreconditionError, NotFoundError, ResourceExhaustedError } from '@banger/runtime/errors';
-import { DISK_SIZE_ALIGN, type DiskInfo } from '../../domain/disk/ports.js';
+import { DISK_SIZE_ALIGN, type DiskInfo } from '../../domain/disk/disk.js';
 import { checkQcow2Header, QCOW2_HEADER_BYTES } from '../../domain/store/qcow2-header.js';
 import { validateVmId } from '../../domain/vmspec/spec.js';
 import { invalid } from '../../domain/vmspec/errors.js';
+import { withinBounds } from '../../domain/vmspec/bounds.js';
 import { Mutex } from '../net/mutex.js';
 import { pidsHoldingFile } from '../proc/pids.js';
 import { run } from '@banger/proc';
@@ -252,12 +253,7 @@ export class VmDiskStore {
   private checkSize(sizeBytes: number): void {
     if (!Number.isSafeInteger(sizeBytes)) throw invalid('size_bytes', 'BAD_FIELD', 'size_bytes must be an integer');
     if (sizeBytes % DISK_SIZE_ALIGN !== 0) throw invalid('size_bytes', 'BAD_FIELD', 'size_bytes must be a whole number of MiB');
-    const { minWorkDiskBytes: min, maxWorkDiskBytes: max } = this.quotas;
-    if (sizeBytes < min || sizeBytes > max) {
-      throw new ResourceExhaustedError('WORK_DISK_TOO_LARGE', `size_bytes must be within ${min}..${max} ([vm] min_work_disk_gib..max_work_disk_gib)`, {
-        fields: { field: 'size_bytes', limit: 'vm.max_work_disk_gib' },
-      });
-    }
+    withinBounds('size_bytes', sizeBytes, this.quotas.minWorkDiskBytes, this.quotas.maxWorkDiskBytes, { min: 'vm.min_work_disk_gib', max: 'vm.max_work_disk_gib' });
   }
 
   /**

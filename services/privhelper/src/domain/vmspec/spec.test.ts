@@ -33,7 +33,8 @@ describe('validateLaunchSpec', () => {
 
   it('enforces the configured [vm] bounds, naming the limit', () => {
     expect(failure({ ...good, memoryMib: 8192 })).toEqual({ code: 'RESOURCE_EXHAUSTED', reason: 'VM_LIMIT_EXCEEDED', field: 'memory_mib' });
-    expect(failure({ ...good, memoryMib: 64 })).toMatchObject({ code: 'RESOURCE_EXHAUSTED', field: 'memory_mib' });
+    // Below the minimum is a mistake, not a limit.
+    expect(failure({ ...good, memoryMib: 64 })).toMatchObject({ code: 'INVALID_ARGUMENT', reason: 'OUT_OF_RANGE', field: 'memory_mib' });
     expect(failure({ ...good, vcpus: 16 })).toMatchObject({ code: 'RESOURCE_EXHAUSTED', field: 'vcpus' });
     expect(failure({ ...good, memoryMib: 1.5 })).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'memory_mib' });
   });

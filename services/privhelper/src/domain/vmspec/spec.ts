@@ -1,4 +1,4 @@
-import { ResourceExhaustedError } from '@banger/runtime/errors';
+import { withinBounds } from './bounds.js';
 import type { CmdlineArg } from './cmdline.js';
 import { validateCmdline } from './cmdline.js';
 import { invalid } from './errors.js';
@@ -64,12 +64,9 @@ export function validateMac(mac: unknown): string {
   return mac;
 }
 
-function intIn(field: string, v: unknown, min: number, max: number, configKey: string): number {
+function intIn(field: string, v: unknown, min: number, max: number, keys: { min: string; max: string }): number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw invalid(field, 'BAD_FIELD', `${field} must be an integer`);
-  if (v < min || v > max) {
-    throw new ResourceExhaustedError('VM_LIMIT_EXCEEDED', `${field} must be within ${min}..${max} (${configKey})`, { fields: { field, limit: configKey } });
-  }
-  return v;
+  return withinBounds(field, v, min, max, keys);
 }
 
 /**
@@ -78,8 +75,8 @@ function intIn(field: string, v: unknown, min: number, max: number, configKey: s
  */
 export function validateLaunchSpec(req: LaunchRequest, runVmsDir: string, limits: LaunchLimits): LaunchSpec {
   const vmId = validateVmId(req.vmId);
-  const memoryMib = intIn('memory_mib', req.memoryMib, limits.minMemoryMib, limits.maxMemoryMib, 'vm.min_memory_mib..vm.max_memory_mib');
-  const vcpus = intIn('vcpus', req.vcpus, limits.minVcpus, limits.maxVcpus, 'vm.min_vcpus..vm.max_vcpus');
+  const memoryMib = intIn('memory_mib', req.memoryMib, limits.minMemoryMib, limits.maxMemoryMib, { min: 'vm.min_memory_mib', max: 'vm.max_memory_mib' });
+  const vcpus = intIn('vcpus', req.vcpus, limits.minVcpus, limits.maxVcpus, { min: 'vm.min_vcpus', max: 'vm.max_vcpus' });
   if (!Array.isArray(req.cmdline)) throw invalid('cmdline', 'BAD_FIELD', 'cmdline must be a list');
   const cmdline = validateCmdline(req.cmdline);
   const kernel = validateKernelRef(req.kernel, 'spec.kernel');
