@@ -23,3 +23,11 @@ export function bangerAccount(): Account {
   }
   return cached;
 }
+
+/** Gives a tree the test (root) touched back to an account, as `chown -R` does (links not followed). */
+export async function chownTree(dir: string, uid: number, gid: number): Promise<void> {
+  const { lchown, readdir } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  for (const e of await readdir(dir, { recursive: true, withFileTypes: true })) await lchown(join(e.parentPath, e.name), uid, gid);
+  await lchown(dir, uid, gid);
+}

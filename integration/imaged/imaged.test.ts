@@ -6,6 +6,7 @@ import { helperv2, imagev1 } from '@banger/api';
 import { RpcError, ServiceClient } from '@banger/runtime';
 import { openDb } from '@banger/store';
 import { pino } from 'pino';
+import { bangerAccount, chownTree } from '../harness/accounts.js';
 import { createStack, type Stack } from '../harness/daemons.js';
 import { guestUnsupportedReason, TEST_CACHE, TEST_KERNEL, TEST_RECIPE } from '../harness/guest.js';
 
@@ -194,6 +195,9 @@ describe.skipIf(skip !== undefined)('imaged: kernels and images end to end (priv
     } finally {
       await db.close();
     }
+    // Opened here as root: files it made must be imaged's (the banger user's) again.
+    const { uid, gid } = bangerAccount();
+    await chownTree(join(stack.dir, 'state', 'db', 'imaged'), uid, gid);
     await stack.start('imaged');
     client.close();
     client = new ServiceClient(imagev1.ImageServiceService, stack.socket('imaged'));
