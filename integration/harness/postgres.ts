@@ -5,7 +5,7 @@
  * initdb refuses root.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { appendFileSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -124,6 +124,9 @@ export async function startPostgres(): Promise<PostgresServer> {
     const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
     chownSync(root, uid, gid);
   }
+  // The socket lives here: vmd and imaged connect to it as the banger user (the data directory
+  // below stays 0700, initdb sees to that).
+  chmodSync(root, 0o755);
   const dataDir = join(root, 'data');
   const socketDir = root;
   const logFile = join(root, 'server.log');

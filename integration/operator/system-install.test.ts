@@ -64,10 +64,25 @@ describe('banger system install|status|uninstall --root', () => {
       expect(unit).not.toContain('/opt/banger');
     }
     expect(await readFile(join(root, 'etc', 'tmpfiles.d', 'banger.conf'), 'utf8')).toContain('d /run/banger ');
-    for (const [dir, mode] of [['run/banger', 0o755], ['var/lib/banger', 0o750], ['var/cache/banger', 0o750]] as const) {
+    // The layout (docs/trust-model.md): root owns the tops and privhelper's helper/ roots; the
+    // daemons own their own subdirectories; the run directory is sticky and group-writable.
+    const layout: [string, number, 'root' | 'banger'][] = [
+      ['run/banger', 0o1775, 'root'],
+      ['run/banger/helper', 0o711, 'root'],
+      ['var/lib/banger', 0o755, 'root'],
+      ['var/lib/banger/helper', 0o711, 'root'],
+      ['var/lib/banger/helper/vms', 0o700, 'root'],
+      ['var/lib/banger/db', 0o750, 'banger'],
+      ['var/lib/banger/ssh', 0o750, 'banger'],
+      ['var/cache/banger', 0o755, 'root'],
+      ['var/cache/banger/helper', 0o700, 'root'],
+      ['var/cache/banger/apt', 0o750, 'banger'],
+      ['var/log/banger', 0o755, 'root'],
+    ];
+    for (const [dir, mode, owner] of layout) {
       const st = await stat(join(root, dir));
-      expect(st.mode & 0o777, dir).toBe(mode);
-      if (process.getuid?.() === 0) expect(st.uid, dir).toBe(out.account.uid);
+      expect(st.mode & 0o7777, dir).toBe(mode);
+      if (process.getuid?.() === 0) expect(st.uid, dir).toBe(owner === 'root' ? 0 : out.account.uid);
     }
     // Parents are created traversable, not with the leaf's mode.
     expect((await stat(join(root, 'var', 'lib'))).mode & 0o777).toBe(0o755);

@@ -1,5 +1,5 @@
-import type { helperv2 } from '@banger/api';
-import { serverStream, unary } from '@banger/runtime';
+import { helperv2 } from '@banger/api';
+import { InvalidArgumentError, serverStream, unary } from '@banger/runtime';
 import { validateImageId, validateKernelRef } from '../../domain/store/ids.js';
 import type { ImageBuilder } from '../store/image-builder.js';
 import type { ImageStore } from '../store/image-store.js';
@@ -21,6 +21,9 @@ export function imageHandlers(deps: ImageHandlerDeps): Record<string, unknown> {
   return {
     buildRootfs: serverStream<helperv2.BuildRootfsRequest, helperv2.BuildRootfsResponse>(async (req, ctx, send) => {
       const kernel = validateKernelRef(req.kernel);
+      if (req.init !== helperv2.GuestInit.GUEST_INIT_UNSPECIFIED) {
+        throw new InvalidArgumentError('init', 'must be unspecified: the image carries both PID 1s and the launch picks one (init=)', 'FIELD_NOT_ACCEPTED');
+      }
       const started = Date.now();
       let chain: Promise<void> = Promise.resolve();
       const r = await deps.builder.build(

@@ -9,15 +9,59 @@ import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { LogLine, Progress, StageFinished, StageStarted } from "../../common/v1/events.js";
 import { KernelRef } from "./kernels.js";
 
+/** GuestInit is the PID 1 a rootfs boots with. */
+export enum GuestInit {
+  GUEST_INIT_UNSPECIFIED = 0,
+  GUEST_INIT_SYSTEMD = 1,
+  GUEST_INIT_MINIMAL = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function guestInitFromJSON(object: any): GuestInit {
+  switch (object) {
+    case 0:
+    case "GUEST_INIT_UNSPECIFIED":
+      return GuestInit.GUEST_INIT_UNSPECIFIED;
+    case 1:
+    case "GUEST_INIT_SYSTEMD":
+      return GuestInit.GUEST_INIT_SYSTEMD;
+    case 2:
+    case "GUEST_INIT_MINIMAL":
+      return GuestInit.GUEST_INIT_MINIMAL;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return GuestInit.UNRECOGNIZED;
+  }
+}
+
+export function guestInitToJSON(object: GuestInit): string {
+  switch (object) {
+    case GuestInit.GUEST_INIT_UNSPECIFIED:
+      return "GUEST_INIT_UNSPECIFIED";
+    case GuestInit.GUEST_INIT_SYSTEMD:
+      return "GUEST_INIT_SYSTEMD";
+    case GuestInit.GUEST_INIT_MINIMAL:
+      return "GUEST_INIT_MINIMAL";
+    case GuestInit.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export interface BuildRootfsRequest {
   /** Allow-listed recipe name (a directory under the install's images/recipes/). */
   recipe: string;
+  /** Installed kernel (InstallKernel) the image is built for. */
+  kernel?:
+    | KernelRef
+    | undefined;
   /**
-   * Installed kernel (InstallKernel) the image is built for. The image carries
-   * both PID 1s (systemd and banger's minimal init); which one boots is the
-   * caller's choice at launch (the init= kernel argument).
+   * Must be unspecified (else INVALID_ARGUMENT): the image carries both PID 1s
+   * (systemd and banger's minimal init) and the caller picks one at launch
+   * (the init= kernel argument), so a build has nothing to choose.
    */
-  kernel?: KernelRef | undefined;
+  init: GuestInit;
 }
 
 export interface BuildRootfsResponse {
@@ -86,7 +130,7 @@ export interface StoredImage {
 }
 
 function createBaseBuildRootfsRequest(): BuildRootfsRequest {
-  return { recipe: "", kernel: undefined };
+  return { recipe: "", kernel: undefined, init: 0 };
 }
 
 export const BuildRootfsRequest: MessageFns<BuildRootfsRequest> = {
@@ -96,6 +140,9 @@ export const BuildRootfsRequest: MessageFns<BuildRootfsRequest> = {
     }
     if (message.kernel !== undefined) {
       KernelRef.encode(message.kernel, writer.uint32(18).fork()).join();
+    }
+    if (message.init !== 0) {
+      writer.uint32(24).int32(message.init);
     }
     return writer;
   },
@@ -129,6 +176,14 @@ export const BuildRootfsRequest: MessageFns<BuildRootfsRequest> = {
             message.kernel = KernelRef.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.init = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -145,6 +200,7 @@ export const BuildRootfsRequest: MessageFns<BuildRootfsRequest> = {
     return {
       recipe: isSet(object.recipe) ? globalThis.String(object.recipe) : "",
       kernel: isSet(object.kernel) ? KernelRef.fromJSON(object.kernel) : undefined,
+      init: isSet(object.init) ? guestInitFromJSON(object.init) : 0,
     };
   },
 
@@ -155,6 +211,9 @@ export const BuildRootfsRequest: MessageFns<BuildRootfsRequest> = {
     }
     if (message.kernel !== undefined) {
       obj.kernel = KernelRef.toJSON(message.kernel);
+    }
+    if (message.init !== 0) {
+      obj.init = guestInitToJSON(message.init);
     }
     return obj;
   },
@@ -168,6 +227,7 @@ export const BuildRootfsRequest: MessageFns<BuildRootfsRequest> = {
     message.kernel = (object.kernel !== undefined && object.kernel !== null)
       ? KernelRef.fromPartial(object.kernel)
       : undefined;
+    message.init = object.init ?? 0;
     return message;
   },
 };
