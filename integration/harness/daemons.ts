@@ -52,6 +52,8 @@ export interface StackOptions {
   /** Extra TOML appended to the generated config. */
   extraConfig?: string;
   allowedUids?: number[];
+  /** `[privhelper] client_group`; default "nogroup" (see below). */
+  clientGroup?: string;
 }
 
 /**
@@ -76,7 +78,7 @@ export async function createStack(options: StackOptions = {}): Promise<Stack> {
       `allowed_uids = [${uids.join(', ')}]`,
       // VM run files are shared with a group as under systemd (there: banger); tests use one
       // every Debian has, so a process outside it can be shown the door.
-      'client_group = "nogroup"',
+      `client_group = "${options.clientGroup ?? 'nogroup'}"`,
       options.extraConfig ?? '',
     ].join('\n'),
   );

@@ -1,0 +1,112 @@
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { qcow2Seed, qcow2WithBackingFile, qcow2WithDataFile } from './attacks/disk-images.js';
+import { createWorkDiskRequest, launchRequest, QCOW2, vmId } from './attacks/requests.js';
+import { launchAsAttacker, outcomeLine, overlayFor } from './attacks/vm.js';
+import { SecurityHarness, securityUnavailableReason } from './harness.js';
+import { describeOpenFile } from './lib/procfs.js';
+
+/**
+ * Issue 11, item 1 and a variant: the caller names the disk files root QEMU opens, and a qcow2
+ * header names more files (backing file, external data file) that QEMU then opens as root.
+ * Safe: the launch is refused, or QEMU runs without any victim file open.
+ */
+const skip = await securityUnavailableReason({ guest: true });
+if (skip) console.warn(`[skip] security: disk headers: ${skip}`);
+
+describe.skipIf(skip !== undefined)('security: disk headers never make root QEMU open a host file', () => {
+  let h: SecurityHarness;
+
+  beforeAll(async () => {
+    h = await SecurityHarness.start({ guest: true });
+  });
+  afterEach(async () => {
+    await h?.killQemus();
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  const guest = (): NonNullable<SecurityHarness['guest']> => h.guest!;
+
+  /**
+   * v2 (disks named by id): the attacker cannot pass its own file; it plants the qcow2 where
+   * privhelper would look for the VM's disk (today <state>/vms/<id>/root.qcow2) or makes the
+   * image base the overlay points at a qcow2. With -blockdev on privhelper's fds, a pinned
+   * format and an explicit backing chain, the header's backing name is never opened.
+   */
+  it('qcow2 backing file: a root disk backed by a root-only file is not opened by QEMU', async () => {
+    const v = await h.victims();
+    const before = await h.hostSnapshot(v);
+    expect(await h.attacker.readError(v.secret), 'the attacker itself cannot read the victim').toBe('EACCES');
+    const id = vmId('backing');
+    const disk = path.join(h.stateDir, 'attacker', id, 'root.qcow2');
+    await qcow2WithBackingFile(h.attacker, disk, v.secret);
+    const r = await launchAsAttacker(h, launchRequest({ vmId: id, guest: guest(), root: { path: disk, format: QCOW2 } }));
+    const holders = (await h.qemuHolding(v)).map(describeOpenFile);
+    expect(holders, `launch ${outcomeLine(r)}`).toEqual([]);
+    expect(await h.hostChanges(v, before)).toEqual([]);
+  });
+
+  /**
+   * v2: as above; the data-file name lives in the same header. privhelper must refuse images
+   * with an external data file (or open only what it chose, by fd).
+   */
+  it('qcow2 external data file: a root disk whose raw data file is a root-only file is not opened (no write access for the guest)', async () => {
+    const v = await h.victims();
+    const before = await h.hostSnapshot(v);
+    const id = vmId('datafile');
+    const disk = path.join(h.stateDir, 'attacker', id, 'root.qcow2');
+    await qcow2WithDataFile(h.attacker, disk, v.secret);
+    const r = await launchAsAttacker(h, launchRequest({ vmId: id, guest: guest(), root: { path: disk, format: QCOW2 } }));
+    const holders = (await h.qemuHolding(v)).map(describeOpenFile);
+    expect(holders, `launch ${outcomeLine(r)}`).toEqual([]);
+    expect(await h.hostChanges(v, before)).toEqual([]);
+  });
+
+  /**
+   * The work disk is raw and the guest writes all of it. Here the attacker controls its first
+   * bytes through the work seed (an image file it owns), and asks for the disk as qcow2.
+   * v2: privhelper pins the format of the disks it created (work disks raw); the request has no
+   * format field, so the attack is "a guest writes a qcow2 header into its work disk, then the
+   * VM is relaunched": the disk must still be opened raw.
+   */
+  it('raw work disk launched as qcow2: a work disk whose content is a qcow2 header does not make QEMU open the victim', async () => {
+    const v = await h.victims();
+    const before = await h.hostSnapshot(v);
+    const id = vmId('workq');
+    const seed = path.join(h.stateDir, 'images', 'attacker', id, 'work-seed.ext4');
+    const size = await qcow2Seed(h.attacker, seed, v.secret);
+    const work = await h.attacker.call('createWorkDisk', createWorkDiskRequest(id, seed, size));
+    expect(work.ok, `CreateWorkDisk ${outcomeLine(work)}`).toBe(true);
+    const root = await overlayFor(h, id, guest().base);
+    const workPath = work.ok ? work.res.path : '';
+    const r = await launchAsAttacker(h, launchRequest({ vmId: id, guest: guest(), root: { path: root, format: QCOW2 }, work: { path: workPath, format: QCOW2 } }));
+    const holders = (await h.qemuHolding(v)).map(describeOpenFile);
+    expect(holders, `launch ${outcomeLine(r)}`).toEqual([]);
+    expect(await h.hostChanges(v, before)).toEqual([]);
+  });
+
+  /**
+   * Found while reading disk/manager.ts: CreateOverlay records the base by path, and the base
+   * lives in the caller-owned images dir. After privhelper made the overlay, the attacker turns
+   * the base into a symlink; QEMU follows it when it opens the backing chain.
+   * v2: the same, unless images live in a root-owned store and the backing node is opened by
+   * privhelper (O_NOFOLLOW) and passed by fd.
+   */
+  it("overlay base swapped for a symlink: privhelper's own overlay does not open the victim as its backing file", async () => {
+    const v = await h.victims();
+    const before = await h.hostSnapshot(v);
+    const id = vmId('base');
+    const base = path.join(h.stateDir, 'images', 'attacker', id, 'rootfs.ext4');
+    await h.attacker.mkdir(path.dirname(base));
+    await h.attacker.must('cp', [guest().base, base]);
+    const overlay = await overlayFor(h, id, base);
+    await h.attacker.rm(base);
+    await h.attacker.symlink(v.secret, base);
+    const r = await launchAsAttacker(h, launchRequest({ vmId: id, guest: guest(), root: { path: overlay, format: QCOW2 } }));
+    const holders = (await h.qemuHolding(v)).map(describeOpenFile);
+    expect(holders, `launch ${outcomeLine(r)}`).toEqual([]);
+    expect(await h.hostChanges(v, before)).toEqual([]);
+  });
+});
