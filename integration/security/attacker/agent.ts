@@ -175,6 +175,8 @@ async function handle(req: AgentRequest): Promise<unknown> {
       return startBackground(req.file, req.args);
     case 'stop':
       return stopBackground(req.pid);
+    case 'output':
+      return children.get(req.pid)?.out ?? '';
     case 'pids':
       return pidsMatching(req.needle);
     case 'recipe':

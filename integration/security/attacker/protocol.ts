@@ -10,6 +10,7 @@ export type AgentRequest = { id: number } & (
   | { op: 'exec'; file: string; args: string[]; cwd?: string; timeoutMs: number }
   | { op: 'spawn'; file: string; args: string[] }
   | { op: 'stop'; pid: number }
+  | { op: 'output'; pid: number }
   | { op: 'pids'; needle: string }
   | { op: 'recipe'; recipe: string; imagesDir: string; kernel: { name: string; release: string; packageVersion: string } }
 );

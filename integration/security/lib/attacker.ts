@@ -177,9 +177,16 @@ export class Attacker {
   }
 
   /** Starts one of the racer loops (see racer.c) as the attacker; it runs until stopped. */
-  async racer(mode: 'exchange' | 'steal' | 'replant', args: [string, string, string]): Promise<Racer> {
+  async racer(mode: 'exchange' | 'steal' | 'replant' | 'exchange-on', args: [string, string, string]): Promise<Racer> {
     const { pid } = await this.send<{ pid: number }>({ op: 'spawn', file: this.racerPath, args: [mode, ...args] });
     this.note(`racer ${mode} ${args.join(' ')} (pid ${pid})`);
+    if (mode === 'steal' || mode === 'exchange-on') {
+      // Its inotify watch must exist before the operation it races starts.
+      for (let i = 0; !(await this.send<string>({ op: 'output', pid })).includes('watching'); i++) {
+        if (i > 200) throw new Error('racer did not start watching');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
     return {
       pid,
       stop: async () => {

@@ -7,6 +7,8 @@
  *   racer steal DIR SUBSTR TARGET   whenever an entry whose name contains SUBSTR appears in DIR,
  *                                   rename it to NAME.stolen-N and put a symlink to TARGET there
  *   racer replant TARGET PATH US    keep PATH a symlink to TARGET: recreate it whenever it is gone
+ *   racer exchange-on DIR SUBSTR A:B   whenever an entry whose name contains SUBSTR appears in
+ *                                   DIR, exchange A and B (one atomic RENAME_EXCHANGE)
  *
  * On SIGTERM each prints one line "swaps=N hits=M" and exits 0.
  */
@@ -46,7 +48,8 @@ static int run_exchange(const char *a, const char *b, long hold) {
   return 0;
 }
 
-static int run_steal(const char *dir, const char *substr, const char *target) {
+/* Both inotify modes: wait for a name containing SUBSTR to appear in DIR, then act on it. */
+static int run_watch(const char *dir, const char *substr, const char *target, const char *a, const char *b) {
   int fd = inotify_init1(0);
   if (fd < 0 || inotify_add_watch(fd, dir, IN_CREATE | IN_MOVED_TO) < 0) {
     perror("inotify");
@@ -62,6 +65,15 @@ static int run_steal(const char *dir, const char *substr, const char *target) {
       struct inotify_event *ev = (struct inotify_event *)p;
       p += sizeof *ev + ev->len;
       if (ev->len == 0 || strstr(ev->name, substr) == NULL || strstr(ev->name, ".stolen-") != NULL) continue;
+      if (a != NULL) {
+        swaps++;
+        if (exchange(a, b) == 0) {
+          hits++;
+          printf("exchanged on %s\n", ev->name);
+          fflush(stdout);
+        }
+        continue;
+      }
       char src[4096], dst[4200];
       snprintf(src, sizeof src, "%s/%s", dir, ev->name);
       snprintf(dst, sizeof dst, "%s.stolen-%ld", src, swaps++);
@@ -92,9 +104,14 @@ int main(int argc, char **argv) {
   sigaction(SIGINT, &sa, NULL);
   int rc = 64;
   if (argc == 5 && strcmp(argv[1], "exchange") == 0) rc = run_exchange(argv[2], argv[3], atol(argv[4]));
-  else if (argc == 5 && strcmp(argv[1], "steal") == 0) rc = run_steal(argv[2], argv[3], argv[4]);
+  else if (argc == 5 && strcmp(argv[1], "steal") == 0) rc = run_watch(argv[2], argv[3], argv[4], NULL, NULL);
+  else if (argc == 5 && strcmp(argv[1], "exchange-on") == 0 && strchr(argv[4], ':') != NULL) {
+    char *b = strchr(argv[4], ':');
+    *b++ = '\0';
+    rc = run_watch(argv[2], argv[3], NULL, argv[4], b);
+  }
   else if (argc == 5 && strcmp(argv[1], "replant") == 0) rc = run_replant(argv[2], argv[3], atol(argv[4]));
-  else fprintf(stderr, "usage: racer exchange A B HOLD_US | steal DIR SUBSTR TARGET | replant TARGET PATH HOLD_US\n");
+  else fprintf(stderr, "usage: racer exchange A B HOLD_US | steal DIR SUBSTR TARGET | replant TARGET PATH HOLD_US | exchange-on DIR SUBSTR A:B\n");
   printf("swaps=%ld hits=%ld\n", swaps, hits);
   return rc;
 }
