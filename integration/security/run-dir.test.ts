@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { launchRequest, QCOW2, vmId } from './attacks/requests.js';
-import { plantRunDir, pointRunVmsAt, takeOverDir } from './attacks/run-dir.js';
+import { plantRunDir, pointRunVmsAt } from './attacks/run-dir.js';
 import { launchAsAttacker, outcomeLine, overlayFor } from './attacks/vm.js';
 import { SecurityHarness, securityUnavailableReason } from './harness.js';
 

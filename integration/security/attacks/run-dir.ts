@@ -1,22 +1,12 @@
 import path from 'node:path';
 import type { Attacker } from '../lib/attacker.js';
+import { takeOverDir } from './dirs.js';
 
 /**
  * VM run directories live in `<run>/vms/<id>/`, and `<run>` is banger's (tmpfiles: /run/banger
  * 0755 banger:banger). Whatever root made inside it, the owner of `<run>` can rename away and
  * replace with its own: these are the attacker's moves there.
  */
-
-/** Makes `dir` the attacker's own directory: an existing one (root's) is renamed aside, never deleted. */
-export async function takeOverDir(a: Attacker, dir: string): Promise<string | undefined> {
-  let aside: string | undefined;
-  if (await a.exists(dir)) {
-    aside = `${dir}.aside-${Date.now()}`;
-    await a.rename(dir, aside);
-  }
-  await a.mkdir(dir, 0o755);
-  return aside;
-}
 
 /** Pre-creates a VM's run dir with the attacker's symlinks for the files privhelper writes there. */
 export async function plantRunDir(a: Attacker, runDir: string, vmId: string, links: Record<string, string>): Promise<string> {
