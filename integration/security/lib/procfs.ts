@@ -77,3 +77,32 @@ export async function processUid(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   return Number(/^Uid:\s+(\d+)/m.exec(status)?.[1] ?? -1);
 }
+
+/**
+ * Samples /proc every few milliseconds for processes matching `pred` (by command line), so a
+ * test can count short-lived children such as a probe QEMU that lives a few milliseconds.
+ */
+export function watchProcesses(pred: (args: string[]) => boolean, intervalMs = 3): { stop(): Promise<Map<number, string[]>> } {
+  const seen = new Map<number, string[]>();
+  const checked = new Set<number>();
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      for (const pid of await pids()) {
+        if (checked.has(pid)) continue;
+        const args = await cmdline(pid);
+        if (args.length === 0) continue;
+        checked.add(pid);
+        if (pred(args)) seen.set(pid, args);
+      }
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return seen;
+    },
+  };
+}
