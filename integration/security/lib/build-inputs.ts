@@ -85,16 +85,31 @@ export async function baseKeyForRecipe(): Promise<string> {
   return baseCacheKey(r.doc, mirror);
 }
 
+/** The few file operations a root tree is built with, so root and the attacker build the same tree. */
+export interface TreeWriter {
+  mkdir(p: string): Promise<void>;
+  copy(from: string, to: string): Promise<void>;
+  symlink(target: string, p: string): Promise<void>;
+  writeFile(p: string, data: string, mode: number): Promise<void>;
+}
+
+export const rootWriter: TreeWriter = {
+  mkdir: async (p) => void (await mkdir(p, { recursive: true })),
+  copy: (from, to) => copyFile(from, to),
+  symlink: (target, p) => symlink(target, p),
+  writeFile: (p, data, mode) => writeFile(p, data, { mode }),
+};
+
 /**
- * A root filesystem tree small enough to build in seconds: busybox and a `systemctl` that
- * does `body` (a shell script) and exits 0. With `body` empty it stands in for a genuine
- * debootstrap result; the attacker's poisoned tar uses the same layout with a payload.
+ * A root filesystem tree small enough to build in seconds: busybox, and (unless null) a
+ * `systemctl` shell script running `systemctlBody` then exiting 0. With an empty body it
+ * stands in for a genuine debootstrap result; the attacker's poisoned tars use the same layout.
  */
-export async function writeMiniRoot(root: string, systemctlBody: string): Promise<void> {
-  for (const d of ['bin', 'usr/bin', 'usr/local/bin', 'etc/systemd/system', 'etc/ssh', 'var/lib', 'tmp', 'proc']) await mkdir(path.join(root, d), { recursive: true });
-  await copyFile('/bin/busybox', path.join(root, 'bin/busybox'));
-  await symlink('busybox', path.join(root, 'bin/sh'));
-  await writeFile(path.join(root, 'usr/bin/systemctl'), `#!/bin/sh\n${systemctlBody}\nexit 0\n`, { mode: 0o755 });
+export async function writeMiniRoot(w: TreeWriter, root: string, systemctlBody: string | null): Promise<void> {
+  for (const d of ['bin', 'usr/bin', 'usr/local/bin', 'etc/systemd/system', 'etc/ssh', 'var/lib', 'tmp', 'proc']) await w.mkdir(path.join(root, d));
+  await w.copy('/bin/busybox', path.join(root, 'bin/busybox'));
+  await w.symlink('busybox', path.join(root, 'bin/sh'));
+  if (systemctlBody !== null) await w.writeFile(path.join(root, 'usr/bin/systemctl'), `#!/bin/sh\n${systemctlBody}\nexit 0\n`, 0o755);
 }
 
 /**
@@ -109,7 +124,7 @@ export async function seedBuildCacheAsRoot(cacheDir: string): Promise<{ key: str
   await mkdir(path.join(cacheDir, 'debootstrap'), { recursive: true });
   const scratch = await mkdtemp(path.join(cacheDir, '.seed-'));
   try {
-    await writeMiniRoot(scratch, '');
+    await writeMiniRoot(rootWriter, scratch, '');
     const tar = path.join(cacheDir, 'debootstrap', `${key}.tar`);
     await run('tar', ['-cf', tar, '-C', scratch, '--numeric-owner', '.']);
     let artifact = '';
