@@ -4,8 +4,9 @@
  *
  *   racer exchange A B HOLD_US      swap A and B (renameat2 RENAME_EXCHANGE) until SIGTERM,
  *                                   holding each state HOLD_US; ends with A and B as they began
- *   racer steal DIR SUBSTR TARGET   whenever an entry whose name contains SUBSTR appears in DIR,
- *                                   rename it to NAME.stolen-N and put a symlink to TARGET there
+ *   racer steal DIR SUBSTR TARGET   whenever a directory whose name contains SUBSTR appears in
+ *                                   DIR, rename it to NAME.stolen-N and put a symlink to TARGET
+ *                                   there (the symlink's own creation does not trigger again)
  *   racer replant TARGET PATH US    keep PATH a symlink to TARGET: recreate it whenever it is gone
  *   racer exchange-on DIR SUBSTR A:B   whenever an entry whose name contains SUBSTR appears in
  *                                   DIR, exchange A and B (one atomic RENAME_EXCHANGE)
@@ -74,6 +75,7 @@ static int run_watch(const char *dir, const char *substr, const char *target, co
         }
         continue;
       }
+      if (!(ev->mask & IN_ISDIR)) continue;
       char src[4096], dst[4200];
       snprintf(src, sizeof src, "%s/%s", dir, ev->name);
       snprintf(dst, sizeof dst, "%s.stolen-%ld", src, swaps++);

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { chmod, lstat, mkdir, mkdtemp, readdir, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -65,12 +66,19 @@ export interface EntryState {
 
 export type Snapshot = Record<string, EntryState>;
 
+/** Streamed: an attack may leave a 600 MB image among the victims. */
+async function sha256Of(p: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(p)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
 async function entryState(p: string): Promise<EntryState> {
   const st = await lstat(p);
   const base = { uid: st.uid, gid: st.gid, mode: (st.mode & 0o7777).toString(8), size: st.isDirectory() ? 0 : st.size };
   if (st.isSymbolicLink()) return { type: 'link', ...base, target: await readlink(p) };
   if (st.isDirectory()) return { type: 'dir', ...base };
-  if (st.isFile()) return { type: 'file', ...base, sha256: createHash('sha256').update(await readFile(p)).digest('hex') };
+  if (st.isFile()) return { type: 'file', ...base, sha256: await sha256Of(p) };
   return { type: 'other', ...base };
 }
 
