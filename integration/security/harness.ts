@@ -148,7 +148,9 @@ export class SecurityHarness {
       await this.stack.start('privhelper');
       return { started: true };
     } catch (err) {
-      return { started: false, error: err instanceof Error ? err.message : String(err) };
+      const fatal = this.stack.daemons.privhelper?.logs.find((l) => l.msg === 'start-up failed');
+      const why = (fatal?.['err'] as { message?: string } | undefined)?.message;
+      return { started: false, error: why ?? (err instanceof Error ? err.message : String(err)) };
     }
   }
 
