@@ -1,16 +1,42 @@
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { qcow2Seed, qcow2WithBackingFile, qcow2WithDataFile } from './attacks/disk-images.js';
 import { createWorkDiskRequest, launchRequest, QCOW2, vmId } from './attacks/requests.js';
 import { launchAsAttacker, outcomeLine, overlayFor } from './attacks/vm.js';
 import { SecurityHarness, securityUnavailableReason } from './harness.js';
 import { describeOpenFile } from './lib/procfs.js';
+import { cpioNewc, READY_MARKER } from '../harness/tinyguest.js';
 
 /**
  * Issue 11, item 1 and a variant: the caller names the disk files root QEMU opens, and a qcow2
  * header names more files (backing file, external data file) that QEMU then opens as root.
  * Safe: the launch is refused, or QEMU runs without any victim file open.
  */
+/** A root-only file the attacker cannot read, whose content happens to be a bootable initramfs that says so. */
+const VICTIM_MARKER = 'VICTIM-INITRD-BOOTED';
+async function victimInitrd(file: string): Promise<void> {
+  const init = `#!/bin/busybox sh\n/bin/busybox echo ${VICTIM_MARKER}\nwhile :; do /bin/busybox sleep 1; done\n`;
+  const cpio = cpioNewc([
+    { name: 'bin', mode: 0o040755 },
+    { name: 'dev', mode: 0o040755 },
+    { name: 'dev/console', mode: 0o020600, rdev: [5, 1] },
+    { name: 'bin/busybox', mode: 0o100755, data: await readFile('/bin/busybox') },
+    { name: 'init', mode: 0o100755, data: Buffer.from(init) },
+  ]);
+  await writeFile(file, gzipSync(cpio), { mode: 0o600 });
+}
+
+async function waitForConsole(file: string, markers: string[], timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const text = await readFile(file, 'utf8').catch(() => '');
+    if (markers.some((m) => text.includes(m)) || Date.now() > deadline) return text;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 const skip = await securityUnavailableReason({ guest: true });
 if (skip) console.warn(`[skip] security: disk headers: ${skip}`);
 
@@ -107,6 +133,43 @@ describe.skipIf(skip !== undefined)('security: disk headers never make root QEMU
     const r = await launchAsAttacker(h, launchRequest({ vmId: id, guest: guest(), root: { path: overlay, format: QCOW2 } }));
     const holders = (await h.qemuHolding(v)).map(describeOpenFile);
     expect(holders, `launch ${outcomeLine(r)}`).toEqual([]);
+    expect(await h.hostChanges(v, before)).toEqual([]);
+  });
+
+  /**
+   * Found in vmspec/spec.ts and qemu/driver.ts: kernel_path and initrd_path are confined by
+   * realpath when the request arrives, and QEMU opens them by path later. QEMU creates its
+   * chardevs (agent.sock) before it loads the initrd, so a racer watching the VM's run dir
+   * exchanges the attacker's initrd with a symlink to a root-only file at that moment. The
+   * victim here is a bootable initramfs, so the console (readable by group banger) proves the
+   * guest received its content. This is a VM restart: the run dir exists from a first launch.
+   * v2 (kernel ids from privhelper's root-owned store, opened by fd): the attacker cannot name
+   * its own initrd; the racer pointed at the store gets EACCES.
+   */
+  it('initrd exchanged for a symlink after the path check (when QEMU creates agent.sock): the guest does not boot a root-only file', async () => {
+    const v = await h.victims();
+    const secretInitrd = path.join(v.root, 'initrd-secret');
+    await victimInitrd(secretInitrd);
+    const before = await h.hostSnapshot(v);
+    expect(await h.attacker.readError(secretInitrd)).toBe('EACCES');
+    const id = vmId('initrd');
+    const dir = path.join(h.stateDir, 'images', 'attacker', id);
+    const initrd = path.join(dir, 'initrd.cpio.gz');
+    await h.attacker.mkdir(dir);
+    await h.attacker.must('cp', [guest().initrd, initrd]);
+    await h.attacker.symlink(secretInitrd, path.join(dir, 'initrd.link'));
+    const root = await overlayFor(h, id, guest().base);
+    const req = launchRequest({ vmId: id, guest: guest(), root: { path: root, format: QCOW2 }, initrdPath: initrd });
+    const first = await launchAsAttacker(h, req);
+    expect(first.ok, `first launch ${outcomeLine(first)}`).toBe(true);
+    expect((await h.attacker.call('killHypervisor', { vmId: id })).ok).toBe(true);
+    const racer = await h.attacker.racer('exchange-on', [path.join(h.runDir, 'vms', id), 'agent.sock', `${initrd}:${path.join(dir, 'initrd.link')}`]);
+    const r = await launchAsAttacker(h, req);
+    const raced = await racer.stop();
+    const consoleLog = path.join(h.runDir, 'vms', id, 'console.log');
+    const text = r.ok ? await waitForConsole(consoleLog, [VICTIM_MARKER, READY_MARKER], 90_000) : '';
+    const line = text.split('\n').find((l) => l.includes(VICTIM_MARKER) || l.includes(READY_MARKER)) ?? '(no marker)';
+    expect(text.includes(VICTIM_MARKER), `relaunch ${outcomeLine(r)}; racer exchanged ${raced.hits}x; console: ${line.trim()}`).toBe(false);
     expect(await h.hostChanges(v, before)).toEqual([]);
   });
 });
