@@ -2,12 +2,10 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { chrootEscapePayload, poisonBaseCache, poisonNpmArtifact } from './attacks/build-cache.js';
-import { buildRootfsRequest } from './attacks/requests.js';
-import { SecurityHarness, securityUnavailableReason } from './harness.js';
-import type { StreamOutcome } from './lib/attacker.js';
-import { seedBuildCacheAsRoot } from './lib/build-inputs.js';
+import { buildAs, builtDir, buildSummary } from './attacks/build.js';
+import { securityUnavailableReason, useHarness } from './harness.js';
 
 const run = promisify(execFile);
 
@@ -20,37 +18,20 @@ const run = promisify(execFile);
 const skip = await securityUnavailableReason({ guest: true });
 if (skip) console.warn(`[skip] security: build cache: ${skip}`);
 
-type BuildOutcome = StreamOutcome<{ event?: { $case: string; value: { outputPath?: string } } | undefined }>;
-
-function summary(r: BuildOutcome): string {
-  const result = r.events.find((e) => e.event?.$case === 'result')?.event?.value.outputPath;
-  return `${r.events.length} events, ${r.err ? `${r.err.codeName} ${r.err.reason}: ${r.err.details}` : result ? `built ${result}` : 'no result'}`;
-}
-
 describe.skipIf(skip !== undefined)('security: BuildRootfs over a caller-writable cache and images dir', () => {
-  let h: SecurityHarness;
+  const ctx = useHarness({ guest: true, seedBuildCache: 'each' });
 
-  beforeAll(async () => {
-    h = await SecurityHarness.start({ guest: true });
-  });
-  beforeEach(async () => {
-    await seedBuildCacheAsRoot(h.cacheDir);
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
-
-  const build = (out: string): Promise<BuildOutcome> =>
-    h.attacker.stream('buildRootfs', buildRootfsRequest({ outputPath: path.join(h.stateDir, 'images', out), modulesDir: h.kernel!.modulesDir }), { timeoutMs: 180_000 });
+  const build = (out: string): ReturnType<typeof buildAs> => buildAs(ctx.h, path.join(ctx.h.stateDir, 'images', out), ctx.h.kernel!.modulesDir);
 
   it('poisoned debootstrap tar: no code from it runs as root on the host (payload marker in a root-only dir)', async () => {
+    const { h } = ctx;
     const v = await h.victims();
     const before = await h.hostSnapshot(v);
     const facts = await h.attacker.recipe('debian-bookworm', h.kernel!.identity);
     await poisonBaseCache(h.attacker, { cacheDir: h.cacheDir, home: h.launch.home, facts, systemctl: chrootEscapePayload(path.join(v.dir, 'PWNED')) });
     const r = await build('poisoned');
     const marker = await readFile(path.join(v.dir, 'PWNED'), 'utf8').catch(() => '');
-    expect(await h.hostChanges(v, before), `build: ${summary(r)}; marker: ${marker.trim()}`).toEqual([]);
+    expect(await h.hostChanges(v, before), `build: ${buildSummary(r)}; marker: ${marker.trim()}`).toEqual([]);
   });
 
   /**
@@ -59,12 +40,13 @@ describe.skipIf(skip !== undefined)('security: BuildRootfs over a caller-writabl
    * build fails later (this tar has no systemctl) after the host file was overwritten.
    */
   it('debootstrap tar with a symlink where the artifact goes: the build does not overwrite (or chmod) the victim', async () => {
+    const { h } = ctx;
     const v = await h.victims();
     const before = await h.hostSnapshot(v);
     const facts = await h.attacker.recipe('debian-bookworm', h.kernel!.identity);
     await poisonBaseCache(h.attacker, { cacheDir: h.cacheDir, home: h.launch.home, facts, systemctl: null, links: { 'usr/local/bin/opencode': path.join(v.dir, 'sudoers') } });
     const r = await build('linked');
-    expect(await h.hostChanges(v, before), `build: ${summary(r)}`).toEqual([]);
+    expect(await h.hostChanges(v, before), `build: ${buildSummary(r)}`).toEqual([]);
   });
 
   /**
@@ -72,13 +54,14 @@ describe.skipIf(skip !== undefined)('security: BuildRootfs over a caller-writabl
    * guest. Not a host escape, but the cache must be trusted input all the same (item 4).
    */
   it("poisoned npm artifact: the image's /usr/local/bin/opencode is not the attacker's file", async () => {
+    const { h } = ctx;
     const facts = await h.attacker.recipe('debian-bookworm', h.kernel!.identity);
     const evil = '#!/bin/sh\necho attacker-controlled opencode\n';
     await poisonNpmArtifact(h.attacker, h.cacheDir, facts, evil);
     const r = await build('npm');
-    const out = r.events.find((e) => e.event?.$case === 'result')?.event?.value.outputPath;
+    const out = builtDir(r);
     let inImage = '';
     if (out) inImage = (await run('debugfs', ['-R', 'cat /usr/local/bin/opencode', path.join(out, 'rootfs.ext4')])).stdout;
-    expect(inImage, `build: ${summary(r)}`).not.toBe(evil);
+    expect(inImage, `build: ${buildSummary(r)}`).not.toBe(evil);
   });
 });

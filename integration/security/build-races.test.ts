@@ -1,10 +1,8 @@
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { prepareHandOverTrap } from './attacks/image-dir.js';
-import { buildRootfsRequest } from './attacks/requests.js';
-import { SecurityHarness, securityUnavailableReason } from './harness.js';
-import type { StreamOutcome } from './lib/attacker.js';
-import { seedBuildCacheAsRoot } from './lib/build-inputs.js';
+import { buildAs, buildSummary } from './attacks/build.js';
+import { securityUnavailableReason, useHarness } from './harness.js';
 
 /**
  * Issue 11, items 3 (the `.building-<pid>` directory) and 4 (the hand-over walk): BuildRootfs
@@ -15,26 +13,10 @@ import { seedBuildCacheAsRoot } from './lib/build-inputs.js';
 const skip = await securityUnavailableReason({ guest: true });
 if (skip) console.warn(`[skip] security: build races: ${skip}`);
 
-type BuildOutcome = StreamOutcome<{ event?: { $case: string; value: { outputPath?: string } } | undefined }>;
-
-function summary(r: BuildOutcome): string {
-  const result = r.events.find((e) => e.event?.$case === 'result')?.event?.value.outputPath;
-  return r.err ? `${r.err.codeName} ${r.err.reason}: ${r.err.details}` : result ? `built ${result}` : `${r.events.length} events, no result`;
-}
-
 describe.skipIf(skip !== undefined)('security: races in BuildRootfs output directories', () => {
-  let h: SecurityHarness;
+  const ctx = useHarness({ guest: true, seedBuildCache: 'once' });
 
-  beforeAll(async () => {
-    h = await SecurityHarness.start({ guest: true });
-    await seedBuildCacheAsRoot(h.cacheDir);
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
-
-  const build = (imagesRoot: string): Promise<BuildOutcome> =>
-    h.attacker.stream('buildRootfs', buildRootfsRequest({ outputPath: imagesRoot, modulesDir: h.kernel!.modulesDir }), { timeoutMs: 180_000 });
+  const build = (imagesRoot: string): ReturnType<typeof buildAs> => buildAs(ctx.h, imagesRoot, ctx.h.kernel!.modulesDir);
 
   /**
    * The build runs in `<images>/<name>.building-<pid>`, a directory root creates in the
@@ -47,6 +29,7 @@ describe.skipIf(skip !== undefined)('security: races in BuildRootfs output direc
    * v2: builds run in a root-owned directory; the racer, pointed at it, gets EACCES.
    */
   it('.building-<pid> directory swapped for a symlink (inotify, every attempt): the victim directory is unchanged', async () => {
+    const { h } = ctx;
     const v = await h.victims();
     const before = await h.hostSnapshot(v);
     const imagesRoot = path.join(h.stateDir, 'images', 'race-building');
@@ -55,7 +38,7 @@ describe.skipIf(skip !== undefined)('security: races in BuildRootfs output direc
     const outcomes: string[] = [];
     let changes: string[] = [];
     for (let i = 0; i < 6 && changes.length === 0; i++) {
-      outcomes.push(summary(await build(imagesRoot)));
+      outcomes.push(buildSummary(await build(imagesRoot)));
       changes = await h.hostChanges(v, before);
       for (const name of await h.attacker.readdir(imagesRoot)) await h.attacker.rm(path.join(imagesRoot, name)).catch(() => undefined);
     }
@@ -72,6 +55,7 @@ describe.skipIf(skip !== undefined)('security: races in BuildRootfs output direc
    * last component, so `sub/<name>` lands on the victim's entries.
    */
   it('hand-over walk with a subdirectory exchanged for a symlink (loop, 2000 entries): victim entries stay root-owned', async () => {
+    const { h } = ctx;
     const v = await h.victims();
     const before = await h.hostSnapshot(v);
     const imagesRoot = path.join(h.stateDir, 'images', 'race-handover');
@@ -81,7 +65,7 @@ describe.skipIf(skip !== undefined)('security: races in BuildRootfs output direc
     const outcomes: string[] = [];
     let changes: string[] = [];
     for (let i = 0; i < 10 && changes.length === 0; i++) {
-      outcomes.push(summary(await build(imagesRoot)));
+      outcomes.push(buildSummary(await build(imagesRoot)));
       changes = await h.hostChanges(v, before);
     }
     const raced = await racer.stop();

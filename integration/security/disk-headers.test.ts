@@ -1,11 +1,11 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { qcow2Seed, qcow2WithBackingFile, qcow2WithDataFile } from './attacks/disk-images.js';
 import { createWorkDiskRequest, launchRequest, QCOW2, vmId } from './attacks/requests.js';
 import { launchAsAttacker, outcomeLine, overlayFor } from './attacks/vm.js';
-import { SecurityHarness, securityUnavailableReason } from './harness.js';
+import { securityUnavailableReason, useHarness, type SecurityHarness } from './harness.js';
 import { describeOpenFile } from './lib/procfs.js';
 import { cpioNewc, READY_MARKER } from '../harness/tinyguest.js';
 
@@ -41,19 +41,9 @@ const skip = await securityUnavailableReason({ guest: true });
 if (skip) console.warn(`[skip] security: disk headers: ${skip}`);
 
 describe.skipIf(skip !== undefined)('security: disk headers never make root QEMU open a host file', () => {
-  let h: SecurityHarness;
+  const ctx = useHarness({ guest: true });
 
-  beforeAll(async () => {
-    h = await SecurityHarness.start({ guest: true });
-  });
-  afterEach(async () => {
-    await h?.killQemus();
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
-
-  const guest = (): NonNullable<SecurityHarness['guest']> => h.guest!;
+  const guest = (): NonNullable<SecurityHarness['guest']> => ctx.h.guest!;
 
   /**
    * v2 (disks named by id): the attacker cannot pass its own file; it plants the qcow2 where
@@ -62,6 +52,7 @@ describe.skipIf(skip !== undefined)('security: disk headers never make root QEMU
    * format and an explicit backing chain, the header's backing name is never opened.
    */
   it('qcow2 backing file: a root disk backed by a root-only file is not opened by QEMU', async () => {
+    const { h } = ctx;
     const v = await h.victims();
     const before = await h.hostSnapshot(v);
     expect(await h.attacker.readError(v.secret), 'the attacker itself cannot read the victim').toBe('EACCES');
@@ -79,6 +70,7 @@ describe.skipIf(skip !== undefined)('security: disk headers never make root QEMU
    * with an external data file (or open only what it chose, by fd).
    */
   it('qcow2 external data file: a root disk whose raw data file is a root-only file is not opened (no write access for the guest)', async () => {
+    const { h } = ctx;
     const v = await h.victims();
     const before = await h.hostSnapshot(v);
     const id = vmId('datafile');
@@ -98,6 +90,7 @@ describe.skipIf(skip !== undefined)('security: disk headers never make root QEMU
    * VM is relaunched": the disk must still be opened raw.
    */
   it('raw work disk launched as qcow2: a work disk whose content is a qcow2 header does not make QEMU open the victim', async () => {
+    const { h } = ctx;
     const v = await h.victims();
     const before = await h.hostSnapshot(v);
     const id = vmId('workq');
@@ -121,6 +114,7 @@ describe.skipIf(skip !== undefined)('security: disk headers never make root QEMU
    * privhelper (O_NOFOLLOW) and passed by fd.
    */
   it("overlay base swapped for a symlink: privhelper's own overlay does not open the victim as its backing file", async () => {
+    const { h } = ctx;
     const v = await h.victims();
     const before = await h.hostSnapshot(v);
     const id = vmId('base');
@@ -147,6 +141,7 @@ describe.skipIf(skip !== undefined)('security: disk headers never make root QEMU
    * its own initrd; the racer pointed at the store gets EACCES.
    */
   it('initrd exchanged for a symlink after the path check (when QEMU creates agent.sock): the guest does not boot a root-only file', async () => {
+    const { h } = ctx;
     const v = await h.victims();
     const secretInitrd = path.join(v.root, 'initrd-secret');
     await victimInitrd(secretInitrd);

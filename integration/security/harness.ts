@@ -3,13 +3,14 @@ import { randomBytes } from 'node:crypto';
 import { access, chmod, chown, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { createStack, REPO_ROOT, type Stack } from '../harness/daemons.js';
 import { Netns, netnsUnavailableReason } from '../harness/netns.js';
 import { tinyGuestUnavailableReason } from '../harness/tinyguest.js';
 import { ensureBangerAccount, type Account } from './lib/account.js';
 import { prepareAgentLaunch, type AgentLaunch } from './lib/agent-launch.js';
 import { Attacker } from './lib/attacker.js';
-import { stageKernel, stageTinyGuest, type StagedGuest, type StagedKernelDir } from './lib/build-inputs.js';
+import { seedBuildCacheAsRoot, stageKernel, stageTinyGuest, type StagedGuest, type StagedKernelDir } from './lib/build-inputs.js';
 import { applyTmpfiles, inTree, type BangerTree, type TmpfilesDir } from './lib/layout.js';
 import { describeOpenFile, processUid, qemuHolding, qemuProcessesUnder, type OpenFile } from './lib/procfs.js';
 import { createVictims, diffSnapshots, removeVictims, snapshotOwners, snapshotTree, type Snapshot, type Victims } from './lib/victims.js';
@@ -42,6 +43,35 @@ export interface HarnessOptions {
   guest?: boolean;
   /** Run the attacker from a bundle even when the worktree is readable (tests the fallback). */
   forceBundle?: boolean;
+  /** Put a legitimate build cache in place as root (see seedBuildCacheAsRoot), once or before every test. */
+  seedBuildCache?: 'once' | 'each';
+}
+
+/**
+ * One harness for a describe block: started before its tests, QEMUs the attacker got killed
+ * after each test, everything removed at the end.
+ */
+export function useHarness(opts: HarnessOptions = {}): { readonly h: SecurityHarness } {
+  let current: SecurityHarness | undefined;
+  beforeAll(async () => {
+    current = await SecurityHarness.start(opts);
+    if (opts.seedBuildCache === 'once') await seedBuildCacheAsRoot(current.cacheDir);
+  });
+  beforeEach(async () => {
+    if (opts.seedBuildCache === 'each' && current) await seedBuildCacheAsRoot(current.cacheDir);
+  });
+  afterEach(async () => {
+    await current?.killQemus();
+  });
+  afterAll(async () => {
+    await current?.close();
+  });
+  return {
+    get h(): SecurityHarness {
+      if (!current) throw new Error('security harness not started');
+      return current;
+    },
+  };
 }
 
 /** Host state a test must leave exactly as it found it. */

@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SecurityHarness, securityUnavailableReason } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { securityUnavailableReason, useHarness } from './harness.js';
 
 /**
  * Files privhelper itself keeps in the banger-owned run dir: its socket (issue 11, item 5) and,
@@ -14,14 +14,7 @@ const skip = await securityUnavailableReason();
 if (skip) console.warn(`[skip] security: privhelper's own files: ${skip}`);
 
 describe.skipIf(skip !== undefined)("security: privhelper's own files in the caller-owned run dir", () => {
-  let h: SecurityHarness;
-
-  beforeAll(async () => {
-    h = await SecurityHarness.start();
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
+  const ctx = useHarness();
 
   /**
    * The textfile is written as `<run>/metrics/.<pid>.<ms>.tmp` and renamed into place every
@@ -29,6 +22,7 @@ describe.skipIf(skip !== undefined)("security: privhelper's own files in the cal
    * the next 17 s as symlinks to the victim and waits for the flush, which writes through one.
    */
   it('metrics textfile: predictable temp names planted as symlinks do not make root overwrite the victim', async () => {
+    const { h } = ctx;
     const v = await h.victims();
     const before = await h.hostSnapshot(v);
     const info = await h.attacker.call('getServerInfo', {});
@@ -56,6 +50,7 @@ describe.skipIf(skip !== undefined)("security: privhelper's own files in the cal
    * 0660, given group banger and moved to `<run>/privhelper.sock`. Repeated over restarts.
    */
   it('socket private dir swapped for a symlink (inotify, over privhelper restarts): the victim is untouched', async () => {
+    const { h } = ctx;
     const v = await h.victims();
     const before = await h.hostSnapshot(v);
     const socket = h.socketPath;

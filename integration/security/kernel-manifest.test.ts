@@ -1,11 +1,9 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { plantKernelDir } from './attacks/build-cache.js';
-import { buildRootfsRequest } from './attacks/requests.js';
-import { SecurityHarness, securityUnavailableReason } from './harness.js';
-import type { StreamOutcome } from './lib/attacker.js';
-import { seedBuildCacheAsRoot } from './lib/build-inputs.js';
+import { buildAs, buildSummary } from './attacks/build.js';
+import { securityUnavailableReason, useHarness } from './harness.js';
 import { cpuSeconds } from './lib/procfs.js';
 
 /**
@@ -20,68 +18,59 @@ import { cpuSeconds } from './lib/procfs.js';
 const skip = await securityUnavailableReason({ guest: true });
 if (skip) console.warn(`[skip] security: kernel manifests: ${skip}`);
 
-type BuildOutcome = StreamOutcome<{ event?: { $case: string } | undefined }>;
 const REFUSED = ['INVALID_ARGUMENT', 'FAILED_PRECONDITION'];
 const UP = '../'.repeat(24);
 const ZERO = '0'.repeat(64);
 
-function summary(r: BuildOutcome): string {
-  return `${r.events.length} events${r.cancelled ? ' (cancelled by the attacker after the first)' : ''}, ${r.err ? `${r.err.codeName} ${r.err.reason}: ${r.err.details}` : 'no error'} after ${r.ms} ms`;
-}
-
 describe.skipIf(skip !== undefined)('security: kernel manifests written by the caller', () => {
-  let h: SecurityHarness;
+  const ctx = useHarness({ guest: true, seedBuildCache: 'once' });
 
-  beforeAll(async () => {
-    h = await SecurityHarness.start({ guest: true });
-    await seedBuildCacheAsRoot(h.cacheDir);
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
-
-  const build = (modulesDir: string, opts: { timeoutMs?: number; cancelAfter?: number } = {}): Promise<BuildOutcome> =>
-    h.attacker.stream('buildRootfs', buildRootfsRequest({ outputPath: path.join(h.stateDir, 'images', 'kernels-test'), modulesDir }), { timeoutMs: 120_000, ...opts });
+  const build = (modulesDir: string, opts: { timeoutMs?: number; cancelAfter?: number } = {}): ReturnType<typeof buildAs> =>
+    buildAs(ctx.h, path.join(ctx.h.stateDir, 'images', 'kernels-test'), modulesDir, { timeoutMs: 120_000, ...opts });
 
   it('a manifest without file entries is refused before any build step (no progress event)', async () => {
+    const { h } = ctx;
     const k = await plantKernelDir(h.attacker, h.stateDir, 'nofiles', { vmlinux: { sha256: ZERO, size: 1 }, initrd: { sha256: ZERO, size: 1 } });
     const r = await build(k.modulesDir, { cancelAfter: 1 });
-    expect({ events: r.events.length, code: r.err?.codeName }, summary(r)).toEqual({ events: 0, code: expect.toBeOneOf(REFUSED) });
+    expect({ events: r.events.length, code: r.err?.codeName }, buildSummary(r)).toEqual({ events: 0, code: expect.toBeOneOf(REFUSED) });
   });
 
   it('artifacts.vmlinux.file = "../../…/<victim>": the error is not a sha256 oracle of the victim', async () => {
+    const { h } = ctx;
     const v = await h.victims();
     const k = await plantKernelDir(h.attacker, h.stateDir, 'oracle', { vmlinux: { file: `${UP}${v.secret.slice(1)}`, sha256: ZERO, size: 1 } });
     const r = await build(k.modulesDir);
     const secretHash = createHash('sha256').update(v.secretText).digest('hex');
-    expect(r.err?.details ?? '', summary(r)).not.toContain(secretHash);
-    expect(r.err?.codeName, summary(r)).toBe('INVALID_ARGUMENT');
+    expect(r.err?.details ?? '', buildSummary(r)).not.toContain(secretHash);
+    expect(r.err?.codeName, buildSummary(r)).toBe('INVALID_ARGUMENT');
   });
 
   it('a bare file name that is a symlink to the victim: the error is not a sha256 oracle either', async () => {
+    const { h } = ctx;
     const v = await h.victims();
     const k = await plantKernelDir(h.attacker, h.stateDir, 'oracle-link', { vmlinux: { file: 'vmlinux', sha256: ZERO, size: 1 } });
     await h.attacker.symlink(v.secret, path.join(k.dir, 'vmlinux'));
     const r = await build(k.modulesDir);
     const secretHash = createHash('sha256').update(v.secretText).digest('hex');
-    expect(r.err?.details ?? '', summary(r)).not.toContain(secretHash);
-    expect(r.err?.codeName, summary(r)).toBeOneOf(REFUSED);
+    expect(r.err?.details ?? '', buildSummary(r)).not.toContain(secretHash);
+    expect(r.err?.codeName, buildSummary(r)).toBeOneOf(REFUSED);
   });
 
   describe('files that never end', () => {
     afterEach(async () => {
       // A hung hash loop or stuck thread pool is privhelper's; only a restart clears it.
-      await h.restartPrivhelper('SIGKILL');
+      await ctx.h.restartPrivhelper('SIGKILL');
     });
 
     it('artifacts.vmlinux.file = "…/dev/zero": the call fails promptly instead of hashing forever', async () => {
+      const { h } = ctx;
       const k = await plantKernelDir(h.attacker, h.stateDir, 'zero', { vmlinux: { file: `${UP}dev/zero`, sha256: ZERO, size: 1 } });
       const r = await build(k.modulesDir, { timeoutMs: 8000 });
       const pid = h.privhelperPid;
       const cpu0 = await cpuSeconds(pid);
       await new Promise((res) => setTimeout(res, 2000));
       const burnt = (await cpuSeconds(pid)) - cpu0;
-      const evidence = `${summary(r)}; privhelper pid ${pid} then used ${burnt.toFixed(2)} CPU-s in 2 s`;
+      const evidence = `${buildSummary(r)}; privhelper pid ${pid} then used ${burnt.toFixed(2)} CPU-s in 2 s`;
       expect({ prompt: r.ms < 5000, code: r.err?.codeName }, evidence).toEqual({ prompt: true, code: expect.toBeOneOf(REFUSED) });
       expect(burnt, evidence).toBeLessThan(0.5);
     });
@@ -91,6 +80,7 @@ describe.skipIf(skip !== undefined)('security: kernel manifests written by the c
      * four threads. Four such calls stop all of privhelper's file I/O, for every caller.
      */
     it('four manifests naming a FIFO: each call fails promptly and privhelper keeps answering', async () => {
+      const { h } = ctx;
       const dirs: string[] = [];
       for (let i = 0; i < 4; i++) {
         const k = await plantKernelDir(h.attacker, h.stateDir, `fifo${i}`, { vmlinux: { file: 'vmlinux', sha256: ZERO, size: 1 } });
@@ -99,7 +89,7 @@ describe.skipIf(skip !== undefined)('security: kernel manifests written by the c
       }
       const builds = await Promise.all(dirs.map((d) => build(d, { timeoutMs: 4000 })));
       const probe = await h.attacker.call('probeHost', { deep: false }, 5000);
-      const evidence = [...builds.map((r, i) => `#${i + 1}: ${summary(r)}`), `ProbeHost after: ${probe.ok ? `answered in ${probe.ms} ms` : `${probe.err.codeName} after ${probe.ms} ms`}`].join('\n');
+      const evidence = [...builds.map((r, i) => `#${i + 1}: ${buildSummary(r)}`), `ProbeHost after: ${probe.ok ? `answered in ${probe.ms} ms` : `${probe.err.codeName} after ${probe.ms} ms`}`].join('\n');
       expect(builds.map((r) => ({ prompt: r.ms < 3000, code: r.err?.codeName })), evidence).toEqual(builds.map(() => ({ prompt: true, code: expect.toBeOneOf(REFUSED) })));
       expect(probe.ok, evidence).toBe(true);
     });

@@ -1,11 +1,11 @@
 import { access, statfs } from 'node:fs/promises';
 import { totalmem, tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ext4Image } from './attacks/disk-images.js';
 import { createWorkDiskRequest, GiB, launchRequest, MiB, QCOW2, vmId } from './attacks/requests.js';
 import { launchAsAttacker, outcomeLine, overlayFor } from './attacks/vm.js';
-import { SecurityHarness, securityUnavailableReason } from './harness.js';
+import { securityUnavailableReason, useHarness, type SecurityHarness } from './harness.js';
 import type { Outcome } from './lib/attacker.js';
 import { watchProcesses } from './lib/procfs.js';
 
@@ -34,19 +34,10 @@ function refusal(r: Outcome<unknown>): string {
 }
 
 describe.skipIf(skip !== undefined)('security: per-VM bounds come from [vm] in the config', () => {
-  let h: SecurityHarness;
-
-  beforeAll(async () => {
-    h = await SecurityHarness.start({ guest: true, vm: { maxMemoryMib: 1024, maxVcpus: 2, maxWorkDiskGib: 8 } });
-  });
-  afterEach(async () => {
-    await h?.killQemus();
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
+  const ctx = useHarness({ guest: true, vm: { maxMemoryMib: 1024, maxVcpus: 2, maxWorkDiskGib: 8 } });
 
   it('memory above [vm] max_memory_mib (2048 > 1024) is refused, naming the limit', async () => {
+    const { h } = ctx;
     const id = vmId('mem');
     const root = await overlayFor(h, id, h.guest!.base);
     const r = await launchAsAttacker(h, launchRequest({ vmId: id, guest: h.guest!, root: { path: root, format: QCOW2 }, memoryMib: 2048 }));
@@ -55,6 +46,7 @@ describe.skipIf(skip !== undefined)('security: per-VM bounds come from [vm] in t
   });
 
   it('vCPUs above [vm] max_vcpus (3 > 2) are refused, naming the limit', async () => {
+    const { h } = ctx;
     const id = vmId('cpu');
     const root = await overlayFor(h, id, h.guest!.base);
     const r = await launchAsAttacker(h, launchRequest({ vmId: id, guest: h.guest!, root: { path: root, format: QCOW2 }, vcpus: 3 }));
@@ -63,6 +55,7 @@ describe.skipIf(skip !== undefined)('security: per-VM bounds come from [vm] in t
   });
 
   it('a work disk above [vm] max_work_disk_gib (9 GiB > 8) is refused, naming the limit', async () => {
+    const { h } = ctx;
     const seed = await growableSeed(h, 'nine');
     const id = vmId('disk');
     const r = await h.attacker.call('createWorkDisk', createWorkDiskRequest(id, seed, 9 * GiB));
@@ -72,6 +65,7 @@ describe.skipIf(skip !== undefined)('security: per-VM bounds come from [vm] in t
   });
 
   it('a 2 TiB sparse work disk is refused with RESOURCE_EXHAUSTED', async () => {
+    const { h } = ctx;
     const seed = await growableSeed(h, 'huge');
     const id = vmId('huge');
     const r = await h.attacker.call('createWorkDisk', createWorkDiskRequest(id, seed, 2 * 1024 * GiB));
@@ -81,6 +75,7 @@ describe.skipIf(skip !== undefined)('security: per-VM bounds come from [vm] in t
   });
 
   it('growing a work disk to 2 TiB (ResizeWorkDisk) is refused with RESOURCE_EXHAUSTED', async () => {
+    const { h } = ctx;
     const seed = await growableSeed(h, 'grow');
     const id = vmId('grow');
     const made = await h.attacker.call('createWorkDisk', createWorkDiskRequest(id, seed, 16 * MiB));
@@ -92,8 +87,9 @@ describe.skipIf(skip !== undefined)('security: per-VM bounds come from [vm] in t
   });
 
   /** The boot probe only runs where /dev/kvm exists (it does here: PVM). */
-  it('ProbeHost{deep} at most once per 60 s per caller: the repeats are refused and start no QEMU', async (ctx) => {
-    if (!(await access('/dev/kvm').then(() => true, () => false))) ctx.skip('no /dev/kvm: a deep probe starts no QEMU here');
+  it('ProbeHost{deep} at most once per 60 s per caller: the repeats are refused and start no QEMU', async (t) => {
+    const { h } = ctx;
+    if (!(await access('/dev/kvm').then(() => true, () => false))) t.skip('no /dev/kvm: a deep probe starts no QEMU here');
     const privhelper = h.privhelperPid;
     const watch = watchProcesses((args) => path.basename(args[0] ?? '').startsWith('qemu-system-') && args.includes('-S') && args.includes('kvm'));
     const outcomes: Outcome<{ capabilities?: { kvmDetail: string } | undefined }>[] = [];
@@ -115,16 +111,10 @@ const diskGib = Math.min(65536, Math.ceil(freeGib / 2) + 1);
 const quotaSkip = skip ?? (vmsForMemoryQuota > 3 ? `host has ${hostMib} MiB: the memory quota needs ${vmsForMemoryQuota} guests of ${GUEST_MIB} MiB` : undefined);
 
 describe.skipIf(quotaSkip !== undefined)('security: global quotas across VMs', () => {
-  let h: SecurityHarness;
-
-  beforeAll(async () => {
-    h = await SecurityHarness.start({ guest: true, vm: { maxMemoryMib: GUEST_MIB, maxWorkDiskGib: diskGib } });
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
+  const ctx = useHarness({ guest: true, vm: { maxMemoryMib: GUEST_MIB, maxWorkDiskGib: diskGib } });
 
   it(`guest memory beyond 75% of host RAM in total is refused with RESOURCE_EXHAUSTED (${vmsForMemoryQuota} x ${GUEST_MIB} MiB on ${hostMib} MiB)`, async () => {
+    const { h } = ctx;
     const outcomes: Outcome<unknown>[] = [];
     for (let i = 0; i < vmsForMemoryQuota; i++) {
       const id = vmId('quota');
@@ -137,6 +127,7 @@ describe.skipIf(quotaSkip !== undefined)('security: global quotas across VMs', (
   });
 
   it(`work disks beyond the free space in total are refused with RESOURCE_EXHAUSTED (2 x ${diskGib} GiB, ${freeGib} GiB free)`, async () => {
+    const { h } = ctx;
     const seed = await growableSeed(h, 'quota');
     const outcomes: Outcome<{ path: string; sizeBytes: number }>[] = [];
     for (let i = 0; i < 2; i++) outcomes.push(await h.attacker.call('createWorkDisk', createWorkDiskRequest(vmId('dq'), seed, diskGib * GiB)));

@@ -1,9 +1,9 @@
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { launchRequest, QCOW2, vmId } from './attacks/requests.js';
 import { plantRunDir, pointRunVmsAt } from './attacks/run-dir.js';
 import { launchAsAttacker, outcomeLine, overlayFor } from './attacks/vm.js';
-import { SecurityHarness, securityUnavailableReason } from './harness.js';
+import { securityUnavailableReason, useHarness } from './harness.js';
 
 /**
  * Issue 11, item 2: privhelper writes, chowns and chmods files by path in `<run>/vms/<id>/`,
@@ -18,19 +18,10 @@ const skip = await securityUnavailableReason({ guest: true });
 if (skip) console.warn(`[skip] security: VM run dir: ${skip}`);
 
 describe.skipIf(skip !== undefined)('security: a VM run dir in the caller-owned run dir', () => {
-  let h: SecurityHarness;
-
-  beforeAll(async () => {
-    h = await SecurityHarness.start({ guest: true });
-  });
-  afterEach(async () => {
-    await h?.killQemus();
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
+  const ctx = useHarness({ guest: true });
 
   it('planted symlinks (console.log, qemu.log, launch.json -> victims): launching the VM does not write, chown or chmod the victims', async () => {
+    const { h } = ctx;
     const v = await h.victims();
     const before = await h.hostSnapshot(v);
     const id = vmId('links');
@@ -47,6 +38,7 @@ describe.skipIf(skip !== undefined)('security: a VM run dir in the caller-owned 
   });
 
   it('<run>/vms renamed to a symlink to a victim directory: a launch does not chown or chmod that directory', async () => {
+    const { h } = ctx;
     const v = await h.victims();
     const before = await h.hostSnapshot(v);
     const id = vmId('vmsdir');
@@ -68,6 +60,7 @@ describe.skipIf(skip !== undefined)('security: a VM run dir in the caller-owned 
    * recognises its QEMU. This is a VM restart: the run dir exists from the VM's first launch.
    */
   it('<run>/vms exchanged for an attacker tree as soon as QEMU creates agent.sock: privhelper does not chown, chmod or write the victims', async () => {
+    const { h } = ctx;
     const v = await h.victims();
     const id = vmId('swap');
     const root = await overlayFor(h, id, h.guest!.base);

@@ -1,11 +1,11 @@
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ext4Image } from './attacks/disk-images.js';
 import { takeOverDir } from './attacks/dirs.js';
 import { createOverlayRequest, createWorkDiskRequest, MiB, vmId } from './attacks/requests.js';
 import { outcomeLine } from './attacks/vm.js';
-import { SecurityHarness, securityUnavailableReason, type Victims } from './harness.js';
+import { securityUnavailableReason, useHarness, type Victims } from './harness.js';
 
 /**
  * Issue 11, item 7 and variants: the disk verbs check a path, then act on it by path, and
@@ -33,14 +33,7 @@ async function disksHolding(stateDir: string, id: string, v: Victims): Promise<s
 }
 
 describe.skipIf(skip !== undefined)('security: VM disk verbs act on caller-controlled paths', () => {
-  let h: SecurityHarness;
-
-  beforeAll(async () => {
-    h = await SecurityHarness.start({ guest: true });
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
+  const ctx = useHarness({ guest: true });
 
   /**
    * Found in disk/manager.ts: CreateWorkDisk confines the seed path, then copies it by path.
@@ -48,6 +41,7 @@ describe.skipIf(skip !== undefined)('security: VM disk verbs act on caller-contr
    * into the VM's work disk, which the guest reads.
    */
   it('work-disk seed swapped for a symlink (exchange loop): no VM disk ends up holding a root-only file', async () => {
+    const { h } = ctx;
     const v = await h.victims();
     const before = await h.hostSnapshot(v);
     const dir = path.join(h.stateDir, 'images', 'attacker', 'seedrace');
@@ -74,6 +68,7 @@ describe.skipIf(skip !== undefined)('security: VM disk verbs act on caller-contr
    * copyFile writes the attacker's seed into the victim.
    */
   it('work.ext4.partial re-planted as a symlink (loop): CreateWorkDisk does not overwrite the victim', async () => {
+    const { h } = ctx;
     const v = await h.victims();
     const before = await h.hostSnapshot(v);
     const seed = path.join(h.stateDir, 'images', 'attacker', 'partial', 'work-seed.ext4');
@@ -93,6 +88,7 @@ describe.skipIf(skip !== undefined)('security: VM disk verbs act on caller-contr
   });
 
   it('root.qcow2.partial re-planted as a symlink (loop): CreateOverlay does not write a qcow2 header into the victim', async () => {
+    const { h } = ctx;
     const v = await h.victims();
     const before = await h.hostSnapshot(v);
     await takeOverDir(h.attacker, path.join(h.stateDir, 'vms'));
@@ -116,6 +112,7 @@ describe.skipIf(skip !== undefined)('security: VM disk verbs act on caller-contr
    * fails on it).
    */
   it('ResizeWorkDisk with work.ext4 exchanged for a symlink (loop): the victim is never truncated', async () => {
+    const { h } = ctx;
     const v = await h.victims();
     const before = await h.hostSnapshot(v);
     await takeOverDir(h.attacker, path.join(h.stateDir, 'vms'));

@@ -67,19 +67,24 @@ async function stream(name: string, request: string, timeoutMs: number, cancelAf
 }
 
 function fsOp(action: string, a: Record<string, unknown>): unknown {
-  const p = String(a['path'] ?? '');
+  const str = (k: string): string => {
+    const v = a[k];
+    if (typeof v !== 'string') throw new Error(`fs ${action}: ${k} must be a string`);
+    return v;
+  };
+  const p = typeof a['path'] === 'string' ? a['path'] : '';
   switch (action) {
     case 'symlink':
-      return fs.symlinkSync(String(a['target']), p);
+      return fs.symlinkSync(str('target'), p);
     case 'symlinkMany':
-      for (const each of a['paths'] as string[]) fs.symlinkSync(String(a['target']), each);
+      for (const each of a['paths'] as string[]) fs.symlinkSync(str('target'), each);
       return (a['paths'] as string[]).length;
     case 'rename':
-      return fs.renameSync(String(a['from']), String(a['to']));
+      return fs.renameSync(str('from'), str('to'));
     case 'mkdir':
       return fs.mkdirSync(p, { recursive: true, mode: Number(a['mode'] ?? 0o755) });
     case 'writeFile':
-      return fs.writeFileSync(p, Buffer.from(String(a['data']), 'base64'), { mode: Number(a['mode'] ?? 0o644) });
+      return fs.writeFileSync(p, Buffer.from(str('data'), 'base64'), { mode: Number(a['mode'] ?? 0o644) });
     case 'readFile':
       return fs.readFileSync(p).toString('base64');
     case 'rm':
