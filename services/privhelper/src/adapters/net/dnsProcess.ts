@@ -2,7 +2,7 @@ import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { spawnProcess, type ProcessHandle } from '@banger/proc';
 import type { Logger } from 'pino';
-import type { DnsRecord } from '../../domain/network/dnsRecords.js';
+import { validateRecords, type DnsRecord } from '../../domain/network/dnsRecords.js';
 import { NetError, type NetErrorKind } from '../../domain/network/errors.js';
 import type { SyncResult } from './dns.js';
 
@@ -52,6 +52,9 @@ export class NetnsDnsProcess {
   }
 
   syncRecords(records: readonly DnsRecord[]): Promise<SyncResult> {
+    // Checked here, not only by the responder: records kept while it is not running would
+    // otherwise be accepted unchecked and only refused (or break its start) later.
+    validateRecords(records);
     return this.serial(async () => {
       if (!this.running()) {
         if (this.bind === undefined) {
