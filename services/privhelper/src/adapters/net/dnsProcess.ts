@@ -99,7 +99,8 @@ export class NetnsDnsProcess {
     const handle = await spawnProcess(
       this.opts.ipPath ?? 'ip',
       ['netns', 'exec', this.opts.netns, process.execPath, '--import', TSX_LOADER, DNS_MAIN, '--listen', `${address}:${port}`, '--zone', this.opts.zone],
-      { stdin: 'pipe', stdout: 'pipe', maxStderr: 2000 },
+      // Root, and its /tmp may be shared: tsx must not run code from $TMPDIR/tsx-0 (see bin/privhelper.mjs).
+      { stdin: 'pipe', stdout: 'pipe', maxStderr: 2000, env: { TSX_DISABLE_CACHE: '1' } },
     );
     const child = { handle, exited: false };
     void handle.exited.then(({ code, signal }) => {
