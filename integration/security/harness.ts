@@ -1,17 +1,18 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { access, chmod, chown, mkdir } from 'node:fs/promises';
+import { access, chown, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
-import { createStack, REPO_ROOT, type Stack } from '../harness/daemons.js';
+import type { BangerLayout, DaemonLayout, HelperLayout } from '@banger/config';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { bangerAccount, type Account } from '../harness/accounts.js';
+import { createStack, REPO_ROOT, type LogRecord, type Stack } from '../harness/daemons.js';
 import { Netns, netnsUnavailableReason } from '../harness/netns.js';
-import { tinyGuestUnavailableReason } from '../harness/tinyguest.js';
-import { ensureBangerAccount, type Account } from './lib/account.js';
+import { buildTinyGuest, tinyGuestUnavailableReason } from '../harness/tinyguest.js';
 import { prepareAgentLaunch, type AgentLaunch } from './lib/agent-launch.js';
 import { Attacker } from './lib/attacker.js';
-import { seedBuildCacheAsRoot, stageKernel, stageTinyGuest, type StagedGuest, type StagedKernelDir } from './lib/build-inputs.js';
-import { applyTmpfiles, inTree, type BangerTree, type TmpfilesDir } from './lib/layout.js';
+import { seedBuildCache, stageKernelAsDaemon, stageStoreImage, tinyKernelFiles, type KernelFiles, type SeededCache, type StoreImage } from './lib/build-inputs.js';
+import { treeLayout, type BangerTree } from './lib/layout.js';
 import { describeOpenFile, processUid, qemuHolding, qemuProcessesUnder, type OpenFile } from './lib/procfs.js';
 import { createVictims, diffSnapshots, removeVictims, snapshotOwners, snapshotTree, type Snapshot, type Victims } from './lib/victims.js';
 
@@ -37,28 +38,23 @@ export async function securityUnavailableReason(opts: { guest?: boolean } = {}):
 }
 
 export interface HarnessOptions {
-  /** `[vm]` bounds written to the config (vmd's limits, which privhelper should enforce too). */
+  /** `[vm]` bounds written to the config (vmd's limits, which privhelper enforces too). */
   vm?: { maxMemoryMib?: number; maxVcpus?: number; maxWorkDiskGib?: number };
-  /** Stage the tiny guest (kernel, initrd, a base ext4) and a kernel dir, as imaged would have. */
+  /** `[privhelper]` quotas; unset keys keep privhelper's defaults. */
+  quotas?: { maxVms?: number; maxGuestMemoryPercent?: number; maxWorkDiskTotalGib?: number; deepProbeIntervalSeconds?: number };
+  /** An image in privhelper's store and the tiny guest's kernel pulled (as banger) and installed by the attacker. */
   guest?: boolean;
+  /** A legitimate build cache (base tarball + index, the pinned npm artifact) in privhelper's cache. */
+  buildCache?: boolean;
   /** Run the attacker from a bundle even when the worktree is readable (tests the fallback). */
   forceBundle?: boolean;
-  /** Put a legitimate build cache in place as root (see seedBuildCacheAsRoot), once or before every test. */
-  seedBuildCache?: 'once' | 'each';
 }
 
-/**
- * One harness for a describe block: started before its tests, QEMUs the attacker got killed
- * after each test, everything removed at the end.
- */
+/** One harness for a describe block: started before its tests, the QEMUs of each test killed after it, all removed at the end. */
 export function useHarness(opts: HarnessOptions = {}): { readonly h: SecurityHarness } {
   let current: SecurityHarness | undefined;
   beforeAll(async () => {
     current = await SecurityHarness.start(opts);
-    if (opts.seedBuildCache === 'once') await seedBuildCacheAsRoot(current.cacheDir);
-  });
-  beforeEach(async () => {
-    if (opts.seedBuildCache === 'each' && current) await seedBuildCacheAsRoot(current.cacheDir);
   });
   afterEach(async () => {
     await current?.killQemus();
@@ -80,41 +76,68 @@ export interface HostSnapshot {
   readonly outside: Snapshot;
 }
 
+/** The tiny guest's kernel as the attacker installed it. */
+export interface InstalledTiny {
+  readonly ref: { name: string; version: string };
+  readonly stagingDir: string;
+  readonly files: KernelFiles;
+  readonly identity: { name: string; release: string; packageVersion: string };
+}
+
+/** privhelper's start-up refusal as its log records it. */
+export interface StartRefusal {
+  readonly exitCode: number | null;
+  readonly reason: string;
+  readonly message: string;
+  readonly path: string;
+  readonly fix: string;
+}
+
+const TINY_KERNEL = { name: 'tiny', version: '6.1.0-1' };
+
 /**
  * A real privhelper running as root over a throwaway banger installation laid out the way
- * `banger system install` and deploy/systemd/banger.tmpfiles.conf lay out a host (state, run
- * and cache dirs owned banger:banger with their modes), its network verbs confined to a
- * throwaway netns, and an attacker agent running as the real `banger` uid. Victims are
- * root-owned files in a root-only temp dir; the checks prove the host kept them intact.
+ * `banger system install` lays out a host (`bangerLayout`/`applyLayout`: root-owned tops,
+ * privhelper's root-only roots, the daemons' own directories owned by banger), its network
+ * verbs confined to a throwaway netns, and an attacker agent running as the real `banger`
+ * uid. Victims are root-owned files in a root-only temp dir; the checks prove the host kept
+ * them intact.
  */
 export class SecurityHarness {
   private readonly victimSets: Victims[] = [];
   private readonly qemuPids = new Set<number>();
+  private imageCount = 0;
 
   private constructor(
     readonly account: Account,
     readonly stack: Stack,
     readonly ns: Netns,
     readonly tree: BangerTree,
-    readonly layout: readonly TmpfilesDir[],
+    readonly layout: BangerLayout,
     readonly attacker: Attacker,
     readonly launch: AgentLaunch,
     readonly racerPath: string,
-    readonly guest: StagedGuest | undefined,
-    readonly kernel: StagedKernelDir | undefined,
+    readonly image: StoreImage | undefined,
+    readonly kernel: InstalledTiny | undefined,
+    readonly cache: SeededCache | undefined,
   ) {}
 
   static async start(opts: HarnessOptions = {}): Promise<SecurityHarness> {
-    const account = await ensureBangerAccount();
+    const account = bangerAccount();
     const ns = await Netns.create();
     let stack: Stack | undefined;
     try {
       const vm = opts.vm ?? {};
+      const q = opts.quotas ?? {};
       const memMax = vm.maxMemoryMib ?? 16384;
       stack = await createStack({
         allowedUids: [0, account.uid],
-        clientGroup: 'banger',
+        // createStack's config ends inside [privhelper]: the quota keys come first, without a header.
         extraConfig: [
+          ...(q.maxVms !== undefined ? [`max_vms = ${q.maxVms}`] : []),
+          ...(q.maxGuestMemoryPercent !== undefined ? [`max_guest_memory_percent = ${q.maxGuestMemoryPercent}`] : []),
+          ...(q.maxWorkDiskTotalGib !== undefined ? [`max_work_disk_total_gib = ${q.maxWorkDiskTotalGib}`] : []),
+          ...(q.deepProbeIntervalSeconds !== undefined ? [`deep_probe_interval_seconds = ${q.deepProbeIntervalSeconds}`] : []),
           '[network]',
           `netns = "${ns.name}"`,
           'cidr = "10.214.0.0/24"',
@@ -125,27 +148,34 @@ export class SecurityHarness {
           `default_memory_mib = ${Math.min(1024, memMax)}`,
           `min_memory_mib = ${Math.min(128, memMax)}`,
           `max_vcpus = ${vm.maxVcpus ?? 8}`,
-          `default_vcpus = 1`,
+          'default_vcpus = 1',
           `max_work_disk_gib = ${vm.maxWorkDiskGib ?? 256}`,
-          `default_work_disk_gib = 1`,
+          'default_work_disk_gib = 1',
         ].join('\n'),
       });
-      // Production's / is traversable by everyone; mkdtemp's 0700 would hide banger's dirs.
-      await chmod(stack.dir, 0o755);
       const tree: BangerTree = { top: stack.dir, stateDir: path.join(stack.dir, 'state'), runDir: path.join(stack.dir, 'run'), cacheDir: path.join(stack.dir, 'cache') };
-      const layout = await applyTmpfiles(tree, account);
+      const layout = treeLayout(tree);
       const home = path.join(stack.dir, 'home', 'banger');
       await mkdir(path.dirname(home), { recursive: true, mode: 0o755 });
       await mkdir(home, { mode: 0o700 });
       await chown(home, account.uid, account.gid);
       const racerPath = await compileRacer(path.join(stack.dir, 'bin'));
-      const guest = opts.guest ? await stageTinyGuest(tree.stateDir, account) : undefined;
-      const kernel = guest ? await stageKernel(tree.stateDir, guest, account) : undefined;
       const d = await stack.start('privhelper');
       if (d.child.pid === undefined || (await processUid(d.child.pid)) !== 0) throw new Error('privhelper is not running as root');
       const launch = await prepareAgentLaunch(account, home, { forceBundle: opts.forceBundle === true });
       const attacker = await Attacker.start(launch, stack.socket('privhelper'), racerPath);
-      return new SecurityHarness(account, stack, ns, tree, layout, attacker, launch, racerPath, guest, kernel);
+      let image: StoreImage | undefined;
+      let kernel: InstalledTiny | undefined;
+      if (opts.guest) {
+        image = await stageStoreImage(layout.helper, 'tiny-base', account.gid);
+        const files = await tinyKernelFiles(await buildTinyGuest());
+        const stagingDir = await stageKernelAsDaemon(layout.daemon.kernelStagingDir, TINY_KERNEL.name, TINY_KERNEL.version, files, account);
+        const r = await attacker.call('installKernel', { kernel: TINY_KERNEL });
+        if (!r.ok) throw new Error(`InstallKernel of the tiny guest failed: ${r.err.codeName} ${r.err.reason}: ${r.err.details}`);
+        kernel = { ref: TINY_KERNEL, stagingDir, files, identity: { name: TINY_KERNEL.name, release: '6.1.0-tiny', packageVersion: TINY_KERNEL.version } };
+      }
+      const cache = opts.buildCache ? await seedBuildCache(layout.helper) : undefined;
+      return new SecurityHarness(account, stack, ns, tree, layout, attacker, launch, racerPath, image, kernel, cache);
     } catch (err) {
       await stack?.close().catch(() => undefined);
       await ns.destroy().catch(() => undefined);
@@ -153,6 +183,12 @@ export class SecurityHarness {
     }
   }
 
+  get helper(): HelperLayout {
+    return this.layout.helper;
+  }
+  get daemonDirs(): DaemonLayout {
+    return this.layout.daemon;
+  }
   get stateDir(): string {
     return this.tree.stateDir;
   }
@@ -170,6 +206,24 @@ export class SecurityHarness {
     if (pid === undefined) throw new Error('privhelper not started');
     return pid;
   }
+  /** Lines of the current privhelper's log. */
+  get helperLogs(): LogRecord[] {
+    return this.stack.daemons.privhelper?.logs ?? [];
+  }
+  get guestImage(): StoreImage {
+    if (!this.image) throw new Error('harness started without guest: true');
+    return this.image;
+  }
+  get tiny(): InstalledTiny {
+    if (!this.kernel) throw new Error('harness started without guest: true');
+    return this.kernel;
+  }
+
+  /** Another image in the store (root's), for a test that damages one. */
+  async addStoreImage(prefix: string): Promise<StoreImage> {
+    this.imageCount += 1;
+    return stageStoreImage(this.helper, `${prefix}-${this.imageCount}`, this.account.gid);
+  }
 
   /** Stops privhelper by its pid and starts a fresh one; reports a start the attack broke instead of throwing. */
   async restartPrivhelper(signal: NodeJS.Signals = 'SIGTERM'): Promise<{ started: boolean; error?: string }> {
@@ -178,9 +232,34 @@ export class SecurityHarness {
       await this.stack.start('privhelper');
       return { started: true };
     } catch (err) {
-      const fatal = this.stack.daemons.privhelper?.logs.find((l) => l.msg === 'start-up failed');
+      const fatal = this.helperLogs.find((l) => l.msg === 'start-up failed' || l.msg === 'start-up refused');
       const why = (fatal?.['err'] as { message?: string } | undefined)?.message;
       return { started: false, error: why ?? (err instanceof Error ? err.message : String(err)) };
+    }
+  }
+
+  /**
+   * Starts privhelper where a start is expected to be refused; returns what its log said, or
+   * undefined when it started after all (then it keeps running, as a normal start would).
+   */
+  async startExpectingRefusal(): Promise<StartRefusal | undefined> {
+    await this.stack.stop('privhelper');
+    try {
+      await this.stack.start('privhelper');
+      return undefined;
+    } catch {
+      const d = this.stack.daemons.privhelper;
+      const exited = d && (d.child.exitCode !== null || d.child.signalCode !== null) ? Promise.resolve() : new Promise((r) => d?.child.once('exit', r));
+      await exited;
+      const line = this.helperLogs.find((l) => l.msg === 'start-up refused' || l.msg === 'start-up failed');
+      const err = (line?.['err'] ?? {}) as { message?: string; reason?: string };
+      return {
+        exitCode: d?.child.exitCode ?? null,
+        reason: err.reason ?? '',
+        message: err.message ?? (line ? JSON.stringify(line) : (d?.stray.join('') ?? '')),
+        path: typeof line?.['path'] === 'string' ? line['path'] : '',
+        fix: typeof line?.['fix'] === 'string' ? line['fix'] : '',
+      };
     }
   }
 
@@ -192,15 +271,14 @@ export class SecurityHarness {
   }
 
   /**
-   * Directories that are not banger's: the throwaway tree's own skeleton (its top and every
-   * parent tmpfiles needed), the repository, and host directories an escape would reach for.
-   * Owner and mode only.
+   * Directories that are not banger's: the throwaway tree's own skeleton, the repository, and
+   * host directories an escape would reach for. Owner and mode only. The layout's root-owned
+   * directories are checked too (the daemon's own are the attacker's to change).
    */
   private outsideDirs(): string[] {
-    const mine = new Set(this.layout.map((d) => inTree(this.tree, d.path)));
-    const skeleton = new Set<string>([this.tree.top, path.join(this.tree.top, 'home'), path.join(this.tree.top, 'bin')]);
-    for (const d of mine) for (let p = path.dirname(d); p.startsWith(this.tree.top) && p !== this.tree.top; p = path.dirname(p)) if (!mine.has(p)) skeleton.add(p);
-    return [...skeleton, REPO_ROOT, path.dirname(this.tree.top), '/', '/etc', '/run', '/var', '/var/lib', '/var/cache', '/dev', '/root', '/usr', '/usr/bin'];
+    const skeleton = [this.tree.top, path.join(this.tree.top, 'home'), path.join(this.tree.top, 'bin')];
+    const layoutDirs = this.layout.dirs.filter((d) => d.owner === 'root').map((d) => d.path);
+    return [...skeleton, ...layoutDirs, REPO_ROOT, path.dirname(this.tree.top), '/', '/etc', '/run', '/var', '/var/lib', '/var/cache', '/dev', '/root', '/usr', '/usr/bin'];
   }
 
   async hostSnapshot(v: Victims): Promise<HostSnapshot> {
@@ -212,7 +290,7 @@ export class SecurityHarness {
     const now = await this.hostSnapshot(v);
     return [
       ...diffSnapshots(before.victims, now.victims).map((l) => `victim ${path.join(v.root, l)}`),
-      ...diffSnapshots(before.outside, now.outside).map((l) => `outside banger's tree: ${l}`),
+      ...diffSnapshots(before.outside, now.outside).map((l) => `outside the attacker's reach: ${l}`),
       ...(await this.qemuHolding(v)).map(describeOpenFile),
     ];
   }

@@ -7,18 +7,18 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { createInterface } from 'node:readline';
-import { helperv1 } from '@banger/api';
+import { helperv2 } from '@banger/api';
 import { RpcError, ServiceClient } from '@banger/runtime';
-import { baseCacheKey } from '../../../packages/imagekit/src/rootfs/base.js';
-import { hostMirror, loadRecipe, recipeFingerprint } from '@banger/imagekit';
 import type { AgentRequest, AgentRpcError } from './protocol.js';
 
-type Def = typeof helperv1.HelperServiceService;
+type Def = typeof helperv2.HelperServiceService;
 type AnyMethod = { path: string; requestDeserialize: (b: Buffer) => unknown; responseSerialize: (v: never) => Buffer };
 
 const socketPath = process.argv[2] ?? '';
-const client = new ServiceClient(helperv1.HelperServiceService, socketPath);
+const client = new ServiceClient(helperv2.HelperServiceService, socketPath);
+const listeners = new Map<string, Server>();
 const children = new Map<number, { child: ChildProcess; out: string }>();
 
 function rpcError(err: unknown): AgentRpcError {
@@ -29,7 +29,7 @@ function rpcError(err: unknown): AgentRpcError {
 }
 
 function method(name: string): AnyMethod {
-  const def = (helperv1.HelperServiceService as Record<string, AnyMethod | undefined>)[name];
+  const def = (helperv2.HelperServiceService as Record<string, AnyMethod | undefined>)[name];
   if (!def) throw new Error(`unknown helper method ${name}`);
   return def;
 }
@@ -76,6 +76,8 @@ function fsOp(action: string, a: Record<string, unknown>): unknown {
   switch (action) {
     case 'symlink':
       return fs.symlinkSync(str('target'), p);
+    case 'link':
+      return fs.linkSync(str('target'), p);
     case 'symlinkMany':
       for (const each of a['paths'] as string[]) fs.symlinkSync(str('target'), each);
       return (a['paths'] as string[]).length;
@@ -99,6 +101,8 @@ function fsOp(action: string, a: Record<string, unknown>): unknown {
     }
     case 'truncate':
       return fs.truncateSync(p, Number(a['size']));
+    case 'append':
+      return fs.appendFileSync(p, Buffer.from(str('data'), 'base64'));
     default:
       throw new Error(`unknown fs action ${action}`);
   }
@@ -155,15 +159,6 @@ function pidsMatching(needle: string): number[] {
   return out;
 }
 
-/** What a caller can compute from public inputs: the recipe, /etc/apt, a kernel's identity. */
-async function recipeFacts(recipe: string, imagesDir: string, kernel: { name: string; release: string; packageVersion: string }): Promise<unknown> {
-  const r = await loadRecipe(recipe, imagesDir);
-  const mirror = r.doc.bootstrap.mirror === 'auto' ? await hostMirror(r.doc.bootstrap.suite) : r.doc.bootstrap.mirror;
-  const fingerprint = recipeFingerprint(r, kernel);
-  const npm = r.doc.artifacts.map((x) => ({ dir: `${x.package}-${x.version}`, file: x.file }));
-  return { baseCacheKey: baseCacheKey(r.doc, mirror), fingerprint, imageDirName: `${r.name}-${fingerprint.slice(0, 16)}`, npm };
-}
-
 async function handle(req: AgentRequest): Promise<unknown> {
   switch (req.op) {
     case 'whoami':
@@ -184,9 +179,33 @@ async function handle(req: AgentRequest): Promise<unknown> {
       return children.get(req.pid)?.out ?? '';
     case 'pids':
       return pidsMatching(req.needle);
-    case 'recipe':
-      return recipeFacts(req.recipe, req.imagesDir, req.kernel);
+    case 'listen':
+      return listenOn(req.path);
+    case 'unlisten':
+      return unlisten(req.path);
   }
+}
+
+/** A socket of the attacker's own at `path`: what a process of this uid can bind where it may create files. */
+function listenOn(path: string): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const server = createServer((c) => {
+      // privhelper's liveness probe connects and resets at once.
+      c.on('error', () => undefined);
+      c.end('attacker\n');
+    });
+    server.once('error', reject);
+    server.listen(path, () => {
+      listeners.set(path, server);
+      resolve(null);
+    });
+  });
+}
+
+function unlisten(path: string): Promise<unknown> {
+  const server = listeners.get(path);
+  listeners.delete(path);
+  return new Promise((resolve) => (server ? server.close(() => resolve(null)) : resolve(null)));
 }
 
 function reply(id: number, body: { ok: true; result: unknown } | { ok: false; error: string; code?: string }): void {
@@ -203,6 +222,7 @@ lines.on('line', (line) => {
 });
 lines.on('close', () => {
   for (const { child } of children.values()) child.kill('SIGKILL');
+  for (const server of listeners.values()) server.close();
   client.close();
   process.exit(0);
 });

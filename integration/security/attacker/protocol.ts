@@ -12,7 +12,9 @@ export type AgentRequest = { id: number } & (
   | { op: 'stop'; pid: number }
   | { op: 'output'; pid: number }
   | { op: 'pids'; needle: string }
-  | { op: 'recipe'; recipe: string; imagesDir: string; kernel: { name: string; release: string; packageVersion: string } }
+  /** Binds a Unix socket server at `path` and keeps it open until `unlisten`. */
+  | { op: 'listen'; path: string }
+  | { op: 'unlisten'; path: string }
 );
 
 /** A refused helper call as the attacker's gRPC client saw it. */
@@ -23,13 +25,6 @@ export interface AgentRpcError {
   details: string;
   opId: string;
   metadata: Record<string, string>;
-}
-
-export interface RecipeFacts {
-  baseCacheKey: string;
-  fingerprint: string;
-  imageDirName: string;
-  npm: { dir: string; file: string }[];
 }
 
 export interface ExecResult {

@@ -2,9 +2,9 @@ import path from 'node:path';
 import type { Attacker } from '../lib/attacker.js';
 
 /**
- * Disk images an attacker with the banger uid can write anywhere it owns (the state dir today),
- * each one naming a host file QEMU will then open as root. Only qemu-img and plain file
- * operations, all run as banger.
+ * Disk images an attacker with the banger uid can make in a directory it owns, each one
+ * naming a host file QEMU would open as root if it trusted the header. Only qemu-img and plain
+ * file operations, all run as banger.
  */
 
 /** A qcow2 whose backing file is `victim` (`-u`: qemu-img does not even open it). */
@@ -30,16 +30,4 @@ export async function ext4Image(a: Attacker, file: string, size = '16M', mkfsArg
   await a.mkdir(path.dirname(file));
   await a.must('truncate', ['-s', size, file]);
   await a.must('mkfs.ext4', ['-q', '-F', ...mkfsArgs, file]);
-}
-
-/**
- * A "work seed" that is really a qcow2 header with `victim` as backing file, padded to a whole
- * 16 MiB so CreateWorkDisk copies it without resizing: the raw work disk privhelper makes from
- * it is a qcow2 file in all but name.
- */
-export async function qcow2Seed(a: Attacker, seed: string, victim: string): Promise<number> {
-  await qcow2WithBackingFile(a, seed, victim);
-  const size = 16 * 1024 * 1024;
-  await a.truncate(seed, size);
-  return size;
 }

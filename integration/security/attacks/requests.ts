@@ -1,14 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { helperv1 } from '@banger/api';
-import type { StagedGuest } from '../lib/build-inputs.js';
+import { helperv2 } from '@banger/api';
 
 /**
- * The v1 helper requests the attacks send, built in one place: when the helper API changes
- * (v2: disks and kernels named by id), these builders are what changes, not the attacks.
+ * The helper v2 requests the attacks send, built in one place. In v2 callers only name
+ * things (a VM id, an image id, a kernel {name, version}); privhelper picks every path.
  */
 
-export const QCOW2 = helperv1.DiskFormat.DISK_FORMAT_QCOW2;
-export const RAW = helperv1.DiskFormat.DISK_FORMAT_RAW;
 export const MiB = 1024 * 1024;
 export const GiB = 1024 * MiB;
 
@@ -16,44 +13,45 @@ export function vmId(prefix: string): string {
   return `${prefix}-${randomBytes(3).toString('hex')}`;
 }
 
+export interface KernelRef {
+  readonly name: string;
+  readonly version: string;
+}
+
 export interface LaunchOptions {
   readonly vmId: string;
-  readonly guest: StagedGuest;
-  readonly root: { path: string; format: helperv1.DiskFormat };
-  readonly work?: { path: string; format: helperv1.DiskFormat };
-  readonly kernelPath?: string;
-  readonly initrdPath?: string;
+  readonly kernel: KernelRef;
+  readonly workDisk?: boolean;
   readonly memoryMib?: number;
   readonly vcpus?: number;
 }
 
-/** A LaunchHypervisor request for the tiny guest, without a NIC (no verb here needs one). */
-export function launchRequest(o: LaunchOptions): helperv1.LaunchHypervisorRequest {
-  return helperv1.LaunchHypervisorRequest.fromPartial({
+/** A LaunchHypervisor request for the tiny guest, without a NIC (no attack here needs one). */
+export function launchRequest(o: LaunchOptions): helperv2.LaunchHypervisorRequest {
+  return helperv2.LaunchHypervisorRequest.fromPartial({
     spec: {
       vmId: o.vmId,
-      kind: helperv1.HypervisorKind.HYPERVISOR_KIND_QEMU,
+      kind: helperv2.HypervisorKind.HYPERVISOR_KIND_QEMU,
       memoryMib: o.memoryMib ?? 256,
       vcpus: o.vcpus ?? 1,
-      kernelPath: o.kernelPath ?? o.guest.kernel,
-      initrdPath: o.initrdPath ?? o.guest.initrd,
+      kernel: { name: o.kernel.name, version: o.kernel.version },
       cmdline: [
         { key: 'console', value: 'ttyS0' },
         { key: 'panic', value: '-1' },
       ],
-      disks: [{ id: 'root', path: o.root.path, format: o.root.format }, ...(o.work ? [{ id: 'work', path: o.work.path, format: o.work.format }] : [])],
+      workDisk: o.workDisk ?? false,
     },
   });
 }
 
-export function createOverlayRequest(id: string, basePath: string): helperv1.CreateOverlayRequest {
-  return helperv1.CreateOverlayRequest.fromPartial({ vmId: id, basePath, format: QCOW2 });
+export function createOverlayRequest(id: string, image: string): helperv2.CreateOverlayRequest {
+  return helperv2.CreateOverlayRequest.fromPartial({ vmId: id, image });
 }
 
-export function createWorkDiskRequest(id: string, seedPath: string, sizeBytes: number): helperv1.CreateWorkDiskRequest {
-  return helperv1.CreateWorkDiskRequest.fromPartial({ vmId: id, seedPath, sizeBytes });
+export function createWorkDiskRequest(id: string, image: string, sizeBytes: number): helperv2.CreateWorkDiskRequest {
+  return helperv2.CreateWorkDiskRequest.fromPartial({ vmId: id, image, sizeBytes });
 }
 
-export function buildRootfsRequest(o: { outputPath: string; modulesDir: string; recipe?: string }): helperv1.BuildRootfsRequest {
-  return helperv1.BuildRootfsRequest.fromPartial({ recipe: o.recipe ?? 'debian-bookworm', outputPath: o.outputPath, modulesDir: o.modulesDir });
+export function buildRootfsRequest(kernel: KernelRef, recipe = 'debian-bookworm'): helperv2.BuildRootfsRequest {
+  return helperv2.BuildRootfsRequest.fromPartial({ recipe, kernel: { name: kernel.name, version: kernel.version } });
 }

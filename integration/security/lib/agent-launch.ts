@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
-import { chmod, cp, mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { REPO_ROOT } from '../../harness/daemons.js';
-import type { Account } from './account.js';
+import type { Account } from '../../harness/accounts.js';
 
 /** How to start the attacker agent as banger, and what it reads. */
 export interface AgentLaunch {
@@ -13,14 +13,12 @@ export interface AgentLaunch {
   readonly gid: number;
   /** HOME and TMPDIR of the attacker: a banger-owned 0700 directory in the throwaway tree. */
   readonly home: string;
-  /** Recipes as the attacker reads them (a world-readable install prefix on a real host). */
-  readonly imagesDir: string;
   readonly mode: 'in-place' | 'bundled';
 }
 
 const AGENT = path.join(REPO_ROOT, 'integration', 'security', 'attacker', 'agent.ts');
-/** What the in-place agent must be able to read: itself, the loader, the generated API, imagekit. */
-const NEEDED = [AGENT, path.join(REPO_ROOT, 'node_modules', 'tsx', 'package.json'), path.join(REPO_ROOT, 'packages', 'api', 'gen'), path.join(REPO_ROOT, 'packages', 'imagekit', 'src'), path.join(REPO_ROOT, 'images', 'recipes')];
+/** What the in-place agent must be able to read: itself, the loader, the generated API, the runtime. */
+const NEEDED = [AGENT, path.join(REPO_ROOT, 'node_modules', 'tsx', 'package.json'), path.join(REPO_ROOT, 'packages', 'api', 'gen'), path.join(REPO_ROOT, 'packages', 'runtime', 'src')];
 
 function runAs(account: Account, file: string, args: string[]): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
@@ -60,7 +58,7 @@ export async function prepareAgentLaunch(account: Account, home: string, opts: {
   const base = { uid: account.uid, gid: account.gid, home };
   const readable = !opts.forceBundle && (await runAs(account, node, ['-e', probe])).code === 0;
   if (readable) {
-    return { ...base, file: node, args: ['--import', 'tsx', AGENT], cwd: REPO_ROOT, imagesDir: path.join(REPO_ROOT, 'images'), mode: 'in-place' };
+    return { ...base, file: node, args: ['--import', 'tsx', AGENT], cwd: REPO_ROOT, mode: 'in-place' };
   }
   const dir = path.join(home, 'agent');
   await mkdir(dir, { recursive: true });
@@ -78,8 +76,6 @@ export async function prepareAgentLaunch(account: Account, home: string, opts: {
     // grpc-js and pino are CommonJS; give the ESM bundle the `require` they expect.
     banner: { js: "import { createRequire as __bangerRequire } from 'node:module'; const require = __bangerRequire(import.meta.url);" },
   });
-  const imagesDir = path.join(dir, 'images');
-  await cp(path.join(REPO_ROOT, 'images'), imagesDir, { recursive: true });
   await chmod(dir, 0o755);
-  return { ...base, file: node, args: [outfile], cwd: dir, imagesDir, mode: 'bundled' };
+  return { ...base, file: node, args: [outfile], cwd: dir, mode: 'bundled' };
 }

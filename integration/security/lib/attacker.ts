@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { helperv1 } from '@banger/api';
-import type { AgentCommand, AgentRpcError, ExecResult, RecipeFacts } from '../attacker/protocol.js';
+import { helperv2 } from '@banger/api';
+import type { AgentCommand, AgentRpcError, ExecResult } from '../attacker/protocol.js';
 import type { AgentLaunch } from './agent-launch.js';
 
-type Def = typeof helperv1.HelperServiceService;
-type UnaryKey = { [K in keyof Def]: Def[K]['responseStream'] extends false ? K : never }[keyof Def];
+type Def = typeof helperv2.HelperServiceService;
+export type UnaryKey = { [K in keyof Def]: Def[K]['responseStream'] extends false ? K : never }[keyof Def];
 type StreamKey = { [K in keyof Def]: Def[K]['responseStream'] extends true ? K : never }[keyof Def];
 export type Req<K extends keyof Def> = Parameters<Def[K]['requestSerialize']>[0];
 export type Res<K extends keyof Def> = ReturnType<Def[K]['responseDeserialize']>;
@@ -20,10 +20,24 @@ export interface StreamOutcome<T> {
   readonly ms: number;
 }
 
+/** What a racer did: successful swaps (or re-plants), attempts refused, the last refusal's errno. */
+export interface RacerReport {
+  readonly swaps: number;
+  readonly hits: number;
+  readonly fails: number;
+  readonly lastErrno: string;
+  readonly output: string;
+}
+
 /** A racer loop the attacker started; `stop()` ends it by its pid and reports what it did. */
 export interface Racer {
   readonly pid: number;
-  stop(): Promise<{ swaps: number; hits: number; output: string }>;
+  stop(): Promise<RacerReport>;
+}
+
+/** One line for an assertion message: what a racer managed. */
+export function racerLine(r: RacerReport): string {
+  return `racer: ${r.swaps} swaps, ${r.hits} hits, ${r.fails} refused (${r.lastErrno || 'none'})`;
 }
 
 /**
@@ -44,7 +58,6 @@ export class Attacker {
     readonly uid: number,
     readonly gid: number,
     private readonly racerPath: string,
-    private readonly imagesDir: string,
   ) {
     this.exited = new Promise((r) => child.once('exit', () => r()));
     child.stderr?.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
@@ -71,7 +84,7 @@ export class Attacker {
       env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: launch.home, TMPDIR: launch.home, NO_COLOR: '1', LC_ALL: 'C' },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
-    const a = new Attacker(child, launch.uid, launch.gid, racerPath, launch.imagesDir);
+    const a = new Attacker(child, launch.uid, launch.gid, racerPath);
     const ready = new Promise<void>((resolve, reject) => {
       a.pending.set(0, { resolve: () => resolve(), reject });
     });
@@ -83,6 +96,7 @@ export class Attacker {
   }
 
   private send<T>(cmd: AgentCommand): Promise<T> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return Promise.reject(new Error(`attacker agent has exited: ${this.stderr}`));
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
@@ -96,7 +110,7 @@ export class Attacker {
 
   /** A unary helper call, exactly as a plain gRPC client would make it. */
   async call<K extends UnaryKey>(method: K, request: Req<K>, timeoutMs = 120_000): Promise<Outcome<Res<K>>> {
-    const def = helperv1.HelperServiceService[method];
+    const def = helperv2.HelperServiceService[method];
     const bytes = (def.requestSerialize as (r: Req<K>) => Buffer)(request).toString('base64');
     const r = await this.send<{ response?: string; error?: AgentRpcError; ms: number }>({ op: 'unary', method, request: bytes, timeoutMs });
     this.note(`${method} -> ${r.error ? `${r.error.codeName} ${r.error.reason}: ${r.error.details}` : 'OK'} (${r.ms} ms)`);
@@ -105,7 +119,7 @@ export class Attacker {
   }
 
   async stream<K extends StreamKey>(method: K, request: Req<K>, opts: { timeoutMs?: number; cancelAfter?: number } = {}): Promise<StreamOutcome<Res<K>>> {
-    const def = helperv1.HelperServiceService[method];
+    const def = helperv2.HelperServiceService[method];
     const bytes = (def.requestSerialize as (r: Req<K>) => Buffer)(request).toString('base64');
     const r = await this.send<{ events: string[]; error?: AgentRpcError; cancelled?: boolean; ms: number }>({
       op: 'stream',
@@ -126,6 +140,34 @@ export class Attacker {
 
   symlink(target: string, path: string): Promise<void> {
     return this.fs('symlink', { target, path });
+  }
+  /** A hard link `path` to `target` (fs.protected_hardlinks decides which targets are allowed). */
+  link(target: string, path: string): Promise<void> {
+    return this.fs('link', { target, path });
+  }
+
+  /**
+   * Tries one file operation and reports the errno it failed with ('OK' when it worked): the
+   * evidence that a path privhelper uses is out of the attacker's reach.
+   */
+  async attempt(action: 'writeFile' | 'mkdir' | 'symlink' | 'rename' | 'rm' | 'readdir' | 'link' | 'truncate', args: Record<string, unknown>): Promise<string> {
+    const full = action === 'writeFile' ? { data: '', mode: 0o644, ...args } : args;
+    return this.fs(action, full).then(
+      () => 'OK',
+      (err: { code?: string }) => err.code ?? 'ERROR',
+    );
+  }
+  writeError(path: string): Promise<string> {
+    return this.attempt('writeFile', { path, data: Buffer.from('attacker\n').toString('base64') });
+  }
+  mkdirError(path: string): Promise<string> {
+    return this.attempt('mkdir', { path, mode: 0o755 });
+  }
+  symlinkError(target: string, path: string): Promise<string> {
+    return this.attempt('symlink', { target, path });
+  }
+  renameError(from: string, to: string): Promise<string> {
+    return this.attempt('rename', { from, to });
   }
   symlinkMany(target: string, paths: string[]): Promise<number> {
     this.note(`fs symlinkMany ${paths.length} links -> ${target}`);
@@ -162,6 +204,18 @@ export class Attacker {
   truncate(path: string, size: number): Promise<void> {
     return this.fs('truncate', { path, size });
   }
+  lstat(path: string): Promise<{ uid: number; gid: number; mode: number; size: number; dir: boolean; link: boolean }> {
+    return this.fs('lstat', { path });
+  }
+
+  /** Binds a Unix socket of the attacker's own at `path` (kept open until `unlisten`). */
+  listen(path: string): Promise<void> {
+    this.note(`listen ${path}`);
+    return this.send({ op: 'listen', path });
+  }
+  unlisten(path: string): Promise<void> {
+    return this.send({ op: 'unlisten', path });
+  }
 
   async exec(file: string, args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): Promise<ExecResult> {
     const r = await this.send<ExecResult>({ op: 'exec', file, args, timeoutMs: opts.timeoutMs ?? 120_000, ...(opts.cwd ? { cwd: opts.cwd } : {}) });
@@ -177,13 +231,19 @@ export class Attacker {
   }
 
   /** Starts one of the racer loops (see racer.c) as the attacker; it runs until stopped. */
+  /**
+   * Starts one of the racer loops (see racer.c) as the attacker; it runs until stopped. The
+   * inotify modes wait until the watch exists; a watch the kernel refused (no read access to
+   * the directory) is reported by `stop()` as one refusal with its errno.
+   */
   async racer(mode: 'exchange' | 'steal' | 'replant' | 'exchange-on', args: [string, string, string]): Promise<Racer> {
     const { pid } = await this.send<{ pid: number }>({ op: 'spawn', file: this.racerPath, args: [mode, ...args] });
     this.note(`racer ${mode} ${args.join(' ')} (pid ${pid})`);
     if (mode === 'steal' || mode === 'exchange-on') {
-      // Its inotify watch must exist before the operation it races starts.
-      for (let i = 0; !(await this.send<string>({ op: 'output', pid })).includes('watching'); i++) {
-        if (i > 200) throw new Error('racer did not start watching');
+      for (let i = 0; ; i++) {
+        const out = await this.send<string>({ op: 'output', pid });
+        if (out.includes('watching') || out.includes('watch refused') || out.includes('swaps=')) break;
+        if (i > 300) throw new Error('racer did not start watching');
         await new Promise((r) => setTimeout(r, 10));
       }
     }
@@ -191,20 +251,15 @@ export class Attacker {
       pid,
       stop: async () => {
         const { output } = await this.send<{ output: string }>({ op: 'stop', pid });
-        const m = /swaps=(\d+) hits=(\d+)/.exec(output);
+        const m = /swaps=(\d+) hits=(\d+) fails=(\d+) errno=(\S*)/.exec(output);
         this.note(`racer ${pid} stopped: ${m?.[0] ?? output.slice(-200)}`);
-        return { swaps: Number(m?.[1] ?? 0), hits: Number(m?.[2] ?? 0), output };
+        return { swaps: Number(m?.[1] ?? 0), hits: Number(m?.[2] ?? 0), fails: Number(m?.[3] ?? 0), lastErrno: m?.[4] ?? '', output };
       },
     };
   }
 
   pids(needle: string): Promise<number[]> {
     return this.send({ op: 'pids', needle });
-  }
-
-  /** Cache key, fingerprint and image directory name of a recipe, computed from public inputs. */
-  recipe(recipe: string, kernel: { name: string; release: string; packageVersion: string }): Promise<RecipeFacts> {
-    return this.send({ op: 'recipe', recipe, imagesDir: this.imagesDir, kernel });
   }
 
   async close(): Promise<void> {

@@ -11,7 +11,10 @@
  *   racer exchange-on DIR SUBSTR A:B   whenever an entry whose name contains SUBSTR appears in
  *                                   DIR, exchange A and B (one atomic RENAME_EXCHANGE)
  *
- * On SIGTERM each prints one line "swaps=N hits=M" and exits 0.
+ * On SIGTERM each prints one line "swaps=N hits=M fails=F errno=NAME": successful swaps (or
+ * re-plants), the hits that landed while the watched operation ran, the attempts the kernel
+ * refused and the errno of the last refusal. A watch the kernel refuses (no read access to
+ * DIR) is one refusal; the racer then idles until SIGTERM so the caller's report is uniform.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,7 +32,13 @@
 #endif
 
 static volatile sig_atomic_t stop;
-static long swaps, hits;
+static long swaps, hits, fails;
+static int last_errno;
+
+static void refused(void) {
+  fails++;
+  last_errno = errno;
+}
 
 static void on_term(int sig) {
   (void)sig;
@@ -43,6 +52,7 @@ static int exchange(const char *a, const char *b) {
 static int run_exchange(const char *a, const char *b, long hold) {
   while (!stop) {
     if (exchange(a, b) == 0) swaps++;
+    else refused();
     if (hold > 0) usleep((useconds_t)hold);
   }
   if (swaps % 2 == 1 && exchange(a, b) == 0) swaps++;
@@ -53,8 +63,11 @@ static int run_exchange(const char *a, const char *b, long hold) {
 static int run_watch(const char *dir, const char *substr, const char *target, const char *a, const char *b) {
   int fd = inotify_init1(0);
   if (fd < 0 || inotify_add_watch(fd, dir, IN_CREATE | IN_MOVED_TO) < 0) {
-    perror("inotify");
-    return 2;
+    refused();
+    printf("watch refused: %s\n", strerror(errno));
+    fflush(stdout);
+    while (!stop) pause();
+    return 0;
   }
   printf("watching\n");
   fflush(stdout);
@@ -67,11 +80,13 @@ static int run_watch(const char *dir, const char *substr, const char *target, co
       p += sizeof *ev + ev->len;
       if (ev->len == 0 || strstr(ev->name, substr) == NULL || strstr(ev->name, ".stolen-") != NULL) continue;
       if (a != NULL) {
-        swaps++;
         if (exchange(a, b) == 0) {
+          swaps++;
           hits++;
           printf("exchanged on %s\n", ev->name);
           fflush(stdout);
+        } else {
+          refused();
         }
         continue;
       }
@@ -83,6 +98,8 @@ static int run_watch(const char *dir, const char *substr, const char *target, co
         hits++;
         printf("stole %s\n", ev->name);
         fflush(stdout);
+      } else {
+        refused();
       }
     }
   }
@@ -92,6 +109,7 @@ static int run_watch(const char *dir, const char *substr, const char *target, co
 static int run_replant(const char *target, const char *path, long hold) {
   while (!stop) {
     if (symlink(target, path) == 0) hits++;
+    else if (errno != EEXIST) refused();
     swaps++;
     if (hold > 0) usleep((useconds_t)hold);
   }
@@ -114,6 +132,6 @@ int main(int argc, char **argv) {
   }
   else if (argc == 5 && strcmp(argv[1], "replant") == 0) rc = run_replant(argv[2], argv[3], atol(argv[4]));
   else fprintf(stderr, "usage: racer exchange A B HOLD_US | steal DIR SUBSTR TARGET | replant TARGET PATH HOLD_US | exchange-on DIR SUBSTR A:B\n");
-  printf("swaps=%ld hits=%ld\n", swaps, hits);
+  printf("swaps=%ld hits=%ld fails=%ld errno=%s\n", swaps, hits, fails, last_errno ? strerrorname_np(last_errno) : "none");
   return rc;
 }
