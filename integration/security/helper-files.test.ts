@@ -93,48 +93,30 @@ describe.skipIf(skip !== undefined)("security: privhelper's own files", () => {
   });
 
   /**
-   * The run dir is sticky and group-writable (sockets live there), so while privhelper is down
-   * the attacker may create `<run>/privhelper.sock` itself: as a symlink to a victim, a file,
-   * a directory, a live socket of its own, or a dead one. privhelper must never act through
-   * the name: it refuses to start naming the path (a live socket or a non-socket), or replaces
-   * a dead socket with its own (root's rename in a sticky dir), and no victim changes.
+   * v1 kept the socket in the shared run directory: while privhelper was down, the attacker
+   * could put anything at its name (a link, a file, a socket of its own that root clients such
+   * as `banger doctor` would then talk to). v2 keeps it in `<run>/helper` (root 0711): with
+   * privhelper stopped, the attacker cannot create any entry at the socket's name, and the
+   * restarted privhelper serves its own socket there.
    */
-  it('<run>/privhelper.sock pre-created by the attacker (symlink, file, dir, live and dead socket): privhelper refuses or replaces it, never follows it', async () => {
+  it('<run>/helper/privhelper.sock cannot be pre-created by the attacker while privhelper is down', async () => {
     const { h } = ctx;
     const v = await h.victims();
     const before = await h.hostSnapshot(v);
     const sock = h.socketPath;
-    const seen: string[] = [];
-    const plants: Record<string, () => Promise<void>> = {
-      'symlink to a victim': () => h.attacker.symlink(path.join(v.sockDir, 'sock'), sock),
-      'regular file': () => h.attacker.writeFile(sock, 'attacker\n'),
-      directory: () => h.attacker.mkdir(sock),
-      'live socket': () => h.attacker.listen(sock),
-      'dead socket': async () => {
-        await h.attacker.listen(sock);
-        await h.attacker.unlisten(sock);
-        // net.Server unlinks nothing on close: a stale socket file stays, as after a crash.
-        if (!(await lstat(sock).catch(() => undefined))?.isSocket()) await h.attacker.must('python3', ['-c', `import socket;s=socket.socket(socket.AF_UNIX);s.bind(${JSON.stringify(sock)})`]);
-      },
+    expect(path.dirname(sock)).toBe(h.helper.runRoot);
+    await h.stack.stop('privhelper');
+    await rm(sock, { force: true });
+    const attempts = {
+      symlink: await h.attacker.symlinkError(path.join(v.sockDir, 'sock'), sock),
+      file: await h.attacker.writeError(sock),
+      dir: await h.attacker.mkdirError(sock),
+      socket: await h.attacker.listen(sock).then(() => 'OK', (err: { code?: string }) => err.code ?? 'ERROR'),
     };
-    const results: Record<string, string> = {};
-    for (const [what, plant] of Object.entries(plants)) {
-      await h.stack.stop('privhelper');
-      await rm(sock, { recursive: true, force: true });
-      await plant();
-      const planted = await describeEntry(sock);
-      const refusal = await h.startExpectingRefusal();
-      const now = await describeEntry(sock);
-      results[what] = refusal ? `refused (${refusal.reason}): ${refusal.message.slice(0, 160)}` : `started; socket now ${now}`;
-      seen.push(`${what} (${planted}): ${results[what]}`);
-      await recover(h);
-    }
-    evidence(seen.join('; '));
-    expect(await h.hostChanges(v, before), seen.join('\n')).toEqual([]);
-    expect(results['symlink to a victim'], seen.join('\n')).toMatch(/^refused \(SOCKET_PATH_OCCUPIED\)/);
-    expect(results['regular file'], seen.join('\n')).toMatch(/^refused \(SOCKET_PATH_OCCUPIED\)/);
-    expect(results.directory, seen.join('\n')).toMatch(/^refused \(SOCKET_PATH_OCCUPIED\)/);
-    expect(results['live socket'], seen.join('\n')).toMatch(/^refused \(ADDRESS_IN_USE\)/);
-    expect(results['dead socket'], seen.join('\n')).toBe(`started; socket now socket 0:${h.account.gid} 660`);
+    evidence(`attacker at ${sock}: ${JSON.stringify(attempts)}`);
+    expect(attempts).toEqual({ symlink: 'EACCES', file: 'EACCES', dir: 'EACCES', socket: 'EACCES' });
+    await recover(h);
+    expect(await describeEntry(sock)).toBe(`socket 0:${h.account.gid} 660`);
+    expect(await h.hostChanges(v, before)).toEqual([]);
   });
 });

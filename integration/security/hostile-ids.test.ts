@@ -87,7 +87,17 @@ const CASES: readonly Case[] = [
     field: /recipe/,
     values: HOSTILE,
     call: async (h, bad) => {
-      const r = await h.attacker.stream('buildRootfs', { recipe: bad, kernel: kernel(h) }, { timeoutMs: 20_000, cancelAfter: 1 });
+      const r = await h.attacker.stream('buildRootfs', { recipe: bad, kernel: kernel(h), init: 0 }, { timeoutMs: 20_000, cancelAfter: 1 });
+      return r.err ? { ok: false, err: r.err } : { ok: true };
+    },
+  },
+  {
+    // A field privhelper does not honour (the image carries both PID 1s) is refused, not ignored.
+    verb: 'BuildRootfs init',
+    field: /init/,
+    values: ['1', '2', '99'],
+    call: async (h, bad) => {
+      const r = await h.attacker.stream('buildRootfs', { recipe: 'debian-bookworm', kernel: kernel(h), init: Number(bad) }, { timeoutMs: 20_000, cancelAfter: 1 });
       return r.err ? { ok: false, err: r.err } : { ok: true };
     },
   },
@@ -96,7 +106,7 @@ const CASES: readonly Case[] = [
     field: /kernel\.name/,
     values: HOSTILE,
     call: async (h, bad) => {
-      const r = await h.attacker.stream('buildRootfs', { recipe: 'debian-bookworm', kernel: { name: bad, version: '1' } }, { timeoutMs: 20_000, cancelAfter: 1 });
+      const r = await h.attacker.stream('buildRootfs', { recipe: 'debian-bookworm', kernel: { name: bad, version: '1' }, init: 0 }, { timeoutMs: 20_000, cancelAfter: 1 });
       return r.err ? { ok: false, err: r.err } : { ok: true };
     },
   },
