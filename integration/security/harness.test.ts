@@ -37,7 +37,8 @@ describe.skipIf(skip !== undefined)('security harness', () => {
       }
       const sock = await stat(h.socketPath);
       expect([sock.mode & 0o777, sock.uid, sock.gid]).toEqual([0o660, 0, h.account.gid]);
-      expect(path.dirname(h.socketPath)).toBe(h.runDir);
+      // privhelper's socket lives in its own root-only run root, not the shared (sticky) run dir.
+      expect(path.dirname(h.socketPath)).toBe(h.helper.runRoot);
       const v = await h.victims();
       expect(await h.attacker.readError(v.secret)).toBe('EACCES');
       expect(await h.attacker.readError(`${v.dir}/shadow`)).toBe('EACCES');
