@@ -42,6 +42,8 @@ export type OwnerCheck = (uid: number) => boolean;
  * bytes privhelper copied, never an inode another uid could still write.
  */
 export class KernelStore {
+  private readonly manifests = new Map<string, KernelManifest>();
+
   constructor(
     private readonly layout: HelperLayout,
     /** imaged's kernels directory (`<state_dir>/kernels`). */
@@ -58,13 +60,18 @@ export class KernelStore {
   /** Paths of an installed kernel for QEMU; NOT_FOUND when it was never installed. */
   async paths(ref: KernelRef, field = 'kernel'): Promise<{ vmlinux: string; initrd: string; manifest: KernelManifest }> {
     const dir = this.dirOf(ref);
+    // The store is root's and an installed kernel never changes: parse its manifest once.
+    const known = this.manifests.get(dir);
+    if (known) return { vmlinux: path.join(dir, KERNEL_FILES.vmlinux), initrd: path.join(dir, KERNEL_FILES.initrd), manifest: known };
     const text = await readFile(path.join(dir, MANIFEST), 'utf8').catch(() => undefined);
     if (text === undefined) {
       throw new NotFoundError('installed kernel', `${ref.name} ${ref.version}`, 'KERNEL_NOT_INSTALLED', {
         fields: { field, hint: 'imaged installs a kernel into privhelper after pulling it (InstallKernel)' },
       });
     }
-    return { vmlinux: path.join(dir, KERNEL_FILES.vmlinux), initrd: path.join(dir, KERNEL_FILES.initrd), manifest: parseKernelManifest(text, dir) };
+    const manifest = parseKernelManifest(text, dir);
+    this.manifests.set(dir, manifest);
+    return { vmlinux: path.join(dir, KERNEL_FILES.vmlinux), initrd: path.join(dir, KERNEL_FILES.initrd), manifest };
   }
 
   /** The installed kernel as imagekit's StagedKernel (for image builds). */
@@ -109,6 +116,7 @@ export class KernelStore {
 
   async remove(ref: KernelRef): Promise<boolean> {
     const dir = this.dirOf(ref);
+    this.manifests.delete(dir);
     if (!(await lstat(dir).catch(() => undefined))) return false;
     await rm(dir, { recursive: true, force: true });
     // The name directory goes with its last version (rmdir refuses while another remains).
