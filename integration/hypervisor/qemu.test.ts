@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { access, mkdir, mkdtemp, readdir, readFile, readlink, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAlive } from '../../services/privhelper/src/adapters/proc/pids.js';
 import { probeHost } from '../../services/privhelper/src/adapters/probe/probe.js';
 import type { QemuDriverConfig } from '../../services/privhelper/src/adapters/qemu/driver.js';
+import { jailerPath } from '@banger/sys';
 import { QemuDriver } from '../../services/privhelper/src/adapters/qemu/driver.js';
 import { ImageStore } from '../../services/privhelper/src/adapters/store/image-store.js';
 import { KernelStore } from '../../services/privhelper/src/adapters/store/kernel-store.js';
@@ -115,12 +116,16 @@ describe.skipIf(skipReason !== null)('QEMU microvm driver with a real guest, dis
     kernel = await kernels.paths(staged.ref);
     caps = await probeHost({ kvmBootProbe: true });
     console.info(`[qemu] accel=${caps.accel} (${caps.reason}); qemu ${caps.qemuVersion ?? '?'}; kernel ${staged.guest.kernelPackage}`);
-    const cgroupRoot = (await access('/sys/fs/cgroup/cgroup.controllers').then(() => true, () => false))
-      ? '/sys/fs/cgroup'
-      : (await access('/sys/fs/cgroup/unified/cgroup.controllers').then(() => true, () => false))
-        ? '/sys/fs/cgroup/unified'
-        : null;
-    cfg = { qemuPath: caps.qemuPath ?? QEMU, accel: caps.accel, tscKhz: caps.tscKhz, runVmsDir: layout.runVmsDir, cgroupRoot };
+    cfg = {
+      qemuPath: caps.qemuPath ?? QEMU,
+      accel: caps.accel,
+      tscKhz: caps.tscKhz,
+      runVmsDir: layout.runVmsDir,
+      jailerPath: jailerPath(),
+      jail: { uidBase: 2_000_000_000, uidCount: 1024, optional: [], memoryOverheadMib: 256, pidsMax: 256, consoleMaxBytes: 1024 * 1024 },
+      cgroups: { root: '/sys/fs/cgroup', selfCgroup: await readFile('/proc/self/cgroup', 'utf8'), pid: process.pid },
+      clientGid: 0,
+    };
   });
 
   afterAll(async () => {
@@ -129,8 +134,7 @@ describe.skipIf(skipReason !== null)('QEMU microvm driver with a real guest, dis
     }
     for (const ns of namespaces) await run('ip', ['netns', 'del', ns]).catch(() => undefined);
     if (tmp !== '') await rm(tmp, { recursive: true, force: true });
-    // Only succeeds when empty, so a real banger's VMs on this host are left alone.
-    if (cfg?.cgroupRoot) await rmdir(path.join(cfg.cgroupRoot, 'banger')).catch(() => undefined);
+
   });
 
   it('chooses the accelerator by capability', async () => {
@@ -148,8 +152,8 @@ describe.skipIf(skipReason !== null)('QEMU microvm driver with a real guest, dis
     const t0 = Date.now();
     const h = await launch(driver, spec);
     expect(h).toMatchObject({ vmId: 'tiny-graceful', accel: caps.accel, runDir: spec.run.dir });
-    if (cfg.cgroupRoot !== null) expect(await readFile(`/proc/${h.pid}/cgroup`, 'utf8')).toMatch(/^0::\/banger\/vm-tiny-graceful$/m);
-    else console.warn('[skip] cgroup placement check: no cgroup v2 hierarchy on this host');
+    // Born in its own cgroup (v1 here: memory, pids and cpu; v2: one), nested under ours.
+    expect(await readFile(`/proc/${h.pid}/cgroup`, 'utf8')).toMatch(/vm-tiny-graceful$/m);
     const consoleText = await waitForConsole(spec.run.consoleLog, READY_MARKER, 90_000);
     const bootMs = Date.now() - t0;
     expect(consoleText).toMatch(/TINYGUEST-READY cmdline=\[[^\]]*banger\.test=tiny-1/);
@@ -230,7 +234,7 @@ describe.skipIf(skipReason !== null)('QEMU microvm driver with a real guest, dis
     expect(await readFile(spec.run.consoleLog, 'utf8')).not.toContain(STOP_MARKER);
   });
 
-  it.skipIf(ipMissing)('runs QEMU inside a named network namespace with a tap there', async () => {
+  it.skipIf(ipMissing)('opens the tap inside the VM network namespace and runs QEMU in an empty one of its own', async () => {
     const ns = `banger-test-${randomBytes(4).toString('hex')}`;
     await run('ip', ['netns', 'add', ns]);
     namespaces.add(ns);
@@ -239,7 +243,11 @@ describe.skipIf(skipReason !== null)('QEMU microvm driver with a real guest, dis
     const driver = new QemuDriver(cfg, log);
     const h = await launch(driver, spec, { net: { tap: 'bgt0', mac: '52:54:00:00:00:42', netns: ns } });
     const nsInode = (await stat(`/run/netns/${ns}`)).ino;
-    expect(await readlink(`/proc/${h.pid}/ns/net`)).toBe(`net:[${nsInode}]`);
+    // Neither the VM network nor the host's: QEMU reaches the network only through its tap fd.
+    expect(await readlink(`/proc/${h.pid}/ns/net`)).not.toBe(`net:[${nsInode}]`);
+    expect(await readlink(`/proc/${h.pid}/ns/net`)).not.toBe(await readlink('/proc/self/ns/net'));
+    expect(await readFile(`/proc/${h.pid}/net/dev`, 'utf8')).not.toContain('bgt0');
+    expect((await readdir(`/proc/${h.pid}/fd`).then((fds) => Promise.all(fds.map((fd) => readlink(`/proc/${h.pid}/fd/${fd}`).catch(() => '')))))).toContain('/dev/net/tun');
     expect(await driver.find('tiny-netns')).toMatchObject({ pid: h.pid });
     expect(await driver.kill('tiny-netns')).toBe('killed');
   });
@@ -254,11 +262,16 @@ describe.skipIf(skipReason !== null)('QEMU microvm driver with a real guest, dis
     expect(await isAlive(process.pid)).toBe(true);
   });
 
-  it('reports a QEMU start failure as QEMU_LAUNCH_FAILED with its stderr', async () => {
+  it('reports a jail that cannot be built as JAIL_FAILED, naming what failed, and a QEMU that cannot start as QEMU_LAUNCH_FAILED with its stderr', async () => {
     const spec = await prepare('tiny-broken');
-    const err = await launch(new QemuDriver(cfg, log), spec, { kernelPath: path.join(tmp, 'no-such-kernel') }).then(() => undefined, (e: unknown) => e);
-    expect(err).toMatchObject({ kind: 'INTERNAL', reason: 'QEMU_LAUNCH_FAILED' });
-    expect(String((err as Error).message)).toMatch(/no-such-kernel/);
-    expect(await readFile(spec.run.qemuLog, 'utf8')).toMatch(/no-such-kernel/);
+    const jail = await launch(new QemuDriver(cfg, log), spec, { kernelPath: path.join(tmp, 'no-such-kernel') }).then(() => undefined, (e: unknown) => e);
+    expect(jail).toMatchObject({ kind: 'INTERNAL', reason: 'JAIL_FAILED' });
+    expect(String((jail as Error).message)).toMatch(/no-such-kernel/);
+    // A kernel the jail can mount but QEMU cannot boot: QEMU's own error, from its log.
+    const notKernel = path.join(tmp, 'not-a-kernel');
+    await writeFile(notKernel, 'not a kernel\n', { mode: 0o644 });
+    const qemu = await launch(new QemuDriver(cfg, log), await prepare('tiny-broken2'), { kernelPath: notKernel }).then(() => undefined, (e: unknown) => e);
+    expect(qemu).toMatchObject({ kind: 'INTERNAL', reason: 'QEMU_LAUNCH_FAILED' });
+    expect(String((qemu as Error).message)).toMatch(/kernel/i);
   });
 });

@@ -86,7 +86,8 @@ describe.skipIf(skip !== undefined)('privhelper daemon: a real tiny guest launch
     expect(listed[0]?.vmlinuxSha256).toMatch(/^[0-9a-f]{64}$/);
     expect(await f.call('installKernel', { kernel })).toMatchObject({ installed: false, kernel: { ref: kernel } });
     const st = await stat(path.join(f.helperState, 'kernels', kernel.name, kernel.version, 'vmlinux'));
-    expect([st.uid, st.mode & 0o777]).toEqual([0, 0o640]);
+    // World-readable: the VM's jailed QEMU (a uid of its own) reads it through a bind mount.
+    expect([st.uid, st.mode & 0o777]).toEqual([0, 0o644]);
   });
 
   it('refuses launches it cannot honour, naming the field or the limit, and starts nothing', async () => {
@@ -129,7 +130,7 @@ describe.skipIf(skip !== undefined)('privhelper daemon: a real tiny guest launch
     expect((await f.call('probeHost', { deep: false })).capabilities?.accel).toBe(first.capabilities?.accel);
   });
 
-  it('LaunchHypervisor boots the guest (console marker), inside the netns on the acquired tap, its disks as descriptors', async () => {
+  it('LaunchHypervisor boots the guest (console marker) jailed, on the acquired tap, its disks and tap as descriptors', async () => {
     const t0 = Date.now();
     const res = await f.call('launchHypervisor', { spec });
     const p = res.process!;
@@ -142,15 +143,21 @@ describe.skipIf(skip !== undefined)('privhelper daemon: a real tiny guest launch
     const bootMs = Date.now() - t0;
     console.info(`[privhelper-hv] accel=${p.accel === helperv2.Accel.ACCEL_KVM ? 'kvm' : 'tcg'} launch→marker ${bootMs} ms (pid ${pid})`);
     expect(text).toMatch(/TINYGUEST-READY cmdline=\[[^\]]*banger\.test=daemon-1/);
-    // QEMU runs in the test's namespace and holds the tap (carrier up).
+    // QEMU sits in an empty network namespace of its own (only lo) and holds the tap as a
+    // descriptor; the tap stays in the test's namespace, on the bridge, carrier up.
     const ownNs = await readFile(`/proc/${pid}/net/dev`, 'utf8');
-    expect(ownNs).toContain(tap);
+    expect(ownNs).not.toContain(tap);
+    const vmNet = (await f.ns.must('readlink', ['/proc/self/ns/net'])).trim();
+    expect(await readlink(`/proc/${pid}/ns/net`)).not.toBe(vmNet);
+    expect(await readlink(`/proc/${pid}/ns/net`)).not.toBe(await readlink('/proc/self/ns/net'));
+    expect(await openFiles(pid)).toContain('/dev/net/tun');
     const link = JSON.parse(await f.ns.must('ip', ['-j', 'link', 'show', 'dev', tap])) as { flags: string[]; master?: string }[];
     expect(link[0]).toMatchObject({ master: f.bridge });
     expect(link[0]?.flags).toContain('LOWER_UP');
     // The installed kernel booted, and the disks went in as descriptors, not names.
     const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
-    expect(argv[argv.indexOf('-kernel') + 1]).toBe(path.join(f.helperState, 'kernels', kernel.name, kernel.version, 'vmlinux'));
+    // The installed kernel is bind-mounted read-only into the jail at /boot/vmlinux.
+    expect(argv[argv.indexOf('-kernel') + 1]).toBe('/boot/vmlinux');
     expect(argv.filter((a) => a.includes('/dev/fdset/'))).toHaveLength(3);
     expect(argv.join(' ')).not.toContain(path.join(f.helperState, 'vms'));
     const disks = path.join(f.helperState, 'vms', vmId);

@@ -13,6 +13,7 @@ import {
   intList,
   ipv4Cidr,
   oneOf,
+  oneOfList,
   optionalNetnsName,
   groupName,
   str,
@@ -45,6 +46,7 @@ export interface BangerConfig {
     clientGroup: string;
     /** Global quotas, beyond the per-VM `[vm]` bounds privhelper also enforces. */
     quotas: HelperQuotas;
+    jail: JailSettings;
   };
   network: { cidr: string; bridge: string; netns: string | null; tapPoolSize: number };
   vm: {
@@ -71,6 +73,22 @@ export interface HelperQuotas {
   maxWorkDiskTotalGib: number;
   /** Minimum time between two deep host probes (each boots a QEMU) by one caller. */
   deepProbeIntervalSeconds: number;
+}
+
+export const JAIL_OPTIONAL_LAYERS = ['namespaces', 'seccomp', 'cgroup'] as const;
+
+/** How each VM's QEMU is jailed (docs/trust-model.md). */
+export interface JailSettings {
+  /** First of the uids (and gids) reserved for VMs: one per running VM, used by nothing else. */
+  uidBase: number;
+  uidCount: number;
+  /** Layers a launch may go without when the host cannot apply them; empty: every layer or no VM. */
+  optionalLayers: (typeof JAIL_OPTIONAL_LAYERS)[number][];
+  /** QEMU's memory beyond guest RAM, added to the VM cgroup's limit. */
+  qemuMemoryOverheadMib: number;
+  pidsMax: number;
+  /** Console log size at which it is rotated (one previous file kept). */
+  consoleMaxMib: number;
 }
 
 export interface LoadConfigOptions {
@@ -162,6 +180,14 @@ export function buildConfig(file: Record<string, unknown>, source: string, ctx: 
         maxGuestMemoryPercent: r.take('privhelper', 'max_guest_memory_percent', int(1, 100), 75),
         maxWorkDiskTotalGib: r.take('privhelper', 'max_work_disk_total_gib', int(0, 1 << 30), 0),
         deepProbeIntervalSeconds: r.take('privhelper', 'deep_probe_interval_seconds', int(0, 86_400), 60),
+      },
+      jail: {
+        uidBase: r.take('privhelper', 'jail_uid_base', int(1000, 0xfffffffe - 65536), 2_000_000_000),
+        uidCount: r.take('privhelper', 'jail_uid_count', int(1, 1 << 20), 65536),
+        optionalLayers: r.take('privhelper', 'jail_optional_layers', oneOfList(JAIL_OPTIONAL_LAYERS), []),
+        qemuMemoryOverheadMib: r.take('privhelper', 'qemu_memory_overhead_mib', int(32, 65536), 256),
+        pidsMax: r.take('privhelper', 'jail_pids_max', int(16, 65536), 256),
+        consoleMaxMib: r.take('privhelper', 'console_max_mib', int(1, 4096), 8),
       },
     },
     network: {

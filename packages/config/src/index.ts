@@ -1,8 +1,9 @@
 export { ConfigError } from './errors.js';
-export type { Accel, BangerConfig, Bounds, HelperQuotas, LoadConfigOptions, LogLevel } from './config.js';
+export type { Accel, BangerConfig, Bounds, HelperQuotas, JailSettings, LoadConfigOptions, LogLevel } from './config.js';
 export { applyLayout, bangerLayout, daemonLayout, helperLayout, helperRoots, tmpfilesLines, type AppliedDir, type LayoutIds, type BangerLayout, type DaemonLayout, type DirOwner, type HelperLayout, type LayoutDir } from './layout.js';
 export {
   ACCELS,
+  JAIL_OPTIONAL_LAYERS,
   LOG_LEVELS,
   SYSTEM_CONFIG_PATH,
   buildConfig,

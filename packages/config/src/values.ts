@@ -51,6 +51,15 @@ export function intList(min: number, max: number): Parser<number[]> {
   };
 }
 
+export function oneOfList<T extends string>(values: readonly T[]): Parser<T[]> {
+  const expected = `a list of ${values.map((v) => `"${v}"`).join(', ')}`;
+  return (raw, fromEnv) => {
+    const items = Array.isArray(raw) ? raw : fromEnv && typeof raw === 'string' ? (raw.trim() === '' ? [] : raw.split(',').map((x) => x.trim())) : undefined;
+    if (items === undefined || !items.every((x): x is T => typeof x === 'string' && (values as readonly string[]).includes(x))) return bad(expected);
+    return ok([...new Set(items)]);
+  };
+}
+
 /** IPv4 network in CIDR form; host bits must be zero so the gateway/first address is unambiguous. */
 export function ipv4Cidr(): Parser<string> {
   const expected = 'an IPv4 CIDR like 172.30.0.0/24';

@@ -37,6 +37,12 @@ export interface ProcessHandle {
   kill(sig?: NodeJS.Signals): boolean;
   /** SIGTERM to the group, SIGKILL after `graceMs` if anything is left; resolves with the exit. */
   stop(graceMs?: number): Promise<ProcessExit>;
+  /**
+   * Stops supervising a child meant to outlive this process (a VM's jailer): closes our ends of
+   * its pipes and unrefs it, so this process may exit while the child keeps running. `exited`
+   * still settles if the child ends first.
+   */
+  detach(): void;
 }
 
 /**
@@ -87,6 +93,10 @@ export async function spawnProcess(file: string, args: readonly string[], opts: 
     stop: (graceMs = DEFAULT_KILL_GRACE_MS) => {
       terminate(pid, launch.group, graceMs, alive);
       return exited;
+    },
+    detach: () => {
+      for (const s of [child.stdin, child.stdout, child.stderr]) s?.destroy();
+      child.unref();
     },
   };
 }

@@ -15,4 +15,10 @@ const args = [nodeGyp, 'rebuild'];
 if (existsSync(join(prefix, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${prefix}`);
 
 const r = spawnSync(process.execPath, args, { cwd: nativeDir, stdio: 'inherit' });
-process.exit(r.status ?? 1);
+if (r.status !== 0) process.exit(r.status ?? 1);
+
+// banger-jailer: the small root program that starts each VM's QEMU jailed (see jailer.c). A
+// plain executable, so it is built with the machine's C compiler directly.
+const cc = process.env.CC || 'cc';
+const j = spawnSync(cc, ['-O2', '-Wall', '-Wextra', '-Werror', '-o', join(nativeDir, 'build', 'banger-jailer'), join(nativeDir, 'jailer.c')], { stdio: 'inherit' });
+process.exit(j.status ?? 1);

@@ -13,3 +13,4 @@ export { sendFds, recvFds, recvFdsWhenReady, type RecvWaitOptions } from './fdpa
 export { sdNotify, notifySystemd } from './notify.js';
 export { socketFdOf } from './socket-fd.js';
 export type { FileType, Stat, DirEntry, DirEntryRaw, CopyResult, ReceivedFds } from './types.js';
+export { jailerPath } from './jailer.js';

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
+import { jailerPath } from '@banger/sys';
 import { descriptorSetPath, serviceNames } from '@banger/api';
 import { bangerLayout, loadConfig } from '@banger/config';
 import { createLogger, FailedPreconditionError, lookupGroupId, lookupUserId, PermissionDeniedError, runGrpcDaemon, setRootLogger } from '@banger/runtime';
@@ -7,6 +9,7 @@ import { HostFacts } from './app/host-facts.js';
 import { LaunchVm } from './app/launch-vm.js';
 import { prepareHelperRoots } from './adapters/fs/helper-roots.js';
 import { checkInstallPrefix } from './adapters/fs/install-prefix.js';
+import { checkJailRange } from './adapters/fs/jail-ids.js';
 import { helperServiceDefinition, helperServiceImplementation } from './adapters/grpc/helper-service.js';
 import { NetworkVerbs } from './adapters/grpc/network-handlers.js';
 import { probeHost } from './adapters/probe/probe.js';
@@ -37,6 +40,7 @@ try {
   // root's alone (docs/trust-model.md).
   checkInstallPrefix();
   prepareHelperRoots(layout, { daemonUid, daemonGid, clientGid: clientGid ?? 0 });
+  checkJailRange(config.privhelper.jail.uidBase, config.privhelper.jail.uidCount);
 } catch (err) {
   logger.fatal({ err, path: (err as { fields?: Record<string, string> }).fields?.['path'], fix: (err as { fields?: Record<string, string> }).fields?.['fix'] }, 'start-up refused');
   process.exit(1);
@@ -58,8 +62,25 @@ const hypervisor = (): Promise<QemuDriver> => {
   const next = hostFacts.capabilities().then((caps) => {
     if (!caps.qemuPath) throw new FailedPreconditionError('QEMU_NOT_FOUND', 'qemu-system-x86_64 not found (apt-get install qemu-system-x86)');
     logger.info({ accel: caps.accel, reason: caps.reason, qemu: caps.qemuPath }, 'hypervisor selected');
+    const jail = config.privhelper.jail;
     return new QemuDriver(
-      { qemuPath: caps.qemuPath, accel: caps.accel, tscKhz: caps.tscKhz, runVmsDir: helper.runVmsDir, cgroupRoot: caps.cgroupV2 ? '/sys/fs/cgroup' : null, clientGid },
+      {
+        qemuPath: caps.qemuPath,
+        accel: caps.accel,
+        tscKhz: caps.tscKhz,
+        runVmsDir: helper.runVmsDir,
+        jailerPath: jailerPath(),
+        jail: {
+          uidBase: jail.uidBase,
+          uidCount: jail.uidCount,
+          optional: jail.optionalLayers,
+          memoryOverheadMib: jail.qemuMemoryOverheadMib,
+          pidsMax: jail.pidsMax,
+          consoleMaxBytes: jail.consoleMaxMib * 1024 * 1024,
+        },
+        cgroups: { root: '/sys/fs/cgroup', selfCgroup: readFileSync('/proc/self/cgroup', 'utf8'), pid: process.pid },
+        clientGid: clientGid ?? 0,
+      },
       logger,
     );
   });

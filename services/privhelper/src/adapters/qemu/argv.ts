@@ -9,24 +9,25 @@ export interface QemuArgvOptions {
   readonly accel: Accel;
   /** Host TSC rate; added as tsc_early_khz under TCG, where microvm has no timer to calibrate against. */
   readonly tscKhz: number | null;
-  /** Ask QEMU to fork into the background once its sockets exist. */
-  readonly daemonize: boolean;
+  /** QEMU's own seccomp filter (`-sandbox`); off only where the host's QEMU lacks it and the config allows that. */
+  readonly sandbox: boolean;
+  /** Kernel and initrd as QEMU sees them: their jail paths, or the host's without a mount namespace. */
+  readonly kernel: string;
+  readonly initrd: string;
 }
 
 /**
- * What privhelper resolved for a validated spec: kernel files from its own store, and the fd
- * numbers (in QEMU's fd table) of the disks it opened. QEMU never opens a disk by name: each
- * disk is an `-add-fd` set, and the root overlay's backing is pinned to the base's node, so
- * the backing file name in the qcow2 header is never looked at.
+ * The descriptor numbers QEMU gets from the jailer, fixed so the argv can name them: the disks
+ * privhelper opened (3-5), the QMP and agent sockets the jailer made (6, 7), the tap it opened (8).
  */
-export interface LaunchPlan {
-  readonly spec: LaunchSpec;
-  readonly kernelPath: string;
-  readonly initrdPath: string;
-  /** Child fd numbers: overlay (rw), its base image's rootfs (ro), work disk (rw). */
-  readonly fds: { readonly overlay: number; readonly base: number; readonly work?: number };
-  readonly net?: { readonly tap: string; readonly mac: string; readonly netns?: string };
-}
+export const FD = { overlay: 3, base: 4, work: 5, qmp: 6, agent: 7, tap: 8 } as const;
+
+/** Where the jailer mounts a VM's kernel and initrd inside the jail (read-only). */
+export const JAIL_KERNEL = '/boot/vmlinux';
+export const JAIL_INITRD = '/boot/initrd.img';
+
+/** The seccomp options HOST-FACTS measured to work for a foreground, privilege-dropped QEMU. */
+export const SANDBOX = 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny';
 
 const SET = { overlay: 1, base: 2, work: 3 } as const;
 
@@ -36,13 +37,14 @@ export function qemuProcessName(vmId: string): string {
 }
 
 /**
- * The complete QEMU command for a launch plan: microvm, virtio-mmio devices, fd-backed
- * `-blockdev` disks with an explicit chain and pinned formats, console to a file, QMP and the
- * guest agent on Unix sockets in the VM's run dir. Pure, so tests pin it. Values come only
- * from the validated spec and privhelper's own paths; commas cannot appear in them.
+ * The complete QEMU command for a validated spec, as it runs inside the jail: microvm,
+ * virtio-mmio devices, fd-backed `-blockdev` disks with an explicit chain and pinned formats,
+ * QMP and the guest agent on sockets passed as descriptors, the tap passed as a descriptor, the
+ * serial console on stdout (the jailer's supervisor writes the log), the kernel at its jail
+ * path, and QEMU's own seccomp filter. QEMU opens no host file by name and creates none. Pure,
+ * so tests pin it.
  */
-export function buildQemuArgv(plan: LaunchPlan, opts: QemuArgvOptions): string[] {
-  const { spec } = plan;
+export function buildQemuArgv(spec: LaunchSpec, net: boolean, opts: QemuArgvOptions): string[] {
   const argv: string[] = [opts.qemuPath];
   argv.push('-name', `${qemuProcessName(spec.vmId)},debug-threads=off`);
   argv.push('-M', 'microvm');
@@ -50,41 +52,40 @@ export function buildQemuArgv(plan: LaunchPlan, opts: QemuArgvOptions): string[]
   else argv.push('-accel', 'tcg,tb-size=64', '-cpu', 'max');
   argv.push('-m', String(spec.memoryMib), '-smp', String(spec.vcpus));
   argv.push('-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot');
-  argv.push('-kernel', noComma(plan.kernelPath));
-  argv.push('-initrd', noComma(plan.initrdPath));
+  if (opts.sandbox) argv.push('-sandbox', SANDBOX);
+  argv.push('-kernel', noComma(opts.kernel));
+  argv.push('-initrd', noComma(opts.initrd));
   argv.push('-append', renderCmdline(withDefaults(spec.cmdline, opts)));
-  argv.push('-add-fd', `fd=${plan.fds.overlay},set=${SET.overlay},opaque=root-overlay`);
-  argv.push('-add-fd', `fd=${plan.fds.base},set=${SET.base},opaque=root-base`);
+  argv.push('-add-fd', `fd=${FD.overlay},set=${SET.overlay},opaque=root-overlay`);
+  argv.push('-add-fd', `fd=${FD.base},set=${SET.base},opaque=root-base`);
   argv.push('-blockdev', `driver=file,node-name=root-base-file,filename=/dev/fdset/${SET.base},read-only=on`);
   argv.push('-blockdev', 'driver=raw,node-name=root-base,file=root-base-file,read-only=on');
   argv.push('-blockdev', `driver=file,node-name=root-file,filename=/dev/fdset/${SET.overlay}`);
   argv.push('-blockdev', 'driver=qcow2,node-name=root,file=root-file,backing=root-base');
   argv.push('-device', 'virtio-blk-device,drive=root');
   if (spec.workDisk) {
-    if (plan.fds.work === undefined) throw invalid('work_disk', 'BAD_FIELD', 'work disk requested but not opened');
-    argv.push('-add-fd', `fd=${plan.fds.work},set=${SET.work},opaque=work`);
+    argv.push('-add-fd', `fd=${FD.work},set=${SET.work},opaque=work`);
     argv.push('-blockdev', `driver=file,node-name=work-file,filename=/dev/fdset/${SET.work}`);
     argv.push('-blockdev', 'driver=raw,node-name=work,file=work-file');
     argv.push('-device', 'virtio-blk-device,drive=work');
   }
-  if (plan.net !== undefined) {
-    argv.push('-netdev', `tap,id=n0,ifname=${plan.net.tap},script=no,downscript=no`);
-    argv.push('-device', `virtio-net-device,netdev=n0,mac=${plan.net.mac}`);
+  if (net && spec.mac !== undefined) {
+    argv.push('-netdev', `tap,id=n0,fd=${FD.tap}`);
+    argv.push('-device', `virtio-net-device,netdev=n0,mac=${spec.mac}`);
   }
   argv.push('-device', 'virtio-serial-device');
-  argv.push('-chardev', `socket,id=agent0,path=${noComma(spec.run.agentSocket)},server=on,wait=off`);
+  argv.push('-chardev', `socket,id=agent0,fd=${FD.agent},server=on,wait=off`);
   argv.push('-device', 'virtserialport,chardev=agent0,name=org.qemu.guest_agent.0');
   argv.push('-device', 'i8042');
-  argv.push('-serial', `file:${noComma(spec.run.consoleLog)}`);
-  argv.push('-qmp', `unix:${noComma(spec.run.qmpSocket)},server=on,wait=off`);
-  argv.push('-pidfile', spec.run.pidFile);
-  if (opts.daemonize) argv.push('-daemonize');
+  argv.push('-serial', 'stdio');
+  argv.push('-chardev', `socket,id=qmp0,fd=${FD.qmp},server=on,wait=off`);
+  argv.push('-mon', 'chardev=qmp0,mode=control');
   return argv;
 }
 
-/** Prefix that runs QEMU inside a named network namespace; `ip netns exec` execs, so the pid stays QEMU's. */
-export function netnsPrefix(plan: LaunchPlan, ipPath = 'ip'): string[] {
-  return plan.net?.netns === undefined ? [] : [ipPath, 'netns', 'exec', plan.net.netns];
+function noComma(p: string): string {
+  if (p.includes(',')) throw invalid('path', 'BAD_FIELD', 'path contains a comma, which QEMU would misparse');
+  return p;
 }
 
 function withDefaults(args: readonly CmdlineArg[], opts: QemuArgvOptions): CmdlineArg[] {
@@ -93,9 +94,4 @@ function withDefaults(args: readonly CmdlineArg[], opts: QemuArgvOptions): Cmdli
   if (!has('console')) out.unshift({ key: 'console', value: 'ttyS0' });
   if (opts.accel === 'tcg' && opts.tscKhz !== null && !has('tsc_early_khz')) out.push({ key: 'tsc_early_khz', value: String(opts.tscKhz) });
   return out;
-}
-
-function noComma(p: string): string {
-  if (p.includes(',')) throw invalid('path', 'BAD_FIELD', 'path contains a comma, which QEMU would misparse');
-  return p;
 }

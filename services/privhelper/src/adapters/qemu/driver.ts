@@ -1,16 +1,18 @@
-import { spawn } from 'node:child_process';
 import { chmod, chown, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Accel, Hypervisor, StopOutcome, VmDescription, VmHandle, VmRunState } from '../../domain/hypervisor/driver.js';
-import { vmRunPaths } from '../../domain/hypervisor/rundir.js';
+import { vmRunPaths, type VmRunPaths } from '../../domain/hypervisor/rundir.js';
+import { allocateUid, inJailRange, JAIL_LAYERS, jailerArgs, layerUnavailable, type JailConfig, type JailLayer, type JailPlan } from '../../domain/hypervisor/jail.js';
 import { VmHostError } from '../../domain/vmspec/errors.js';
 import type { LaunchInput } from '../../domain/hypervisor/driver.js';
 import type { LaunchSpec } from '../../domain/vmspec/spec.js';
 import { VM_ID_RE, validateVmId } from '../../domain/vmspec/spec.js';
-import { placeInCgroup, removeCgroup } from '../proc/cgroup.js';
-import { readCmdline, readPidFile, waitForPidExit } from '../proc/pids.js';
-import { buildQemuArgv, netnsPrefix, qemuProcessName, type LaunchPlan } from './argv.js';
+import { spawnProcess } from '@banger/proc';
+import { prepareVmCgroups, removeVmCgroups, type CgroupEnv, type VmCgroups } from '../proc/cgroup.js';
+import { isAlive, readCmdline, readPidFile, waitForPidExit } from '../proc/pids.js';
+import { buildQemuArgv, FD, JAIL_INITRD, JAIL_KERNEL, qemuProcessName } from './argv.js';
 import { QmpClient } from './qmp.js';
 
 export interface QemuDriverConfig {
@@ -19,17 +21,30 @@ export interface QemuDriverConfig {
   readonly tscKhz: number | null;
   /** privhelper's VM run directories (root-owned); specs are validated against the same. */
   readonly runVmsDir: string;
-  /** cgroup v2 mount to place VMs under, or null to skip. */
-  readonly cgroupRoot: string | null;
-  readonly ipPath?: string;
+  /** The jailer executable (`@banger/sys` jailerPath()). */
+  readonly jailerPath: string;
+  readonly jail: JailConfig;
+  /** Where cgroups live and who this process is in them (see adapters/proc/cgroup.ts). */
+  readonly cgroups: CgroupEnv;
   /**
    * Gid of vmd's group (config privhelper.client_group). VM run dirs become root:<gid> 0750,
    * the agent socket 0660 and the console log 0640, so vmd (not root) can talk to the guest
-   * agent and read the console; QMP, pid file and launch record stay root's. Undefined: root only.
+   * agent and read the console; QMP, pid file and launch record stay root's.
    */
-  readonly clientGid?: number | undefined;
+  readonly clientGid: number;
   /** After QMP `quit` (or a kill), how long to wait for the process to go. */
   readonly escalationWaitMs?: number;
+  /** How long QEMU has to answer on QMP once executed before the launch counts as failed. */
+  readonly startTimeoutMs?: number;
+}
+
+/** What the launch record says about the jail a VM runs in. */
+export interface JailRecord {
+  readonly uid: number;
+  readonly cgroups: VmCgroups | null;
+  readonly applied: readonly JailLayer[];
+  readonly skipped: readonly JailLayer[];
+  readonly supervisorPid: number;
 }
 
 interface LaunchRecord {
@@ -40,14 +55,15 @@ interface LaunchRecord {
   /** The image the root overlay was based on at launch (from privhelper's disk record). */
   readonly baseImage?: string;
   readonly launchedAt: string;
-  readonly cgroup: string | null;
+  readonly jail: JailRecord;
 }
 
 /**
- * QEMU microvm driver. QEMU is started with `-daemonize`, so it detaches into its own session
- * and survives the helper and vmd; the launch call returns once QEMU has created its sockets
- * and written its pid file. All later verbs find the process again from the run dir, so a new
- * driver instance (after a helper restart) controls VMs an old one started.
+ * QEMU microvm driver, each VM jailed (domain/hypervisor/jail.ts). QEMU runs in the foreground
+ * under the jailer, a detached root supervisor that outlives privhelper, writes QEMU's pid file
+ * and console log and records how it exited. The launch returns once QEMU answers on QMP. All
+ * later verbs find the process again from the run dir, so a new driver instance (after a helper
+ * restart) controls VMs an old one started.
  */
 export class QemuDriver implements Hypervisor {
   readonly kind = 'qemu' as const;
@@ -77,74 +93,147 @@ export class QemuDriver implements Hypervisor {
 
   private async launchLocked(input: LaunchInput): Promise<VmHandle> {
     const { spec, disks } = input;
-    if (path.resolve(spec.run.dir) !== path.resolve(vmRunPaths(this.cfg.runVmsDir, spec.vmId).dir)) {
+    const run = vmRunPaths(this.cfg.runVmsDir, spec.vmId);
+    if (path.resolve(spec.run.dir) !== path.resolve(run.dir)) {
       throw new VmHostError('INVALID_ARGUMENT', 'PATH_ESCAPE', 'spec was validated against another run root', { field: 'run_root' });
     }
-    // Child fds 3, 4 (and 5): the order of `extra` below.
-    const plan: LaunchPlan = {
-      spec,
-      kernelPath: input.kernelPath,
-      initrdPath: input.initrdPath,
-      fds: { overlay: 3, base: 4, ...(disks.work ? { work: 5 } : {}) },
-      ...(input.net ? { net: input.net } : {}),
-    };
-    const extra = [disks.overlay.fd, disks.base.fd, ...(disks.work ? [disks.work.fd] : [])];
-    const argv = [...netnsPrefix(plan, this.cfg.ipPath), ...buildQemuArgv(plan, { ...this.cfg, daemonize: true })];
     const running = await this.find(spec.vmId);
     if (running !== undefined) {
-      const record = await readRecord(spec.run.launchJson);
+      const record = await readRecord(run.launchJson);
       if (record !== undefined && JSON.stringify(record.spec) !== JSON.stringify(spec)) {
-        throw new VmHostError('ALREADY_EXISTS', 'VM_RUNNING_WITH_OTHER_SPEC', `vm ${spec.vmId} is already running with a different spec`, {
-          vm_id: spec.vmId,
-        });
+        throw new VmHostError('ALREADY_EXISTS', 'VM_RUNNING_WITH_OTHER_SPEC', `vm ${spec.vmId} is already running with a different spec`, { vm_id: spec.vmId });
       }
       return { ...running, alreadyRunning: true };
     }
     await this.prepareRunDir(spec.vmId);
     const started = Date.now();
-    const [file, ...args] = argv as [string, ...string[]];
-    const { code, stderr } = await runDaemonizing(file, args, extra);
-    await writeFile(spec.run.qemuLog, stderr, { mode: 0o600 });
-    if (code !== 0) {
-      this.log.warn({ vm_id: spec.vmId, code, stderr: stderr.slice(-1000) }, 'qemu launch failed');
-      throw new VmHostError('INTERNAL', 'QEMU_LAUNCH_FAILED', `qemu exited ${code}: ${lastLine(stderr)}`, { vm_id: spec.vmId });
+    const skip: JailLayer[] = [];
+    const uid = allocateUid(new Set((await this.runningRecords()).map((r) => r.jail.uid)), this.cfg.jail);
+    let cgroups: VmCgroups | null = null;
+    try {
+      cgroups = await prepareVmCgroups(this.cfg.cgroups, spec.vmId, {
+        memoryBytes: (spec.memoryMib + this.cfg.jail.memoryOverheadMib) * 1024 * 1024,
+        pids: this.cfg.jail.pidsMax,
+        cpuUnits: spec.vcpus,
+      });
+    } catch (err) {
+      if (!this.cfg.jail.optional.includes('cgroup')) throw layerUnavailable('cgroup', (err as Error).message);
+      skip.push('cgroup');
+      this.log.warn({ vm_id: spec.vmId, err }, 'VM runs without its cgroup ([privhelper] jail_optional_layers allows it)');
     }
-    const handle = await this.find(spec.vmId);
-    if (handle === undefined) {
-      throw new VmHostError('INTERNAL', 'QEMU_LAUNCH_FAILED', 'qemu daemonized but its process is gone; see qemu.log/console.log', { vm_id: spec.vmId });
+    const attempt = async (sandbox: boolean): Promise<{ pid: number; supervisorPid: number; argv: string[] }> => {
+      const namespaces = !skip.includes('namespaces');
+      const argv = buildQemuArgv(spec, input.net !== undefined, {
+        ...this.cfg,
+        sandbox,
+        kernel: namespaces ? JAIL_KERNEL : input.kernelPath,
+        initrd: namespaces ? JAIL_INITRD : input.initrdPath,
+      });
+      const plan: JailPlan = {
+        vmId: spec.vmId,
+        uid,
+        root: path.join(run.dir, 'jail'),
+        kernel: input.kernelPath,
+        initrd: input.initrdPath,
+        devs: ['null', 'zero', 'urandom', ...(this.cfg.accel === 'kvm' ? ['kvm'] : [])],
+        cgroupDirs: cgroups?.dirs ?? [],
+        ...(input.net ? { tap: input.net.tap, ...(input.net.netns ? { netnsPath: path.join('/run/netns', input.net.netns) } : {}) } : {}),
+        clientGid: this.cfg.clientGid,
+        consoleMaxBytes: this.cfg.jail.consoleMaxBytes,
+        skip: [...skip, ...(sandbox ? [] : (['seccomp'] as const))],
+      };
+      const extra = [disks.overlay.fd, disks.base.fd, ...(disks.work ? [disks.work.fd] : [])];
+      const args = [...jailerArgs(plan, run, { keep: 2 + extra.length, qmp: FD.qmp, agent: FD.agent, tap: FD.tap }), ...argv];
+      const { pid, supervisorPid } = await this.startJailed(spec.vmId, args, extra, run);
+      return { pid, supervisorPid, argv };
+    };
+    let launched: { pid: number; supervisorPid: number; argv: string[] };
+    try {
+      launched = await attempt(true);
+    } catch (err) {
+      const text = await readFile(run.qemuLog, 'utf8').catch(() => '');
+      if (!/seccomp|sandbox/i.test(text)) throw err;
+      if (!this.cfg.jail.optional.includes('seccomp')) throw layerUnavailable('seccomp', lastLine(text));
+      skip.push('seccomp');
+      this.log.warn({ vm_id: spec.vmId, qemu: lastLine(text) }, 'QEMU cannot sandbox itself here; VM runs without seccomp ([privhelper] jail_optional_layers allows it)');
+      launched = await attempt(false);
     }
-    await this.shareWithClients(spec.run.agentSocket, 0o660);
-    await this.shareWithClients(spec.run.consoleLog, 0o640);
-    const cg = await placeInCgroup(this.cfg.cgroupRoot, spec.vmId, handle.pid);
-    const record: LaunchRecord = { vmId: spec.vmId, accel: this.cfg.accel, argv, spec, baseImage: disks.baseImage, launchedAt: new Date().toISOString(), cgroup: cg.path };
-    await writeFile(spec.run.launchJson, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
-    this.log.info(
-      { vm_id: spec.vmId, pid: handle.pid, accel: this.cfg.accel, cgroup: cg.path, cgroup_reason: cg.reason, duration_ms: Date.now() - started },
-      'vm launched',
-    );
-    return handle;
+    const jail: JailRecord = { uid, cgroups, applied: JAIL_LAYERS.filter((l) => !skip.includes(l)), skipped: skip, supervisorPid: launched.supervisorPid };
+    const record: LaunchRecord = { vmId: spec.vmId, accel: this.cfg.accel, argv: launched.argv, spec, baseImage: disks.baseImage, launchedAt: new Date().toISOString(), jail };
+    await writeFile(run.launchJson, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
+    this.log.info({ vm_id: spec.vmId, pid: launched.pid, uid, accel: this.cfg.accel, jail_skipped: skip, cgroup: cgroups?.dirs ?? null, duration_ms: Date.now() - started }, 'vm launched');
+    return { vmId: spec.vmId, pid: launched.pid, runDir: run.dir, accel: this.cfg.accel };
+  }
+
+  /**
+   * Runs the jailer with the disks as fds 3.., waits for its "started <pid>" line, then for QEMU
+   * to answer on QMP; a QEMU that exits first fails the launch with the end of its log.
+   */
+  private async startJailed(vmId: string, args: readonly string[], extraFds: readonly number[], run: VmRunPaths): Promise<{ pid: number; supervisorPid: number }> {
+    const proc = await spawnProcess(this.cfg.jailerPath, args, { extraFds, stdout: 'pipe', stderr: 'tail', detached: true });
+    const line = await firstLine(proc.stdout, proc.exited, this.cfg.startTimeoutMs ?? 15_000);
+    const m = /^started (\d+)$/.exec(line ?? '');
+    if (!m) {
+      await proc.exited;
+      const why = lastLine(proc.stderrTail()) || 'the jailer exited without starting QEMU';
+      proc.detach();
+      throw new VmHostError('INTERNAL', 'JAIL_FAILED', `vm ${vmId}: ${why}`, { vm_id: vmId });
+    }
+    const pid = Number(m[1]);
+    proc.detach();
+    const deadline = Date.now() + (this.cfg.startTimeoutMs ?? 15_000);
+    for (;;) {
+      const qmp = await QmpClient.connect(run.qmpSocket, 1000).catch(() => undefined);
+      if (qmp) {
+        qmp.close();
+        return { pid, supervisorPid: proc.pid };
+      }
+      if (!(await isAlive(pid)) || Date.now() > deadline) {
+        const log = await readFile(run.qemuLog, 'utf8').catch(() => '');
+        if (await isAlive(pid)) process.kill(pid, 'SIGKILL');
+        this.log.warn({ vm_id: vmId, qemu_log: log.slice(-1000) }, 'qemu launch failed');
+        throw new VmHostError('INTERNAL', 'QEMU_LAUNCH_FAILED', `qemu did not start: ${lastLine(log) || 'no QMP answer'}`, { vm_id: vmId });
+      }
+      await sleep(50);
+    }
+  }
+
+  private async runningRecords(): Promise<LaunchRecord[]> {
+    const out: LaunchRecord[] = [];
+    for (const id of await readdir(this.cfg.runVmsDir).catch(() => [] as string[])) {
+      if (!VM_ID_RE.test(id) || (await this.find(id)) === undefined) continue;
+      const rec = await readRecord(vmRunPaths(this.cfg.runVmsDir, id).launchJson);
+      if (rec) out.push(rec);
+    }
+    return out;
   }
 
   /** Guest memory of every running VM this driver knows (from its launch records), for the host quota. */
   async runningMemoryMib(): Promise<number> {
-    let total = 0;
-    for (const id of await readdir(this.cfg.runVmsDir).catch(() => [] as string[])) {
-      if (!VM_ID_RE.test(id) || (await this.find(id)) === undefined) continue;
-      const rec = await readRecord(vmRunPaths(this.cfg.runVmsDir, id).launchJson);
-      total += rec?.spec.memoryMib ?? 0;
-    }
-    return total;
+    return (await this.runningRecords()).reduce((a, r) => a + r.spec.memoryMib, 0);
   }
 
   /** Kernels that running VMs booted, so the store does not delete one under them. */
   async runningKernels(): Promise<{ name: string; version: string }[]> {
-    const out: { name: string; version: string }[] = [];
-    for (const id of await readdir(this.cfg.runVmsDir).catch(() => [] as string[])) {
-      if (!VM_ID_RE.test(id) || (await this.find(id)) === undefined) continue;
-      const rec = await readRecord(vmRunPaths(this.cfg.runVmsDir, id).launchJson);
-      if (rec?.spec.kernel) out.push(rec.spec.kernel);
+    return (await this.runningRecords()).map((r) => r.spec.kernel);
+  }
+
+  /** The jail a running VM is in (for tests and `vm show`), or undefined when it is not running. */
+  async jailOf(vmId: string): Promise<JailRecord | undefined> {
+    if ((await this.find(vmId)) === undefined) return undefined;
+    return (await readRecord(vmRunPaths(this.cfg.runVmsDir, validateVmId(vmId)).launchJson))?.jail;
+  }
+
+  /** How QEMU ended, as the supervisor recorded it; undefined while it runs or when unknown. */
+  async exitOf(vmId: string): Promise<{ code: number; signal: string } | undefined> {
+    const text = await readFile(vmRunPaths(this.cfg.runVmsDir, validateVmId(vmId)).exitJson, 'utf8').catch(() => undefined);
+    if (text === undefined) return undefined;
+    try {
+      const e = JSON.parse(text) as { code?: unknown; signal?: unknown };
+      return { code: typeof e.code === 'number' ? e.code : -1, signal: typeof e.signal === 'string' ? e.signal : '' };
+    } catch {
+      return undefined;
     }
-    return out;
   }
 
   async find(vmId: string): Promise<VmHandle | undefined> {
@@ -152,7 +241,10 @@ export class QemuDriver implements Hypervisor {
     const pid = await readPidFile(run.pidFile);
     if (pid === undefined) return undefined;
     const cmd = await readCmdline(pid);
-    if (cmd === undefined || !isOurQemu(cmd, vmId, run.pidFile)) return undefined;
+    if (cmd === undefined || !isOurQemu(cmd, vmId)) return undefined;
+    // A reused pid of anything but a jailed QEMU of ours is not this VM.
+    const uid = await procUid(pid);
+    if (uid === undefined || !inJailRange(uid, this.cfg.jail)) return undefined;
     const accelArg = cmd[cmd.indexOf('-accel') + 1] ?? '';
     return { vmId, pid, runDir: run.dir, accel: accelArg.startsWith('kvm') ? 'kvm' : 'tcg' };
   }
@@ -225,11 +317,11 @@ export class QemuDriver implements Hypervisor {
     if ((await this.find(vmId)) !== undefined) {
       throw new VmHostError('FAILED_PRECONDITION', 'VM_RUNNING', 'stop the VM before removing its run directory', { vm_id: vmId });
     }
-    const dir = vmRunPaths(this.cfg.runVmsDir, validateVmId(vmId)).dir;
-    await removeCgroup(this.cfg.cgroupRoot, vmId);
-    const existed = await readFile(path.join(dir, 'launch.json')).then(() => true, () => false);
-    await rm(dir, { recursive: true, force: true });
-    return { removed: existed };
+    const run = vmRunPaths(this.cfg.runVmsDir, validateVmId(vmId));
+    const record = await readRecord(run.launchJson);
+    if (record?.jail.cgroups) await removeVmCgroups(record.jail.cgroups);
+    await rm(run.dir, { recursive: true, force: true });
+    return { removed: record !== undefined };
   }
 
   /** One verb at a time per VM inside this helper: a retried launch racing the first must not start a second QEMU. */
@@ -245,48 +337,66 @@ export class QemuDriver implements Hypervisor {
     }
   }
 
-  /** Hands a run file or dir to the client group (see QemuDriverConfig.clientGid). */
+  /** Hands a run dir to the client group (see QemuDriverConfig.clientGid). */
   private async shareWithClients(file: string, mode: number): Promise<void> {
-    if (this.cfg.clientGid === undefined) return;
     await chown(file, 0, this.cfg.clientGid);
     await chmod(file, mode);
   }
 
   /**
    * The run dir lives in privhelper's root-only run root, so nothing in it was put there by
-   * another uid; leftovers of an earlier run are removed, never reused.
+   * another uid; leftovers of an earlier run are removed, never reused. `jail/` is the empty
+   * mount point of the jail's root (mounted only in QEMU's own mount namespace).
    */
   private async prepareRunDir(vmId: string): Promise<void> {
     const run = vmRunPaths(this.cfg.runVmsDir, vmId);
     await mkdir(run.dir, { recursive: true, mode: 0o700 });
     await this.shareWithClients(run.dir, 0o750);
-    for (const stale of [run.qmpSocket, run.agentSocket, run.pidFile, run.consoleLog, run.qemuLog, run.launchJson]) await rm(stale, { force: true });
+    for (const stale of [run.qmpSocket, run.agentSocket, run.pidFile, run.consoleLog, `${run.consoleLog}.1`, run.qemuLog, run.launchJson, run.exitJson]) await rm(stale, { force: true });
+    await mkdir(path.join(run.dir, 'jail'), { recursive: true, mode: 0o700 });
   }
 
   private async stopped(vmId: string, outcome: StopOutcome, started: number): Promise<StopOutcome> {
-    await removeCgroup(this.cfg.cgroupRoot, vmId);
+    const record = await readRecord(vmRunPaths(this.cfg.runVmsDir, vmId).launchJson);
+    if (record?.jail.cgroups) await removeVmCgroups(record.jail.cgroups);
     this.log.info({ vm_id: vmId, outcome, duration_ms: Date.now() - started }, 'vm stopped');
     return outcome;
   }
 }
 
-/** Our QEMU for this VM: a qemu-system binary, `-name banger-<id>,...`, and this run dir's pid file. */
-export function isOurQemu(cmd: readonly string[], vmId: string, pidFile: string): boolean {
+/** Our QEMU for this VM: a qemu-system binary with `-name banger-<id>,...`. */
+export function isOurQemu(cmd: readonly string[], vmId: string): boolean {
   const exe = path.basename(cmd[0] ?? '');
   if (!exe.startsWith('qemu-system-')) return false;
   const name = cmd[cmd.indexOf('-name') + 1];
-  const pidArg = cmd[cmd.indexOf('-pidfile') + 1];
-  return cmd.includes('-name') && name !== undefined && name.split(',')[0] === qemuProcessName(vmId) && pidArg === pidFile;
+  return cmd.includes('-name') && name !== undefined && name.split(',')[0] === qemuProcessName(vmId);
 }
 
-/** Runs QEMU with -daemonize: the foreground process exits once the VM is set up (or failed). */
-function runDaemonizing(file: string, args: readonly string[], extraFds: readonly number[]): Promise<{ code: number; stderr: string }> {
+/** The real uid of a process (from /proc), undefined when it is gone. */
+async function procUid(pid: number): Promise<number | undefined> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  const m = /^Uid:\s+(\d+)/m.exec(status);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** The first line a stream writes, or undefined when it ends, the process exits or time runs out. */
+function firstLine(stream: NodeJS.ReadableStream | null, exited: Promise<unknown>, timeoutMs: number): Promise<string | undefined> {
   return new Promise((resolve) => {
-    const child = spawn(file, [...args], { stdio: ['ignore', 'ignore', 'pipe', ...extraFds], detached: true });
-    let stderr = '';
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-16_000)));
-    child.once('error', (err) => resolve({ code: -1, stderr: `${err.message}\n` }));
-    child.once('close', (code, signal) => resolve({ code: code ?? (signal === null ? -1 : 128), stderr }));
+    if (stream === null) return resolve(undefined);
+    let buf = '';
+    const timer = setTimeout(() => finish(undefined), timeoutMs);
+    const finish = (v: string | undefined): void => {
+      clearTimeout(timer);
+      stream.removeListener('data', onData);
+      resolve(v);
+    };
+    const onData = (d: Buffer | string): void => {
+      buf += d.toString();
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) finish(buf.slice(0, nl));
+    };
+    stream.on('data', onData);
+    void exited.then(() => setTimeout(() => finish(buf.includes('\n') ? buf.slice(0, buf.indexOf('\n')) : undefined), 50));
   });
 }
 

@@ -50,10 +50,7 @@ describe('validateLaunchSpec under random input', () => {
       try {
         const spec = validateLaunchSpec(req as unknown as LaunchRequest, RUN, LIMITS);
         accepted++;
-        const argv = buildQemuArgv(
-          { spec, kernelPath: '/k/vmlinux', initrdPath: '/k/initrd.img', fds: { overlay: 3, base: 4, ...(spec.workDisk ? { work: 5 } : {}) } },
-          { qemuPath: 'q', accel: 'tcg', tscKhz: 1, daemonize: true },
-        );
+        const argv = buildQemuArgv(spec, true, { qemuPath: 'q', accel: 'tcg', tscKhz: 1, sandbox: true, kernel: '/boot/vmlinux', initrd: '/boot/initrd.img' });
         const append = argv[argv.indexOf('-append') + 1];
         for (const a of argv) expect(a).not.toMatch(a === append ? /[\n\0"'\\]/ : /[\n\0"'\\ ]/);
         expect(spec.kernel.name).toMatch(/^[a-z0-9][a-z0-9._-]*$/);

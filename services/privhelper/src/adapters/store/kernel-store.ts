@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { constants as fsc, fstatSync, readSync, writeSync } from 'node:fs';
-import { lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, rmdir } from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { HelperLayout } from '@banger/config';
@@ -70,6 +70,9 @@ export class KernelStore {
       });
     }
     const manifest = parseKernelManifest(text, dir);
+    // World-readable: each VM's QEMU runs as a uid of its own and reads its kernel through a
+    // bind mount in its jail. Kernels installed before the jail were 0640; root fixes that here.
+    for (const f of [KERNEL_FILES.vmlinux, KERNEL_FILES.initrd]) await chmod(path.join(dir, f), 0o644);
     this.manifests.set(dir, manifest);
     return { vmlinux: path.join(dir, KERNEL_FILES.vmlinux), initrd: path.join(dir, KERNEL_FILES.initrd), manifest };
   }
@@ -145,7 +148,8 @@ export class KernelStore {
       const rec = manifest.artifacts[name];
       using from = src.open(KERNEL_FILES[name], fsc.O_RDONLY | fsc.O_NONBLOCK | fsc.O_NOCTTY);
       checkSource(from, ownerOk, KERNEL_FILE_LIMITS[name], `${where}: ${name}`);
-      using to = dst.open(KERNEL_FILES[name], fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o640);
+      // 0644: a jailed QEMU (a uid of its own) reads the kernel it boots; kernels are public.
+      using to = dst.open(KERNEL_FILES[name], fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o644);
       const copied = copyHashing(from.fd, to.fd, KERNEL_FILE_LIMITS[name]);
       if (copied.bytes !== rec.size || copied.sha256 !== rec.sha256) {
         throw new FailedPreconditionError('CHECKSUM_MISMATCH', `kernel ${where}: ${name} does not match its manifest`, { fields: { artifact: name } });

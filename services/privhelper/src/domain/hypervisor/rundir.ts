@@ -4,12 +4,14 @@ import path from 'node:path';
  * Per-VM run directory: everything a live VM needs lives in `<runVmsDir>/<vmId>/`, so a
  * restarted helper can find a VM from its id alone and removal is one directory.
  *
- *   qmp.sock     QMP control socket (QEMU is the server)
- *   agent.sock   guest agent (virtio-serial port org.qemu.guest_agent.0), QEMU is the server
- *   console.log  the guest's serial console (ttyS0)
- *   qemu.pid     pid file written by QEMU itself (-pidfile)
- *   qemu.log     QEMU's own stderr from launch (errors before it daemonized)
- *   launch.json  the validated spec + accel + argv used, for describe/rediscovery
+ *   qmp.sock       QMP control socket (made by the jailer, served by QEMU through its fd)
+ *   agent.sock     guest agent (virtio-serial port org.qemu.guest_agent.0), likewise
+ *   console.log    the guest's serial console (ttyS0), written by the jailer's supervisor,
+ *                  rotated at a size cap to console.log.1
+ *   qemu.pid       QEMU's pid, written by the jailer once QEMU was executed
+ *   exit.json      how QEMU ended, written by the jailer's supervisor
+ *   qemu.log       QEMU's own stderr
+ *   launch.json    the validated spec + accel + argv + jail used, for describe/rediscovery
  */
 export interface VmRunPaths {
   readonly dir: string;
@@ -19,6 +21,7 @@ export interface VmRunPaths {
   readonly pidFile: string;
   readonly qemuLog: string;
   readonly launchJson: string;
+  readonly exitJson: string;
 }
 
 /** sun_path is 108 bytes including the NUL; longer socket paths fail at bind time. */
@@ -34,5 +37,6 @@ export function vmRunPaths(runVmsDir: string, vmId: string): VmRunPaths {
     pidFile: path.join(dir, 'qemu.pid'),
     qemuLog: path.join(dir, 'qemu.log'),
     launchJson: path.join(dir, 'launch.json'),
+    exitJson: path.join(dir, 'exit.json'),
   };
 }
