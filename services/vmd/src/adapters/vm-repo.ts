@@ -1,4 +1,4 @@
-import type { ListVmsFilter, NewVm, VmPatch, VmRecord, VmStore } from '@banger/store';
+import { isStoreError, type ListVmsFilter, type NewVm, type VmPatch, type VmRecord, type VmStore } from '@banger/store';
 import type { VmWriter } from '../app/vm-writer.js';
 import type { VmLookup } from '../app/vm-lifecycle.js';
 
@@ -10,7 +10,7 @@ export class VmRepo implements VmWriter, VmLookup {
     try {
       return await this.store.getByName(name);
     } catch (err) {
-      if ((err as { kind?: string }).kind === 'NOT_FOUND') return undefined;
+      if (isStoreError(err, 'NOT_FOUND')) return undefined;
       throw err;
     }
   }

@@ -1,3 +1,4 @@
+import { BangerError } from '@banger/runtime';
 import type { Operation, VmRecord } from '@banger/store';
 import type { Logger } from 'pino';
 import type { HostHelper } from '../ports/host.js';
@@ -37,7 +38,7 @@ export async function reconcile(deps: ReconcileDeps, interrupted: readonly Opera
         else if (r.kind === 'overlay') await host.removeRootOverlay(r.ref);
         else if (r.kind === 'tap') await host.releaseTap(vmId);
         else if (r.kind === 'row') await vms.delete(r.ref).catch((err: unknown) => {
-          if ((err as { kind?: string }).kind !== 'NOT_FOUND') throw err;
+          if (!(err instanceof BangerError && err.code === 'NOT_FOUND')) throw err;
         });
         else if (r.kind === 'dns_record') await host.syncDns((await vms.dnsRecords()).filter((d) => d.name !== r.ref));
         report.cleaned.push({ opId: op.opId, kind: r.kind, ref: r.ref, ok: true });
