@@ -33,18 +33,16 @@ const MAX_REASON_BYTES = 64;
  * HTTP/2 trailers, which gRPC caps at 8 KiB: an echoed input must never get near that.
  */
 export function boundedFields(fields: Readonly<Record<string, string>>): Record<string, string> {
-  const out: Record<string, string> = {};
+  const clipped = Object.entries(fields).map(([k, v]) => [clipBytes(k, MAX_FIELD_KEY_BYTES), clipBytes(v, MAX_FIELD_VALUE_BYTES)] as const);
+  const kept = new Set<string>();
   let used = 0;
-  const entries = Object.entries(fields).sort(([a], [b]) => (a === 'field' ? -1 : b === 'field' ? 1 : 0));
-  for (const [k, v] of entries) {
-    const key = clipBytes(k, MAX_FIELD_KEY_BYTES);
-    const value = clipBytes(v, MAX_FIELD_VALUE_BYTES);
-    const size = Buffer.byteLength(key) + Buffer.byteLength(value);
+  for (const [k, v] of [...clipped.filter(([k]) => k === 'field'), ...clipped.filter(([k]) => k !== 'field')]) {
+    const size = Buffer.byteLength(k) + Buffer.byteLength(v);
     if (used + size > MAX_FIELDS_BYTES) break;
-    out[key] = value;
+    kept.add(k);
     used += size;
   }
-  return out;
+  return Object.fromEntries(clipped.filter(([k]) => kept.has(k)));
 }
 
 function encodeDetails(code: number, message: string, reasonIn: string, fieldsIn: Readonly<Record<string, string>>, opId: string): Buffer {

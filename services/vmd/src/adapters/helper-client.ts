@@ -1,12 +1,11 @@
 import { helperv1 } from '@banger/api';
-import { RpcError, ServiceClient } from '@banger/runtime';
+import { msToDuration, RpcError, ServiceClient } from '@banger/runtime';
+import type { DnsRecord } from '../domain/vm.js';
 import type { GuestNetwork, HostHelper, HostReadiness, LaunchInput, VmProcess } from '../ports/host.js';
 
 function toProcess(p: helperv1.HypervisorProcess | undefined): VmProcess {
   return { pid: p?.pid ?? 0, agentSocket: p?.sockets?.agentPath ?? '', consoleLog: p?.sockets?.consoleLogPath ?? '' };
 }
-
-const ms = (n: number): { seconds: number; nanos: number } => ({ seconds: Math.floor(n / 1000), nanos: (n % 1000) * 1e6 });
 
 /** privhelper over its Unix socket; the current op id travels with every call. */
 export class HelperClient implements HostHelper {
@@ -43,7 +42,7 @@ export class HelperClient implements HostHelper {
     await this.client.unary('releaseTap', { vmId });
   }
 
-  async syncDns(records: { name: string; ipv4: string }[]): Promise<void> {
+  async syncDns(records: DnsRecord[]): Promise<void> {
     await this.client.unary('syncDnsRecords', { records });
   }
 
@@ -101,7 +100,7 @@ export class HelperClient implements HostHelper {
   }
 
   async stop(vmId: string, timeoutMs: number): Promise<{ wasRunning: boolean; forced: boolean }> {
-    const res = await this.client.unary('stopHypervisor', { vmId, timeout: ms(timeoutMs) }, { timeoutMs: timeoutMs + 30_000 });
+    const res = await this.client.unary('stopHypervisor', { vmId, timeout: msToDuration(timeoutMs) }, { timeoutMs: timeoutMs + 30_000 });
     return { wasRunning: res.wasRunning, forced: res.forced };
   }
 

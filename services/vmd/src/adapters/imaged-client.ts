@@ -11,6 +11,7 @@ export function resolvedImageFromProto(res: imagev1.ResolveImageResponse, ref: s
     rootfsPath: res.rootfsPath,
     kernelPath: res.kernelPath,
     initrdPath: res.initrdPath,
+    kernel: { name: res.kernel, version: res.kernelVersion },
     workSeedPath: res.workSeedPath,
     workSeedFingerprint: res.workSeedFingerprint,
     initPath: res.initPath,
@@ -37,8 +38,8 @@ export class ImagedClient implements ImageCatalog {
     this.client = new ServiceClient(imagev1.ImageServiceService, socketPath);
   }
 
-  async resolve(ref: string): Promise<ResolvedImage> {
-    const res = await this.client.unary('resolveImage', imagev1.ResolveImageRequest.fromPartial({ ref }), { timeoutMs: 30_000 });
+  async resolve(ref: string, kernel = ''): Promise<ResolvedImage> {
+    const res = await this.client.unary('resolveImage', imagev1.ResolveImageRequest.fromPartial({ ref, kernel }), { timeoutMs: 30_000 });
     return resolvedImageFromProto(res, ref);
   }
 

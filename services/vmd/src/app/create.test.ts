@@ -49,7 +49,7 @@ describe('CreateVm', () => {
     expect(error).toBeUndefined();
     const skipped = op.events.find((e) => e.type === 'stage_finished' && e.stage === 'services');
     expect(skipped).toMatchObject({ skipped: true });
-    expect(h.agent.execs.filter((a) => a[0] === 'ss')).toEqual([]);
+    expect(h.agent.execs.filter((e) => e.argv[0] === 'ss')).toEqual([]);
   });
 
   it('refuses a host that cannot run VMs in preflight, before anything exists', async () => {

@@ -1,29 +1,24 @@
-import type { VmRecord } from '@banger/store';
 import type { Subnet } from '../domain/addressing.js';
 import { guestCmdline } from '../domain/guest-cmdline.js';
+import type { Vm } from '../domain/vm.js';
 import type { LaunchInput } from '../ports/host.js';
 
-export interface BootFiles {
-  kernelPath: string;
-  initrdPath: string;
-  initPath: string;
-  rootDiskPath: string;
-  workDiskPath: string;
-  /** The image's own kernel arguments ("quiet", "net.ifnames=0"), after banger's. */
-  kernelArgs: readonly string[];
-}
-
-/** What privhelper launches for a VM row: the same for a first boot (create) and a restart. */
-export function launchInputFor(vm: VmRecord, files: BootFiles, subnet: Subnet, sshPublicKey: string): LaunchInput {
+/**
+ * What privhelper launches for a VM: the same for a first boot (create) and a restart, built
+ * from the VM alone. banger's own key rides on the command line; a user's keys are written by
+ * the agent stage (they would not fit privhelper's bound on one argument).
+ */
+export function launchInputFor(vm: Vm, subnet: Subnet, sshPublicKey: string): LaunchInput {
+  const { boot } = vm.spec;
   return {
     vmId: vm.id,
     memoryMib: vm.memoryMib,
     vcpus: vm.vcpus,
-    kernelPath: files.kernelPath,
-    initrdPath: files.initrdPath,
+    kernelPath: boot.kernelPath,
+    initrdPath: boot.initrdPath,
     cmdline: guestCmdline({
-      initPath: files.initPath,
-      ipv4: vm.ipv4 ?? '',
+      initPath: boot.initPath,
+      ipv4: vm.network.ipv4 ?? '',
       prefix: subnet.prefix,
       gateway: subnet.gateway,
       hostname: vm.name,
@@ -31,11 +26,11 @@ export function launchInputFor(vm: VmRecord, files: BootFiles, subnet: Subnet, s
       // Service secrets are generated in the guest on first boot and read back through the
       // agent: a kernel argument would show in every host user's process list.
       secrets: {},
-      imageArgs: files.kernelArgs,
+      imageArgs: boot.kernelArgs,
     }),
-    rootDiskPath: files.rootDiskPath,
-    workDiskPath: files.workDiskPath,
-    tap: vm.tap ?? '',
-    mac: vm.mac ?? '',
+    rootDiskPath: vm.files.rootDisk,
+    workDiskPath: vm.files.workDisk,
+    tap: vm.network.tap ?? '',
+    mac: vm.network.mac ?? '',
   };
 }

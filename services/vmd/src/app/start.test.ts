@@ -31,8 +31,7 @@ describe('StartVm', () => {
     expect(again).toEqual(first);
   });
 
-  // Known bug at the time of writing: the failure path of a start kills the running VM.
-  it.fails('refuses a VM that is already running, changing nothing', async () => {
+  it('refuses a VM that is already running, changing nothing', async () => {
     const h = vmdHarness();
     await h.create({ name: 'dev' });
     const before = h.vm('dev');

@@ -1,3 +1,5 @@
+import type { DnsRecord } from '../domain/vm.js';
+
 /** What vmd needs to know about the host before it commits to a create. */
 export interface HostReadiness {
   accel: string;
@@ -35,14 +37,16 @@ export interface VmProcess {
 
 /**
  * privhelper as vmd sees it: the privileged verbs, behind a port so use cases stay testable
- * with a fake. Every verb is idempotent, so retries and rollbacks are safe.
+ * with a fake. Every verb is idempotent, so retries and rollbacks are safe. This port and its
+ * adapter (adapters/helper-client.ts) are the only places that know privhelper's API; the
+ * launch input is built in app/launch-input.ts.
  */
 export interface HostHelper {
   readiness(): Promise<HostReadiness>;
   ensureNetwork(net: GuestNetwork): Promise<void>;
   acquireTap(vmId: string): Promise<string>;
   releaseTap(vmId: string): Promise<void>;
-  syncDns(records: { name: string; ipv4: string }[]): Promise<void>;
+  syncDns(records: DnsRecord[]): Promise<void>;
   createRootOverlay(vmId: string, basePath: string): Promise<string>;
   removeRootOverlay(path: string): Promise<void>;
   createWorkDisk(vmId: string, seedPath: string, sizeBytes: number): Promise<string>;

@@ -1,8 +1,10 @@
-import { AlreadyExistsError, NotFoundError, UnavailableError, type OpEventBody } from '@banger/runtime';
-import { StoreError, type ListVmsFilter, type NewVm, type VmPatch, type VmRecord } from '@banger/store';
-import type { GuestAgent, GuestExecResult } from '../ports/agent.js';
+import { AlreadyExistsError, FailedPreconditionError, NotFoundError, UnavailableError, type OpEventBody } from '@banger/runtime';
+import { statesAllowedInto } from '../domain/vm-state.js';
+import { dnsRecordsOf, type DnsRecord, type NewVm, type Vm, type VmPatch, type VmState } from '../domain/vm.js';
+import type { GuestAgent, GuestExecOptions, GuestExecResult } from '../ports/agent.js';
 import type { GuestNetwork, HostHelper, HostReadiness, LaunchInput, VmProcess } from '../ports/host.js';
 import type { ImageCatalog, ResolvedImage } from '../ports/images.js';
+import type { VmFilter, VmRepository } from '../ports/vms.js';
 
 type HostVerb = Exclude<keyof HostHelper, never>;
 
@@ -81,7 +83,7 @@ export class FakeHost implements HostHelper {
     this.taps.delete(vmId);
   }
 
-  async syncDns(records: { name: string; ipv4: string }[]): Promise<void> {
+  async syncDns(records: DnsRecord[]): Promise<void> {
     this.enter('syncDns');
     this.dns = [...records];
   }
@@ -156,8 +158,10 @@ export class FakeAgent implements GuestAgent {
   private openGate: (() => void) | undefined;
   readonly listening = new Set<number>([4096]);
   readonly files = new Map<string, string>([['/etc/banger/secrets/opencode', 's3cret\n']]);
-  readonly execs: string[][] = [];
-  execResult: GuestExecResult = { exitCode: 0, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), truncated: false };
+  readonly execs: { argv: string[]; opts: GuestExecOptions }[] = [];
+  /** Lines appended to root's authorized_keys through exec, as the guest would keep them. */
+  readonly authorizedKeys: string[] = [];
+  execResult: GuestExecResult = { exitCode: 0, signal: '', timedOut: false, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), truncated: false };
 
   hold(): void {
     this.gate = new Promise((resolve) => (this.openGate = resolve));
@@ -179,12 +183,16 @@ export class FakeAgent implements GuestAgent {
     if (this.notReady) throw this.notReady;
   }
 
-  async exec(_socket: string, argv: string[]): Promise<GuestExecResult> {
-    this.execs.push(argv);
+  async exec(_socket: string, argv: string[], opts: GuestExecOptions = {}): Promise<GuestExecResult> {
+    this.execs.push({ argv, opts });
+    const ok = (stdout = ''): GuestExecResult => ({ exitCode: 0, signal: '', timedOut: false, stdout: Buffer.from(stdout), stderr: Buffer.alloc(0), truncated: false });
     if (argv[0] === 'ss' && argv[1] === '-Htln') {
       const port = Number(/:(\d+)$/.exec(argv[2] ?? '')?.[1]);
-      const up = this.listening.has(port);
-      return { exitCode: 0, stdout: Buffer.from(up ? `LISTEN 0 128 *:${port} *:*\n` : ''), stderr: Buffer.alloc(0), truncated: false };
+      return ok(this.listening.has(port) ? `LISTEN 0 128 *:${port} *:*\n` : '');
+    }
+    if (argv[0] === '/bin/sh' && argv[2]?.includes('/root/.ssh/authorized_keys')) {
+      for (const line of (opts.input?.toString() ?? '').split('\n')) if (line && !this.authorizedKeys.includes(line)) this.authorizedKeys.push(line);
+      return ok();
     }
     return this.execResult;
   }
@@ -194,8 +202,8 @@ export class FakeAgent implements GuestAgent {
     return f === undefined ? undefined : Buffer.from(f);
   }
 
-  async execStream(): Promise<{ exitCode: number }> {
-    return { exitCode: this.execResult.exitCode };
+  async execStream(): Promise<{ exitCode: number; signal: string; timedOut: boolean }> {
+    return { exitCode: this.execResult.exitCode, signal: this.execResult.signal, timedOut: this.execResult.timedOut };
   }
 }
 
@@ -209,20 +217,27 @@ export const DEBIAN: ResolvedImage = {
   workSeedPath: '/state/images/debian/work-seed.ext4',
   workSeedFingerprint: 'seed-fp',
   initPath: '/sbin/init',
+  kernel: { name: 'debian-bookworm-cloud', version: '6.1.0-40-cloud-amd64' },
   kernelArgs: ['quiet', 'net.ifnames=0'],
   services: [{ name: 'opencode', port: 4096, readiness: 'tcp', timeoutSeconds: 180, secretEnv: 'OPENCODE_SERVER_PASSWORD' }],
 };
 
-/** imaged with one image, the default. */
+/** imaged with one image, the default, and the kernels it has pulled. */
 export class FakeImages implements ImageCatalog {
-  readonly resolved: string[] = [];
+  readonly resolved: { ref: string; kernel: string }[] = [];
   readonly promoted: { vmId: string; rootDiskPath: string; name: string; baseImage: string }[] = [];
   image: ResolvedImage = DEBIAN;
+  readonly kernels = new Map<string, { version: string; kernelPath: string; initrdPath: string }>([
+    ['debian-bookworm-generic', { version: '6.1.0-40-amd64', kernelPath: '/state/kernels/generic/vmlinux', initrdPath: '/state/kernels/generic/initrd.img' }],
+  ]);
 
-  async resolve(ref: string): Promise<ResolvedImage> {
-    this.resolved.push(ref);
+  async resolve(ref: string, kernel = ''): Promise<ResolvedImage> {
+    this.resolved.push({ ref, kernel });
     if (ref !== '' && ref !== this.image.name && ref !== this.image.id) throw new NotFoundError('image', ref, 'IMAGE_NOT_FOUND');
-    return this.image;
+    if (!kernel || kernel === this.image.kernel.name) return this.image;
+    const k = this.kernels.get(kernel);
+    if (!k) throw new NotFoundError('kernel', kernel, 'KERNEL_NOT_FOUND', { fields: { field: 'kernel' } });
+    return { ...this.image, kernel: { name: kernel, version: k.version }, kernelPath: k.kernelPath, initrdPath: k.initrdPath };
   }
 
   async promote(input: { vmId: string; rootDiskPath: string; name: string; baseImage: string }): Promise<{ id: string; name: string; fingerprint: string }> {
@@ -231,12 +246,15 @@ export class FakeImages implements ImageCatalog {
   }
 }
 
-/** vmd's VM rows in memory, failing like the store does (its NOT_FOUND, its unique columns). */
-export class MemoryVmRows {
-  readonly rows = new Map<string, VmRecord>();
+/**
+ * vmd's VMs in memory, behaving like PgVmRepo over the store: its NOT_FOUND, its unique
+ * columns, and the state machine guarding every transition.
+ */
+export class MemoryVms implements VmRepository {
+  readonly rows = new Map<string, Vm>();
   private readonly faults = new Map<string, Error>();
 
-  failOn(verb: 'insert' | 'update' | 'delete', err: Error = new UnavailableError('DATABASE_UNAVAILABLE', `database unavailable (${verb}, injected)`)): void {
+  failOn(verb: 'insert' | 'update' | 'transition' | 'delete', err: Error = new UnavailableError('DATABASE_UNAVAILABLE', `database unavailable (${verb}, injected)`)): void {
     this.faults.set(verb, err);
   }
 
@@ -245,92 +263,88 @@ export class MemoryVmRows {
     if (f) throw f;
   }
 
-  private notFound(ref: string): Error {
-    return new StoreError('NOT_FOUND', 'VM_NOT_FOUND', `vm ${ref} not found`, { ref });
+  private row(id: string): Vm {
+    const vm = this.rows.get(id);
+    if (!vm) throw new NotFoundError('vm', id, 'VM_NOT_FOUND');
+    return vm;
   }
 
-  async findByName(name: string): Promise<VmRecord | undefined> {
-    return [...this.rows.values()].find((v) => v.name === name);
+  async findByRef(ref: string): Promise<Vm> {
+    const all = [...this.rows.values()];
+    const prefixed = all.filter((v) => v.id.startsWith(ref));
+    const hit = all.find((v) => v.id === ref || v.name === ref) ?? (prefixed.length === 1 ? prefixed[0] : undefined);
+    if (!hit) throw new NotFoundError('vm', ref, 'VM_NOT_FOUND');
+    return structuredClone(hit);
+  }
+
+  async findByName(name: string): Promise<Vm | undefined> {
+    const hit = [...this.rows.values()].find((v) => v.name === name);
+    return hit && structuredClone(hit);
+  }
+
+  async getById(id: string): Promise<Vm> {
+    return structuredClone(this.row(id));
+  }
+
+  async list(filter: VmFilter = {}): Promise<Vm[]> {
+    return [...this.rows.values()]
+      .filter((v) => !filter.states || filter.states.includes(v.state))
+      .filter((v) => filter.image === undefined || v.spec.image.id === filter.image || v.spec.image.name === filter.image)
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .map((v) => structuredClone(v));
   }
 
   async usedIpv4(): Promise<string[]> {
-    return [...this.rows.values()].flatMap((v) => (v.ipv4 ? [v.ipv4] : []));
+    return [...this.rows.values()].flatMap((v) => (v.network.ipv4 ? [v.network.ipv4] : []));
   }
 
-  async insert(vm: NewVm): Promise<VmRecord> {
+  async insert(vm: NewVm): Promise<Vm> {
     this.check('insert');
     // The table's unique columns, as the store reports a clash.
-    for (const [field, value] of [['name', vm.name], ['ipv4', vm.ipv4], ['mac', vm.mac], ['tap', vm.tap]] as const) {
-      if (value && [...this.rows.values()].some((r) => r[field] === value)) {
-        throw new AlreadyExistsError('vm', value, `VM_${field.toUpperCase()}_TAKEN`, { fields: { field, value } });
-      }
+    const unique = { name: vm.name, ipv4: vm.network.ipv4, mac: vm.network.mac, tap: vm.network.tap };
+    for (const [field, value] of Object.entries(unique)) {
+      const taken = [...this.rows.values()].some((r) => (field === 'name' ? r.name : r.network[field as 'ipv4']) === value);
+      if (value && taken) throw new AlreadyExistsError('vm', value, `VM_${field.toUpperCase()}_TAKEN`, { fields: { field, value } });
     }
     const now = new Date();
-    const row: VmRecord = {
-      id: vm.id,
-      name: vm.name,
-      state: vm.state,
-      imageId: vm.imageId,
-      kernelId: vm.kernelId ?? null,
-      vcpus: vm.vcpus,
-      memoryMib: vm.memoryMib,
-      workDiskGib: vm.workDiskGib,
-      spec: structuredClone(vm.spec ?? {}),
-      runtime: structuredClone(vm.runtime ?? {}),
-      ipv4: vm.ipv4 ?? null,
-      mac: vm.mac ?? null,
-      tap: vm.tap ?? null,
-      pid: null,
-      createOpId: vm.createOpId ?? null,
-      createdAt: now,
-      updatedAt: now,
-      startedAt: null,
-      stoppedAt: null,
-      lastUsedAt: null,
-    };
+    const row: Vm = { ...structuredClone(vm), pid: null, createdAt: now, updatedAt: now, startedAt: null, stoppedAt: null, lastUsedAt: null };
     this.rows.set(row.id, row);
     return structuredClone(row);
   }
 
-  async update(id: string, patch: VmPatch): Promise<VmRecord> {
-    this.check('update');
-    const row = this.rows.get(id);
-    if (!row) throw this.notFound(id);
-    const next: VmRecord = { ...row, updatedAt: new Date() };
-    for (const [k, v] of Object.entries(patch)) if (v !== undefined) (next as unknown as Record<string, unknown>)[k] = structuredClone(v);
+  private apply(id: string, patch: VmPatch, state?: VmState): Vm {
+    const row = this.row(id);
+    const { network, ...rest } = structuredClone(patch);
+    const next: Vm = { ...row, ...rest, network: { ...row.network, ...network }, ...(state ? { state } : {}), updatedAt: new Date() };
     this.rows.set(id, next);
     return structuredClone(next);
   }
 
-  async delete(id: string): Promise<void> {
+  async update(id: string, patch: VmPatch): Promise<Vm> {
+    this.check('update');
+    return this.apply(id, patch);
+  }
+
+  async transition(id: string, to: VmState, patch: VmPatch = {}): Promise<Vm> {
+    this.check('transition');
+    const row = this.row(id);
+    if (!statesAllowedInto(to).includes(row.state)) {
+      throw new FailedPreconditionError('VM_STATE_CHANGED', `vm ${row.name} is ${row.state}, expected ${statesAllowedInto(to).join(' or ')}`, { fields: { vm_id: id, state: row.state } });
+    }
+    return this.apply(id, patch, to);
+  }
+
+  async delete(id: string): Promise<boolean> {
     this.check('delete');
-    if (!this.rows.delete(id)) throw this.notFound(id);
+    return this.rows.delete(id);
   }
 
-  async dnsRecords(): Promise<{ name: string; ipv4: string }[]> {
-    return [...this.rows.values()].flatMap((v) => (v.ipv4 ? [{ name: v.name, ipv4: v.ipv4 }] : []));
+  async touch(id: string): Promise<Vm> {
+    return this.apply(id, { lastUsedAt: new Date() });
   }
 
-  async findByRef(ref: string): Promise<VmRecord> {
-    const all = [...this.rows.values()];
-    const hit = all.find((v) => v.id === ref || v.name === ref) ?? (all.filter((v) => v.id.startsWith(ref)).length === 1 ? all.find((v) => v.id.startsWith(ref)) : undefined);
-    if (!hit) throw this.notFound(ref);
-    return structuredClone(hit);
-  }
-
-  async getById(id: string): Promise<VmRecord> {
-    const row = this.rows.get(id);
-    if (!row) throw this.notFound(id);
-    return structuredClone(row);
-  }
-
-  async list(filter: ListVmsFilter = {}): Promise<VmRecord[]> {
-    const states = filter.state === undefined ? undefined : typeof filter.state === 'string' ? [filter.state] : filter.state;
-    return [...this.rows.values()].filter((v) => !states || states.includes(v.state)).map((v) => structuredClone(v));
-  }
-
-  async touch(id: string): Promise<void> {
-    await this.update(id, { lastUsedAt: new Date() });
+  async dnsRecords(): Promise<DnsRecord[]> {
+    return dnsRecordsOf([...this.rows.values()]);
   }
 }
 
@@ -338,7 +352,7 @@ export class MemoryVmRows {
 export class RecordingOperation {
   readonly opId: string;
   readonly events: OpEventBody[] = [];
-  readonly resources = new Map<string, { kind: string; ref: string }>();
+  readonly resources = new Map<string, { kind: string; ref: string; detail?: Record<string, unknown> }>();
   readonly controller = new AbortController();
   readonly signal = this.controller.signal;
 
@@ -350,8 +364,8 @@ export class RecordingOperation {
     this.events.push(e);
   };
 
-  async recordResource(kind: string, ref: string): Promise<void> {
-    this.resources.set(`${kind}:${ref}`, { kind, ref });
+  async recordResource(kind: string, ref: string, detail?: Record<string, unknown>): Promise<void> {
+    this.resources.set(`${kind}:${ref}`, { kind, ref, ...(detail ? { detail } : {}) });
   }
 
   async releaseResource(kind: string, ref: string): Promise<void> {

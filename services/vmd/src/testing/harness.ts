@@ -1,13 +1,16 @@
-import type { Operation, OperationResource } from '@banger/store';
 import { StageFailure, toBangerError, type BangerError } from '@banger/runtime';
-import { pino } from 'pino';
-import { reconcile, type ReconcileReport } from '../app/reconcile.js';
-import { VmCreate } from '../app/vm-create.js';
-import { VmLifecycle } from '../app/vm-lifecycle.js';
+import type { Operation, OperationResource } from '@banger/store';
+import { CreateVm } from '../app/create.js';
+import { DeleteVm } from '../app/delete.js';
+import { Reconcile, type ReconcileReport } from '../app/reconcile.js';
+import { StartVm } from '../app/start.js';
+import { StopVm } from '../app/stop.js';
 import { VmLocks } from '../app/vm-locks.js';
 import { parseSubnet } from '../domain/addressing.js';
 import type { CreateVmCommand } from '../domain/create-request.js';
-import { FakeAgent, FakeHost, FakeImages, MemoryVmRows, RecordingOperation } from './fakes.js';
+import type { Vm } from '../domain/vm.js';
+import { noStageGate, type StageGate } from '../ports/operation.js';
+import { FakeAgent, FakeHost, FakeImages, MemoryVms, RecordingOperation } from './fakes.js';
 
 /** What a test sees of a VM: the fields the lifecycle is about, independent of how rows are typed. */
 export interface VmView {
@@ -18,8 +21,6 @@ export interface VmView {
   tap: string | null;
   ipv4: string | null;
 }
-
-const silent = pino({ level: 'silent' });
 
 /** The error as a client would be given it (code, reason, fields): a failed stage's own error, not the stage wrapper. */
 function clientError(err: unknown): BangerError {
@@ -40,32 +41,41 @@ async function asClientSees<T>(p: Promise<T>): Promise<T> {
  * this surface only, so they state behaviour, not wiring, and keep checking that behaviour
  * while the code behind it moves.
  */
-export function vmdHarness(opts: { serviceMs?: number } = {}) {
+export function vmdHarness(opts: { serviceMs?: number; gate?: StageGate } = {}) {
   const host = new FakeHost();
   const agent = new FakeAgent();
   const images = new FakeImages();
-  const rows = new MemoryVmRows();
+  const rows = new MemoryVms();
   const locks = new VmLocks();
   const subnet = parseSubnet('172.30.0.0/24');
-  const common = {
+  const deps = {
     vms: rows,
     host,
     agent,
-    subnet,
+    consoleLogs: { read: async () => 'Linux version 6.1\nlast console line\n' },
     bridge: 'br-test',
+    subnet,
     sshPublicKey: 'ssh-ed25519 AAAAbanger banger',
     timeouts: { agentMs: 1000, serviceMs: opts.serviceMs ?? 5000 },
-    logger: () => silent,
+    gate: opts.gate ?? noStageGate,
+    images,
+    locks,
   };
-  const vmCreate = new VmCreate({ ...common, images, locks });
-  const lifecycle = new VmLifecycle({ ...common, locks });
-  const view = (v: { id: string; name: string; state: string; pid: number | null; tap: string | null; ipv4: string | null }): VmView => ({
-    id: v.id,
-    name: v.name,
-    state: v.state,
-    pid: v.pid,
-    tap: v.tap,
-    ipv4: v.ipv4,
+  const createVm = new CreateVm(deps);
+  const startVm = new StartVm(deps);
+  const stopVm = new StopVm(deps);
+  const deleteVm = new DeleteVm(deps);
+  const view = (v: Vm): VmView => ({ id: v.id, name: v.name, state: v.state, pid: v.pid, tap: v.network.tap, ipv4: v.network.ipv4 });
+  const full = (cmd: Partial<CreateVmCommand> & { name: string }): CreateVmCommand => ({
+    image: '',
+    kernel: '',
+    memoryMib: 512,
+    vcpus: 1,
+    workDiskBytes: 2 * 1024 ** 3,
+    noWait: false,
+    sshAuthorizedKeys: [],
+    hypervisor: 'qemu',
+    ...cmd,
   });
 
   return {
@@ -77,9 +87,8 @@ export function vmdHarness(opts: { serviceMs?: number } = {}) {
 
     /** Runs CreateVm to its end; the error (if any) is returned, the events are on `op`. */
     async create(cmd: Partial<CreateVmCommand> & { name: string }, op = new RecordingOperation()): Promise<{ op: RecordingOperation; error: unknown }> {
-      const full: CreateVmCommand = { image: '', memoryMib: 512, vcpus: 1, workDiskBytes: 2 * 1024 ** 3, noWait: false, ...cmd };
       try {
-        await vmCreate.run(full, op);
+        await createVm.run(full(cmd), op);
         return { op, error: undefined };
       } catch (error) {
         return { op, error: clientError(error) };
@@ -88,23 +97,24 @@ export function vmdHarness(opts: { serviceMs?: number } = {}) {
 
     async start(ref: string, opt: { noWait?: boolean } = {}, op = new RecordingOperation()): Promise<{ op: RecordingOperation; error: unknown }> {
       try {
-        await lifecycle.start(ref, opt.noWait ?? false, op);
+        await startVm.run({ ref, noWait: opt.noWait ?? false }, op);
         return { op, error: undefined };
       } catch (error) {
         return { op, error: clientError(error) };
       }
     },
 
-    async stop(ref: string, timeoutMs = 30_000): Promise<{ vm: VmView }> {
-      return { vm: view(await asClientSees(lifecycle.stop(ref, timeoutMs))) };
+    async stop(ref: string, timeoutMs = 30_000): Promise<{ vm: VmView; forced: boolean }> {
+      const { vm, forced } = await asClientSees(stopVm.run({ ref, timeoutMs }));
+      return { vm: view(vm), forced };
     },
 
     async delete(ref: string, opt: { force?: boolean } = {}): Promise<{ vm: VmView }> {
-      return { vm: view(await asClientSees(lifecycle.delete(ref, { stopTimeoutMs: opt.force ? 1 : 30_000 }))) };
+      return { vm: view(await asClientSees(deleteVm.run({ ref, stopTimeoutMs: opt.force ? 0 : 30_000 }))) };
     },
 
     async reconcile(interrupted: Operation[] = []): Promise<ReconcileReport> {
-      return reconcile({ vms: rows, host, logger: silent }, interrupted);
+      return new Reconcile({ vms: rows, host }).run(interrupted);
     },
 
     vms(): VmView[] {
@@ -113,6 +123,11 @@ export function vmdHarness(opts: { serviceMs?: number } = {}) {
 
     vm(name: string): VmView | undefined {
       return this.vms().find((v) => v.name === name);
+    },
+
+    /** The whole domain VM, for tests about what it keeps. */
+    entity(name: string): Vm | undefined {
+      return [...rows.rows.values()].find((v) => v.name === name);
     },
 
     /** The boot files and command line the last launch was given. */

@@ -87,7 +87,7 @@ describe('QgaSession', () => {
   it('syncs past stale channel data and runs a command to completion', async () => {
     const agent = await started({ garbageFirst: true });
     const session = await QgaSession.open(agent.path, 5000);
-    const res = await qgaExec(session, '/bin/echo', ['hi']);
+    const res = await qgaExec(session, ['/bin/echo', 'hi']);
     session.close();
     expect(res.exitCode).toBe(3);
     expect(res.stdout.toString()).toBe('hi\n');
@@ -105,7 +105,7 @@ describe('QgaSession', () => {
     const session = await QgaSession.open(agent.path, 5000);
     expect(Date.now() - t0).toBeLessThan(2500);
     // The first command after the sync gets its own answer, not a leftover sync or parse error.
-    const res = await qgaExec(session, '/bin/echo', ['hi']);
+    const res = await qgaExec(session, ['/bin/echo', 'hi']);
     session.close();
     expect(res.stdout.toString()).toBe('hi\n');
   });
