@@ -137,4 +137,82 @@ describe('CreateVm', () => {
     expect((await running).error).toBeUndefined();
     expect(h.vm('dev')?.state).toBe('running');
   });
+
+  it("writes the user's own keys into the guest's authorized_keys during the agent stage, and keeps them", async () => {
+    const h = vmdHarness();
+    const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ3Vq8Xwq9RkqG5C1b7yq0KX8bT+Ihw0W2f2dH4pG0mZ me@laptop';
+    const { error } = await h.create({ name: 'dev', sshAuthorizedKeys: [key] });
+    expect(error).toBeUndefined();
+    expect(h.agent.authorizedKeys).toEqual([key]);
+    expect(h.entity('dev')?.spec.sshAuthorizedKeys).toEqual([key]);
+    // banger's own key still rides on the kernel command line.
+    expect(h.lastLaunch()?.cmdline.some((a) => a.key === 'banger.ssh_key')).toBe(true);
+  });
+
+  it('rolls back when the guest does not take the keys', async () => {
+    const h = vmdHarness();
+    h.agent.exec = async () => ({ exitCode: 1, signal: '', timedOut: false, stdout: Buffer.alloc(0), stderr: Buffer.from('read-only file system'), truncated: false });
+    const { op, error } = await h.create({ name: 'dev', sshAuthorizedKeys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ3Vq8Xwq9RkqG5C1b7yq0KX8bT+Ihw0W2f2dH4pG0mZ'] });
+    expect(error).toMatchObject({ reason: 'SSH_KEYS_NOT_AUTHORISED' });
+    expect(op.failure()).toMatchObject({ stage: 'agent' });
+    expectNothingLeft(h, op, 'dev');
+  });
+
+  it('boots the kernel asked for when imaged has it, and keeps it for later starts', async () => {
+    const h = vmdHarness();
+    const { error } = await h.create({ name: 'dev', kernel: 'debian-bookworm-generic' });
+    expect(error).toBeUndefined();
+    expect(h.images.resolved.at(-1)).toEqual({ ref: '', kernel: 'debian-bookworm-generic' });
+    expect(h.lastLaunch()).toMatchObject({ kernelPath: '/state/kernels/generic/vmlinux', initrdPath: '/state/kernels/generic/initrd.img' });
+    expect(h.entity('dev')?.spec.kernel).toEqual({ name: 'debian-bookworm-generic', version: '6.1.0-40-amd64' });
+    await h.stop('dev');
+    await h.start('dev');
+    expect(h.lastLaunch()?.kernelPath).toBe('/state/kernels/generic/vmlinux');
+  });
+
+  it('refuses a kernel imaged has not pulled, in preflight', async () => {
+    const h = vmdHarness();
+    const { op, error } = await h.create({ name: 'dev', kernel: 'no-such-kernel' });
+    expect(error).toMatchObject({ code: 'NOT_FOUND', reason: 'KERNEL_NOT_FOUND', fields: { field: 'kernel' } });
+    expect(op.failure()).toMatchObject({ stage: 'preflight' });
+    expectNothingLeft(h, op, 'dev');
+  });
+
+  it('gives racing creates distinct addresses and taps', async () => {
+    const h = vmdHarness();
+    const results = await Promise.all([h.create({ name: 'a' }), h.create({ name: 'b' }), h.create({ name: 'c' })]);
+    expect(results.map((r) => r.error)).toEqual([undefined, undefined, undefined]);
+    const vms = h.vms();
+    expect(new Set(vms.map((v) => v.ipv4)).size).toBe(3);
+    expect(new Set(vms.map((v) => v.tap)).size).toBe(3);
+    expect(h.host.dns.map((r) => r.name).sort()).toEqual(['a', 'b', 'c']);
+  });
+
+  it('records each resource with the VM it belongs to, for a clean-up after a crash', async () => {
+    const h = vmdHarness();
+    h.agent.hold();
+    const op = new RecordingOperation();
+    const running = h.create({ name: 'dev' }, op);
+    while (!op.events.some((e) => e.type === 'stage_started' && e.stage === 'agent')) await new Promise((r) => setTimeout(r, 1));
+    const id = h.vm('dev')?.id;
+    expect([...op.resources.values()].every((r) => r.detail?.['vm_id'] === id)).toBe(true);
+    h.agent.release();
+    await running;
+  });
+
+  it('passes each finished stage through the stage gate, which can fail it', async () => {
+    const passed: string[] = [];
+    const h = vmdHarness({
+      gate: {
+        passed: async (p) => {
+          passed.push(`${p.kind}:${p.stage}`);
+          if (p.stage === 'disks') throw new Error('gate says no');
+        },
+      },
+    });
+    const { op } = await h.create({ name: 'dev' });
+    expect(passed).toEqual(['vm_create:preflight', 'vm_create:reserve', 'vm_create:network', 'vm_create:disks']);
+    expect(op.failure()).toMatchObject({ stage: 'disks' });
+    expectNothingLeft(h, op, 'dev');
+  });
 });

@@ -43,4 +43,18 @@ describe('StopVm', () => {
     expect(h.vm('dev')?.state).toBe('stopping');
     expect((await h.stop('dev')).vm.state).toBe('stopped');
   });
+
+  it('says whether the VM had to be killed after its grace period', async () => {
+    const h = vmdHarness();
+    await h.create({ name: 'a' });
+    await h.create({ name: 'b' });
+    expect((await h.stop('a')).forced).toBe(false);
+    h.host.stopForces = true;
+    const b = await h.stop('b', 0);
+    expect(b.forced).toBe(true);
+    expect(h.host.stops.at(-1)).toMatchObject({ timeoutMs: 0 });
+    expect(b.vm.state).toBe('stopped');
+    // An already stopped VM was not killed by this call.
+    expect((await h.stop('b')).forced).toBe(false);
+  });
 });
