@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { InvalidArgumentError, log, StageRunner } from '@banger/runtime';
+import { InvalidArgumentError } from '@banger/runtime/errors';
+import { log } from '@banger/runtime/logging';
+import { StageRunner } from '@banger/runtime/ops';
 import type { JsonObject } from '@banger/store';
 import { displacedName, isValidImageName, type Image, type InitMode } from '../../domain/image.js';
 import type { Kernel } from '../../domain/kernel.js';

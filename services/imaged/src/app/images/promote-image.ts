@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { AlreadyExistsError, InvalidArgumentError } from '@banger/runtime';
+import { AlreadyExistsError, InvalidArgumentError } from '@banger/runtime/errors';
 import { isValidImageName, type Image } from '../../domain/image.js';
 import type { ImageFiles, ImageRepo } from '../../ports/images.js';
 

@@ -1,4 +1,5 @@
-import { FailedPreconditionError, log, NotFoundError } from '@banger/runtime';
+import { FailedPreconditionError, NotFoundError } from '@banger/runtime/errors';
+import { log } from '@banger/runtime/logging';
 import { DEFAULT_IMAGE, type GuestService, type Image, type InitMode } from '../../domain/image.js';
 import type { ImageFiles, ImageRepo, KernelRepo } from '../../ports/images.js';
 

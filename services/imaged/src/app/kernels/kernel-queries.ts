@@ -1,4 +1,4 @@
-import { NotFoundError } from '@banger/runtime';
+import { NotFoundError } from '@banger/runtime/errors';
 import type { CatalogKernel, Kernel } from '../../domain/kernel.js';
 import type { ImageRepo, KernelRepo, KernelSource } from '../../ports/images.js';
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { NotFoundError, StageRunner } from '@banger/runtime';
+import { NotFoundError } from '@banger/runtime/errors';
+import { StageRunner } from '@banger/runtime/ops';
 import type { JsonObject } from '@banger/store';
 import type { Kernel } from '../../domain/kernel.js';
 import type { KernelRepo, KernelSource } from '../../ports/images.js';
