@@ -6,7 +6,7 @@ import { findVm } from './find-vm.js';
 export class GetVm {
   constructor(private readonly deps: { vms: Pick<VmRepository, 'findByRef'> }) {}
 
-  run(cmd: { ref: string }): Promise<Vm> {
+  async run(cmd: { ref: string }): Promise<Vm> {
     return findVm(this.deps.vms, cmd.ref);
   }
 }

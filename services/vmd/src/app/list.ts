@@ -13,7 +13,7 @@ export interface ListVmsCommand {
 export class ListVms {
   constructor(private readonly deps: { vms: Pick<VmRepository, 'list'> }) {}
 
-  run(cmd: ListVmsCommand): Promise<Vm[]> {
+  async run(cmd: ListVmsCommand): Promise<Vm[]> {
     const image = validateRef(cmd.image, 'image', IMAGE_REF_RULE, { allowEmpty: true });
     return this.deps.vms.list({ ...(cmd.states.length > 0 ? { states: cmd.states } : {}), ...(image ? { image } : {}) });
   }

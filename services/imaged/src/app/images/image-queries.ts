@@ -1,4 +1,5 @@
 import type { Image } from '../../domain/image.js';
+import { validateImageRef } from '../../domain/refs.js';
 import type { ImageFiles, ImageRepo, KernelRepo, KernelSource, RecipeInfo, RecipeSource } from '../../ports/images.js';
 
 export interface ImageQueryDeps {
@@ -28,8 +29,8 @@ export class ImageQueries {
     return this.deps.images.list();
   }
 
-  get(ref: string): Promise<Image> {
-    return this.deps.images.findByRef(ref);
+  async get(ref: string): Promise<Image> {
+    return this.deps.images.findByRef(validateImageRef(ref));
   }
 
   async listRecipes(): Promise<RecipeListing[]> {
@@ -44,7 +45,7 @@ export class ImageQueries {
 
   /** Row first, so a half-finished delete never leaves a row pointing at missing files. */
   async delete(ref: string): Promise<Image> {
-    const image = await this.deps.images.findByRef(ref);
+    const image = await this.deps.images.findByRef(validateImageRef(ref));
     await this.deps.images.delete(image.id);
     await this.deps.files.remove(image.paths.dir);
     return image;

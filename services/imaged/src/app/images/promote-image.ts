@@ -1,6 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { AlreadyExistsError, InvalidArgumentError } from '@banger/runtime/errors';
+import { validateVmId } from '@banger/runtime/ids';
 import { isValidImageName, type Image } from '../../domain/image.js';
+import { validateImageRef } from '../../domain/refs.js';
 import type { ImageFiles, ImageRepo } from '../../ports/images.js';
 
 export interface PromoteImageCommand {
@@ -28,6 +30,8 @@ export class PromoteImage {
   async run(cmd: PromoteImageCommand, signal?: AbortSignal): Promise<Image> {
     if (!isValidImageName(cmd.name)) throw new InvalidArgumentError('name', `invalid image name ${JSON.stringify(cmd.name)}`, 'INVALID_IMAGE_NAME');
     if (cmd.vmId === '') throw new InvalidArgumentError('vm_id', 'is required', 'VM_ID_REQUIRED');
+    validateVmId(cmd.vmId);
+    validateImageRef(cmd.baseImage, 'base_image');
     if (cmd.rootDiskPath === '') throw new InvalidArgumentError('root_disk_path', 'is required', 'ROOT_DISK_REQUIRED');
     if (await this.deps.images.findByName(cmd.name)) throw new AlreadyExistsError('image', cmd.name, 'IMAGE_NAME_TAKEN', { fields: { field: 'name' } });
     const base = await this.deps.images.findByRef(cmd.baseImage);
