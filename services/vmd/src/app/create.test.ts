@@ -117,7 +117,7 @@ describe('CreateVm', () => {
     h.agent.hold();
     const op = new RecordingOperation();
     const running = h.create({ name: 'dev' }, op);
-    while (!op.events.some((e) => e.type === 'stage_started' && e.stage === 'agent')) await new Promise((r) => setTimeout(r, 1));
+    await op.untilStageStarted('agent');
     op.controller.abort(new Error('cancelled by test'));
     const { error } = await running;
     expect(error).toBeDefined();
@@ -130,7 +130,7 @@ describe('CreateVm', () => {
     h.agent.hold();
     const op = new RecordingOperation();
     const running = h.create({ name: 'dev' }, op);
-    while (!op.events.some((e) => e.type === 'stage_started' && e.stage === 'agent')) await new Promise((r) => setTimeout(r, 1));
+    await op.untilStageStarted('agent');
     await expect(h.stop('dev')).rejects.toMatchObject({ code: 'ABORTED', reason: 'VM_BUSY' });
     await expect(h.delete('dev')).rejects.toMatchObject({ code: 'ABORTED', reason: 'VM_BUSY' });
     h.agent.release();
@@ -193,7 +193,7 @@ describe('CreateVm', () => {
     h.agent.hold();
     const op = new RecordingOperation();
     const running = h.create({ name: 'dev' }, op);
-    while (!op.events.some((e) => e.type === 'stage_started' && e.stage === 'agent')) await new Promise((r) => setTimeout(r, 1));
+    await op.untilStageStarted('agent');
     const id = h.vm('dev')?.id;
     expect([...op.resources.values()].every((r) => r.detail?.['vm_id'] === id)).toBe(true);
     h.agent.release();

@@ -9,7 +9,7 @@ describe('reconcile (start-up)', () => {
     h.agent.hold();
     const op = new RecordingOperation('op-crashedcreate');
     void h.create({ name: 'crash' }, op);
-    while (!op.events.some((e) => e.type === 'stage_started' && e.stage === 'agent')) await new Promise((r) => setTimeout(r, 1));
+    await op.untilStageStarted('agent');
     const id = h.vm('crash')?.id ?? '';
     const resources = [...op.resources.values()];
     expect(resources.map((r) => r.kind).sort()).toEqual(['dns_record', 'overlay', 'process', 'row', 'tap', 'work_disk']);

@@ -372,6 +372,11 @@ export class RecordingOperation {
     this.resources.delete(`${kind}:${ref}`);
   }
 
+  /** Resolves once the operation has started `stage` (the work keeps running). */
+  async untilStageStarted(stage: string): Promise<void> {
+    while (!this.events.some((e) => e.type === 'stage_started' && e.stage === stage)) await new Promise((r) => setTimeout(r, 1));
+  }
+
   stagesFinished(): string[] {
     return this.events.flatMap((e) => (e.type === 'stage_finished' && e.ok ? [e.stage] : []));
   }
