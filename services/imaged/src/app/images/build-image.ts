@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { InvalidArgumentError } from '@banger/runtime/errors';
 import { log } from '@banger/runtime/logging';
 import { StageRunner } from '@banger/runtime/ops';
-import { validateKernelName, validateRecipeName } from '../../domain/refs.js';
+import { validateKernelName } from '../../domain/refs.js';
 import type { JsonObject } from '@banger/store';
 import { displacedName, isValidImageName, type Image, type InitMode } from '../../domain/image.js';
 import type { Kernel } from '../../domain/kernel.js';
@@ -46,7 +46,6 @@ export class BuildImage {
 
   /** Checks made before any operation starts: a refused build leaves not even an operation row. */
   async preflight(cmd: BuildImageCommand): Promise<void> {
-    validateRecipeName(cmd.recipe);
     validateKernelName(cmd.kernel, 'kernel', { allowEmpty: true });
     await this.deps.recipes.describe(cmd.recipe);
     const name = cmd.name || cmd.recipe;
