@@ -1,7 +1,7 @@
 import { helperv1 } from '@banger/api';
 import { msToDuration, RpcError, ServiceClient } from '@banger/runtime';
 import type { DnsRecord } from '../domain/vm.js';
-import type { GuestNetwork, HostHelper, HostReadiness, LaunchInput, VmProcess } from '../ports/host.js';
+import type { DiskSource, GuestNetwork, HostHelper, HostReadiness, LaunchInput, VmDisk, VmProcess } from '../ports/host.js';
 
 function toProcess(p: helperv1.HypervisorProcess | undefined): VmProcess {
   return { pid: p?.pid ?? 0, agentSocket: p?.sockets?.agentPath ?? '', consoleLog: p?.sockets?.consoleLogPath ?? '' };
@@ -46,10 +46,10 @@ export class HelperClient implements HostHelper {
     await this.client.unary('syncDnsRecords', { records });
   }
 
-  async createRootOverlay(vmId: string, basePath: string): Promise<string> {
+  async createRootOverlay(vmId: string, image: DiskSource): Promise<string> {
     const res = await this.client.unary('createOverlay', {
       vmId,
-      basePath,
+      basePath: image.rootfsPath,
       baseFormat: helperv1.DiskFormat.DISK_FORMAT_RAW,
       path: '',
       format: helperv1.DiskFormat.DISK_FORMAT_QCOW2,
@@ -58,20 +58,20 @@ export class HelperClient implements HostHelper {
     return res.path;
   }
 
-  async removeRootOverlay(path: string): Promise<void> {
-    await this.client.unary('removeOverlay', { path });
+  async removeRootOverlay(disk: VmDisk): Promise<void> {
+    await this.client.unary('removeOverlay', { path: disk.path });
   }
 
-  async createWorkDisk(vmId: string, seedPath: string, sizeBytes: number): Promise<string> {
-    return (await this.client.unary('createWorkDisk', { vmId, path: '', sizeBytes, seedPath }, { timeoutMs: 120_000 })).path;
+  async createWorkDisk(vmId: string, image: DiskSource, sizeBytes: number): Promise<string> {
+    return (await this.client.unary('createWorkDisk', { vmId, path: '', sizeBytes, seedPath: image.workSeedPath }, { timeoutMs: 120_000 })).path;
   }
 
-  async resizeWorkDisk(path: string, sizeBytes: number): Promise<number> {
-    return (await this.client.unary('resizeWorkDisk', { path, sizeBytes }, { timeoutMs: 120_000 })).sizeBytes;
+  async resizeWorkDisk(disk: VmDisk, sizeBytes: number): Promise<number> {
+    return (await this.client.unary('resizeWorkDisk', { path: disk.path, sizeBytes }, { timeoutMs: 120_000 })).sizeBytes;
   }
 
-  async removeWorkDisk(path: string): Promise<void> {
-    await this.client.unary('removeWorkDisk', { path });
+  async removeWorkDisk(disk: VmDisk): Promise<void> {
+    await this.client.unary('removeWorkDisk', { path: disk.path });
   }
 
   async launch(input: LaunchInput): Promise<VmProcess> {

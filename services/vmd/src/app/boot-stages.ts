@@ -6,7 +6,7 @@ import type { Subnet } from '../domain/addressing.js';
 import type { GuestService, ServiceCredential, Vm } from '../domain/vm.js';
 import type { GuestAgent } from '../ports/agent.js';
 import type { ConsoleLogs } from '../ports/console.js';
-import type { HostHelper } from '../ports/host.js';
+import type { DiskSource, HostHelper } from '../ports/host.js';
 import type { OperationHandle, StageGate } from '../ports/operation.js';
 import type { VmRepository } from '../ports/vms.js';
 import { launchInputFor } from './launch-input.js';
@@ -87,13 +87,13 @@ export class BootStages {
   }
 
   /** A copy-on-write root overlay of the image and a work disk from its seed, made side by side. */
-  async disks(vm: Vm, image: { rootfsPath: string; workSeedPath: string }): Promise<Vm> {
+  async disks(vm: Vm, image: DiskSource): Promise<Vm> {
     const { host, vms } = this.deps;
     return this.stages.run('disks', 'copy-on-write root overlay and work disk', async () => {
-      const [root, work] = await Promise.allSettled([host.createRootOverlay(vm.id, image.rootfsPath), host.createWorkDisk(vm.id, image.workSeedPath, vm.spec.workDiskBytes)]);
+      const [root, work] = await Promise.allSettled([host.createRootOverlay(vm.id, image), host.createWorkDisk(vm.id, image, vm.spec.workDiskBytes)]);
       // Whichever exists is recorded before a failure of the other is raised.
-      if (root.status === 'fulfilled') await this.rollback.add('overlay', root.value, () => host.removeRootOverlay(root.value));
-      if (work.status === 'fulfilled') await this.rollback.add('work_disk', work.value, () => host.removeWorkDisk(work.value));
+      if (root.status === 'fulfilled') await this.rollback.add('overlay', root.value, () => host.removeRootOverlay({ vmId: vm.id, path: root.value }));
+      if (work.status === 'fulfilled') await this.rollback.add('work_disk', work.value, () => host.removeWorkDisk({ vmId: vm.id, path: work.value }));
       return vms.update(vm.id, { files: { ...vm.files, rootDisk: settled(root), workDisk: settled(work) } });
     });
   }

@@ -32,8 +32,8 @@ export class DeleteVm {
       await vms.transition(vm.id, 'deleting');
       await host.stop(vm.id, cmd.stopTimeoutMs);
       await host.releaseTap(vm.id);
-      if (vm.files.rootDisk) await host.removeRootOverlay(vm.files.rootDisk);
-      if (vm.files.workDisk) await host.removeWorkDisk(vm.files.workDisk);
+      if (vm.files.rootDisk) await host.removeRootOverlay({ vmId: vm.id, path: vm.files.rootDisk });
+      if (vm.files.workDisk) await host.removeWorkDisk({ vmId: vm.id, path: vm.files.workDisk });
       await vms.delete(vm.id);
       await host.syncDns(await vms.dnsRecords());
       return vm;

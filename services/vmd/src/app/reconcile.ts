@@ -36,8 +36,8 @@ export class Reconcile {
         const vmId = vmIdOf(op, r);
         try {
           if (r.kind === 'process') await host.kill(vmId);
-          else if (r.kind === 'work_disk') await host.removeWorkDisk(r.ref);
-          else if (r.kind === 'overlay') await host.removeRootOverlay(r.ref);
+          else if (r.kind === 'work_disk') await host.removeWorkDisk({ vmId, path: r.ref });
+          else if (r.kind === 'overlay') await host.removeRootOverlay({ vmId, path: r.ref });
           else if (r.kind === 'tap') await host.releaseTap(vmId);
           else if (r.kind === 'row') await vms.delete(r.ref);
           else if (r.kind === 'dns_record') await host.syncDns((await vms.dnsRecords()).filter((d) => d.name !== r.ref));

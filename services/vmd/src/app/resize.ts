@@ -21,7 +21,7 @@ export class ResizeWorkDisk {
         throw new InvalidArgumentError('size_bytes', `must be larger than the current ${current} bytes: work disks only grow`, 'SHRINK_REFUSED');
       }
       if (!vm.files.workDisk) throw new FailedPreconditionError('NO_WORK_DISK', `vm ${vm.name} has no work disk`);
-      const size = await host.resizeWorkDisk(vm.files.workDisk, cmd.sizeBytes);
+      const size = await host.resizeWorkDisk({ vmId: vm.id, path: vm.files.workDisk }, cmd.sizeBytes);
       return vms.update(vm.id, { spec: { ...vm.spec, workDiskBytes: size } });
     });
   }

@@ -1,4 +1,5 @@
 import type { DnsRecord } from '../domain/vm.js';
+import type { ResolvedImage } from './images.js';
 
 /** What vmd needs to know about the host before it commits to a create. */
 export interface HostReadiness {
@@ -28,6 +29,18 @@ export interface LaunchInput {
   mac: string;
 }
 
+/**
+ * One disk of one VM, by both names privhelper knows it under, so use cases never choose: the
+ * adapter sends whichever the helper's API takes (a path today, the VM id with helper v2).
+ */
+export interface VmDisk {
+  vmId: string;
+  path: string;
+}
+
+/** What a VM's disks are made from: the image, as imaged resolved it. */
+export type DiskSource = Pick<ResolvedImage, 'id' | 'rootfsPath' | 'workSeedPath'>;
+
 /** Where a running VM's hypervisor can be reached. */
 export interface VmProcess {
   pid: number;
@@ -47,11 +60,13 @@ export interface HostHelper {
   acquireTap(vmId: string): Promise<string>;
   releaseTap(vmId: string): Promise<void>;
   syncDns(records: DnsRecord[]): Promise<void>;
-  createRootOverlay(vmId: string, basePath: string): Promise<string>;
-  removeRootOverlay(path: string): Promise<void>;
-  createWorkDisk(vmId: string, seedPath: string, sizeBytes: number): Promise<string>;
-  resizeWorkDisk(path: string, sizeBytes: number): Promise<number>;
-  removeWorkDisk(path: string): Promise<void>;
+  /** The VM's copy-on-write root disk over the image; answers its path. */
+  createRootOverlay(vmId: string, image: DiskSource): Promise<string>;
+  removeRootOverlay(disk: VmDisk): Promise<void>;
+  /** The VM's work disk from the image's seed, at least `sizeBytes`; answers its path. */
+  createWorkDisk(vmId: string, image: DiskSource, sizeBytes: number): Promise<string>;
+  resizeWorkDisk(disk: VmDisk, sizeBytes: number): Promise<number>;
+  removeWorkDisk(disk: VmDisk): Promise<void>;
   launch(input: LaunchInput): Promise<VmProcess>;
   stop(vmId: string, timeoutMs: number): Promise<{ wasRunning: boolean; forced: boolean }>;
   kill(vmId: string): Promise<{ wasRunning: boolean }>;

@@ -2,7 +2,7 @@ import { AlreadyExistsError, FailedPreconditionError, NotFoundError, Unavailable
 import { statesAllowedInto } from '../domain/vm-state.js';
 import { dnsRecordsOf, type DnsRecord, type NewVm, type Vm, type VmPatch, type VmState } from '../domain/vm.js';
 import type { GuestAgent, GuestExecOptions, GuestExecResult } from '../ports/agent.js';
-import type { GuestNetwork, HostHelper, HostReadiness, LaunchInput, VmProcess } from '../ports/host.js';
+import type { DiskSource, GuestNetwork, HostHelper, HostReadiness, LaunchInput, VmDisk, VmProcess } from '../ports/host.js';
 import type { ImageCatalog, ResolvedImage } from '../ports/images.js';
 import type { VmFilter, VmRepository } from '../ports/vms.js';
 
@@ -88,34 +88,34 @@ export class FakeHost implements HostHelper {
     this.dns = [...records];
   }
 
-  async createRootOverlay(vmId: string, _basePath: string): Promise<string> {
+  async createRootOverlay(vmId: string, _image: DiskSource): Promise<string> {
     this.enter('createRootOverlay', vmId);
     const path = `/state/vms/${vmId}/root.qcow2`;
     this.overlays.add(path);
     return path;
   }
 
-  async removeRootOverlay(path: string): Promise<void> {
-    this.enter('removeRootOverlay', path);
-    this.overlays.delete(path);
+  async removeRootOverlay(disk: VmDisk): Promise<void> {
+    this.enter('removeRootOverlay', disk.path);
+    this.overlays.delete(disk.path);
   }
 
-  async createWorkDisk(vmId: string, _seedPath: string, sizeBytes: number): Promise<string> {
+  async createWorkDisk(vmId: string, _image: DiskSource, sizeBytes: number): Promise<string> {
     this.enter('createWorkDisk', vmId);
     const path = `/state/vms/${vmId}/work.ext4`;
     this.workDisks.set(path, sizeBytes);
     return path;
   }
 
-  async resizeWorkDisk(path: string, sizeBytes: number): Promise<number> {
-    this.enter('resizeWorkDisk', path);
-    this.workDisks.set(path, sizeBytes);
+  async resizeWorkDisk(disk: VmDisk, sizeBytes: number): Promise<number> {
+    this.enter('resizeWorkDisk', disk.path);
+    this.workDisks.set(disk.path, sizeBytes);
     return sizeBytes;
   }
 
-  async removeWorkDisk(path: string): Promise<void> {
-    this.enter('removeWorkDisk', path);
-    this.workDisks.delete(path);
+  async removeWorkDisk(disk: VmDisk): Promise<void> {
+    this.enter('removeWorkDisk', disk.path);
+    this.workDisks.delete(disk.path);
   }
 
   async launch(input: LaunchInput): Promise<VmProcess> {
