@@ -99,7 +99,7 @@ export async function createStack(options: StackOptions = {}): Promise<Stack> {
   const env: NodeJS.ProcessEnv = { ...process.env, BANGER_CONFIG: configPath, NO_COLOR: '1', BANGER_RUN_DIR: join(dir, 'run') };
   delete env['LOG_LEVEL'];
   const daemons: Stack['daemons'] = {};
-  const socket = (name: DaemonName): string => join(dir, 'run', `${name}.sock`);
+  const socket = (name: DaemonName): string => (name === 'privhelper' ? join(dir, 'run', 'helper', 'privhelper.sock') : join(dir, 'run', `${name}.sock`));
 
   const stack: Stack = {
     dir,

@@ -129,7 +129,7 @@ function globalsFrom(values: OptionValues, env: Record<string, string | undefine
     json: values['json'] === true,
     vmdSocket: pick('vmd-socket', 'BANGER_VMD_SOCKET', 'vmd.sock'),
     imagedSocket: pick('imaged-socket', 'BANGER_IMAGED_SOCKET', 'imaged.sock'),
-    helperSocket: pick('helper-socket', 'BANGER_HELPER_SOCKET', 'privhelper.sock'),
+    helperSocket: pick('helper-socket', 'BANGER_HELPER_SOCKET', 'helper/privhelper.sock'),
     timeoutMs: timeout ? parseDuration('--timeout', timeout) : undefined,
   };
 }

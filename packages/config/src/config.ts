@@ -153,7 +153,8 @@ export function buildConfig(file: Record<string, unknown>, source: string, ctx: 
     vmd: { socket: r.take('vmd', 'socket', absPath(), join(runDir, 'vmd.sock')) },
     imaged: { socket: r.take('imaged', 'socket', absPath(), join(runDir, 'imaged.sock')) },
     privhelper: {
-      socket: r.take('privhelper', 'socket', absPath(), join(runDir, 'privhelper.sock')),
+      // In privhelper's own root-only run root: no other uid can put anything at that name.
+      socket: r.take('privhelper', 'socket', absPath(), join(runDir, 'helper', 'privhelper.sock')),
       allowedUids: r.take('privhelper', 'allowed_uids', intList(0, 0xfffffffe), [0]),
       clientGroup: r.take('privhelper', 'client_group', groupName(), 'banger'),
       quotas: {

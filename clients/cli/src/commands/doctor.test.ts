@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -38,7 +38,8 @@ describe('banger doctor', () => {
       })),
     });
     server.addService(helperv2.HelperServiceService, impl as UntypedServiceImplementation);
-    await server.listen({ socketPath: join(dir, 'privhelper.sock'), mode: 0o600 });
+    await mkdir(join(dir, 'helper'));
+    await server.listen({ socketPath: join(dir, 'helper', 'privhelper.sock'), mode: 0o600 });
   });
 
   afterAll(async () => {

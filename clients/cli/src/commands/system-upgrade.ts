@@ -135,8 +135,8 @@ async function upgrade(ctx: CommandContext, root: string, dryRun: boolean): Prom
   const configFile = under(root, CONFIG_PATH);
   const paths = existsSync(configFile) ? parseConfig(await readFile(configFile, 'utf8'), configFile, { env: {}, uid: 0 }).paths : SYSTEM_PATHS;
   const layout = bangerLayout({ paths: { stateDir: under(root, paths.stateDir), runDir: under(root, paths.runDir), cacheDir: under(root, paths.cacheDir) } });
-  for (const sock of ['vmd.sock', 'imaged.sock', 'privhelper.sock']) {
-    if (await live(join(layout.helper.runRoot, '..', sock))) throw new CliError(`stop banger's daemons first (${sock} answers): systemctl stop banger-vmd banger-imaged banger-privhelper, or scripts/daemons.sh stop`, EXIT.PRECONDITION, 'DAEMONS_RUNNING');
+  for (const sock of [join(layout.helper.runRoot, '..', 'vmd.sock'), join(layout.helper.runRoot, '..', 'imaged.sock'), join(layout.helper.runRoot, '..', 'privhelper.sock'), join(layout.helper.runRoot, 'privhelper.sock')]) {
+    if (await live(sock)) throw new CliError(`stop banger's daemons first (${sock} answers): systemctl stop banger-vmd banger-imaged banger-privhelper, or scripts/daemons.sh stop`, EXIT.PRECONDITION, 'DAEMONS_RUNNING');
   }
   if (root === '/' && (await runningVms()).length > 0) throw new CliError('stop every VM first (banger vm stop NAME): their disks move', EXIT.PRECONDITION, 'VMS_RUNNING');
   const account = await lookupAccount(root);

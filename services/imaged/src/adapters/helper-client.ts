@@ -18,6 +18,7 @@ export function storeVersion(packageVersion: string): string {
  */
 export class HelperClient implements RootfsBuilder, KernelInstaller, StoreImages {
   private readonly client: ServiceClient<typeof helperv2.HelperServiceService>;
+  private readonly installed = new Map<string, Promise<void>>();
 
   constructor(socketPath: string) {
     this.client = new ServiceClient(helperv2.HelperServiceService, socketPath);
@@ -48,11 +49,23 @@ export class HelperClient implements RootfsBuilder, KernelInstaller, StoreImages
     return { dir: result.path, image: result.image, built: builtFromManifest(result.path, manifest) };
   }
 
+  /**
+   * Installs once per kernel per imaged process: ResolveImage asks on every VM create, and an
+   * installed kernel stays installed until this process removes it (RemoveKernel below).
+   */
   async installKernel(k: { name: string; packageVersion: string }): Promise<void> {
-    await this.client.unary('installKernel', { kernel: { name: k.name, version: storeVersion(k.packageVersion) } }, { timeoutMs: 120_000 });
+    const key = `${k.name}@${k.packageVersion}`;
+    let done = this.installed.get(key);
+    if (!done) {
+      done = this.client.unary('installKernel', { kernel: { name: k.name, version: storeVersion(k.packageVersion) } }, { timeoutMs: 120_000 }).then(() => undefined);
+      this.installed.set(key, done);
+      done.catch(() => this.installed.delete(key));
+    }
+    await done;
   }
 
   async removeKernel(k: { name: string; packageVersion: string }): Promise<void> {
+    this.installed.delete(`${k.name}@${k.packageVersion}`);
     await this.client.unary('removeKernel', { kernel: { name: k.name, version: storeVersion(k.packageVersion) } });
   }
 

@@ -9,6 +9,18 @@ function unsafe(path: string, why: string, fix: string): FailedPreconditionError
   });
 }
 
+/**
+ * The commands that give a top directory the owner and mode the layout wants: the shared run
+ * directory stays group-writable and sticky (the daemons bind their sockets there), so
+ * "make it 0755" would be the wrong advice for it.
+ */
+function layoutFix(layout: BangerLayout, top: string, ids: LayoutIds): string {
+  const d = layout.dirs.find((x) => x.path === top);
+  const gid = d?.group === 'daemon' ? ids.daemonGid : d?.group === 'client' ? ids.clientGid : 0;
+  const mode = (d?.mode ?? 0o755).toString(8).padStart(4, '0');
+  return `chown root:${gid} ${top} && chmod ${mode} ${top}`;
+}
+
 function inHelperRoots(layout: BangerLayout, p: string): boolean {
   return helperRoots(layout.helper).some((r) => p === r || p.startsWith(`${r}/`));
 }
@@ -47,10 +59,8 @@ export function prepareHelperRoots(layout: BangerLayout, ids: LayoutIds): void {
     if (bad) {
       throw unsafe(
         bad.path,
-        bad.why.replace(/^is /, 'is '),
-        bad.path === top
-          ? `\`banger system upgrade\` converts an older layout; or: chown root:root ${top} && chmod 0755 ${top}`
-          : `make ${bad.path} root-owned and writable only by root (${explainUnsafe(bad)})`,
+        bad.why,
+        bad.path === top ? `\`banger system upgrade\` converts an older layout; or: ${layoutFix(layout, top, ids)}` : `make ${bad.path} root-owned and writable only by root (${explainUnsafe(bad)})`,
       );
     }
   }

@@ -2,7 +2,7 @@ import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { spawnProcess, type ProcessHandle } from '@banger/proc';
 import type { Logger } from 'pino';
-import type { DnsRecord } from '../../domain/network/dnsRecords.js';
+import { validateRecords, type DnsRecord } from '../../domain/network/dnsRecords.js';
 import { NetError, type NetErrorKind } from '../../domain/network/errors.js';
 import type { SyncResult } from './dns.js';
 
@@ -52,6 +52,9 @@ export class NetnsDnsProcess {
   }
 
   syncRecords(records: readonly DnsRecord[]): Promise<SyncResult> {
+    // Checked here, not only by the responder: records kept while it is not running would
+    // otherwise be accepted unchecked and only refused (or break its start) later.
+    validateRecords(records);
     return this.serial(async () => {
       if (!this.running()) {
         if (this.bind === undefined) {
@@ -96,7 +99,8 @@ export class NetnsDnsProcess {
     const handle = await spawnProcess(
       this.opts.ipPath ?? 'ip',
       ['netns', 'exec', this.opts.netns, process.execPath, '--import', TSX_LOADER, DNS_MAIN, '--listen', `${address}:${port}`, '--zone', this.opts.zone],
-      { stdin: 'pipe', stdout: 'pipe', maxStderr: 2000 },
+      // Root, and its /tmp may be shared: tsx must not run code from $TMPDIR/tsx-0 (see bin/privhelper.mjs).
+      { stdin: 'pipe', stdout: 'pipe', maxStderr: 2000, env: { TSX_DISABLE_CACHE: '1' } },
     );
     const child = { handle, exited: false };
     void handle.exited.then(({ code, signal }) => {

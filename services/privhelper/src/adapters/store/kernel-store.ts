@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { constants as fsc, fstatSync, readSync, writeSync } from 'node:fs';
-import { lstat, mkdir, mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { HelperLayout } from '@banger/config';
@@ -42,6 +42,8 @@ export type OwnerCheck = (uid: number) => boolean;
  * bytes privhelper copied, never an inode another uid could still write.
  */
 export class KernelStore {
+  private readonly manifests = new Map<string, KernelManifest>();
+
   constructor(
     private readonly layout: HelperLayout,
     /** imaged's kernels directory (`<state_dir>/kernels`). */
@@ -58,13 +60,18 @@ export class KernelStore {
   /** Paths of an installed kernel for QEMU; NOT_FOUND when it was never installed. */
   async paths(ref: KernelRef, field = 'kernel'): Promise<{ vmlinux: string; initrd: string; manifest: KernelManifest }> {
     const dir = this.dirOf(ref);
+    // The store is root's and an installed kernel never changes: parse its manifest once.
+    const known = this.manifests.get(dir);
+    if (known) return { vmlinux: path.join(dir, KERNEL_FILES.vmlinux), initrd: path.join(dir, KERNEL_FILES.initrd), manifest: known };
     const text = await readFile(path.join(dir, MANIFEST), 'utf8').catch(() => undefined);
     if (text === undefined) {
       throw new NotFoundError('installed kernel', `${ref.name} ${ref.version}`, 'KERNEL_NOT_INSTALLED', {
         fields: { field, hint: 'imaged installs a kernel into privhelper after pulling it (InstallKernel)' },
       });
     }
-    return { vmlinux: path.join(dir, KERNEL_FILES.vmlinux), initrd: path.join(dir, KERNEL_FILES.initrd), manifest: parseKernelManifest(text, dir) };
+    const manifest = parseKernelManifest(text, dir);
+    this.manifests.set(dir, manifest);
+    return { vmlinux: path.join(dir, KERNEL_FILES.vmlinux), initrd: path.join(dir, KERNEL_FILES.initrd), manifest };
   }
 
   /** The installed kernel as imagekit's StagedKernel (for image builds). */
@@ -80,16 +87,12 @@ export class KernelStore {
       return { kernel: await this.describe(ref), installed: false };
     }
     const started = Date.now();
-    const parent = path.dirname(final);
-    await mkdir(parent, { recursive: true, mode: 0o750 });
-    const tmp = await mkdtemp(path.join(parent, `.install-${ref.version}-`));
+    // Built beside the name directories (dot names are never listed) and moved into place only
+    // once verified, so a refused install leaves nothing in the store, not even an empty <name>/.
+    const tmp = await mkdtemp(path.join(this.layout.kernelsDir, `.install-${ref.name}-${ref.version}-`));
     try {
       const manifest = this.copyFromStaging(ref, tmp, ownerOk);
-      await rename(tmp, final).catch(async (err: NodeJS.ErrnoException) => {
-        // A concurrent install of the same kernel finished first; its copy is as good.
-        if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
-        await rm(tmp, { recursive: true, force: true });
-      });
+      await moveIntoPlace(tmp, final);
       this.log.info({ kernel: ref.name, version: ref.version, release: manifest.release, duration_ms: Date.now() - started }, 'kernel installed');
       return { kernel: await this.describe(ref), installed: true };
     } catch (err) {
@@ -113,8 +116,11 @@ export class KernelStore {
 
   async remove(ref: KernelRef): Promise<boolean> {
     const dir = this.dirOf(ref);
+    this.manifests.delete(dir);
     if (!(await lstat(dir).catch(() => undefined))) return false;
     await rm(dir, { recursive: true, force: true });
+    // The name directory goes with its last version (rmdir refuses while another remains).
+    await rmdir(path.dirname(dir)).catch(() => undefined);
     return true;
   }
 
@@ -151,6 +157,25 @@ export class KernelStore {
     dst.setOwner(0, this.clientGid);
     dst.setMode(0o750);
     return manifest;
+  }
+}
+
+/** Renames a verified copy to its store name, creating the name directory (again, if a concurrent remove took it). */
+async function moveIntoPlace(tmp: string, final: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    await mkdir(path.dirname(final), { recursive: true, mode: 0o750 });
+    try {
+      await rename(tmp, final);
+      return;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // A concurrent install of the same kernel finished first; its copy is as good.
+      if (code === 'ENOTEMPTY' || code === 'EEXIST') {
+        await rm(tmp, { recursive: true, force: true });
+        return;
+      }
+      if (code !== 'ENOENT' || attempt >= 3) throw err;
+    }
   }
 }
 
