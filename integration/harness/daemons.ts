@@ -39,7 +39,8 @@ export interface Stack {
   env: NodeJS.ProcessEnv;
   daemons: Partial<Record<DaemonName, RunningDaemon>>;
   socket(name: DaemonName): string;
-  start(name: DaemonName, opts?: { env?: NodeJS.ProcessEnv }): Promise<RunningDaemon>;
+  /** `entry` runs another launcher in the daemon's place (a test-only wiring, e.g. gated-vmd.mjs). */
+  start(name: DaemonName, opts?: { env?: NodeJS.ProcessEnv; entry?: string }): Promise<RunningDaemon>;
   stop(name: DaemonName, signal?: NodeJS.Signals): Promise<number | null>;
   logsFor(opId: string): LogRecord[];
   /**
@@ -111,7 +112,7 @@ export async function createStack(options: StackOptions = {}): Promise<Stack> {
       const cacheDir = env['BANGER_PATHS_CACHE_DIR'];
       if (cacheDir && cacheDir !== paths.cacheDir) applyLayout(bangerLayout({ paths: { ...paths, cacheDir } }), ids);
       const asBanger = UNPRIVILEGED.includes(name);
-      const child = spawn(process.execPath, [join(REPO_ROOT, 'services', name, 'bin', `${name}.mjs`)], {
+      const child = spawn(process.execPath, [opts.entry ?? join(REPO_ROOT, 'services', name, 'bin', `${name}.mjs`)], {
         cwd: REPO_ROOT,
         env: { ...env, ...(asBanger ? { HOME: '/nonexistent', USER: 'banger', LOGNAME: 'banger' } : {}), ...opts.env },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -198,6 +199,9 @@ export function runCli(stack: Stack, args: string[], timeoutMs = 120_000): Promi
     });
   });
 }
+
+/** vmd with a stage gate (see gated-vmd.ts); pass BANGER_TEST_STAGE_GATE in the env. */
+export const GATED_VMD = join(REPO_ROOT, 'integration', 'harness', 'gated-vmd.mjs');
 
 export function bufBinary(): string {
   const p = join(REPO_ROOT, 'node_modules', '.bin', 'buf');

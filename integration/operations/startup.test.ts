@@ -14,7 +14,7 @@ describe('start-up refuses a bad database configuration with a clear message', (
       await expect(stack.start(daemon)).rejects.toThrow(/exited with 1/);
       const fatal = stack.daemons[daemon]?.logs.find((l) => l.msg === 'start-up failed');
       expect(fatal?.level).toBe('fatal');
-      expect(fatal?.['err']).toMatchObject({ kind: 'UNAVAILABLE', reason: 'DATABASE_UNAVAILABLE' });
+      expect(fatal?.['err']).toMatchObject({ code: 'UNAVAILABLE', reason: 'DATABASE_UNAVAILABLE' });
     });
   }
 

@@ -106,7 +106,7 @@ describe.skipIf(!avail.ok)('store concurrency on PostgreSQL', () => {
       expect(losers).toHaveLength(15);
       for (const l of losers) {
         expect(l.reason).toBeInstanceOf(StoreError);
-        expect(l.reason).toMatchObject({ kind: 'ALREADY_EXISTS', reason: 'VM_NAME_TAKEN', fields: { field: 'name' } });
+        expect(l.reason).toMatchObject({ code: 'ALREADY_EXISTS', reason: 'VM_NAME_TAKEN', fields: { field: 'name' } });
       }
     } finally {
       await Promise.all(pools.map((p) => p.close()));

@@ -48,7 +48,7 @@ describe.skipIf(!avail.ok)('store across a PostgreSQL restart', () => {
       for (const attempt of [() => vms.getById('v1'), () => ops.appendEvent('op-1', { stage: 'x' }), () => db.transaction((tx) => tx.query('SELECT 1'))]) {
         const err = await attempt().catch((e: unknown) => e);
         expect(err).toBeInstanceOf(StoreError);
-        expect(err).toMatchObject({ kind: 'UNAVAILABLE', reason: 'DATABASE_UNAVAILABLE' });
+        expect(err).toMatchObject({ code: 'UNAVAILABLE', reason: 'DATABASE_UNAVAILABLE' });
       }
       expect(messages).toContain('idle database connection failed');
 

@@ -4,6 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { commonv1, imagev1, vmv1 } from '@banger/api';
 import { OP_ID_PATTERN, RpcError } from '@banger/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GATED_VMD } from '../harness/daemons.js';
 import { collect, createVmStack, qemuPidsFor, vmUnsupportedReason, type VmStack } from './vmstack.js';
 
 const skip = vmUnsupportedReason();
@@ -196,7 +197,7 @@ describe.skipIf(skip !== undefined)('VM lifecycle with real guests under QEMU', 
 
   it.each(['reserve', 'network', 'disks', 'boot', 'agent'])('a failure in stage %s rolls back everything', async (stage) => {
     await s.stack.stop('vmd');
-    await s.stack.start('vmd', { env: { BANGER_INJECT_FAULT: stage } });
+    await s.stack.start('vmd', { entry: GATED_VMD, env: { BANGER_TEST_STAGE_GATE: JSON.stringify({ stage, action: 'fail', kind: 'vm_create' }) } });
     try {
       const name = `f-${stage}`;
       const { events, error, opId } = await create(s, name);
@@ -217,6 +218,24 @@ describe.skipIf(skip !== undefined)('VM lifecycle with real guests under QEMU', 
       await s.stack.stop('vmd');
       await s.stack.start('vmd');
     }
+  });
+
+  it.each(['network', 'disks', 'boot'])('cleans up after vmd is killed right after stage %s of a create', async (stage) => {
+    await s.stack.stop('vmd');
+    await s.stack.start('vmd', { entry: GATED_VMD, env: { BANGER_TEST_STAGE_GATE: JSON.stringify({ stage, action: 'hold', kind: 'vm_create' }) } });
+    const name = `k-${stage}`;
+    const stream = s.vmd.serverStream('createVm', vmv1.CreateVmRequest.fromPartial({ name, noWait: true }), { timeoutMs: 600_000 });
+    const consumed = collect(stream);
+    await s.stack.waitForLog((l) => l.msg === 'stage gate holding' && l['stage'] === stage, 120_000);
+    const opId = await stream.opId;
+    const vmId = (await s.vmd.unary('getVm', { ref: name, includeSecrets: false })).vm?.id ?? '';
+    await s.stack.stop('vmd', 'SIGKILL');
+    await consumed;
+    await s.stack.start('vmd');
+    await s.stack.waitForLog((l) => l.msg === 'reconciled with the host', 60_000);
+    const op = (await s.vmd.unary('getOperation', { opId: opId ?? '' })).operation;
+    expect(op?.error?.reason).toBe('INTERRUPTED');
+    await expectNoLeftovers(s, vmId, name);
   });
 
   it('cleans up after vmd is killed in the middle of a create', async () => {

@@ -214,6 +214,12 @@ describe('banger CLI against a real gRPC server on a Unix socket', () => {
     expect(io.stderr.text).toBe('warn\n');
   });
 
+  it('keeps a global flag given before the command out of the guest command', async () => {
+    const io = captureIo(env());
+    expect(await run(['--json', 'vm', 'exec', 'dev', '--', 'uname', '-a'], io)).toBe(3);
+    expect((JSON.parse(io.stdout.text) as { stdout: string }).stdout).toBe('ran uname -a\n');
+  });
+
   it('builds the ssh argv from the VM and the BANGER_SSH_KEY env', async () => {
     const calls: [string, readonly string[]][] = [];
     const io = captureIo({ ...env(), BANGER_SSH_KEY: '/keys/id', XDG_STATE_HOME: dir }, { spawn: async (f, a) => (calls.push([f, a]), 0) });

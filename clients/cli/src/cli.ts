@@ -73,7 +73,8 @@ function resolve(argv: readonly string[]): { node: Node; rest: string[]; stray?:
     if (!next) return { node, rest: [...pre, ...argv.slice(i + 1)], stray: token };
     node = next;
   }
-  return { node, rest: [...argv.slice(i), ...pre] };
+  // Global flags seen before the command go first, so they never land after a passthrough `--`.
+  return { node, rest: [...pre, ...argv.slice(i)] };
 }
 
 function optionLines(options: Record<string, OptionSpec>): string[] {

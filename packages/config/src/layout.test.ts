@@ -10,7 +10,7 @@ describe('bangerLayout', () => {
   it('keeps every directory privhelper writes under root-owned helper/ roots', () => {
     const roots = helperRoots(layout.helper);
     expect(roots).toEqual(['/var/lib/banger/helper', '/var/cache/banger/helper', '/run/banger/helper']);
-    for (const p of Object.values(layout.helper)) expect(roots.some((r) => p === r || p.startsWith(`${r}/`))).toBe(true);
+    for (const p of Object.values(layout.helper) as string[]) expect(roots.some((r) => p === r || p.startsWith(`${r}/`))).toBe(true);
     for (const d of layout.dirs.filter((x) => roots.some((r) => x.path === r || x.path.startsWith(`${r}/`)))) {
       expect(d.owner, d.path).toBe('root');
       expect(d.mode & 0o022, d.path).toBe(0);

@@ -123,7 +123,10 @@ export class UnimplementedError extends BangerError {
   }
 }
 
-/** A bug or an unexpected failure. Its message is sent; its cause is only logged. */
+/**
+ * A bug or an unexpected failure. Its message and cause are logged with the op id; the client
+ * is only told "internal error" (see publicMessage), so nothing internal leaks to the wire.
+ */
 export class InternalError extends BangerError {
   constructor(message = 'internal error', options: BangerErrorOptions = {}) {
     super('INTERNAL', 'INTERNAL', message, options);
@@ -174,4 +177,40 @@ export function toBangerError(err: unknown): BangerError {
     return new BangerError(err.kind as ErrorCode, err.reason, err.message, { fields, cause: err });
   }
   return new InternalError('internal error', { cause: err });
+}
+
+/** What a client is told of an INTERNAL failure, whatever its own message says. */
+export const INTERNAL_MESSAGE = 'internal error';
+
+/** Longest message that leaves a daemon (UTF-8 bytes); the wire also carries it in trailers. */
+export const MAX_MESSAGE_BYTES = 512;
+
+/** Cuts `text` to at most `maxBytes` UTF-8 bytes on a character boundary, marking the cut with "…". */
+export function clipBytes(text: string, maxBytes: number): string {
+  if (Buffer.byteLength(text) <= maxBytes) return text;
+  const room = Math.max(0, maxBytes - 3);
+  let out = '';
+  let used = 0;
+  for (const ch of text) {
+    const n = Buffer.byteLength(ch);
+    if (used + n > room) break;
+    out += ch;
+    used += n;
+  }
+  return `${out}…`;
+}
+
+/**
+ * A caller's input quoted for an error message: JSON-escaped (a NUL or newline shows as
+ * such) and cut short, so echoing input never makes an error large.
+ */
+export function excerpt(value: string, maxChars = 48): string {
+  const cut = [...value];
+  const shown = cut.length > maxChars ? `${cut.slice(0, maxChars).join('')}…` : value;
+  return JSON.stringify(shown);
+}
+
+/** The message a client may see for an error: a plain one for INTERNAL, else its own, bounded. */
+export function publicMessage(err: BangerError): string {
+  return err.code === 'INTERNAL' ? INTERNAL_MESSAGE : clipBytes(err.message, MAX_MESSAGE_BYTES);
 }

@@ -1,46 +1,19 @@
-/**
- * Error kinds shared with the rest of banger; the lead maps `kind` to a gRPC code in one place.
- */
-export type ErrorKind =
-  | 'INVALID_ARGUMENT'
-  | 'NOT_FOUND'
-  | 'ALREADY_EXISTS'
-  | 'FAILED_PRECONDITION'
-  | 'UNAVAILABLE'
-  | 'PERMISSION_DENIED'
-  | 'RESOURCE_EXHAUSTED'
-  | 'ABORTED'
-  | 'INTERNAL'
-  | 'DEADLINE_EXCEEDED'
-  | 'CANCELLED';
+import { BangerError, type ErrorCode } from '@banger/runtime/errors';
 
 /**
- * The only error the store lets escape: callers branch on `kind`/`reason`, never on driver
- * error shapes, so PostgreSQL and PGlite failures look the same to the daemons.
+ * The only error the store lets escape, one of banger's errors: it is a BangerError with the
+ * one code list, recognised by its class. Callers branch on `code`/`reason`, never on driver
+ * error shapes, so PostgreSQL and PGlite failures look the same to the daemons. A driver's own
+ * text is kept as the cause (logged), never as the message.
  */
-export class StoreError extends Error {
-  override readonly name = 'StoreError';
-  readonly kind: ErrorKind;
-  /** Stable UPPER_SNAKE reason, e.g. VM_NOT_FOUND, DATABASE_UNAVAILABLE. */
-  readonly reason: string;
-  readonly fields: Readonly<Record<string, string>>;
-
-  constructor(
-    kind: ErrorKind,
-    reason: string,
-    message: string,
-    fields: Record<string, string> = {},
-    options?: { cause?: unknown },
-  ) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.kind = kind;
-    this.reason = reason;
-    this.fields = fields;
+export class StoreError extends BangerError {
+  constructor(code: ErrorCode, reason: string, message: string, fields: Record<string, string> = {}, options?: { cause?: unknown }) {
+    super(code, reason, message, { fields, ...(options?.cause === undefined ? {} : { cause: options.cause }) });
   }
 }
 
-export function isStoreError(err: unknown, kind?: ErrorKind): err is StoreError {
-  return err instanceof StoreError && (kind === undefined || err.kind === kind);
+export function isStoreError(err: unknown, code?: ErrorCode): err is StoreError {
+  return err instanceof StoreError && (code === undefined || err.code === code);
 }
 
 interface DriverError {
@@ -81,7 +54,8 @@ function parseKeyDetail(detail: string): Record<string, string> {
 }
 
 /**
- * Translates a pg/PGlite/socket failure into a StoreError. Already-translated errors pass
+ * Translates a pg/PGlite/socket failure into a StoreError whose message is the store's own
+ * words (the driver's text stays in `cause`). Already-translated errors pass
  * through unchanged so that repositories can wrap freely.
  */
 export function toStoreError(err: unknown): StoreError {
@@ -95,20 +69,21 @@ export function toStoreError(err: unknown): StoreError {
   if (typeof e.constraint === 'string') base['constraint'] = e.constraint;
 
   if (code === '23505') {
-    return new StoreError('ALREADY_EXISTS', 'DUPLICATE_KEY', message, { ...base, ...parseKeyDetail(detail) }, { cause: err });
+    const key = { ...base, ...parseKeyDetail(detail) };
+    return new StoreError('ALREADY_EXISTS', 'DUPLICATE_KEY', `duplicate ${key['field'] ?? 'key'}`, key, { cause: err });
   }
   if (code === '23503' || code === '23001') {
-    return new StoreError('FAILED_PRECONDITION', 'REFERENCED_ROW', message, { ...base, ...parseKeyDetail(detail) }, { cause: err });
+    return new StoreError('FAILED_PRECONDITION', 'REFERENCED_ROW', 'the row is referenced by another', { ...base, ...parseKeyDetail(detail) }, { cause: err });
   }
   if (code === '23502' || code === '23514' || code.startsWith('22')) {
     if (typeof e.column === 'string') base['field'] = e.column;
-    return new StoreError('INVALID_ARGUMENT', 'INVALID_VALUE', message, base, { cause: err });
+    return new StoreError('INVALID_ARGUMENT', 'INVALID_VALUE', `invalid value${base['field'] ? ` for ${base['field']}` : ''}`, base, { cause: err });
   }
   if (code === '40001' || code === '40P01') {
-    return new StoreError('ABORTED', 'TRANSACTION_CONFLICT', message, base, { cause: err });
+    return new StoreError('ABORTED', 'TRANSACTION_CONFLICT', 'the transaction conflicted with another; retry', base, { cause: err });
   }
   if (code === '57014') {
-    return new StoreError('CANCELLED', 'QUERY_CANCELLED', message, base, { cause: err });
+    return new StoreError('CANCELLED', 'QUERY_CANCELLED', 'the query was cancelled', base, { cause: err });
   }
   if (
     code.startsWith('08') ||
@@ -124,5 +99,5 @@ export function toStoreError(err: unknown): StoreError {
   if (/pool after calling end|PGlite is closed|store is closed/i.test(message)) {
     return new StoreError('UNAVAILABLE', 'STORE_CLOSED', 'store is closed', {}, { cause: err });
   }
-  return new StoreError('INTERNAL', 'QUERY_FAILED', message, code ? { code } : {}, { cause: err });
+  return new StoreError('INTERNAL', 'QUERY_FAILED', 'query failed', code ? { code } : {}, { cause: err });
 }

@@ -1,5 +1,4 @@
 export type { Backend, Db, Queryable, QueryResult, Row, SqlParam } from './db.js';
-export type { ErrorKind } from './errors.js';
 export { StoreError, isStoreError, toStoreError } from './errors.js';
 export type { JsonObject } from './json.js';
 export type { OpenDbOptions } from './open.js';

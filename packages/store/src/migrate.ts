@@ -92,7 +92,7 @@ export async function migrate(db: Db, def: SchemaDefinition, logger: Logger): Pr
     return report;
   } catch (err) {
     const e = toStoreError(err);
-    if (e.kind === 'UNAVAILABLE' || e.reason === 'SCHEMA_TOO_NEW') throw e;
+    if (e.code === 'UNAVAILABLE' || e.reason === 'SCHEMA_TOO_NEW') throw e;
     throw new StoreError('INTERNAL', 'MIGRATION_FAILED', `migrating schema ${def.schema} failed: ${e.message}`, {
       schema: def.schema,
     }, { cause: err });

@@ -1,6 +1,7 @@
 import { imagev1 } from '@banger/api';
 import { bool, str, type CommandSpec } from '../command.js';
-import { parseDuration, toProtoDuration } from '../parse/units.js';
+import { msToDuration } from '@banger/runtime/duration';
+import { parseDuration } from '../parse/units.js';
 import { IMAGE_TABLE_HEADERS, imageRow } from '../render/image.js';
 
 export const imagePruneCommand: CommandSpec = {
@@ -14,7 +15,7 @@ export const imagePruneCommand: CommandSpec = {
   async run(ctx, { values }) {
     const older = str(values, 'older-than');
     const dryRun = bool(values, 'dry-run');
-    const request = imagev1.PruneImagesRequest.fromPartial({ dryRun, ...(older ? { olderThan: toProtoDuration(parseDuration('--older-than', older)) } : {}) });
+    const request = imagev1.PruneImagesRequest.fromPartial({ dryRun, ...(older ? { olderThan: msToDuration(parseDuration('--older-than', older)) } : {}) });
     const res = await ctx.imaged().unary('pruneImages', request, ctx.callOptions());
     if (ctx.json) ctx.printJson({ dry_run: dryRun, ...(imagev1.PruneImagesResponse.toJSON(res) as object) });
     else if (res.deleted.length === 0) ctx.line('nothing to prune');

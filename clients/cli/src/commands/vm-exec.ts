@@ -5,7 +5,8 @@ import { arg, bool, str, strs, type CommandSpec, type ParsedArgs } from '../comm
 import type { CommandContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { EXIT } from '../exit-codes.js';
-import { parseDuration, toProtoDuration } from '../parse/units.js';
+import { msToDuration } from '@banger/runtime/duration';
+import { parseDuration } from '../parse/units.js';
 
 /** The guest command's exit status as this process's exit code (signals as 128+n, timeouts 124). */
 export function exitCodeOf(status: vmv1.ExitStatus | undefined): number {
@@ -41,7 +42,7 @@ async function buildCommand(ctx: CommandContext, args: ParsedArgs): Promise<vmv1
     workingDir: str(args.values, 'workdir') ?? '',
     user: str(args.values, 'user') ?? '',
     stdin: bool(args.values, 'stdin') ? await readAll(ctx.io.stdin) : new Uint8Array(),
-    ...(limit ? { timeout: toProtoDuration(parseDuration('--cmd-timeout', limit)) } : {}),
+    ...(limit ? { timeout: msToDuration(parseDuration('--cmd-timeout', limit)) } : {}),
   });
 }
 

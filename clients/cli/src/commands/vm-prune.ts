@@ -1,6 +1,7 @@
 import { vmv1 } from '@banger/api';
 import { bool, requireStr, type CommandSpec } from '../command.js';
-import { parseDuration, toProtoDuration } from '../parse/units.js';
+import { msToDuration } from '@banger/runtime/duration';
+import { parseDuration } from '../parse/units.js';
 import { VM_TABLE_HEADERS, vmRow } from '../render/vm.js';
 
 export const vmPruneCommand: CommandSpec = {
@@ -14,7 +15,7 @@ export const vmPruneCommand: CommandSpec = {
   async run(ctx, { values }) {
     const olderThan = parseDuration('--older-than', requireStr(values, 'older-than'));
     const dryRun = bool(values, 'dry-run');
-    const res = await ctx.vmd().unary('pruneVms', { olderThan: toProtoDuration(olderThan), dryRun }, ctx.callOptions());
+    const res = await ctx.vmd().unary('pruneVms', { olderThan: msToDuration(olderThan), dryRun }, ctx.callOptions());
     if (ctx.json) {
       ctx.printJson({ dry_run: dryRun, ...(vmv1.PruneVmsResponse.toJSON(res) as object) });
       return 0;

@@ -2,7 +2,8 @@ import { vmv1 } from '@banger/api';
 import { mintOpId } from '@banger/runtime';
 import { arg, bool, str, type CommandSpec } from '../command.js';
 import { followOperation } from '../operation.js';
-import { parseDuration, toProtoDuration } from '../parse/units.js';
+import { msToDuration } from '@banger/runtime/duration';
+import { parseDuration } from '../parse/units.js';
 import { printOpResult as printVmResult } from '../render/results.js';
 
 export const vmRestartCommand: CommandSpec = {
@@ -21,7 +22,7 @@ export const vmRestartCommand: CommandSpec = {
     const request = vmv1.RestartVmRequest.fromPartial({
       ref: arg(args, 0),
       noWait: bool(args.values, 'no-wait'),
-      ...(st ? { stopTimeout: toProtoDuration(parseDuration('--stop-timeout', st)) } : {}),
+      ...(st ? { stopTimeout: msToDuration(parseDuration('--stop-timeout', st)) } : {}),
     });
     const stream = ctx.vmd().serverStream('restartVm', request, { opId });
     return followOperation(ctx, stream, { opId, reattach: 'banger vm watch', onResult: printVmResult(ctx) });

@@ -1,6 +1,7 @@
 import { vmv1 } from '@banger/api';
 import { arg, str, type CommandSpec } from '../command.js';
-import { parseDuration, toProtoDuration } from '../parse/units.js';
+import { msToDuration } from '@banger/runtime/duration';
+import { parseDuration } from '../parse/units.js';
 import { vmState } from '../render/vm.js';
 
 export const vmStopCommand: CommandSpec = {
@@ -13,7 +14,7 @@ export const vmStopCommand: CommandSpec = {
   async run(ctx, args) {
     const t = str(args.values, 'timeout');
     const ms = t ? parseDuration('--timeout', t) : undefined;
-    const request = vmv1.StopVmRequest.fromPartial({ ref: arg(args, 0), ...(ms !== undefined ? { timeout: toProtoDuration(ms) } : {}) });
+    const request = vmv1.StopVmRequest.fromPartial({ ref: arg(args, 0), ...(ms !== undefined ? { timeout: msToDuration(ms) } : {}) });
     const res = await ctx.vmd().unary('stopVm', request, ctx.callOptions(ms !== undefined ? { timeoutMs: ms + 30_000 } : {}));
     if (ctx.json) ctx.printJson(vmv1.StopVmResponse.toJSON(res));
     else ctx.line(`vm ${res.vm?.name ?? arg(args, 0)} ${res.vm ? vmState(res.vm) : 'stopped'}${res.forced ? ' (killed after the graceful timeout)' : ''}`);

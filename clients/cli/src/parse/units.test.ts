@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../errors.js';
-import { GIB, MIB, parseCount, parseDuration, parseSize, toProtoDuration } from './units.js';
+import { GIB, MIB, parseCount, parseDuration, parseSize } from './units.js';
 
 describe('parseDuration', () => {
   it.each([
@@ -45,13 +45,10 @@ describe('parseSize', () => {
   });
 });
 
-describe('parseCount and toProtoDuration', () => {
+describe('parseCount', () => {
   it('parses whole numbers only', () => {
     expect(parseCount('--vcpus', '4')).toBe(4);
     expect(() => parseCount('--vcpus', '2.5')).toThrow(UsageError);
     expect(() => parseCount('--vcpus', 'two')).toThrow(/--vcpus/);
-  });
-  it('splits milliseconds into seconds and nanos', () => {
-    expect(toProtoDuration(90_250)).toEqual({ seconds: 90, nanos: 250_000_000 });
   });
 });

@@ -51,10 +51,5 @@ export function parseCount(flag: string, raw: string): number {
   return n;
 }
 
-/** A protobuf Duration from milliseconds. */
-export function toProtoDuration(ms: number): { seconds: number; nanos: number } {
-  return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 };
-}
-
 export const MIB = 1024 ** 2;
 export const GIB = 1024 ** 3;

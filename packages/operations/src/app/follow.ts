@@ -1,5 +1,5 @@
-import { BangerError, CancelledError, ERROR_CODES, type ErrorCode } from '@banger/runtime';
-import type { Operation, OperationEvent } from '@banger/store';
+import { BangerError, CancelledError, ERROR_CODES, type ErrorCode } from '@banger/runtime/errors';
+import type { Operation, OperationEvent } from '@banger/store/operations';
 import type { OperationLog } from '../ports.js';
 import { viewOf, type FailureBody } from './outcome.js';
 

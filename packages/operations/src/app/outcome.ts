@@ -1,6 +1,7 @@
-import type { ErrorCode, OpEventBody } from '@banger/runtime';
-import type { JsonObject, Operation } from '@banger/store';
-import { INTERRUPTED } from '@banger/store';
+import type { ErrorCode } from '@banger/runtime/errors';
+import type { OpEventBody } from '@banger/runtime/ops';
+import type { JsonObject } from '@banger/store';
+import { INTERRUPTED, type Operation } from '@banger/store/operations';
 
 /** What a failed or cancelled operation ended with, as its last event says. */
 export type FailureBody = Extract<OpEventBody, { type: 'failure' }>;

@@ -1,4 +1,4 @@
-import { INTERRUPTED, type Operation } from '@banger/store';
+import { INTERRUPTED, type Operation } from '@banger/store/operations';
 import type { Logger } from 'pino';
 import type { OperationLog } from '../ports.js';
 import { INTERRUPTED_CODE, openStage, type FailureBody } from './outcome.js';

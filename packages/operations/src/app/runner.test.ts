@@ -109,7 +109,7 @@ describe('OperationRunner', () => {
     expect(await types(opId)).toEqual(['1:stage_started', '2:stage_finished', '3:failure']);
     expect(op).toBe(await done);
     await expect(runner.cancel(opId)).rejects.toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'OPERATION_FINISHED' });
-    await expect(runner.cancel('op-nothere00000')).rejects.toMatchObject({ kind: 'NOT_FOUND', reason: 'OPERATION_NOT_FOUND' });
+    await expect(runner.cancel('op-nothere00000')).rejects.toMatchObject({ code: 'NOT_FOUND', reason: 'OPERATION_NOT_FOUND' });
   });
 
   it('closes a cancelled operation whose work ignores the signal after the grace period', async () => {
@@ -146,7 +146,7 @@ describe('OperationRunner', () => {
     const opId = nextId();
     await (await runner.start({ opId, kind: 'vm_create', target: 'a' }, async () => undefined)).done;
     let ran = false;
-    await expect(runner.start({ opId, kind: 'vm_create', target: 'a' }, async () => void (ran = true))).rejects.toMatchObject({ kind: 'ALREADY_EXISTS' });
+    await expect(runner.start({ opId, kind: 'vm_create', target: 'a' }, async () => void (ran = true))).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
     expect(ran).toBe(false);
   });
 });

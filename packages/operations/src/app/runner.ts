@@ -1,15 +1,8 @@
-import {
-  backgroundContext,
-  CancelledError,
-  FailedPreconditionError,
-  failureEvent,
-  runWithContext,
-  toBangerError,
-  UnavailableError,
-  type OpEventBody,
-  type OpEventSink,
-} from '@banger/runtime';
-import type { JsonObject, Operation, OperationResource } from '@banger/store';
+import { backgroundContext, runWithContext } from '@banger/runtime/context';
+import { CancelledError, FailedPreconditionError, toBangerError, UnavailableError } from '@banger/runtime/errors';
+import { failureEvent, type OpEventBody, type OpEventSink } from '@banger/runtime/ops';
+import type { JsonObject } from '@banger/store';
+import type { Operation, OperationResource } from '@banger/store/operations';
 import type { Logger } from 'pino';
 import type { OperationLog } from '../ports.js';
 import { viewOf, type FailureBody, type OperationOutcome, type OperationView } from './outcome.js';

@@ -1,5 +1,5 @@
 import { commonv1 } from '@banger/api';
-import { ERROR_DOMAIN, InvalidArgumentError, operationKindFromProto, operationKindToProto } from '@banger/runtime';
+import { ERROR_DOMAIN, InvalidArgumentError, operationKindFromProto, operationKindToProto, TARGET_RULE, validateRef } from '@banger/runtime';
 import type { ListOperationsFilter, OperationState } from '@banger/store';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { OperationView } from '../app/outcome.js';
@@ -67,7 +67,7 @@ export function listFilterFromProto(req: ListOperationsRequestLike): ListOperati
   });
   if (states.length > 0) filter.state = states;
   if (kinds.length > 0) filter.kind = kinds;
-  if (req.target) filter.target = req.target;
+  if (req.target) filter.target = validateRef(req.target, 'target', TARGET_RULE);
   if (req.limit > 0) filter.limit = req.limit;
   return filter;
 }

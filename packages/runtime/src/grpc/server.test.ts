@@ -7,7 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import { descriptorSetPath, vmv1 } from '@banger/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { currentOpId } from '../context.js';
-import { FailedPreconditionError, NotFoundError, PermissionDeniedError } from '../errors.js';
+import { BangerError, FailedPreconditionError, NotFoundError, PermissionDeniedError } from '../errors.js';
 import { createLogger, setRootLogger } from '../logging.js';
 import { OP_ID_PATTERN } from '../opid.js';
 import { RpcError, ServiceClient } from './client.js';
@@ -63,6 +63,7 @@ describe('BangerServer over a Unix socket', () => {
       getVm: unary(async (req: vmv1.GetVmRequest, ctx) => {
         ctx.logger.info({ ref: req.ref }, 'looking up vm');
         if (req.ref === 'echo-op') throw new FailedPreconditionError('ECHO', String(currentOpId()));
+        if (req.ref === 'module-internal') throw new BangerError('INTERNAL', 'QUERY_FAILED', 'invalid byte sequence for encoding "UTF8": 0x00', { fields: { code: '22021' } });
         throw new NotFoundError('vm', req.ref);
       }),
       listVms: unary(async () => {
@@ -120,6 +121,26 @@ describe('BangerServer over a Unix socket', () => {
     const opId = 'op-zzzzzzzzzzzz';
     const err = (await client.unary('getVm', { ref: 'echo-op', includeSecrets: false }, { opId }).catch((e: unknown) => e)) as RpcError;
     expect(err.details).toBe(opId);
+  });
+
+  it('sends INTERNAL from a module error with a plain message, its own text only in the log', async () => {
+    const err = (await client.unary('getVm', { ref: 'module-internal', includeSecrets: false }).catch((e: unknown) => e)) as RpcError;
+    expect(err.code).toBe(grpc.status.INTERNAL);
+    expect(err.reason).toBe('QUERY_FAILED');
+    expect(err.details).toBe('internal error');
+    expect(err.message).not.toContain('UTF8');
+    expect(linesFor(err.opId ?? '').find((l) => l.msg === 'internal error')).toBeTruthy();
+  });
+
+  it('bounds an error that echoes a huge input, so the trailers stay far below 8 KiB', async () => {
+    const ref = `${'é'.repeat(3000)}\u0000${'x'.repeat(5000)}`;
+    const err = (await client.unary('getVm', { ref, includeSecrets: false }).catch((e: unknown) => e)) as RpcError;
+    expect(err.code).toBe(grpc.status.NOT_FOUND);
+    expect(Buffer.byteLength(err.details)).toBeLessThanOrEqual(512);
+    const cause = err.cause as grpc.ServiceError;
+    const trailerBytes = Object.entries(cause.metadata.getMap()).reduce((n, [k, v]) => n + k.length + (Buffer.isBuffer(v) ? Math.ceil(v.length / 3) * 4 : Buffer.byteLength(encodeURIComponent(v))), 0);
+    expect(trailerBytes + Buffer.byteLength(encodeURIComponent(err.details))).toBeLessThan(4096);
+    expect(Buffer.byteLength(err.errorMetadata['ref'] ?? '')).toBeLessThanOrEqual(128);
   });
 
   it('replaces a malformed inbound op id', async () => {

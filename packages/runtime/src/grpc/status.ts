@@ -1,6 +1,6 @@
 import { Metadata, status as GrpcStatus, type StatusObject } from '@grpc/grpc-js';
 import { googleRpc } from '@banger/api';
-import { ERROR_CODES, toBangerError, type BangerError, type ErrorCode } from '../errors.js';
+import { clipBytes, ERROR_CODES, MAX_MESSAGE_BYTES, publicMessage, toBangerError, type BangerError, type ErrorCode } from '../errors.js';
 import { OP_ID_METADATA_KEY } from '../opid.js';
 
 /** ErrorInfo.domain of every banger error. */
@@ -21,7 +21,33 @@ export function grpcCodeOf(code: ErrorCode): GrpcStatus {
   return CODE_BY_NAME[code];
 }
 
-function encodeDetails(code: number, message: string, reason: string, fields: Readonly<Record<string, string>>, opId: string): Buffer {
+/** Bounds of what an error carries in ErrorInfo metadata: keys, each value, all values together. */
+const MAX_FIELD_KEY_BYTES = 64;
+const MAX_FIELD_VALUE_BYTES = 128;
+const MAX_FIELDS_BYTES = 1024;
+const MAX_REASON_BYTES = 64;
+
+/**
+ * Error fields as they may travel: each key and value clipped, and once the budget is spent the
+ * rest dropped (`field` first, so INVALID_ARGUMENT always names its field). Statuses travel in
+ * HTTP/2 trailers, which gRPC caps at 8 KiB: an echoed input must never get near that.
+ */
+export function boundedFields(fields: Readonly<Record<string, string>>): Record<string, string> {
+  const clipped = Object.entries(fields).map(([k, v]) => [clipBytes(k, MAX_FIELD_KEY_BYTES), clipBytes(v, MAX_FIELD_VALUE_BYTES)] as const);
+  const kept = new Set<string>();
+  let used = 0;
+  for (const [k, v] of [...clipped.filter(([k]) => k === 'field'), ...clipped.filter(([k]) => k !== 'field')]) {
+    const size = Buffer.byteLength(k) + Buffer.byteLength(v);
+    if (used + size > MAX_FIELDS_BYTES) break;
+    kept.add(k);
+    used += size;
+  }
+  return Object.fromEntries(clipped.filter(([k]) => kept.has(k)));
+}
+
+function encodeDetails(code: number, message: string, reasonIn: string, fieldsIn: Readonly<Record<string, string>>, opId: string): Buffer {
+  const reason = clipBytes(reasonIn, MAX_REASON_BYTES);
+  const fields = boundedFields(fieldsIn);
   const details: googleRpc.Any[] = [
     {
       typeUrl: ERROR_INFO_TYPE_URL,
@@ -39,16 +65,18 @@ function encodeDetails(code: number, message: string, reason: string, fields: Re
 }
 
 /**
- * The one place where errors become wire statuses. Unknown errors become INTERNAL with a
- * plain message: their cause stays in the log (with the op id), never on the wire.
+ * The one place where errors become wire statuses. INTERNAL always goes out with a plain
+ * message (a database's or a tool's own text stays in the log, with the op id), and every
+ * message and field is bounded, so echoed input cannot blow the trailers' size limit.
  */
 export function statusFromError(err: unknown, opId: string): StatusObject {
   const e: BangerError = toBangerError(err);
   const code = grpcCodeOf(e.code);
+  const message = publicMessage(e);
   const metadata = new Metadata();
   metadata.set(OP_ID_METADATA_KEY, opId);
-  metadata.set(STATUS_DETAILS_KEY, encodeDetails(code, e.message, e.reason, e.fields, opId));
-  return { code, details: e.message, metadata };
+  metadata.set(STATUS_DETAILS_KEY, encodeDetails(code, message, e.reason, e.fields, opId));
+  return { code, details: message, metadata };
 }
 
 /**
@@ -67,8 +95,9 @@ export function ensureStatusDetails(status: PartialStatus, opId: string): Partia
   metadata.set(OP_ID_METADATA_KEY, opId);
   const code = status.code;
   if (code !== GrpcStatus.OK && metadata.get(STATUS_DETAILS_KEY).length === 0) {
-    const message = status.details || codeName(code);
+    const message = clipBytes(status.details || codeName(code), MAX_MESSAGE_BYTES);
     metadata.set(STATUS_DETAILS_KEY, encodeDetails(code, message, codeName(code), {}, opId));
+    return { ...status, details: message, code, metadata };
   }
   return { ...status, code, metadata };
 }

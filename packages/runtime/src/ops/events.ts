@@ -1,4 +1,4 @@
-import { toBangerError } from '../errors.js';
+import { publicMessage, toBangerError } from '../errors.js';
 
 /**
  * The event model of long operations (VM create/start, image build, kernel pull), shared by
@@ -53,7 +53,7 @@ export class StageRunner {
       await this.emit({ type: 'stage_finished', stage, durationMs: Math.round(performance.now() - started), ok: true });
       return value;
     } catch (err) {
-      const message = toBangerError(err).message;
+      const message = publicMessage(toBangerError(err instanceof StageFailure ? err.error : err));
       await this.emit({ type: 'stage_finished', stage, durationMs: Math.round(performance.now() - started), ok: false, message });
       throw err instanceof StageFailure ? err : new StageFailure(stage, err);
     }
@@ -65,7 +65,7 @@ export class StageRunner {
   }
 }
 
-/** The failure event for an error, with stage and op id; the cause's message only if it is ours. */
+/** The failure event for an error, with stage and op id; the message as a client may see it (publicMessage). */
 export function failureEvent(err: unknown, opId: string, extra: { consoleTail?: string[] } = {}): Extract<OpEventBody, { type: 'failure' }> {
   const stage = err instanceof StageFailure ? err.stage : '';
   const e = toBangerError(err instanceof StageFailure ? err.error : err);
@@ -74,7 +74,7 @@ export function failureEvent(err: unknown, opId: string, extra: { consoleTail?: 
     stage,
     code: e.code,
     reason: e.reason,
-    message: e.message,
+    message: publicMessage(e),
     opId,
     ...(extra.consoleTail ? { consoleTail: extra.consoleTail } : {}),
     metadata: { ...e.fields },

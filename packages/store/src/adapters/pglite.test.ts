@@ -18,13 +18,13 @@ describe('embedded backend', () => {
       expect(db.target).toBe(dataDir);
       const err = await openDb({ dataDir, logger: silentLogger }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(StoreError);
-      expect(err).toMatchObject({ kind: 'FAILED_PRECONDITION', reason: 'DATABASE_LOCKED' });
+      expect(err).toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'DATABASE_LOCKED' });
     } finally {
       await db.close();
     }
     const reopened = await openDb({ dataDir, logger: silentLogger });
     await reopened.close();
     const closed = await reopened.query('SELECT 1').catch((e: unknown) => e);
-    expect(closed).toMatchObject({ kind: 'UNAVAILABLE', reason: 'STORE_CLOSED' });
+    expect(closed).toMatchObject({ code: 'UNAVAILABLE', reason: 'STORE_CLOSED' });
   }, 60_000);
 });

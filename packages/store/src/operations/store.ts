@@ -63,7 +63,7 @@ export class OperationStore {
       return toOperation(rows[0] as OperationRow);
     } catch (err) {
       const e = toStoreError(err);
-      if (e.kind === 'ALREADY_EXISTS') {
+      if (e.code === 'ALREADY_EXISTS') {
         throw new StoreError('ALREADY_EXISTS', 'OPERATION_ALREADY_EXISTS', `operation ${opId} already exists`, {
           op_id: opId,
         }, { cause: err });

@@ -106,7 +106,7 @@ export class ImageStore {
       return toImage(rows[0] as ImageRow);
     } catch (err) {
       const e = toStoreError(err);
-      if (e.kind === 'ALREADY_EXISTS') throw alreadyExists('image', e);
+      if (e.code === 'ALREADY_EXISTS') throw alreadyExists('image', e);
       if (e.reason === 'REFERENCED_ROW') {
         throw new StoreError('FAILED_PRECONDITION', 'KERNEL_NOT_FOUND', `kernel ${i.kernelId ?? ''} not found`, {
           kernel_id: i.kernelId ?? '',

@@ -77,7 +77,7 @@ export class KernelStore {
       return toKernel(rows[0] as KernelRow);
     } catch (err) {
       const e = toStoreError(err);
-      throw e.kind === 'ALREADY_EXISTS' ? alreadyExists('kernel', e) : e;
+      throw e.code === 'ALREADY_EXISTS' ? alreadyExists('kernel', e) : e;
     }
   }
 

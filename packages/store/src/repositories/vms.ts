@@ -178,7 +178,7 @@ export class VmStore {
       return toVm(rows[0] as VmRow);
     } catch (err) {
       const e = toStoreError(err);
-      throw e.kind === 'ALREADY_EXISTS' ? alreadyExists('vm', e) : e;
+      throw e.code === 'ALREADY_EXISTS' ? alreadyExists('vm', e) : e;
     }
   }
 
@@ -245,7 +245,7 @@ export class VmStore {
       ));
     } catch (err) {
       const e = toStoreError(err);
-      throw e.kind === 'ALREADY_EXISTS' ? alreadyExists('vm', e) : e;
+      throw e.code === 'ALREADY_EXISTS' ? alreadyExists('vm', e) : e;
     }
     if (rows[0]) return toVm(rows[0]);
     const current = await this.getById(id);

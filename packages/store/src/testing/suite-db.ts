@@ -63,10 +63,10 @@ export function dbTests(ctx: SuiteContext): void {
       const err = await rejection(db.query('INSERT INTO scratch.t_u VALUES (2, $1)', ['web']));
       expect(err).toBeInstanceOf(StoreError);
       const e = err as StoreError;
-      expect([e.kind, e.reason]).toEqual(['ALREADY_EXISTS', 'DUPLICATE_KEY']);
+      expect([e.code, e.reason]).toEqual(['ALREADY_EXISTS', 'DUPLICATE_KEY']);
       expect(e.fields).toMatchObject({ field: 'name', value: 'web', constraint: 't_u_name_key' });
       const bad = (await rejection(db.query("SELECT 'x'::int"))) as StoreError;
-      expect([bad.kind, bad.reason]).toEqual(['INVALID_ARGUMENT', 'INVALID_VALUE']);
+      expect([bad.code, bad.reason]).toEqual(['INVALID_ARGUMENT', 'INVALID_VALUE']);
     });
   });
 
@@ -98,7 +98,7 @@ export function dbTests(ctx: SuiteContext): void {
       await migrate(db, { ...base, migrations: base.migrations.slice(0, 1) }, silentLogger);
       expect((await migrate(db, base, silentLogger)).applied).toEqual([2]);
       const err = (await rejection(migrate(db, { ...base, migrations: base.migrations.slice(0, 1) }, silentLogger))) as StoreError;
-      expect([err.kind, err.reason, err.fields['versions']]).toEqual(['FAILED_PRECONDITION', 'SCHEMA_TOO_NEW', '2']);
+      expect([err.code, err.reason, err.fields['versions']]).toEqual(['FAILED_PRECONDITION', 'SCHEMA_TOO_NEW', '2']);
     });
 
     it('leaves the schema untouched when a migration fails', async () => {
@@ -108,7 +108,7 @@ export function dbTests(ctx: SuiteContext): void {
         migrations: [...base.migrations, { version: 3, name: 'bad', sql: 'ALTER TABLE mig_test.nope ADD COLUMN y int' }],
       };
       const err = (await rejection(migrate(db, broken, silentLogger))) as StoreError;
-      expect([err.kind, err.reason]).toEqual(['INTERNAL', 'MIGRATION_FAILED']);
+      expect([err.code, err.reason]).toEqual(['INTERNAL', 'MIGRATION_FAILED']);
       const { rows } = await db.query("SELECT to_regclass('mig_test.items') AS t");
       expect(rows[0]?.['t']).toBeNull();
     });

@@ -29,14 +29,14 @@ export function imageTests(ctx: SuiteContext): void {
       const images = new ImageStore(ctx.db());
       await kernels.insert({ id: 'k1', name: 'kern', fingerprint: 'f1' });
       const dup = (await rejection(kernels.insert({ id: 'k2', name: 'kern', fingerprint: 'f2' }))) as StoreError;
-      expect([dup.kind, dup.reason]).toEqual(['ALREADY_EXISTS', 'KERNEL_NAME_TAKEN']);
+      expect([dup.code, dup.reason]).toEqual(['ALREADY_EXISTS', 'KERNEL_NAME_TAKEN']);
       await images.insert({ id: 'i1', name: 'img', fingerprint: 'fi', kernelId: 'k1' });
       const dupFp = (await rejection(images.insert({ id: 'i2', name: 'img2', fingerprint: 'fi' }))) as StoreError;
       expect(dupFp.reason).toBe('IMAGE_FINGERPRINT_TAKEN');
       const noKernel = (await rejection(images.insert({ id: 'i3', name: 'i3', fingerprint: 'f3', kernelId: 'zz' }))) as StoreError;
-      expect([noKernel.kind, noKernel.reason]).toEqual(['FAILED_PRECONDITION', 'KERNEL_NOT_FOUND']);
+      expect([noKernel.code, noKernel.reason]).toEqual(['FAILED_PRECONDITION', 'KERNEL_NOT_FOUND']);
       const inUse = (await rejection(kernels.delete('k1'))) as StoreError;
-      expect([inUse.kind, inUse.reason]).toEqual(['FAILED_PRECONDITION', 'KERNEL_IN_USE']);
+      expect([inUse.code, inUse.reason]).toEqual(['FAILED_PRECONDITION', 'KERNEL_IN_USE']);
       await images.delete('i1');
       await kernels.delete('k1');
       expect(((await rejection(kernels.getById('k1'))) as StoreError).reason).toBe('KERNEL_NOT_FOUND');

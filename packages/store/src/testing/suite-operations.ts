@@ -24,7 +24,7 @@ export function operationTests(ctx: SuiteContext): void {
       const op = await ops.create('op-1', 'vm.create', 'web');
       expect(op).toMatchObject({ opId: 'op-1', kind: 'vm.create', target: 'web', state: 'running', lastSeq: 0, finishedAt: null });
       const dup = (await rejection(ops.create('op-1', 'vm.create', 'web'))) as StoreError;
-      expect([dup.kind, dup.reason]).toEqual(['ALREADY_EXISTS', 'OPERATION_ALREADY_EXISTS']);
+      expect([dup.code, dup.reason]).toEqual(['ALREADY_EXISTS', 'OPERATION_ALREADY_EXISTS']);
       const appended = await Promise.all(Array.from({ length: 20 }, (_, i) => ops.appendEvent('op-1', { stage: `s${i}` })));
       expect(appended.map((e) => e.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
       expect((await ops.events('op-1', 18)).map((e) => e.seq)).toEqual([19, 20]);
@@ -32,11 +32,11 @@ export function operationTests(ctx: SuiteContext): void {
       expect(done).toMatchObject({ state: 'failed', lastSeq: 20, error: { reason: 'BOOT_TIMEOUT', fields: { stage: 'boot' } } });
       expect(done.finishedAt).toBeInstanceOf(Date);
       const late = (await rejection(ops.appendEvent('op-1', { stage: 'late' }))) as StoreError;
-      expect([late.kind, late.reason]).toEqual(['FAILED_PRECONDITION', 'OPERATION_FINISHED']);
+      expect([late.code, late.reason]).toEqual(['FAILED_PRECONDITION', 'OPERATION_FINISHED']);
       expect(((await rejection(ops.finish('op-1', 'succeeded'))) as StoreError).reason).toBe('OPERATION_FINISHED');
       expect(((await rejection(ops.get('nope'))) as StoreError).reason).toBe('OPERATION_NOT_FOUND');
       expect(((await rejection(ops.appendEvent('nope', {}))) as StoreError).reason).toBe('OPERATION_NOT_FOUND');
-      expect(((await rejection(ops.events('nope'))) as StoreError).kind).toBe('NOT_FOUND');
+      expect(((await rejection(ops.events('nope'))) as StoreError).code).toBe('NOT_FOUND');
     });
 
     it('lists by state and kind, newest first', async () => {
@@ -78,7 +78,7 @@ export function operationTests(ctx: SuiteContext): void {
       await ops.recordResource('op', { kind: 'overlay', ref: '/var/lib/banger/vms/1/root.qcow2', detail: { size: 1 } });
       await ops.releaseResource('op', 'tap', 'bg-1');
       expect((await ops.get('op')).resources).toEqual([{ kind: 'overlay', ref: '/var/lib/banger/vms/1/root.qcow2', detail: { size: 1 } }]);
-      expect(((await rejection(ops.recordResource('x', { kind: 'tap', ref: 'y' }))) as StoreError).kind).toBe('NOT_FOUND');
+      expect(((await rejection(ops.recordResource('x', { kind: 'tap', ref: 'y' }))) as StoreError).code).toBe('NOT_FOUND');
     });
 
     it('watch replays stored events, follows live ones and ends when the op finishes', async () => {

@@ -33,7 +33,7 @@ export function vmTests(ctx: SuiteContext): void {
       expect(lost).toHaveLength(7);
       for (const l of lost) {
         expect(l.reason).toBeInstanceOf(StoreError);
-        expect(l.reason).toMatchObject({ kind: 'ALREADY_EXISTS', reason: 'VM_NAME_TAKEN' });
+        expect(l.reason).toMatchObject({ code: 'ALREADY_EXISTS', reason: 'VM_NAME_TAKEN' });
         expect((l.reason as StoreError).fields).toMatchObject({ field: 'name', value: 'same-name' });
       }
       expect((await vms.list()).map((v) => v.name)).toEqual(['same-name']);
@@ -43,7 +43,7 @@ export function vmTests(ctx: SuiteContext): void {
       const vms = new VmStore(ctx.db());
       await vms.insert(newVm('v1', 'one', { ipv4: '172.30.0.5' }));
       const err = (await rejection(vms.insert(newVm('v2', 'two', { ipv4: '172.30.0.5' })))) as StoreError;
-      expect([err.kind, err.reason, err.fields['field']]).toEqual(['ALREADY_EXISTS', 'VM_IPV4_TAKEN', 'ipv4']);
+      expect([err.code, err.reason, err.fields['field']]).toEqual(['ALREADY_EXISTS', 'VM_IPV4_TAKEN', 'ipv4']);
     });
 
     it('resolves name, id and unique id prefix; ambiguous prefixes list the matches', async () => {
@@ -55,11 +55,11 @@ export function vmTests(ctx: SuiteContext): void {
       expect((await vms.findByRef('abd456')).name).toBe('beta');
       expect((await vms.findByRef('abc')).name).toBe('alpha');
       const amb = (await rejection(vms.findByRef('ab'))) as StoreError;
-      expect([amb.kind, amb.reason]).toEqual(['INVALID_ARGUMENT', 'VM_REF_AMBIGUOUS']);
+      expect([amb.code, amb.reason]).toEqual(['INVALID_ARGUMENT', 'VM_REF_AMBIGUOUS']);
       expect(amb.fields['matches']).toBe('abc123,abd456');
       expect(amb.message).toContain('abc123 (alpha)');
       const nf = (await rejection(vms.findByRef('zzz'))) as StoreError;
-      expect([nf.kind, nf.reason]).toEqual(['NOT_FOUND', 'VM_NOT_FOUND']);
+      expect([nf.code, nf.reason]).toEqual(['NOT_FOUND', 'VM_NOT_FOUND']);
       const wild = (await rejection(vms.findByRef('x%'))) as StoreError;
       expect(wild.reason).toBe('VM_NOT_FOUND');
       expect((await vms.findByRef('x_')).name).toBe('gamma');
@@ -73,7 +73,7 @@ export function vmTests(ctx: SuiteContext): void {
       expect(running).toMatchObject({ state: 'running', pid: 4242, runtime: { qmp: '/run/x' } });
       expect(running.startedAt?.getTime()).toBe(started.getTime());
       const guard = (await rejection(vms.update('v1', { state: 'starting' }, { expectState: ['stopped'] }))) as StoreError;
-      expect([guard.kind, guard.reason, guard.fields['state']]).toEqual(['FAILED_PRECONDITION', 'VM_STATE_CHANGED', 'running']);
+      expect([guard.code, guard.reason, guard.fields['state']]).toEqual(['FAILED_PRECONDITION', 'VM_STATE_CHANGED', 'running']);
       await vms.update('v1', { state: 'stopped', pid: null }, { expectState: ['running'] });
       expect((await vms.list({ state: 'stopped' })).map((v) => v.id)).toEqual(['v1']);
       expect(await vms.list({ state: ['running', 'creating'] })).toEqual([]);
@@ -81,8 +81,8 @@ export function vmTests(ctx: SuiteContext): void {
       expect((await vms.getById('v1')).lastUsedAt).toBeInstanceOf(Date);
       await vms.delete('v1');
       expect(((await rejection(vms.getById('v1'))) as StoreError).reason).toBe('VM_NOT_FOUND');
-      expect(((await rejection(vms.delete('v1'))) as StoreError).kind).toBe('NOT_FOUND');
-      expect(((await rejection(vms.update('v1', { pid: 1 }))) as StoreError).kind).toBe('NOT_FOUND');
+      expect(((await rejection(vms.delete('v1'))) as StoreError).code).toBe('NOT_FOUND');
+      expect(((await rejection(vms.update('v1', { pid: 1 }))) as StoreError).code).toBe('NOT_FOUND');
     });
   });
 }

@@ -1,12 +1,11 @@
 import { helperv2 } from '@banger/api';
-import { RpcError, ServiceClient } from '@banger/runtime';
-import type { GuestNetwork, HostHelper, HostReadiness, LaunchInput, VmProcess } from '../ports/host.js';
+import { msToDuration, RpcError, ServiceClient } from '@banger/runtime';
+import type { DnsRecord } from '../domain/vm.js';
+import type { DiskSource, GuestNetwork, HostHelper, HostReadiness, LaunchInput, VmDisk, VmProcess } from '../ports/host.js';
 
 function toProcess(p: helperv2.HypervisorProcess | undefined): VmProcess {
   return { pid: p?.pid ?? 0, agentSocket: p?.sockets?.agentPath ?? '', consoleLog: p?.sockets?.consoleLogPath ?? '' };
 }
-
-const ms = (n: number): { seconds: number; nanos: number } => ({ seconds: Math.floor(n / 1000), nanos: (n % 1000) * 1e6 });
 
 /** privhelper over its Unix socket; the current op id travels with every call. */
 export class HelperClient implements HostHelper {
@@ -43,28 +42,28 @@ export class HelperClient implements HostHelper {
     await this.client.unary('releaseTap', { vmId });
   }
 
-  async syncDns(records: { name: string; ipv4: string }[]): Promise<void> {
+  async syncDns(records: DnsRecord[]): Promise<void> {
     await this.client.unary('syncDnsRecords', { records });
   }
 
-  async createRootOverlay(vmId: string, image: string): Promise<string> {
-    return (await this.client.unary('createOverlay', { vmId, image })).path;
+  async createRootOverlay(vmId: string, image: DiskSource): Promise<string> {
+    return (await this.client.unary('createOverlay', { vmId, image: image.storeImage })).path;
   }
 
-  async removeRootOverlay(vmId: string): Promise<void> {
-    await this.client.unary('removeOverlay', { vmId });
+  async removeRootOverlay(disk: VmDisk): Promise<void> {
+    await this.client.unary('removeOverlay', { vmId: disk.vmId });
   }
 
-  async createWorkDisk(vmId: string, image: string, sizeBytes: number): Promise<string> {
-    return (await this.client.unary('createWorkDisk', { vmId, image, sizeBytes }, { timeoutMs: 120_000 })).path;
+  async createWorkDisk(vmId: string, image: DiskSource, sizeBytes: number): Promise<string> {
+    return (await this.client.unary('createWorkDisk', { vmId, image: image.storeImage, sizeBytes }, { timeoutMs: 120_000 })).path;
   }
 
-  async resizeWorkDisk(vmId: string, sizeBytes: number): Promise<number> {
-    return (await this.client.unary('resizeWorkDisk', { vmId, sizeBytes }, { timeoutMs: 120_000 })).sizeBytes;
+  async resizeWorkDisk(disk: VmDisk, sizeBytes: number): Promise<number> {
+    return (await this.client.unary('resizeWorkDisk', { vmId: disk.vmId, sizeBytes }, { timeoutMs: 120_000 })).sizeBytes;
   }
 
-  async removeWorkDisk(vmId: string): Promise<void> {
-    await this.client.unary('removeWorkDisk', { vmId });
+  async removeWorkDisk(disk: VmDisk): Promise<void> {
+    await this.client.unary('removeWorkDisk', { vmId: disk.vmId });
   }
 
   async launch(input: LaunchInput): Promise<VmProcess> {
@@ -89,7 +88,7 @@ export class HelperClient implements HostHelper {
   }
 
   async stop(vmId: string, timeoutMs: number): Promise<{ wasRunning: boolean; forced: boolean }> {
-    const res = await this.client.unary('stopHypervisor', { vmId, timeout: ms(timeoutMs) }, { timeoutMs: timeoutMs + 30_000 });
+    const res = await this.client.unary('stopHypervisor', { vmId, timeout: msToDuration(timeoutMs) }, { timeoutMs: timeoutMs + 30_000 });
     return { wasRunning: res.wasRunning, forced: res.forced };
   }
 

@@ -11,12 +11,13 @@ export function resolvedImageFromProto(res: imagev1.ResolveImageResponse, ref: s
     rootfsPath: res.rootfsPath,
     kernelPath: res.kernelPath,
     initrdPath: res.initrdPath,
+    kernel: { name: res.kernel, version: res.kernelVersion },
     workSeedPath: res.workSeedPath,
     workSeedFingerprint: res.workSeedFingerprint,
     initPath: res.initPath,
     kernelArgs: res.kernelArgs,
     storeImage: res.storeImage,
-    kernel: { name: res.kernel, version: res.kernelStoreVersion },
+    storeKernel: { name: res.kernel, version: res.kernelStoreVersion },
     services: res.defaultServices.map((s) => {
       const check = s.readiness?.check;
       const timeout = s.readiness?.timeout;
@@ -39,8 +40,8 @@ export class ImagedClient implements ImageCatalog {
     this.client = new ServiceClient(imagev1.ImageServiceService, socketPath);
   }
 
-  async resolve(ref: string): Promise<ResolvedImage> {
-    const res = await this.client.unary('resolveImage', imagev1.ResolveImageRequest.fromPartial({ ref }), { timeoutMs: 30_000 });
+  async resolve(ref: string, kernel = ''): Promise<ResolvedImage> {
+    const res = await this.client.unary('resolveImage', imagev1.ResolveImageRequest.fromPartial({ ref, kernel }), { timeoutMs: 30_000 });
     return resolvedImageFromProto(res, ref);
   }
 

@@ -1,13 +1,12 @@
 import type { BangerConfig } from '@banger/config';
 import { databaseDataDir } from '@banger/config';
-import { migrate, openDb, OperationStore, vmdSchema, VmStore, type Db, type Operation } from '@banger/store';
+import { migrate, openDb, OperationStore, vmdSchema, type Db, type Operation } from '@banger/store';
 import type { Logger } from 'pino';
 import { recoverInterrupted } from '@banger/operations';
 
 export interface VmdState {
   db: Db;
   operations: OperationStore;
-  vms: VmStore;
   /** Operations a previous process left running, now failed INTERRUPTED, with their resources. */
   interrupted: Operation[];
 }
@@ -23,7 +22,7 @@ export async function openVmdState(config: BangerConfig, logger: Logger): Promis
     await migrate(db, vmdSchema, logger);
     const operations = new OperationStore(db, { schema: 'vmd' });
     const interrupted = await recoverInterrupted(operations, logger);
-    return { db, operations, vms: new VmStore(db), interrupted };
+    return { db, operations, interrupted };
   } catch (err) {
     await db.close().catch(() => undefined);
     throw err;

@@ -1,38 +1,24 @@
-import type { VmRecord } from '@banger/store';
 import type { Subnet } from '../domain/addressing.js';
 import { guestCmdline } from '../domain/guest-cmdline.js';
-import type { KernelRef, LaunchInput } from '../ports/host.js';
-
-export interface BootFiles {
-  kernel: KernelRef;
-  initPath: string;
-  /** The image's own kernel arguments ("quiet", "net.ifnames=0"), after banger's. */
-  kernelArgs: readonly string[];
-}
+import type { Vm } from '../domain/vm.js';
+import type { LaunchInput } from '../ports/host.js';
 
 /**
- * The kernel a VM row boots: recorded by name and version since privhelper's kernel store;
- * rows from before name only the staged vmlinux path (`.../kernels/<name>/<version>/vmlinux`).
+ * What privhelper launches for a VM: the same for a first boot (create) and a restart, built
+ * from the VM alone. It names the kernel and the VM; privhelper finds the disks it made for
+ * this VM and the tap it assigned. banger's own key rides on the command line; a user's keys are written by
+ * the agent stage (they would not fit privhelper's bound on one argument).
  */
-export function kernelOfSpec(spec: Record<string, unknown>): KernelRef {
-  const k = spec['kernel'];
-  if (typeof k === 'object' && k !== null && typeof (k as KernelRef).name === 'string' && typeof (k as KernelRef).version === 'string') {
-    return { name: (k as KernelRef).name, version: (k as KernelRef).version };
-  }
-  const parts = typeof spec['kernelPath'] === 'string' ? spec['kernelPath'].split('/') : [];
-  return { name: parts.at(-3) ?? '', version: parts.at(-2) ?? '' };
-}
-
-/** What privhelper launches for a VM row: the same for a first boot (create) and a restart. */
-export function launchInputFor(vm: VmRecord, files: BootFiles, subnet: Subnet, sshPublicKey: string): LaunchInput {
+export function launchInputFor(vm: Vm, subnet: Subnet, sshPublicKey: string): LaunchInput {
+  const { boot } = vm.spec;
   return {
     vmId: vm.id,
     memoryMib: vm.memoryMib,
     vcpus: vm.vcpus,
-    kernel: files.kernel,
+    kernel: boot.storeKernel,
     cmdline: guestCmdline({
-      initPath: files.initPath,
-      ipv4: vm.ipv4 ?? '',
+      initPath: boot.initPath,
+      ipv4: vm.network.ipv4 ?? '',
       prefix: subnet.prefix,
       gateway: subnet.gateway,
       hostname: vm.name,
@@ -40,8 +26,8 @@ export function launchInputFor(vm: VmRecord, files: BootFiles, subnet: Subnet, s
       // Service secrets are generated in the guest on first boot and read back through the
       // agent: a kernel argument would show in every host user's process list.
       secrets: {},
-      imageArgs: files.kernelArgs,
+      imageArgs: boot.kernelArgs,
     }),
-    mac: vm.mac ?? '',
+    mac: vm.network.mac ?? '',
   };
 }

@@ -1,5 +1,5 @@
-import type { Logger } from 'pino';
-import type { OperationContext } from './vm-create.js';
+import { log } from '@banger/runtime/logging';
+import type { OperationHandle } from '../ports/operation.js';
 
 interface Step {
   kind: string;
@@ -7,22 +7,28 @@ interface Step {
   undo: () => Promise<void>;
 }
 
+export interface RollbackReport {
+  undone: { kind: string; ref: string }[];
+  leftovers: { kind: string; ref: string }[];
+}
+
 /**
  * Undo log of one operation. Each resource is recorded on the durable operation as soon as
- * it exists (so a crash leaves a list to clean up at next start), and undone in reverse order
- * on failure. Undo steps are idempotent privhelper verbs, so a retry after a crash is safe.
+ * it exists (so a crash leaves a list to clean up at next start), with the id of the VM it
+ * belongs to, and undone in reverse order on failure. Undo steps are idempotent privhelper
+ * verbs, so a retry after a crash is safe.
  */
 export class Rollback {
   private steps: Step[] = [];
 
   constructor(
-    private readonly op: Pick<OperationContext, 'recordResource' | 'releaseResource'>,
-    private readonly logger: () => Logger,
+    private readonly op: Pick<OperationHandle, 'recordResource' | 'releaseResource'>,
+    private readonly vmId: () => string,
   ) {}
 
   async add(kind: string, ref: string, undo: () => Promise<void>): Promise<void> {
     this.steps.push({ kind, ref, undo });
-    await this.op.recordResource(kind, ref);
+    await this.op.recordResource(kind, ref, { vm_id: this.vmId() });
   }
 
   /** The operation succeeded: its resources now belong to the VM, not to the operation. */
@@ -31,20 +37,19 @@ export class Rollback {
     this.steps = [];
   }
 
-  async undo(): Promise<{ undone: { kind: string; ref: string }[]; leftovers: { kind: string; ref: string }[] }> {
-    const undone: { kind: string; ref: string }[] = [];
-    const leftovers: { kind: string; ref: string }[] = [];
+  async undo(): Promise<RollbackReport> {
+    const report: RollbackReport = { undone: [], leftovers: [] };
     for (const s of this.steps.reverse()) {
       try {
         await s.undo();
         await this.op.releaseResource(s.kind, s.ref).catch(() => undefined);
-        undone.push({ kind: s.kind, ref: s.ref });
+        report.undone.push({ kind: s.kind, ref: s.ref });
       } catch (err) {
-        this.logger().error({ err, kind: s.kind, ref: s.ref }, 'rollback step failed');
-        leftovers.push({ kind: s.kind, ref: s.ref });
+        log().error({ err, kind: s.kind, ref: s.ref }, 'rollback step failed');
+        report.leftovers.push({ kind: s.kind, ref: s.ref });
       }
     }
     this.steps = [];
-    return { undone, leftovers };
+    return report;
   }
 }

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { InvalidArgumentError, ResourceExhaustedError } from '@banger/runtime';
+import { InvalidArgumentError, ResourceExhaustedError } from '@banger/runtime/errors';
+import { validateVmId } from '@banger/runtime/ids';
 
 export interface Subnet {
   cidr: string;
@@ -48,6 +49,6 @@ export function macForVm(vmId: string): string {
 
 /** VM ids: 16 lowercase hex characters; users may address a VM by any unique prefix. */
 export function newVmId(): string {
-  return randomBytes(8).toString('hex');
+  return validateVmId(randomBytes(8).toString('hex'));
 }
 

@@ -1,5 +1,9 @@
-import { InvalidArgumentError } from '@banger/runtime';
+import { InvalidArgumentError } from '@banger/runtime/errors';
+import { validateRef } from '@banger/runtime/ids';
 import { validateVmName } from './names.js';
+import { IMAGE_REF_RULE, KERNEL_REF_RULE } from './refs.js';
+import { validateSshKeys } from './ssh-keys.js';
+import type { Hypervisor } from './vm.js';
 
 export interface Bounds {
   default: number;
@@ -16,21 +20,29 @@ export interface VmBounds {
 export interface CreateVmInput {
   name: string;
   image: string;
+  /** Kernel override by name; '' means the image's kernel. */
+  kernel: string;
   /** 0 means "use the configured default". */
   memoryMib: number;
   vcpus: number;
   /** Bytes; 0 means the configured default. */
   workDiskBytes: number;
   noWait: boolean;
+  sshAuthorizedKeys: readonly string[];
+  /** The hypervisor asked for, as the wire names it: 'unspecified', 'qemu', 'firecracker', or another label. */
+  hypervisor: string;
 }
 
 export interface CreateVmCommand {
   name: string;
   image: string;
+  kernel: string;
   memoryMib: number;
   vcpus: number;
   workDiskBytes: number;
   noWait: boolean;
+  sshAuthorizedKeys: string[];
+  hypervisor: Hypervisor;
 }
 
 const GIB = 1024 ** 3;
@@ -55,14 +67,26 @@ function workDisk(bytes: number, b: Bounds): number {
   return v;
 }
 
-/** Validates a create request against the configured bounds; nothing is created before this passes. */
+/** QEMU is the hypervisor this vmd runs; asking for another is refused rather than ignored. */
+function hypervisorOf(asked: string): Hypervisor {
+  if (asked === 'unspecified' || asked === 'qemu') return 'qemu';
+  throw new InvalidArgumentError('hypervisor', `${asked} is not available: this vmd runs VMs under QEMU only`, 'HYPERVISOR_UNSUPPORTED', { fields: { supported: 'qemu' } });
+}
+
+/**
+ * Validates a create request against the configured bounds; nothing is created before this
+ * passes. Every field of the request is either used or refused here.
+ */
 export function validateCreate(input: CreateVmInput, bounds: VmBounds, defaultImage: string): CreateVmCommand {
   return {
     name: validateVmName(input.name),
-    image: input.image === '' ? defaultImage : input.image,
+    image: input.image === '' ? defaultImage : validateRef(input.image, 'image', IMAGE_REF_RULE),
+    kernel: validateRef(input.kernel, 'kernel', KERNEL_REF_RULE, { allowEmpty: true }),
     memoryMib: within('memory_mib', input.memoryMib, bounds.memoryMib, 'MiB'),
     vcpus: within('vcpus', input.vcpus, bounds.vcpus, 'vCPUs'),
     workDiskBytes: workDisk(input.workDiskBytes, bounds.workDiskGib),
     noWait: input.noWait,
+    sshAuthorizedKeys: validateSshKeys(input.sshAuthorizedKeys),
+    hypervisor: hypervisorOf(input.hypervisor),
   };
 }

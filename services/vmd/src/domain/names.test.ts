@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '@banger/runtime';
+import { InvalidArgumentError } from '@banger/runtime/errors';
 import { describe, expect, it } from 'vitest';
 import { validateVmName } from './names.js';
 

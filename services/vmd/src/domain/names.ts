@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '@banger/runtime';
+import { InvalidArgumentError } from '@banger/runtime/errors';
 
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 

@@ -1,22 +1,35 @@
+export interface GuestExecOptions {
+  /** The command is killed when it runs longer; the result then says timedOut. */
+  timeoutMs?: number;
+  env?: Record<string, string>;
+  input?: Buffer;
+  /** Guest user to run as; '' or undefined runs as root (the agent's user). */
+  user?: string;
+  /** Working directory; with a user and none given, the user's home. */
+  workingDir?: string;
+  signal?: AbortSignal;
+}
+
 export interface GuestExecResult {
   exitCode: number;
+  /** Signal name (e.g. SIGKILL) when the command was killed by one, else ''. */
+  signal: string;
+  /** True when the command hit its timeout and was killed. */
+  timedOut: boolean;
   stdout: Buffer;
   stderr: Buffer;
   truncated: boolean;
 }
 
+export type GuestOutputChunk = { stream: 'stdout' | 'stderr'; data: Buffer };
+
 /** The guest agent of a running VM, reached through its host-side socket. */
 export interface GuestAgent {
   /** Resolves once the agent answers; rejects with DEADLINE_EXCEEDED after timeoutMs. */
   waitReady(socket: string, timeoutMs: number, signal?: AbortSignal): Promise<void>;
-  exec(socket: string, argv: string[], opts?: { timeoutMs?: number; env?: Record<string, string>; input?: Buffer }): Promise<GuestExecResult>;
+  exec(socket: string, argv: string[], opts?: GuestExecOptions): Promise<GuestExecResult>;
   /** Reads a guest file without starting a process; undefined when it does not exist (yet). */
   readFile(socket: string, path: string, opts: { maxBytes: number }): Promise<Buffer | undefined>;
   /** Runs a command and hands over its output while it runs. */
-  execStream(
-    socket: string,
-    argv: string[],
-    onChunk: (chunk: { stream: 'stdout' | 'stderr'; data: Buffer }) => Promise<void>,
-    opts: { timeoutMs: number; signal?: AbortSignal },
-  ): Promise<{ exitCode: number }>;
+  execStream(socket: string, argv: string[], onChunk: (chunk: GuestOutputChunk) => Promise<void>, opts: GuestExecOptions & { timeoutMs: number }): Promise<Omit<GuestExecResult, 'stdout' | 'stderr' | 'truncated'>>;
 }

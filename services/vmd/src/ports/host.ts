@@ -1,3 +1,6 @@
+import type { DnsRecord } from '../domain/vm.js';
+import type { ResolvedImage } from './images.js';
+
 /** What vmd needs to know about the host before it commits to a create. */
 export interface HostReadiness {
   accel: string;
@@ -32,6 +35,18 @@ export interface LaunchInput {
   mac: string;
 }
 
+/**
+ * One disk of one VM: privhelper names it by the VM id (helper v2); the path is where it
+ * lives, for display and for records written before.
+ */
+export interface VmDisk {
+  vmId: string;
+  path: string;
+}
+
+/** What a VM's disks are made from: the image, as imaged resolved it. */
+export type DiskSource = Pick<ResolvedImage, 'id' | 'storeImage'>;
+
 /** Where a running VM's hypervisor can be reached. */
 export interface VmProcess {
   pid: number;
@@ -41,20 +56,23 @@ export interface VmProcess {
 
 /**
  * privhelper as vmd sees it: the privileged verbs, behind a port so use cases stay testable
- * with a fake. Every verb is idempotent, so retries and rollbacks are safe.
+ * with a fake. Every verb is idempotent, so retries and rollbacks are safe. This port and its
+ * adapter (adapters/helper-client.ts) are the only places that know privhelper's API; the
+ * launch input is built in app/launch-input.ts.
  */
 export interface HostHelper {
   readiness(): Promise<HostReadiness>;
   ensureNetwork(net: GuestNetwork): Promise<void>;
   acquireTap(vmId: string): Promise<string>;
   releaseTap(vmId: string): Promise<void>;
-  syncDns(records: { name: string; ipv4: string }[]): Promise<void>;
-  /** Returns where the overlay lives (for display); `image` is its id in privhelper's store. */
-  createRootOverlay(vmId: string, image: string): Promise<string>;
-  removeRootOverlay(vmId: string): Promise<void>;
-  createWorkDisk(vmId: string, image: string, sizeBytes: number): Promise<string>;
-  resizeWorkDisk(vmId: string, sizeBytes: number): Promise<number>;
-  removeWorkDisk(vmId: string): Promise<void>;
+  syncDns(records: DnsRecord[]): Promise<void>;
+  /** The VM's copy-on-write root disk over the image; answers its path. */
+  createRootOverlay(vmId: string, image: DiskSource): Promise<string>;
+  removeRootOverlay(disk: VmDisk): Promise<void>;
+  /** The VM's work disk from the image's seed, at least `sizeBytes`; answers its path. */
+  createWorkDisk(vmId: string, image: DiskSource, sizeBytes: number): Promise<string>;
+  resizeWorkDisk(disk: VmDisk, sizeBytes: number): Promise<number>;
+  removeWorkDisk(disk: VmDisk): Promise<void>;
   launch(input: LaunchInput): Promise<VmProcess>;
   stop(vmId: string, timeoutMs: number): Promise<{ wasRunning: boolean; forced: boolean }>;
   kill(vmId: string): Promise<{ wasRunning: boolean }>;

@@ -1,12 +1,4 @@
-export interface ImageService {
-  name: string;
-  port: number;
-  /** How readiness is probed in the guest. */
-  readiness: 'tcp' | 'none';
-  timeoutSeconds: number;
-  /** Environment variable the service reads its per-VM secret from, if any. */
-  secretEnv: string;
-}
+import type { GuestService } from '../domain/vm.js';
 
 /** A managed image resolved to what booting a VM from it needs (absolute host paths). */
 export interface ResolvedImage {
@@ -16,21 +8,24 @@ export interface ResolvedImage {
   rootfsPath: string;
   kernelPath: string;
   initrdPath: string;
+  /** The kernel the paths belong to: the image's own or the one asked for. */
+  kernel: { name: string; version: string };
   workSeedPath: string;
   workSeedFingerprint: string;
   /** PID 1 in the guest (init=). */
   initPath: string;
   kernelArgs: string[];
-  services: ImageService[];
-  /** The image's id in privhelper's store. */
+  services: GuestService[];
+  /** The image's id in privhelper's store (CreateOverlay, CreateWorkDisk take it). */
   storeImage: string;
-  /** The kernel in privhelper's store. */
-  kernel: { name: string; version: string };
+  /** The kernel in privhelper's store (LaunchHypervisor takes it). */
+  storeKernel: { name: string; version: string };
 }
 
 /** imaged as vmd sees it. */
 export interface ImageCatalog {
-  resolve(ref: string): Promise<ResolvedImage>;
+  /** `kernel` overrides the image's kernel by name ('' keeps it); imaged refuses one it has not pulled. */
+  resolve(ref: string, kernel?: string): Promise<ResolvedImage>;
   /** Turns a stopped VM's root disk into a new managed image based on the VM's image. */
   promote(input: { vmId: string; name: string; baseImage: string }): Promise<{ id: string; name: string; fingerprint: string }>;
 }

@@ -1,7 +1,7 @@
 import { imagev1 } from '@banger/api';
 import { describe, expect, it } from 'vitest';
 import { sampleImage } from '../../testing/fakes.js';
-import { durationToMs, imageToProto, initModeFromProto, resolvedToProto, serviceToProto } from './image-convert.js';
+import { imageToProto, initModeFromProto, resolvedToProto, serviceToProto } from './image-convert.js';
 
 describe('image converters', () => {
   it('an image as the wire sees it', () => {
@@ -38,12 +38,6 @@ describe('image converters', () => {
     expect(initModeFromProto(imagev1.InitMode.INIT_MODE_UNSPECIFIED)).toBeUndefined();
     expect(initModeFromProto(imagev1.InitMode.INIT_MODE_SYSTEMD)).toBe('systemd');
     expect(() => initModeFromProto(42 as imagev1.InitMode)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', reason: 'INVALID_INIT_MODE' }) as Error);
-  });
-
-  it('durations: unset is any age, negative is refused', () => {
-    expect(durationToMs(undefined, 'older_than')).toBeUndefined();
-    expect(durationToMs({ seconds: 90, nanos: 500_000_000 }, 'older_than')).toBe(90_500);
-    expect(() => durationToMs({ seconds: -1, nanos: 0 }, 'older_than')).toThrow(expect.objectContaining({ reason: 'INVALID_DURATION' }) as Error);
   });
 
   it('ResolveImage response carries every path and the init path', () => {

@@ -79,10 +79,3 @@ export function recipeToProto(r: RecipeListing): imagev1.Recipe {
   return { name: r.recipe.name, description: r.recipe.description, initMode: initModeToProto(r.recipe.initMode), kernel: r.kernel, fingerprint: r.fingerprint };
 }
 
-/** google.protobuf.Duration → ms; unset means "any age". Negative is refused. */
-export function durationToMs(d: { seconds: number; nanos: number } | undefined, field: string): number | undefined {
-  if (!d) return undefined;
-  const ms = d.seconds * 1000 + Math.floor(d.nanos / 1e6);
-  if (ms < 0) throw new InvalidArgumentError(field, 'must not be negative', 'INVALID_DURATION');
-  return ms;
-}

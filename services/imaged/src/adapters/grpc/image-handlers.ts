@@ -1,5 +1,5 @@
 import { imagev1 } from '@banger/api';
-import { serverStream, unary } from '@banger/runtime';
+import { durationToMs, serverStream, unary } from '@banger/runtime';
 import type { BuildImage } from '../../app/images/build-image.js';
 import type { ImageQueries } from '../../app/images/image-queries.js';
 import type { PromoteImage } from '../../app/images/promote-image.js';
@@ -7,7 +7,7 @@ import type { ResolveImage } from '../../app/images/resolve-image.js';
 import type { OperationRunner } from '@banger/operations';
 import type { OperationLog } from '@banger/operations';
 import { storedImageEventToProto } from './events.js';
-import { durationToMs, imageToProto, initModeFromProto, recipeToProto, resolvedToProto } from './image-convert.js';
+import { imageToProto, initModeFromProto, recipeToProto, resolvedToProto } from './image-convert.js';
 import { streamOperation } from '@banger/operations';
 
 export interface ImageRpcDeps {
@@ -38,7 +38,7 @@ export function imageHandlers(deps: ImageRpcDeps): Record<string, unknown> {
     getImage: unary(async (req: imagev1.GetImageRequest): Promise<imagev1.GetImageResponse> => ({ image: imageToProto(await deps.images.get(req.ref)) })),
     deleteImage: unary(async (req: imagev1.DeleteImageRequest): Promise<imagev1.DeleteImageResponse> => ({ image: imageToProto(await deps.images.delete(req.ref)) })),
     pruneImages: unary(async (req: imagev1.PruneImagesRequest): Promise<imagev1.PruneImagesResponse> => ({
-      deleted: (await deps.images.prune(durationToMs(req.olderThan, 'older_than'), req.dryRun)).map(imageToProto),
+      deleted: (await deps.images.prune(durationToMs(req.olderThan, 'older_than') /* unset: any age */, req.dryRun)).map(imageToProto),
     })),
     promoteImage: unary(async (req: imagev1.PromoteImageRequest, ctx): Promise<imagev1.PromoteImageResponse> => ({
       image: imageToProto(await deps.promoteImage.run({ vmId: req.vmId, rootDiskPath: req.rootDiskPath, name: req.name, baseImage: req.baseImage }, ctx.signal)),

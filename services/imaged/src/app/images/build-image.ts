@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { InvalidArgumentError, log, StageRunner } from '@banger/runtime';
+import { InvalidArgumentError } from '@banger/runtime/errors';
+import { log } from '@banger/runtime/logging';
+import { StageRunner } from '@banger/runtime/ops';
+import { validateKernelName } from '../../domain/refs.js';
 import type { JsonObject } from '@banger/store';
 import { displacedName, isValidImageName, type Image, type InitMode } from '../../domain/image.js';
 import type { Kernel } from '../../domain/kernel.js';
@@ -42,6 +45,7 @@ export class BuildImage {
 
   /** Checks made before any operation starts: a refused build leaves not even an operation row. */
   async preflight(cmd: BuildImageCommand): Promise<void> {
+    validateKernelName(cmd.kernel, 'kernel', { allowEmpty: true });
     await this.deps.recipes.describe(cmd.recipe);
     const name = cmd.name || cmd.recipe;
     if (!isValidImageName(name)) throw new InvalidArgumentError('name', `invalid image name ${JSON.stringify(name)}`, 'INVALID_IMAGE_NAME');

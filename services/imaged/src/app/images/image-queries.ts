@@ -1,5 +1,6 @@
-import { log } from '@banger/runtime';
+import { log } from '@banger/runtime/logging';
 import type { Image } from '../../domain/image.js';
+import { validateImageRef } from '../../domain/refs.js';
 import type { ImageFiles, ImageRepo, KernelRepo, KernelSource, RecipeInfo, RecipeSource } from '../../ports/images.js';
 
 export interface ImageQueryDeps {
@@ -29,8 +30,8 @@ export class ImageQueries {
     return this.deps.images.list();
   }
 
-  get(ref: string): Promise<Image> {
-    return this.deps.images.findByRef(ref);
+  async get(ref: string): Promise<Image> {
+    return this.deps.images.findByRef(validateImageRef(ref));
   }
 
   async listRecipes(): Promise<RecipeListing[]> {
@@ -50,7 +51,7 @@ export class ImageQueries {
    * delete finishes the job, since removing a removed image is a no-op.
    */
   async delete(ref: string): Promise<Image> {
-    const image = await this.deps.images.findByRef(ref);
+    const image = await this.deps.images.findByRef(validateImageRef(ref));
     await this.deps.files.remove(image.paths.dir);
     await this.deps.images.delete(image.id);
     return image;

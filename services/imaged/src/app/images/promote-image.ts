@@ -1,7 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { basename } from 'node:path';
-import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError } from '@banger/runtime';
+import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError } from '@banger/runtime/errors';
+import { validateVmId } from '@banger/runtime/ids';
 import { isValidImageName, type Image } from '../../domain/image.js';
+import { validateImageRef } from '../../domain/refs.js';
 import type { ImageFiles, ImageRepo } from '../../ports/images.js';
 
 export interface PromoteImageCommand {
@@ -29,6 +31,8 @@ export class PromoteImage {
   async run(cmd: PromoteImageCommand, signal?: AbortSignal): Promise<Image> {
     if (!isValidImageName(cmd.name)) throw new InvalidArgumentError('name', `invalid image name ${JSON.stringify(cmd.name)}`, 'INVALID_IMAGE_NAME');
     if (cmd.vmId === '') throw new InvalidArgumentError('vm_id', 'is required', 'VM_ID_REQUIRED');
+    validateVmId(cmd.vmId);
+    validateImageRef(cmd.baseImage, 'base_image');
     if (cmd.rootDiskPath !== '') {
       throw new InvalidArgumentError('root_disk_path', 'is no longer accepted: privhelper finds a VM\'s root disk from vm_id; leave it empty', 'FIELD_NOT_ACCEPTED');
     }

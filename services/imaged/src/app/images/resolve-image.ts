@@ -1,4 +1,6 @@
-import { FailedPreconditionError, log, NotFoundError } from '@banger/runtime';
+import { FailedPreconditionError, NotFoundError } from '@banger/runtime/errors';
+import { log } from '@banger/runtime/logging';
+import { validateImageRef, validateKernelName } from '../../domain/refs.js';
 import { DEFAULT_IMAGE, type GuestService, type Image, type InitMode } from '../../domain/image.js';
 import type { ImageFiles, ImageRepo, KernelInstaller, KernelRepo } from '../../ports/images.js';
 import { basename, dirname } from 'node:path';
@@ -40,6 +42,8 @@ export class ResolveImage {
   constructor(private readonly deps: ResolveImageDeps) {}
 
   async resolve(ref: string, kernelOverride = ''): Promise<ResolvedImage> {
+    validateImageRef(ref, 'ref', { allowEmpty: true });
+    validateKernelName(kernelOverride, 'kernel', { allowEmpty: true });
     let image = ref === '' ? await this.defaultImage() : await this.deps.images.findByRef(ref);
     image = await this.heal(image);
     let kernel = { name: image.kernel.name, release: image.kernel.release, packageVersion: image.kernel.packageVersion, vmlinux: image.paths.vmlinux, initrd: image.paths.initrd };

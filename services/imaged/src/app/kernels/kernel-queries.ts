@@ -1,5 +1,6 @@
-import { NotFoundError } from '@banger/runtime';
+import { NotFoundError } from '@banger/runtime/errors';
 import type { CatalogKernel, Kernel } from '../../domain/kernel.js';
+import { validateKernelName } from '../../domain/refs.js';
 import type { ImageRepo, KernelInstaller, KernelRepo, KernelSource } from '../../ports/images.js';
 
 /** A kernel as listed: installed (with the images using it) or only in the catalog. */
@@ -33,6 +34,7 @@ export class KernelQueries {
   }
 
   async get(name: string): Promise<KernelListing> {
+    validateKernelName(name);
     const found = (await this.list(true)).find((l) => (l.state === 'installed' ? l.kernel.name : l.catalog.name) === name);
     if (!found) throw new NotFoundError('kernel', name, 'KERNEL_NOT_FOUND');
     return found;
@@ -40,6 +42,7 @@ export class KernelQueries {
 
   /** Row first (the store refuses while an image uses the kernel), then the staged files. */
   async delete(name: string): Promise<Kernel> {
+    validateKernelName(name);
     const kernel = await this.deps.kernels.findByName(name);
     if (!kernel) throw new NotFoundError('kernel', name, 'KERNEL_NOT_FOUND');
     await this.deps.kernels.delete(kernel.id);

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { NotFoundError, StageRunner } from '@banger/runtime';
+import { NotFoundError } from '@banger/runtime/errors';
+import { StageRunner } from '@banger/runtime/ops';
+import { validateKernelName } from '../../domain/refs.js';
 import type { JsonObject } from '@banger/store';
 import type { Kernel } from '../../domain/kernel.js';
 import type { KernelInstaller, KernelRepo, KernelSource } from '../../ports/images.js';
@@ -26,6 +28,7 @@ export class PullKernel {
 
   /** An unknown catalog name is refused before any operation starts. */
   async preflight(name: string): Promise<void> {
+    validateKernelName(name);
     if (!(await this.deps.source.catalog()).some((k) => k.name === name)) throw new NotFoundError('kernel', name, 'KERNEL_NOT_IN_CATALOG', { fields: { field: 'name' } });
   }
 

@@ -1,30 +1,19 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DeadlineExceededError, InvalidArgumentError } from '@banger/runtime';
-import type { GuestAgent, GuestExecResult } from '../../ports/agent.js';
+import { DeadlineExceededError, InvalidArgumentError, KeyedLock } from '@banger/runtime';
+import type { GuestAgent, GuestExecOptions, GuestExecResult, GuestOutputChunk } from '../../ports/agent.js';
 import { QgaSession, qgaExec, qgaReadFile } from './qga.js';
-import { qgaExecStream, type ExecChunk } from './qga-stream.js';
+import { qgaExecStream, type StreamExit } from './qga-stream.js';
 
 /**
  * qemu-guest-agent access for all VMs. QEMU's chardev takes one client at a time, so calls
- * to one VM are serialised here; different VMs proceed in parallel.
+ * to one VM are queued here (one KeyedLock per agent socket); different VMs proceed in parallel.
  */
 export class QemuGuestAgent implements GuestAgent {
-  private readonly queues = new Map<string, Promise<unknown>>();
-
-  private serial<T>(socket: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.queues.get(socket) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const tail = next.catch(() => undefined);
-    this.queues.set(socket, tail);
-    void tail.then(() => {
-      if (this.queues.get(socket) === tail) this.queues.delete(socket);
-    });
-    return next;
-  }
+  private readonly queues = new KeyedLock();
 
   /** One agent session for one call, in this VM's queue. */
   private withSession<T>(socket: string, fn: (s: QgaSession) => Promise<T>): Promise<T> {
-    return this.serial(socket, async () => {
+    return this.queues.run(socket, async () => {
       const s = await QgaSession.open(socket, 5000);
       try {
         return await fn(s);
@@ -40,7 +29,7 @@ export class QemuGuestAgent implements GuestAgent {
     while (Date.now() < deadline) {
       signal?.throwIfAborted();
       try {
-        await this.serial(socket, async () => {
+        await this.queues.run(socket, async () => {
           // One connection for the whole wait: the session resends its sync until the agent
           // answers, so we do not churn connections while the guest boots. The answer to the
           // sync is the agent answering: no extra guest-ping round trip into a guest that is
@@ -57,18 +46,17 @@ export class QemuGuestAgent implements GuestAgent {
     throw new DeadlineExceededError('AGENT_TIMEOUT', `guest agent did not answer within ${Math.round(timeoutMs / 1000)} s`, { cause: last });
   }
 
-  exec(socket: string, argv: string[], opts: { timeoutMs?: number; env?: Record<string, string>; input?: Buffer } = {}): Promise<GuestExecResult> {
-    const [path, ...args] = argv;
-    if (!path) throw new InvalidArgumentError('command', 'is required');
-    return this.withSession(socket, (s) => qgaExec(s, path, args, opts));
+  exec(socket: string, argv: string[], opts: GuestExecOptions = {}): Promise<GuestExecResult> {
+    if (!argv[0]) throw new InvalidArgumentError('command', 'is required');
+    return this.withSession(socket, (s) => qgaExec(s, argv, opts));
   }
 
   readFile(socket: string, path: string, opts: { maxBytes: number }): Promise<Buffer | undefined> {
     return this.withSession(socket, (s) => qgaReadFile(s, path, opts.maxBytes));
   }
 
-  execStream(socket: string, argv: string[], onChunk: (c: ExecChunk) => Promise<void>, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<{ exitCode: number }> {
-    if (argv.length === 0 || !argv[0]) throw new InvalidArgumentError('command', 'is required');
+  execStream(socket: string, argv: string[], onChunk: (c: GuestOutputChunk) => Promise<void>, opts: GuestExecOptions & { timeoutMs: number }): Promise<StreamExit> {
+    if (!argv[0]) throw new InvalidArgumentError('command', 'is required');
     return this.withSession(socket, (s) => qgaExecStream(s, argv, onChunk, opts));
   }
 }

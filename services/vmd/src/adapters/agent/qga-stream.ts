@@ -1,29 +1,42 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeadlineExceededError } from '@banger/runtime';
-import type { FileRead, QgaSession } from './qga.js';
+import type { GuestOutputChunk } from '../../ports/agent.js';
+import { killGuestTree, signalName, wrapCommand, type ExecOptions, type FileRead, type QgaSession } from './qga.js';
 
-export type ExecChunk = { stream: 'stdout' | 'stderr'; data: Buffer };
+/** How a streamed command ended. */
+export interface StreamExit {
+  exitCode: number;
+  signal: string;
+  timedOut: boolean;
+}
 
 /**
  * Streams a guest command's output while it runs. qemu-guest-agent only returns captured
  * output when a command ends, so the command writes to two files in the guest which are read
  * incrementally (guest-file-read) until it has exited and both are drained. The user's argv
- * reaches the guest shell as positional parameters ("$@"), never as text to parse.
+ * reaches the guest shell as positional parameters ("$@"), never as text to parse. Past its
+ * timeout the command is killed and reported timed out, with what it wrote so far.
  */
 export async function qgaExecStream(
   session: QgaSession,
-  argv: string[],
-  onChunk: (chunk: ExecChunk) => Promise<void>,
-  opts: { timeoutMs: number; signal?: AbortSignal },
-): Promise<{ exitCode: number }> {
+  argv: readonly string[],
+  onChunk: (chunk: GuestOutputChunk) => Promise<void>,
+  opts: ExecOptions & { timeoutMs: number },
+): Promise<StreamExit> {
   const tag = randomBytes(6).toString('hex');
   const out = `/tmp/.banger-exec-${tag}.out`;
   const err = `/tmp/.banger-exec-${tag}.err`;
   const deadline = Date.now() + opts.timeoutMs;
   const { pid } = await session.execute<{ pid: number }>(
     'guest-exec',
-    { path: '/bin/sh', arg: ['-c', `exec "$@" >${out} 2>${err}`, 'banger-exec', ...argv], 'capture-output': false },
+    {
+      path: '/bin/sh',
+      arg: ['-c', `exec "$@" >${out} 2>${err}`, 'banger-exec', ...wrapCommand(argv, opts)],
+      'capture-output': false,
+      ...(opts.env ? { env: Object.entries(opts.env).map(([k, v]) => `${k}=${v}`) } : {}),
+      ...(opts.input ? { 'input-data': opts.input.toString('base64') } : {}),
+    },
     10_000,
   );
   const handles: Partial<Record<'stdout' | 'stderr', number>> = {};
@@ -44,23 +57,28 @@ export async function qgaExecStream(
       await onChunk({ stream, data: Buffer.from(r['buf-b64'], 'base64') });
     }
   };
-  let exitCode: number | undefined;
+  const drainBoth = async (): Promise<number> => (await drain('stdout', out)) + (await drain('stderr', err));
   try {
     let delay = 50;
+    let timedOut = false;
     for (;;) {
-      const st = await session.execute<{ exited: boolean; exitcode?: number }>('guest-exec-status', { pid }, 10_000);
-      const got = (await drain('stdout', out)) + (await drain('stderr', err));
+      const st = await session.execute<{ exited: boolean; exitcode?: number; signal?: number }>('guest-exec-status', { pid }, 10_000);
+      const got = await drainBoth();
       if (st.exited) {
-        exitCode = st.exitcode ?? -1;
         // One last pass: output written just before exit.
-        await drain('stdout', out);
-        await drain('stderr', err);
-        return { exitCode };
+        await drainBoth();
+        return { exitCode: st.exitcode ?? -1, signal: signalName(st.signal), timedOut };
       }
-      if (opts.signal?.aborted) throw new DeadlineExceededError('EXEC_CANCELLED', 'command cancelled while running in the guest');
-      if (Date.now() > deadline) throw new DeadlineExceededError('EXEC_TIMEOUT', `command still running in the guest after ${opts.timeoutMs} ms`, { fields: { pid } });
+      if (opts.signal?.aborted) {
+        await killGuestTree(session, pid);
+        throw new DeadlineExceededError('EXEC_CANCELLED', 'command cancelled while running in the guest');
+      }
+      if (!timedOut && Date.now() > deadline) {
+        timedOut = true;
+        await killGuestTree(session, pid);
+      }
       delay = got > 0 ? 50 : Math.min(delay * 2, 400);
-      await sleep(delay);
+      await sleep(timedOut ? 100 : delay);
     }
   } finally {
     for (const h of Object.values(handles)) await session.execute('guest-file-close', { handle: h }, 5000).catch(() => undefined);

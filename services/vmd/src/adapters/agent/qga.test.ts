@@ -3,16 +3,17 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { QgaSession, qgaExec, qgaReadFile } from './qga.js';
+import { QgaSession, qgaExec, qgaReadFile, wrapCommand } from './qga.js';
 
 /** A scripted stand-in for qemu-guest-agent speaking its line protocol (the real one is covered in integration/vm). */
-async function fakeAgent(opts: { garbageFirst?: boolean; ignoreFirstSync?: boolean; openAfterMs?: number } = {}): Promise<{ path: string; server: Server; dir: string; closed: () => number }> {
+async function fakeAgent(opts: { garbageFirst?: boolean; ignoreFirstSync?: boolean; openAfterMs?: number; hangs?: boolean } = {}): Promise<{ path: string; server: Server; dir: string; closed: () => number; killed: () => string[] }> {
   const dir = await mkdtemp(join(tmpdir(), 'qga-'));
   const path = join(dir, 'agent.sock');
   let syncs = 0;
   let polls = 0;
   let reads = 0;
   let closed = 0;
+  const killed: string[] = [];
   const server = createServer((sock) => {
     if (opts.garbageFirst) sock.write('{"return": {}}\n{"partial":');
     let buf = '';
@@ -38,11 +39,18 @@ async function fakeAgent(opts: { garbageFirst?: boolean; ignoreFirstSync?: boole
           if (opts.ignoreFirstSync && syncs === 1) continue;
           sock.write(Buffer.concat([Buffer.from([0xff]), Buffer.from(`{"return": ${String(req.arguments?.['id'])}}\n`)]));
         } else if (req.execute === 'guest-exec') {
-          expect(req.arguments?.['path']).toBe('/bin/echo');
-          sock.write('{"return": {"pid": 77}}\n');
+          const args = (req.arguments?.['arg'] ?? []) as string[];
+          if (req.arguments?.['path'] === '/bin/sh' && args[2] === 'banger-kill') {
+            killed.push(args[3] ?? '');
+            sock.write('{"return": {"pid": 78}}\n');
+          } else {
+            expect(req.arguments?.['path']).toBe('/bin/echo');
+            sock.write('{"return": {"pid": 77}}\n');
+          }
         } else if (req.execute === 'guest-exec-status') {
           polls += 1;
-          sock.write(polls < 3 ? '{"return": {"exited": false}}\n' : `{"return": {"exited": true, "exitcode": 3, "out-data": "${Buffer.from('hi\n').toString('base64')}"}}\n`);
+          if (opts.hangs) sock.write(killed.includes('77') ? '{"return": {"exited": true, "signal": 9}}\n' : '{"return": {"exited": false}}\n');
+          else sock.write(polls < 3 ? '{"return": {"exited": false}}\n' : `{"return": {"exited": true, "exitcode": 3, "out-data": "${Buffer.from('hi\n').toString('base64')}"}}\n`);
         } else if (req.execute === 'guest-file-open') {
           const exists = req.arguments?.['path'] === '/etc/banger/secrets/opencode';
           sock.write(exists ? '{"return": 1000}\n' : '{"error": {"class": "GenericError", "desc": "failed to open file: No such file or directory"}}\n');
@@ -68,7 +76,7 @@ async function fakeAgent(opts: { garbageFirst?: boolean; ignoreFirstSync?: boole
     if (opts.openAfterMs) setTimeout(() => held.length > 0 && onData(Buffer.concat(held.splice(0))), opts.openAfterMs);
   });
   await new Promise<void>((r) => server.listen(path, r));
-  return { path, server, dir, closed: () => closed };
+  return { path, server, dir, closed: () => closed, killed: () => killed };
 }
 
 describe('QgaSession', () => {
@@ -87,7 +95,7 @@ describe('QgaSession', () => {
   it('syncs past stale channel data and runs a command to completion', async () => {
     const agent = await started({ garbageFirst: true });
     const session = await QgaSession.open(agent.path, 5000);
-    const res = await qgaExec(session, '/bin/echo', ['hi']);
+    const res = await qgaExec(session, ['/bin/echo', 'hi']);
     session.close();
     expect(res.exitCode).toBe(3);
     expect(res.stdout.toString()).toBe('hi\n');
@@ -105,7 +113,7 @@ describe('QgaSession', () => {
     const session = await QgaSession.open(agent.path, 5000);
     expect(Date.now() - t0).toBeLessThan(2500);
     // The first command after the sync gets its own answer, not a leftover sync or parse error.
-    const res = await qgaExec(session, '/bin/echo', ['hi']);
+    const res = await qgaExec(session, ['/bin/echo', 'hi']);
     session.close();
     expect(res.stdout.toString()).toBe('hi\n');
   });
@@ -125,5 +133,35 @@ describe('QgaSession', () => {
     await expect(session.execute('guest-bogus', undefined, 1000)).rejects.toMatchObject({ reason: 'AGENT_ERROR' });
     session.close();
     await expect(QgaSession.open(join(agent.dir, 'missing.sock'), 500)).rejects.toMatchObject({ reason: 'AGENT_UNREACHABLE', code: 'UNAVAILABLE' });
+  });
+
+  it('kills a command that outlives its timeout and says it timed out', async () => {
+    const agent = await started({ hangs: true });
+    const session = await QgaSession.open(agent.path, 5000);
+    const res = await qgaExec(session, ['/bin/echo', 'forever'], { timeoutMs: 200 });
+    session.close();
+    expect(agent.killed()).toEqual(['77']);
+    expect(res).toMatchObject({ timedOut: true, signal: 'SIGKILL' });
+  });
+
+  it('reports a normal exit as not timed out, with no signal', async () => {
+    const agent = await started();
+    const session = await QgaSession.open(agent.path, 5000);
+    const res = await qgaExec(session, ['/bin/echo', 'hi']);
+    session.close();
+    expect(res).toMatchObject({ exitCode: 3, signal: '', timedOut: false });
+  });
+});
+
+describe('wrapCommand', () => {
+  it('leaves a plain command alone', () => {
+    expect(wrapCommand(['id', '-u'], {})).toEqual(['id', '-u']);
+  });
+
+  it('passes user and directory as positional parameters of a fixed script', () => {
+    const w = wrapCommand(['sh', '-c', 'echo "$HOME"; rm x'], { user: 'nobody', workingDir: '/tmp/a b' });
+    expect(w.slice(0, 2)).toEqual(['/bin/sh', '-c']);
+    expect(w.slice(3)).toEqual(['banger-exec', '/tmp/a b', 'nobody', 'sh', '-c', 'echo "$HOME"; rm x']);
+    expect(w[2]).not.toContain('nobody');
   });
 });

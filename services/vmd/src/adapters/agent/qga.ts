@@ -1,11 +1,15 @@
 import { connect, type Socket } from 'node:net';
+import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeadlineExceededError, FailedPreconditionError, UnavailableError } from '@banger/runtime';
 
 /** What a guest command produced. Output is capped by the agent (qemu-ga: 16 MiB). */
 export interface ExecResult {
   exitCode: number;
-  signal: number | undefined;
+  /** Signal name when the command was killed by one, else ''. */
+  signal: string;
+  /** True when the command ran past its timeout and was killed. */
+  timedOut: boolean;
   stdout: Buffer;
   stderr: Buffer;
   truncated: boolean;
@@ -16,6 +20,8 @@ export interface ExecOptions {
   input?: Buffer;
   timeoutMs?: number;
   signal?: AbortSignal;
+  user?: string;
+  workingDir?: string;
 }
 
 /** How often an unanswered sync is resent while the guest boots. */
@@ -189,8 +195,53 @@ interface ExecStatus {
   'err-truncated'?: boolean;
 }
 
-/** Runs a program in the guest through guest-exec and polls guest-exec-status until it ends. */
-export async function qgaExec(session: QgaSession, path: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name]));
+
+/** A guest signal number by name (guests are Linux on the host's architecture). */
+export function signalName(n: number | undefined): string {
+  return n === undefined || n === 0 ? '' : (SIGNAL_NAMES.get(n) ?? `SIG${n}`);
+}
+
+/**
+ * The argv that runs `argv` as `user` in `workingDir` (both optional; a user without a
+ * directory starts in the user's home). Everything travels as positional parameters of a
+ * fixed script, never as shell text.
+ */
+export function wrapCommand(argv: readonly string[], opts: { user?: string | undefined; workingDir?: string | undefined }): string[] {
+  const user = opts.user ?? '';
+  const dir = opts.workingDir ?? '';
+  if (!user && !dir) return [...argv];
+  const script = [
+    'd=$1; u=$2; shift 2',
+    'if [ -n "$u" ]; then exec runuser -u "$u" -- /bin/sh -c \'cd -- "${1:-$HOME}" || exit 126; shift; exec "$@"\' banger-exec "$d" "$@"; fi',
+    'cd -- "$d" || exit 126; exec "$@"',
+  ].join('\n');
+  return ['/bin/sh', '-c', script, 'banger-exec', dir, user, ...argv];
+}
+
+/** Kills a guest process and everything it started (stopped first, so it cannot fork meanwhile). */
+export async function killGuestTree(session: QgaSession, pid: number): Promise<void> {
+  const script = 'k() { kill -STOP "$1" 2>/dev/null; for c in $(pgrep -P "$1"); do k "$c"; done; kill -KILL "$1" 2>/dev/null; }; k "$1"';
+  await session.execute('guest-exec', { path: '/bin/sh', arg: ['-c', script, 'banger-kill', String(pid)], 'capture-output': false }, 10_000).catch(() => undefined);
+}
+
+/** Waits (briefly) for a process the agent started to be gone, after it was killed. */
+async function reap(session: QgaSession, pid: number): Promise<ExecStatus | undefined> {
+  for (let i = 0; i < 50; i++) {
+    const st = await session.execute<ExecStatus>('guest-exec-status', { pid }, 10_000).catch(() => undefined);
+    if (!st || st.exited) return st;
+    await sleep(100);
+  }
+  return undefined;
+}
+
+/**
+ * Runs a program in the guest through guest-exec and polls guest-exec-status until it ends.
+ * Past its timeout the command (with what it started) is killed and reported timed out; a
+ * cancelled call kills it too and fails EXEC_CANCELLED.
+ */
+export async function qgaExec(session: QgaSession, argvIn: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+  const [path = '', ...args] = wrapCommand(argvIn, opts);
   const timeoutMs = opts.timeoutMs ?? 60_000;
   const deadline = Date.now() + timeoutMs;
   const { pid } = await session.execute<{ pid: number }>(
@@ -204,20 +255,27 @@ export async function qgaExec(session: QgaSession, path: string, args: string[],
     },
     10_000,
   );
+  const result = (st: ExecStatus, timedOut: boolean): ExecResult => ({
+    exitCode: st.exitcode ?? -1,
+    signal: signalName(st.signal),
+    timedOut,
+    stdout: Buffer.from(st['out-data'] ?? '', 'base64'),
+    stderr: Buffer.from(st['err-data'] ?? '', 'base64'),
+    truncated: st['out-truncated'] === true || st['err-truncated'] === true,
+  });
   let delay = 20;
   for (;;) {
     const st = await session.execute<ExecStatus>('guest-exec-status', { pid }, 10_000);
-    if (st.exited) {
-      return {
-        exitCode: st.exitcode ?? -1,
-        signal: st.signal,
-        stdout: Buffer.from(st['out-data'] ?? '', 'base64'),
-        stderr: Buffer.from(st['err-data'] ?? '', 'base64'),
-        truncated: st['out-truncated'] === true || st['err-truncated'] === true,
-      };
+    if (st.exited) return result(st, false);
+    if (opts.signal?.aborted) {
+      await killGuestTree(session, pid);
+      throw new DeadlineExceededError('EXEC_CANCELLED', 'command cancelled while running in the guest');
     }
-    if (opts.signal?.aborted) throw new DeadlineExceededError('EXEC_CANCELLED', 'command cancelled while running in the guest');
-    if (Date.now() > deadline) throw new DeadlineExceededError('EXEC_TIMEOUT', `command still running in the guest after ${timeoutMs} ms`, { fields: { pid } });
+    if (Date.now() > deadline) {
+      await killGuestTree(session, pid);
+      const after = await reap(session, pid);
+      return result(after ?? { exited: true, signal: constants.signals.SIGKILL }, true);
+    }
     await sleep(delay);
     delay = Math.min(delay * 2, 250);
   }

@@ -1,15 +1,27 @@
 import { describe, expect, it } from 'vitest';
-import { storedVmEventToProto } from './events.js';
+import { sampleVm } from '../../testing/sample-vm.js';
+import { vmToJson } from '../../domain/vm.js';
+import { VmEvents } from './events.js';
+import { VmView } from './vm-convert.js';
 
-describe('storedVmEventToProto', () => {
+const events = new VmEvents(new VmView());
+
+describe('VmEvents', () => {
   it('keeps the store-assigned seq and time and converts the body', () => {
     const at = new Date('2026-01-01T00:00:00Z');
-    const ev = storedVmEventToProto({ opId: 'op-aaaaaaaaaaaa', seq: 7, at, event: { type: 'stage_finished', stage: 'boot', durationMs: 12, ok: true } });
+    const ev = events.stored({ opId: 'op-aaaaaaaaaaaa', seq: 7, at, event: { type: 'stage_finished', stage: 'boot', durationMs: 12, ok: true } });
     expect(ev).toMatchObject({ opId: 'op-aaaaaaaaaaaa', seq: 7, time: at, body: { $case: 'stageFinished', value: { stage: 'boot', durationMs: 12, ok: true } } });
   });
 
-  it('turns a result into the final Vm', () => {
-    const ev = storedVmEventToProto({ opId: 'op-aaaaaaaaaaaa', seq: 9, at: new Date(), event: { type: 'result', result: { id: 'abc', name: 'web' } } });
-    expect(ev.body).toMatchObject({ $case: 'vm', value: { id: 'abc', name: 'web' } });
+  it('turns a result into the final Vm, dates revived', () => {
+    const vm = sampleVm();
+    const ev = events.stored({ opId: 'op-aaaaaaaaaaaa', seq: 9, at: new Date(), event: { type: 'result', result: { vm: vmToJson(vm) } } });
+    expect(ev.body).toMatchObject({ $case: 'vm', value: { id: vm.id, name: vm.name, createdAt: vm.createdAt, image: { name: 'debian-bookworm' } } });
+  });
+
+  it('replays a result an older vmd kept as a store row', () => {
+    const row = { id: 'abc', name: 'web', state: 'running', imageId: 'img1', kernelId: null, vcpus: 1, memoryMib: 512, workDiskGib: 4, spec: { imageName: 'debian' }, runtime: {}, ipv4: '10.0.0.2', mac: null, tap: null, pid: 7, createOpId: null, createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z', startedAt: null, stoppedAt: null, lastUsedAt: null };
+    const ev = events.stored({ opId: 'op-aaaaaaaaaaaa', seq: 9, at: new Date(), event: { type: 'result', result: { vm: row } } });
+    expect(ev.body).toMatchObject({ $case: 'vm', value: { id: 'abc', name: 'web', image: { id: 'img1', name: 'debian' }, workDiskSizeBytes: 4 * 1024 ** 3 } });
   });
 });

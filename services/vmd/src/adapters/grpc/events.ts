@@ -1,28 +1,36 @@
 import { vmv1 } from '@banger/api';
 import { commonEventBodyToProto, type OpEventBody } from '@banger/runtime';
 import type { OperationEvent, VmRecord } from '@banger/store';
-import { vmToProto } from './vm-convert.js';
+import { vmFromJson, type Vm } from '../../domain/vm.js';
+import { vmFromRecord } from '../vm-repo.js';
+import type { VmView } from './vm-convert.js';
 
-const DATE_FIELDS = ['createdAt', 'updatedAt', 'startedAt', 'stoppedAt', 'lastUsedAt'] as const;
+const RECORD_DATES = ['createdAt', 'updatedAt', 'startedAt', 'stoppedAt', 'lastUsedAt'] as const;
 
-/** The VM row a create/start stored in its result event, back to a record (dates revived). */
-function reviveVm(json: Record<string, unknown>): VmRecord {
-  const vm = { ...json } as Record<string, unknown>;
-  for (const f of DATE_FIELDS) vm[f] = typeof vm[f] === 'string' ? new Date(vm[f]) : null;
-  return vm as unknown as VmRecord;
+/**
+ * The VM a create/start kept in its result event. Operations recorded by vmds before the
+ * domain VM existed kept the store row instead (it has `imageId`); both replay.
+ */
+function storedVm(json: Record<string, unknown>): Vm {
+  if (!('imageId' in json)) return vmFromJson(json);
+  const row = { ...json } as Record<string, unknown>;
+  for (const f of RECORD_DATES) row[f] = typeof row[f] === 'string' ? new Date(row[f]) : null;
+  return vmFromRecord(row as unknown as VmRecord);
 }
 
-/** A domain operation event as vmd's wire event (the final `result` case carries a Vm). */
-export function vmEventToProto(opId: string, seq: number, body: OpEventBody, time: Date = new Date()): vmv1.OperationEvent {
-  if (body.type === 'result') {
-    const stored = body.result['vm'];
-    const value = stored && typeof stored === 'object' ? vmToProto(reviveVm(stored as Record<string, unknown>)) : vmv1.Vm.fromPartial(body.result as Partial<vmv1.Vm>);
-    return { opId, seq, time, body: { $case: 'vm', value } };
+/** Domain operation events as vmd's wire events (the final `result` case carries a Vm). */
+export class VmEvents {
+  constructor(private readonly view: VmView) {}
+
+  toProto(opId: string, seq: number, body: OpEventBody, time: Date = new Date()): vmv1.OperationEvent {
+    if (body.type === 'result') {
+      const stored = body.result['vm'];
+      const value = stored && typeof stored === 'object' ? this.view.toProto(storedVm(stored as Record<string, unknown>)) : vmv1.Vm.fromPartial({});
+      return { opId, seq, time, body: { $case: 'vm', value } };
+    }
+    return { opId, seq, time, body: commonEventBodyToProto(body) };
   }
-  return { opId, seq, time, body: commonEventBodyToProto(body) };
-}
 
-/** A stored event (its JSON is the OpEventBody the use case emitted) with its store-assigned seq and time. */
-export function storedVmEventToProto(event: OperationEvent): vmv1.OperationEvent {
-  return vmEventToProto(event.opId, event.seq, event.event as unknown as OpEventBody, event.at);
+  /** A stored event (its JSON is the OpEventBody the use case emitted) with its store-assigned seq and time. */
+  readonly stored = (event: OperationEvent): vmv1.OperationEvent => this.toProto(event.opId, event.seq, event.event as unknown as OpEventBody, event.at);
 }

@@ -1,57 +1,41 @@
 import { vmv1 } from '@banger/api';
-import type { VmRecord } from '@banger/store';
 import { describe, expect, it } from 'vitest';
-import { vmStateFromProto, vmToProto } from './vm-convert.js';
+import { sampleVm } from '../../testing/sample-vm.js';
+import { hypervisorFromProto, vmStateFromProto, VmView } from './vm-convert.js';
 
-const vm: VmRecord = {
-  id: 'abc123',
-  name: 'web',
-  state: 'running',
-  imageId: 'img1',
-  kernelId: null,
-  vcpus: 2,
-  memoryMib: 1024,
-  workDiskGib: 4,
-  spec: { imageName: 'debian', credentials: [{ service: 'opencode', username: 'u', password: 'secret' }] },
-  runtime: {},
-  ipv4: '172.30.0.5',
-  mac: '52:54:00:00:00:05',
-  tap: 'bt5',
-  pid: 4242,
-  createOpId: 'op-aaaaaaaaaaaa',
-  createdAt: new Date('2026-01-01T00:00:00Z'),
-  updatedAt: new Date('2026-01-01T00:00:00Z'),
-  startedAt: new Date('2026-01-01T00:00:05Z'),
-  stoppedAt: null,
-  lastUsedAt: null,
-};
+const vm = sampleVm({ credentials: [{ service: 'opencode', username: 'u', password: 'secret' }] });
+const view = new VmView({ sshKeyPath: '/s/ssh/id', knownHostsPath: '/s/ssh/known_hosts', netns: null });
 
-describe('vmToProto', () => {
-  it('fills what the row knows', () => {
-    const p = vmToProto(vm);
+describe('VmView', () => {
+  it('fills what the VM knows', () => {
+    const p = view.toProto(vm);
     expect(p).toMatchObject({
-      id: 'abc123',
+      id: vm.id,
       name: 'web',
       state: vmv1.VmState.VM_STATE_RUNNING,
-      image: { id: 'img1', name: 'debian' },
+      image: { id: 'img1', name: 'debian-bookworm' },
+      kernel: 'debian-bookworm-cloud',
       vcpus: 2,
       memoryMib: 1024,
       workDiskSizeBytes: 4 * 1024 ** 3,
-      network: { ipv4: '172.30.0.5', mac: '52:54:00:00:00:05', tap: 'bt5', dnsName: 'web.vm' },
-      createOpId: 'op-aaaaaaaaaaaa',
+      network: { ipv4: '172.30.0.5', mac: '02:00:00:00:00:05', tap: 'bt5', dnsName: 'web.vm' },
       pid: 4242,
-      startedAt: vm.startedAt,
+      ssh: { host: '172.30.0.5', command: expect.arrayContaining(['ssh', 'root@172.30.0.5']) as string[] },
     });
     expect(p.stoppedAt).toBeUndefined();
   });
 
   it('includes credentials only when secrets were asked for', () => {
-    expect(vmToProto(vm).credentials).toEqual([]);
-    expect(vmToProto(vm, { includeSecrets: true }).credentials).toEqual([{ service: 'opencode', username: 'u', password: 'secret' }]);
+    expect(view.toProto(vm).credentials).toEqual([]);
+    expect(view.toProto(vm).services[0]?.credential).toBe('');
+    expect(view.toProto(vm, { includeSecrets: true }).credentials).toEqual([{ service: 'opencode', username: 'u', password: 'secret' }]);
   });
 
-  it('maps states both ways', () => {
+  it('maps states and hypervisors from the wire', () => {
     expect(vmStateFromProto(vmv1.VmState.VM_STATE_STOPPED)).toBe('stopped');
     expect(vmStateFromProto(vmv1.VmState.VM_STATE_UNSPECIFIED)).toBeUndefined();
+    expect(hypervisorFromProto(vmv1.Hypervisor.HYPERVISOR_UNSPECIFIED)).toBe('unspecified');
+    expect(hypervisorFromProto(vmv1.Hypervisor.HYPERVISOR_FIRECRACKER)).toBe('firecracker');
+    expect(hypervisorFromProto(99 as vmv1.Hypervisor)).toBe('hypervisor 99');
   });
 });

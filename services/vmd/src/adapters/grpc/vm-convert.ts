@@ -1,5 +1,5 @@
 import { vmv1 } from '@banger/api';
-import type { JsonObject, VmRecord, VmState } from '@banger/store';
+import type { Vm, VmState } from '../../domain/vm.js';
 
 const STATE: Record<VmState, vmv1.VmState> = {
   creating: vmv1.VmState.VM_STATE_CREATING,
@@ -15,23 +15,17 @@ export function vmStateToProto(state: VmState): vmv1.VmState {
   return STATE[state];
 }
 
+/** A wire state as the domain's; UNSPECIFIED or unknown values are undefined. */
 export function vmStateFromProto(state: vmv1.VmState): VmState | undefined {
   return (Object.entries(STATE) as [VmState, vmv1.VmState][]).find(([, v]) => v === state)?.[0];
 }
 
-const GIB = 1024 * 1024 * 1024;
-
-function str(obj: JsonObject, key: string): string {
-  const v = obj[key];
-  return typeof v === 'string' ? v : '';
-}
-
-function credentialsOf(spec: JsonObject): vmv1.ServiceCredential[] {
-  const raw = spec['credentials'];
-  if (!Array.isArray(raw)) return [];
-  return raw
-    .filter((c): c is JsonObject => typeof c === 'object' && c !== null)
-    .map((c) => ({ service: str(c, 'service'), username: str(c, 'username'), password: str(c, 'password') }));
+/** The wire's hypervisor as the label CreateVm validation judges. */
+export function hypervisorFromProto(h: vmv1.Hypervisor): string {
+  if (h === vmv1.Hypervisor.HYPERVISOR_UNSPECIFIED) return 'unspecified';
+  if (h === vmv1.Hypervisor.HYPERVISOR_QEMU) return 'qemu';
+  if (h === vmv1.Hypervisor.HYPERVISOR_FIRECRACKER) return 'firecracker';
+  return `hypervisor ${String(h)}`;
 }
 
 export interface VmViewSettings {
@@ -42,76 +36,55 @@ export interface VmViewSettings {
   netns: string | null;
 }
 
-let view: VmViewSettings | undefined;
-
-/** Set once at start-up: how users reach VMs from this host (ssh command, service URLs). */
-export function configureVmView(settings: VmViewSettings): void {
-  view = settings;
-}
-
-function sshInfo(vm: VmRecord): vmv1.SshInfo | undefined {
-  if (!view || !vm.ipv4) return undefined;
-  const prefix = view.netns ? ['ip', 'netns', 'exec', view.netns] : [];
-  return {
-    user: 'root',
-    host: vm.ipv4,
-    port: 22,
-    command: [...prefix, 'ssh', '-i', view.sshKeyPath, '-o', 'StrictHostKeyChecking=accept-new', '-o', `UserKnownHostsFile=${view.knownHostsPath}`, `root@${vm.ipv4}`],
-    hostKeyFingerprints: [],
-  };
-}
-
-function servicesOf(vm: VmRecord, includeSecrets: boolean): vmv1.GuestService[] {
-  const raw = vm.spec['services'];
-  if (!Array.isArray(raw)) return [];
-  const creds = credentialsOf(vm.spec);
-  return raw
-    .filter((x): x is JsonObject => typeof x === 'object' && x !== null && !Array.isArray(x))
-    .map((x) => {
-      const name = str(x, 'name');
-      const port = typeof x['port'] === 'number' ? x['port'] : 0;
-      const cred = creds.find((c) => c.service === name);
-      return {
-        name,
-        port,
-        ready: vm.state === 'running',
-        url: `http://${vm.name}.vm:${port}`,
-        credential: includeSecrets && cred ? cred.password : '',
-      };
-    });
-}
-
 /**
- * A VM row as the wire's Vm. Credentials are SENSITIVE: only filled when the caller asked
- * (GetVm include_secrets); everything else the row knows is always shown.
+ * The domain VM as the wire's Vm, with how users reach it from this host (ssh command,
+ * service URLs). Credentials are SENSITIVE: only filled when the caller asked (GetVm
+ * include_secrets); everything else the VM knows is always shown.
  */
-export function vmToProto(vm: VmRecord, opts: { includeSecrets?: boolean } = {}): vmv1.Vm {
-  return vmv1.Vm.fromPartial({
-    id: vm.id,
-    name: vm.name,
-    state: vmStateToProto(vm.state),
-    image: { id: vm.imageId, name: str(vm.spec, 'imageName'), fingerprint: str(vm.spec, 'imageFingerprint') },
-    kernel: vm.kernelId ?? '',
-    vcpus: vm.vcpus,
-    memoryMib: vm.memoryMib,
-    workDiskSizeBytes: typeof vm.spec['workDiskBytes'] === 'number' ? vm.spec['workDiskBytes'] : vm.workDiskGib * GIB,
-    network: { ipv4: vm.ipv4 ?? '', mac: vm.mac ?? '', tap: vm.tap ?? '', dnsName: `${vm.name}.vm` },
-    createdAt: vm.createdAt,
-    startedAt: vm.startedAt ?? undefined,
-    stoppedAt: vm.stoppedAt ?? undefined,
-    lastUsedAt: vm.lastUsedAt ?? undefined,
-    createOpId: vm.createOpId ?? '',
-    pid: vm.pid ?? 0,
-    credentials: opts.includeSecrets ? credentialsOf(vm.spec) : [],
-    services: servicesOf(vm, opts.includeSecrets === true),
-    ssh: sshInfo(vm),
-    workSeedFingerprint: str(vm.spec, 'workSeedFingerprint'),
-    hypervisor: vmv1.Hypervisor.HYPERVISOR_QEMU,
-    files: {
-      rootDiskPath: str(vm.runtime, 'rootDisk'),
-      workDiskPath: str(vm.runtime, 'workDisk'),
-      consoleLogPath: str(vm.runtime, 'consoleLog'),
-      runDir: '',
-    },
-  });
+export class VmView {
+  constructor(private readonly settings: VmViewSettings | undefined = undefined) {}
+
+  toProto(vm: Vm, opts: { includeSecrets?: boolean } = {}): vmv1.Vm {
+    const secrets = opts.includeSecrets === true;
+    return vmv1.Vm.fromPartial({
+      id: vm.id,
+      name: vm.name,
+      state: vmStateToProto(vm.state),
+      image: { ...vm.spec.image },
+      kernel: vm.spec.kernel.name,
+      vcpus: vm.vcpus,
+      memoryMib: vm.memoryMib,
+      workDiskSizeBytes: vm.spec.workDiskBytes,
+      network: { ipv4: vm.network.ipv4 ?? '', mac: vm.network.mac ?? '', tap: vm.network.tap ?? '', dnsName: `${vm.name}.vm` },
+      createdAt: vm.createdAt,
+      startedAt: vm.startedAt ?? undefined,
+      stoppedAt: vm.stoppedAt ?? undefined,
+      lastUsedAt: vm.lastUsedAt ?? undefined,
+      createOpId: vm.createOpId ?? '',
+      pid: vm.pid ?? 0,
+      credentials: secrets ? vm.credentials.map((c) => ({ ...c })) : [],
+      services: vm.spec.services.map((s) => {
+        const cred = vm.credentials.find((c) => c.service === s.name);
+        return { name: s.name, port: s.port, ready: vm.state === 'running', url: `http://${vm.name}.vm:${s.port}`, credential: secrets && cred ? cred.password : '' };
+      }),
+      ssh: this.sshInfo(vm),
+      workSeedFingerprint: vm.spec.workSeedFingerprint,
+      hypervisor: vmv1.Hypervisor.HYPERVISOR_QEMU,
+      files: { rootDiskPath: vm.files.rootDisk, workDiskPath: vm.files.workDisk, consoleLogPath: vm.files.consoleLog, runDir: '' },
+    });
+  }
+
+  private sshInfo(vm: Vm): vmv1.SshInfo | undefined {
+    const s = this.settings;
+    const ip = vm.network.ipv4;
+    if (!s || !ip) return undefined;
+    const prefix = s.netns ? ['ip', 'netns', 'exec', s.netns] : [];
+    return {
+      user: 'root',
+      host: ip,
+      port: 22,
+      command: [...prefix, 'ssh', '-i', s.sshKeyPath, '-o', 'StrictHostKeyChecking=accept-new', '-o', `UserKnownHostsFile=${s.knownHostsPath}`, `root@${ip}`],
+      hostKeyFingerprints: [],
+    };
+  }
 }

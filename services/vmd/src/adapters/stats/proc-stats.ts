@@ -1,10 +1,5 @@
 import { readFile } from 'node:fs/promises';
-
-export interface StatsSample {
-  at: Date;
-  cpuPercent: number;
-  rssBytes: number;
-}
+import type { StatsSample, VmStats } from '../../ports/stats.js';
 
 interface Last {
   pid: number;
@@ -29,7 +24,7 @@ export function rssBytes(status: string): number {
  * Samples each running VM's hypervisor process from /proc on an interval and keeps a short
  * history in memory (GetVmStats); nothing is stored, a restart starts a fresh history.
  */
-export class ProcStats {
+export class ProcStats implements VmStats {
   private readonly history = new Map<string, StatsSample[]>();
   private readonly last = new Map<string, Last>();
   private timer: NodeJS.Timeout | undefined;

@@ -61,7 +61,10 @@ export interface ExecCommand {
   user: string;
   /** Data written to the command's stdin, then closed. */
   stdin: Uint8Array;
-  /** Kill the command after this long; unset means no limit besides the RPC deadline. */
+  /**
+   * Kill the command (and what it started) after this long, answering
+   * timed_out; unset means no limit besides the RPC deadline; zero is refused.
+   */
   timeout?: Duration | undefined;
 }
 

@@ -32,7 +32,10 @@ export interface CreateVmRequest {
   name: string;
   /** Image name or id; empty means the configured default image. */
   image: string;
-  /** Kernel override; empty means the image's kernel. */
+  /**
+   * Kernel override by name; empty means the image's kernel. A kernel imaged
+   * has not pulled is NOT_FOUND (KERNEL_NOT_FOUND).
+   */
   kernel: string;
   /** 0 means the configured default; out-of-bounds values are INVALID_ARGUMENT. */
   vcpus: number;
@@ -45,9 +48,15 @@ export interface CreateVmRequest {
    * operation does (`--rm`-style); by default a disconnect only detaches.
    */
   cancelOnDetach: boolean;
-  /** Extra public keys to authorise in the guest, besides the configured one. */
+  /**
+   * Extra public keys to authorise for root in the guest, besides banger's own:
+   * OpenSSH public key lines (TYPE BASE64 [COMMENT]), at most 16.
+   */
   sshAuthorizedKeys: string[];
-  /** Hypervisor override; UNSPECIFIED picks the configured one. */
+  /**
+   * Hypervisor override; UNSPECIFIED and QEMU run the VM under QEMU, any other
+   * is refused (INVALID_ARGUMENT HYPERVISOR_UNSUPPORTED).
+   */
   hypervisor: Hypervisor;
 }
 
@@ -68,7 +77,7 @@ export interface StopVmRequest {
   ref: string;
   /**
    * How long to wait for a graceful shutdown before killing; unset means the
-   * configured default.
+   * configured default, zero kills at once.
    */
   timeout?: Duration | undefined;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseSs } from './vm-lifecycle.js';
+import { parseSs } from './ss.js';
 
 describe('parseSs', () => {
   it('parses listening sockets with their processes', () => {

@@ -1,0 +1,53 @@
+import type { OperationLog, OperationRunner } from '@banger/operations';
+import type { StreamVmConsole } from '../../app/console.js';
+import type { CreateVm } from '../../app/create.js';
+import type { DeleteVm } from '../../app/delete.js';
+import type { ExecVm } from '../../app/exec.js';
+import type { GetVm } from '../../app/get.js';
+import type { KillVm } from '../../app/kill.js';
+import type { ListVms } from '../../app/list.js';
+import type { GetVmPorts } from '../../app/ports.js';
+import type { PromoteVm } from '../../app/promote.js';
+import type { PruneVms } from '../../app/prune.js';
+import type { ResizeWorkDisk } from '../../app/resize.js';
+import type { RestartVm } from '../../app/restart.js';
+import type { StartVm } from '../../app/start.js';
+import type { GetVmStats } from '../../app/stats.js';
+import type { StopVm } from '../../app/stop.js';
+import type { StreamExecVm } from '../../app/stream-exec.js';
+import type { TouchVm } from '../../app/touch.js';
+import type { VmBounds } from '../../domain/create-request.js';
+import type { VmEvents } from './events.js';
+import type { VmView } from './vm-convert.js';
+
+/** vmd's use cases, one per RPC of VmService, keyed by the RPC's handler name. */
+export interface VmUseCases {
+  createVm: CreateVm;
+  startVm: StartVm;
+  stopVm: StopVm;
+  restartVm: RestartVm;
+  killVm: KillVm;
+  deleteVm: DeleteVm;
+  pruneVms: PruneVms;
+  getVm: GetVm;
+  listVms: ListVms;
+  touchVm: TouchVm;
+  resizeWorkDisk: ResizeWorkDisk;
+  promoteVm: PromoteVm;
+  execVm: ExecVm;
+  streamExecVm: StreamExecVm;
+  getVmPorts: GetVmPorts;
+  getVmStats: GetVmStats;
+  streamVmConsole: StreamVmConsole;
+}
+
+/** What the handlers convert with and hand work to. */
+export interface HandlerDeps {
+  useCases: VmUseCases;
+  runner: OperationRunner;
+  operations: OperationLog;
+  view: VmView;
+  events: VmEvents;
+  bounds: VmBounds;
+  defaultImage: string;
+}

@@ -1,0 +1,117 @@
+import { AlreadyExistsError, BangerError, FailedPreconditionError } from '@banger/runtime/errors';
+import { failureEvent, StageFailure } from '@banger/runtime/ops';
+import { allocateAddress, macForVm, newVmId } from '../domain/addressing.js';
+import type { CreateVmCommand } from '../domain/create-request.js';
+import { NO_FILES, vmToJson, type Vm, type VmSpec } from '../domain/vm.js';
+import type { ImageCatalog, ResolvedImage } from '../ports/images.js';
+import type { OperationHandle } from '../ports/operation.js';
+import { BootStages, settled, type BootDeps } from './boot-stages.js';
+import { Rollback } from './rollback.js';
+import type { VmLocks } from './vm-locks.js';
+
+export interface CreateVmDeps extends BootDeps {
+  images: ImageCatalog;
+  locks: VmLocks;
+}
+
+const BOOT_STAGES = new Set(['boot', 'agent', 'services']);
+/** Racing creates may pick the same free address; the loser picks again this many times. */
+const ADDRESS_ATTEMPTS = 8;
+
+function specOf(image: ResolvedImage, cmd: CreateVmCommand): VmSpec {
+  return {
+    image: { id: image.id, name: image.name, fingerprint: image.fingerprint },
+    kernel: { ...image.kernel },
+    boot: { storeKernel: { ...image.storeKernel }, kernelPath: image.kernelPath, initrdPath: image.initrdPath, initPath: image.initPath, kernelArgs: [...image.kernelArgs] },
+    workDiskBytes: cmd.workDiskBytes,
+    workSeedFingerprint: image.workSeedFingerprint,
+    services: image.services.map((s) => ({ ...s })),
+    sshAuthorizedKeys: [...cmd.sshAuthorizedKeys],
+    hypervisor: cmd.hypervisor,
+  };
+}
+
+/**
+ * CreateVm as stages, each reported with its duration: preflight → reserve → network →
+ * disks → boot → agent → services. Every host resource is recorded on the operation the
+ * moment it exists and undone in reverse order if a later stage fails, so a failed create
+ * leaves no tap, overlay, work disk, DNS record, process or row behind.
+ */
+export class CreateVm {
+  constructor(private readonly deps: CreateVmDeps) {}
+
+  async run(cmd: CreateVmCommand, op: OperationHandle): Promise<{ targetId: string; vmId: string }> {
+    const { deps } = this;
+    let vmId = '';
+    const rollback = new Rollback(op, () => vmId);
+    const stages = new BootStages(deps, op, 'vm_create', rollback);
+    await op.emit({ type: 'accepted', opId: op.opId, kind: 'vm_create', target: cmd.name });
+    try {
+      const image = await stages.run('preflight', 'host capable, image resolvable, name free', () => this.preflight(cmd));
+      const reserved = await stages.run('reserve', 'record the VM and allocate its address', async () => {
+        const vm = await this.reserve(cmd, image, op.opId);
+        vmId = vm.id;
+        await rollback.add('row', vm.id, async () => void (await deps.vms.delete(vm.id)));
+        return vm;
+      });
+      // Nothing else may touch this VM (delete, stop) until the create ends.
+      await deps.locks.with(reserved.id, 'create', async () => {
+        let vm = await stages.network(reserved, { owned: true });
+        vm = await stages.disks(vm, image);
+        vm = await stages.boot(vm);
+        await stages.agent(vm, cmd.sshAuthorizedKeys);
+        vm = await deps.vms.update(vm.id, { credentials: await stages.readSecrets(vm, vm.spec.services) });
+        await stages.services(vm, { noWait: cmd.noWait });
+        const ready = await deps.vms.transition(vm.id, 'running', { startedAt: new Date() });
+        await rollback.commit();
+        await op.emit({ type: 'result', result: { vm: vmToJson(ready) } });
+      });
+      return { targetId: vmId, vmId };
+    } catch (err) {
+      const rolledBack = await rollback.undo();
+      const stage = err instanceof StageFailure ? err.stage : '';
+      const tail = BOOT_STAGES.has(stage) ? await stages.consoleTail() : undefined;
+      await op.emit({ ...failureEvent(err, op.opId, tail ? { consoleTail: tail } : {}), rolledBack: rolledBack.undone, leftovers: rolledBack.leftovers });
+      throw err;
+    }
+  }
+
+  /** Three independent questions, asked at once; answered in order of what to fix first. */
+  private async preflight(cmd: CreateVmCommand): Promise<ResolvedImage> {
+    const { host, vms, images } = this.deps;
+    const [ready, taken, resolved] = await Promise.allSettled([host.readiness(), vms.findByName(cmd.name), images.resolve(cmd.image, cmd.kernel)]);
+    const readiness = settled(ready);
+    if (readiness.blockers.length > 0) {
+      throw new FailedPreconditionError('HOST_NOT_READY', `host cannot run VMs: ${readiness.blockers.map((b) => `${b.name}: ${b.detail} (fix: ${b.fix})`).join('; ')}`);
+    }
+    if (settled(taken)) throw new AlreadyExistsError('vm', cmd.name, 'VM_NAME_TAKEN', { fields: { field: 'name' } });
+    return settled(resolved);
+  }
+
+  /** The VM's row with the lowest free address; an address taken by a racing create is skipped. */
+  private async reserve(cmd: CreateVmCommand, image: ResolvedImage, opId: string): Promise<Vm> {
+    const { vms, subnet } = this.deps;
+    const used = new Set(await vms.usedIpv4());
+    for (let attempt = 1; ; attempt++) {
+      const id = newVmId();
+      const ipv4 = allocateAddress(subnet, used);
+      try {
+        return await vms.insert({
+          id,
+          name: cmd.name,
+          state: 'creating',
+          vcpus: cmd.vcpus,
+          memoryMib: cmd.memoryMib,
+          spec: specOf(image, cmd),
+          files: { ...NO_FILES },
+          network: { ipv4, mac: macForVm(id), tap: null },
+          credentials: [],
+          createOpId: opId,
+        });
+      } catch (err) {
+        if (!(err instanceof BangerError && err.reason === 'VM_IPV4_TAKEN') || attempt >= ADDRESS_ATTEMPTS) throw err;
+        used.add(ipv4);
+      }
+    }
+  }
+}

@@ -1,0 +1,172 @@
+import { join } from 'node:path';
+import { descriptorSetPath, serviceNames, vmv1 } from '@banger/api';
+import { loadConfig, type BangerConfig } from '@banger/config';
+import { OPERATION_RETENTION_MS, OperationRunner, schedulePruning } from '@banger/operations';
+import { createLogger, MetricsRegistry, runGrpcDaemon, setRootLogger } from '@banger/runtime';
+import { QemuGuestAgent } from './adapters/agent/guest-agent.js';
+import { FileConsoleLogs } from './adapters/console-logs.js';
+import { VmEvents } from './adapters/grpc/events.js';
+import type { VmUseCases } from './adapters/grpc/use-cases.js';
+import { VmView } from './adapters/grpc/vm-convert.js';
+import { vmServiceImplementation } from './adapters/grpc/vm-service.js';
+import { HelperClient } from './adapters/helper-client.js';
+import { ImagedClient } from './adapters/imaged-client.js';
+import { ensureSshKey } from './adapters/ssh-key.js';
+import { openVmdState, type VmdState } from './adapters/state.js';
+import { ProcStats } from './adapters/stats/proc-stats.js';
+import { PgVmRepo } from './adapters/vm-repo.js';
+import type { BootDeps } from './app/boot-stages.js';
+import { StreamVmConsole } from './app/console.js';
+import { CreateVm } from './app/create.js';
+import { DeleteVm } from './app/delete.js';
+import { ExecVm } from './app/exec.js';
+import { GetVm } from './app/get.js';
+import { KillVm } from './app/kill.js';
+import { ListVms } from './app/list.js';
+import { GetVmPorts } from './app/ports.js';
+import { PromoteVm } from './app/promote.js';
+import { PruneVms } from './app/prune.js';
+import { Reconcile } from './app/reconcile.js';
+import { ResizeWorkDisk } from './app/resize.js';
+import { RestartVm } from './app/restart.js';
+import { StartVm } from './app/start.js';
+import { GetVmStats } from './app/stats.js';
+import { StopVm } from './app/stop.js';
+import { StreamExecVm } from './app/stream-exec.js';
+import { TouchVm } from './app/touch.js';
+import { VmLocks } from './app/vm-locks.js';
+import { parseSubnet } from './domain/addressing.js';
+import { VM_STATES } from './domain/vm.js';
+import { noStageGate, type StageGate } from './ports/operation.js';
+
+const DRAIN_MS = 10_000;
+
+export interface VmdOptions {
+  /** Consulted after every create/start stage; production passes none (see ports/operation.ts). */
+  stageGate?: StageGate;
+}
+
+/** Builds every use case over its ports: the composition root, and nothing else. */
+export function vmUseCases(deps: BootDeps & Pick<ConstructorParameters<typeof CreateVm>[0], 'images' | 'locks'> & { stats: ProcStats }): VmUseCases {
+  const stopVm = new StopVm(deps);
+  const startVm = new StartVm(deps);
+  const deleteVm = new DeleteVm(deps);
+  return {
+    createVm: new CreateVm(deps),
+    startVm,
+    stopVm,
+    restartVm: new RestartVm({ stop: stopVm, start: startVm }),
+    killVm: new KillVm(deps),
+    deleteVm,
+    pruneVms: new PruneVms({ vms: deps.vms, deleteVm }),
+    getVm: new GetVm(deps),
+    listVms: new ListVms(deps),
+    touchVm: new TouchVm(deps),
+    resizeWorkDisk: new ResizeWorkDisk(deps),
+    promoteVm: new PromoteVm(deps),
+    execVm: new ExecVm(deps),
+    streamExecVm: new StreamExecVm(deps),
+    getVmPorts: new GetVmPorts(deps),
+    getVmStats: new GetVmStats(deps),
+    streamVmConsole: new StreamVmConsole(deps),
+  };
+}
+
+/**
+ * vmd: opens its state, wires its adapters to its use cases, serves VmService on its socket,
+ * then reconciles with the host in the background. `options` exist for test harnesses only.
+ */
+export async function runVmd(options: VmdOptions = {}): Promise<void> {
+  let config: BangerConfig;
+  try {
+    config = loadConfig({ env: process.env });
+  } catch (err) {
+    createLogger({ service: 'vmd' }).fatal({ err }, 'start-up failed');
+    process.exit(1);
+  }
+  const logger = createLogger({ service: 'vmd', level: config.log.level });
+  setRootLogger(logger);
+  logger.info({ config: config.source, socket: config.vmd.socket }, 'vmd starting');
+
+  let state: VmdState;
+  try {
+    state = await openVmdState(config, logger);
+  } catch (err) {
+    logger.fatal({ err }, 'start-up failed');
+    process.exit(1);
+  }
+
+  const helper = new HelperClient(config.privhelper.socket);
+  const images = new ImagedClient(config.imaged.socket);
+  const vms = new PgVmRepo(state.db);
+  const ssh = await ensureSshKey(config.paths.stateDir);
+  const view = new VmView({ sshKeyPath: ssh.privateKeyPath, knownHostsPath: join(config.paths.stateDir, 'ssh', 'known_hosts'), netns: config.network.netns });
+  const stats = new ProcStats(async () => (await vms.list({ states: ['running'] })).flatMap((v) => (v.pid ? [{ id: v.id, pid: v.pid }] : [])));
+  stats.start();
+  const useCases = vmUseCases({
+    vms,
+    host: helper,
+    agent: new QemuGuestAgent(),
+    consoleLogs: new FileConsoleLogs(),
+    bridge: config.network.bridge,
+    subnet: parseSubnet(config.network.cidr),
+    sshPublicKey: ssh.publicKey,
+    // Under TCG a Debian guest needs 10-40 s to answer its agent on 2 busy cores; opencode's
+    // first start is slower still. A create that misses these bounds rolls back.
+    timeouts: { agentMs: config.vm.agentTimeoutSeconds * 1000, serviceMs: config.vm.servicesTimeoutSeconds * 1000 },
+    gate: options.stageGate ?? noStageGate,
+    images,
+    locks: new VmLocks(),
+    stats,
+  });
+  const runner = new OperationRunner({ log: state.operations, logger, service: 'vmd' });
+  const stopPruning = schedulePruning(state.operations, logger);
+  logger.info({ retention_ms: OPERATION_RETENTION_MS }, 'finished operations are pruned after the retention period');
+
+  const metrics = new MetricsRegistry();
+  metrics.gauge('banger_vms', 'VMs known to vmd, by state.', ['state'], async () => {
+    const all = await vms.list();
+    return VM_STATES.map((s) => ({ labels: { state: s }, value: all.filter((v) => v.state === s).length }));
+  });
+
+  await runGrpcDaemon({
+    name: 'vmd',
+    metrics,
+    logger,
+    socketPath: config.vmd.socket,
+    socketMode: 0o660,
+    socketGroup: 'banger',
+    serviceName: serviceNames.vm,
+    definition: vmv1.VmServiceService,
+    implementation: vmServiceImplementation({ useCases, runner, operations: state.operations, view, events: new VmEvents(view), bounds: config.vm, defaultImage: config.vm.defaultImage }),
+    descriptorSetPath,
+    drainMs: DRAIN_MS,
+    onStop: async () => {
+      stats.stop();
+      await runner.shutdown(DRAIN_MS);
+      await stopPruning();
+      helper.close();
+      images.close();
+      await state.db.close();
+    },
+  });
+  // VMs outlive vmd by design: once serving, align rows with what really runs and clean up
+  // after operations a previous process could not finish. privhelper may still be starting.
+  const reconcile = new Reconcile({ vms, host: helper });
+  void (async () => {
+    for (let attempt = 1; attempt <= 30; attempt++) {
+      try {
+        await reconcile.run(state.interrupted);
+        return;
+      } catch (err) {
+        logger.warn({ err, attempt }, 'reconciliation failed; retrying');
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+    }
+  })();
+  // runGrpcDaemon returns once serving; a failed listen has logged 'start-up failed' and set the exit code.
+  if (process.exitCode === 1) {
+    await stopPruning();
+    await state.db.close();
+  }
+}

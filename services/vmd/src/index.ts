@@ -1,0 +1,2 @@
+export { runVmd, type VmdOptions } from './daemon.js';
+export type { StageGate, StagePoint } from './ports/operation.js';

@@ -1,0 +1,159 @@
+import { StageFailure, toBangerError, type BangerError } from '@banger/runtime';
+import type { Operation, OperationResource } from '@banger/store';
+import { CreateVm } from '../app/create.js';
+import { DeleteVm } from '../app/delete.js';
+import { Reconcile, type ReconcileReport } from '../app/reconcile.js';
+import { StartVm } from '../app/start.js';
+import { StopVm } from '../app/stop.js';
+import { VmLocks } from '../app/vm-locks.js';
+import { parseSubnet } from '../domain/addressing.js';
+import type { CreateVmCommand } from '../domain/create-request.js';
+import type { Vm } from '../domain/vm.js';
+import { noStageGate, type StageGate } from '../ports/operation.js';
+import { FakeAgent, FakeHost, FakeImages, MemoryVms, RecordingOperation } from './fakes.js';
+
+/** What a test sees of a VM: the fields the lifecycle is about, independent of how rows are typed. */
+export interface VmView {
+  id: string;
+  name: string;
+  state: string;
+  pid: number | null;
+  tap: string | null;
+  ipv4: string | null;
+}
+
+/** The error as a client would be given it (code, reason, fields): a failed stage's own error, not the stage wrapper. */
+function clientError(err: unknown): BangerError {
+  return toBangerError(err instanceof StageFailure ? err.error : err);
+}
+
+async function asClientSees<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    throw clientError(err);
+  }
+}
+
+/**
+ * vmd's lifecycle use cases wired to fakes of vmd's own ports (privhelper, imaged, the guest
+ * agent, the VM rows, the operation), behind one small surface. The use-case tests talk to
+ * this surface only, so they state behaviour, not wiring, and keep checking that behaviour
+ * while the code behind it moves.
+ */
+export function vmdHarness(opts: { serviceMs?: number; gate?: StageGate } = {}) {
+  const host = new FakeHost();
+  const agent = new FakeAgent();
+  const images = new FakeImages();
+  const rows = new MemoryVms();
+  const locks = new VmLocks();
+  const subnet = parseSubnet('172.30.0.0/24');
+  const deps = {
+    vms: rows,
+    host,
+    agent,
+    consoleLogs: { read: async () => 'Linux version 6.1\nlast console line\n' },
+    bridge: 'br-test',
+    subnet,
+    sshPublicKey: 'ssh-ed25519 AAAAbanger banger',
+    timeouts: { agentMs: 1000, serviceMs: opts.serviceMs ?? 5000 },
+    gate: opts.gate ?? noStageGate,
+    images,
+    locks,
+  };
+  const createVm = new CreateVm(deps);
+  const startVm = new StartVm(deps);
+  const stopVm = new StopVm(deps);
+  const deleteVm = new DeleteVm(deps);
+  const view = (v: Vm): VmView => ({ id: v.id, name: v.name, state: v.state, pid: v.pid, tap: v.network.tap, ipv4: v.network.ipv4 });
+  const full = (cmd: Partial<CreateVmCommand> & { name: string }): CreateVmCommand => ({
+    image: '',
+    kernel: '',
+    memoryMib: 512,
+    vcpus: 1,
+    workDiskBytes: 2 * 1024 ** 3,
+    noWait: false,
+    sshAuthorizedKeys: [],
+    hypervisor: 'qemu',
+    ...cmd,
+  });
+
+  return {
+    host,
+    agent,
+    images,
+    rows,
+    subnet,
+
+    /** Runs CreateVm to its end; the error (if any) is returned, the events are on `op`. */
+    async create(cmd: Partial<CreateVmCommand> & { name: string }, op = new RecordingOperation()): Promise<{ op: RecordingOperation; error: unknown }> {
+      try {
+        await createVm.run(full(cmd), op);
+        return { op, error: undefined };
+      } catch (error) {
+        return { op, error: clientError(error) };
+      }
+    },
+
+    async start(ref: string, opt: { noWait?: boolean } = {}, op = new RecordingOperation()): Promise<{ op: RecordingOperation; error: unknown }> {
+      try {
+        await startVm.run({ ref, noWait: opt.noWait ?? false }, op);
+        return { op, error: undefined };
+      } catch (error) {
+        return { op, error: clientError(error) };
+      }
+    },
+
+    async stop(ref: string, timeoutMs = 30_000): Promise<{ vm: VmView; forced: boolean }> {
+      const { vm, forced } = await asClientSees(stopVm.run({ ref, timeoutMs }));
+      return { vm: view(vm), forced };
+    },
+
+    async delete(ref: string, opt: { force?: boolean } = {}): Promise<{ vm: VmView }> {
+      return { vm: view(await asClientSees(deleteVm.run({ ref, stopTimeoutMs: opt.force ? 0 : 30_000 }))) };
+    },
+
+    async reconcile(interrupted: Operation[] = []): Promise<ReconcileReport> {
+      return new Reconcile({ vms: rows, host }).run(interrupted);
+    },
+
+    vms(): VmView[] {
+      return [...rows.rows.values()].map(view);
+    },
+
+    vm(name: string): VmView | undefined {
+      return this.vms().find((v) => v.name === name);
+    },
+
+    /** The whole domain VM, for tests about what it keeps. */
+    entity(name: string): Vm | undefined {
+      return [...rows.rows.values()].find((v) => v.name === name);
+    },
+
+    /** The boot files and command line the last launch was given. */
+    lastLaunch() {
+      return host.launches.at(-1);
+    },
+  };
+}
+
+export type VmdHarness = ReturnType<typeof vmdHarness>;
+
+/** An operation a previous vmd left running, as start-up recovery hands it over. */
+export function interruptedOp(resources: OperationResource[], over: Partial<Operation> = {}): Operation {
+  const now = new Date();
+  return {
+    opId: 'op-interrupted0',
+    kind: 'vm_create',
+    target: 'crashed',
+    state: 'failed',
+    error: { reason: 'INTERRUPTED', message: 'interrupted' },
+    result: null,
+    resources,
+    lastSeq: 3,
+    createdAt: now,
+    updatedAt: now,
+    finishedAt: now,
+    ...over,
+  };
+}
