@@ -5,5 +5,4 @@
 
 /* eslint-disable */
 
-export * as v1 from "./index.banger.helper.v1.js";
 export * as v2 from "./index.banger.helper.v2.js";

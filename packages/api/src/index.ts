@@ -6,7 +6,6 @@
 export * as commonv1 from '../gen/index.banger.common.v1.js';
 export * as vmv1 from '../gen/index.banger.vm.v1.js';
 export * as imagev1 from '../gen/index.banger.image.v1.js';
-export * as helperv1 from '../gen/index.banger.helper.v1.js';
 export * as helperv2 from '../gen/index.banger.helper.v2.js';
 /** google.rpc: Status, ErrorInfo and the other error details, Code, and Any. */
 export * as googleRpc from './google-rpc.js';
