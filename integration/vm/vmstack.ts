@@ -85,13 +85,17 @@ export async function collect<T>(stream: AsyncIterable<T>): Promise<{ items: T[]
   }
 }
 
-/** Pids of QEMU processes running a given VM id (by the -name argument privhelper sets). */
+/**
+ * Pids of QEMU processes running a given VM id (by the -name argument privhelper sets). The
+ * jailer supervising each QEMU carries the same argv after its own, so only processes whose
+ * argv[0] is QEMU count.
+ */
 export async function qemuPidsFor(vmId: string): Promise<number[]> {
   const pids: number[] = [];
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-    if (cmdline.includes(`banger-${vmId}`) && cmdline.includes('qemu-system')) {
+    if (cmdline.includes(`banger-${vmId}`) && (cmdline.split('\0')[0] ?? '').includes('qemu-system')) {
       const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
       if (!/\) Z /.test(stat)) pids.push(Number(entry));
     }

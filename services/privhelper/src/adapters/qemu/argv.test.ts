@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { vmRunPaths } from '../../domain/hypervisor/rundir.js';
 import type { LaunchSpec } from '../../domain/vmspec/spec.js';
 import { buildQemuArgv, JAIL_INITRD, JAIL_KERNEL, SANDBOX } from './argv.js';
-import { isOurQemu } from './driver.js';
+import { isOurQemu } from './launch-record.js';
 
 // Built by hand (as validateLaunchSpec would) so the expected argv is spelled out in full.
 const spec = {

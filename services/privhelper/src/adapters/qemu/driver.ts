@@ -2,17 +2,18 @@ import { chmod, chown, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/p
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import type { Accel, Hypervisor, StopOutcome, VmDescription, VmHandle, VmRunState } from '../../domain/hypervisor/driver.js';
+import type { Accel, ExitView, Hypervisor, JailView, StopOutcome, VmDescription, VmHandle, VmRunState } from '../../domain/hypervisor/driver.js';
 import { vmRunPaths, type VmRunPaths } from '../../domain/hypervisor/rundir.js';
 import { allocateUid, inJailRange, JAIL_LAYERS, jailerArgs, layerUnavailable, type JailConfig, type JailLayer, type JailPlan } from '../../domain/hypervisor/jail.js';
 import { VmHostError } from '../../domain/vmspec/errors.js';
 import type { LaunchInput } from '../../domain/hypervisor/driver.js';
-import type { LaunchSpec } from '../../domain/vmspec/spec.js';
 import { VM_ID_RE, validateVmId } from '../../domain/vmspec/spec.js';
 import { spawnProcess } from '@banger/proc';
 import { prepareVmCgroups, removeVmCgroups, type CgroupEnv, type VmCgroups } from '../proc/cgroup.js';
 import { isAlive, readCmdline, readPidFile, waitForPidExit } from '../proc/pids.js';
-import { buildQemuArgv, FD, JAIL_INITRD, JAIL_KERNEL, qemuProcessName } from './argv.js';
+import { buildQemuArgv, FD, JAIL_INITRD, JAIL_KERNEL } from './argv.js';
+import { inspectJail, procUid } from './jail-inspect.js';
+import { firstLine, isOurQemu, lastLine, readExit, readRecord, type JailRecord, type LaunchRecord } from './launch-record.js';
 import { QmpClient } from './qmp.js';
 
 export interface QemuDriverConfig {
@@ -36,26 +37,6 @@ export interface QemuDriverConfig {
   readonly escalationWaitMs?: number;
   /** How long QEMU has to answer on QMP once executed before the launch counts as failed. */
   readonly startTimeoutMs?: number;
-}
-
-/** What the launch record says about the jail a VM runs in. */
-export interface JailRecord {
-  readonly uid: number;
-  readonly cgroups: VmCgroups | null;
-  readonly applied: readonly JailLayer[];
-  readonly skipped: readonly JailLayer[];
-  readonly supervisorPid: number;
-}
-
-interface LaunchRecord {
-  readonly vmId: string;
-  readonly accel: Accel;
-  readonly argv: readonly string[];
-  readonly spec: LaunchSpec;
-  /** The image the root overlay was based on at launch (from privhelper's disk record). */
-  readonly baseImage?: string;
-  readonly launchedAt: string;
-  readonly jail: JailRecord;
 }
 
 /**
@@ -218,21 +199,26 @@ export class QemuDriver implements Hypervisor {
     return (await this.runningRecords()).map((r) => r.spec.kernel);
   }
 
-  /** The jail a running VM is in (for tests and `vm show`), or undefined when it is not running. */
-  async jailOf(vmId: string): Promise<JailRecord | undefined> {
-    if ((await this.find(vmId)) === undefined) return undefined;
-    return (await readRecord(vmRunPaths(this.cfg.runVmsDir, validateVmId(vmId)).launchJson))?.jail;
+  async jail(vmId: string): Promise<JailView | undefined> {
+    const h = await this.find(vmId);
+    if (h === undefined) return undefined;
+    const record = await readRecord(vmRunPaths(this.cfg.runVmsDir, vmId).launchJson);
+    return record ? inspectJail(h.pid, record.jail) : undefined;
   }
 
-  /** How QEMU ended, as the supervisor recorded it; undefined while it runs or when unknown. */
-  async exitOf(vmId: string): Promise<{ code: number; signal: string } | undefined> {
-    const text = await readFile(vmRunPaths(this.cfg.runVmsDir, validateVmId(vmId)).exitJson, 'utf8').catch(() => undefined);
-    if (text === undefined) return undefined;
-    try {
-      const e = JSON.parse(text) as { code?: unknown; signal?: unknown };
-      return { code: typeof e.code === 'number' ? e.code : -1, signal: typeof e.signal === 'string' ? e.signal : '' };
-    } catch {
-      return undefined;
+  /**
+   * The jailer writes exit.json just after it reaps QEMU, so a caller that saw the pid go may
+   * be a moment early: wait briefly while the supervisor is still alive.
+   */
+  async exit(vmId: string): Promise<ExitView | undefined> {
+    const run = vmRunPaths(this.cfg.runVmsDir, validateVmId(vmId));
+    const deadline = Date.now() + 2000;
+    for (;;) {
+      const exit = await readExit(run.exitJson);
+      if (exit !== undefined || Date.now() > deadline) return exit;
+      const supervisor = (await readRecord(run.launchJson))?.jail.supervisorPid;
+      if (supervisor === undefined || !(await isAlive(supervisor))) return readExit(run.exitJson);
+      await sleep(25);
     }
   }
 
@@ -364,57 +350,9 @@ export class QemuDriver implements Hypervisor {
   }
 }
 
-/** Our QEMU for this VM: a qemu-system binary with `-name banger-<id>,...`. */
-export function isOurQemu(cmd: readonly string[], vmId: string): boolean {
-  const exe = path.basename(cmd[0] ?? '');
-  if (!exe.startsWith('qemu-system-')) return false;
-  const name = cmd[cmd.indexOf('-name') + 1];
-  return cmd.includes('-name') && name !== undefined && name.split(',')[0] === qemuProcessName(vmId);
-}
-
-/** The real uid of a process (from /proc), undefined when it is gone. */
-async function procUid(pid: number): Promise<number | undefined> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-  const m = /^Uid:\s+(\d+)/m.exec(status);
-  return m ? Number(m[1]) : undefined;
-}
-
-/** The first line a stream writes, or undefined when it ends, the process exits or time runs out. */
-function firstLine(stream: NodeJS.ReadableStream | null, exited: Promise<unknown>, timeoutMs: number): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    if (stream === null) return resolve(undefined);
-    let buf = '';
-    const timer = setTimeout(() => finish(undefined), timeoutMs);
-    const finish = (v: string | undefined): void => {
-      clearTimeout(timer);
-      stream.removeListener('data', onData);
-      resolve(v);
-    };
-    const onData = (d: Buffer | string): void => {
-      buf += d.toString();
-      const nl = buf.indexOf('\n');
-      if (nl >= 0) finish(buf.slice(0, nl));
-    };
-    stream.on('data', onData);
-    void exited.then(() => setTimeout(() => finish(buf.includes('\n') ? buf.slice(0, buf.indexOf('\n')) : undefined), 50));
-  });
-}
-
-async function readRecord(file: string): Promise<LaunchRecord | undefined> {
-  try {
-    return JSON.parse(await readFile(file, 'utf8')) as LaunchRecord;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Up to ten minutes: a longer wait belongs to the caller's retry loop, not one helper call. */
 function checkTimeout(timeoutMs: number): void {
   if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 0 || timeoutMs > 600_000) {
     throw new VmHostError('INVALID_ARGUMENT', 'OUT_OF_RANGE', 'timeout_ms must be an integer within 0..600000', { field: 'timeout_ms' });
   }
-}
-
-function lastLine(s: string): string {
-  return (s.trim().split('\n').pop() ?? '').slice(0, 300);
 }

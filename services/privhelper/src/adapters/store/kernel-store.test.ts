@@ -64,7 +64,7 @@ describe.skipIf(!asRoot)('KernelStore (real files under a temp layout)', () => {
       const staged = await stat(path.join(dir, file));
       expect(await readFile(path.join(installed, file))).toEqual(src[artifact as keyof typeof src]);
       expect(copy.ino).not.toBe(staged.ino);
-      expect([copy.uid, copy.mode & 0o777, copy.nlink]).toEqual([0, 0o640, 1]);
+      expect([copy.uid, copy.mode & 0o777, copy.nlink]).toEqual([0, 0o644, 1]);
     }
     expect((await stat(installed)).mode & 0o777).toBe(0o750);
     expect(JSON.parse(await readFile(path.join(installed, MANIFEST), 'utf8'))).toMatchObject({ name: r.name, packageVersion: r.version });

@@ -45,6 +45,30 @@ export interface VmHandle {
 
 export type StopOutcome = 'graceful' | 'quit' | 'killed' | 'not_running';
 
+/** How a hypervisor process ended, as its supervisor saw it (`signal` empty for a normal exit). */
+export interface ExitView {
+  readonly code: number;
+  readonly signal: string;
+}
+
+/**
+ * A running VM's jail: what the launch applied, and what the kernel reports about the live
+ * process (so `vm show` and the tests see the truth, not the intent).
+ */
+export interface JailView {
+  readonly uid: number;
+  readonly gid: number;
+  readonly applied: readonly string[];
+  readonly skipped: readonly string[];
+  readonly seccompMode: number;
+  readonly capEff: string;
+  readonly capBnd: string;
+  readonly noNewPrivs: boolean;
+  readonly ownNamespaces: readonly string[];
+  readonly limits: { readonly memoryBytes: number; readonly pids: number; readonly cpu: number } | null;
+  readonly cgroups: readonly string[];
+}
+
 export type VmRunState = 'running' | 'paused' | 'shutdown' | 'not_running' | 'unknown';
 
 export interface VmDescription {
@@ -80,6 +104,10 @@ export interface Hypervisor {
   /** Finds a running VM again from its run dir (pid file + /proc cmdline check); undefined when not running. */
   find(vmId: string): Promise<VmHandle | undefined>;
   describe(vmId: string): Promise<VmDescription>;
+  /** The jail of a running VM; undefined when it is not running. */
+  jail(vmId: string): Promise<JailView | undefined>;
+  /** How the VM's last process ended; undefined while it runs or when nothing was recorded. */
+  exit(vmId: string): Promise<ExitView | undefined>;
   /** Deletes the run dir of a VM that is not running (FAILED_PRECONDITION while it runs); absent is fine. */
   remove(vmId: string): Promise<{ removed: boolean }>;
 }

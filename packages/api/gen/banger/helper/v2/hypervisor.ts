@@ -155,7 +155,49 @@ export interface HypervisorProcess {
   /** Accelerator actually in use. */
   accel: Accel;
   startedAt?: Date | undefined;
-  sockets?: VmSockets | undefined;
+  sockets?:
+    | VmSockets
+    | undefined;
+  /** The jail the process runs in, as recorded at launch and read back live. */
+  jail?: Jail | undefined;
+}
+
+/**
+ * Jail is how a VM's QEMU is confined: what privhelper applied at launch
+ * and what the kernel says about the running process now (read from
+ * /proc/<pid>/status and the VM's cgroup files, not from the record).
+ */
+export interface Jail {
+  /** The VM's own uid and gid (from [privhelper] jail_uid_base). */
+  uid: number;
+  gid: number;
+  /**
+   * Layers applied and skipped ("uid", "no_new_privs", "namespaces",
+   * "seccomp", "cgroup"); skipped is empty unless [privhelper]
+   * jail_optional_layers allowed a layer the host could not apply.
+   */
+  layersApplied: string[];
+  layersSkipped: string[];
+  /**
+   * Live: Seccomp mode (2 = filter), effective and bounding capability sets
+   * (hex, as in /proc), NoNewPrivs.
+   */
+  seccompMode: number;
+  capEff: string;
+  capBnd: string;
+  noNewPrivs: boolean;
+  /**
+   * Live: namespaces the process does not share with privhelper
+   * ("mnt", "net", "ipc", "uts").
+   */
+  ownNamespaces: string[];
+  /** Live: the VM cgroup's limits (0 when the cgroup layer was skipped). */
+  memoryLimitBytes: number;
+  pidsMax: number;
+  /** cpu.weight (cgroup v2) or cpu.shares (v1). */
+  cpuWeight: number;
+  /** Cgroup directories the process is in. */
+  cgroups: string[];
 }
 
 /** ExitInfo is how a hypervisor process ended. */
@@ -731,7 +773,7 @@ export const VmSockets: MessageFns<VmSockets> = {
 };
 
 function createBaseHypervisorProcess(): HypervisorProcess {
-  return { vmId: "", pid: 0, kind: 0, accel: 0, startedAt: undefined, sockets: undefined };
+  return { vmId: "", pid: 0, kind: 0, accel: 0, startedAt: undefined, sockets: undefined, jail: undefined };
 }
 
 export const HypervisorProcess: MessageFns<HypervisorProcess> = {
@@ -753,6 +795,9 @@ export const HypervisorProcess: MessageFns<HypervisorProcess> = {
     }
     if (message.sockets !== undefined) {
       VmSockets.encode(message.sockets, writer.uint32(50).fork()).join();
+    }
+    if (message.jail !== undefined) {
+      Jail.encode(message.jail, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -818,6 +863,14 @@ export const HypervisorProcess: MessageFns<HypervisorProcess> = {
             message.sockets = VmSockets.decode(reader, reader.uint32());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.jail = Jail.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -846,6 +899,7 @@ export const HypervisorProcess: MessageFns<HypervisorProcess> = {
         ? fromJsonTimestamp(object.started_at)
         : undefined,
       sockets: isSet(object.sockets) ? VmSockets.fromJSON(object.sockets) : undefined,
+      jail: isSet(object.jail) ? Jail.fromJSON(object.jail) : undefined,
     };
   },
 
@@ -869,6 +923,9 @@ export const HypervisorProcess: MessageFns<HypervisorProcess> = {
     if (message.sockets !== undefined) {
       obj.sockets = VmSockets.toJSON(message.sockets);
     }
+    if (message.jail !== undefined) {
+      obj.jail = Jail.toJSON(message.jail);
+    }
     return obj;
   },
 
@@ -885,6 +942,324 @@ export const HypervisorProcess: MessageFns<HypervisorProcess> = {
     message.sockets = (object.sockets !== undefined && object.sockets !== null)
       ? VmSockets.fromPartial(object.sockets)
       : undefined;
+    message.jail = (object.jail !== undefined && object.jail !== null) ? Jail.fromPartial(object.jail) : undefined;
+    return message;
+  },
+};
+
+function createBaseJail(): Jail {
+  return {
+    uid: 0,
+    gid: 0,
+    layersApplied: [],
+    layersSkipped: [],
+    seccompMode: 0,
+    capEff: "",
+    capBnd: "",
+    noNewPrivs: false,
+    ownNamespaces: [],
+    memoryLimitBytes: 0,
+    pidsMax: 0,
+    cpuWeight: 0,
+    cgroups: [],
+  };
+}
+
+export const Jail: MessageFns<Jail> = {
+  encode(message: Jail, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.uid !== 0) {
+      writer.uint32(8).uint32(message.uid);
+    }
+    if (message.gid !== 0) {
+      writer.uint32(16).uint32(message.gid);
+    }
+    for (const v of message.layersApplied) {
+      writer.uint32(26).string(v!);
+    }
+    for (const v of message.layersSkipped) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.seccompMode !== 0) {
+      writer.uint32(40).uint32(message.seccompMode);
+    }
+    if (message.capEff !== "") {
+      writer.uint32(50).string(message.capEff);
+    }
+    if (message.capBnd !== "") {
+      writer.uint32(58).string(message.capBnd);
+    }
+    if (message.noNewPrivs !== false) {
+      writer.uint32(64).bool(message.noNewPrivs);
+    }
+    for (const v of message.ownNamespaces) {
+      writer.uint32(74).string(v!);
+    }
+    if (message.memoryLimitBytes !== 0) {
+      writer.uint32(80).uint64(message.memoryLimitBytes);
+    }
+    if (message.pidsMax !== 0) {
+      writer.uint32(88).uint64(message.pidsMax);
+    }
+    if (message.cpuWeight !== 0) {
+      writer.uint32(96).uint64(message.cpuWeight);
+    }
+    for (const v of message.cgroups) {
+      writer.uint32(106).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Jail {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJail();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.uid = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.gid = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.layersApplied.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.layersSkipped.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.seccompMode = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.capEff = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.capBnd = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.noNewPrivs = reader.bool();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.ownNamespaces.push(reader.string());
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.memoryLimitBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.pidsMax = longToNumber(reader.uint64());
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.cpuWeight = longToNumber(reader.uint64());
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.cgroups.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Jail {
+    return {
+      uid: isSet(object.uid) ? globalThis.Number(object.uid) : 0,
+      gid: isSet(object.gid) ? globalThis.Number(object.gid) : 0,
+      layersApplied: globalThis.Array.isArray(object?.layersApplied)
+        ? object.layersApplied.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.layers_applied)
+        ? object.layers_applied.map((e: any) => globalThis.String(e))
+        : [],
+      layersSkipped: globalThis.Array.isArray(object?.layersSkipped)
+        ? object.layersSkipped.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.layers_skipped)
+        ? object.layers_skipped.map((e: any) => globalThis.String(e))
+        : [],
+      seccompMode: isSet(object.seccompMode)
+        ? globalThis.Number(object.seccompMode)
+        : isSet(object.seccomp_mode)
+        ? globalThis.Number(object.seccomp_mode)
+        : 0,
+      capEff: isSet(object.capEff)
+        ? globalThis.String(object.capEff)
+        : isSet(object.cap_eff)
+        ? globalThis.String(object.cap_eff)
+        : "",
+      capBnd: isSet(object.capBnd)
+        ? globalThis.String(object.capBnd)
+        : isSet(object.cap_bnd)
+        ? globalThis.String(object.cap_bnd)
+        : "",
+      noNewPrivs: isSet(object.noNewPrivs)
+        ? globalThis.Boolean(object.noNewPrivs)
+        : isSet(object.no_new_privs)
+        ? globalThis.Boolean(object.no_new_privs)
+        : false,
+      ownNamespaces: globalThis.Array.isArray(object?.ownNamespaces)
+        ? object.ownNamespaces.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.own_namespaces)
+        ? object.own_namespaces.map((e: any) => globalThis.String(e))
+        : [],
+      memoryLimitBytes: isSet(object.memoryLimitBytes)
+        ? globalThis.Number(object.memoryLimitBytes)
+        : isSet(object.memory_limit_bytes)
+        ? globalThis.Number(object.memory_limit_bytes)
+        : 0,
+      pidsMax: isSet(object.pidsMax)
+        ? globalThis.Number(object.pidsMax)
+        : isSet(object.pids_max)
+        ? globalThis.Number(object.pids_max)
+        : 0,
+      cpuWeight: isSet(object.cpuWeight)
+        ? globalThis.Number(object.cpuWeight)
+        : isSet(object.cpu_weight)
+        ? globalThis.Number(object.cpu_weight)
+        : 0,
+      cgroups: globalThis.Array.isArray(object?.cgroups)
+        ? object.cgroups.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: Jail): unknown {
+    const obj: any = {};
+    if (message.uid !== 0) {
+      obj.uid = Math.round(message.uid);
+    }
+    if (message.gid !== 0) {
+      obj.gid = Math.round(message.gid);
+    }
+    if (message.layersApplied?.length) {
+      obj.layersApplied = message.layersApplied;
+    }
+    if (message.layersSkipped?.length) {
+      obj.layersSkipped = message.layersSkipped;
+    }
+    if (message.seccompMode !== 0) {
+      obj.seccompMode = Math.round(message.seccompMode);
+    }
+    if (message.capEff !== "") {
+      obj.capEff = message.capEff;
+    }
+    if (message.capBnd !== "") {
+      obj.capBnd = message.capBnd;
+    }
+    if (message.noNewPrivs !== false) {
+      obj.noNewPrivs = message.noNewPrivs;
+    }
+    if (message.ownNamespaces?.length) {
+      obj.ownNamespaces = message.ownNamespaces;
+    }
+    if (message.memoryLimitBytes !== 0) {
+      obj.memoryLimitBytes = Math.round(message.memoryLimitBytes);
+    }
+    if (message.pidsMax !== 0) {
+      obj.pidsMax = Math.round(message.pidsMax);
+    }
+    if (message.cpuWeight !== 0) {
+      obj.cpuWeight = Math.round(message.cpuWeight);
+    }
+    if (message.cgroups?.length) {
+      obj.cgroups = message.cgroups;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Jail>, I>>(base?: I): Jail {
+    return Jail.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Jail>, I>>(object: I): Jail {
+    const message = createBaseJail();
+    message.uid = object.uid ?? 0;
+    message.gid = object.gid ?? 0;
+    message.layersApplied = object.layersApplied?.map((e) => e) || [];
+    message.layersSkipped = object.layersSkipped?.map((e) => e) || [];
+    message.seccompMode = object.seccompMode ?? 0;
+    message.capEff = object.capEff ?? "";
+    message.capBnd = object.capBnd ?? "";
+    message.noNewPrivs = object.noNewPrivs ?? false;
+    message.ownNamespaces = object.ownNamespaces?.map((e) => e) || [];
+    message.memoryLimitBytes = object.memoryLimitBytes ?? 0;
+    message.pidsMax = object.pidsMax ?? 0;
+    message.cpuWeight = object.cpuWeight ?? 0;
+    message.cgroups = object.cgroups?.map((e) => e) || [];
     return message;
   },
 };
@@ -1932,6 +2307,17 @@ function fromJsonTimestamp(o: any): Date {
   } else {
     return fromTimestamp(Timestamp.fromJSON(o));
   }
+}
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+  }
+  return num;
 }
 
 function isSet(value: any): boolean {
