@@ -44,6 +44,22 @@ export function vmReadySummary(vm: vmv1.Vm, elapsedMs: number): string {
   return head + body + (services.length > 0 ? `  services\n${services.map((l) => `    ${l}\n`).join('')}` : '');
 }
 
+/**
+ * One line of what the host kernel says about the VM's QEMU: `uid 2000000001, seccomp filter,
+ * no caps, no_new_privs, own mnt,net,ipc,uts, 512 MiB / 256 pids / cpu 1024`, and any layer the
+ * host config let it run without.
+ */
+export function jailSummary(j: vmv1.VmJail): string {
+  const parts = [`uid ${j.uid}`];
+  parts.push(j.seccompMode === 2 ? 'seccomp filter' : `seccomp mode ${j.seccompMode}`);
+  parts.push(/^0+$/.test(j.capEff) ? 'no caps' : `caps ${j.capEff}`);
+  if (j.noNewPrivs) parts.push('no_new_privs');
+  if (j.ownNamespaces.length > 0) parts.push(`own ${j.ownNamespaces.join(',')}`);
+  if (j.memoryLimitBytes > 0) parts.push(`${Math.round(j.memoryLimitBytes / 1024 / 1024)} MiB / ${j.pidsMax} pids / cpu ${j.cpuWeight}`);
+  if (j.layersSkipped.length > 0) parts.push(`WITHOUT ${j.layersSkipped.join(',')}`);
+  return parts.join(', ');
+}
+
 /** `vm show`: every field a user may want, empty ones left out. */
 export function vmDetails(vm: vmv1.Vm): string {
   const img = vm.image ? `${vm.image.name || vm.image.id}${vm.image.fingerprint ? ` (${vm.image.fingerprint.slice(0, 12)})` : ''}` : undefined;
@@ -72,6 +88,7 @@ export function vmDetails(vm: vmv1.Vm): string {
     ['ssh', vm.ssh ? sshHint(vm) : undefined],
     ['create op', vm.createOpId],
     ['last error', vm.lastError ? `${vm.lastError.reason}: ${vm.lastError.message}${vm.lastError.opId ? ` (${vm.lastError.opId})` : ''}` : undefined],
+    ['jail', vm.jail ? jailSummary(vm.jail) : undefined],
   ]);
   const services = serviceLines(vm);
   if (services.length > 0) out += `services\n${services.map((l) => `  ${l}\n`).join('')}`;

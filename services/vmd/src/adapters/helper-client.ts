@@ -4,7 +4,24 @@ import type { DnsRecord } from '../domain/vm.js';
 import type { DiskSource, GuestNetwork, HostHelper, HostReadiness, LaunchInput, VmDisk, VmProcess } from '../ports/host.js';
 
 function toProcess(p: helperv2.HypervisorProcess | undefined): VmProcess {
-  return { pid: p?.pid ?? 0, agentSocket: p?.sockets?.agentPath ?? '', consoleLog: p?.sockets?.consoleLogPath ?? '' };
+  const out: VmProcess = { pid: p?.pid ?? 0, agentSocket: p?.sockets?.agentPath ?? '', consoleLog: p?.sockets?.consoleLogPath ?? '' };
+  const j = p?.jail;
+  if (j) {
+    out.jail = {
+      uid: j.uid,
+      gid: j.gid,
+      layersApplied: j.layersApplied,
+      layersSkipped: j.layersSkipped,
+      seccompMode: j.seccompMode,
+      capEff: j.capEff,
+      noNewPrivs: j.noNewPrivs,
+      ownNamespaces: j.ownNamespaces,
+      memoryLimitBytes: j.memoryLimitBytes,
+      pidsMax: j.pidsMax,
+      cpuWeight: j.cpuWeight,
+    };
+  }
+  return out;
 }
 
 /** privhelper over its Unix socket; the current op id travels with every call. */

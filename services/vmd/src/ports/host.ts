@@ -47,11 +47,27 @@ export interface VmDisk {
 /** What a VM's disks are made from: the image, as imaged resolved it. */
 export type DiskSource = Pick<ResolvedImage, 'id' | 'storeImage'>;
 
-/** Where a running VM's hypervisor can be reached. */
+/** How a running VM's hypervisor is confined, as privhelper read it from the host kernel. */
+export interface VmJail {
+  uid: number;
+  gid: number;
+  layersApplied: string[];
+  layersSkipped: string[];
+  seccompMode: number;
+  capEff: string;
+  noNewPrivs: boolean;
+  ownNamespaces: string[];
+  memoryLimitBytes: number;
+  pidsMax: number;
+  cpuWeight: number;
+}
+
+/** Where a running VM's hypervisor can be reached, and (when privhelper reports it) its jail. */
 export interface VmProcess {
   pid: number;
   agentSocket: string;
   consoleLog: string;
+  jail?: VmJail;
 }
 
 /**

@@ -2,6 +2,7 @@ import { StageFailure, toBangerError, type BangerError } from '@banger/runtime';
 import type { Operation, OperationResource } from '@banger/store';
 import { CreateVm } from '../app/create.js';
 import { DeleteVm } from '../app/delete.js';
+import { GetVm } from '../app/get.js';
 import { Reconcile, type ReconcileReport } from '../app/reconcile.js';
 import { StartVm } from '../app/start.js';
 import { StopVm } from '../app/stop.js';
@@ -9,6 +10,7 @@ import { VmLocks } from '../app/vm-locks.js';
 import { parseSubnet } from '../domain/addressing.js';
 import type { CreateVmCommand } from '../domain/create-request.js';
 import type { Vm } from '../domain/vm.js';
+import type { VmJail } from '../ports/host.js';
 import { noStageGate, type StageGate } from '../ports/operation.js';
 import { FakeAgent, FakeHost, FakeImages, MemoryVms, RecordingOperation } from './fakes.js';
 
@@ -65,6 +67,7 @@ export function vmdHarness(opts: { serviceMs?: number; gate?: StageGate } = {}) 
   const startVm = new StartVm(deps);
   const stopVm = new StopVm(deps);
   const deleteVm = new DeleteVm(deps);
+  const getVm = new GetVm(deps);
   const view = (v: Vm): VmView => ({ id: v.id, name: v.name, state: v.state, pid: v.pid, tap: v.network.tap, ipv4: v.network.ipv4 });
   const full = (cmd: Partial<CreateVmCommand> & { name: string }): CreateVmCommand => ({
     image: '',
@@ -111,6 +114,12 @@ export function vmdHarness(opts: { serviceMs?: number; gate?: StageGate } = {}) 
 
     async delete(ref: string, opt: { force?: boolean } = {}): Promise<{ vm: VmView }> {
       return { vm: view(await asClientSees(deleteVm.run({ ref, stopTimeoutMs: opt.force ? 0 : 30_000 }))) };
+    },
+
+    /** GetVm as the handler runs it: the stored VM and, while it runs, its live jail. */
+    async get(ref: string): Promise<{ vm: VmView; jail: VmJail | undefined }> {
+      const { vm, jail } = await asClientSees(getVm.run({ ref }));
+      return { vm: view(vm), jail };
     },
 
     async reconcile(interrupted: Operation[] = []): Promise<ReconcileReport> {

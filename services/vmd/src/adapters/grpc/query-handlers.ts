@@ -7,7 +7,10 @@ import type { HandlerDeps } from './use-cases.js';
 export function queryHandlers(deps: HandlerDeps): Pick<vmv1.VmServiceServer, 'getVm' | 'listVms' | 'touchVm'> {
   const { useCases: uc, view } = deps;
   return {
-    getVm: unary<vmv1.GetVmRequest, vmv1.GetVmResponse>(async (req) => ({ vm: view.toProto(await uc.getVm.run({ ref: req.ref }), { includeSecrets: req.includeSecrets }) })),
+    getVm: unary<vmv1.GetVmRequest, vmv1.GetVmResponse>(async (req) => {
+      const { vm, jail } = await uc.getVm.run({ ref: req.ref });
+      return { vm: view.toProto(vm, { includeSecrets: req.includeSecrets, jail }) };
+    }),
     listVms: unary<vmv1.ListVmsRequest, vmv1.ListVmsResponse>(async (req) => {
       const states = req.states.map((s) => {
         const state = vmStateFromProto(s);

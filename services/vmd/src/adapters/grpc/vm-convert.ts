@@ -1,5 +1,6 @@
 import { vmv1 } from '@banger/api';
 import type { Vm, VmState } from '../../domain/vm.js';
+import type { VmJail } from '../../ports/host.js';
 
 const STATE: Record<VmState, vmv1.VmState> = {
   creating: vmv1.VmState.VM_STATE_CREATING,
@@ -44,7 +45,7 @@ export interface VmViewSettings {
 export class VmView {
   constructor(private readonly settings: VmViewSettings | undefined = undefined) {}
 
-  toProto(vm: Vm, opts: { includeSecrets?: boolean } = {}): vmv1.Vm {
+  toProto(vm: Vm, opts: { includeSecrets?: boolean; jail?: VmJail | undefined } = {}): vmv1.Vm {
     const secrets = opts.includeSecrets === true;
     return vmv1.Vm.fromPartial({
       id: vm.id,
@@ -71,6 +72,7 @@ export class VmView {
       workSeedFingerprint: vm.spec.workSeedFingerprint,
       hypervisor: vmv1.Hypervisor.HYPERVISOR_QEMU,
       files: { rootDiskPath: vm.files.rootDisk, workDiskPath: vm.files.workDisk, consoleLogPath: vm.files.consoleLog, runDir: '' },
+      jail: opts.jail,
     });
   }
 

@@ -217,7 +217,36 @@ export interface Vm {
    * Host files of the VM, inside banger's state directories (for debugging
    * and image promotion).
    */
-  files?: VmFiles | undefined;
+  files?:
+    | VmFiles
+    | undefined;
+  /**
+   * How the VM's hypervisor is confined, read live from the host kernel by
+   * privhelper (GetVm only, while the VM runs; unset otherwise).
+   */
+  jail?: VmJail | undefined;
+}
+
+/** VmJail is the jail of a running VM's QEMU, as the host kernel reports it. */
+export interface VmJail {
+  /** The VM's own uid and gid on the host. */
+  uid: number;
+  gid: number;
+  /**
+   * Jail layers applied and skipped (skipped is empty unless the host
+   * config allowed running without a layer).
+   */
+  layersApplied: string[];
+  layersSkipped: string[];
+  /** Seccomp mode (2 = filter), effective capabilities (hex), NoNewPrivs. */
+  seccompMode: number;
+  capEff: string;
+  noNewPrivs: boolean;
+  /** Namespaces not shared with the host ("mnt", "net", "ipc", "uts"). */
+  ownNamespaces: string[];
+  memoryLimitBytes: number;
+  pidsMax: number;
+  cpuWeight: number;
 }
 
 /** VmFiles are the host-side files that make up a VM. */
@@ -318,6 +347,7 @@ function createBaseVm(): Vm {
     lastError: undefined,
     pid: 0,
     files: undefined,
+    jail: undefined,
   };
 }
 
@@ -394,6 +424,9 @@ export const Vm: MessageFns<Vm> = {
     }
     if (message.files !== undefined) {
       VmFiles.encode(message.files, writer.uint32(194).fork()).join();
+    }
+    if (message.jail !== undefined) {
+      VmJail.encode(message.jail, writer.uint32(242).fork()).join();
     }
     return writer;
   },
@@ -603,6 +636,14 @@ export const Vm: MessageFns<Vm> = {
             message.files = VmFiles.decode(reader, reader.uint32());
             continue;
           }
+          case 30: {
+            if (tag !== 242) {
+              break;
+            }
+
+            message.jail = VmJail.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -685,6 +726,7 @@ export const Vm: MessageFns<Vm> = {
         : undefined,
       pid: isSet(object.pid) ? globalThis.Number(object.pid) : 0,
       files: isSet(object.files) ? VmFiles.fromJSON(object.files) : undefined,
+      jail: isSet(object.jail) ? VmJail.fromJSON(object.jail) : undefined,
     };
   },
 
@@ -762,6 +804,9 @@ export const Vm: MessageFns<Vm> = {
     if (message.files !== undefined) {
       obj.files = VmFiles.toJSON(message.files);
     }
+    if (message.jail !== undefined) {
+      obj.jail = VmJail.toJSON(message.jail);
+    }
     return obj;
   },
 
@@ -802,6 +847,284 @@ export const Vm: MessageFns<Vm> = {
     message.files = (object.files !== undefined && object.files !== null)
       ? VmFiles.fromPartial(object.files)
       : undefined;
+    message.jail = (object.jail !== undefined && object.jail !== null) ? VmJail.fromPartial(object.jail) : undefined;
+    return message;
+  },
+};
+
+function createBaseVmJail(): VmJail {
+  return {
+    uid: 0,
+    gid: 0,
+    layersApplied: [],
+    layersSkipped: [],
+    seccompMode: 0,
+    capEff: "",
+    noNewPrivs: false,
+    ownNamespaces: [],
+    memoryLimitBytes: 0,
+    pidsMax: 0,
+    cpuWeight: 0,
+  };
+}
+
+export const VmJail: MessageFns<VmJail> = {
+  encode(message: VmJail, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.uid !== 0) {
+      writer.uint32(8).uint32(message.uid);
+    }
+    if (message.gid !== 0) {
+      writer.uint32(16).uint32(message.gid);
+    }
+    for (const v of message.layersApplied) {
+      writer.uint32(26).string(v!);
+    }
+    for (const v of message.layersSkipped) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.seccompMode !== 0) {
+      writer.uint32(40).uint32(message.seccompMode);
+    }
+    if (message.capEff !== "") {
+      writer.uint32(50).string(message.capEff);
+    }
+    if (message.noNewPrivs !== false) {
+      writer.uint32(56).bool(message.noNewPrivs);
+    }
+    for (const v of message.ownNamespaces) {
+      writer.uint32(66).string(v!);
+    }
+    if (message.memoryLimitBytes !== 0) {
+      writer.uint32(72).uint64(message.memoryLimitBytes);
+    }
+    if (message.pidsMax !== 0) {
+      writer.uint32(80).uint64(message.pidsMax);
+    }
+    if (message.cpuWeight !== 0) {
+      writer.uint32(88).uint64(message.cpuWeight);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VmJail {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVmJail();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.uid = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.gid = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.layersApplied.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.layersSkipped.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.seccompMode = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.capEff = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.noNewPrivs = reader.bool();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.ownNamespaces.push(reader.string());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.memoryLimitBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.pidsMax = longToNumber(reader.uint64());
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.cpuWeight = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VmJail {
+    return {
+      uid: isSet(object.uid) ? globalThis.Number(object.uid) : 0,
+      gid: isSet(object.gid) ? globalThis.Number(object.gid) : 0,
+      layersApplied: globalThis.Array.isArray(object?.layersApplied)
+        ? object.layersApplied.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.layers_applied)
+        ? object.layers_applied.map((e: any) => globalThis.String(e))
+        : [],
+      layersSkipped: globalThis.Array.isArray(object?.layersSkipped)
+        ? object.layersSkipped.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.layers_skipped)
+        ? object.layers_skipped.map((e: any) => globalThis.String(e))
+        : [],
+      seccompMode: isSet(object.seccompMode)
+        ? globalThis.Number(object.seccompMode)
+        : isSet(object.seccomp_mode)
+        ? globalThis.Number(object.seccomp_mode)
+        : 0,
+      capEff: isSet(object.capEff)
+        ? globalThis.String(object.capEff)
+        : isSet(object.cap_eff)
+        ? globalThis.String(object.cap_eff)
+        : "",
+      noNewPrivs: isSet(object.noNewPrivs)
+        ? globalThis.Boolean(object.noNewPrivs)
+        : isSet(object.no_new_privs)
+        ? globalThis.Boolean(object.no_new_privs)
+        : false,
+      ownNamespaces: globalThis.Array.isArray(object?.ownNamespaces)
+        ? object.ownNamespaces.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.own_namespaces)
+        ? object.own_namespaces.map((e: any) => globalThis.String(e))
+        : [],
+      memoryLimitBytes: isSet(object.memoryLimitBytes)
+        ? globalThis.Number(object.memoryLimitBytes)
+        : isSet(object.memory_limit_bytes)
+        ? globalThis.Number(object.memory_limit_bytes)
+        : 0,
+      pidsMax: isSet(object.pidsMax)
+        ? globalThis.Number(object.pidsMax)
+        : isSet(object.pids_max)
+        ? globalThis.Number(object.pids_max)
+        : 0,
+      cpuWeight: isSet(object.cpuWeight)
+        ? globalThis.Number(object.cpuWeight)
+        : isSet(object.cpu_weight)
+        ? globalThis.Number(object.cpu_weight)
+        : 0,
+    };
+  },
+
+  toJSON(message: VmJail): unknown {
+    const obj: any = {};
+    if (message.uid !== 0) {
+      obj.uid = Math.round(message.uid);
+    }
+    if (message.gid !== 0) {
+      obj.gid = Math.round(message.gid);
+    }
+    if (message.layersApplied?.length) {
+      obj.layersApplied = message.layersApplied;
+    }
+    if (message.layersSkipped?.length) {
+      obj.layersSkipped = message.layersSkipped;
+    }
+    if (message.seccompMode !== 0) {
+      obj.seccompMode = Math.round(message.seccompMode);
+    }
+    if (message.capEff !== "") {
+      obj.capEff = message.capEff;
+    }
+    if (message.noNewPrivs !== false) {
+      obj.noNewPrivs = message.noNewPrivs;
+    }
+    if (message.ownNamespaces?.length) {
+      obj.ownNamespaces = message.ownNamespaces;
+    }
+    if (message.memoryLimitBytes !== 0) {
+      obj.memoryLimitBytes = Math.round(message.memoryLimitBytes);
+    }
+    if (message.pidsMax !== 0) {
+      obj.pidsMax = Math.round(message.pidsMax);
+    }
+    if (message.cpuWeight !== 0) {
+      obj.cpuWeight = Math.round(message.cpuWeight);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<VmJail>, I>>(base?: I): VmJail {
+    return VmJail.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<VmJail>, I>>(object: I): VmJail {
+    const message = createBaseVmJail();
+    message.uid = object.uid ?? 0;
+    message.gid = object.gid ?? 0;
+    message.layersApplied = object.layersApplied?.map((e) => e) || [];
+    message.layersSkipped = object.layersSkipped?.map((e) => e) || [];
+    message.seccompMode = object.seccompMode ?? 0;
+    message.capEff = object.capEff ?? "";
+    message.noNewPrivs = object.noNewPrivs ?? false;
+    message.ownNamespaces = object.ownNamespaces?.map((e) => e) || [];
+    message.memoryLimitBytes = object.memoryLimitBytes ?? 0;
+    message.pidsMax = object.pidsMax ?? 0;
+    message.cpuWeight = object.cpuWeight ?? 0;
     return message;
   },
 };
