@@ -262,6 +262,22 @@ describe.skipIf(skipReason !== null)('QEMU microvm driver with a real guest, dis
     expect(await isAlive(process.pid)).toBe(true);
   });
 
+  it('a jail layer the host cannot apply fails the launch naming the layer and the config that allows its absence; allowed, the VM runs and says so', async () => {
+    // A host without usable cgroups, as far as this driver can tell.
+    const noCgroups = { ...cfg, cgroups: { ...cfg.cgroups, root: path.join(tmp, 'no-cgroupfs') } };
+    const refused = await launch(new QemuDriver(noCgroups, log), await prepare('tiny-nocg')).then(() => undefined, (e: unknown) => e);
+    expect(refused).toMatchObject({ reason: 'JAIL_LAYER_UNAVAILABLE' });
+    expect((refused as { fields?: Record<string, string> }).fields).toMatchObject({ layer: 'cgroup', fix: expect.stringContaining('jail_optional_layers = ["cgroup"]') });
+    expect(await new QemuDriver(cfg, log).find('tiny-nocg')).toBeUndefined();
+    const allowed = new QemuDriver({ ...noCgroups, jail: { ...cfg.jail, optional: ['cgroup'] } }, log);
+    const h = await launch(allowed, await prepare('tiny-nocg2'));
+    const jail = await allowed.jail('tiny-nocg2');
+    expect(jail).toMatchObject({ skipped: ['cgroup'], seccompMode: 2, noNewPrivs: true, limits: null });
+    expect(jail?.applied).not.toContain('cgroup');
+    expect(await allowed.kill('tiny-nocg2')).toBe('killed');
+    expect(await isAlive(h.pid)).toBe(false);
+  });
+
   it('reports a jail that cannot be built as JAIL_FAILED, naming what failed, and a QEMU that cannot start as QEMU_LAUNCH_FAILED with its stderr', async () => {
     const spec = await prepare('tiny-broken');
     const jail = await launch(new QemuDriver(cfg, log), spec, { kernelPath: path.join(tmp, 'no-such-kernel') }).then(() => undefined, (e: unknown) => e);

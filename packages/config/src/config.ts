@@ -183,7 +183,7 @@ export function buildConfig(file: Record<string, unknown>, source: string, ctx: 
       },
       jail: {
         uidBase: r.take('privhelper', 'jail_uid_base', int(1000, 0xfffffffe - 65536), 2_000_000_000),
-        uidCount: r.take('privhelper', 'jail_uid_count', int(1, 1 << 20), 65536),
+        uidCount: r.take('privhelper', 'jail_uid_count', int(32, 1 << 20), 65536),
         optionalLayers: r.take('privhelper', 'jail_optional_layers', oneOfList(JAIL_OPTIONAL_LAYERS), []),
         qemuMemoryOverheadMib: r.take('privhelper', 'qemu_memory_overhead_mib', int(32, 65536), 256),
         pidsMax: r.take('privhelper', 'jail_pids_max', int(16, 65536), 256),

@@ -17,7 +17,7 @@ import { QemuDriver } from './adapters/qemu/driver.js';
 import { ImageBuilder } from './adapters/store/image-builder.js';
 import { ImageStore } from './adapters/store/image-store.js';
 import { KernelStore } from './adapters/store/kernel-store.js';
-import { VmDiskStore } from './adapters/store/vm-disks.js';
+import { defaultDiskTools, VmDiskStore } from './adapters/store/vm-disks.js';
 import { validateNetworkConfig } from './domain/network/index.js';
 
 const config = loadConfig({ env: process.env });
@@ -107,6 +107,8 @@ const network = new NetworkVerbs(
 const vmBounds = config.vm;
 const images = new ImageStore(helper, clientGid ?? 0);
 const kernels = new KernelStore(helper, layout.daemon.kernelStagingDir, clientGid ?? 0, logger);
+// Disk tools that parse guest-written bytes run as uids from the top of the jail range.
+const diskTools = defaultDiskTools({ uidBase: config.privhelper.jail.uidBase, uidCount: config.privhelper.jail.uidCount });
 const disks = new VmDiskStore(
   helper,
   images,
@@ -117,8 +119,9 @@ const disks = new VmDiskStore(
     maxWorkDiskTotalBytes: quotas.maxWorkDiskTotalGib * GIB,
   },
   logger,
+  diskTools,
 );
-const builder = new ImageBuilder({ layout: helper, images, kernels, disks, isRunning: async (id) => (await (await hypervisor()).find(id)) !== undefined, log: logger });
+const builder = new ImageBuilder({ layout: helper, images, kernels, disks, guestBytes: diskTools.guestBytes, isRunning: async (id) => (await (await hypervisor()).find(id)) !== undefined, log: logger });
 const launch = new LaunchVm({
   hypervisor,
   kernels,

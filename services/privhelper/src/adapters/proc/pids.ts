@@ -84,3 +84,18 @@ export async function pidsHoldingFile(file: string): Promise<number[]> {
 function isPid(pid: number): boolean {
   return Number.isSafeInteger(pid) && pid > 1;
 }
+
+/** Pids whose real uid is `uid` (from /proc/<pid>/status). */
+export async function pidsOfUid(uid: number): Promise<number[]> {
+  const entries = await readdir('/proc').catch(() => [] as string[]);
+  const out: number[] = [];
+  await Promise.all(
+    entries
+      .filter((e) => /^\d+$/.test(e))
+      .map(async (e) => {
+        const status = await readFile(`/proc/${e}/status`, 'utf8').catch(() => '');
+        if (Number(/^Uid:\s+(\d+)/m.exec(status)?.[1] ?? -1) === uid) out.push(Number(e));
+      }),
+  );
+  return out;
+}

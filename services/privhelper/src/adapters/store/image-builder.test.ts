@@ -11,7 +11,7 @@ import { refusal } from '../../testing/refusal.js';
 import { ImageBuilder } from './image-builder.js';
 import { ImageStore } from './image-store.js';
 import { KernelStore } from './kernel-store.js';
-import { VmDiskStore } from './vm-disks.js';
+import { defaultDiskTools, VmDiskStore } from './vm-disks.js';
 
 const exec = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -37,7 +37,7 @@ describe.skipIf(skip !== undefined)('ImageBuilder.promote (real qemu-img): the c
     images = new ImageStore(layout, 0);
     disks = new VmDiskStore(layout, images, { maxVms: 8, minWorkDiskBytes: MiB, maxWorkDiskBytes: 64 * MiB, maxWorkDiskTotalBytes: 0 }, log);
     const kernels = new KernelStore(layout, path.join(tmp, 'state', 'kernels'), 0, log);
-    builder = new ImageBuilder({ layout, images, kernels, disks, isRunning: async (id) => running.has(id), log });
+    builder = new ImageBuilder({ layout, images, kernels, disks, guestBytes: defaultDiskTools().guestBytes, isRunning: async (id) => running.has(id), log });
     await writeStoreImage(layout.imagesDir, 'img-base', { rootfsFiles: { marker: 'from the recorded base\n' }, seedFiles: { 'seed.txt': 'base seed\n' } });
     victim = path.join(tmp, 'victim.ext4');
     await makeExt4(victim, '16M', 'victim', { marker: 'from the victim\n' });

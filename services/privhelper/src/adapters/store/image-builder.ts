@@ -1,5 +1,5 @@
 import { constants as fsc } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { HelperLayout } from '@banger/config';
@@ -7,7 +7,7 @@ import { buildImage, loadRecipe, type ProgressEvent } from '@banger/imagekit';
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError } from '@banger/runtime/errors';
 import { validateImageId, type KernelRef } from '../../domain/store/ids.js';
 import { pidsHoldingFile } from '../proc/pids.js';
-import { run } from '@banger/proc';
+import type { GuestBytesTools } from './guest-bytes.js';
 import { IMAGE_JSON, ROOTFS, WORK_SEED, type ImageStore } from './image-store.js';
 import type { KernelStore } from './kernel-store.js';
 import type { VmDiskStore } from './vm-disks.js';
@@ -25,6 +25,8 @@ export interface ImageBuilderDeps {
   images: ImageStore;
   kernels: KernelStore;
   disks: VmDiskStore;
+  /** Runs qemu-img on the overlay a (possibly hostile) QEMU wrote, unprivileged, on descriptors. */
+  guestBytes: GuestBytesTools;
   /** The install's images/ directory (recipes are the allow-list); imagekit's default when unset. */
   recipesRoot?: string;
   /** Is a hypervisor running this VM? (promotion needs it stopped) */
@@ -72,8 +74,10 @@ export class ImageBuilder {
 
   /**
    * A stopped VM's root overlay flattened into a new image that keeps its base's work seed.
-   * qemu-img is told the whole chain (the overlay, and the base privhelper recorded for it),
-   * so no file named in the overlay's header is opened.
+   * Root copies the base privhelper recorded for the overlay (trusted bytes) into the new
+   * image; qemu-img then commits the overlay's clusters into that copy, as an unprivileged uid
+   * on the two open files (GuestBytesTools) and told the whole chain, so it opens no file the
+   * overlay's header names and parses the header without root.
    */
   async promote(vmIdIn: string, imageIn: string): Promise<{ image: string; dir: string; rootfsBytes: number; baseImage: string }> {
     const { deps } = this;
@@ -94,8 +98,24 @@ export class ImageBuilder {
     await mkdir(deps.layout.buildDir, { recursive: true, mode: 0o700 });
     const tmp = await mkdtemp(path.join(deps.layout.buildDir, `${image}-`));
     try {
-      const chain = { driver: 'qcow2', file: { driver: 'file', filename: overlay }, backing: { driver: 'raw', file: { driver: 'file', filename: base } } };
-      await run('qemu-img', ['convert', '-O', 'raw', `json:${JSON.stringify(chain)}`, path.join(tmp, ROOTFS)], { timeoutMs: 600_000 });
+      const out = path.join(tmp, ROOTFS);
+      await copyFile(base, out, fsc.COPYFILE_FICLONE);
+      const baseBytes = (await stat(out)).size;
+      const top = await open(overlay, fsc.O_RDWR | fsc.O_NOFOLLOW);
+      const flat = await open(out, fsc.O_RDWR | fsc.O_NOFOLLOW);
+      try {
+        await deps.guestBytes.run('qemu-img', [top, flat], ([topName, flatName]) => {
+          const chain = { driver: 'qcow2', file: { driver: 'file', filename: topName }, backing: { driver: 'raw', file: { driver: 'file', filename: flatName } } };
+          // -d: leave the overlay as it is (the VM keeps its disk).
+          return ['commit', '-q', '-d', `json:${JSON.stringify(chain)}`];
+        }, { timeoutMs: 600_000 });
+        // The base decides the size; an overlay claiming another would have grown the copy.
+        const got = (await flat.stat()).size;
+        if (got !== baseBytes) throw new FailedPreconditionError('OVERLAY_HEADER_REFUSED', `root overlay of vm ${vmIdIn} grew the image from ${baseBytes} to ${got} bytes`, { fields: { vm_id: vmIdIn } });
+      } finally {
+        await top.close();
+        await flat.close();
+      }
       await copyFile(seed, path.join(tmp, WORK_SEED), fsc.COPYFILE_FICLONE);
       await writeFile(path.join(tmp, IMAGE_JSON), `${JSON.stringify({ schema: 1, promotedFrom: { vmId: vmIdIn, baseImage: rec.root.image }, builtAt: new Date().toISOString() }, null, 2)}\n`);
       const dir = deps.images.dirOf(image);

@@ -12,6 +12,7 @@ import { withinBounds } from '../../domain/vmspec/bounds.js';
 import { Mutex } from '../net/mutex.js';
 import { pidsHoldingFile } from '../proc/pids.js';
 import { run } from '@banger/proc';
+import { GuestBytesTools } from './guest-bytes.js';
 import { ROOTFS, WORK_SEED, type ImageStore } from './image-store.js';
 
 const ROOT_OVERLAY = 'root.qcow2';
@@ -39,9 +40,14 @@ export interface DiskTools {
   readonly qemuImg: string;
   readonly e2fsck: string;
   readonly resize2fs: string;
+  /** Where e2fsck and resize2fs run: as a uid of their own, on a descriptor, never root on a path. */
+  readonly guestBytes: GuestBytesTools;
 }
 
-export const DEFAULT_DISK_TOOLS: DiskTools = { qemuImg: 'qemu-img', e2fsck: 'e2fsck', resize2fs: 'resize2fs' };
+/** The tools with the jail range's default (`[privhelper] jail_uid_base`/`jail_uid_count`). */
+export function defaultDiskTools(range: { uidBase: number; uidCount: number } = { uidBase: 2_000_000_000, uidCount: 65536 }): DiskTools {
+  return { qemuImg: 'qemu-img', e2fsck: 'e2fsck', resize2fs: 'resize2fs', guestBytes: new GuestBytesTools(range) };
+}
 
 /** The open files of a launch: QEMU gets these fds, never a path to open itself. */
 export interface LaunchDisks {
@@ -71,7 +77,7 @@ export class VmDiskStore {
     private readonly images: ImageStore,
     private readonly quotas: DiskQuotas,
     private readonly log: Logger,
-    private readonly tools: DiskTools = DEFAULT_DISK_TOOLS,
+    private readonly tools: DiskTools = defaultDiskTools(),
   ) {}
 
   dirOf(vmId: string): string {
@@ -225,21 +231,28 @@ export class VmDiskStore {
     }
   }
 
-  /** Grows the file, then the ext4 inside it; on failure the file is truncated back. */
+  /**
+   * Grows the file, then the ext4 inside it; on failure the file is truncated back. The
+   * filesystem is what the guest wrote, so e2fsck and resize2fs see only the open file, as an
+   * unprivileged uid (GuestBytesTools).
+   */
   private async growExt4(file: string, from: number, to: number, opts: { fsckFirst: boolean }): Promise<void> {
-    // e2fsck exit 1 = "errors corrected", still fine to resize.
-    const fsck = (): Promise<unknown> => run(this.tools.e2fsck, ['-f', '-p', file], { okCodes: [0, 1] });
-    if (opts.fsckFirst) await fsck();
-    if (to === from) return;
     const fh = await open(file, fsc.O_RDWR | fsc.O_NOFOLLOW);
+    const { guestBytes } = this.tools;
+    // e2fsck exit 1 = "errors corrected", still fine to resize.
+    const fsck = (): Promise<unknown> => guestBytes.run(this.tools.e2fsck, [fh], ([disk]) => ['-f', '-p', disk!], { okCodes: [0, 1] });
+    const resize = (): Promise<unknown> => guestBytes.run(this.tools.resize2fs, [fh], ([disk]) => ['-p', disk!]);
     try {
+      if (!(await fh.stat()).isFile()) throw new FailedPreconditionError('DISK_INVALID', `${path.basename(file)} is not a regular file`);
+      if (opts.fsckFirst) await fsck();
+      if (to === from) return;
       await fh.truncate(to);
       try {
-        await run(this.tools.resize2fs, ['-p', file]).catch(async (err: unknown) => {
+        await resize().catch(async (err: unknown) => {
           // resize2fs refuses a filesystem that was not checked since its last mount.
           if (opts.fsckFirst) throw err;
           await fsck();
-          await run(this.tools.resize2fs, ['-p', file]);
+          await resize();
         });
       } catch (err) {
         await fh.truncate(from);

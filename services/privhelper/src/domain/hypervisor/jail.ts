@@ -31,13 +31,25 @@ export interface JailConfig {
   readonly consoleMaxBytes: number;
 }
 
-/** The lowest uid of the range no running VM uses. */
+/**
+ * The top of the jail range is kept for the disk tools that parse bytes a guest wrote (e2fsck,
+ * resize2fs, qemu-img on a stopped VM's disks): each run gets a uid no VM and no other run has.
+ */
+export const TOOL_UIDS = 16;
+
+/** The lowest uid of the VM part of the range that no running VM uses. */
 export function allocateUid(used: ReadonlySet<number>, cfg: Pick<JailConfig, 'uidBase' | 'uidCount'>): number {
-  for (let i = 0; i < cfg.uidCount; i++) {
+  const vmUids = cfg.uidCount - TOOL_UIDS;
+  for (let i = 0; i < vmUids; i++) {
     const uid = cfg.uidBase + i;
     if (!used.has(uid)) return uid;
   }
-  throw new ResourceExhaustedError('JAIL_UIDS_EXHAUSTED', `all ${cfg.uidCount} jail uids from ${cfg.uidBase} are in use`, { fields: { limit: 'privhelper.jail_uid_count' } });
+  throw new ResourceExhaustedError('JAIL_UIDS_EXHAUSTED', `all ${vmUids} VM uids of the jail range from ${cfg.uidBase} are in use`, { fields: { limit: 'privhelper.jail_uid_count' } });
+}
+
+/** The uids disk tools run as: the last TOOL_UIDS of the jail range. */
+export function toolUids(cfg: Pick<JailConfig, 'uidBase' | 'uidCount'>): number[] {
+  return Array.from({ length: TOOL_UIDS }, (_, i) => cfg.uidBase + cfg.uidCount - TOOL_UIDS + i);
 }
 
 export function inJailRange(uid: number, cfg: Pick<JailConfig, 'uidBase' | 'uidCount'>): boolean {
