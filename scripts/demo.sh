@@ -61,6 +61,10 @@ step "what is running"
 banger vm list
 banger vm ports dev
 
+step "how its QEMU is jailed (privhelper's view, then the host kernel's, checked)"
+banger vm show dev | grep -E '^(pid|jail) '
+bash scripts/jail-check.sh dev
+
 cat <<EOM
 
 The create was operation ${op_id:-?}: replay it with   banger ops show ${op_id:-OP_ID}

@@ -30,6 +30,8 @@ function parseOutput(text: string): unknown {
 }
 
 const VOLATILE_NUMBERS = new Set(['durationMs', 'duration_ms', 'pid', 'rssBytes', 'cpuPercent']);
+/** Hex strings that are not ids (a capability set of sixteen zeros would read as a VM id). */
+const VERBATIM = new Set(['capEff']);
 
 /**
  * Replaces what differs from run to run (ids, op ids, times, paths of the throwaway stack,
@@ -55,7 +57,7 @@ function normaliser(s: VmStack): (v: unknown, key?: string) => unknown {
       .replace(/\b02(:[0-9a-f]{2}){5}\b/g, '<MAC>')
       .replace(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z/g, '<TIME>');
   const walk = (v: unknown, key?: string): unknown => {
-    if (typeof v === 'string') return key && VOLATILE_NUMBERS.has(key) ? '<N>' : fix(v);
+    if (typeof v === 'string') return key && VOLATILE_NUMBERS.has(key) ? '<N>' : key && VERBATIM.has(key) ? v : fix(v);
     if (typeof v === 'number') return key && VOLATILE_NUMBERS.has(key) ? '<N>' : v;
     if (Array.isArray(v)) return v.map((x) => walk(x));
     if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x, k)]));
