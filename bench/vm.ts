@@ -131,7 +131,8 @@ async function bareBoot(s: VmStack, rec: LaunchRecord, workDir: string): Promise
   const work = join(dir, 'work.ext4');
   if (rec.spec.workDisk) await run('cp', ['--sparse=always', join(helperState, 'vms', rec.vmId, 'work.ext4'), work]);
   const paths = { agent: join(dir, 'agent.sock'), console: join(dir, 'console.log'), qmp: join(dir, 'qmp.sock'), pid: join(dir, 'qemu.pid') };
-  const jailed = rec.spec.run === undefined;
+  // A jailed launch runs QEMU in the foreground; before the jail it daemonized.
+  const jailed = !rec.argv.includes('-daemonize');
   const argv = jailed ? unjailedArgv(rec, paths, tap, helperState) : daemonizedArgv(rec, paths, tap);
   if (argv.some((a) => a.includes(tap))) await s.ns.must('ip', ['tuntap', 'add', 'dev', tap, 'mode', 'tap']);
   const files = [await open(overlay, 'r+'), await open(base, 'r'), ...(rec.spec.workDisk ? [await open(work, 'r+')] : [])];

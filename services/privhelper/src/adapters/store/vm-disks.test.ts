@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { access, mkdir, mkdtemp, open, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { access, chmod, mkdir, mkdtemp, open, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeStoreImage } from '../../testing/store-fixtures.js';
 import { refusal } from '../../testing/refusal.js';
 import { ImageStore } from './image-store.js';
-import { VmDiskStore, type DiskQuotas } from './vm-disks.js';
+import { defaultDiskTools, VmDiskStore, type DiskQuotas } from './vm-disks.js';
 
 const exec = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -222,5 +222,50 @@ describe.skipIf(skip !== undefined)('VmDiskStore (real qemu-img and e2fsprogs un
     expect(await refusal(disks.openForLaunch('vm-data', false))).toMatchObject({ reason: 'OVERLAY_HEADER_REFUSED' });
     expect(await readFile(victim, 'utf8')).toBe('host secret\n');
     await disks.removeOverlay('vm-data');
+  });
+});
+
+describe.skipIf(skip !== undefined)('ResizeWorkDisk parses the guest-written filesystem unprivileged', () => {
+  it('e2fsck and resize2fs run as a tool uid on /dev/fd/N, never as root on the store path, and the disk is root-only again after', async () => {
+    const tmp = await mkdtemp(path.join(tmpdir(), 'banger-vmdisks-tools-'));
+    // Traversable, so the tool uid reaches its wrappers; the store's own directories stay 0700.
+    await chmod(tmp, 0o755);
+    try {
+      const layout = helperLayout({ paths: { stateDir: path.join(tmp, 'state'), cacheDir: path.join(tmp, 'cache'), runDir: path.join(tmp, 'run') } });
+      await mkdir(layout.vmsDir, { recursive: true, mode: 0o700 });
+      await mkdir(layout.imagesDir, { recursive: true, mode: 0o750 });
+      const images = new ImageStore(layout, 0);
+      await writeStoreImage(layout.imagesDir, 'img-t');
+      // Wrappers the tool uid can run, logging who ran them on what, then the real tool.
+      const bin = path.join(tmp, 'bin');
+      await mkdir(bin, { mode: 0o755 });
+      const logFile = path.join(bin, 'calls.log');
+      await writeFile(logFile, '');
+      await chmod(logFile, 0o666);
+      const wrap = async (name: string, real: string): Promise<string> => {
+        const p = path.join(bin, name);
+        await writeFile(p, `#!/bin/sh\necho "${name} $(id -u) $*" >> ${logFile}\nexec ${real} "$@"\n`, { mode: 0o755 });
+        return p;
+      };
+      const tools = { ...defaultDiskTools({ uidBase: 2_000_000_000, uidCount: 1024 }), e2fsck: await wrap('e2fsck', '/usr/sbin/e2fsck'), resize2fs: await wrap('resize2fs', '/usr/sbin/resize2fs') };
+      const disks = new VmDiskStore(layout, images, QUOTAS, pino({ level: 'silent' }), tools);
+      await disks.createOverlay('vm-t', 'img-t');
+      await disks.createWorkDisk('vm-t', 'img-t', 32 * MiB);
+      await writeFile(logFile, '');
+      expect(await disks.resizeWorkDisk('vm-t', 64 * MiB)).toMatchObject({ previous: 32 * MiB, sizeBytes: 64 * MiB, changed: true });
+      const calls = (await readFile(logFile, 'utf8')).trim().split('\n');
+      expect(calls.map((c) => c.split(' ')[0])).toEqual(['e2fsck', 'resize2fs']);
+      for (const c of calls) {
+        const [, uid, ...args] = c.split(' ');
+        expect(Number(uid)).toBeGreaterThanOrEqual(2_000_000_000 + 1024 - 16);
+        expect(args.at(-1)).toMatch(/^\/dev\/fd\/\d+$/);
+        expect(c).not.toContain(layout.vmsDir);
+      }
+      const work = await stat(path.join(layout.vmsDir, 'vm-t', 'work.ext4'));
+      expect([work.uid, work.gid, work.size]).toEqual([0, 0, 64 * MiB]);
+      await exec('e2fsck', ['-fn', path.join(layout.vmsDir, 'vm-t', 'work.ext4')]);
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
   });
 });
