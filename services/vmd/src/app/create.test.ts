@@ -151,7 +151,7 @@ describe('CreateVm', () => {
 
   it('rolls back when the guest does not take the keys', async () => {
     const h = vmdHarness();
-    h.agent.exec = async () => ({ exitCode: 1, signal: '', timedOut: false, stdout: Buffer.alloc(0), stderr: Buffer.from('read-only file system'), truncated: false });
+    h.agent.exec = async () => ({ exitCode: 1, signal: '', timedOut: false, stdout: Buffer.alloc(0), stderr: Buffer.from('read-only file system'), stdoutTruncated: false, stderrTruncated: false });
     const { op, error } = await h.create({ name: 'dev', sshAuthorizedKeys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ3Vq8Xwq9RkqG5C1b7yq0KX8bT+Ihw0W2f2dH4pG0mZ'] });
     expect(error).toMatchObject({ reason: 'SSH_KEYS_NOT_AUTHORISED' });
     expect(op.failure()).toMatchObject({ stage: 'agent' });

@@ -8,6 +8,8 @@ export interface GuestExecOptions {
   /** Working directory; with a user and none given, the user's home. */
   workingDir?: string;
   signal?: AbortSignal;
+  /** Most bytes of each of stdout and stderr exec keeps (0 or unset: 1 MiB; at most 16 MiB). */
+  maxOutputBytes?: number;
 }
 
 export interface GuestExecResult {
@@ -18,7 +20,9 @@ export interface GuestExecResult {
   timedOut: boolean;
   stdout: Buffer;
   stderr: Buffer;
-  truncated: boolean;
+  /** Output was dropped: past the byte limit, or still coming when the drain time ran out. */
+  stdoutTruncated: boolean;
+  stderrTruncated: boolean;
 }
 
 export type GuestOutputChunk = { stream: 'stdout' | 'stderr'; data: Buffer };
@@ -31,5 +35,5 @@ export interface GuestAgent {
   /** Reads a guest file without starting a process; undefined when it does not exist (yet). */
   readFile(socket: string, path: string, opts: { maxBytes: number }): Promise<Buffer | undefined>;
   /** Runs a command and hands over its output while it runs. */
-  execStream(socket: string, argv: string[], onChunk: (chunk: GuestOutputChunk) => Promise<void>, opts: GuestExecOptions & { timeoutMs: number }): Promise<Omit<GuestExecResult, 'stdout' | 'stderr' | 'truncated'>>;
+  execStream(socket: string, argv: string[], onChunk: (chunk: GuestOutputChunk) => Promise<void>, opts: GuestExecOptions & { timeoutMs: number }): Promise<Omit<GuestExecResult, 'stdout' | 'stderr'>>;
 }

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeadlineExceededError, InvalidArgumentError, KeyedLock } from '@banger/runtime';
 import type { GuestAgent, GuestExecOptions, GuestExecResult, GuestOutputChunk } from '../../ports/agent.js';
-import { QgaSession, qgaExec, qgaReadFile } from './qga.js';
-import { qgaExecStream, type StreamExit } from './qga-stream.js';
+import { QgaSession, qgaReadFile } from './qga.js';
+import { qgaExec, qgaExecStream, type StreamExit } from './qga-exec.js';
 
 /**
  * qemu-guest-agent access for all VMs. QEMU's chardev takes one client at a time, so calls
