@@ -1,15 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DeadlineExceededError, InvalidArgumentError } from '@banger/runtime';
+import { DeadlineExceededError } from '@banger/runtime';
+import { validateOutputLimit } from '../../domain/guest-command.js';
 import type { GuestOutputChunk } from '../../ports/agent.js';
 import { readChunk, type ExecOptions, type QgaSession } from './qga.js';
 import { execPid, execState, fileHandle, READ_CHUNK_BYTES, type ExecState } from './qga-values.js';
 
-/** What qgaExec keeps of each output stream unless the call asks otherwise. */
-export const DEFAULT_EXEC_OUTPUT_BYTES = 1 << 20;
-/** The most a call may ask qgaExec to keep per stream (qemu-ga's own capture limit). */
-export const MAX_EXEC_OUTPUT_BYTES = 16 << 20;
 /**
  * How long output is still read once a command exited or was killed. A guest whose files keep
  * growing (or whose agent never reports the exit) cannot keep a call alive past this.
@@ -191,22 +188,13 @@ export async function qgaRun(
   }
 }
 
-/** The per-stream byte limit a call asked for, checked against the hard maximum. */
-export function outputLimit(maxOutputBytes: number | undefined): number {
-  if (maxOutputBytes === undefined || maxOutputBytes === 0) return DEFAULT_EXEC_OUTPUT_BYTES;
-  if (!Number.isInteger(maxOutputBytes) || maxOutputBytes < 0 || maxOutputBytes > MAX_EXEC_OUTPUT_BYTES) {
-    throw new InvalidArgumentError('command.max_output_bytes', `must be between 1 and ${MAX_EXEC_OUTPUT_BYTES} (0 means the default, ${DEFAULT_EXEC_OUTPUT_BYTES})`, 'INVALID_OUTPUT_LIMIT');
-  }
-  return maxOutputBytes;
-}
-
 /**
  * Runs a guest command and answers its whole output, each stream kept up to its limit
- * (outputLimit) and reported truncated past it. A cancelled call kills the command and fails
+ * (validateOutputLimit) and reported truncated past it. A cancelled call kills the command and fails
  * EXEC_CANCELLED.
  */
 export async function qgaExec(session: QgaSession, argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
-  const limit = outputLimit(opts.maxOutputBytes);
+  const limit = validateOutputLimit(opts.maxOutputBytes);
   const chunks: Record<StreamName, Buffer[]> = { stdout: [], stderr: [] };
   const res = await qgaRun(session, argv, async (c) => void chunks[c.stream].push(c.data), { ...opts, timeoutMs: opts.timeoutMs ?? 60_000 }, limit);
   return { ...res, stdout: Buffer.concat(chunks.stdout), stderr: Buffer.concat(chunks.stderr) };
