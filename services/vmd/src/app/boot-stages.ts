@@ -9,6 +9,7 @@ import type { ConsoleLogs } from '../ports/console.js';
 import type { DiskSource, HostHelper } from '../ports/host.js';
 import type { OperationHandle, StageGate } from '../ports/operation.js';
 import type { VmRepository } from '../ports/vms.js';
+import { consoleTailLines } from './console.js';
 import { launchInputFor } from './launch-input.js';
 import type { Rollback } from './rollback.js';
 
@@ -181,9 +182,9 @@ export class BootStages {
   /** The last lines of the guest's console, for a failure report; undefined before a boot. */
   async consoleTail(lines = 25): Promise<string[] | undefined> {
     if (!this.consoleLog) return undefined;
-    const text = await this.deps.consoleLogs.read(this.consoleLog);
-    return text
-      .split(/\r?\n/)
+    const all = await consoleTailLines(this.deps.consoleLogs, this.consoleLog, lines * 4);
+    return all
+      .map((l) => l.replace(/\r$/, ''))
       .filter((l) => l.trim() !== '')
       .slice(-lines);
   }

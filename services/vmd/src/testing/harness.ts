@@ -10,6 +10,7 @@ import { parseSubnet } from '../domain/addressing.js';
 import type { CreateVmCommand } from '../domain/create-request.js';
 import type { Vm } from '../domain/vm.js';
 import { noStageGate, type StageGate } from '../ports/operation.js';
+import { MemoryConsoleLogs } from './memory-console-logs.js';
 import { FakeAgent, FakeHost, FakeImages, MemoryVms, RecordingOperation } from './fakes.js';
 
 /** What a test sees of a VM: the fields the lifecycle is about, independent of how rows are typed. */
@@ -52,7 +53,7 @@ export function vmdHarness(opts: { serviceMs?: number; gate?: StageGate } = {}) 
     vms: rows,
     host,
     agent,
-    consoleLogs: { read: async () => 'Linux version 6.1\nlast console line\n' },
+    consoleLogs: new MemoryConsoleLogs(),
     bridge: 'br-test',
     subnet,
     sshPublicKey: 'ssh-ed25519 AAAAbanger banger',
