@@ -52,6 +52,17 @@ describe('CreateVm', () => {
     expect(h.agent.execs.filter((e) => e.argv[0] === 'ss')).toEqual([]);
   });
 
+  it('stores the service secret the guest wrote, and refuses one with control characters', async () => {
+    const h = vmdHarness();
+    await h.create({ name: 'dev' });
+    expect([...h.rows.rows.values()][0]?.credentials).toEqual([{ service: 'opencode', username: 'opencode', password: 's3cret' }]);
+    const evil = vmdHarness();
+    evil.agent.files.set('/etc/banger/secrets/opencode', 'pw\x1b]0;owned\x07\n');
+    const { error } = await evil.create({ name: 'dev' });
+    expect(error).toBeUndefined();
+    expect([...evil.rows.rows.values()][0]?.credentials).toEqual([]);
+  });
+
   it('refuses a host that cannot run VMs in preflight, before anything exists', async () => {
     const h = vmdHarness();
     h.host.blockers = [{ name: 'kvm', detail: '/dev/kvm missing', fix: 'load kvm' }];
