@@ -117,7 +117,7 @@ export class BootStages {
     await this.stages.run('agent', 'guest agent answers', async () => {
       await agent.waitReady(vm.files.agentSocket, timeouts.agentMs, this.op.signal);
       if (sshKeys.length === 0) return;
-      const res = await agent.exec(vm.files.agentSocket, ['/bin/sh', '-c', AUTHORISE_KEYS], { input: Buffer.from(`${sshKeys.join('\n')}\n`), timeoutMs: 30_000 });
+      const res = await agent.exec(vm.files.agentSocket, ['/bin/sh', '-c', AUTHORISE_KEYS], { input: Buffer.from(`${sshKeys.join('\n')}\n`), timeoutMs: 30_000, maxOutputBytes: 64 * 1024, overflow: 'fail' });
       if (res.exitCode !== 0 || res.timedOut) {
         throw new FailedPreconditionError('SSH_KEYS_NOT_AUTHORISED', `the guest did not take the ssh keys: ${guestText(res.stderr) || `exit ${res.exitCode}`}`);
       }
@@ -173,7 +173,7 @@ export class BootStages {
         const deadline = Date.now() + Math.min(svc.timeoutSeconds * 1000, timeouts.serviceMs);
         for (;;) {
           this.op.signal.throwIfAborted();
-          const res = await agent.exec(vm.files.agentSocket, ['ss', '-Htln', `sport = :${svc.port}`], { timeoutMs: 15_000, maxOutputBytes: 64 * 1024 }).catch(() => undefined);
+          const res = await agent.exec(vm.files.agentSocket, ['ss', '-Htln', `sport = :${svc.port}`], { timeoutMs: 15_000, maxOutputBytes: 64 * 1024, overflow: 'fail' }).catch(() => undefined);
           if (res && res.exitCode === 0 && res.stdout.toString().trim() !== '') break;
           if (Date.now() > deadline) {
             throw new DeadlineExceededError('SERVICE_NOT_READY', `service ${svc.name} is not listening on port ${svc.port}`, { fields: { service: svc.name, port: svc.port } });

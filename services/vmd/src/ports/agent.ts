@@ -10,6 +10,12 @@ export interface GuestExecOptions {
   signal?: AbortSignal;
   /** Most bytes of each of stdout and stderr exec keeps (0 or unset: 1 MiB; at most 16 MiB). */
   maxOutputBytes?: number;
+  /**
+   * Output past maxOutputBytes: 'truncate' (the default) keeps the first bytes and says so;
+   * 'fail' is for vmd's own short commands (one guest process, no files, at most 256 KiB per
+   * stream) and fails AGENT_OUTPUT_TOO_LARGE.
+   */
+  overflow?: 'truncate' | 'fail';
 }
 
 export interface GuestExecResult {

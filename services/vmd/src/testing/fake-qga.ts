@@ -27,6 +27,8 @@ export interface FakeQgaOptions {
 }
 
 interface Proc {
+  /** Started with capture-output: its output comes back in guest-exec-status. */
+  captured: boolean;
   program: FakeProgram;
   polls: number;
   killed: boolean;
@@ -127,7 +129,8 @@ export class FakeQga {
         if (p.killed && !this.opts.ignoreKill) return ok({ exited: true, signal: 9 });
         p.polls += 1;
         if (p.polls <= (p.program.polls ?? 1)) return ok({ exited: false });
-        return ok({ exited: true, exitcode: p.program.exitcode ?? 0 });
+        const out = p.captured ? { 'out-data': (p.program.stdout ?? Buffer.alloc(0)).toString('base64'), 'err-data': (p.program.stderr ?? Buffer.alloc(0)).toString('base64') } : {};
+        return ok({ exited: true, exitcode: p.program.exitcode ?? 0, ...out });
       }
       case 'guest-file-open': {
         const path = String(args['path']);
@@ -176,13 +179,18 @@ export class FakeQga {
       }
       return pid;
     }
+    if (args['capture-output'] === true) {
+      const program = this.opts.program?.([path, ...arg]) ?? { stderr: Buffer.from('not found\n'), exitcode: 127 };
+      this.procs.set(pid, { captured: true, program, polls: 0, killed: false, out: undefined });
+      return pid;
+    }
     const redirect = /^exec "\$@" >(\S+) 2>(\S+)$/.exec(arg[1] ?? '');
     if (path !== '/bin/sh' || !redirect) throw new Error(`fake agent: unexpected guest-exec ${path} ${arg.join(' ')}`);
     const [, out = '', err = ''] = redirect;
     const program = this.opts.program?.(arg.slice(3)) ?? { stderr: Buffer.from('sh: not found\n'), exitcode: 127 };
     this.files.set(out, program.stdout ?? Buffer.alloc(0));
     this.files.set(err, program.stderr ?? Buffer.alloc(0));
-    this.procs.set(pid, { program, polls: 0, killed: false, out });
+    this.procs.set(pid, { captured: false, program, polls: 0, killed: false, out });
     return pid;
   }
 }

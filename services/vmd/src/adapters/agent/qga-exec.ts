@@ -129,17 +129,23 @@ export async function qgaRun(
     for (let i = 0; i < READS_PER_PASS && Date.now() < until; i++) {
       // One byte past the limit is asked for, to tell "exactly at the limit" from "more".
       const want = maxBytes === undefined ? READ_CHUNK_BYTES : Math.min(READ_CHUNK_BYTES, maxBytes - f.kept + 1);
-      const { data } = await readChunk(session, f.handle, want, Math.min(10_000, Math.max(1000, until - Date.now())));
+      const { data, eof } = await readChunk(session, f.handle, want, Math.min(10_000, Math.max(1000, until - Date.now())));
       if (data.length === 0) {
         f.caughtUp = true;
         return got;
       }
+      // A short read at end of file: caught up without one more round trip.
+      const shortAtEnd = eof && data.length < want;
       const keep = maxBytes === undefined ? data : data.subarray(0, maxBytes - f.kept);
       if (keep.length > 0) await onChunk({ stream: f.stream, data: keep });
       f.kept += keep.length;
       got += keep.length;
       if (keep.length < data.length) {
         f.truncated = true;
+        return got;
+      }
+      if (shortAtEnd) {
+        f.caughtUp = true;
         return got;
       }
     }

@@ -53,7 +53,8 @@ export function execState(v: unknown): ExecState {
   };
 }
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+/** Canonical base64, as qemu-ga writes it (no line breaks). */
+export const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /**
  * The bytes of one guest-file-read answer, checked: `count` may not exceed what was asked,

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fakeQga, type FakeQga, type FakeQgaOptions } from '../../testing/fake-qga.js';
 import { QgaSession, qgaReadFile } from './qga.js';
+import { qgaExecCaptured } from './qga-capture.js';
 import { qgaExec, wrapCommand } from './qga-exec.js';
 
 const echo = (argv: string[]): { stdout: Buffer; exitcode: number; polls: number } | undefined =>
@@ -207,6 +208,40 @@ describe('a hostile guest agent', () => {
     const a = await started({ override: (cmd) => (cmd === 'guest-info' ? 'not json at all\n' : undefined) });
     const session = await QgaSession.open(a.path, 5000);
     await expect(session.execute('guest-info', undefined, 1000)).rejects.toMatchObject({ reason: 'AGENT_PROTOCOL_ERROR' });
+    session.close();
+  });
+});
+
+describe('captured exec (vmd\'s own short commands)', () => {
+  let agent: FakeQga | undefined;
+  afterEach(async () => agent?.close());
+
+  it('runs one guest process and answers its output', async () => {
+    agent = await fakeQga({ program: echo });
+    const session = await QgaSession.open(agent.path, 5000);
+    const res = await qgaExecCaptured(session, ['/bin/echo', 'hi'], { maxOutputBytes: 1024 });
+    session.close();
+    expect(res).toMatchObject({ exitCode: 3, timedOut: false, stdoutTruncated: false });
+    expect(res.stdout.toString()).toBe('hi\n');
+    expect(agent.removed).toEqual([]);
+  });
+
+  it('fails past its limit instead of truncating, and at the line cap for a bigger answer', async () => {
+    agent = await fakeQga({ program: () => ({ stdout: Buffer.alloc(10_000, 0x61) }) });
+    let session = await QgaSession.open(agent.path, 5000);
+    await expect(qgaExecCaptured(session, ['x'], { maxOutputBytes: 1000 })).rejects.toMatchObject({ reason: 'AGENT_OUTPUT_TOO_LARGE', code: 'RESOURCE_EXHAUSTED' });
+    session.close();
+    await agent.close();
+    agent = await fakeQga({ program: () => ({ stdout: Buffer.alloc(4 << 20, 0x61) }) });
+    session = await QgaSession.open(agent.path, 5000);
+    await expect(qgaExecCaptured(session, ['x'])).rejects.toMatchObject({ reason: 'AGENT_LINE_TOO_LONG' });
+    session.close();
+  });
+
+  it('refuses captured output that is not base64', async () => {
+    agent = await fakeQga({ override: (cmd) => (cmd === 'guest-exec-status' ? '{"return": {"exited": true, "exitcode": 0, "out-data": "%%%"}}\n' : cmd === 'guest-exec' ? '{"return": {"pid": 5}}\n' : undefined) });
+    const session = await QgaSession.open(agent.path, 5000);
+    await expect(qgaExecCaptured(session, ['x'])).rejects.toMatchObject({ reason: 'AGENT_PROTOCOL_ERROR' });
     session.close();
   });
 });
