@@ -9,6 +9,7 @@ const run = promisify(execFile);
 export const TINYGUEST_CACHE = '/var/cache/banger/test/tinyguest';
 export const READY_MARKER = 'TINYGUEST-READY';
 export const STOP_MARKER = 'TINYGUEST-STOPPING';
+export const FLOOD_DONE_MARKER = 'TINYGUEST-FLOOD-DONE';
 
 export interface TinyGuest {
   /** bzImage of Debian's cloud kernel; QEMU 7.2 microvm boots it directly via -kernel. */
@@ -20,7 +21,9 @@ export interface TinyGuest {
 /**
  * PID 1 of the test guest: prints the ready marker and its cmdline to the console, lets the
  * kernel turn ctrl-alt-del into SIGINT for it (ctrl-alt-del=0), and powers off on SIGINT.
- * `sleep & wait` keeps the shell interruptible so the trap runs at once.
+ * `sleep & wait` keeps the shell interruptible so the trap runs at once. With
+ * banger.tiny_flood=N on the cmdline it first writes N numbered 100-byte lines to the console
+ * (a guest flooding its serial port), then the flood-done marker.
  */
 const INIT = `#!/bin/busybox sh
 /bin/busybox mount -t proc proc /proc
@@ -31,6 +34,11 @@ case " $(/bin/busybox cat /proc/cmdline) " in
   *) trap '/bin/busybox echo ${STOP_MARKER}; /bin/busybox poweroff -f' INT ;;
 esac
 echo "${READY_MARKER} cmdline=[$(/bin/busybox cat /proc/cmdline)]"
+for a in $(/bin/busybox cat /proc/cmdline); do case "$a" in banger.tiny_flood=*) flood=\${a#banger.tiny_flood=} ;; esac; done
+if [ -n "$flood" ]; then
+  /bin/busybox awk -v n="$flood" 'BEGIN { for (i = 0; i < n; i++) printf "FLOOD %08d %085d\\n", i, 0 }'
+  echo "${FLOOD_DONE_MARKER} n=$flood"
+fi
 while :; do /bin/busybox sleep 1 & wait $!; done
 `;
 

@@ -76,6 +76,19 @@ describe.skipIf(skip !== undefined)('VM lifecycle with real guests under QEMU', 
     expect(Buffer.from(fail.stderr).toString()).toBe('oops\n');
   });
 
+  it('keeps at most max_output_bytes of each stream, says which was cut, and refuses a limit past 16 MiB', async () => {
+    const argv = ['sh', '-c', 'head -c 3000000 /dev/zero; echo err >&2'];
+    const cut = await s.vmd.unary('execVm', vmv1.ExecVmRequest.fromPartial({ ref: 'dev', command: { argv }, maxOutputBytes: 100_000 }), { timeoutMs: 120_000 });
+    expect(cut).toMatchObject({ stdoutTruncated: true, stderrTruncated: false });
+    expect(cut.stdout.length).toBe(100_000);
+    expect(Buffer.from(cut.stderr).toString()).toBe('err\n');
+    const byDefault = await s.vmd.unary('execVm', vmv1.ExecVmRequest.fromPartial({ ref: 'dev', command: { argv } }), { timeoutMs: 120_000 });
+    expect(byDefault.stdout.length).toBe(1 << 20);
+    expect(byDefault.stdoutTruncated).toBe(true);
+    const err = (await s.vmd.unary('execVm', vmv1.ExecVmRequest.fromPartial({ ref: 'dev', command: { argv }, maxOutputBytes: (16 << 20) + 1 })).catch((e: unknown) => e)) as RpcError;
+    expect(err).toMatchObject({ reason: 'INVALID_OUTPUT_LIMIT' });
+  }, 240_000);
+
   it("stores the guest's per-VM opencode secret, read back through the agent at create", async () => {
     const res = await s.vmd.unary('getVm', vmv1.GetVmRequest.fromPartial({ ref: 'dev', includeSecrets: true }));
     const cred = res.vm?.credentials.find((c) => c.service === 'opencode');

@@ -67,9 +67,9 @@ describe('banger CLI against a real gRPC server on a Unix socket', () => {
       }),
       execVm: unary(async (req: vmv1.ExecVmRequest) => ({
         status: { exitCode: 3, signal: '', timedOut: false, durationMs: 5 },
-        stdout: Buffer.from(`ran ${req.command?.argv.join(' ')}\n`),
+        stdout: Buffer.from(`ran ${req.command?.argv.join(' ')}\n`.slice(0, req.maxOutputBytes || undefined)),
         stderr: Buffer.from('warn\n'),
-        stdoutTruncated: false,
+        stdoutTruncated: req.maxOutputBytes > 0,
         stderrTruncated: false,
       })),
       createVm: serverStream(async (req: vmv1.CreateVmRequest, ctx, send: Send) => {
@@ -212,6 +212,13 @@ describe('banger CLI against a real gRPC server on a Unix socket', () => {
     expect(await run(['vm', 'exec', 'dev', '--', 'ls', '-la', '/'], io)).toBe(3);
     expect(io.stdout.text).toBe('ran ls -la /\n');
     expect(io.stderr.text).toBe('warn\n');
+  });
+
+  it('sends --max-output as max_output_bytes and names the stream that was cut', async () => {
+    const io = captureIo(env());
+    expect(await run(['vm', 'exec', 'dev', '--max-output', '3', '--', 'ls'], io)).toBe(3);
+    expect(io.stdout.text).toBe('ran');
+    expect(io.stderr.text).toMatch(/output was truncated \(stdout\); raise --max-output or use --stream/);
   });
 
   it('keeps a global flag given before the command out of the guest command', async () => {

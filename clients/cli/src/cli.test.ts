@@ -18,6 +18,8 @@ describe('argument parsing and usage errors', () => {
     [['vm', 'show', 'a', 'b'], /unexpected argument "b"/],
     [['vm', 'exec', 'dev'], /missing command to run/],
     [['vm', 'exec', 'dev', '--env', 'NOEQUALS', '--', 'true'], /--env: expected KEY=VALUE/],
+    [['vm', 'exec', 'dev', '--max-output', 'lots', '--', 'true'], /--max-output: invalid size "lots"/],
+    [['vm', 'exec', 'dev', '--stream', '--max-output', '1M', '--', 'true'], /--max-output does not apply to --stream/],
     [['vm', 'list', '--state', 'sleepy'], /--state: unknown VM state "sleepy"/],
     [['ops', 'list', '--kind', 'vm-frobnicate'], /--kind: unknown operation kind/],
     [['image', 'build', 'bookworm', '--init', 'sysv'], /--init: expected systemd or minimal/],

@@ -6,7 +6,7 @@ import type { CommandContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { EXIT } from '../exit-codes.js';
 import { msToDuration } from '@banger/runtime/duration';
-import { parseDuration } from '../parse/units.js';
+import { parseDuration, parseSize } from '../parse/units.js';
 
 /** The guest command's exit status as this process's exit code (signals as 128+n, timeouts 124). */
 export function exitCodeOf(status: vmv1.ExitStatus | undefined): number {
@@ -92,14 +92,20 @@ export const vmExecCommand: CommandSpec = {
     env: { type: 'string', short: 'e', multiple: true, value: 'KEY=VALUE', description: 'extra environment variable' },
     stdin: { type: 'boolean', short: 'i', description: "send this process's stdin to the command" },
     'cmd-timeout': { type: 'string', value: 'DURATION', description: 'kill the guest command after this long' },
+    'max-output': { type: 'string', value: 'SIZE', description: 'keep at most this much of stdout and of stderr (default 1M, at most 16M; not with --stream)' },
   },
   async run(ctx, args) {
     const ref = arg(args, 0);
     const command = await buildCommand(ctx, args);
-    if (bool(args.values, 'stream')) return streamExec(ctx, ref, command);
+    const maxOutput = str(args.values, 'max-output');
+    if (bool(args.values, 'stream')) {
+      if (maxOutput !== undefined) throw new UsageError('--max-output does not apply to --stream', 'streamed output has no size limit');
+      return streamExec(ctx, ref, command);
+    }
+    const maxOutputBytes = maxOutput === undefined ? 0 : parseSize('--max-output', maxOutput);
     let res: vmv1.ExecVmResponse;
     try {
-      res = await ctx.vmd().unary('execVm', { ref, command }, ctx.callOptions({ signal: ctx.interrupt }));
+      res = await ctx.vmd().unary('execVm', { ref, command, maxOutputBytes }, ctx.callOptions({ signal: ctx.interrupt }));
     } catch (err) {
       if (ctx.interrupt.aborted && err instanceof RpcError && err.codeName === 'CANCELLED') return EXIT.INTERRUPTED;
       throw err;
@@ -115,7 +121,7 @@ export const vmExecCommand: CommandSpec = {
     } else {
       ctx.io.stdout.write(res.stdout);
       ctx.io.stderr.write(res.stderr);
-      if (res.stdoutTruncated || res.stderrTruncated) ctx.warn('output was truncated by the daemon; use --stream for large output');
+      if (res.stdoutTruncated || res.stderrTruncated) ctx.warn(`output was truncated (${[res.stdoutTruncated && 'stdout', res.stderrTruncated && 'stderr'].filter(Boolean).join(', ')}); raise --max-output or use --stream for large output`);
     }
     return exitCodeOf(res.status);
   },

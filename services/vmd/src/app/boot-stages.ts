@@ -9,6 +9,8 @@ import type { ConsoleLogs } from '../ports/console.js';
 import type { DiskSource, HostHelper } from '../ports/host.js';
 import type { OperationHandle, StageGate } from '../ports/operation.js';
 import type { VmRepository } from '../ports/vms.js';
+import { guestSecret, guestText } from '../domain/guest-values.js';
+import { consoleTailLines } from './console.js';
 import { launchInputFor } from './launch-input.js';
 import type { Rollback } from './rollback.js';
 
@@ -115,9 +117,9 @@ export class BootStages {
     await this.stages.run('agent', 'guest agent answers', async () => {
       await agent.waitReady(vm.files.agentSocket, timeouts.agentMs, this.op.signal);
       if (sshKeys.length === 0) return;
-      const res = await agent.exec(vm.files.agentSocket, ['/bin/sh', '-c', AUTHORISE_KEYS], { input: Buffer.from(`${sshKeys.join('\n')}\n`), timeoutMs: 30_000 });
+      const res = await agent.exec(vm.files.agentSocket, ['/bin/sh', '-c', AUTHORISE_KEYS], { input: Buffer.from(`${sshKeys.join('\n')}\n`), timeoutMs: 30_000, maxOutputBytes: 64 * 1024, overflow: 'fail' });
       if (res.exitCode !== 0 || res.timedOut) {
-        throw new FailedPreconditionError('SSH_KEYS_NOT_AUTHORISED', `the guest did not take the ssh keys: ${res.stderr.toString().trim() || `exit ${res.exitCode}`}`);
+        throw new FailedPreconditionError('SSH_KEYS_NOT_AUTHORISED', `the guest did not take the ssh keys: ${guestText(res.stderr) || `exit ${res.exitCode}`}`);
       }
     });
   }
@@ -132,9 +134,13 @@ export class BootStages {
     for (const s of services.filter((x) => x.secretEnv)) {
       for (;;) {
         const file = await this.deps.agent.readFile(vm.files.agentSocket, `/etc/banger/secrets/${s.name}`, { maxBytes: 4096 }).catch(() => undefined);
-        const secret = file?.toString('utf8').trim() ?? '';
-        if (secret) {
-          out.push({ service: s.name, username: s.name, password: secret });
+        const checked = file ? guestSecret(file) : { refused: 'empty' };
+        if ('secret' in checked) {
+          out.push({ service: s.name, username: s.name, password: checked.secret });
+          break;
+        }
+        if (checked.refused !== 'empty') {
+          log().warn({ service: s.name, reason: checked.refused }, 'service secret written by the guest refused; the VM has no stored credentials for it');
           break;
         }
         if (Date.now() > deadline) {
@@ -167,7 +173,7 @@ export class BootStages {
         const deadline = Date.now() + Math.min(svc.timeoutSeconds * 1000, timeouts.serviceMs);
         for (;;) {
           this.op.signal.throwIfAborted();
-          const res = await agent.exec(vm.files.agentSocket, ['ss', '-Htln', `sport = :${svc.port}`], { timeoutMs: 15_000 }).catch(() => undefined);
+          const res = await agent.exec(vm.files.agentSocket, ['ss', '-Htln', `sport = :${svc.port}`], { timeoutMs: 15_000, maxOutputBytes: 64 * 1024, overflow: 'fail' }).catch(() => undefined);
           if (res && res.exitCode === 0 && res.stdout.toString().trim() !== '') break;
           if (Date.now() > deadline) {
             throw new DeadlineExceededError('SERVICE_NOT_READY', `service ${svc.name} is not listening on port ${svc.port}`, { fields: { service: svc.name, port: svc.port } });
@@ -181,9 +187,9 @@ export class BootStages {
   /** The last lines of the guest's console, for a failure report; undefined before a boot. */
   async consoleTail(lines = 25): Promise<string[] | undefined> {
     if (!this.consoleLog) return undefined;
-    const text = await this.deps.consoleLogs.read(this.consoleLog);
-    return text
-      .split(/\r?\n/)
+    const all = await consoleTailLines(this.deps.consoleLogs, this.consoleLog, lines * 4);
+    return all
+      .map((l) => l.replace(/\r$/, ''))
       .filter((l) => l.trim() !== '')
       .slice(-lines);
   }

@@ -52,6 +52,17 @@ describe('CreateVm', () => {
     expect(h.agent.execs.filter((e) => e.argv[0] === 'ss')).toEqual([]);
   });
 
+  it('stores the service secret the guest wrote, and refuses one with control characters', async () => {
+    const h = vmdHarness();
+    await h.create({ name: 'dev' });
+    expect([...h.rows.rows.values()][0]?.credentials).toEqual([{ service: 'opencode', username: 'opencode', password: 's3cret' }]);
+    const evil = vmdHarness();
+    evil.agent.files.set('/etc/banger/secrets/opencode', 'pw\x1b]0;owned\x07\n');
+    const { error } = await evil.create({ name: 'dev' });
+    expect(error).toBeUndefined();
+    expect([...evil.rows.rows.values()][0]?.credentials).toEqual([]);
+  });
+
   it('refuses a host that cannot run VMs in preflight, before anything exists', async () => {
     const h = vmdHarness();
     h.host.blockers = [{ name: 'kvm', detail: '/dev/kvm missing', fix: 'load kvm' }];
@@ -151,7 +162,7 @@ describe('CreateVm', () => {
 
   it('rolls back when the guest does not take the keys', async () => {
     const h = vmdHarness();
-    h.agent.exec = async () => ({ exitCode: 1, signal: '', timedOut: false, stdout: Buffer.alloc(0), stderr: Buffer.from('read-only file system'), truncated: false });
+    h.agent.exec = async () => ({ exitCode: 1, signal: '', timedOut: false, stdout: Buffer.alloc(0), stderr: Buffer.from('read-only file system'), stdoutTruncated: false, stderrTruncated: false });
     const { op, error } = await h.create({ name: 'dev', sshAuthorizedKeys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ3Vq8Xwq9RkqG5C1b7yq0KX8bT+Ihw0W2f2dH4pG0mZ'] });
     expect(error).toMatchObject({ reason: 'SSH_KEYS_NOT_AUTHORISED' });
     expect(op.failure()).toMatchObject({ stage: 'agent' });

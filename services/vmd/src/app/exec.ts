@@ -1,4 +1,4 @@
-import type { GuestCommand } from '../domain/guest-command.js';
+import { validateOutputLimit, type GuestCommand } from '../domain/guest-command.js';
 import { requireRunning } from '../domain/vm-state.js';
 import type { GuestAgent, GuestExecResult } from '../ports/agent.js';
 import type { VmRepository } from '../ports/vms.js';
@@ -11,7 +11,8 @@ export type ExecOutcome = GuestExecResult & { durationMs: number };
 export class ExecVm {
   constructor(private readonly deps: { vms: Pick<VmRepository, 'findByRef'>; agent: Pick<GuestAgent, 'exec'> }) {}
 
-  async run(cmd: { ref: string; command: GuestCommand; signal?: AbortSignal }): Promise<ExecOutcome> {
+  async run(cmd: { ref: string; command: GuestCommand; maxOutputBytes?: number; signal?: AbortSignal }): Promise<ExecOutcome> {
+    const maxOutputBytes = validateOutputLimit(cmd.maxOutputBytes);
     const vm = await findVm(this.deps.vms, cmd.ref);
     requireRunning(vm, 'running commands in it');
     const started = Date.now();
@@ -23,6 +24,7 @@ export class ExecVm {
       ...(c.user ? { user: c.user } : {}),
       ...(c.workingDir ? { workingDir: c.workingDir } : {}),
       ...(cmd.signal ? { signal: cmd.signal } : {}),
+      maxOutputBytes,
     });
     return { ...res, durationMs: Date.now() - started };
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { validateGuestCommand } from './guest-command.js';
+import { DEFAULT_EXEC_OUTPUT_BYTES, validateGuestCommand, validateOutputLimit } from './guest-command.js';
 
 const base = { argv: ['id'], env: {}, stdin: Buffer.alloc(0), user: '', workingDir: '', timeoutMs: undefined };
 
@@ -24,5 +24,18 @@ describe('validateGuestCommand', () => {
     [{ timeoutMs: 0 }, 'command.timeout'],
   ])('refuses %j naming %s', (patch, field) => {
     expect(() => validateGuestCommand({ ...base, ...patch })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', field }) as Error);
+  });
+});
+
+describe('validateOutputLimit', () => {
+  it('defaults 0 and unset to 1 MiB and keeps a limit within range', () => {
+    expect(validateOutputLimit(undefined)).toBe(DEFAULT_EXEC_OUTPUT_BYTES);
+    expect(validateOutputLimit(0)).toBe(1 << 20);
+    expect(validateOutputLimit(16 << 20)).toBe(16 << 20);
+    expect(validateOutputLimit(1)).toBe(1);
+  });
+
+  it.each([(16 << 20) + 1, -1, 1.5])('refuses %d naming max_output_bytes', (n) => {
+    expect(() => validateOutputLimit(n)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', field: 'max_output_bytes', reason: 'INVALID_OUTPUT_LIMIT' }) as Error);
   });
 });

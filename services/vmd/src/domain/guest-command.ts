@@ -55,3 +55,17 @@ export function validateGuestCommand(c: GuestCommandInput): GuestCommand {
     timeoutMs: c.timeoutMs,
   };
 }
+
+/** What exec keeps of each of stdout and stderr unless the request asks otherwise. */
+export const DEFAULT_EXEC_OUTPUT_BYTES = 1 << 20;
+/** The most a request may ask exec to keep per stream (qemu-ga's own capture limit). */
+export const MAX_EXEC_OUTPUT_BYTES = 16 << 20;
+
+/** A request's per-stream output limit (0 or unset: the default), refused past the maximum. */
+export function validateOutputLimit(maxOutputBytes: number | undefined): number {
+  if (maxOutputBytes === undefined || maxOutputBytes === 0) return DEFAULT_EXEC_OUTPUT_BYTES;
+  if (!Number.isInteger(maxOutputBytes) || maxOutputBytes < 0 || maxOutputBytes > MAX_EXEC_OUTPUT_BYTES) {
+    throw new InvalidArgumentError('max_output_bytes', `must be between 1 and ${MAX_EXEC_OUTPUT_BYTES} (0 means the default, ${DEFAULT_EXEC_OUTPUT_BYTES})`, 'INVALID_OUTPUT_LIMIT');
+  }
+  return maxOutputBytes;
+}

@@ -8,6 +8,14 @@ export interface GuestExecOptions {
   /** Working directory; with a user and none given, the user's home. */
   workingDir?: string;
   signal?: AbortSignal;
+  /** Most bytes of each of stdout and stderr exec keeps (0 or unset: 1 MiB; at most 16 MiB). */
+  maxOutputBytes?: number;
+  /**
+   * Output past maxOutputBytes: 'truncate' (the default) keeps the first bytes and says so;
+   * 'fail' is for vmd's own short commands (one guest process, no files, at most 256 KiB per
+   * stream) and fails AGENT_OUTPUT_TOO_LARGE.
+   */
+  overflow?: 'truncate' | 'fail';
 }
 
 export interface GuestExecResult {
@@ -18,7 +26,9 @@ export interface GuestExecResult {
   timedOut: boolean;
   stdout: Buffer;
   stderr: Buffer;
-  truncated: boolean;
+  /** Output was dropped: past the byte limit, or still coming when the drain time ran out. */
+  stdoutTruncated: boolean;
+  stderrTruncated: boolean;
 }
 
 export type GuestOutputChunk = { stream: 'stdout' | 'stderr'; data: Buffer };
@@ -31,5 +41,5 @@ export interface GuestAgent {
   /** Reads a guest file without starting a process; undefined when it does not exist (yet). */
   readFile(socket: string, path: string, opts: { maxBytes: number }): Promise<Buffer | undefined>;
   /** Runs a command and hands over its output while it runs. */
-  execStream(socket: string, argv: string[], onChunk: (chunk: GuestOutputChunk) => Promise<void>, opts: GuestExecOptions & { timeoutMs: number }): Promise<Omit<GuestExecResult, 'stdout' | 'stderr' | 'truncated'>>;
+  execStream(socket: string, argv: string[], onChunk: (chunk: GuestOutputChunk) => Promise<void>, opts: GuestExecOptions & { timeoutMs: number }): Promise<Omit<GuestExecResult, 'stdout' | 'stderr'>>;
 }

@@ -161,7 +161,7 @@ export class FakeAgent implements GuestAgent {
   readonly execs: { argv: string[]; opts: GuestExecOptions }[] = [];
   /** Lines appended to root's authorized_keys through exec, as the guest would keep them. */
   readonly authorizedKeys: string[] = [];
-  execResult: GuestExecResult = { exitCode: 0, signal: '', timedOut: false, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), truncated: false };
+  execResult: GuestExecResult = { exitCode: 0, signal: '', timedOut: false, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), stdoutTruncated: false, stderrTruncated: false };
 
   hold(): void {
     this.gate = new Promise((resolve) => (this.openGate = resolve));
@@ -185,7 +185,7 @@ export class FakeAgent implements GuestAgent {
 
   async exec(_socket: string, argv: string[], opts: GuestExecOptions = {}): Promise<GuestExecResult> {
     this.execs.push({ argv, opts });
-    const ok = (stdout = ''): GuestExecResult => ({ exitCode: 0, signal: '', timedOut: false, stdout: Buffer.from(stdout), stderr: Buffer.alloc(0), truncated: false });
+    const ok = (stdout = ''): GuestExecResult => ({ exitCode: 0, signal: '', timedOut: false, stdout: Buffer.from(stdout), stderr: Buffer.alloc(0), stdoutTruncated: false, stderrTruncated: false });
     if (argv[0] === 'ss' && argv[1] === '-Htln') {
       const port = Number(/:(\d+)$/.exec(argv[2] ?? '')?.[1]);
       return ok(this.listening.has(port) ? `LISTEN 0 128 *:${port} *:*\n` : '');
@@ -202,8 +202,9 @@ export class FakeAgent implements GuestAgent {
     return f === undefined ? undefined : Buffer.from(f);
   }
 
-  async execStream(): Promise<{ exitCode: number; signal: string; timedOut: boolean }> {
-    return { exitCode: this.execResult.exitCode, signal: this.execResult.signal, timedOut: this.execResult.timedOut };
+  async execStream(): Promise<Omit<GuestExecResult, 'stdout' | 'stderr'>> {
+    const { stdout: _out, stderr: _err, ...rest } = this.execResult;
+    return rest;
   }
 }
 

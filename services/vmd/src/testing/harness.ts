@@ -12,6 +12,7 @@ import type { CreateVmCommand } from '../domain/create-request.js';
 import type { Vm } from '../domain/vm.js';
 import type { VmJail } from '../ports/host.js';
 import { noStageGate, type StageGate } from '../ports/operation.js';
+import { MemoryConsoleLogs } from './memory-console-logs.js';
 import { FakeAgent, FakeHost, FakeImages, MemoryVms, RecordingOperation } from './fakes.js';
 
 /** What a test sees of a VM: the fields the lifecycle is about, independent of how rows are typed. */
@@ -54,7 +55,7 @@ export function vmdHarness(opts: { serviceMs?: number; gate?: StageGate } = {}) 
     vms: rows,
     host,
     agent,
-    consoleLogs: { read: async () => 'Linux version 6.1\nlast console line\n' },
+    consoleLogs: new MemoryConsoleLogs(),
     bridge: 'br-test',
     subnet,
     sshPublicKey: 'ssh-ed25519 AAAAbanger banger',

@@ -1,8 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeadlineExceededError, InvalidArgumentError, KeyedLock } from '@banger/runtime';
 import type { GuestAgent, GuestExecOptions, GuestExecResult, GuestOutputChunk } from '../../ports/agent.js';
-import { QgaSession, qgaExec, qgaReadFile } from './qga.js';
-import { qgaExecStream, type StreamExit } from './qga-stream.js';
+import { QgaSession, qgaReadFile } from './qga.js';
+import { qgaExecCaptured } from './qga-capture.js';
+import { qgaExec, qgaExecStream, type StreamExit } from './qga-exec.js';
 
 /**
  * qemu-guest-agent access for all VMs. QEMU's chardev takes one client at a time, so calls
@@ -48,7 +49,7 @@ export class QemuGuestAgent implements GuestAgent {
 
   exec(socket: string, argv: string[], opts: GuestExecOptions = {}): Promise<GuestExecResult> {
     if (!argv[0]) throw new InvalidArgumentError('command', 'is required');
-    return this.withSession(socket, (s) => qgaExec(s, argv, opts));
+    return this.withSession(socket, (s) => (opts.overflow === 'fail' ? qgaExecCaptured(s, argv, opts) : qgaExec(s, argv, opts)));
   }
 
   readFile(socket: string, path: string, opts: { maxBytes: number }): Promise<Buffer | undefined> {

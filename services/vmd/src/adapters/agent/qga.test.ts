@@ -1,116 +1,39 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { QgaSession, qgaExec, qgaReadFile, wrapCommand } from './qga.js';
+import { fakeQga, type FakeQga, type FakeQgaOptions } from '../../testing/fake-qga.js';
+import { QgaSession, qgaReadFile } from './qga.js';
+import { qgaExecCaptured } from './qga-capture.js';
+import { qgaExec, wrapCommand } from './qga-exec.js';
 
-/** A scripted stand-in for qemu-guest-agent speaking its line protocol (the real one is covered in integration/vm). */
-async function fakeAgent(opts: { garbageFirst?: boolean; ignoreFirstSync?: boolean; openAfterMs?: number; hangs?: boolean } = {}): Promise<{ path: string; server: Server; dir: string; closed: () => number; killed: () => string[] }> {
-  const dir = await mkdtemp(join(tmpdir(), 'qga-'));
-  const path = join(dir, 'agent.sock');
-  let syncs = 0;
-  let polls = 0;
-  let reads = 0;
-  let closed = 0;
-  const killed: string[] = [];
-  const server = createServer((sock) => {
-    if (opts.garbageFirst) sock.write('{"return": {}}\n{"partial":');
-    let buf = '';
-    const onData = (chunk: Buffer): void => {
-      // Like qemu-ga: a raw 0xFF byte resets the parser, dropping any partial input, and is
-      // answered with an (undelimited) parse error. Input is handled in order, byte by byte.
-      for (let ff = chunk.indexOf(0xff); ff >= 0; ff = chunk.indexOf(0xff)) {
-        handle(chunk.subarray(0, ff));
-        buf = '';
-        sock.write(`{"error": {"class": "GenericError", "desc": "JSON parse error, stray '\\uFFFD'"}}\n`);
-        chunk = chunk.subarray(ff + 1);
-      }
-      handle(chunk);
-    };
-    const handle = (d: Buffer): void => {
-      buf += d.toString();
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const req = JSON.parse(buf.slice(0, nl)) as { execute: string; arguments?: Record<string, unknown> };
-        buf = buf.slice(nl + 1);
-        if (req.execute === 'guest-sync-delimited') {
-          syncs += 1;
-          if (opts.ignoreFirstSync && syncs === 1) continue;
-          sock.write(Buffer.concat([Buffer.from([0xff]), Buffer.from(`{"return": ${String(req.arguments?.['id'])}}\n`)]));
-        } else if (req.execute === 'guest-exec') {
-          const args = (req.arguments?.['arg'] ?? []) as string[];
-          if (req.arguments?.['path'] === '/bin/sh' && args[2] === 'banger-kill') {
-            killed.push(args[3] ?? '');
-            sock.write('{"return": {"pid": 78}}\n');
-          } else {
-            expect(req.arguments?.['path']).toBe('/bin/echo');
-            sock.write('{"return": {"pid": 77}}\n');
-          }
-        } else if (req.execute === 'guest-exec-status') {
-          polls += 1;
-          if (opts.hangs) sock.write(killed.includes('77') ? '{"return": {"exited": true, "signal": 9}}\n' : '{"return": {"exited": false}}\n');
-          else sock.write(polls < 3 ? '{"return": {"exited": false}}\n' : `{"return": {"exited": true, "exitcode": 3, "out-data": "${Buffer.from('hi\n').toString('base64')}"}}\n`);
-        } else if (req.execute === 'guest-file-open') {
-          const exists = req.arguments?.['path'] === '/etc/banger/secrets/opencode';
-          sock.write(exists ? '{"return": 1000}\n' : '{"error": {"class": "GenericError", "desc": "failed to open file: No such file or directory"}}\n');
-        } else if (req.execute === 'guest-file-read') {
-          reads += 1;
-          const data = reads === 1 ? Buffer.from('s3cret-part1') : reads === 2 ? Buffer.from('-part2\n') : Buffer.alloc(0);
-          sock.write(`{"return": {"count": ${data.length}, "buf-b64": "${data.toString('base64')}", "eof": ${String(reads >= 3)}}}\n`);
-        } else if (req.execute === 'guest-file-close') {
-          closed += 1;
-          sock.write('{"return": {}}\n');
-        } else {
-          sock.write('{"error": {"class": "CommandNotFound", "desc": "nope"}}\n');
-        }
-      }
-    };
-    // Like QEMU before the guest opens its port: input waits, then arrives all at once.
-    const held: Buffer[] = [];
-    const opened = Date.now() + (opts.openAfterMs ?? 0);
-    sock.on('data', (d: Buffer) => {
-      if (Date.now() < opened) held.push(d);
-      else onData(d);
-    });
-    if (opts.openAfterMs) setTimeout(() => held.length > 0 && onData(Buffer.concat(held.splice(0))), opts.openAfterMs);
-  });
-  await new Promise<void>((r) => server.listen(path, r));
-  return { path, server, dir, closed: () => closed, killed: () => killed };
-}
+const echo = (argv: string[]): { stdout: Buffer; exitcode: number; polls: number } | undefined =>
+  argv[0] === '/bin/echo' ? { stdout: Buffer.from(`${argv.slice(1).join(' ')}\n`), exitcode: 3, polls: 2 } : undefined;
 
 describe('QgaSession', () => {
-  let cleanup: (() => Promise<void>) | undefined;
-  afterEach(async () => cleanup?.());
+  let agent: FakeQga | undefined;
+  afterEach(async () => agent?.close());
   /** A fake agent for this test, removed after it. */
-  const started = async (opts?: Parameters<typeof fakeAgent>[0]): ReturnType<typeof fakeAgent> => {
-    const agent = await fakeAgent(opts);
-    cleanup = async () => {
-      agent.server.close();
-      await rm(agent.dir, { recursive: true, force: true });
-    };
-    return agent;
-  };
+  const started = async (opts: FakeQgaOptions = {}): Promise<FakeQga> => (agent = await fakeQga({ program: echo, ...opts }));
 
   it('syncs past stale channel data and runs a command to completion', async () => {
-    const agent = await started({ garbageFirst: true });
-    const session = await QgaSession.open(agent.path, 5000);
+    const a = await started({ garbageFirst: true });
+    const session = await QgaSession.open(a.path, 5000);
     const res = await qgaExec(session, ['/bin/echo', 'hi']);
     session.close();
-    expect(res.exitCode).toBe(3);
+    expect(res).toMatchObject({ exitCode: 3, signal: '', timedOut: false, stdoutTruncated: false, stderrTruncated: false });
     expect(res.stdout.toString()).toBe('hi\n');
+    expect(a.removed).toHaveLength(2);
   });
 
   it('retries the sync until the agent answers', async () => {
-    const agent = await started({ ignoreFirstSync: true });
-    const session = await QgaSession.open(agent.path, 5000);
+    const a = await started({ ignoreFirstSync: true });
+    const session = await QgaSession.open(a.path, 5000);
     session.close();
   });
 
   it('leaves no stale answers behind when many syncs queued up while the guest booted', async () => {
-    const agent = await started({ openAfterMs: 1300 });
+    const a = await started({ openAfterMs: 1300 });
     const t0 = Date.now();
-    const session = await QgaSession.open(agent.path, 5000);
+    const session = await QgaSession.open(a.path, 5000);
     expect(Date.now() - t0).toBeLessThan(2500);
     // The first command after the sync gets its own answer, not a leftover sync or parse error.
     const res = await qgaExec(session, ['/bin/echo', 'hi']);
@@ -119,37 +42,207 @@ describe('QgaSession', () => {
   });
 
   it('reads a guest file in chunks without starting a process, and reports a missing one as undefined', async () => {
-    const agent = await started();
-    const session = await QgaSession.open(agent.path, 5000);
+    const a = await started();
+    a.files.set('/etc/banger/secrets/opencode', Buffer.from('s3cret-part1-part2\n'));
+    const session = await QgaSession.open(a.path, 5000);
     expect(await qgaReadFile(session, '/etc/banger/secrets/missing', 4096)).toBeUndefined();
     expect((await qgaReadFile(session, '/etc/banger/secrets/opencode', 4096))?.toString()).toBe('s3cret-part1-part2\n');
-    expect(agent.closed()).toBe(1);
+    expect(a.closedHandles).toBe(1);
     session.close();
   });
 
   it('maps agent errors and unreachable sockets to typed errors', async () => {
-    const agent = await started();
-    const session = await QgaSession.open(agent.path, 5000);
+    const a = await started();
+    const session = await QgaSession.open(a.path, 5000);
     await expect(session.execute('guest-bogus', undefined, 1000)).rejects.toMatchObject({ reason: 'AGENT_ERROR' });
     session.close();
-    await expect(QgaSession.open(join(agent.dir, 'missing.sock'), 500)).rejects.toMatchObject({ reason: 'AGENT_UNREACHABLE', code: 'UNAVAILABLE' });
+    await expect(QgaSession.open(join(a.dir, 'missing.sock'), 500)).rejects.toMatchObject({ reason: 'AGENT_UNREACHABLE', code: 'UNAVAILABLE' });
   });
 
   it('kills a command that outlives its timeout and says it timed out', async () => {
-    const agent = await started({ hangs: true });
-    const session = await QgaSession.open(agent.path, 5000);
-    const res = await qgaExec(session, ['/bin/echo', 'forever'], { timeoutMs: 200 });
+    const a = await started({ program: () => ({ polls: Infinity }) });
+    const session = await QgaSession.open(a.path, 5000);
+    const res = await qgaExec(session, ['/bin/sleep', 'forever'], { timeoutMs: 200 });
     session.close();
-    expect(agent.killed()).toEqual(['77']);
+    expect(a.killed).toEqual([77]);
     expect(res).toMatchObject({ timedOut: true, signal: 'SIGKILL' });
   });
+});
 
-  it('reports a normal exit as not timed out, with no signal', async () => {
-    const agent = await started();
-    const session = await QgaSession.open(agent.path, 5000);
-    const res = await qgaExec(session, ['/bin/echo', 'hi']);
+describe('a hostile guest agent', () => {
+  let agent: FakeQga | undefined;
+  afterEach(async () => agent?.close());
+  const started = async (opts: FakeQgaOptions): Promise<FakeQga> => (agent = await fakeQga({ program: echo, ...opts }));
+
+  it('that never sends a newline: the call fails at the line cap and the connection is dropped', async () => {
+    let sent = 0;
+    const a = await started({
+      override: (cmd, _args, sock) => {
+        if (cmd !== 'guest-info') return undefined;
+        const flood = (): void => {
+          while (!sock.destroyed && sock.write(Buffer.alloc(64 * 1024, 0x41))) sent += 64 * 1024;
+          if (!sock.destroyed && sent < 64 << 20) sock.once('drain', flood);
+        };
+        flood();
+        return '';
+      },
+    });
+    const session = await QgaSession.open(a.path, 5000, { maxLineBytes: 256 * 1024 });
+    await expect(session.execute('guest-info', undefined, 10_000)).rejects.toMatchObject({ reason: 'AGENT_LINE_TOO_LONG', code: 'RESOURCE_EXHAUSTED' });
+    await expect(session.execute('guest-ping', undefined, 1000)).rejects.toMatchObject({ reason: 'AGENT_LINE_TOO_LONG' });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(a.clientCloses).toBe(1);
+    // The flood stopped well short of what it meant to send: vmd hung up.
+    expect(sent).toBeLessThan(16 << 20);
+  });
+
+  it('that answers a read with a count larger than asked: refused, the secret cap is not exceeded', async () => {
+    const big = Buffer.alloc(8192, 0x61);
+    const a = await started({
+      override: (cmd) => (cmd === 'guest-file-read' ? `${JSON.stringify({ return: { count: big.length, 'buf-b64': big.toString('base64'), eof: true } })}\n` : undefined),
+    });
+    a.files.set('/etc/banger/secrets/x', Buffer.from('x'));
+    const session = await QgaSession.open(a.path, 5000);
+    await expect(qgaReadFile(session, '/etc/banger/secrets/x', 4096)).rejects.toMatchObject({ reason: 'AGENT_PROTOCOL_ERROR' });
     session.close();
-    expect(res).toMatchObject({ exitCode: 3, signal: '', timedOut: false });
+  });
+
+  it('that lies about count (small count, big data): refused, not believed', async () => {
+    const big = Buffer.alloc(4000, 0x61);
+    let reads = 0;
+    const a = await started({
+      override: (cmd) => {
+        if (cmd !== 'guest-file-read') return undefined;
+        reads += 1;
+        // Two reads of 4000 bytes claiming 1 each would pass a sum of counts under 4096.
+        return `${JSON.stringify({ return: { count: 1, 'buf-b64': big.toString('base64'), eof: reads > 1 } })}\n`;
+      },
+    });
+    a.files.set('/etc/banger/secrets/x', Buffer.from('x'));
+    const session = await QgaSession.open(a.path, 5000);
+    await expect(qgaReadFile(session, '/etc/banger/secrets/x', 4096)).rejects.toMatchObject({ reason: 'AGENT_PROTOCOL_ERROR' });
+    session.close();
+  });
+
+  it('that sends data that is not base64, or a count that is not a number: refused', async () => {
+    for (const ret of [{ count: 3, 'buf-b64': '!!!!', eof: true }, { count: '3', 'buf-b64': 'YWJj', eof: true }, { count: 3, 'buf-b64': 'YWJj', eof: 'yes' }]) {
+      const a = await started({ override: (cmd) => (cmd === 'guest-file-read' ? `${JSON.stringify({ return: ret })}\n` : undefined) });
+      a.files.set('/f', Buffer.from('abc'));
+      const session = await QgaSession.open(a.path, 5000);
+      await expect(qgaReadFile(session, '/f', 4096)).rejects.toMatchObject({ reason: 'AGENT_PROTOCOL_ERROR' });
+      session.close();
+      await a.close();
+    }
+    agent = undefined;
+  });
+
+  it('keeps a file larger than the cap from being read past it', async () => {
+    const a = await started({});
+    a.files.set('/etc/banger/secrets/x', Buffer.alloc(1 << 20, 0x61));
+    const session = await QgaSession.open(a.path, 5000);
+    await expect(qgaReadFile(session, '/etc/banger/secrets/x', 4096)).rejects.toMatchObject({ reason: 'AGENT_FILE_TOO_LARGE' });
+    session.close();
+  });
+
+  it('whose command prints more than the limit: output kept up to it and reported truncated', async () => {
+    const a = await started({ program: () => ({ stdout: Buffer.alloc(300_000, 0x62), stderr: Buffer.from('small') }) });
+    const session = await QgaSession.open(a.path, 5000);
+    const res = await qgaExec(session, ['yes'], { maxOutputBytes: 100_000 });
+    session.close();
+    expect(res.stdout.length).toBe(100_000);
+    expect(res).toMatchObject({ stdoutTruncated: true, stderrTruncated: false });
+    expect(res.stderr.toString()).toBe('small');
+  });
+
+  it('output exactly at the limit is not truncated', async () => {
+    const a = await started({ program: () => ({ stdout: Buffer.alloc(65_536, 0x62) }) });
+    const session = await QgaSession.open(a.path, 5000);
+    const res = await qgaExec(session, ['x'], { maxOutputBytes: 65_536 });
+    session.close();
+    expect(res).toMatchObject({ stdoutTruncated: false });
+    expect(res.stdout.length).toBe(65_536);
+  });
+
+  it('refuses an output limit past the hard maximum', async () => {
+    const a = await started({});
+    const session = await QgaSession.open(a.path, 5000);
+    await expect(qgaExec(session, ['x'], { maxOutputBytes: 17 << 20 })).rejects.toMatchObject({ reason: 'INVALID_OUTPUT_LIMIT', code: 'INVALID_ARGUMENT' });
+    session.close();
+  });
+
+  it('whose command never stops writing: the call ends at its timeout plus the drain grace', async () => {
+    const a = await started({ program: () => ({ polls: Infinity, grow: Buffer.alloc(65_536, 0x63) }), ignoreKill: true });
+    const session = await QgaSession.open(a.path, 5000);
+    const t0 = Date.now();
+    const res = await qgaExec(session, ['yes'], { timeoutMs: 300, maxOutputBytes: 16 << 20, drainGraceMs: 500 });
+    const took = Date.now() - t0;
+    session.close();
+    expect(took).toBeLessThan(3000);
+    expect(res).toMatchObject({ timedOut: true, signal: 'SIGKILL' });
+    expect(res.stdout.length).toBeLessThanOrEqual(16 << 20);
+  });
+
+  it('whose command exited but whose output keeps growing: the final drain stops at the grace', async () => {
+    const a = await started({ program: () => ({ polls: 0, grow: Buffer.alloc(65_536, 0x63) }) });
+    const session = await QgaSession.open(a.path, 5000);
+    const t0 = Date.now();
+    const res = await qgaExec(session, ['yes'], { maxOutputBytes: 16 << 20, drainGraceMs: 500 });
+    session.close();
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(res).toMatchObject({ timedOut: false, stdoutTruncated: true });
+  });
+
+  it('that answers guest-exec with a bogus pid or a status without "exited": a protocol error', async () => {
+    let a = await started({ override: (cmd) => (cmd === 'guest-exec' ? '{"return": {"pid": "1; rm -rf /"}}\n' : undefined) });
+    let session = await QgaSession.open(a.path, 5000);
+    await expect(qgaExec(session, ['x'])).rejects.toMatchObject({ reason: 'AGENT_PROTOCOL_ERROR' });
+    session.close();
+    await a.close();
+    a = await started({ override: (cmd) => (cmd === 'guest-exec-status' ? '{"return": {"exitcode": 0}}\n' : undefined) });
+    session = await QgaSession.open(a.path, 5000);
+    await expect(qgaExec(session, ['x'])).rejects.toMatchObject({ reason: 'AGENT_PROTOCOL_ERROR' });
+    session.close();
+  });
+
+  it('that answers with something other than JSON: a protocol error, not a crash', async () => {
+    const a = await started({ override: (cmd) => (cmd === 'guest-info' ? 'not json at all\n' : undefined) });
+    const session = await QgaSession.open(a.path, 5000);
+    await expect(session.execute('guest-info', undefined, 1000)).rejects.toMatchObject({ reason: 'AGENT_PROTOCOL_ERROR' });
+    session.close();
+  });
+});
+
+describe('captured exec (vmd\'s own short commands)', () => {
+  let agent: FakeQga | undefined;
+  afterEach(async () => agent?.close());
+
+  it('runs one guest process and answers its output', async () => {
+    agent = await fakeQga({ program: echo });
+    const session = await QgaSession.open(agent.path, 5000);
+    const res = await qgaExecCaptured(session, ['/bin/echo', 'hi'], { maxOutputBytes: 1024 });
+    session.close();
+    expect(res).toMatchObject({ exitCode: 3, timedOut: false, stdoutTruncated: false });
+    expect(res.stdout.toString()).toBe('hi\n');
+    expect(agent.removed).toEqual([]);
+  });
+
+  it('fails past its limit instead of truncating, and at the line cap for a bigger answer', async () => {
+    agent = await fakeQga({ program: () => ({ stdout: Buffer.alloc(10_000, 0x61) }) });
+    let session = await QgaSession.open(agent.path, 5000);
+    await expect(qgaExecCaptured(session, ['x'], { maxOutputBytes: 1000 })).rejects.toMatchObject({ reason: 'AGENT_OUTPUT_TOO_LARGE', code: 'RESOURCE_EXHAUSTED' });
+    session.close();
+    await agent.close();
+    agent = await fakeQga({ program: () => ({ stdout: Buffer.alloc(4 << 20, 0x61) }) });
+    session = await QgaSession.open(agent.path, 5000);
+    await expect(qgaExecCaptured(session, ['x'])).rejects.toMatchObject({ reason: 'AGENT_LINE_TOO_LONG' });
+    session.close();
+  });
+
+  it('refuses captured output that is not base64', async () => {
+    agent = await fakeQga({ override: (cmd) => (cmd === 'guest-exec-status' ? '{"return": {"exited": true, "exitcode": 0, "out-data": "%%%"}}\n' : cmd === 'guest-exec' ? '{"return": {"pid": 5}}\n' : undefined) });
+    const session = await QgaSession.open(agent.path, 5000);
+    await expect(qgaExecCaptured(session, ['x'])).rejects.toMatchObject({ reason: 'AGENT_PROTOCOL_ERROR' });
+    session.close();
   });
 });
 

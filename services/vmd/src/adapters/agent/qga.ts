@@ -1,19 +1,6 @@
 import { connect, type Socket } from 'node:net';
-import { constants } from 'node:os';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { DeadlineExceededError, FailedPreconditionError, UnavailableError } from '@banger/runtime';
-
-/** What a guest command produced. Output is capped by the agent (qemu-ga: 16 MiB). */
-export interface ExecResult {
-  exitCode: number;
-  /** Signal name when the command was killed by one, else ''. */
-  signal: string;
-  /** True when the command ran past its timeout and was killed. */
-  timedOut: boolean;
-  stdout: Buffer;
-  stderr: Buffer;
-  truncated: boolean;
-}
+import { DeadlineExceededError, FailedPreconditionError, ResourceExhaustedError, UnavailableError } from '@banger/runtime';
+import { fileChunk, fileHandle, MAX_AGENT_LINE_BYTES, protocolError, READ_CHUNK_BYTES } from './qga-values.js';
 
 export interface ExecOptions {
   env?: Record<string, string>;
@@ -22,6 +9,10 @@ export interface ExecOptions {
   signal?: AbortSignal;
   user?: string;
   workingDir?: string;
+  /** Most bytes kept of each of stdout and stderr (qgaExec); more is dropped and reported truncated. */
+  maxOutputBytes?: number;
+  /** How long output is still read after the command ended (default DRAIN_GRACE_MS). */
+  drainGraceMs?: number;
 }
 
 /** How often an unanswered sync is resent while the guest boots. */
@@ -38,13 +29,28 @@ interface QgaError {
  * with guest-sync-delimited, which discards whatever a previous client left in the channel.
  */
 export class QgaSession {
-  private buffer = Buffer.alloc(0);
+  private buffer: Buffer = Buffer.alloc(0);
   private waiter: (() => void) | undefined;
   private closed = false;
+  /** Why the connection was dropped by us (the guest broke a bound); every later call fails with it. */
+  private failure: Error | undefined;
 
-  private constructor(private readonly socket: Socket) {
+  private constructor(
+    private readonly socket: Socket,
+    private readonly maxLineBytes: number,
+  ) {
     socket.on('data', (chunk: Buffer) => {
-      this.buffer = Buffer.concat([this.buffer, chunk]);
+      if (this.failure) return;
+      this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+      // Unread bytes are bounded as a whole, not only the line in progress: answers are read as
+      // they come, so more than a line's worth waiting means the guest is flooding us.
+      if (this.buffer.length > this.maxLineBytes) {
+        this.failure = new ResourceExhaustedError('AGENT_LINE_TOO_LONG', `guest agent sent more than ${this.maxLineBytes} bytes without finishing an answer; connection dropped`, {
+          fields: { limit: this.maxLineBytes },
+        });
+        this.buffer = Buffer.alloc(0);
+        socket.destroy();
+      }
       this.waiter?.();
     });
     socket.on('close', () => {
@@ -54,7 +60,7 @@ export class QgaSession {
     socket.on('error', () => undefined);
   }
 
-  static async open(path: string, timeoutMs: number): Promise<QgaSession> {
+  static async open(path: string, timeoutMs: number, opts: { maxLineBytes?: number } = {}): Promise<QgaSession> {
     const socket = await new Promise<Socket>((resolve, reject) => {
       const s = connect(path);
       const timer = setTimeout(() => {
@@ -70,7 +76,7 @@ export class QgaSession {
         reject(new UnavailableError('AGENT_UNREACHABLE', `guest agent socket ${path}: ${err.code ?? err.message}`, { cause: err }));
       });
     });
-    const session = new QgaSession(socket);
+    const session = new QgaSession(socket, opts.maxLineBytes ?? MAX_AGENT_LINE_BYTES);
     await session.sync(timeoutMs);
     return session;
   }
@@ -79,6 +85,7 @@ export class QgaSession {
     for (;;) {
       const got = extract();
       if (got !== undefined) return got;
+      if (this.failure) throw this.failure;
       if (this.closed) throw new UnavailableError('AGENT_DISCONNECTED', 'guest agent connection closed');
       const left = deadline - Date.now();
       if (left <= 0) throw new DeadlineExceededError('AGENT_TIMEOUT', 'guest agent did not answer in time');
@@ -166,7 +173,12 @@ export class QgaSession {
     }
   }
 
-  async execute<T>(command: string, args: Record<string, unknown> | undefined, timeoutMs: number): Promise<T> {
+  /**
+   * Sends one command and answers its `return` value, unchecked: callers that act on it pass
+   * it through a validator (qga-values.ts) first.
+   */
+  async execute<T = unknown>(command: string, args: Record<string, unknown> | undefined, timeoutMs: number): Promise<T> {
+    if (this.failure) throw this.failure;
     this.socket.write(`${JSON.stringify(args ? { execute: command, arguments: args } : { execute: command })}\n`);
     const line = await this.waitFor(() => {
       for (;;) {
@@ -175,8 +187,17 @@ export class QgaSession {
         if (l !== '') return l;
       }
     }, Date.now() + timeoutMs);
-    const parsed = JSON.parse(line) as { return?: T; error?: QgaError };
-    if (parsed.error) throw new FailedPreconditionError('AGENT_ERROR', `guest agent ${command}: ${parsed.error.desc}`, { fields: { class: parsed.error.class } });
+    let parsed: { return?: T; error?: QgaError };
+    try {
+      parsed = JSON.parse(line) as { return?: T; error?: QgaError };
+    } catch {
+      throw protocolError(command, 'answer is not JSON');
+    }
+    if (typeof parsed !== 'object' || parsed === null) throw protocolError(command, 'answer is not an object');
+    if (parsed.error) {
+      const desc = typeof parsed.error.desc === 'string' ? parsed.error.desc.slice(0, 512) : 'error';
+      throw new FailedPreconditionError('AGENT_ERROR', `guest agent ${command}: ${desc}`, { fields: { class: String(parsed.error.class).slice(0, 64) } });
+    }
     return parsed.return as T;
   }
 
@@ -185,129 +206,33 @@ export class QgaSession {
   }
 }
 
-interface ExecStatus {
-  exited: boolean;
-  exitcode?: number;
-  signal?: number;
-  'out-data'?: string;
-  'err-data'?: string;
-  'out-truncated'?: boolean;
-  'err-truncated'?: boolean;
-}
-
-const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name]));
-
-/** A guest signal number by name (guests are Linux on the host's architecture). */
-export function signalName(n: number | undefined): string {
-  return n === undefined || n === 0 ? '' : (SIGNAL_NAMES.get(n) ?? `SIG${n}`);
-}
-
-/**
- * The argv that runs `argv` as `user` in `workingDir` (both optional; a user without a
- * directory starts in the user's home). Everything travels as positional parameters of a
- * fixed script, never as shell text.
- */
-export function wrapCommand(argv: readonly string[], opts: { user?: string | undefined; workingDir?: string | undefined }): string[] {
-  const user = opts.user ?? '';
-  const dir = opts.workingDir ?? '';
-  if (!user && !dir) return [...argv];
-  const script = [
-    'd=$1; u=$2; shift 2',
-    'if [ -n "$u" ]; then exec runuser -u "$u" -- /bin/sh -c \'cd -- "${1:-$HOME}" || exit 126; shift; exec "$@"\' banger-exec "$d" "$@"; fi',
-    'cd -- "$d" || exit 126; exec "$@"',
-  ].join('\n');
-  return ['/bin/sh', '-c', script, 'banger-exec', dir, user, ...argv];
-}
-
-/** Kills a guest process and everything it started (stopped first, so it cannot fork meanwhile). */
-export async function killGuestTree(session: QgaSession, pid: number): Promise<void> {
-  const script = 'k() { kill -STOP "$1" 2>/dev/null; for c in $(pgrep -P "$1"); do k "$c"; done; kill -KILL "$1" 2>/dev/null; }; k "$1"';
-  await session.execute('guest-exec', { path: '/bin/sh', arg: ['-c', script, 'banger-kill', String(pid)], 'capture-output': false }, 10_000).catch(() => undefined);
-}
-
-/** Waits (briefly) for a process the agent started to be gone, after it was killed. */
-async function reap(session: QgaSession, pid: number): Promise<ExecStatus | undefined> {
-  for (let i = 0; i < 50; i++) {
-    const st = await session.execute<ExecStatus>('guest-exec-status', { pid }, 10_000).catch(() => undefined);
-    if (!st || st.exited) return st;
-    await sleep(100);
-  }
-  return undefined;
-}
-
-/**
- * Runs a program in the guest through guest-exec and polls guest-exec-status until it ends.
- * Past its timeout the command (with what it started) is killed and reported timed out; a
- * cancelled call kills it too and fails EXEC_CANCELLED.
- */
-export async function qgaExec(session: QgaSession, argvIn: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
-  const [path = '', ...args] = wrapCommand(argvIn, opts);
-  const timeoutMs = opts.timeoutMs ?? 60_000;
-  const deadline = Date.now() + timeoutMs;
-  const { pid } = await session.execute<{ pid: number }>(
-    'guest-exec',
-    {
-      path,
-      arg: args,
-      'capture-output': true,
-      ...(opts.env ? { env: Object.entries(opts.env).map(([k, v]) => `${k}=${v}`) } : {}),
-      ...(opts.input ? { 'input-data': opts.input.toString('base64') } : {}),
-    },
-    10_000,
-  );
-  const result = (st: ExecStatus, timedOut: boolean): ExecResult => ({
-    exitCode: st.exitcode ?? -1,
-    signal: signalName(st.signal),
-    timedOut,
-    stdout: Buffer.from(st['out-data'] ?? '', 'base64'),
-    stderr: Buffer.from(st['err-data'] ?? '', 'base64'),
-    truncated: st['out-truncated'] === true || st['err-truncated'] === true,
-  });
-  let delay = 20;
-  for (;;) {
-    const st = await session.execute<ExecStatus>('guest-exec-status', { pid }, 10_000);
-    if (st.exited) return result(st, false);
-    if (opts.signal?.aborted) {
-      await killGuestTree(session, pid);
-      throw new DeadlineExceededError('EXEC_CANCELLED', 'command cancelled while running in the guest');
-    }
-    if (Date.now() > deadline) {
-      await killGuestTree(session, pid);
-      const after = await reap(session, pid);
-      return result(after ?? { exited: true, signal: constants.signals.SIGKILL }, true);
-    }
-    await sleep(delay);
-    delay = Math.min(delay * 2, 250);
-  }
-}
-
-/** What guest-file-read answers. */
-export interface FileRead {
-  count: number;
-  'buf-b64': string;
-  eof: boolean;
+/** Reads at most `want` bytes from an open guest file, checked against what was asked. */
+export async function readChunk(session: QgaSession, handle: number, want: number, timeoutMs = 10_000): Promise<{ data: Buffer; eof: boolean }> {
+  return fileChunk(await session.execute('guest-file-read', { handle, count: want }, timeoutMs), want);
 }
 
 /**
  * Reads a whole guest file through guest-file-open/read/close: no process is started in the
  * guest, which matters while it is still busy booting. Resolves undefined when the file cannot
- * be opened (not there yet); larger than maxBytes is an error.
+ * be opened (not there yet); larger than maxBytes is an error. Never asks for more than one
+ * byte past maxBytes, so a guest cannot make vmd hold more whatever it answers.
  */
 export async function qgaReadFile(session: QgaSession, path: string, maxBytes: number): Promise<Buffer | undefined> {
-  const handle = await session.execute<number>('guest-file-open', { path, mode: 'r' }, 10_000).catch((err: unknown) => {
-    if (err instanceof FailedPreconditionError) return undefined;
+  const opened = await session.execute('guest-file-open', { path, mode: 'r' }, 10_000).catch((err: unknown) => {
+    if (err instanceof FailedPreconditionError && err.reason === 'AGENT_ERROR') return undefined;
     throw err;
   });
-  if (handle === undefined) return undefined;
+  if (opened === undefined) return undefined;
+  const handle = fileHandle(opened);
   try {
     const chunks: Buffer[] = [];
     let total = 0;
     for (;;) {
-      const r = await session.execute<FileRead>('guest-file-read', { handle, count: 65536 }, 10_000);
-      total += r.count;
+      const r = await readChunk(session, handle, Math.min(READ_CHUNK_BYTES, maxBytes + 1 - total));
+      total += r.data.length;
       if (total > maxBytes) throw new FailedPreconditionError('AGENT_FILE_TOO_LARGE', `guest file ${path} is larger than ${maxBytes} bytes`, { fields: { path } });
-      chunks.push(Buffer.from(r['buf-b64'], 'base64'));
-      if (r.eof || r.count === 0) return Buffer.concat(chunks);
+      chunks.push(r.data);
+      if (r.eof || r.data.length === 0) return Buffer.concat(chunks);
     }
   } finally {
     await session.execute('guest-file-close', { handle }, 5000).catch(() => undefined);

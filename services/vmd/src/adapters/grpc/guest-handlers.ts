@@ -33,8 +33,8 @@ export function guestHandlers(deps: HandlerDeps): Pick<vmv1.VmServiceServer, 'ex
   return {
     execVm: unary<vmv1.ExecVmRequest, vmv1.ExecVmResponse>(async (req, ctx) => {
       const command = commandOf(req.command);
-      const res = await uc.execVm.run({ ref: req.ref, command: { ...command, timeoutMs: limitOf(command, ctx, DEFAULT_EXEC_MS) }, signal: ctx.signal });
-      return { status: exitStatus(res), stdout: res.stdout, stderr: res.stderr, stdoutTruncated: res.truncated, stderrTruncated: res.truncated };
+      const res = await uc.execVm.run({ ref: req.ref, command: { ...command, timeoutMs: limitOf(command, ctx, DEFAULT_EXEC_MS) }, maxOutputBytes: req.maxOutputBytes, signal: ctx.signal });
+      return { status: exitStatus(res), stdout: res.stdout, stderr: res.stderr, stdoutTruncated: res.stdoutTruncated, stderrTruncated: res.stderrTruncated };
     }),
     streamExecVm: serverStream<vmv1.StreamExecVmRequest, vmv1.StreamExecVmResponse>(async (req, ctx, send) => {
       const command = commandOf(req.command);

@@ -86,14 +86,25 @@ export interface ExitStatus {
 
 export interface ExecVmRequest {
   ref: string;
-  command?: ExecCommand | undefined;
+  command?:
+    | ExecCommand
+    | undefined;
+  /**
+   * Most bytes kept of each of stdout and stderr; more is dropped and reported
+   * truncated. 0 means the default, 1 MiB; more than 16 MiB is refused. Use
+   * StreamExecVm for output of any size.
+   */
+  maxOutputBytes: number;
 }
 
 export interface ExecVmResponse {
   status?: ExitStatus | undefined;
   stdout: Uint8Array;
   stderr: Uint8Array;
-  /** True when output exceeded the server's cap and was cut. */
+  /**
+   * True when output exceeded max_output_bytes (or was still coming when the
+   * command had ended and its drain time ran out) and was cut.
+   */
   stdoutTruncated: boolean;
   stderrTruncated: boolean;
 }
@@ -568,7 +579,7 @@ export const ExitStatus: MessageFns<ExitStatus> = {
 };
 
 function createBaseExecVmRequest(): ExecVmRequest {
-  return { ref: "", command: undefined };
+  return { ref: "", command: undefined, maxOutputBytes: 0 };
 }
 
 export const ExecVmRequest: MessageFns<ExecVmRequest> = {
@@ -578,6 +589,9 @@ export const ExecVmRequest: MessageFns<ExecVmRequest> = {
     }
     if (message.command !== undefined) {
       ExecCommand.encode(message.command, writer.uint32(18).fork()).join();
+    }
+    if (message.maxOutputBytes !== 0) {
+      writer.uint32(24).uint32(message.maxOutputBytes);
     }
     return writer;
   },
@@ -611,6 +625,14 @@ export const ExecVmRequest: MessageFns<ExecVmRequest> = {
             message.command = ExecCommand.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.maxOutputBytes = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -627,6 +649,11 @@ export const ExecVmRequest: MessageFns<ExecVmRequest> = {
     return {
       ref: isSet(object.ref) ? globalThis.String(object.ref) : "",
       command: isSet(object.command) ? ExecCommand.fromJSON(object.command) : undefined,
+      maxOutputBytes: isSet(object.maxOutputBytes)
+        ? globalThis.Number(object.maxOutputBytes)
+        : isSet(object.max_output_bytes)
+        ? globalThis.Number(object.max_output_bytes)
+        : 0,
     };
   },
 
@@ -637,6 +664,9 @@ export const ExecVmRequest: MessageFns<ExecVmRequest> = {
     }
     if (message.command !== undefined) {
       obj.command = ExecCommand.toJSON(message.command);
+    }
+    if (message.maxOutputBytes !== 0) {
+      obj.maxOutputBytes = Math.round(message.maxOutputBytes);
     }
     return obj;
   },
@@ -650,6 +680,7 @@ export const ExecVmRequest: MessageFns<ExecVmRequest> = {
     message.command = (object.command !== undefined && object.command !== null)
       ? ExecCommand.fromPartial(object.command)
       : undefined;
+    message.maxOutputBytes = object.maxOutputBytes ?? 0;
     return message;
   },
 };
