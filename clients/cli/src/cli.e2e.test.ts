@@ -3,11 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
-import { commonv1, descriptorSetPath, vmv1 } from '@banger/api';
+import { commonv1, descriptorSetPath, helperv2, vmv1 } from '@banger/api';
 import {
   BangerError,
   BangerServer,
   NotFoundError,
+  ServiceClient,
   createLogger,
   implementService,
   serverStream,
@@ -53,6 +54,15 @@ describe('banger CLI against a real gRPC server on a Unix socket', () => {
       getVm: unary(async (req: vmv1.GetVmRequest, ctx) => {
         if (req.ref === 'dev' || req.ref === VM.id) return { vm: VM };
         if (req.ref === 'hang') await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }));
+        if (req.ref === 'helper-down') {
+          // What vmd does when privhelper is not there: its own client's failure, passed on.
+          const helper = new ServiceClient(helperv2.HelperServiceService, join(dir, 'no-helper.sock'), { peer: 'privhelper' });
+          try {
+            await helper.unary('probeHost', { deep: false }, { timeoutMs: 5000 });
+          } finally {
+            helper.close();
+          }
+        }
         throw new NotFoundError('vm', req.ref);
       }),
       listVms: unary(async () => ({ vms: [VM, STOPPED] })),
@@ -150,6 +160,20 @@ describe('banger CLI against a real gRPC server on a Unix socket', () => {
     expect(io.stderr.lines[0]).toMatch(new RegExp(`^banger: cannot reach vmd at ${join(dir, 'missing.sock')}: no socket there \\(op-[a-z2-7]{12}\\)$`));
     expect(io.stderr.lines[1]).toContain('systemctl start banger-vmd');
     expect(io.stderr.lines[1]).toContain('BANGER_VMD_SOCKET');
+  });
+
+  it('blames the downstream daemon, not vmd, when vmd answers that privhelper is unreachable', async () => {
+    const io = captureIo(env());
+    expect(await run(['vm', 'show', 'helper-down'], io)).toBe(7);
+    expect(io.stderr.text).not.toContain('cannot reach vmd');
+    expect(io.stderr.lines[0]).toMatch(/^banger: vmd answered, but privhelper is unavailable: .* \(op-[a-z2-7]{12}\)$/);
+    expect(io.stderr.lines[1]).toContain('is privhelper running?');
+    expect(io.stderr.lines[1]).toContain('systemctl start banger-privhelper');
+
+    const jio = captureIo(env());
+    expect(await run(['--json', 'vm', 'show', 'helper-down'], jio)).toBe(7);
+    const { error } = JSON.parse(jio.stderr.text) as { error: { code: string; reason: string; fields: Record<string, string> } };
+    expect(error).toMatchObject({ code: 'UNAVAILABLE', reason: 'HELPER_UNAVAILABLE', fields: { daemon: 'privhelper' } });
   });
 
   it('shows UNIMPLEMENTED faithfully with exit 9 and the op id', async () => {

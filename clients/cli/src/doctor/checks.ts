@@ -75,7 +75,7 @@ const hostCheck: DoctorCheck = {
       return checks.map((c) => ({ name: c.name, status: STATUS[c.status] ?? 'warn', detail: c.detail, ...(c.fix ? { fix: c.fix } : {}) }));
     } catch (err) {
       const detail =
-        err instanceof RpcError && err.codeName === 'UNAVAILABLE'
+        err instanceof RpcError && err.unreachable
           ? `cannot probe the host: privhelper unreachable at ${ctx.globals.helperSocket} (${err.opId ?? 'no op id'})`
           : `cannot probe the host through privhelper: ${err instanceof RpcError ? `${err.codeName}: ` : ''}${err instanceof Error ? err.message : String(err)}`;
       return [{ name: 'host', status: 'fail', detail, fix: START_FIX['privhelper'] ?? '' }];

@@ -29,7 +29,7 @@ export class HelperClient implements HostHelper {
   private readonly client: ServiceClient<typeof helperv2.HelperServiceService>;
 
   constructor(socketPath: string) {
-    this.client = new ServiceClient(helperv2.HelperServiceService, socketPath);
+    this.client = new ServiceClient(helperv2.HelperServiceService, socketPath, { peer: 'privhelper' });
   }
 
   async readiness(): Promise<HostReadiness> {
