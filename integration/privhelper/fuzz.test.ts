@@ -135,6 +135,7 @@ function requestFor(verb: Verb, g: Gen): object {
     case 'listHypervisors':
     case 'listKernels':
     case 'listImages':
+    case 'listHeld':
       return {};
     case 'probeHost':
       return { deep: g.bool() };
@@ -147,6 +148,7 @@ function requestFor(verb: Verb, g: Gen): object {
     case 'killHypervisor':
     case 'removeOverlay':
     case 'removeWorkDisk':
+    case 'releaseVm':
       return { vmId: g.str() };
     case 'applyNat':
       return { bridge: g.str(), cidr: g.str(), egressInterface: g.str() };

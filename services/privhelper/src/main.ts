@@ -151,6 +151,7 @@ await runGrpcDaemon({
     images: { builder, images, disks },
     kernels: { kernels, inUse: async () => (await hypervisor()).runningKernels() },
     network: network.handlers(),
+    held: { disks, taps: network, hypervisor, runVmsDir: helper.runVmsDir },
   }),
   descriptorSetPath,
   logPrefix: 'helper rpc',

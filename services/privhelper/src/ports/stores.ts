@@ -24,3 +24,26 @@ export interface TapAssignments {
 export interface RunningVms {
   runningMemoryMib(): Promise<number>;
 }
+
+/** What privhelper holds per VM on the host, and how to give it up (ListHeld, ReleaseVm). */
+export interface HeldDisks {
+  vmIds(): Promise<string[]>;
+  files(vmId: string): Promise<string[]>;
+  removeVm(vmId: string): Promise<{ removed: boolean }>;
+}
+
+export interface HeldTaps {
+  /** VM id → its marked tap, as the kernel shows it. */
+  heldTaps(): Promise<ReadonlyMap<string, string>>;
+  releaseTap(vmId: string): Promise<{ tap: string | undefined }>;
+  dnsRecordNames(): readonly string[];
+}
+
+export interface HeldProcesses {
+  /** VM ids with a run directory. */
+  runDirVmIds(): Promise<string[]>;
+  find(vmId: string): Promise<{ pid: number } | undefined>;
+  kill(vmId: string): Promise<'not_running' | string>;
+  /** Deletes the run dir of a VM that does not run. */
+  remove(vmId: string): Promise<{ removed: boolean }>;
+}
