@@ -1,4 +1,4 @@
-import type { LaunchInput } from '../domain/hypervisor/driver.js';
+import type { LaunchInput, StopOutcome } from '../domain/hypervisor/driver.js';
 import type { KernelRef } from '../domain/store/ids.js';
 
 /** The VM's disks opened for a launch; close once the hypervisor holds its own descriptors. */
@@ -43,7 +43,7 @@ export interface HeldProcesses {
   /** VM ids with a run directory. */
   runDirVmIds(): Promise<string[]>;
   find(vmId: string): Promise<{ pid: number } | undefined>;
-  kill(vmId: string): Promise<'not_running' | string>;
+  kill(vmId: string): Promise<StopOutcome>;
   /** Deletes the run dir of a VM that does not run. */
   remove(vmId: string): Promise<{ removed: boolean }>;
 }
