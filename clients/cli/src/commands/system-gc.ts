@@ -22,7 +22,8 @@ export const systemGcCommand: CommandSpec = {
     const failed = (r: vmv1.CollectGarbageResponse): boolean => !r.helperReachable || [...r.leftovers, ...r.orphans].some((x) => x.action === 'failed');
     const res = await ctx.vmd().unary('collectGarbage', { dryRun }, ctx.callOptions({ timeoutMs: ctx.globals.timeoutMs ?? 120_000 }));
     if (ctx.json) {
-      ctx.printJson(vmv1.CollectGarbageResponse.toJSON(res));
+      // Every field, defaults included: a script reads helperReachable=false as plainly as true.
+      ctx.printJson({ ...(vmv1.CollectGarbageResponse.toJSON(res) as object), dryRun: res.dryRun, helperReachable: res.helperReachable, pending: res.pending, dnsDrift: res.dnsDrift });
       return failed(res) ? 1 : 0;
     }
     const rows = gcRows(res);
