@@ -78,7 +78,16 @@ describe.skipIf(skip !== undefined)('vmd janitor: orphans nobody recorded conver
     );
     expect(held.dnsRecords).toEqual(['ghost']);
     expect(await tapMarks()).toEqual([`vm:${tapVm}`]);
-  });
+
+    // A privhelper that crashed and came back finds the marked tap again from the kernel,
+    // without creating any tap for the listing.
+    await stack.stop('privhelper', 'SIGKILL');
+    await stack.start('privhelper');
+    const linksBefore = (await ns.must('ip', ['-o', 'link', 'show'])).split('\n').length;
+    const again = await helper.unary('listHeld', {});
+    expect(again.vms.find((v) => v.vmId === tapVm)?.tap).toBe(held.vms.find((v) => v.vmId === tapVm)?.tap);
+    expect((await ns.must('ip', ['-o', 'link', 'show'])).split('\n').length).toBe(linksBefore);
+  }, 60_000);
 
   it('reports them (in grace) with a dry run and in doctor, removing nothing', async () => {
     await stack.start('vmd');

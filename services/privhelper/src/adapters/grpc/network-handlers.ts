@@ -56,8 +56,7 @@ export class NetworkVerbs {
 
   /** VM id → marked tap, from the kernel's view the pool was built from. */
   async heldTaps(): Promise<ReadonlyMap<string, string>> {
-    await this.taps.replenish();
-    return this.taps.snapshot().assigned;
+    return this.taps.held();
   }
 
   async releaseTap(vmId: string): Promise<{ tap: string | undefined }> {
