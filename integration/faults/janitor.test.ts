@@ -81,8 +81,13 @@ describe.skipIf(skip !== undefined)('vmd janitor: orphans nobody recorded conver
 
     // A privhelper that crashed and came back finds the marked tap again from the kernel,
     // without creating any tap for the listing.
+    // A build SIGKILLed mid-way leaves its mkdtemp in privhelper's build root: the next
+    // privhelper removes it before serving.
+    const partial = join(stack.dir, 'state', 'helper', 'build', 'debian-bookworm-Xk3v9q');
+    await mkdir(join(partial, 'rootfs'), { recursive: true });
     await stack.stop('privhelper', 'SIGKILL');
     await stack.start('privhelper');
+    expect(existsSync(partial)).toBe(false);
     const linksBefore = (await ns.must('ip', ['-o', 'link', 'show'])).split('\n').length;
     const again = await helper.unary('listHeld', {});
     expect(again.vms.find((v) => v.vmId === tapVm)?.tap).toBe(held.vms.find((v) => v.vmId === tapVm)?.tap);
