@@ -135,6 +135,7 @@ function requestFor(verb: Verb, g: Gen): object {
     case 'listHypervisors':
     case 'listKernels':
     case 'listImages':
+    case 'listHeld':
       return {};
     case 'probeHost':
       return { deep: g.bool() };
@@ -147,6 +148,7 @@ function requestFor(verb: Verb, g: Gen): object {
     case 'killHypervisor':
     case 'removeOverlay':
     case 'removeWorkDisk':
+    case 'releaseVm':
       return { vmId: g.str() };
     case 'applyNat':
       return { bridge: g.str(), cidr: g.str(), egressInterface: g.str() };
@@ -226,7 +228,7 @@ describe.skipIf(skip !== undefined)('privhelper daemon: random field values for 
     const verbs = (Object.keys(helperv2.HelperServiceService) as (keyof typeof helperv2.HelperServiceService)[]).filter(
       (k): k is Verb => !helperv2.HelperServiceService[k].responseStream,
     );
-    expect(verbs).toHaveLength(25);
+    expect(verbs).toHaveLength(27);
     const outcomes = new Map<string, Map<string, number>>();
     const unexpected: string[] = [];
     for (const verb of verbs) {

@@ -3,11 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
-import { commonv1, descriptorSetPath, vmv1 } from '@banger/api';
+import { commonv1, descriptorSetPath, helperv2, vmv1 } from '@banger/api';
 import {
   BangerError,
   BangerServer,
   NotFoundError,
+  ServiceClient,
   createLogger,
   implementService,
   serverStream,
@@ -53,9 +54,27 @@ describe('banger CLI against a real gRPC server on a Unix socket', () => {
       getVm: unary(async (req: vmv1.GetVmRequest, ctx) => {
         if (req.ref === 'dev' || req.ref === VM.id) return { vm: VM };
         if (req.ref === 'hang') await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }));
+        if (req.ref === 'helper-down') {
+          // What vmd does when privhelper is not there: its own client's failure, passed on.
+          const helper = new ServiceClient(helperv2.HelperServiceService, join(dir, 'no-helper.sock'), { peer: 'privhelper' });
+          try {
+            await helper.unary('probeHost', { deep: false }, { timeoutMs: 5000 });
+          } finally {
+            helper.close();
+          }
+        }
         throw new NotFoundError('vm', req.ref);
       }),
       listVms: unary(async () => ({ vms: [VM, STOPPED] })),
+      collectGarbage: unary(async (req: vmv1.CollectGarbageRequest) =>
+        vmv1.CollectGarbageResponse.fromPartial({
+          dryRun: req.dryRun,
+          helperReachable: true,
+          pending: true,
+          leftovers: [{ opId: 'op-bbbbbbbbbbbb', kind: 'tap', ref: 'bgrtap1', vmId: 'k3x9q2zz', action: req.dryRun ? 'would_remove' : 'removed', detail: '' }],
+          orphans: [{ vmId: 'q8q8q8q8', held: ['disk dir (root.qcow2.partial)'], scope: 'vm', action: 'grace', detail: '', graceLeftMs: 42_000 }],
+        }),
+      ),
       getOperation: unary(async (req: vmv1.GetOperationRequest) => {
         if (req.opId !== DONE_OP) throw new NotFoundError('operation', req.opId);
         return { operation: commonv1.Operation.fromPartial({ opId: DONE_OP, kind: commonv1.OperationKind.OPERATION_KIND_VM_CREATE, target: 'dev', state: commonv1.OperationState.OPERATION_STATE_SUCCEEDED, stage: 'ready', lastSeq: 3, createdAt: new Date() }) };
@@ -150,6 +169,40 @@ describe('banger CLI against a real gRPC server on a Unix socket', () => {
     expect(io.stderr.lines[0]).toMatch(new RegExp(`^banger: cannot reach vmd at ${join(dir, 'missing.sock')}: no socket there \\(op-[a-z2-7]{12}\\)$`));
     expect(io.stderr.lines[1]).toContain('systemctl start banger-vmd');
     expect(io.stderr.lines[1]).toContain('BANGER_VMD_SOCKET');
+  });
+
+  it('blames the downstream daemon, not vmd, when vmd answers that privhelper is unreachable', async () => {
+    const io = captureIo(env());
+    expect(await run(['vm', 'show', 'helper-down'], io)).toBe(7);
+    expect(io.stderr.text).not.toContain('cannot reach vmd');
+    expect(io.stderr.lines[0]).toMatch(/^banger: vmd answered, but privhelper is unavailable: .* \(op-[a-z2-7]{12}\)$/);
+    expect(io.stderr.lines[1]).toContain('is privhelper running?');
+    expect(io.stderr.lines[1]).toContain('systemctl start banger-privhelper');
+
+    const jio = captureIo(env());
+    expect(await run(['--json', 'vm', 'show', 'helper-down'], jio)).toBe(7);
+    const { error } = JSON.parse(jio.stderr.text) as { error: { code: string; reason: string; fields: Record<string, string> } };
+    expect(error).toMatchObject({ code: 'UNAVAILABLE', reason: 'HELPER_UNAVAILABLE', fields: { daemon: 'privhelper' } });
+  });
+
+  it('system gc --dry-run lists leftovers and orphans with what would happen, and doctor points at it', async () => {
+    const io = captureIo(env());
+    expect(await run(['system', 'gc', '--dry-run'], io)).toBe(0);
+    expect(io.stdout.lines[0]).toMatch(/^WHAT +RESOURCE +OWNER +ACTION +DETAIL$/);
+    expect(io.stdout.text).toMatch(/leftover +tap bgrtap1 +vm k3x9q2zz, op-bbbbbbbbbbbb +would_remove/);
+    expect(io.stdout.text).toMatch(/orphan +disk dir \(root\.qcow2\.partial\) +vm q8q8q8q8 \(no row\) +grace +removable in 42s/);
+    expect(io.stdout.lines.at(-1)).toBe('dry run: nothing was removed');
+
+    const jio = captureIo(env());
+    expect(await run(['--json', 'system', 'gc'], jio)).toBe(0);
+    expect(JSON.parse(jio.stdout.text)).toMatchObject({ leftovers: [{ kind: 'tap', action: 'removed' }], orphans: [{ vmId: 'q8q8q8q8', action: 'grace' }] });
+
+    const dio = captureIo(env());
+    await run(['--json', 'doctor'], dio);
+    const leftovers = (JSON.parse(dio.stdout.text) as { checks: { name: string; status: string; detail: string; fix?: string }[] }).checks.find((c) => c.name === 'leftovers');
+    expect(leftovers).toMatchObject({ status: 'warn', fix: 'banger system gc' });
+    expect(leftovers?.detail).toContain('leftover tap bgrtap1 of op-bbbbbbbbbbbb');
+    expect(leftovers?.detail).toContain('orphan of vm q8q8q8q8: disk dir (root.qcow2.partial) (in grace 42s)');
   });
 
   it('shows UNIMPLEMENTED faithfully with exit 9 and the op id', async () => {

@@ -191,11 +191,16 @@ function describeError(err: unknown, commandPath: string): ErrorReport {
     const daemon = daemonOf(err);
     let message = err.message;
     let hint: string | undefined;
-    if (err.codeName === 'UNAVAILABLE' && daemon) {
+    const downstream = err.errorMetadata['daemon'];
+    if (err.unreachable && daemon) {
       message = `cannot reach ${daemon.name} at ${daemon.socket}: ${connectProblem(err.details)}${err.opId ? ` (${err.opId})` : ''}`;
       hint = /EACCES|EPERM/.test(err.details)
         ? `join the group that owns the socket: 'sudo usermod -aG banger $USER', then log in again`
         : `is ${daemon.name} running? start it with 'sudo systemctl start banger-${daemon.name}', or point ${daemon.flag} / ${daemon.envVar} (or BANGER_RUN_DIR) at its socket`;
+    } else if (err.codeName === 'UNAVAILABLE' && downstream && err.reason.endsWith('_UNAVAILABLE')) {
+      // The daemon we called answered: one it depends on did not.
+      message = `${daemon ? `${daemon.name} answered, but ` : ''}${err.message}`;
+      hint = `is ${downstream} running? start it with 'sudo systemctl start banger-${downstream}'; anything the operation left behind is cleaned up once it is back ('banger doctor' lists it)`;
     }
     return { exitCode: exitCodeForStatus(err.code), code: err.codeName, reason: err.reason, message, opId: err.opId, fields, hint };
   }

@@ -100,17 +100,17 @@ export class CommandContext {
   }
 
   vmd(): VmClient {
-    this.vmdClient ??= this.track(annotated(new ServiceClient(vmv1.VmServiceService, this.globals.vmdSocket), this.daemons.vmd));
+    this.vmdClient ??= this.track(annotated(new ServiceClient(vmv1.VmServiceService, this.globals.vmdSocket, { peer: 'vmd' }), this.daemons.vmd));
     return this.vmdClient;
   }
 
   imaged(): ImageClient {
-    this.imagedClient ??= this.track(annotated(new ServiceClient(imagev1.ImageServiceService, this.globals.imagedSocket), this.daemons.imaged));
+    this.imagedClient ??= this.track(annotated(new ServiceClient(imagev1.ImageServiceService, this.globals.imagedSocket, { peer: 'imaged' }), this.daemons.imaged));
     return this.imagedClient;
   }
 
   helper(): HelperClient {
-    this.helperClient ??= this.track(annotated(new ServiceClient(helperv2.HelperServiceService, this.globals.helperSocket), this.daemons.privhelper));
+    this.helperClient ??= this.track(annotated(new ServiceClient(helperv2.HelperServiceService, this.globals.helperSocket, { peer: 'privhelper' }), this.daemons.privhelper));
     return this.helperClient;
   }
 

@@ -6,6 +6,7 @@
 /* eslint-disable */
 
 export * from "./banger/helper/v2/disks.js";
+export * from "./banger/helper/v2/held.js";
 export * from "./banger/helper/v2/host.js";
 export * from "./banger/helper/v2/kernels.js";
 export * from "./banger/helper/v2/hypervisor.js";

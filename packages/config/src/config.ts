@@ -37,7 +37,13 @@ export interface BangerConfig {
   /** Empty url: embedded database under `<stateDir>/db/<daemon>` (see databaseDataDir). */
   database: { url: string };
   log: { level: LogLevel };
-  vmd: { socket: string };
+  vmd: {
+    socket: string;
+    /** How long an orphan (held on the host, owned by no VM or operation) must stay before vmd's janitor removes it. */
+    gcGraceSeconds: number;
+    /** How often the janitor runs while nothing is pending (it retries every few seconds while something is). */
+    gcIntervalSeconds: number;
+  };
   imaged: { socket: string };
   privhelper: {
     socket: string;
@@ -168,7 +174,11 @@ export function buildConfig(file: Record<string, unknown>, source: string, ctx: 
     paths: { stateDir, runDir, cacheDir },
     database: { url: r.take('database', 'url', databaseUrl(), '') },
     log: { level: r.take('log', 'level', oneOf(LOG_LEVELS), 'info') },
-    vmd: { socket: r.take('vmd', 'socket', absPath(), join(runDir, 'vmd.sock')) },
+    vmd: {
+      socket: r.take('vmd', 'socket', absPath(), join(runDir, 'vmd.sock')),
+      gcGraceSeconds: r.take('vmd', 'gc_grace_seconds', int(0, 86_400), 120),
+      gcIntervalSeconds: r.take('vmd', 'gc_interval_seconds', int(1, 3600), 60),
+    },
     imaged: { socket: r.take('imaged', 'socket', absPath(), join(runDir, 'imaged.sock')) },
     privhelper: {
       // In privhelper's own root-only run root: no other uid can put anything at that name.

@@ -145,6 +145,20 @@ interface RpcErrorShape {
   reason: string;
   details: string;
   errorMetadata: Readonly<Record<string, string>>;
+  peer?: string | undefined;
+  unreachable?: boolean;
+}
+
+/** The reason a daemon gives when a downstream daemon it needs cannot be reached. */
+const UNREACHABLE_REASON: Readonly<Record<string, string>> = {
+  privhelper: 'HELPER_UNAVAILABLE',
+  imaged: 'IMAGED_UNAVAILABLE',
+  vmd: 'VMD_UNAVAILABLE',
+};
+
+/** `HELPER_UNAVAILABLE` for privhelper, …: what a caller sees when `peer` could not be reached. */
+export function unreachableReason(peer: string): string {
+  return UNREACHABLE_REASON[peer] ?? `${peer.toUpperCase().replace(/[^A-Z0-9]+/g, '_')}_UNAVAILABLE`;
 }
 
 /** RpcError (grpc/client.ts) by shape, to keep this module free of transport imports. */
@@ -168,6 +182,11 @@ function isKindShaped(err: unknown): err is KindShapedError {
 export function toBangerError(err: unknown): BangerError {
   if (err instanceof BangerError) return err;
   if (isDownstreamRpcError(err)) {
+    if (err.unreachable === true && err.peer !== undefined) {
+      // The downstream daemon itself did not answer: say which one, so the client does not
+      // read the UNAVAILABLE as "the daemon I called is down".
+      return new UnavailableError(unreachableReason(err.peer), `${err.peer} is unavailable: ${err.details}`, { fields: { daemon: err.peer }, cause: err });
+    }
     // A downstream daemon's answer (same op id): keep its code and reason, not INTERNAL.
     return new BangerError(err.codeName as ErrorCode, err.reason, err.details, { fields: { ...err.errorMetadata }, cause: err });
   }

@@ -7,6 +7,7 @@ import { createLogger, FailedPreconditionError, lookupGroupId, lookupUserId, Per
 import { join } from 'node:path';
 import { HostFacts } from './app/host-facts.js';
 import { LaunchVm } from './app/launch-vm.js';
+import { sweepBuildDir } from './app/sweep-build-dir.js';
 import { prepareHelperRoots } from './adapters/fs/helper-roots.js';
 import { checkInstallPrefix } from './adapters/fs/install-prefix.js';
 import { checkJailRange } from './adapters/fs/jail-ids.js';
@@ -133,6 +134,7 @@ const launch = new LaunchVm({
 });
 
 logger.info({ config: config.source, allowed_uids: [...allowed], socket: config.privhelper.socket, state_root: helper.stateRoot }, 'privhelper starting');
+await sweepBuildDir(helper.buildDir, logger);
 
 await runGrpcDaemon({
   name: 'privhelper',
@@ -151,6 +153,7 @@ await runGrpcDaemon({
     images: { builder, images, disks },
     kernels: { kernels, inUse: async () => (await hypervisor()).runningKernels() },
     network: network.handlers(),
+    held: { disks, taps: network, hypervisor, runVmsDir: helper.runVmsDir },
   }),
   descriptorSetPath,
   logPrefix: 'helper rpc',

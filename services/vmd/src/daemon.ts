@@ -16,11 +16,13 @@ import { openVmdState, type VmdState } from './adapters/state.js';
 import { ProcStats } from './adapters/stats/proc-stats.js';
 import { PgVmRepo } from './adapters/vm-repo.js';
 import type { BootDeps } from './app/boot-stages.js';
+import { CollectGarbage } from './app/collect-garbage.js';
 import { StreamVmConsole } from './app/console.js';
 import { CreateVm } from './app/create.js';
 import { DeleteVm } from './app/delete.js';
 import { ExecVm } from './app/exec.js';
 import { GetVm } from './app/get.js';
+import { Janitor } from './app/janitor.js';
 import { KillVm } from './app/kill.js';
 import { ListVms } from './app/list.js';
 import { GetVmPorts } from './app/ports.js';
@@ -47,7 +49,9 @@ export interface VmdOptions {
 }
 
 /** Builds every use case over its ports: the composition root, and nothing else. */
-export function vmUseCases(deps: BootDeps & Pick<ConstructorParameters<typeof CreateVm>[0], 'images' | 'locks'> & { stats: ProcStats }): VmUseCases {
+export function vmUseCases(
+  deps: BootDeps & Pick<ConstructorParameters<typeof CreateVm>[0], 'images' | 'locks'> & Pick<ConstructorParameters<typeof CollectGarbage>[0], 'operations' | 'graceMs'> & { stats: ProcStats },
+): VmUseCases {
   const stopVm = new StopVm(deps);
   const startVm = new StartVm(deps);
   const deleteVm = new DeleteVm(deps);
@@ -69,6 +73,7 @@ export function vmUseCases(deps: BootDeps & Pick<ConstructorParameters<typeof Cr
     getVmPorts: new GetVmPorts(deps),
     getVmStats: new GetVmStats(deps),
     streamVmConsole: new StreamVmConsole(deps),
+    collectGarbage: new CollectGarbage(deps),
   };
 }
 
@@ -118,7 +123,10 @@ export async function runVmd(options: VmdOptions = {}): Promise<void> {
     images,
     locks: new VmLocks(),
     stats,
+    operations: state.operations,
+    graceMs: config.vmd.gcGraceSeconds * 1000,
   });
+  const janitor = new Janitor(useCases.collectGarbage, { intervalMs: config.vmd.gcIntervalSeconds * 1000, retryMs: 5000 });
   const runner = new OperationRunner({ log: state.operations, logger, service: 'vmd' });
   const stopPruning = schedulePruning(state.operations, logger);
   logger.info({ retention_ms: OPERATION_RETENTION_MS }, 'finished operations are pruned after the retention period');
@@ -143,6 +151,7 @@ export async function runVmd(options: VmdOptions = {}): Promise<void> {
     drainMs: DRAIN_MS,
     onStop: async () => {
       stats.stop();
+      await janitor.stop();
       await runner.shutdown(DRAIN_MS);
       await stopPruning();
       helper.close();
@@ -152,17 +161,20 @@ export async function runVmd(options: VmdOptions = {}): Promise<void> {
   });
   // VMs outlive vmd by design: once serving, align rows with what really runs and clean up
   // after operations a previous process could not finish. privhelper may still be starting.
-  const reconcile = new Reconcile({ vms, host: helper });
+  // Whatever reconciliation could not undo stays on its operation's record for the janitor,
+  // which starts once reconciliation is over (or given up) and retries until it is gone.
+  const reconcile = new Reconcile({ vms, host: helper, release: (opId, kind, ref) => state.operations.releaseResource(opId, kind, ref) });
   void (async () => {
     for (let attempt = 1; attempt <= 30; attempt++) {
       try {
         await reconcile.run(state.interrupted);
-        return;
+        break;
       } catch (err) {
         logger.warn({ err, attempt }, 'reconciliation failed; retrying');
         await new Promise((r) => setTimeout(r, 2000));
       }
     }
+    janitor.start();
   })();
   // runGrpcDaemon returns once serving; a failed listen has logged 'start-up failed' and set the exit code.
   if (process.exitCode === 1) {

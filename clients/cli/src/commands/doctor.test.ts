@@ -60,6 +60,7 @@ describe('banger doctor', () => {
     expect(by['qemu']).toMatchObject({ status: 'fail', fix: 'sudo apt-get install qemu-system-x86' });
     expect(by['tun']).toMatchObject({ status: 'pass' });
     expect(by['ssh client']).toMatchObject({ status: 'warn', fix: 'sudo apt-get install openssh-client' });
+    expect(by['leftovers']).toMatchObject({ status: 'warn', detail: 'vmd unreachable: cannot check for leftovers' });
   });
 
   it('prints one pass/warn/fail line per check with the fix under it', async () => {
@@ -68,6 +69,6 @@ describe('banger doctor', () => {
     expect(io.stdout.lines).toContain('✗ fail  qemu        qemu-system-x86_64 not found');
     expect(io.stdout.lines).toContain('                    fix: sudo apt-get install qemu-system-x86');
     expect(io.stdout.lines).toContain('✓ pass  tun         /dev/net/tun');
-    expect(io.stdout.lines.at(-1)).toBe('2 passed, 2 warnings, 3 failed');
+    expect(io.stdout.lines.at(-1)).toBe('2 passed, 3 warnings, 3 failed');
   });
 });

@@ -17,6 +17,7 @@ import { opsListCommand } from './ops-list.js';
 import { opsShowCommand } from './ops-show.js';
 import { opsWatchCommand } from './ops-watch.js';
 import { sshConfigCommand } from './ssh-config.js';
+import { systemGcCommand } from './system-gc.js';
 import { systemInstallCommand } from './system-install.js';
 import { systemStatusCommand } from './system-status.js';
 import { systemUninstallCommand } from './system-uninstall.js';
@@ -82,6 +83,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   systemUninstallCommand,
   systemUpgradeCommand,
   systemStatusCommand,
+  systemGcCommand,
   versionCommand,
   helpCommand,
 ];

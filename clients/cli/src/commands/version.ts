@@ -32,7 +32,7 @@ export async function probeDaemons(ctx: CommandContext, timeoutMs = 5000): Promi
 
 export function probeFailure(p: Probe & { ok: false }): string {
   const e = p.error;
-  if (e instanceof RpcError && e.codeName === 'UNAVAILABLE') return `unreachable at ${p.socket} (${e.opId ?? 'no op id'})`;
+  if (e instanceof RpcError && e.unreachable) return `unreachable at ${p.socket} (${e.opId ?? 'no op id'})`;
   return e instanceof RpcError ? `${e.codeName}: ${e.message}` : e.message;
 }
 
@@ -60,7 +60,7 @@ async function run(ctx: CommandContext): Promise<number> {
           : {
               name: p.name,
               socket: p.socket,
-              reachable: !(p.error instanceof RpcError && p.error.codeName === 'UNAVAILABLE'),
+              reachable: !(p.error instanceof RpcError && p.error.unreachable),
               error: p.error instanceof RpcError ? { code: p.error.codeName, reason: p.error.reason, message: p.error.message, op_id: p.error.opId ?? null } : { message: p.error.message },
             },
       ),

@@ -75,7 +75,7 @@ const hostCheck: DoctorCheck = {
       return checks.map((c) => ({ name: c.name, status: STATUS[c.status] ?? 'warn', detail: c.detail, ...(c.fix ? { fix: c.fix } : {}) }));
     } catch (err) {
       const detail =
-        err instanceof RpcError && err.codeName === 'UNAVAILABLE'
+        err instanceof RpcError && err.unreachable
           ? `cannot probe the host: privhelper unreachable at ${ctx.globals.helperSocket} (${err.opId ?? 'no op id'})`
           : `cannot probe the host through privhelper: ${err instanceof RpcError ? `${err.codeName}: ` : ''}${err instanceof Error ? err.message : String(err)}`;
       return [{ name: 'host', status: 'fail', detail, fix: START_FIX['privhelper'] ?? '' }];
@@ -108,5 +108,27 @@ const sshClientCheck: DoctorCheck = {
   },
 };
 
+/** What vmd's janitor would clean now: leftovers of failed operations and orphans (a dry run). */
+const leftoversCheck: DoctorCheck = {
+  id: 'leftovers',
+  async run(ctx) {
+    try {
+      const res = await ctx.vmd().unary('collectGarbage', { dryRun: true }, ctx.callOptions({ timeoutMs: ctx.globals.timeoutMs ?? 30_000 }));
+      const leftovers = res.leftovers.filter((l) => l.action !== 'adopted');
+      const parts = [
+        ...leftovers.map((l) => `leftover ${l.kind} ${l.ref} of ${l.opId}`),
+        ...res.orphans.map((o) => `orphan of vm ${o.vmId}: ${o.held.join(', ')}${o.action === 'grace' ? ` (in grace ${Math.ceil(o.graceLeftMs / 1000)}s)` : ''}`),
+        ...res.dnsDrift.map((d) => `dns record ${d}`),
+      ];
+      if (!res.helperReachable) return [{ name: 'leftovers', status: 'warn', detail: 'privhelper unreachable: cannot list what it holds', fix: START_FIX['privhelper'] ?? '' }];
+      if (parts.length === 0) return [{ name: 'leftovers', status: 'pass', detail: 'no pending leftovers, no orphaned resources' }];
+      return [{ name: 'leftovers', status: 'warn', detail: `${parts.length} to clean up: ${parts.join('; ')}`, fix: 'banger system gc' }];
+    } catch (err) {
+      const detail = err instanceof RpcError && err.unreachable ? 'vmd unreachable: cannot check for leftovers' : `cannot check for leftovers: ${err instanceof Error ? err.message : String(err)}`;
+      return [{ name: 'leftovers', status: 'warn', detail }];
+    }
+  },
+};
+
 /** Every check `banger doctor` runs, in order. */
-export const DOCTOR_CHECKS: readonly DoctorCheck[] = [daemonsCheck, hostCheck, sshClientCheck];
+export const DOCTOR_CHECKS: readonly DoctorCheck[] = [daemonsCheck, hostCheck, leftoversCheck, sshClientCheck];

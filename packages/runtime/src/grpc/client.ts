@@ -18,6 +18,17 @@ export class RpcError extends Error {
   readonly details: string;
   readonly errorMetadata: Readonly<Record<string, string>>;
   readonly fieldViolations: readonly { field: string; description: string }[];
+  /**
+   * The daemon this client was talking to (`vmd`, `imaged`, `privhelper`), when the client
+   * was given its name: a downstream failure can then say who failed.
+   */
+  readonly peer: string | undefined;
+  /**
+   * True when the call never got an answer from the daemon itself (nothing listening, the
+   * connection dropped, no banger status on the reply): the peer is unreachable, as opposed to
+   * a daemon that answered UNAVAILABLE for a reason of its own.
+   */
+  readonly unreachable: boolean;
 
   constructor(init: {
     code: grpc.status;
@@ -26,6 +37,8 @@ export class RpcError extends Error {
     opId?: string | undefined;
     errorMetadata?: Record<string, string>;
     fieldViolations?: { field: string; description: string }[];
+    peer?: string | undefined;
+    unreachable?: boolean;
     cause?: unknown;
   }) {
     super(init.opId ? `${init.details} (${init.opId})` : init.details, init.cause === undefined ? undefined : { cause: init.cause });
@@ -37,10 +50,12 @@ export class RpcError extends Error {
     this.details = init.details;
     this.errorMetadata = init.errorMetadata ?? {};
     this.fieldViolations = init.fieldViolations ?? [];
+    this.peer = init.peer;
+    this.unreachable = init.unreachable ?? false;
   }
 
   /** Rebuilds the typed error from a grpc-js ServiceError, using the status details when present. */
-  static fromServiceError(err: grpc.ServiceError, sentOpId: string | undefined): RpcError {
+  static fromServiceError(err: grpc.ServiceError, sentOpId: string | undefined, peer?: string): RpcError {
     const decoded = decodeStatusDetails(err.metadata);
     const trailerOpId = err.metadata?.get(OP_ID_METADATA_KEY)[0];
     const opId = decoded?.metadata['op_id'] ?? (typeof trailerOpId === 'string' ? trailerOpId : sentOpId);
@@ -52,6 +67,10 @@ export class RpcError extends Error {
       opId,
       errorMetadata: rest,
       fieldViolations: decoded?.fieldViolations ?? [],
+      peer,
+      // Every status a banger daemon sends carries ErrorInfo (ensureStatusDetails): an
+      // UNAVAILABLE without one was made by grpc-js on this side of the socket.
+      unreachable: err.code === grpc.status.UNAVAILABLE && decoded?.domain === undefined,
       cause: err,
     });
   }
@@ -64,6 +83,13 @@ export interface CallOptions {
   /** Explicit op id; default: the current request's, else a fresh one. */
   opId?: string;
   signal?: AbortSignal;
+}
+
+/** How a ServiceClient is set up beyond its socket. */
+export interface ServiceClientOptions {
+  /** The daemon on the other end, named in errors when it cannot be reached. */
+  peer?: string;
+  channel?: grpc.ChannelOptions;
 }
 
 type MethodDef<Req, Res> = {
@@ -110,13 +136,15 @@ function callOptions(options: CallOptions | undefined): grpc.CallOptions {
  */
 export class ServiceClient<D extends Record<string, MethodDef<never, unknown>>> {
   readonly raw: grpc.Client;
+  readonly peer: string | undefined;
 
   constructor(
     private readonly definition: D,
     readonly socketPath: string,
-    options: grpc.ChannelOptions = {},
+    options: ServiceClientOptions = {},
   ) {
-    this.raw = new grpc.Client(`unix://${resolve(socketPath)}`, grpc.credentials.createInsecure(), options);
+    this.peer = options.peer;
+    this.raw = new grpc.Client(`unix://${resolve(socketPath)}`, grpc.credentials.createInsecure(), options.channel ?? {});
   }
 
   unary<K extends UnaryKeys<D>>(method: K, request: ReqOf<D[K]>, options?: CallOptions): Promise<ResOf<D[K]>> {
@@ -131,7 +159,7 @@ export class ServiceClient<D extends Record<string, MethodDef<never, unknown>>> 
         buildMetadata(opId),
         callOptions(options),
         (err, value) => {
-          if (err) reject(RpcError.fromServiceError(err, opId));
+          if (err) reject(RpcError.fromServiceError(err, opId, this.peer));
           else resolve(value as ResOf<D[K]>);
         },
       );
@@ -151,6 +179,7 @@ export class ServiceClient<D extends Record<string, MethodDef<never, unknown>>> 
       });
       call.once('status', () => resolve(sentOpId));
     });
+    const peer = this.peer;
     async function* iterate(): AsyncGenerator<ResOf<D[K]>> {
       let ended = false;
       try {
@@ -158,7 +187,7 @@ export class ServiceClient<D extends Record<string, MethodDef<never, unknown>>> 
         ended = true;
       } catch (err) {
         ended = true;
-        if (err && typeof err === 'object' && 'code' in err) throw RpcError.fromServiceError(err as grpc.ServiceError, sentOpId);
+        if (err && typeof err === 'object' && 'code' in err) throw RpcError.fromServiceError(err as grpc.ServiceError, sentOpId, peer);
         throw err;
       } finally {
         // A consumer that stops iterating early detaches: tell the server.

@@ -21,7 +21,7 @@ export class HelperClient implements RootfsBuilder, KernelInstaller, StoreImages
   private readonly installed = new Map<string, Promise<void>>();
 
   constructor(socketPath: string) {
-    this.client = new ServiceClient(helperv2.HelperServiceService, socketPath);
+    this.client = new ServiceClient(helperv2.HelperServiceService, socketPath, { peer: 'privhelper' });
   }
 
   async build(

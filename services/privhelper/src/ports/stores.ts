@@ -1,4 +1,4 @@
-import type { LaunchInput } from '../domain/hypervisor/driver.js';
+import type { LaunchInput, StopOutcome } from '../domain/hypervisor/driver.js';
 import type { KernelRef } from '../domain/store/ids.js';
 
 /** The VM's disks opened for a launch; close once the hypervisor holds its own descriptors. */
@@ -23,4 +23,27 @@ export interface TapAssignments {
 /** What runs now, for host-wide quotas. */
 export interface RunningVms {
   runningMemoryMib(): Promise<number>;
+}
+
+/** What privhelper holds per VM on the host, and how to give it up (ListHeld, ReleaseVm). */
+export interface HeldDisks {
+  vmIds(): Promise<string[]>;
+  files(vmId: string): Promise<string[]>;
+  removeVm(vmId: string): Promise<{ removed: boolean }>;
+}
+
+export interface HeldTaps {
+  /** VM id → its marked tap, as the kernel shows it. */
+  heldTaps(): Promise<ReadonlyMap<string, string>>;
+  releaseTap(vmId: string): Promise<{ tap: string | undefined }>;
+  dnsRecordNames(): readonly string[];
+}
+
+export interface HeldProcesses {
+  /** VM ids with a run directory. */
+  runDirVmIds(): Promise<string[]>;
+  find(vmId: string): Promise<{ pid: number } | undefined>;
+  kill(vmId: string): Promise<StopOutcome>;
+  /** Deletes the run dir of a VM that does not run. */
+  remove(vmId: string): Promise<{ removed: boolean }>;
 }

@@ -1,7 +1,7 @@
 import { helperv2 } from '@banger/api';
 import { msToDuration, RpcError, ServiceClient } from '@banger/runtime';
 import type { DnsRecord } from '../domain/vm.js';
-import type { DiskSource, GuestNetwork, HostHelper, HostReadiness, LaunchInput, VmDisk, VmProcess } from '../ports/host.js';
+import type { DiskSource, GuestNetwork, HostHelper, HostHoldings, HostReadiness, LaunchInput, ReleasedVm, VmDisk, VmProcess } from '../ports/host.js';
 
 function toProcess(p: helperv2.HypervisorProcess | undefined): VmProcess {
   const out: VmProcess = { pid: p?.pid ?? 0, agentSocket: p?.sockets?.agentPath ?? '', consoleLog: p?.sockets?.consoleLogPath ?? '' };
@@ -29,7 +29,7 @@ export class HelperClient implements HostHelper {
   private readonly client: ServiceClient<typeof helperv2.HelperServiceService>;
 
   constructor(socketPath: string) {
-    this.client = new ServiceClient(helperv2.HelperServiceService, socketPath);
+    this.client = new ServiceClient(helperv2.HelperServiceService, socketPath, { peer: 'privhelper' });
   }
 
   async readiness(): Promise<HostReadiness> {
@@ -125,6 +125,15 @@ export class HelperClient implements HostHelper {
   async list(): Promise<(VmProcess & { vmId: string })[]> {
     const res = await this.client.unary('listHypervisors', {});
     return res.processes.map((p) => ({ vmId: p.vmId, ...toProcess(p) }));
+  }
+
+  async listHeld(): Promise<HostHoldings> {
+    const res = await this.client.unary('listHeld', {}, { timeoutMs: 30_000 });
+    return { vms: res.vms.map((v) => ({ ...v })), dnsRecords: [...res.dnsRecords] };
+  }
+
+  async releaseVm(vmId: string): Promise<ReleasedVm> {
+    return this.client.unary('releaseVm', { vmId }, { timeoutMs: 60_000 });
   }
 
   close(): void {

@@ -37,7 +37,7 @@ export class ImagedClient implements ImageCatalog {
   private readonly client: ServiceClient<typeof imagev1.ImageServiceService>;
 
   constructor(socketPath: string) {
-    this.client = new ServiceClient(imagev1.ImageServiceService, socketPath);
+    this.client = new ServiceClient(imagev1.ImageServiceService, socketPath, { peer: 'imaged' });
   }
 
   async resolve(ref: string, kernel = ''): Promise<ResolvedImage> {

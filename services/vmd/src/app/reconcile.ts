@@ -2,6 +2,7 @@ import { log } from '@banger/runtime/logging';
 import type { Operation, OperationResource } from '@banger/store/operations';
 import type { HostHelper } from '../ports/host.js';
 import type { VmRepository } from '../ports/vms.js';
+import { inUndoOrder, undoLeftover } from './undo-leftover.js';
 
 export interface ReconcileReport {
   cleaned: { opId: string; kind: string; ref: string; ok: boolean }[];
@@ -9,10 +10,8 @@ export interface ReconcileReport {
   vanished: string[];
 }
 
-const UNDO_ORDER = ['process', 'work_disk', 'overlay', 'tap', 'dns_record', 'row'];
-
 /** The VM a resource belongs to: recorded with it, else (older operations) the row's id or the target. */
-function vmIdOf(op: Operation, r: OperationResource): string {
+export function vmIdOf(op: Operation, r: OperationResource): string {
   const recorded = r.detail?.['vm_id'];
   if (typeof recorded === 'string' && recorded) return recorded;
   return op.resources.find((x) => x.kind === 'row')?.ref ?? op.target;
@@ -24,23 +23,25 @@ function vmIdOf(op: Operation, r: OperationResource): string {
  * stay running (they outlive vmd by design), vanished ones become stopped. Logs what it did.
  */
 export class Reconcile {
-  constructor(private readonly deps: { vms: VmRepository; host: HostHelper }) {}
+  constructor(
+    private readonly deps: {
+      vms: VmRepository;
+      host: HostHelper;
+      /** Forgets a cleaned resource on its operation's record (the janitor retries the rest). */
+      release?: (opId: string, kind: string, ref: string) => Promise<void>;
+    },
+  ) {}
 
   async run(interrupted: readonly Operation[]): Promise<ReconcileReport> {
     const { host, vms } = this.deps;
     const report: ReconcileReport = { cleaned: [], rediscovered: [], vanished: [] };
 
     for (const op of interrupted) {
-      const ordered = [...op.resources].sort((a, b) => UNDO_ORDER.indexOf(a.kind) - UNDO_ORDER.indexOf(b.kind));
-      for (const r of ordered) {
+      for (const r of inUndoOrder(op.resources)) {
         const vmId = vmIdOf(op, r);
         try {
-          if (r.kind === 'process') await host.kill(vmId);
-          else if (r.kind === 'work_disk') await host.removeWorkDisk({ vmId, path: r.ref });
-          else if (r.kind === 'overlay') await host.removeRootOverlay({ vmId, path: r.ref });
-          else if (r.kind === 'tap') await host.releaseTap(vmId);
-          else if (r.kind === 'row') await vms.delete(r.ref);
-          else if (r.kind === 'dns_record') await host.syncDns((await vms.dnsRecords()).filter((d) => d.name !== r.ref));
+          await undoLeftover(this.deps, vmId, r);
+          await this.deps.release?.(op.opId, r.kind, r.ref);
           report.cleaned.push({ opId: op.opId, kind: r.kind, ref: r.ref, ok: true });
         } catch (err) {
           log().error({ err, op_id: op.opId, kind: r.kind, ref: r.ref }, 'could not clean up after interrupted operation');

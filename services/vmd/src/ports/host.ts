@@ -94,4 +94,29 @@ export interface HostHelper {
   kill(vmId: string): Promise<{ wasRunning: boolean }>;
   find(vmId: string): Promise<VmProcess | undefined>;
   list(): Promise<(VmProcess & { vmId: string })[]>;
+  /** What privhelper holds per VM, read from the host (not from any record): finds orphans. */
+  listHeld(): Promise<HostHoldings>;
+  /** Gives up everything privhelper holds for a VM (process, tap, disk and run dirs). */
+  releaseVm(vmId: string): Promise<ReleasedVm>;
+}
+
+export interface HeldVm {
+  vmId: string;
+  diskDir: boolean;
+  diskFiles: string[];
+  runDir: boolean;
+  tap: string;
+  hypervisorPid: number;
+}
+
+export interface HostHoldings {
+  vms: HeldVm[];
+  dnsRecords: string[];
+}
+
+export interface ReleasedVm {
+  killedHypervisor: boolean;
+  tap: string;
+  removedDiskDir: boolean;
+  removedRunDir: boolean;
 }

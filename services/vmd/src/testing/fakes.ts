@@ -2,7 +2,7 @@ import { AlreadyExistsError, FailedPreconditionError, NotFoundError, Unavailable
 import { statesAllowedInto } from '../domain/vm-state.js';
 import { dnsRecordsOf, type DnsRecord, type NewVm, type Vm, type VmPatch, type VmState } from '../domain/vm.js';
 import type { GuestAgent, GuestExecOptions, GuestExecResult } from '../ports/agent.js';
-import type { DiskSource, GuestNetwork, HostHelper, HostReadiness, LaunchInput, VmDisk, VmProcess } from '../ports/host.js';
+import type { DiskSource, GuestNetwork, HostHelper, HostHoldings, HostReadiness, LaunchInput, ReleasedVm, VmDisk, VmProcess } from '../ports/host.js';
 import type { ImageCatalog, ResolvedImage } from '../ports/images.js';
 import type { VmFilter, VmRepository } from '../ports/vms.js';
 
@@ -23,6 +23,8 @@ export class FakeHost implements HostHelper {
   readonly workDisks = new Map<string, number>();
   readonly processes = new Map<string, VmProcess>();
   dns: { name: string; ipv4: string }[] = [];
+  /** VM disk directories holding only what a crash left (partial files), keyed by VM id. */
+  readonly strayDirs = new Set<string>();
   blockers: HostReadiness['blockers'] = [];
   /** What stop() reports: true as if the guest ignored ctrl-alt-del and was killed. */
   stopForces = false;
@@ -146,6 +148,31 @@ export class FakeHost implements HostHelper {
   async list(): Promise<(VmProcess & { vmId: string })[]> {
     this.enter('list');
     return [...this.processes].map(([vmId, p]) => ({ vmId, ...p }));
+  }
+
+  async listHeld(): Promise<HostHoldings> {
+    this.enter('listHeld');
+    const idOf = (path: string): string => path.split('/')[3] ?? '';
+    const ids = new Set([...this.taps.keys(), ...this.processes.keys(), ...this.strayDirs, ...[...this.overlays].map(idOf), ...[...this.workDisks.keys()].map(idOf)]);
+    return {
+      vms: [...ids].sort().map((vmId) => {
+        const files = [...this.overlays, ...this.workDisks.keys()].filter((p) => idOf(p) === vmId).map((p) => p.split('/')[4] ?? '');
+        const diskDir = files.length > 0 || this.strayDirs.has(vmId);
+        return { vmId, diskDir, diskFiles: diskDir && files.length === 0 ? ['root.qcow2.partial'] : files, runDir: this.processes.has(vmId), tap: this.taps.get(vmId) ?? '', hypervisorPid: this.processes.get(vmId)?.pid ?? 0 };
+      }),
+      dnsRecords: this.dns.map((r) => r.name),
+    };
+  }
+
+  async releaseVm(vmId: string): Promise<ReleasedVm> {
+    this.enter('releaseVm', vmId);
+    const tap = this.taps.get(vmId) ?? '';
+    const killedHypervisor = this.processes.delete(vmId);
+    this.taps.delete(vmId);
+    let removedDiskDir = this.strayDirs.delete(vmId);
+    for (const p of [...this.overlays]) if (p.split('/')[3] === vmId) removedDiskDir = this.overlays.delete(p);
+    for (const p of [...this.workDisks.keys()]) if (p.split('/')[3] === vmId) removedDiskDir = this.workDisks.delete(p);
+    return { killedHypervisor, tap, removedDiskDir, removedRunDir: killedHypervisor };
   }
 }
 

@@ -1,5 +1,6 @@
 import { StageFailure, toBangerError, type BangerError } from '@banger/runtime';
 import type { Operation, OperationResource } from '@banger/store';
+import { CollectGarbage } from '../app/collect-garbage.js';
 import { CreateVm } from '../app/create.js';
 import { DeleteVm } from '../app/delete.js';
 import { GetVm } from '../app/get.js';
@@ -121,6 +122,18 @@ export function vmdHarness(opts: { serviceMs?: number; gate?: StageGate } = {}) 
     async get(ref: string): Promise<{ vm: VmView; jail: VmJail | undefined }> {
       const { vm, jail } = await asClientSees(getVm.run({ ref }));
       return { vm: view(vm), jail };
+    },
+
+    /** `banger system gc` over these fakes and an operation log holding `ops`. */
+    collector(ops: Operation[], opts: { graceMs?: number; now?: () => number } = {}): CollectGarbage {
+      const operations = {
+        list: async (f: { state?: string | readonly string[] } = {}) => ops.filter((o) => f.state === undefined || (typeof f.state === 'string' ? o.state === f.state : f.state.includes(o.state))),
+        releaseResource: async (opId: string, kind: string, ref: string) => {
+          const op = ops.find((o) => o.opId === opId);
+          if (op) op.resources = op.resources.filter((r) => !(r.kind === kind && r.ref === ref));
+        },
+      };
+      return new CollectGarbage({ vms: rows, host, operations, locks, graceMs: opts.graceMs ?? 120_000, ...(opts.now ? { now: opts.now } : {}) });
     },
 
     async reconcile(interrupted: Operation[] = []): Promise<ReconcileReport> {

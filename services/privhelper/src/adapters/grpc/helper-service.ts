@@ -4,6 +4,7 @@ import { implementService, PermissionDeniedError, serverInfo, unary } from '@ban
 import type { HostFacts } from '../../app/host-facts.js';
 import type { VmDiskStore } from '../store/vm-disks.js';
 import { diskHandlers } from './disk-handlers.js';
+import { heldHandlers, type HeldHandlerDeps } from './held-handlers.js';
 import { hostCapabilitiesToProto } from './host-convert.js';
 import { hypervisorHandlers, type HypervisorDeps } from './hypervisor-handlers.js';
 import { imageHandlers, type ImageHandlerDeps } from './image-handlers.js';
@@ -16,6 +17,7 @@ export interface HelperServiceDeps {
   images: ImageHandlerDeps;
   kernels: KernelHandlerDeps;
   network: Record<string, unknown>;
+  held: HeldHandlerDeps;
 }
 
 /** The service definition privhelper serves. */
@@ -37,5 +39,6 @@ export function helperServiceImplementation(deps: HelperServiceDeps): UntypedSer
     ...imageHandlers(deps.images),
     ...kernelHandlers(deps.kernels),
     ...deps.network,
+    ...heldHandlers(deps.held),
   });
 }

@@ -16,6 +16,8 @@ export class NetworkVerbs {
   private readonly nat: NatAdapter;
   private readonly dns: DnsServer | NetnsDnsProcess;
   private dnsListening: Promise<unknown> | undefined;
+  /** The names last synced to the responder (which keeps them in memory only, like this). */
+  private dnsNames: readonly string[] = [];
 
   constructor(
     private readonly cfg: NetworkConfig,
@@ -52,6 +54,19 @@ export class NetworkVerbs {
     return this.taps.tapOf(vmId);
   }
 
+  /** VM id → marked tap, from the kernel's view the pool was built from. */
+  async heldTaps(): Promise<ReadonlyMap<string, string>> {
+    return this.taps.held();
+  }
+
+  async releaseTap(vmId: string): Promise<{ tap: string | undefined }> {
+    return this.taps.release(vmId);
+  }
+
+  dnsRecordNames(): readonly string[] {
+    return this.dnsNames;
+  }
+
   get netns(): string | undefined {
     return this.cfg.netns ?? undefined;
   }
@@ -85,7 +100,9 @@ export class NetworkVerbs {
       }),
       removeNat: unary(async (): Promise<helperv2.RemoveNatResponse> => this.nat.remove()),
       syncDnsRecords: unary(async (req: helperv2.SyncDnsRecordsRequest): Promise<helperv2.SyncDnsRecordsResponse> => {
-        return await this.dns.syncRecords(req.records.map((r) => ({ name: r.name, ipv4: r.ipv4 })));
+        const res = await this.dns.syncRecords(req.records.map((r) => ({ name: r.name, ipv4: r.ipv4 })));
+        this.dnsNames = req.records.map((r) => r.name);
+        return res;
       }),
     };
   }

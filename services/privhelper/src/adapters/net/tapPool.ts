@@ -116,6 +116,17 @@ export class TapPool {
     return { assigned: new Map(this.assigned), free: [...this.free].sort() };
   }
 
+  /**
+   * VM id → marked tap, discovering the kernel's state first if no verb has yet, without
+   * creating any tap (ListHeld must not change the host). Hook for issue 14's ListHeld.
+   */
+  held(): Promise<ReadonlyMap<string, string>> {
+    return this.mutex.run(async () => {
+      await this.ensureStarted();
+      return new Map(this.assigned);
+    });
+  }
+
   /** Creates taps until the warm size is reached. */
   replenish(): Promise<number> {
     return this.mutex.run(async () => {

@@ -93,6 +93,25 @@ export class VmDiskStore {
     return (await readdir(this.layout.vmsDir).catch(() => [] as string[])).filter((n) => !n.startsWith('.')).sort();
   }
 
+  /** The files in a VM's disk directory (finished, partial and the record), for ListHeld. */
+  async files(vmId: string): Promise<string[]> {
+    return (await readdir(this.dirOf(vmId)).catch(() => [] as string[])).sort();
+  }
+
+  /**
+   * Deletes a VM's whole disk directory, whatever a crash left in it (partial files, a record
+   * without disks). The path is derived from the validated id, inside this store's root.
+   */
+  async removeVm(vmId: string): Promise<{ removed: boolean }> {
+    const dir = this.dirOf(vmId);
+    return this.perVm(vmId, async () => {
+      if (!(await lstat(dir).catch(() => undefined))?.isDirectory()) return { removed: false };
+      await rm(dir, { recursive: true, force: true });
+      this.log.info({ vm_id: vmId }, 'vm disk directory removed');
+      return { removed: true };
+    });
+  }
+
   /** VMs whose disks are based on `image` (an image in use cannot be removed). */
   async vmsUsingImage(image: string): Promise<string[]> {
     const out: string[] = [];

@@ -8,7 +8,7 @@ import type { HandlerDeps } from './use-cases.js';
 /** The configured default grace period of a stop, when the request leaves it unset. */
 const DEFAULT_STOP_MS = 30_000;
 
-type LifecycleRpcs = 'createVm' | 'startVm' | 'stopVm' | 'restartVm' | 'killVm' | 'deleteVm' | 'pruneVms' | 'resizeWorkDisk' | 'promoteVm';
+type LifecycleRpcs = 'createVm' | 'startVm' | 'stopVm' | 'restartVm' | 'killVm' | 'deleteVm' | 'pruneVms' | 'resizeWorkDisk' | 'promoteVm' | 'collectGarbage';
 
 /** The lifecycle RPCs: proto → command → use case → proto, nothing else. */
 export function lifecycleHandlers(deps: HandlerDeps): Pick<vmv1.VmServiceServer, LifecycleRpcs> {
@@ -58,5 +58,7 @@ export function lifecycleHandlers(deps: HandlerDeps): Pick<vmv1.VmServiceServer,
       vm: view.toProto(await uc.resizeWorkDisk.run({ ref: req.ref, sizeBytes: req.sizeBytes })),
     })),
     promoteVm: unary<vmv1.PromoteVmRequest, vmv1.PromoteVmResponse>(async (req) => ({ image: await uc.promoteVm.run({ ref: req.ref, imageName: req.imageName }) })),
+    // The report's shape is the wire's (GcLeftover, GcOrphan): nothing to convert.
+    collectGarbage: unary<vmv1.CollectGarbageRequest, vmv1.CollectGarbageResponse>(async (req) => uc.collectGarbage.run({ dryRun: req.dryRun })),
   };
 }

@@ -37,6 +37,7 @@ const USE_CASE_FILES: Record<string, string> = {
   GetVmPorts: 'ports',
   GetVmStats: 'stats',
   StreamVmConsole: 'console',
+  CollectGarbage: 'collect-garbage',
 };
 
 const lower = (rpc: string): string => rpc[0]?.toLowerCase() + rpc.slice(1);

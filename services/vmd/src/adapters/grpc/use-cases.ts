@@ -1,4 +1,5 @@
 import type { OperationLog, OperationRunner } from '@banger/operations';
+import type { CollectGarbage } from '../../app/collect-garbage.js';
 import type { StreamVmConsole } from '../../app/console.js';
 import type { CreateVm } from '../../app/create.js';
 import type { DeleteVm } from '../../app/delete.js';
@@ -39,6 +40,7 @@ export interface VmUseCases {
   getVmPorts: GetVmPorts;
   getVmStats: GetVmStats;
   streamVmConsole: StreamVmConsole;
+  collectGarbage: CollectGarbage;
 }
 
 /** What the handlers convert with and hand work to. */

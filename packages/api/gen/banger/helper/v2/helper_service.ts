@@ -31,6 +31,7 @@ import {
   ResizeWorkDiskRequest,
   ResizeWorkDiskResponse,
 } from "./disks.js";
+import { ListHeldRequest, ListHeldResponse, ReleaseVmRequest, ReleaseVmResponse } from "./held.js";
 import { GetServerInfoRequest, GetServerInfoResponse, ProbeHostRequest, ProbeHostResponse } from "./host.js";
 import {
   FindHypervisorRequest,
@@ -402,6 +403,34 @@ export const HelperServiceService = {
       Buffer.from(ListHypervisorsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListHypervisorsResponse => ListHypervisorsResponse.decode(value),
   },
+  /**
+   * ListHeld lists, per VM id, what privhelper holds on the host (disk and run
+   * directories, the marked tap, a running hypervisor) plus the DNS records it
+   * serves, so vmd can find and clear orphans no operation recorded.
+   */
+  listHeld: {
+    path: "/banger.helper.v2.HelperService/ListHeld" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListHeldRequest): Buffer => Buffer.from(ListHeldRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListHeldRequest => ListHeldRequest.decode(value),
+    responseSerialize: (value: ListHeldResponse): Buffer => Buffer.from(ListHeldResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListHeldResponse => ListHeldResponse.decode(value),
+  },
+  /**
+   * ReleaseVm gives up everything privhelper holds for one VM: kills its
+   * hypervisor, returns its tap, deletes its disk and run directories (only
+   * inside privhelper's own roots). Idempotent; the caller decides ownership.
+   */
+  releaseVm: {
+    path: "/banger.helper.v2.HelperService/ReleaseVm" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReleaseVmRequest): Buffer => Buffer.from(ReleaseVmRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReleaseVmRequest => ReleaseVmRequest.decode(value),
+    responseSerialize: (value: ReleaseVmResponse): Buffer => Buffer.from(ReleaseVmResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReleaseVmResponse => ReleaseVmResponse.decode(value),
+  },
 } as const;
 
 export interface HelperServiceServer extends UntypedServiceImplementation {
@@ -472,6 +501,18 @@ export interface HelperServiceServer extends UntypedServiceImplementation {
    * runs, for reconciliation at vmd start-up.
    */
   listHypervisors: handleUnaryCall<ListHypervisorsRequest, ListHypervisorsResponse>;
+  /**
+   * ListHeld lists, per VM id, what privhelper holds on the host (disk and run
+   * directories, the marked tap, a running hypervisor) plus the DNS records it
+   * serves, so vmd can find and clear orphans no operation recorded.
+   */
+  listHeld: handleUnaryCall<ListHeldRequest, ListHeldResponse>;
+  /**
+   * ReleaseVm gives up everything privhelper holds for one VM: kills its
+   * hypervisor, returns its tap, deletes its disk and run directories (only
+   * inside privhelper's own roots). Idempotent; the caller decides ownership.
+   */
+  releaseVm: handleUnaryCall<ReleaseVmRequest, ReleaseVmResponse>;
 }
 
 export interface HelperServiceClient extends Client {
@@ -896,6 +937,46 @@ export interface HelperServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListHypervisorsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * ListHeld lists, per VM id, what privhelper holds on the host (disk and run
+   * directories, the marked tap, a running hypervisor) plus the DNS records it
+   * serves, so vmd can find and clear orphans no operation recorded.
+   */
+  listHeld(
+    request: ListHeldRequest,
+    callback: (error: ServiceError | null, response: ListHeldResponse) => void,
+  ): ClientUnaryCall;
+  listHeld(
+    request: ListHeldRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListHeldResponse) => void,
+  ): ClientUnaryCall;
+  listHeld(
+    request: ListHeldRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListHeldResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * ReleaseVm gives up everything privhelper holds for one VM: kills its
+   * hypervisor, returns its tap, deletes its disk and run directories (only
+   * inside privhelper's own roots). Idempotent; the caller decides ownership.
+   */
+  releaseVm(
+    request: ReleaseVmRequest,
+    callback: (error: ServiceError | null, response: ReleaseVmResponse) => void,
+  ): ClientUnaryCall;
+  releaseVm(
+    request: ReleaseVmRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReleaseVmResponse) => void,
+  ): ClientUnaryCall;
+  releaseVm(
+    request: ReleaseVmRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReleaseVmResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -19,6 +19,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { CollectGarbageRequest, CollectGarbageResponse } from "./gc.js";
 import {
   ExecVmRequest,
   ExecVmResponse,
@@ -296,6 +297,22 @@ export const VmServiceService = {
     responseDeserialize: (value: Buffer): StreamVmConsoleResponse => StreamVmConsoleResponse.decode(value),
   },
   /**
+   * CollectGarbage runs the janitor's pass now: retries the leftovers failed
+   * operations recorded and removes orphans privhelper holds that no VM or
+   * running operation owns (after the grace period). `banger system gc`.
+   */
+  collectGarbage: {
+    path: "/banger.vm.v1.VmService/CollectGarbage" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CollectGarbageRequest): Buffer =>
+      Buffer.from(CollectGarbageRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CollectGarbageRequest => CollectGarbageRequest.decode(value),
+    responseSerialize: (value: CollectGarbageResponse): Buffer =>
+      Buffer.from(CollectGarbageResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CollectGarbageResponse => CollectGarbageResponse.decode(value),
+  },
+  /**
    * WatchOperation re-attaches to an operation by op id: it replays the stored
    * events after `after_seq` and then follows live ones until the operation ends.
    */
@@ -409,6 +426,12 @@ export interface VmServiceServer extends UntypedServiceImplementation {
    * follows new output.
    */
   streamVmConsole: handleServerStreamingCall<StreamVmConsoleRequest, StreamVmConsoleResponse>;
+  /**
+   * CollectGarbage runs the janitor's pass now: retries the leftovers failed
+   * operations recorded and removes orphans privhelper holds that no VM or
+   * running operation owns (after the grace period). `banger system gc`.
+   */
+  collectGarbage: handleUnaryCall<CollectGarbageRequest, CollectGarbageResponse>;
   /**
    * WatchOperation re-attaches to an operation by op id: it replays the stored
    * events after `after_seq` and then follows live ones until the operation ends.
@@ -697,6 +720,26 @@ export interface VmServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<StreamVmConsoleResponse>;
+  /**
+   * CollectGarbage runs the janitor's pass now: retries the leftovers failed
+   * operations recorded and removes orphans privhelper holds that no VM or
+   * running operation owns (after the grace period). `banger system gc`.
+   */
+  collectGarbage(
+    request: CollectGarbageRequest,
+    callback: (error: ServiceError | null, response: CollectGarbageResponse) => void,
+  ): ClientUnaryCall;
+  collectGarbage(
+    request: CollectGarbageRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CollectGarbageResponse) => void,
+  ): ClientUnaryCall;
+  collectGarbage(
+    request: CollectGarbageRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CollectGarbageResponse) => void,
+  ): ClientUnaryCall;
   /**
    * WatchOperation re-attaches to an operation by op id: it replays the stored
    * events after `after_seq` and then follows live ones until the operation ends.

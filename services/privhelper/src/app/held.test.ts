@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import type { StopOutcome } from '../domain/hypervisor/driver.js';
+import type { HeldDisks, HeldProcesses, HeldTaps } from '../ports/stores.js';
+import { listHeld, type ListHeldDeps } from './list-held.js';
+import { releaseVm } from './release-vm.js';
+
+/** privhelper's holdings as plain sets: disk dirs with their files, run dirs, taps, live pids. */
+function host() {
+  const disks = new Map<string, string[]>([['vm0a', ['root.qcow2', 'disks.json']], ['vm0b', ['root.qcow2.partial']]]);
+  const runDirs = new Set(['vm0a', 'vm0c']);
+  const taps = new Map([['vm0a', 'bt1'], ['vm0d', 'bt2']]);
+  const pids = new Map([['vm0a', 4242]]);
+  const calls: string[] = [];
+  const deps: ListHeldDeps = {
+    disks: {
+      vmIds: async () => [...disks.keys()],
+      files: async (id) => disks.get(id) ?? [],
+      removeVm: async (id) => ({ removed: disks.delete(id) }),
+    } satisfies HeldDisks,
+    taps: {
+      heldTaps: async () => new Map(taps),
+      releaseTap: async (id) => {
+        const tap = taps.get(id);
+        taps.delete(id);
+        return { tap };
+      },
+      dnsRecordNames: () => ['web', 'dev'],
+    } satisfies HeldTaps,
+    processes: async () =>
+      ({
+        runDirVmIds: async () => [...runDirs],
+        find: async (id) => (pids.has(id) ? { pid: pids.get(id) ?? 0 } : undefined),
+        kill: async (id): Promise<StopOutcome> => {
+          calls.push(`kill ${id}`);
+          return pids.delete(id) ? 'killed' : 'not_running';
+        },
+        remove: async (id) => {
+          if (pids.has(id)) throw new Error('still running');
+          return { removed: runDirs.delete(id) };
+        },
+      }) satisfies HeldProcesses,
+  };
+  return { deps, disks, runDirs, taps, pids, calls };
+}
+
+describe('ListHeld and ReleaseVm', () => {
+  it('lists every VM id anything is held for, from each source, with the DNS names', async () => {
+    const h = host();
+    const res = await listHeld(h.deps);
+    expect(res.vms).toEqual([
+      { vmId: 'vm0a', diskDir: true, diskFiles: ['root.qcow2', 'disks.json'], runDir: true, tap: 'bt1', hypervisorPid: 4242 },
+      { vmId: 'vm0b', diskDir: true, diskFiles: ['root.qcow2.partial'], runDir: false, tap: '', hypervisorPid: 0 },
+      { vmId: 'vm0c', diskDir: false, diskFiles: [], runDir: true, tap: '', hypervisorPid: 0 },
+      { vmId: 'vm0d', diskDir: false, diskFiles: [], runDir: false, tap: 'bt2', hypervisorPid: 0 },
+    ]);
+    expect(res.dnsRecords).toEqual(['dev', 'web']);
+  });
+
+  it('releases everything of one VM, the process first, and is a no-op the second time', async () => {
+    const h = host();
+    expect(await releaseVm(h.deps, 'vm0a')).toEqual({ killedHypervisor: true, tap: 'bt1', removedDiskDir: true, removedRunDir: true });
+    expect(h.calls).toEqual(['kill vm0a']);
+    expect(await releaseVm(h.deps, 'vm0a')).toEqual({ killedHypervisor: false, tap: '', removedDiskDir: false, removedRunDir: false });
+    expect((await listHeld(h.deps)).vms.map((v) => v.vmId)).toEqual(['vm0b', 'vm0c', 'vm0d']);
+  });
+
+  it('refuses an id that is not a VM id before touching anything', async () => {
+    const h = host();
+    await expect(releaseVm(h.deps, '../images')).rejects.toMatchObject({ kind: 'INVALID_ARGUMENT', reason: 'BAD_FIELD' });
+    expect(h.calls).toEqual([]);
+  });
+});

@@ -1,0 +1,44 @@
+import type { HeldDisks, HeldProcesses, HeldTaps } from '../ports/stores.js';
+
+export interface HeldVmView {
+  vmId: string;
+  diskDir: boolean;
+  diskFiles: string[];
+  runDir: boolean;
+  tap: string;
+  hypervisorPid: number;
+}
+
+export interface ListHeldDeps {
+  disks: HeldDisks;
+  taps: HeldTaps;
+  processes: () => Promise<HeldProcesses>;
+}
+
+/**
+ * ListHeld: what privhelper holds for VMs, read from the host itself (its roots, the taps'
+ * ownership marks, live hypervisors), never from a caller's records, so vmd can find orphans
+ * that no operation ever listed (a directory a half-finished CreateOverlay made, a tap still
+ * marked with a VM that has no row).
+ */
+export async function listHeld(deps: ListHeldDeps): Promise<{ vms: HeldVmView[]; dnsRecords: string[] }> {
+  const procs = await deps.processes();
+  const [diskIds, runIds, taps] = await Promise.all([deps.disks.vmIds(), procs.runDirVmIds(), deps.taps.heldTaps()]);
+  const diskSet = new Set(diskIds);
+  const runSet = new Set(runIds);
+  const ids = [...new Set([...diskIds, ...runIds, ...taps.keys()])].sort();
+  const vms = await Promise.all(
+    ids.map(async (vmId): Promise<HeldVmView> => {
+      const proc = runSet.has(vmId) ? await procs.find(vmId).catch(() => undefined) : undefined;
+      return {
+        vmId,
+        diskDir: diskSet.has(vmId),
+        diskFiles: diskSet.has(vmId) ? await deps.disks.files(vmId) : [],
+        runDir: runSet.has(vmId),
+        tap: taps.get(vmId) ?? '',
+        hypervisorPid: proc?.pid ?? 0,
+      };
+    }),
+  );
+  return { vms, dnsRecords: [...deps.taps.dnsRecordNames()].sort() };
+}

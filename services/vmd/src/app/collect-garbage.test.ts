@@ -1,0 +1,105 @@
+import { UnavailableError } from '@banger/runtime/errors';
+import { describe, expect, it } from 'vitest';
+import { interruptedOp, vmdHarness } from '../testing/harness.js';
+import { RecordingOperation } from '../testing/fakes.js';
+
+const helperDown = () => new UnavailableError('HELPER_UNAVAILABLE', 'privhelper is unavailable: Connection dropped', { fields: { daemon: 'privhelper' } });
+
+describe('collect garbage (banger system gc, the janitor pass)', () => {
+  it('retries a leftover a failed create recorded until privhelper is back, then forgets it on the record', async () => {
+    const h = vmdHarness();
+    h.host.failOn('createWorkDisk');
+    h.host.failOn('removeRootOverlay', helperDown());
+    const created = await h.create({ name: 'f1' });
+    expect(created.error).toMatchObject({ code: 'UNAVAILABLE' });
+    const left = [...created.op.resources.values()];
+    expect(left.map((r) => r.kind)).toEqual(['overlay']);
+    expect(h.host.leftovers()).toEqual([`overlay:${left[0]?.ref}`]);
+    const op = interruptedOp(left, { opId: created.op.opId, state: 'failed' });
+    const gc = h.collector([op]);
+
+    const down = await gc.run({ dryRun: false });
+    expect(down.leftovers).toEqual([expect.objectContaining({ opId: op.opId, kind: 'overlay', action: 'failed' })]);
+    expect(down).toMatchObject({ pending: true, helperReachable: false });
+    expect(op.resources).toHaveLength(1);
+
+    h.host.heal('removeRootOverlay');
+    const back = await gc.run({ dryRun: false });
+    expect(back.leftovers).toEqual([expect.objectContaining({ kind: 'overlay', action: 'removed' })]);
+    expect(back.pending).toBe(false);
+    expect(op.resources).toEqual([]);
+    expect(h.host.leftovers()).toEqual([]);
+  });
+
+  it('leaves a resource a VM took over since (a later start gave it its tap again) and only drops the record', async () => {
+    const h = vmdHarness();
+    await h.create({ name: 'dev' });
+    const vm = h.vm('dev');
+    const op = interruptedOp([{ kind: 'tap', ref: vm?.tap ?? '', detail: { vm_id: vm?.id ?? '' } }], { opId: 'op-oldstart0000', kind: 'vm_start', state: 'failed' });
+    const report = await h.collector([op]).run({ dryRun: false });
+    expect(report.leftovers).toEqual([expect.objectContaining({ kind: 'tap', action: 'adopted' })]);
+    expect(h.host.taps.get(vm?.id ?? '')).toBe(vm?.tap);
+    expect(op.resources).toEqual([]);
+  });
+
+  it('removes an orphan no row owns only after the grace, and a dry run removes nothing', async () => {
+    const h = vmdHarness();
+    let now = 1_000_000;
+    h.host.strayDirs.add('orphan01');
+    h.host.taps.set('orphan01', 'bt9');
+    const gc = h.collector([], { graceMs: 120_000, now: () => now });
+
+    const first = await gc.run({ dryRun: false });
+    expect(first.orphans).toEqual([expect.objectContaining({ vmId: 'orphan01', scope: 'vm', action: 'grace', graceLeftMs: 120_000, held: ['tap bt9', 'disk dir (root.qcow2.partial)'] })]);
+    now += 119_000;
+    expect((await gc.run({ dryRun: false })).orphans[0]).toMatchObject({ action: 'grace', graceLeftMs: 1000 });
+    now += 1000;
+    expect((await gc.run({ dryRun: true })).orphans[0]).toMatchObject({ action: 'would_remove' });
+    expect(h.host.strayDirs.has('orphan01')).toBe(true);
+    const done = await gc.run({ dryRun: false });
+    expect(done.orphans[0]).toMatchObject({ action: 'removed' });
+    expect(h.host.calls).toContain('releaseVm orphan01');
+    expect(h.host.leftovers()).toEqual([]);
+    expect(h.host.strayDirs.size).toBe(0);
+    expect((await gc.run({ dryRun: false })).orphans).toEqual([]);
+  });
+
+  it('never touches what a running operation could own, whatever the grace', async () => {
+    const h = vmdHarness();
+    h.host.strayDirs.add('creating1');
+    const running = interruptedOp([{ kind: 'overlay', ref: '/state/vms/creating1/root.qcow2', detail: { vm_id: 'creating1' } }], { opId: 'op-running00000', state: 'running', error: null, finishedAt: null });
+    const report = await h.collector([running], { graceMs: 0 }).run({ dryRun: false });
+    expect(report.orphans).toEqual([expect.objectContaining({ vmId: 'creating1', action: 'busy' })]);
+    expect(h.host.strayDirs.has('creating1')).toBe(true);
+    expect(report.leftovers).toEqual([]);
+  });
+
+  it('releases the tap a stopped VM still holds, and resyncs DNS records that drifted from the rows', async () => {
+    const h = vmdHarness();
+    await h.create({ name: 'dev' });
+    await h.stop('dev');
+    const id = h.vm('dev')?.id ?? '';
+    h.host.taps.set(id, 'bt7');
+    h.host.dns = [{ name: 'ghost', ipv4: '172.30.0.9' }];
+    const report = await h.collector([], { graceMs: 0 }).run({ dryRun: false });
+    expect(report.orphans).toEqual([expect.objectContaining({ vmId: id, scope: 'tap', action: 'removed', held: ['tap bt7'] })]);
+    expect(h.host.taps.has(id)).toBe(false);
+    expect(h.host.dns.map((r) => r.name)).toEqual(['dev']);
+    expect(report.dnsDrift).toEqual([]);
+    expect(h.vm('dev')?.state).toBe('stopped');
+  });
+
+  it('skips a VM whose lock is held: the next pass retries', async () => {
+    const h = vmdHarness();
+    h.agent.hold();
+    const op = new RecordingOperation('op-inflight0000');
+    void h.create({ name: 'slow' }, op);
+    await op.untilStageStarted('agent');
+    const id = h.vm('slow')?.id ?? '';
+    const stale = interruptedOp([{ kind: 'tap', ref: 'bt0', detail: { vm_id: id } }], { opId: 'op-stale0000000', state: 'failed' });
+    const report = await h.collector([stale], { graceMs: 0 }).run({ dryRun: false });
+    expect(report.leftovers).toEqual([expect.objectContaining({ action: 'busy' })]);
+    expect(stale.resources).toHaveLength(1);
+    h.agent.release();
+  });
+});

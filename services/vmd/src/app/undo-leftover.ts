@@ -1,0 +1,28 @@
+import type { OperationResource } from '@banger/store/operations';
+import type { HostHelper } from '../ports/host.js';
+import type { VmRepository } from '../ports/vms.js';
+
+/** Reverse order of creation: the process holds the disks and the tap, the row goes last. */
+export const UNDO_ORDER = ['process', 'work_disk', 'overlay', 'tap', 'dns_record', 'row'];
+
+export function inUndoOrder<T extends { kind: string }>(resources: readonly T[]): T[] {
+  return [...resources].sort((a, b) => UNDO_ORDER.indexOf(a.kind) - UNDO_ORDER.indexOf(b.kind));
+}
+
+/**
+ * Undoes one resource an operation recorded, with the idempotent privhelper verb for its kind,
+ * so start-up reconciliation and the janitor retry exactly the same step. A `row` takes with it
+ * whatever privhelper still holds for that VM.
+ */
+export async function undoLeftover(deps: { host: HostHelper; vms: VmRepository }, vmId: string, r: Pick<OperationResource, 'kind' | 'ref'>): Promise<void> {
+  const { host, vms } = deps;
+  if (r.kind === 'process') await host.kill(vmId);
+  else if (r.kind === 'work_disk') await host.removeWorkDisk({ vmId, path: r.ref });
+  else if (r.kind === 'overlay') await host.removeRootOverlay({ vmId, path: r.ref });
+  else if (r.kind === 'tap') await host.releaseTap(vmId);
+  else if (r.kind === 'dns_record') await host.syncDns((await vms.dnsRecords()).filter((d) => d.name !== r.ref));
+  else if (r.kind === 'row') {
+    await host.releaseVm(vmId);
+    await vms.delete(r.ref);
+  } else throw new Error(`no undo step for a resource of kind ${r.kind}`);
+}
