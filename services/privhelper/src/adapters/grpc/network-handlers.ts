@@ -1,7 +1,12 @@
 import type { helperv2 } from '@banger/api';
 import { InvalidArgumentError, unary } from '@banger/runtime';
 import type { Logger } from 'pino';
+import { FailedPreconditionError } from '@banger/runtime';
 import type { NetworkConfig } from '../../domain/network/index.js';
+import { ALLOW_ALL, validateEgressPolicy } from '../../domain/network/egressPolicy.js';
+import type { EgressPolicy } from '../../domain/network/egressPolicy.js';
+import { validateVmId } from '../../domain/network/names.js';
+import { validateGuestIpv4, validateGuestMac } from '../../domain/network/vmFence.js';
 import { BridgeAdapter, DnsServer, NatAdapter, NetRunner, TapPool } from '../net/index.js';
 import { NetnsDnsProcess } from '../net/dnsProcess.js';
 
@@ -24,7 +29,7 @@ export class NetworkVerbs {
     const run = new NetRunner(cfg.netns ? { netns: cfg.netns } : {});
     this.bridge = new BridgeAdapter(run, log);
     this.taps = new TapPool(run, { bridge: cfg.bridge, prefix: cfg.tapPrefix, ownerUid: cfg.tapOwnerUid, ownerGid: cfg.tapOwnerGid, warmSize: cfg.tapWarmSize, maxFree: cfg.tapMaxFree, maxTaps: cfg.tapMax, log });
-    this.nat = new NatAdapter(run, { manageIpForward: cfg.manageIpForward, log });
+    this.nat = new NatAdapter(run, { manageIpForward: cfg.manageIpForward, tapPrefix: cfg.tapPrefix, log });
     // In a namespace the responder must run in it, as its own process (see NetnsDnsProcess).
     this.dns = cfg.netns ? new NetnsDnsProcess({ netns: cfg.netns, zone: cfg.dns.zone, log }) : new DnsServer({ zone: cfg.dns.zone, ttl: cfg.dns.ttl, log });
   }
@@ -72,6 +77,7 @@ export class NetworkVerbs {
         return this.taps.acquire(req.vmId);
       }),
       releaseTap: unary(async (req: helperv2.ReleaseTapRequest): Promise<helperv2.ReleaseTapResponse> => {
+        await this.nat.unfence(validateVmId(req.vmId));
         const res = await this.taps.release(req.vmId);
         return { tap: res.tap ?? '' };
       }),
@@ -83,6 +89,16 @@ export class NetworkVerbs {
         const egress = req.egressInterface || this.cfg.egressInterface;
         return this.nat.apply({ bridge: this.cfg.bridge, cidr: this.cfg.cidr.text, ...(egress ? { egressInterface: egress } : {}) });
       }),
+      fenceVm: unary(async (req: helperv2.FenceVmRequest): Promise<helperv2.FenceVmResponse> => {
+        const vmId = validateVmId(req.vmId);
+        const ipv4 = validateGuestIpv4(req.ipv4, this.cfg.cidr);
+        const mac = validateGuestMac(req.mac);
+        const egress = egressFromWire(req.egress);
+        const tap = this.taps.tapOf(vmId);
+        if (tap === undefined) throw new FailedPreconditionError('TAP_NOT_ASSIGNED', `vm ${vmId} has no tap: AcquireTap first`, { fields: { vm_id: vmId } });
+        const res = await this.nat.fence({ vmId, tap, ipv4, mac, egress });
+        return { tap, changed: res.changed };
+      }),
       removeNat: unary(async (): Promise<helperv2.RemoveNatResponse> => this.nat.remove()),
       syncDnsRecords: unary(async (req: helperv2.SyncDnsRecordsRequest): Promise<helperv2.SyncDnsRecordsResponse> => {
         return await this.dns.syncRecords(req.records.map((r) => ({ name: r.name, ipv4: r.ipv4 })));
@@ -93,4 +109,16 @@ export class NetworkVerbs {
   async close(): Promise<void> {
     await this.dns.close();
   }
+}
+
+const MODES: Record<number, string> = {
+  [0]: 'allow',
+  [1]: 'allow',
+  [2]: 'deny',
+  [3]: 'list',
+};
+
+function egressFromWire(p: helperv2.EgressPolicy | undefined): EgressPolicy {
+  if (p === undefined) return ALLOW_ALL;
+  return validateEgressPolicy({ mode: MODES[p.mode] ?? `unknown (${p.mode})`, cidrs: p.cidrs, hostnames: p.hostnames });
 }
