@@ -6,6 +6,8 @@ import { Reconcile, type ReconcileReport } from '../app/reconcile.js';
 import { StartVm } from '../app/start.js';
 import { StopVm } from '../app/stop.js';
 import { VmLocks } from '../app/vm-locks.js';
+import { SetVmEgress } from '../app/set-egress.js';
+import type { EgressPolicy } from '../domain/egress.js';
 import { parseSubnet } from '../domain/addressing.js';
 import type { CreateVmCommand } from '../domain/create-request.js';
 import type { Vm } from '../domain/vm.js';
@@ -73,6 +75,7 @@ export function vmdHarness(opts: { serviceMs?: number; gate?: StageGate } = {}) 
     vcpus: 1,
     workDiskBytes: 2 * 1024 ** 3,
     noWait: false,
+    egress: { mode: 'allow', cidrs: [], hostnames: [] },
     sshAuthorizedKeys: [],
     hypervisor: 'qemu',
     ...cmd,
@@ -111,6 +114,10 @@ export function vmdHarness(opts: { serviceMs?: number; gate?: StageGate } = {}) 
 
     async delete(ref: string, opt: { force?: boolean } = {}): Promise<{ vm: VmView }> {
       return { vm: view(await asClientSees(deleteVm.run({ ref, stopTimeoutMs: opt.force ? 0 : 30_000 }))) };
+    },
+
+    async setEgress(ref: string, egress: EgressPolicy): Promise<{ vm: Vm; applied: boolean }> {
+      return asClientSees(new SetVmEgress({ vms: rows, host, locks }).run({ ref, egress }));
     },
 
     async reconcile(interrupted: Operation[] = []): Promise<ReconcileReport> {
