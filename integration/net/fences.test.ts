@@ -4,6 +4,8 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BridgeAdapter, NatAdapter, NetRunner } from '../../services/privhelper/src/adapters/net/index.js';
+import { NetnsDnsProcess } from '../../services/privhelper/src/adapters/net/dnsProcess.js';
+import { hostSetOf } from '../../services/privhelper/src/domain/network/natRuleset.js';
 import type { EgressPolicy } from '../../services/privhelper/src/domain/network/egressPolicy.js';
 import type { VmFence } from '../../services/privhelper/src/domain/network/vmFence.js';
 import { Netns, netnsUnavailableReason } from '../harness/netns.js';
@@ -43,12 +45,19 @@ describe.skipIf(skip !== undefined)('guest fences: anti-spoofing, host input, fo
   let run: NetRunner;
   let nat: NatAdapter;
   const servers: ChildProcess[] = [];
+  const dnsProcs: NetnsDnsProcess[] = [];
+  let hostServer: ChildProcess | undefined;
 
-  async function serve(ns: Netns, ports: string): Promise<void> {
+  async function serve(ns: Netns, ports: string): Promise<ChildProcess> {
     const w = ns.wrap(process.execPath, ['--import', 'tsx', PEER, 'serve', ports]);
     const p = spawn(w.file, w.args, { stdio: ['pipe', 'pipe', 'inherit'] });
     servers.push(p);
     await once(p.stdout!, 'data');
+    return p;
+  }
+
+  async function dnsAsk(ns: Netns, name: string): Promise<{ rcode?: number; answers?: { data: string }[]; error?: string }> {
+    return JSON.parse(await ns.must(process.execPath, ['--import', 'tsx', PEER, 'dns-ask', GW, '53', name])) as { rcode?: number; answers?: { data: string }[] };
   }
 
   async function probe(ns: Netns, ...targets: string[]): Promise<Record<string, string>> {
@@ -104,10 +113,11 @@ describe.skipIf(skip !== undefined)('guest fences: anti-spoofing, host input, fo
     await guest(b, B);
     // A route through the gateway to B: VM-to-VM traffic the host would route back onto the bridge.
     await a.must('ip', ['route', 'add', `${B.ipv4}/32`, 'via', GW]);
-    await Promise.all([serve(h, `53,${PORT}`), serve(l, String(PORT)), serve(i, String(PORT)), serve(b, String(PORT))]);
+    [hostServer] = await Promise.all([serve(h, `53,${PORT}`), serve(l, String(PORT)), serve(i, String(PORT)), serve(b, String(PORT))]);
   });
 
   afterAll(async () => {
+    for (const d of dnsProcs) await d.close();
     for (const s of servers) {
       s.stdin?.end();
       if (s.exitCode === null) s.kill('SIGTERM');
@@ -132,6 +142,10 @@ describe.skipIf(skip !== undefined)('guest fences: anti-spoofing, host input, fo
       [t(B.ipv4)]: A.ipv4,
     });
     expect(await framesSeen(a, [[A.mac, 'ipv6', 'ctl-v6'], ['02:bb:00:00:06:99', 'ip', 'ctl-mac', A.ipv4], [A.mac, 'arp', 'ctl-arp-gw', GW]])).toEqual(['ctl-arp-gw', 'ctl-mac', 'ctl-v6']);
+    // Unfenced, A's ARP claiming the gateway really took over B's route to it (what the fences stop).
+    expect(await b.must('ip', ['neigh', 'show', GW])).toContain(A.mac);
+    await b.must('ip', ['neigh', 'flush', 'all']);
+    await h.must('ip', ['neigh', 'flush', 'all']);
   });
 
   it('a tap that is not fenced passes nothing, not even DNS', async () => {
@@ -202,10 +216,10 @@ describe.skipIf(skip !== undefined)('guest fences: anti-spoofing, host input, fo
 
   it('a CIDR list: exactly the listed networks, and a listed private network is reachable on purpose', async () => {
     await nat.fence({ ...A, egress: { mode: 'list', cidrs: [`${INTERNET}/32`, '10.77.0.0/24'], hostnames: [] } });
-    const r = await probe(a, u(INTERNET), u(INTERNET_B), u(LAN.rfc1918), u(LAN.rfc1918b), u(LAN.linkLocal), u(GW, 53), u(GW), u(B.ipv4));
+    const r = await probe(a, u(INTERNET), t(INTERNET_B), u(LAN.rfc1918), u(LAN.rfc1918b), u(LAN.linkLocal), u(GW, 53), u(GW), u(B.ipv4));
     expect(r).toEqual({
       [u(INTERNET)]: '198.51.100.1',
-      [u(INTERNET_B)]: 'timeout',
+      [t(INTERNET_B)]: 'timeout',
       [u(LAN.rfc1918)]: '10.77.0.1',
       [u(LAN.rfc1918b)]: 'timeout',
       [u(LAN.linkLocal)]: 'timeout',
@@ -221,13 +235,49 @@ describe.skipIf(skip !== undefined)('guest fences: anti-spoofing, host input, fo
     expect(await h.must('nft', ['list', 'ruleset'])).toBe(before);
   });
 
+  it('a hostname list: banger DNS forwards for guests only, opens what the name resolves to for the TTL, and follows a changed answer', async () => {
+    // The "internet" runs the authoritative server for api.test (TTL 5 s); H runs banger's forwarder on the gateway.
+    const upstream = new NetnsDnsProcess({ netns: i.name, zone: 'test' });
+    dnsProcs.push(upstream);
+    await upstream.listen(INTERNET, 53);
+    await upstream.syncRecords([{ name: 'api', ipv4: INTERNET }]);
+    hostServer?.stdin?.end();
+    if (hostServer && hostServer.exitCode === null) await once(hostServer, 'exit');
+    const fwd = new NetnsDnsProcess({ netns: h.name, zone: 'vm', forward: { upstream: { host: INTERNET, port: 53 }, clients: CIDR, ttlMin: 1, ttlMax: 3600 } });
+    dnsProcs.push(fwd);
+    await fwd.listen(GW, 53);
+    await nat.fence({ ...A, egress: { mode: 'list', cidrs: [], hostnames: ['api.test'] } });
+    await fwd.syncEgress([{ ip: A.ipv4, set: hostSetOf(A.tap), hostnames: ['api.test'] }]);
+
+    expect(await probe(a, u(INTERNET))).toEqual({ [u(INTERNET)]: 'timeout' });
+    expect((await dnsAsk(a, 'api.test')).answers?.map((x) => x.data)).toEqual([INTERNET]);
+    expect(await probe(a, u(INTERNET), t(INTERNET_B))).toEqual({ [u(INTERNET)]: '198.51.100.1', [t(INTERNET_B)]: 'timeout' });
+    expect(await h.must('nft', ['list', 'set', 'inet', 'banger', hostSetOf(A.tap)])).toMatch(/198\.51\.100\.2 timeout 5s/);
+    // B resolves the same name (forwarded, it is a guest) but its policy names no hostname: nothing opens for it or for A.
+    expect((await dnsAsk(b, 'api.test')).answers?.map((x) => x.data)).toEqual([INTERNET]);
+    // Not an open resolver: a query from outside the guest network is refused.
+    await l.must('ip', ['route', 'add', CIDR, 'via', '10.77.0.1']);
+    expect((await dnsAsk(l, 'api.test')).rcode).toBe(5);
+
+    await upstream.syncRecords([{ name: 'api', ipv4: INTERNET_B }]);
+    expect((await dnsAsk(a, 'api.test')).answers?.map((x) => x.data)).toEqual([INTERNET_B]);
+    // TCP towards the second address: a UDP reply would leave from I's primary address and miss conntrack.
+    expect(await probe(a, t(INTERNET_B))).toEqual({ [t(INTERNET_B)]: '198.51.100.1' });
+    await new Promise((r) => setTimeout(r, 5500));
+    expect(await probe(a, t(INTERNET), t(INTERNET_B))).toEqual({ [t(INTERNET)]: 'timeout', [t(INTERNET_B)]: 'timeout' });
+    expect((await dnsAsk(a, 'api.test')).answers?.map((x) => x.data)).toEqual([INTERNET_B]);
+    expect(await probe(a, t(INTERNET), t(INTERNET_B))).toEqual({ [t(INTERNET)]: 'timeout', [t(INTERNET_B)]: '198.51.100.1' });
+    await nat.fence({ ...A, egress: { mode: 'list', cidrs: [`${INTERNET}/32`], hostnames: [] } });
+  });
+
   it('re-applying the tables keeps every fence; unfencing A stops its traffic and leaves B working', async () => {
     expect((await nat.apply({ bridge: BR, cidr: CIDR })).changed).toBe(false);
-    expect(await probe(a, u(INTERNET), u(INTERNET_B))).toEqual({ [u(INTERNET)]: '198.51.100.1', [u(INTERNET_B)]: 'timeout' });
+    expect(await probe(a, u(INTERNET), t(INTERNET_B))).toEqual({ [u(INTERNET)]: '198.51.100.1', [t(INTERNET_B)]: 'timeout' });
     expect(await nat.unfence(A.vmId)).toEqual({ removed: true });
     expect(await nat.unfence(A.vmId)).toEqual({ removed: false });
     expect(await probe(a, u(GW, 53), u(INTERNET))).toEqual({ [u(GW, 53)]: 'timeout', [u(INTERNET)]: 'timeout' });
-    expect(await probe(b, u(INTERNET), u(GW, 53))).toEqual({ [u(INTERNET)]: '198.51.100.1', [u(GW, 53)]: B.ipv4 });
+    expect(await probe(b, u(INTERNET))).toEqual({ [u(INTERNET)]: '198.51.100.1' });
+    expect((await dnsAsk(b, 'nobody.vm')).rcode).toBe(3);
     const listed = await h.must('nft', ['list', 'ruleset']);
     expect(listed).not.toMatch(/vm_bgrtap90|172\.30\.6\.10\b|02:bb:00:00:06:0a/);
   });

@@ -7,6 +7,7 @@ import { ALLOW_ALL, validateEgressPolicy } from '../../domain/network/egressPoli
 import type { EgressPolicy } from '../../domain/network/egressPolicy.js';
 import { validateVmId } from '../../domain/network/names.js';
 import { validateGuestIpv4, validateGuestMac } from '../../domain/network/vmFence.js';
+import { hostSetOf, renderAllowedAddrs } from '../../domain/network/natRuleset.js';
 import { BridgeAdapter, DnsServer, NatAdapter, NetRunner, TapPool } from '../net/index.js';
 import { NetnsDnsProcess } from '../net/dnsProcess.js';
 
@@ -30,8 +31,17 @@ export class NetworkVerbs {
     this.bridge = new BridgeAdapter(run, log);
     this.taps = new TapPool(run, { bridge: cfg.bridge, prefix: cfg.tapPrefix, ownerUid: cfg.tapOwnerUid, ownerGid: cfg.tapOwnerGid, warmSize: cfg.tapWarmSize, maxFree: cfg.tapMaxFree, maxTaps: cfg.tapMax, log });
     this.nat = new NatAdapter(run, { manageIpForward: cfg.manageIpForward, tapPrefix: cfg.tapPrefix, log });
+    const up = cfg.dns.upstream;
+    const ttls = { ttlMin: cfg.dns.learnTtlMin, ttlMax: cfg.dns.learnTtlMax };
     // In a namespace the responder must run in it, as its own process (see NetnsDnsProcess).
-    this.dns = cfg.netns ? new NetnsDnsProcess({ netns: cfg.netns, zone: cfg.dns.zone, log }) : new DnsServer({ zone: cfg.dns.zone, ttl: cfg.dns.ttl, log });
+    this.dns = cfg.netns
+      ? new NetnsDnsProcess({ netns: cfg.netns, zone: cfg.dns.zone, forward: up && { upstream: up, clients: cfg.cidr.text, ...ttls }, log })
+      : new DnsServer({
+          zone: cfg.dns.zone,
+          ttl: cfg.dns.ttl,
+          forward: up && { upstream: up, clients: cfg.cidr, ...ttls, learn: async (e, addrs, ttl) => void (await run.nft(['-f', '-'], renderAllowedAddrs(e.set, addrs, ttl))) },
+          log,
+        });
   }
 
   private checkBridge(bridge: string): void {
@@ -50,6 +60,12 @@ export class NetworkVerbs {
         this.log.warn({ err }, 'dns responder could not listen; NAME.vm will not resolve');
       },
     );
+  }
+
+  /** Tells the DNS forwarder which VM (by address) may learn which hostnames, into which set. */
+  private async syncEgress(): Promise<void> {
+    const entries = this.nat.allFences().flatMap((f) => (f.egress.hostnames.length > 0 ? [{ ip: f.ipv4, set: hostSetOf(f.tap), hostnames: f.egress.hostnames }] : []));
+    await this.dns.syncEgress(entries);
   }
 
   /** The tap this helper assigned to a VM (AcquireTap), for the launch; undefined when none. */
@@ -77,7 +93,7 @@ export class NetworkVerbs {
         return this.taps.acquire(req.vmId);
       }),
       releaseTap: unary(async (req: helperv2.ReleaseTapRequest): Promise<helperv2.ReleaseTapResponse> => {
-        await this.nat.unfence(validateVmId(req.vmId));
+        if ((await this.nat.unfence(validateVmId(req.vmId))).removed) await this.syncEgress();
         const res = await this.taps.release(req.vmId);
         return { tap: res.tap ?? '' };
       }),
@@ -97,6 +113,7 @@ export class NetworkVerbs {
         const tap = this.taps.tapOf(vmId);
         if (tap === undefined) throw new FailedPreconditionError('TAP_NOT_ASSIGNED', `vm ${vmId} has no tap: AcquireTap first`, { fields: { vm_id: vmId } });
         const res = await this.nat.fence({ vmId, tap, ipv4, mac, egress });
+        await this.syncEgress();
         return { tap, changed: res.changed };
       }),
       removeNat: unary(async (): Promise<helperv2.RemoveNatResponse> => this.nat.remove()),

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Ipv4Cidr } from './cidr.js';
-import { gatewayOf, ipv4ToString } from './cidr.js';
+import { gatewayOf, ipv4ToString, parseIpv4 } from './cidr.js';
 import { invalidArg } from './errors.js';
 import type { VmFence } from './vmFence.js';
 
@@ -209,6 +209,18 @@ export function renderVmUnfence(f: VmFence): string[] {
 
 /** Lets a VM reach addresses a listed hostname resolved to, until the answer's TTL (bounded) runs out. */
 export function renderAllowResolved(f: VmFence, addrs: readonly string[], ttlSeconds: number): string {
-  const set = `${vmChain(f.tap)}_host`;
-  return `add element ${I} ${set} { ${addrs.map((a) => `${a} timeout ${ttlSeconds}s`).join(', ')} }\n`;
+  return renderAllowedAddrs(hostSetOf(f.tap), addrs, ttlSeconds);
+}
+
+/** The nft set of a VM's resolved hostname addresses. */
+export function hostSetOf(tap: string): string {
+  return `${vmChain(tap)}_host`;
+}
+
+/** The same for a set named by the DNS forwarder; set, addresses and timeout are checked, as they cross a process boundary. */
+export function renderAllowedAddrs(set: string, addrs: readonly string[], ttlSeconds: number): string {
+  if (!/^vm_[A-Za-z0-9_]+_host$/.test(set)) throw invalidArg('set', 'BAD_NAME', 'is not a VM host set');
+  if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > 86_400) throw invalidArg('ttl', 'OUT_OF_RANGE', 'must be 1-86400 seconds');
+  const ok = addrs.map((a, i) => ipv4ToString(parseIpv4(a, `addrs[${i}]`)));
+  return `add element ${I} ${set} { ${ok.map((a) => `${a} timeout ${ttlSeconds}s`).join(', ')} }\n`;
 }
