@@ -12,6 +12,7 @@ if (skip) console.warn(`[integration/net] NAT tests skipped: ${skip}`);
 const PEER = fileURLToPath(new URL('./peer.ts', import.meta.url));
 const BR = 'bgr-t1';
 const CIDR = '172.30.5.0/24';
+const GUEST = { vmId: 'vm-g', tap: 'bgrtap80', ipv4: '172.30.5.9', mac: '02:bb:00:00:05:09', egress: { mode: 'allow' as const, cidrs: [], hostnames: [] } };
 
 interface NftItem {
   table?: { family: string; name: string };
@@ -29,7 +30,7 @@ function masqueradesCidr(items: NftItem[]): boolean {
 
 /**
  * Three namespaces: G (a guest behind the bridge), H (banger's host side: bridge, NAT, uplink)
- * and O (the "internet", which has no route back to the guest network). A guest datagram
+ * and O (the "internet" at TEST-NET-2, which has no route back to the guest network). A guest datagram
  * only gets an answer from O when H masquerades it.
  */
 describe.skipIf(skip !== undefined)('NAT in banger\'s own nft table', () => {
@@ -42,12 +43,14 @@ describe.skipIf(skip !== undefined)('NAT in banger\'s own nft table', () => {
     run = new NetRunner({ netns: h.name });
     await new BridgeAdapter(run).ensure({ bridge: BR, gatewayCidr: '172.30.5.1/24' });
     await h.must('ip', ['link', 'add', 'up0', 'type', 'veth', 'peer', 'name', 'out0', 'netns', o.name]);
-    await h.must('ip', ['addr', 'add', '10.99.0.1/24', 'dev', 'up0']);
+    await h.must('ip', ['addr', 'add', '198.51.100.1/24', 'dev', 'up0']);
     await h.must('ip', ['link', 'set', 'up0', 'up']);
-    await o.must('ip', ['addr', 'add', '10.99.0.2/24', 'dev', 'out0']);
+    await o.must('ip', ['addr', 'add', '198.51.100.2/24', 'dev', 'out0']);
     await o.must('ip', ['link', 'set', 'out0', 'up']);
-    await h.must('ip', ['link', 'add', 'gh0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', g.name]);
-    await h.must('ip', ['link', 'set', 'gh0', 'master', BR, 'up']);
+    // Named like a pool tap, so the guest fences treat it as one (a fence is what lets it out).
+    await h.must('ip', ['link', 'add', GUEST.tap, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', g.name]);
+    await h.must('ip', ['link', 'set', GUEST.tap, 'master', BR, 'up']);
+    await g.must('ip', ['link', 'set', 'eth0', 'address', GUEST.mac]);
     await g.must('ip', ['addr', 'add', '172.30.5.9/24', 'dev', 'eth0']);
     await g.must('ip', ['link', 'set', 'eth0', 'up']);
     await g.must('ip', ['route', 'add', 'default', 'via', '172.30.5.1']);
@@ -63,7 +66,7 @@ describe.skipIf(skip !== undefined)('NAT in banger\'s own nft table', () => {
     await Promise.all([g, h, o].filter(Boolean).map((n) => n.destroy()));
   });
 
-  const ask = async () => (await g.must(process.execPath, ['--import', 'tsx', PEER, 'udp-ask', '10.99.0.2', '7777'])).trim();
+  const ask = async () => (await g.must(process.execPath, ['--import', 'tsx', PEER, 'udp-ask', '198.51.100.2', '7777'])).trim();
 
   it('guest egress fails without NAT (O has no route back)', async () => {
     await run.sysctlInNetns('net.ipv4.ip_forward', '1');
@@ -74,17 +77,20 @@ describe.skipIf(skip !== undefined)('NAT in banger\'s own nft table', () => {
     const nat = new NatAdapter(run, { manageIpForward: true });
     expect(await nat.apply({ bridge: BR, cidr: CIDR, egressInterface: 'up0' })).toEqual({ table: 'inet banger', changed: true });
     expect(await nat.apply({ bridge: BR, cidr: CIDR, egressInterface: 'up0' })).toEqual({ table: 'inet banger', changed: false });
+    expect(await ask()).toBe('timeout');
+    await nat.fence(GUEST);
     const listed = JSON.parse(await h.must('nft', ['-j', 'list', 'table', 'inet', 'banger'])) as { nftables: NftItem[] };
     expect(masqueradesCidr(listed.nftables)).toBe(true);
-    expect(await ask()).toBe('10.99.0.1');
+    expect(await ask()).toBe('198.51.100.1');
   });
 
   it('switching to "any uplink" replaces the table atomically and still works', async () => {
     const nat = new NatAdapter(run);
     expect((await nat.apply({ bridge: BR, cidr: CIDR })).changed).toBe(true);
+    await nat.fence(GUEST);
     const tables = await h.must('nft', ['list', 'tables']);
     expect(tables.match(/table inet banger/g)?.length).toBe(1);
-    expect(await ask()).toBe('10.99.0.1');
+    expect(await ask()).toBe('198.51.100.1');
   });
 
   it('remove deletes only banger\'s table, idempotently', async () => {

@@ -152,6 +152,13 @@ function requestFor(verb: Verb, g: Gen): object {
       return { vmId: g.str() };
     case 'applyNat':
       return { bridge: g.str(), cidr: g.str(), egressInterface: g.str() };
+    case 'fenceVm':
+      return H.FenceVmRequest.fromPartial({
+        vmId: g.str(),
+        ipv4: g.str(),
+        mac: g.bool() ? '02:42:0a:d5:00:09' : g.str(),
+        ...(g.bool() ? { egress: { mode: g.enumValue(), cidrs: g.list(3, g.str), hostnames: g.list(3, g.str) } } : {}),
+      });
     case 'syncDnsRecords':
       return { records: g.list(6, () => ({ name: g.str(), ipv4: g.str() })) };
     case 'installKernel':
@@ -228,7 +235,7 @@ describe.skipIf(skip !== undefined)('privhelper daemon: random field values for 
     const verbs = (Object.keys(helperv2.HelperServiceService) as (keyof typeof helperv2.HelperServiceService)[]).filter(
       (k): k is Verb => !helperv2.HelperServiceService[k].responseStream,
     );
-    expect(verbs).toHaveLength(27);
+    expect(verbs).toHaveLength(28);
     const outcomes = new Map<string, Map<string, number>>();
     const unexpected: string[] = [];
     for (const verb of verbs) {

@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { helperv2 } from '@banger/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { RCODE } from '../../services/privhelper/src/domain/network/dnsWire.js';
@@ -100,6 +101,40 @@ describe.skipIf(skip !== undefined)('privhelper daemon: network verbs over gRPC,
     expect(r.rcode).toBe(RCODE.NOERROR);
     expect(r.answers.map((a) => a.data)).toEqual(['10.213.0.9']);
     expect((await ask('web.vm')).rcode).toBe(RCODE.NXDOMAIN);
+  });
+
+  it('FenceVm pins a VM\'s tap and applies its policy; bad input is refused naming the field and changes nothing; ReleaseTap unfences', async () => {
+    const H = helperv2.EgressMode;
+    const { tap } = await f.call('acquireTap', { vmId: 'vm-fx', bridge: '' });
+    await f.call('applyNat', { bridge: '', cidr: '', egressInterface: '' });
+    const ok = { vmId: 'vm-fx', ipv4: '10.213.0.20', mac: '02:bb:00:00:00:20', egress: { mode: H.EGRESS_MODE_LIST, cidrs: ['198.51.100.0/24'], hostnames: ['example.com'] } };
+    expect(await f.call('fenceVm', ok)).toEqual({ tap, changed: true });
+    expect(await f.call('fenceVm', ok)).toEqual({ tap, changed: false });
+    const listed = await f.ns.must('nft', ['list', 'ruleset']);
+    expect(listed).toContain(`"${tap}" . 02:bb:00:00:00:20`);
+    expect(listed).toContain(`"${tap}" . 10.213.0.20`);
+    expect(listed).toMatch(/10\.213\.0\.20 : jump vm_bgrtap\d+/);
+    expect(listed).toContain('198.51.100.0/24');
+    const cases: [object, string, string, number][] = [
+      [{ ipv4: '10.99.0.20' }, 'IP_OUTSIDE_NETWORK', 'ipv4', grpc.status.INVALID_ARGUMENT],
+      [{ ipv4: '10.213.0.1' }, 'BAD_GUEST_IP', 'ipv4', grpc.status.INVALID_ARGUMENT],
+      [{ mac: '01:00:5e:00:00:01' }, 'BAD_MAC', 'mac', grpc.status.INVALID_ARGUMENT],
+      [{ egress: { mode: H.EGRESS_MODE_LIST, cidrs: ['10.0.0.1/8'], hostnames: [] } }, 'BAD_CIDR', 'egress.cidrs[0]', grpc.status.INVALID_ARGUMENT],
+      [{ egress: { mode: H.EGRESS_MODE_DENY, cidrs: [], hostnames: ['a.com'] } }, 'BAD_EGRESS_POLICY', 'egress.hostnames', grpc.status.INVALID_ARGUMENT],
+      [{ egress: { mode: 9, cidrs: [], hostnames: [] } }, 'BAD_EGRESS_MODE', 'egress.mode', grpc.status.INVALID_ARGUMENT],
+    ];
+    for (const [over, reason, field, code] of cases) {
+      const e = await f.refused('fenceVm', helperv2.FenceVmRequest.fromPartial({ ...ok, ...over }));
+      expect(e, reason).toMatchObject({ code, reason, errorMetadata: { field } });
+      expect(e.message).toMatch(/\(op-[a-z2-7]{12}\)$/);
+    }
+    expect(await f.refused('fenceVm', { ...ok, vmId: 'vm-none' })).toMatchObject({ code: grpc.status.FAILED_PRECONDITION, reason: 'TAP_NOT_ASSIGNED' });
+    await f.call('acquireTap', { vmId: 'vm-fy', bridge: '' });
+    expect(await f.refused('fenceVm', { ...ok, vmId: 'vm-fy' })).toMatchObject({ code: grpc.status.ALREADY_EXISTS, reason: 'IP_IN_USE', errorMetadata: { field: 'ipv4' } });
+    expect(await f.ns.must('nft', ['list', 'ruleset'])).toBe(listed);
+    await f.call('releaseTap', { vmId: 'vm-fx' });
+    expect(await f.ns.must('nft', ['list', 'ruleset'])).not.toContain('10.213.0.20');
+    await f.call('releaseTap', { vmId: 'vm-fy' });
   });
 
   it('each call above left exactly one helper rpc completed|failed line with its op id and duration_ms', async () => {

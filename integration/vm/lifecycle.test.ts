@@ -134,6 +134,26 @@ describe.skipIf(skip !== undefined)('VM lifecycle with real guests under QEMU', 
     expect(Buffer.from(res.stdout).toString()).toMatch(/^10\.231\.0\.\d+\s+dev\.vm/);
   });
 
+  it('changes the egress policy of the running guest: only its fence changes, DNS keeps working, a bad CIDR is refused by field', async () => {
+    const ruleset = () => s.ns.must('nft', ['list', 'ruleset']);
+    const before = await ruleset();
+    const tap = (await s.vmd.unary('getVm', { ref: 'dev', includeSecrets: false })).vm?.network?.tap ?? '';
+    expect(before).toContain(`"${tap}" . `);
+    const res = await s.vmd.unary('setVmEgress', { ref: 'dev', egress: { mode: vmv1.EgressMode.EGRESS_MODE_DENY, cidrs: [], hostnames: [] } });
+    expect(res.applied).toBe(true);
+    expect((await s.vmd.unary('getVm', { ref: 'dev', includeSecrets: false })).vm?.egress?.mode).toBe(vmv1.EgressMode.EGRESS_MODE_DENY);
+    const chain = await s.ns.must('nft', ['list', 'chain', 'inet', 'banger', `vm_${tap}`]);
+    expect(chain).not.toContain('accept');
+    const dns = await s.vmd.unary('execVm', vmv1.ExecVmRequest.fromPartial({ ref: 'dev', command: { argv: ['getent', 'hosts', 'dev.vm'] } }), { timeoutMs: 60_000 });
+    expect(dns.status?.exitCode).toBe(0);
+    const bad = await s.vmd.unary('setVmEgress', { ref: 'dev', egress: { mode: vmv1.EgressMode.EGRESS_MODE_LIST, cidrs: ['10.0.0.1/8'], hostnames: [] } }).catch((e: unknown) => e);
+    expect(bad).toBeInstanceOf(RpcError);
+    expect(bad).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, reason: 'BAD_CIDR' });
+    expect((bad as RpcError).message).toMatch(/egress\.cidrs\[0\].*\(op-[a-z2-7]{12}\)$/);
+    await s.vmd.unary('setVmEgress', { ref: 'dev', egress: { mode: vmv1.EgressMode.EGRESS_MODE_ALLOW, cidrs: [], hostnames: [] } });
+    expect(await ruleset()).toBe(before);
+  });
+
   it('reports host-side stats of the VM process', async () => {
     const res = await s.vmd.unary('getVmStats', { ref: 'dev' });
     expect(res.current?.rssBytes).toBeGreaterThan(50 * 1024 * 1024);

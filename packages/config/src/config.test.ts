@@ -63,7 +63,7 @@ accel = "tcg"
     expect(c.database.url).toBe('postgresql://banger@db/banger');
     expect(c.log.level).toBe('debug');
     expect(c.privhelper.allowedUids).toEqual([0, 1000]);
-    expect(c.network).toEqual({ cidr: '10.20.0.0/16', bridge: 'br-test', netns: 'banger', tapPoolSize: 4 });
+    expect(c.network).toEqual({ cidr: '10.20.0.0/16', bridge: 'br-test', netns: 'banger', tapPoolSize: 4, dnsUpstream: '' });
     expect(c.vm.memoryMib).toEqual({ min: 128, default: 1024, max: 4096 });
     expect(c.hypervisor).toEqual({ qemuBinary: '/opt/qemu/bin/qemu-system-x86_64', accel: 'tcg' });
   });
@@ -96,7 +96,7 @@ accel = "tcg"
 
   it('rejects unknown keys and sections by name', () => {
     expect(errorOf(() => parseConfig('[network]\ncidrr = "10.0.0.0/24"', 't.toml', ROOT)).message).toMatch(
-      /^config: network\.cidrr: unknown key \(known: cidr, bridge, netns, tap_pool_size\)/,
+      /^config: network\.cidrr: unknown key \(known: cidr, bridge, netns, tap_pool_size, dns_upstream\)/,
     );
     expect(errorOf(() => parseConfig('[netwrk]\ncidr = "10.0.0.0/24"', 't.toml', ROOT)).message).toMatch(
       /^config: \[netwrk\]: unknown section/,

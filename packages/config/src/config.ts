@@ -15,6 +15,7 @@ import {
   oneOf,
   oneOfList,
   optionalNetnsName,
+  dnsUpstream,
   groupName,
   str,
 } from './values.js';
@@ -54,7 +55,7 @@ export interface BangerConfig {
     quotas: HelperQuotas;
     jail: JailSettings;
   };
-  network: { cidr: string; bridge: string; netns: string | null; tapPoolSize: number };
+  network: { cidr: string; bridge: string; netns: string | null; tapPoolSize: number; dnsUpstream: string };
   vm: {
     memoryMib: Bounds;
     vcpus: Bounds;
@@ -205,6 +206,7 @@ export function buildConfig(file: Record<string, unknown>, source: string, ctx: 
       bridge: r.take('network', 'bridge', ifName(), 'bgr-br0'),
       netns: r.take('network', 'netns', optionalNetnsName(), null),
       tapPoolSize: r.take('network', 'tap_pool_size', int(0, 1024), 0),
+      dnsUpstream: r.take('network', 'dns_upstream', dnsUpstream(), ''),
     },
     vm: {
       memoryMib: bounds(r, 'vm', 'memory_mib', 64, 1 << 20, { min: 128, default: 1024, max: 16384 }),

@@ -95,6 +95,20 @@ export function optionalNetnsName(): Parser<string | null> {
   };
 }
 
+/**
+ * Where banger's DNS forwards guests' names outside `.vm`: "a.b.c.d" or "a.b.c.d:port";
+ * "" means the host's own resolver (the first nameserver of /etc/resolv.conf), "none" turns
+ * forwarding off (guests then resolve only NAME.vm).
+ */
+export function dnsUpstream(): Parser<string> {
+  return (raw) => {
+    if (raw === '' || raw === 'none') return ok(raw);
+    const m = typeof raw === 'string' ? /^((?:(?:0|[1-9][0-9]{0,2})\.){3}(?:0|[1-9][0-9]{0,2}))(?::([1-9][0-9]{0,4}))?$/.exec(raw) : null;
+    const okAddr = m !== null && (m[1] ?? '').split('.').every((o) => Number(o) <= 255) && Number(m[2] ?? 53) <= 65_535;
+    return okAddr ? ok(raw as string) : bad('an IPv4 address with an optional :port, "" for the host\'s resolver, or "none"');
+  };
+}
+
 /** A Unix group name (letters, digits, "_", "-"), or "" for none. */
 export function groupName(): Parser<string> {
   return (raw) =>

@@ -101,6 +101,7 @@ const network = new NetworkVerbs(
     tapOwnerUid: lookupUserId('banger') ?? process.getuid?.() ?? 0,
     tapOwnerGid: lookupGroupId('banger'),
     tapWarmSize: config.network.tapPoolSize,
+    dnsUpstream: config.network.dnsUpstream === '' ? hostResolver() : config.network.dnsUpstream,
   }),
   logger,
 );
@@ -167,3 +168,13 @@ await runGrpcDaemon({
   drainMs: 10_000,
   onStop: () => network.close(),
 });
+
+/** The host's first IPv4 nameserver (/etc/resolv.conf), banger DNS's default upstream; "none" when there is none. */
+function hostResolver(): string {
+  try {
+    const m = /^\s*nameserver\s+((?:\d{1,3}\.){3}\d{1,3})\s*$/m.exec(readFileSync('/etc/resolv.conf', 'utf8'));
+    return m?.[1] ?? 'none';
+  } catch {
+    return 'none';
+  }
+}

@@ -30,6 +30,7 @@ import { PromoteVm } from './app/promote.js';
 import { PruneVms } from './app/prune.js';
 import { Reconcile } from './app/reconcile.js';
 import { ResizeWorkDisk } from './app/resize.js';
+import { SetVmEgress } from './app/set-egress.js';
 import { RestartVm } from './app/restart.js';
 import { StartVm } from './app/start.js';
 import { GetVmStats } from './app/stats.js';
@@ -67,6 +68,7 @@ export function vmUseCases(
     listVms: new ListVms(deps),
     touchVm: new TouchVm(deps),
     resizeWorkDisk: new ResizeWorkDisk(deps),
+    setVmEgress: new SetVmEgress(deps),
     promoteVm: new PromoteVm(deps),
     execVm: new ExecVm(deps),
     streamExecVm: new StreamExecVm(deps),

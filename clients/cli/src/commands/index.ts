@@ -33,6 +33,7 @@ import { vmPortsCommand } from './vm-ports.js';
 import { vmPromoteCommand } from './vm-promote.js';
 import { vmPruneCommand } from './vm-prune.js';
 import { vmResizeCommand } from './vm-resize.js';
+import { vmEgressCommand } from './vm-egress.js';
 import { vmRestartCommand } from './vm-restart.js';
 import { vmShowCommand } from './vm-show.js';
 import { vmSshCommand } from './vm-ssh.js';
@@ -60,6 +61,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   vmStatsCommand,
   vmConsoleCommand,
   vmResizeCommand,
+  vmEgressCommand,
   vmTouchCommand,
   vmPromoteCommand,
   sshConfigCommand,

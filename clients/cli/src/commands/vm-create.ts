@@ -3,6 +3,7 @@ import { mintOpId } from '@banger/runtime';
 import { bool, requireStr, str, type CommandSpec } from '../command.js';
 import type { CommandContext } from '../context.js';
 import { followOperation } from '../operation.js';
+import { parseEgress } from '../parse/egress.js';
 import { MIB, parseCount, parseSize } from '../parse/units.js';
 import { vmReadySummary } from '../render/vm.js';
 import type { ResultBody } from '../render/events.js';
@@ -25,7 +26,7 @@ export const vmCreateCommand: CommandSpec = {
   path: ['vm', 'create'],
   ownsInterrupt: true,
   summary: 'Create a VM and follow its stages live',
-  usage: '--name NAME [--image IMAGE] [--memory MIB] [--vcpus N] [--work-disk GIB] [--no-wait] [--rm-on-detach]',
+  usage: '--name NAME [--image IMAGE] [--memory MIB] [--vcpus N] [--work-disk GIB] [--egress allow|deny|CIDR,HOST,...] [--no-wait] [--rm-on-detach]',
   description:
     'Ctrl-C detaches without cancelling and prints how to re-attach (banger vm watch OP_ID).\nWith --rm-on-detach, Ctrl-C (or a lost connection) cancels the create and rolls it back.',
   options: {
@@ -36,6 +37,7 @@ export const vmCreateCommand: CommandSpec = {
     vcpus: { type: 'string', value: 'N', description: 'virtual CPUs' },
     'work-disk': { type: 'string', value: 'GIB', description: 'work disk size; a bare number is GiB, or e.g. 512M' },
     'ssh-key': { type: 'string', multiple: true, value: 'PUBKEY', description: 'extra public key to authorise in the guest' },
+    egress: { type: 'string', value: 'POLICY', description: 'allow (default: internet, no private/host/VM addresses), deny, or a CIDR,HOSTNAME list (see vm egress)' },
     'no-wait': { type: 'boolean', description: 'do not wait for the guest services to be ready' },
     'rm-on-detach': { type: 'boolean', description: 'cancel and roll back the create when detached (Ctrl-C)' },
   },
@@ -45,6 +47,7 @@ export const vmCreateCommand: CommandSpec = {
     const vcpus = str(values, 'vcpus');
     const workDisk = str(values, 'work-disk');
     const rm = bool(values, 'rm-on-detach');
+    const egress = str(values, 'egress');
     const request = vmv1.CreateVmRequest.fromPartial({
       name,
       image: str(values, 'image') ?? '',
@@ -55,6 +58,7 @@ export const vmCreateCommand: CommandSpec = {
       noWait: bool(values, 'no-wait'),
       cancelOnDetach: rm,
       sshAuthorizedKeys: (values['ssh-key'] as string[] | undefined) ?? [],
+      ...(egress === undefined ? {} : { egress: parseEgress('--egress', egress) }),
     });
     const opId = mintOpId();
     const stream = ctx.vmd().serverStream('createVm', request, { opId });

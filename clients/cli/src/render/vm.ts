@@ -1,3 +1,4 @@
+import { formatEgress } from '../parse/egress.js';
 import { vmv1 } from '@banger/api';
 import { enumLabel, formatAge, formatBytes, formatDuration, formatTime } from './format.js';
 import { renderFields } from './table.js';
@@ -78,6 +79,7 @@ export function vmDetails(vm: vmv1.Vm): string {
     ['gateway', vm.network?.gateway],
     ['mac', vm.network?.mac],
     ['tap', vm.network?.tap],
+    ['egress', formatEgress(vm.egress)],
     ['hypervisor', enumLabel(vmv1.hypervisorToJSON(vm.hypervisor), 'HYPERVISOR_')],
     ['accel', enumLabel(vmv1.accelToJSON(vm.accel), 'ACCEL_')],
     ['pid', vm.pid ? String(vm.pid) : undefined],

@@ -20,6 +20,8 @@ export interface VmRecord {
   spec: JsonObject;
   /** What the running instance needs to be found again (sockets, paths); vmd-owned. */
   runtime: JsonObject;
+  /** The VM's egress policy ({mode, cidrs, hostnames}); vmd validates it. */
+  egress: JsonObject;
   ipv4: string | null;
   mac: string | null;
   tap: string | null;
@@ -43,6 +45,7 @@ export interface NewVm {
   workDiskGib: number;
   spec?: JsonObject;
   runtime?: JsonObject;
+  egress?: JsonObject;
   ipv4?: string | null;
   mac?: string | null;
   tap?: string | null;
@@ -57,6 +60,7 @@ export interface VmPatch {
   workDiskGib?: number;
   spec?: JsonObject;
   runtime?: JsonObject;
+  egress?: JsonObject;
   ipv4?: string | null;
   mac?: string | null;
   tap?: string | null;
@@ -82,6 +86,7 @@ interface VmRow {
   work_disk_gib: number;
   spec: unknown;
   runtime: unknown;
+  egress: unknown;
   ipv4: string | null;
   mac: string | null;
   tap: string | null;
@@ -106,6 +111,7 @@ const PATCH_COLUMNS: { [K in keyof VmPatch]-?: [column: string, json: boolean] }
   workDiskGib: ['work_disk_gib', false],
   spec: ['spec', true],
   runtime: ['runtime', true],
+  egress: ['egress', true],
   ipv4: ['ipv4', false],
   mac: ['mac', false],
   tap: ['tap', false],
@@ -127,6 +133,7 @@ function toVm(r: VmRow): VmRecord {
     workDiskGib: r.work_disk_gib,
     spec: asObject(r.spec),
     runtime: asObject(r.runtime),
+    egress: asObject(r.egress),
     ipv4: r.ipv4,
     mac: r.mac,
     tap: r.tap,
@@ -155,8 +162,8 @@ export class VmStore {
     try {
       const { rows } = await this.db.query<VmRow>(
         `INSERT INTO ${T} (id, name, state, image_id, kernel_id, vcpus, memory_mib, work_disk_gib,
-                           spec, runtime, ipv4, mac, tap, create_op_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11::inet, $12, $13, $14)
+                           spec, runtime, ipv4, mac, tap, create_op_id, egress)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11::inet, $12, $13, $14, $15::jsonb)
          RETURNING ${COLS}`,
         [
           vm.id,
@@ -173,6 +180,7 @@ export class VmStore {
           vm.mac ?? null,
           vm.tap ?? null,
           vm.createOpId ?? null,
+          toJsonParam(vm.egress ?? { mode: 'allow', cidrs: [], hostnames: [] }),
         ],
       );
       return toVm(rows[0] as VmRow);

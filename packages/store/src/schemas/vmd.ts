@@ -41,5 +41,11 @@ export const vmdSchema: SchemaDefinition = {
         CREATE INDEX vms_image_idx ON vmd.vms (image_id);
       `,
     },
+    {
+      version: 3,
+      name: 'vm egress policy',
+      // Existing VMs keep today's behaviour: the internet, behind the guest network fences.
+      sql: `ALTER TABLE vmd.vms ADD COLUMN egress jsonb NOT NULL DEFAULT '{"mode":"allow","cidrs":[],"hostnames":[]}'::jsonb;`,
+    },
   ],
 };

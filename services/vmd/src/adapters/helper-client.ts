@@ -1,5 +1,6 @@
 import { helperv2 } from '@banger/api';
 import { msToDuration, RpcError, ServiceClient } from '@banger/runtime';
+import type { EgressPolicy } from '../domain/egress.js';
 import type { DnsRecord } from '../domain/vm.js';
 import type { DiskSource, GuestNetwork, HostHelper, HostHoldings, HostReadiness, LaunchInput, ReleasedVm, VmDisk, VmProcess } from '../ports/host.js';
 
@@ -53,6 +54,11 @@ export class HelperClient implements HostHelper {
 
   async acquireTap(vmId: string): Promise<string> {
     return (await this.client.unary('acquireTap', { vmId, bridge: '' })).tap;
+  }
+
+  async fenceVm(input: { vmId: string; ipv4: string; mac: string; egress: EgressPolicy }): Promise<void> {
+    const mode = { allow: helperv2.EgressMode.EGRESS_MODE_ALLOW, deny: helperv2.EgressMode.EGRESS_MODE_DENY, list: helperv2.EgressMode.EGRESS_MODE_LIST }[input.egress.mode];
+    await this.client.unary('fenceVm', { vmId: input.vmId, ipv4: input.ipv4, mac: input.mac, egress: { mode, cidrs: input.egress.cidrs, hostnames: input.egress.hostnames } });
   }
 
   async releaseTap(vmId: string): Promise<void> {

@@ -35,6 +35,15 @@ describe('PgVmRepo over the real store (embedded PostgreSQL)', () => {
     expect(back.createdAt).toBeInstanceOf(Date);
   });
 
+  it('keeps the egress policy, and a patch replaces it (rows from before migration 3 read as allow)', async () => {
+    const list = { mode: 'list' as const, cidrs: ['10.1.0.0/16'], hostnames: ['api.example.com'] };
+    const vm = await repo.insert({ ...newVm('aaaa000000000009', 'fenced', '10.0.0.9'), egress: list });
+    expect((await repo.getById(vm.id)).egress).toEqual(list);
+    expect((await repo.update(vm.id, { egress: { mode: 'deny', cidrs: [], hostnames: [] } })).egress).toEqual({ mode: 'deny', cidrs: [], hostnames: [] });
+    await new VmStore(db).insert({ id: 'aaaa00000000000a', name: 'older', state: 'stopped', imageId: 'i', vcpus: 1, memoryMib: 512, workDiskGib: 1, ipv4: '10.0.0.10' });
+    expect((await repo.getById('aaaa00000000000a')).egress).toEqual({ mode: 'allow', cidrs: [], hostnames: [] });
+  });
+
   it('moves a VM only along the state machine, refusing in the write itself', async () => {
     await repo.insert(newVm('aaaa000000000002', 'moving', '10.0.0.3'));
     await expect(repo.transition('aaaa000000000002', 'starting')).rejects.toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'VM_STATE_CHANGED' });

@@ -1,4 +1,5 @@
 import { isStoreError, VmStore, type JsonObject, type Queryable, type VmPatch as RowPatch, type VmRecord } from '@banger/store';
+import { egressFromJson } from '../domain/egress.js';
 import { statesAllowedInto } from '../domain/vm-state.js';
 import { dnsRecordsOf, type DnsRecord, type GuestService, type NewVm, type ServiceCredential, type Vm, type VmPatch, type VmSpec, type VmState } from '../domain/vm.js';
 import type { VmFilter, VmRepository } from '../ports/vms.js';
@@ -54,6 +55,7 @@ export function vmFromRecord(r: VmRecord): Vm {
     spec,
     files: { rootDisk: str(r.runtime, 'rootDisk'), workDisk: str(r.runtime, 'workDisk'), agentSocket: str(r.runtime, 'agentSocket'), consoleLog: str(r.runtime, 'consoleLog') },
     network: { ipv4: r.ipv4, mac: r.mac, tap: r.tap },
+    egress: egressFromJson(r.egress),
     pid: r.pid,
     credentials: objects(s, 'credentials').map(credentialOf),
     createOpId: r.createOpId,
@@ -99,6 +101,7 @@ function rowPatch(current: Vm, patch: VmPatch): RowPatch {
   if (patch.network?.ipv4 !== undefined) out.ipv4 = patch.network.ipv4;
   if (patch.network?.mac !== undefined) out.mac = patch.network.mac;
   if (patch.pid !== undefined) out.pid = patch.pid;
+  if (patch.egress !== undefined) out.egress = { mode: patch.egress.mode, cidrs: [...patch.egress.cidrs], hostnames: [...patch.egress.hostnames] };
   if (patch.vcpus !== undefined) out.vcpus = patch.vcpus;
   if (patch.memoryMib !== undefined) out.memoryMib = patch.memoryMib;
   if (patch.startedAt !== undefined) out.startedAt = patch.startedAt;
@@ -158,6 +161,7 @@ export class PgVmRepo implements VmRepository {
         ipv4: vm.network.ipv4,
         mac: vm.network.mac,
         tap: vm.network.tap,
+        egress: { mode: vm.egress.mode, cidrs: [...vm.egress.cidrs], hostnames: [...vm.egress.hostnames] },
         createOpId: vm.createOpId,
       }),
     );

@@ -81,6 +81,8 @@ export class BootStages {
       await host.ensureNetwork({ bridge, cidr: subnet.cidr, gateway: subnet.gateway, prefix: subnet.prefix });
       const tap = await host.acquireTap(vm.id);
       if (opts.owned) await this.rollback.add('tap', tap, () => host.releaseTap(vm.id));
+      if (!vm.network.ipv4 || !vm.network.mac) throw new FailedPreconditionError('VM_HAS_NO_ADDRESS', `vm ${vm.name} has no address or MAC to fence its tap with`);
+      await host.fenceVm({ vmId: vm.id, ipv4: vm.network.ipv4, mac: vm.network.mac, egress: vm.egress });
       const updated = await vms.update(vm.id, { network: { tap } });
       await host.syncDns(await vms.dnsRecords());
       if (opts.owned) await this.rollback.add('dns_record', vm.name, async () => host.syncDns((await vms.dnsRecords()).filter((r) => r.name !== vm.name)));

@@ -105,6 +105,7 @@ export class CreateVm {
           spec: specOf(image, cmd),
           files: { ...NO_FILES },
           network: { ipv4, mac: macForVm(id), tap: null },
+          egress: cmd.egress,
           credentials: [],
           createOpId: opId,
         });

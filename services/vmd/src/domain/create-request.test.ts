@@ -21,7 +21,13 @@ describe('validateCreate', () => {
       kernel: '',
       sshAuthorizedKeys: [],
       hypervisor: 'qemu',
+      egress: { mode: 'allow', cidrs: [], hostnames: [] },
     });
+  });
+
+  it('takes an egress policy and refuses one it cannot honour, naming the field', () => {
+    expect(validateCreate({ ...input, egress: { mode: 'list', cidrs: ['10.1.0.0/16'], hostnames: ['Example.com'] } }, bounds, 'd').egress).toEqual({ mode: 'list', cidrs: ['10.1.0.0/16'], hostnames: ['example.com'] });
+    expect(() => validateCreate({ ...input, egress: { mode: 'list', cidrs: ['10.1.0.1/16'], hostnames: [] } }, bounds, 'd')).toThrow(expect.objectContaining({ reason: 'BAD_CIDR', field: 'egress.cidrs[0]' }));
   });
 
   it.each([

@@ -1,3 +1,5 @@
+import { DEFAULT_EGRESS, validateEgress } from './egress.js';
+import type { EgressPolicy } from './egress.js';
 import { InvalidArgumentError } from '@banger/runtime/errors';
 import { validateRef } from '@banger/runtime/ids';
 import { validateVmName } from './names.js';
@@ -31,6 +33,8 @@ export interface CreateVmInput {
   sshAuthorizedKeys: readonly string[];
   /** The hypervisor asked for, as the wire names it: 'unspecified', 'qemu', 'firecracker', or another label. */
   hypervisor: string;
+  /** The wire's policy as labels (see egress.ts); undefined means the default, allow. */
+  egress?: { mode: string; cidrs: readonly string[]; hostnames: readonly string[] } | undefined;
 }
 
 export interface CreateVmCommand {
@@ -43,6 +47,7 @@ export interface CreateVmCommand {
   noWait: boolean;
   sshAuthorizedKeys: string[];
   hypervisor: Hypervisor;
+  egress: EgressPolicy;
 }
 
 const GIB = 1024 ** 3;
@@ -88,5 +93,6 @@ export function validateCreate(input: CreateVmInput, bounds: VmBounds, defaultIm
     noWait: input.noWait,
     sshAuthorizedKeys: validateSshKeys(input.sshAuthorizedKeys),
     hypervisor: hypervisorOf(input.hypervisor),
+    egress: input.egress === undefined ? { ...DEFAULT_EGRESS } : validateEgress(input.egress),
   };
 }

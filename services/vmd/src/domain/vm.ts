@@ -1,3 +1,5 @@
+import type { EgressPolicy } from './egress.js';
+
 /**
  * vmd's one entity: a microVM, what was asked for (spec), where its host files are (files),
  * how it is reached (network) and where it is in its life (state, see vm-state.ts). The store
@@ -79,6 +81,8 @@ export interface Vm {
   spec: VmSpec;
   files: VmFiles;
   network: VmNetwork;
+  /** What the guest may reach beyond banger's DNS; enforced by privhelper's fences while it runs. */
+  egress: EgressPolicy;
   /** Host pid of the hypervisor; null when not running. */
   pid: number | null;
   credentials: ServiceCredential[];
@@ -94,7 +98,7 @@ export interface Vm {
 export type NewVm = Omit<Vm, 'createdAt' | 'updatedAt' | 'startedAt' | 'stoppedAt' | 'lastUsedAt' | 'pid'>;
 
 /** What a use case may change on a VM besides its state (state changes go through transitions). */
-export type VmPatch = Partial<Pick<Vm, 'spec' | 'files' | 'pid' | 'credentials' | 'startedAt' | 'stoppedAt' | 'lastUsedAt' | 'vcpus' | 'memoryMib'>> & {
+export type VmPatch = Partial<Pick<Vm, 'spec' | 'files' | 'pid' | 'credentials' | 'startedAt' | 'stoppedAt' | 'lastUsedAt' | 'vcpus' | 'memoryMib' | 'egress'>> & {
   network?: Partial<VmNetwork>;
 };
 

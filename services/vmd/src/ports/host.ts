@@ -1,3 +1,4 @@
+import type { EgressPolicy } from '../domain/egress.js';
 import type { DnsRecord } from '../domain/vm.js';
 import type { ResolvedImage } from './images.js';
 
@@ -80,7 +81,10 @@ export interface HostHelper {
   readiness(): Promise<HostReadiness>;
   ensureNetwork(net: GuestNetwork): Promise<void>;
   acquireTap(vmId: string): Promise<string>;
+  /** Releasing the tap also drops the VM's fence (privhelper does both). */
   releaseTap(vmId: string): Promise<void>;
+  /** Pins the VM's tap to its address and MAC and applies its egress policy; only its own rules change. */
+  fenceVm(input: { vmId: string; ipv4: string; mac: string; egress: EgressPolicy }): Promise<void>;
   syncDns(records: DnsRecord[]): Promise<void>;
   /** The VM's copy-on-write root disk over the image; answers its path. */
   createRootOverlay(vmId: string, image: DiskSource): Promise<string>;

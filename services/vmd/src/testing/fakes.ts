@@ -5,6 +5,7 @@ import type { GuestAgent, GuestExecOptions, GuestExecResult } from '../ports/age
 import type { DiskSource, GuestNetwork, HostHelper, HostHoldings, HostReadiness, LaunchInput, ReleasedVm, VmDisk, VmProcess } from '../ports/host.js';
 import type { ImageCatalog, ResolvedImage } from '../ports/images.js';
 import type { VmFilter, VmRepository } from '../ports/vms.js';
+import type { EgressPolicy } from '../domain/egress.js';
 
 type HostVerb = Exclude<keyof HostHelper, never>;
 
@@ -83,6 +84,16 @@ export class FakeHost implements HostHelper {
   async releaseTap(vmId: string): Promise<void> {
     this.enter('releaseTap', vmId);
     this.taps.delete(vmId);
+    this.fences.delete(vmId);
+  }
+
+  /** The fences privhelper would hold, by VM id; a fence needs the VM's tap first, as there. */
+  readonly fences = new Map<string, { ipv4: string; mac: string; egress: EgressPolicy }>();
+
+  async fenceVm(input: { vmId: string; ipv4: string; mac: string; egress: EgressPolicy }): Promise<void> {
+    this.enter('fenceVm', input.vmId);
+    if (!this.taps.has(input.vmId)) throw new FailedPreconditionError('TAP_NOT_ASSIGNED', `vm ${input.vmId} has no tap`);
+    this.fences.set(input.vmId, { ipv4: input.ipv4, mac: input.mac, egress: { ...input.egress } });
   }
 
   async syncDns(records: DnsRecord[]): Promise<void> {

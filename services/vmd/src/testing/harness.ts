@@ -8,6 +8,8 @@ import { Reconcile, type ReconcileReport } from '../app/reconcile.js';
 import { StartVm } from '../app/start.js';
 import { StopVm } from '../app/stop.js';
 import { VmLocks } from '../app/vm-locks.js';
+import { SetVmEgress } from '../app/set-egress.js';
+import type { EgressPolicy } from '../domain/egress.js';
 import { parseSubnet } from '../domain/addressing.js';
 import type { CreateVmCommand } from '../domain/create-request.js';
 import type { Vm } from '../domain/vm.js';
@@ -78,6 +80,7 @@ export function vmdHarness(opts: { serviceMs?: number; gate?: StageGate } = {}) 
     vcpus: 1,
     workDiskBytes: 2 * 1024 ** 3,
     noWait: false,
+    egress: { mode: 'allow', cidrs: [], hostnames: [] },
     sshAuthorizedKeys: [],
     hypervisor: 'qemu',
     ...cmd,
@@ -134,6 +137,10 @@ export function vmdHarness(opts: { serviceMs?: number; gate?: StageGate } = {}) 
         },
       };
       return new CollectGarbage({ vms: rows, host, operations, locks, graceMs: opts.graceMs ?? 120_000, ...(opts.now ? { now: opts.now } : {}) });
+    },
+
+    async setEgress(ref: string, egress: EgressPolicy): Promise<{ vm: Vm; applied: boolean }> {
+      return asClientSees(new SetVmEgress({ vms: rows, host, locks }).run({ ref, egress }));
     },
 
     async reconcile(interrupted: Operation[] = []): Promise<ReconcileReport> {

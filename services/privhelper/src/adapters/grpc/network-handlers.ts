@@ -1,7 +1,13 @@
 import type { helperv2 } from '@banger/api';
 import { InvalidArgumentError, unary } from '@banger/runtime';
 import type { Logger } from 'pino';
+import { FailedPreconditionError } from '@banger/runtime';
 import type { NetworkConfig } from '../../domain/network/index.js';
+import { ALLOW_ALL, validateEgressPolicy } from '../../domain/network/egressPolicy.js';
+import type { EgressPolicy } from '../../domain/network/egressPolicy.js';
+import { validateVmId } from '../../domain/network/names.js';
+import { validateGuestIpv4, validateGuestMac } from '../../domain/network/vmFence.js';
+import { hostSetOf, renderAllowedAddrs } from '../../domain/network/natRuleset.js';
 import { BridgeAdapter, DnsServer, NatAdapter, NetRunner, TapPool } from '../net/index.js';
 import { NetnsDnsProcess } from '../net/dnsProcess.js';
 
@@ -26,9 +32,18 @@ export class NetworkVerbs {
     const run = new NetRunner(cfg.netns ? { netns: cfg.netns } : {});
     this.bridge = new BridgeAdapter(run, log);
     this.taps = new TapPool(run, { bridge: cfg.bridge, prefix: cfg.tapPrefix, ownerUid: cfg.tapOwnerUid, ownerGid: cfg.tapOwnerGid, warmSize: cfg.tapWarmSize, maxFree: cfg.tapMaxFree, maxTaps: cfg.tapMax, log });
-    this.nat = new NatAdapter(run, { manageIpForward: cfg.manageIpForward, log });
+    this.nat = new NatAdapter(run, { manageIpForward: cfg.manageIpForward, tapPrefix: cfg.tapPrefix, log });
+    const up = cfg.dns.upstream;
+    const ttls = { ttlMin: cfg.dns.learnTtlMin, ttlMax: cfg.dns.learnTtlMax };
     // In a namespace the responder must run in it, as its own process (see NetnsDnsProcess).
-    this.dns = cfg.netns ? new NetnsDnsProcess({ netns: cfg.netns, zone: cfg.dns.zone, log }) : new DnsServer({ zone: cfg.dns.zone, ttl: cfg.dns.ttl, log });
+    this.dns = cfg.netns
+      ? new NetnsDnsProcess({ netns: cfg.netns, zone: cfg.dns.zone, forward: up && { upstream: up, clients: cfg.cidr.text, ...ttls }, log })
+      : new DnsServer({
+          zone: cfg.dns.zone,
+          ttl: cfg.dns.ttl,
+          forward: up && { upstream: up, clients: cfg.cidr, ...ttls, learn: async (e, addrs, ttl) => void (await run.nft(['-f', '-'], renderAllowedAddrs(e.set, addrs, ttl))) },
+          log,
+        });
   }
 
   private checkBridge(bridge: string): void {
@@ -47,6 +62,12 @@ export class NetworkVerbs {
         this.log.warn({ err }, 'dns responder could not listen; NAME.vm will not resolve');
       },
     );
+  }
+
+  /** Tells the DNS forwarder which VM (by address) may learn which hostnames, into which set. */
+  private async syncEgress(): Promise<void> {
+    const entries = this.nat.allFences().flatMap((f) => (f.egress.hostnames.length > 0 ? [{ ip: f.ipv4, set: hostSetOf(f.tap), hostnames: f.egress.hostnames }] : []));
+    await this.dns.syncEgress(entries);
   }
 
   /** The tap this helper assigned to a VM (AcquireTap), for the launch; undefined when none. */
@@ -87,6 +108,7 @@ export class NetworkVerbs {
         return this.taps.acquire(req.vmId);
       }),
       releaseTap: unary(async (req: helperv2.ReleaseTapRequest): Promise<helperv2.ReleaseTapResponse> => {
+        if ((await this.nat.unfence(validateVmId(req.vmId))).removed) await this.syncEgress();
         const res = await this.taps.release(req.vmId);
         return { tap: res.tap ?? '' };
       }),
@@ -97,6 +119,17 @@ export class NetworkVerbs {
         }
         const egress = req.egressInterface || this.cfg.egressInterface;
         return this.nat.apply({ bridge: this.cfg.bridge, cidr: this.cfg.cidr.text, ...(egress ? { egressInterface: egress } : {}) });
+      }),
+      fenceVm: unary(async (req: helperv2.FenceVmRequest): Promise<helperv2.FenceVmResponse> => {
+        const vmId = validateVmId(req.vmId);
+        const ipv4 = validateGuestIpv4(req.ipv4, this.cfg.cidr);
+        const mac = validateGuestMac(req.mac);
+        const egress = egressFromWire(req.egress);
+        const tap = this.taps.tapOf(vmId);
+        if (tap === undefined) throw new FailedPreconditionError('TAP_NOT_ASSIGNED', `vm ${vmId} has no tap: AcquireTap first`, { fields: { vm_id: vmId } });
+        const res = await this.nat.fence({ vmId, tap, ipv4, mac, egress });
+        await this.syncEgress();
+        return { tap, changed: res.changed };
       }),
       removeNat: unary(async (): Promise<helperv2.RemoveNatResponse> => this.nat.remove()),
       syncDnsRecords: unary(async (req: helperv2.SyncDnsRecordsRequest): Promise<helperv2.SyncDnsRecordsResponse> => {
@@ -110,4 +143,16 @@ export class NetworkVerbs {
   async close(): Promise<void> {
     await this.dns.close();
   }
+}
+
+const MODES: Record<number, string> = {
+  [0]: 'allow',
+  [1]: 'allow',
+  [2]: 'deny',
+  [3]: 'list',
+};
+
+function egressFromWire(p: helperv2.EgressPolicy | undefined): EgressPolicy {
+  if (p === undefined) return ALLOW_ALL;
+  return validateEgressPolicy({ mode: MODES[p.mode] ?? `unknown (${p.mode})`, cidrs: p.cidrs, hostnames: p.hostnames });
 }

@@ -2,7 +2,10 @@ import { createSocket } from 'node:dgram';
 import type { Socket } from 'node:dgram';
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
-import { answer } from '../../domain/network/dnsWire.js';
+import type { Ipv4Cidr } from '../../domain/network/cidr.js';
+import { cidrContains, parseIpv4 } from '../../domain/network/cidr.js';
+import { boundTtl, learnFromResponse } from '../../domain/network/dnsForward.js';
+import { answer, parseQuery } from '../../domain/network/dnsWire.js';
 import type { DnsRecord } from '../../domain/network/dnsRecords.js';
 import { validateRecords, validateZone } from '../../domain/network/dnsRecords.js';
 import { invalidArg, NetError } from '../../domain/network/errors.js';
@@ -13,8 +16,32 @@ export interface DnsServerOptions {
   readonly zone?: string | undefined;
   /** TTL of answers and of negative answers (SOA minimum), seconds; default 5 so renamed VMs resolve quickly. */
   readonly ttl?: number | undefined;
+  /** Names outside the zone are forwarded for these clients only (never an open resolver). */
+  readonly forward?: DnsForwardOptions | undefined;
   readonly log?: Logger | undefined;
 }
+
+export interface DnsForwardOptions {
+  readonly upstream: { readonly host: string; readonly port: number };
+  /** Only queries from this network (the guests) are forwarded; everyone else gets REFUSED. */
+  readonly clients: Ipv4Cidr;
+  /** Bounds on how long a learned address stays allowed, seconds (default 30 and 3600). */
+  readonly ttlMin?: number | undefined;
+  readonly ttlMax?: number | undefined;
+  readonly timeoutMs?: number | undefined;
+  /** Opens a VM's learned addresses (its fence's hostname set) before the answer reaches it. */
+  readonly learn: (entry: EgressEntry, addrs: readonly string[], ttlSeconds: number) => Promise<void>;
+}
+
+/** One VM's hostname policy as the forwarder needs it: its address, the names, and its nft set. */
+export interface EgressEntry {
+  readonly ip: string;
+  readonly set: string;
+  readonly hostnames: readonly string[];
+}
+
+/** Bound on queries in flight upstream, so a guest cannot exhaust the helper's sockets. */
+const MAX_INFLIGHT = 256;
 
 export interface SyncResult {
   readonly recordCount: number;
@@ -34,8 +61,10 @@ export class DnsServer {
   private records: ReadonlyMap<string, string> = new Map();
   private serial = 1;
   private socket: Socket | undefined;
+  private egress: ReadonlyMap<string, EgressEntry> = new Map();
+  private inflight = 0;
 
-  constructor(opts: DnsServerOptions = {}) {
+  constructor(private readonly opts: DnsServerOptions = {}) {
     this.zone = validateZone(opts.zone ?? 'vm');
     const ttl = opts.ttl ?? 5;
     if (!Number.isSafeInteger(ttl) || ttl < 0 || ttl > 86_400) throw invalidArg('ttl', 'OUT_OF_RANGE', 'must be 0-86400 seconds');
@@ -59,6 +88,10 @@ export class DnsServer {
     });
     sock.on('error', (err) => this.log.warn({ err }, 'dns socket error'));
     sock.on('message', (msg, rinfo) => {
+      if (this.forwards(msg, rinfo.address)) {
+        void this.forward(sock, msg, rinfo.address, rinfo.port);
+        return;
+      }
       let out: Buffer | undefined;
       try {
         out = answer(msg, { zone: this.zone, ttl: this.ttl, serial: this.serial, lookup: (n) => this.records.get(n) });
@@ -85,6 +118,64 @@ export class DnsServer {
     if (added + removed > 0) this.serial = (this.serial + 1) >>> 0 || 1;
     this.log.info({ records: next.size, added, removed }, 'dns records synced');
     return { recordCount: next.size, added, removed };
+  }
+
+  /** Replaces the hostname policies of all VMs (one assignment, like the records). */
+  syncEgress(entries: readonly EgressEntry[]): number {
+    this.egress = new Map(entries.map((e) => [e.ip, { ip: e.ip, set: e.set, hostnames: e.hostnames.map((h) => h.toLowerCase()) }]));
+    return this.egress.size;
+  }
+
+  /** Forward: a query from a guest for a name outside the zone, when forwarding is configured. */
+  private forwards(msg: Buffer, client: string): boolean {
+    const f = this.opts.forward;
+    if (f === undefined) return false;
+    const p = parseQuery(msg);
+    if (p.kind !== 'query') return false;
+    if (p.q.labels.length > 0 && p.q.labels[p.q.labels.length - 1] === this.zone) return false;
+    try {
+      const addr = parseIpv4(client);
+      // The gateway is the host itself, not a guest.
+      return cidrContains(f.clients, addr) && addr !== f.clients.network + 1;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Relays one query upstream on a socket of its own and the answer back unchanged; if the
+   * asking VM's policy names the queried host, its addresses are opened first, so the guest's
+   * first connection after the answer already passes.
+   */
+  private async forward(sock: Socket, msg: Buffer, client: string, port: number): Promise<void> {
+    const f = this.opts.forward;
+    if (f === undefined || this.inflight >= MAX_INFLIGHT) return;
+    this.inflight++;
+    const up = createSocket({ type: 'udp4' });
+    try {
+      const reply = await new Promise<Buffer | undefined>((resolve) => {
+        const timer = setTimeout(() => resolve(undefined), f.timeoutMs ?? 3000);
+        up.on('error', () => resolve(undefined));
+        up.on('message', (m, r) => {
+          if (r.address !== f.upstream.host || r.port !== f.upstream.port || m.length < 2 || m.readUInt16BE(0) !== msg.readUInt16BE(0)) return;
+          clearTimeout(timer);
+          resolve(m);
+        });
+        up.send(msg, f.upstream.port, f.upstream.host);
+      });
+      if (reply === undefined) return;
+      const entry = this.egress.get(client);
+      const learned = entry === undefined ? undefined : learnFromResponse(reply);
+      if (entry !== undefined && learned !== undefined && entry.hostnames.includes(learned.name)) {
+        const ttl = boundTtl(learned.ttl, f.ttlMin ?? 30, f.ttlMax ?? 3600);
+        await f.learn(entry, learned.addrs, ttl).catch((err: unknown) => this.log.warn({ err, client, name: learned.name }, 'could not open learned addresses'));
+        this.log.info({ client, name: learned.name, addrs: learned.addrs, ttl }, 'egress hostname resolved');
+      }
+      sock.send(reply, port, client);
+    } finally {
+      this.inflight--;
+      up.close();
+    }
   }
 
   lookup(name: string): string | undefined {

@@ -4,7 +4,7 @@ import { spawnProcess, type ProcessHandle } from '@banger/proc';
 import type { Logger } from 'pino';
 import { validateRecords, type DnsRecord } from '../../domain/network/dnsRecords.js';
 import { NetError, type NetErrorKind } from '../../domain/network/errors.js';
-import type { SyncResult } from './dns.js';
+import type { EgressEntry, SyncResult } from './dns.js';
 
 const DNS_MAIN = fileURLToPath(new URL('./dnsMain.ts', import.meta.url));
 // The child needs tsx like this process; resolved here, since the helper's cwd may be anywhere.
@@ -20,6 +20,16 @@ interface Reply {
   recordCount?: number;
   added?: number;
   removed?: number;
+  egressCount?: number;
+}
+
+/** Forwarding for the responder in the namespace; learned addresses go to nft from inside it. */
+export interface NetnsDnsForward {
+  readonly upstream: { readonly host: string; readonly port: number };
+  /** The guest network, "a.b.c.d/n". */
+  readonly clients: string;
+  readonly ttlMin: number;
+  readonly ttlMax: number;
 }
 
 /**
@@ -36,10 +46,22 @@ export class NetnsDnsProcess {
   private queue: Promise<unknown> = Promise.resolve();
   private records: readonly DnsRecord[] = [];
   private bind: { address: string; port: number } | undefined;
+  private egress: readonly EgressEntry[] = [];
 
   constructor(
-    private readonly opts: { netns: string; ipPath?: string; zone: string; log?: Logger },
+    private readonly opts: { netns: string; ipPath?: string; zone: string; forward?: NetnsDnsForward | undefined; log?: Logger },
   ) {}
+
+  /** Replaces the VMs' hostname policies; kept and re-sent when the responder (re)starts. */
+  syncEgress(entries: readonly EgressEntry[]): Promise<number> {
+    return this.serial(async () => {
+      this.egress = entries;
+      if (!this.running()) return entries.length;
+      const r = await this.ask({ egress: entries });
+      if (!r.ok) throw new NetError(r.kind ?? 'INTERNAL', r.reason ?? 'DNS_SYNC_FAILED', r.message ?? 'dns egress sync failed');
+      return r.egressCount ?? 0;
+    });
+  }
 
   /** Starts the responder on ADDRESS:PORT inside the namespace; resolves once it listens. */
   listen(address: string, port: number): Promise<{ address: string; port: number }> {
@@ -47,6 +69,7 @@ export class NetnsDnsProcess {
       const bound = await this.start(address, port);
       this.bind = { address, port };
       if (this.records.length > 0) await this.send(this.records);
+      if (this.egress.length > 0) await this.ask({ egress: this.egress });
       return bound;
     });
   }
@@ -66,6 +89,7 @@ export class NetnsDnsProcess {
         }
         this.opts.log?.warn({ netns: this.opts.netns }, 'dns responder not running; starting it again');
         await this.start(this.bind.address, this.bind.port);
+        if (this.egress.length > 0) await this.ask({ egress: this.egress });
       }
       const result = await this.send(records);
       this.records = records;
@@ -98,7 +122,7 @@ export class NetnsDnsProcess {
     await this.close();
     const handle = await spawnProcess(
       this.opts.ipPath ?? 'ip',
-      ['netns', 'exec', this.opts.netns, process.execPath, '--import', TSX_LOADER, DNS_MAIN, '--listen', `${address}:${port}`, '--zone', this.opts.zone],
+      ['netns', 'exec', this.opts.netns, process.execPath, '--import', TSX_LOADER, DNS_MAIN, '--listen', `${address}:${port}`, '--zone', this.opts.zone, ...forwardArgs(this.opts.forward)],
       // Root, and its /tmp may be shared: tsx must not run code from $TMPDIR/tsx-0 (see bin/privhelper.mjs).
       { stdin: 'pipe', stdout: 'pipe', maxStderr: 2000, env: { TSX_DISABLE_CACHE: '1' } },
     );
@@ -148,4 +172,9 @@ export class NetnsDnsProcess {
     this.queue = next.catch(() => undefined);
     return next;
   }
+}
+
+function forwardArgs(f: NetnsDnsForward | undefined): string[] {
+  if (f === undefined) return [];
+  return ['--forward', `${f.upstream.host}:${f.upstream.port}`, '--clients', f.clients, '--ttl-min', String(f.ttlMin), '--ttl-max', String(f.ttlMax)];
 }

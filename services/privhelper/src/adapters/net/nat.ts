@@ -2,7 +2,12 @@ import type { Logger } from 'pino';
 import { parseCidr } from '../../domain/network/cidr.js';
 import { NetError } from '../../domain/network/errors.js';
 import { validateBridgeName, validateUplinkName } from '../../domain/network/names.js';
-import { natFingerprint, NFT_FAMILY, NFT_TABLE, renderNatRemoval, renderNatRuleset } from '../../domain/network/natRuleset.js';
+import type { NatPlan } from '../../domain/network/natRuleset.js';
+import { natFingerprint, NFT_FAMILY, NFT_TABLE, renderAllowResolved, renderNatRemoval, renderNatRuleset, renderVmFence, renderVmUnfence } from '../../domain/network/natRuleset.js';
+import { sameEgressPolicy } from '../../domain/network/egressPolicy.js';
+import type { VmFence } from '../../domain/network/vmFence.js';
+import { TAP_PREFIX, validateTapPrefix } from '../../domain/network/names.js';
+import { Mutex } from './mutex.js';
 import type { NetRunner } from './exec.js';
 import { classify, tolerate } from './exec.js';
 import { quietLogger } from './log.js';
@@ -22,42 +27,119 @@ export interface NatOptions {
    */
   readonly manageIpForward?: boolean | undefined;
   readonly allowHostIpForward?: boolean | undefined;
+  /** The tap pool's prefix: ports with it are guests and fenced (default "bgrtap"). */
+  readonly tapPrefix?: string | undefined;
   readonly log?: Logger | undefined;
 }
 
-/** Guest egress through nftables, confined to banger's own `inet banger` table. */
+/**
+ * Guest egress and guest fences through nftables, confined to banger's own `inet banger` and
+ * `bridge banger` tables. The fences of the VMs live here too (keyed by VM id), so a re-apply
+ * of the tables re-installs them; changes run one at a time.
+ */
 export class NatAdapter {
   readonly table = `${NFT_FAMILY} ${NFT_TABLE}`;
   private readonly log: Logger;
+  private readonly tapPrefix: string;
+  private readonly mutex = new Mutex();
+  private readonly fences = new Map<string, VmFence>();
+  private plan: NatPlan | undefined;
 
   constructor(
     private readonly run: NetRunner,
     private readonly opts: NatOptions = {},
   ) {
     this.log = opts.log ?? quietLogger();
+    this.tapPrefix = validateTapPrefix(opts.tapPrefix ?? TAP_PREFIX);
   }
 
   /**
    * Replaces banger's table atomically with the plan's rules, every time, so hand edits to the
    * table are repaired; `changed` reports whether the previous table was a different plan.
    */
-  async apply(input: ApplyNatInput): Promise<{ table: string; changed: boolean }> {
+  apply(input: ApplyNatInput): Promise<{ table: string; changed: boolean }> {
+    return this.mutex.run(() => this.applyLocked(input));
+  }
+
+  private async applyLocked(input: ApplyNatInput): Promise<{ table: string; changed: boolean }> {
     const bridge = validateBridgeName(input.bridge);
     const cidr = parseCidr(input.cidr);
     const uplink = input.egressInterface === undefined || input.egressInterface === '' ? undefined : validateUplinkName(input.egressInterface);
     if (uplink === bridge) throw new NetError('INVALID_ARGUMENT', 'BAD_NAME', 'egress_interface: must not be the bridge', { field: 'egress_interface' });
-    const plan = { bridge, cidr, uplink };
+    const plan: NatPlan = { bridge, cidr, uplink, tapPrefix: this.tapPrefix };
     const changed = (await this.currentFingerprint()) !== natFingerprint(plan);
-    await tolerate(() => this.run.nft(['-f', '-'], renderNatRuleset(plan)), 'apply nat table', [], { table: this.table });
+    await tolerate(() => this.run.nft(['-f', '-'], renderNatRuleset(plan, [...this.fences.values()])), 'apply nat table', [], { table: this.table });
+    this.plan = plan;
     if (this.opts.manageIpForward === true) await this.enableForwarding();
     this.log.info({ table: this.table, cidr: cidr.text, uplink: uplink ?? '*', changed }, 'nat applied');
     return { table: this.table, changed };
   }
 
-  /** Deletes banger's table only; absent is a no-op. */
-  async remove(): Promise<{ removed: boolean }> {
+  /** Deletes banger's tables only; absent is a no-op. The fences go with them. */
+  remove(): Promise<{ removed: boolean }> {
+    return this.mutex.run(() => this.removeLocked());
+  }
+
+  /** The fence applied to a VM, if any. */
+  fenceOf(vmId: string): VmFence | undefined {
+    return this.fences.get(vmId);
+  }
+
+  /** Every applied fence (for the DNS forwarder's hostname policies). */
+  allFences(): VmFence[] {
+    return [...this.fences.values()];
+  }
+
+  /**
+   * Pins a VM's tap and applies its policy in one nft transaction that writes only this VM's
+   * objects. An address another VM holds is refused, so one VM cannot take over another's
+   * traffic by claiming its IP.
+   */
+  fence(f: VmFence): Promise<{ changed: boolean }> {
+    return this.mutex.run(async () => {
+      const plan = this.plan;
+      if (plan === undefined) throw new NetError('FAILED_PRECONDITION', 'NAT_NOT_APPLIED', 'apply NAT (ApplyNat) before fencing a VM');
+      for (const other of this.fences.values()) {
+        if (other.vmId === f.vmId) continue;
+        if (other.ipv4 === f.ipv4) throw new NetError('ALREADY_EXISTS', 'IP_IN_USE', `ipv4: ${f.ipv4} belongs to another VM`, { field: 'ipv4', vm_id: f.vmId });
+        if (other.tap === f.tap) throw new NetError('ALREADY_EXISTS', 'TAP_IN_USE', `tap ${f.tap} is fenced for another VM`, { vm_id: f.vmId });
+      }
+      const prev = this.fences.get(f.vmId);
+      if (prev !== undefined && prev.tap === f.tap && prev.ipv4 === f.ipv4 && prev.mac === f.mac && sameEgressPolicy(prev.egress, f.egress)) return { changed: false };
+      await tolerate(() => this.run.nft(['-f', '-'], `${renderVmFence(plan, prev, f).join('\n')}\n`), 'fence vm', [], { vm_id: f.vmId, tap: f.tap });
+      this.fences.set(f.vmId, f);
+      this.log.info({ vm_id: f.vmId, tap: f.tap, ipv4: f.ipv4, egress: f.egress.mode, cidrs: f.egress.cidrs.length, hostnames: f.egress.hostnames.length }, 'vm fenced');
+      return { changed: true };
+    });
+  }
+
+  /** Removes a VM's fence (its tap then passes nothing); no-op when it has none. */
+  unfence(vmId: string): Promise<{ removed: boolean }> {
+    return this.mutex.run(async () => {
+      const f = this.fences.get(vmId);
+      if (f === undefined) return { removed: false };
+      await tolerate(() => this.run.nft(['-f', '-'], `${renderVmUnfence(f).join('\n')}\n`), 'unfence vm', [], { vm_id: vmId, tap: f.tap });
+      this.fences.delete(vmId);
+      this.log.info({ vm_id: vmId, tap: f.tap }, 'vm unfenced');
+      return { removed: true };
+    });
+  }
+
+  /** Opens addresses a VM's listed hostname resolved to, for `ttlSeconds`; ignored for a VM no longer fenced. */
+  allowResolved(vmId: string, addrs: readonly string[], ttlSeconds: number): Promise<boolean> {
+    return this.mutex.run(async () => {
+      const f = this.fences.get(vmId);
+      if (f === undefined || f.egress.mode !== 'list' || addrs.length === 0) return false;
+      await tolerate(() => this.run.nft(['-f', '-'], renderAllowResolved(f, addrs, ttlSeconds)), 'allow resolved', [], { vm_id: vmId });
+      return true;
+    });
+  }
+
+  private async removeLocked(): Promise<{ removed: boolean }> {
     const present = (await this.currentFingerprint()) !== undefined;
     await tolerate(() => this.run.nft(['-f', '-'], renderNatRemoval()), 'remove nat table', [], { table: this.table });
+    this.fences.clear();
+    this.plan = undefined;
     this.log.info({ table: this.table, removed: present }, 'nat removed');
     return { removed: present };
   }

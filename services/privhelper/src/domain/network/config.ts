@@ -1,4 +1,4 @@
-import { gatewayCidr, ipv4ToString, gatewayOf, parseCidr } from './cidr.js';
+import { gatewayCidr, ipv4ToString, gatewayOf, parseCidr, parseIpv4 } from './cidr.js';
 import type { Ipv4Cidr } from './cidr.js';
 import { invalidArg } from './errors.js';
 import { TAP_PREFIX, validateBridgeName, validateNetnsName, validateTapPrefix, validateUplinkName } from './names.js';
@@ -19,6 +19,10 @@ export interface NetworkConfigInput {
   readonly dnsPort?: unknown;
   readonly dnsZone?: unknown;
   readonly dnsTtl?: unknown;
+  /** "a.b.c.d[:port]" to forward guests' other names to; undefined or "none" for no forwarding. */
+  readonly dnsUpstream?: unknown;
+  readonly dnsLearnTtlMin?: unknown;
+  readonly dnsLearnTtlMax?: unknown;
   readonly manageIpForward?: unknown;
 }
 
@@ -37,7 +41,16 @@ export interface NetworkConfig {
   readonly tapWarmSize: number;
   readonly tapMaxFree: number;
   readonly tapMax: number;
-  readonly dns: { readonly address: string; readonly port: number; readonly zone: string; readonly ttl: number };
+  readonly dns: {
+    readonly address: string;
+    readonly port: number;
+    readonly zone: string;
+    readonly ttl: number;
+    readonly upstream: { readonly host: string; readonly port: number } | undefined;
+    /** Bounds on how long an address learned for a VM's listed hostname stays open, seconds. */
+    readonly learnTtlMin: number;
+    readonly learnTtlMax: number;
+  };
   readonly manageIpForward: boolean;
 }
 
@@ -72,7 +85,18 @@ export function validateNetworkConfig(c: NetworkConfigInput): NetworkConfig {
       port: int('network.dns_port', c.dnsPort, 53, 1, 65_535),
       zone: validateZone(c.dnsZone ?? 'vm', 'network.dns_zone'),
       ttl: int('network.dns_ttl', c.dnsTtl, 5, 0, 86_400),
+      upstream: upstreamOf(c.dnsUpstream),
+      learnTtlMin: int('network.dns_learn_ttl_min', c.dnsLearnTtlMin, 30, 1, 86_400),
+      learnTtlMax: int('network.dns_learn_ttl_max', c.dnsLearnTtlMax, 3600, 1, 86_400),
     },
     manageIpForward: c.manageIpForward === true,
   };
+}
+
+function upstreamOf(v: unknown): { host: string; port: number } | undefined {
+  if (v === undefined || v === 'none') return undefined;
+  if (typeof v !== 'string') throw invalidArg('network.dns_upstream', 'BAD_FIELD', 'must be a string');
+  const [host = '', port = '53', extra] = v.split(':');
+  if (extra !== undefined || !/^[1-9][0-9]{0,4}$/.test(port) || Number(port) > 65_535) throw invalidArg('network.dns_upstream', 'BAD_FIELD', 'must be a.b.c.d or a.b.c.d:port');
+  return { host: ipv4ToString(parseIpv4(host, 'network.dns_upstream')), port: Number(port) };
 }

@@ -1,14 +1,16 @@
 import { type vmv1 } from '@banger/api';
 import { streamOperation } from '@banger/operations';
 import { durationToMs, serverStream, unary } from '@banger/runtime';
+import { InvalidArgumentError } from '@banger/runtime/errors';
 import { validateCreate } from '../../domain/create-request.js';
-import { hypervisorFromProto } from './vm-convert.js';
+import { validateEgress } from '../../domain/egress.js';
+import { egressFromProto, hypervisorFromProto } from './vm-convert.js';
 import type { HandlerDeps } from './use-cases.js';
 
 /** The configured default grace period of a stop, when the request leaves it unset. */
 const DEFAULT_STOP_MS = 30_000;
 
-type LifecycleRpcs = 'createVm' | 'startVm' | 'stopVm' | 'restartVm' | 'killVm' | 'deleteVm' | 'pruneVms' | 'resizeWorkDisk' | 'promoteVm' | 'collectGarbage';
+type LifecycleRpcs = 'createVm' | 'startVm' | 'stopVm' | 'restartVm' | 'killVm' | 'deleteVm' | 'pruneVms' | 'resizeWorkDisk' | 'setVmEgress' | 'promoteVm' | 'collectGarbage';
 
 /** The lifecycle RPCs: proto → command → use case → proto, nothing else. */
 export function lifecycleHandlers(deps: HandlerDeps): Pick<vmv1.VmServiceServer, LifecycleRpcs> {
@@ -26,6 +28,7 @@ export function lifecycleHandlers(deps: HandlerDeps): Pick<vmv1.VmServiceServer,
           noWait: req.noWait,
           sshAuthorizedKeys: req.sshAuthorizedKeys,
           hypervisor: hypervisorFromProto(req.hypervisor),
+          egress: req.egress === undefined ? undefined : egressFromProto(req.egress),
         },
         deps.bounds,
         deps.defaultImage,
@@ -57,6 +60,11 @@ export function lifecycleHandlers(deps: HandlerDeps): Pick<vmv1.VmServiceServer,
     resizeWorkDisk: unary<vmv1.ResizeWorkDiskRequest, vmv1.ResizeWorkDiskResponse>(async (req) => ({
       vm: view.toProto(await uc.resizeWorkDisk.run({ ref: req.ref, sizeBytes: req.sizeBytes })),
     })),
+    setVmEgress: unary<vmv1.SetVmEgressRequest, vmv1.SetVmEgressResponse>(async (req) => {
+      if (req.egress === undefined) throw new InvalidArgumentError('egress', 'is required', 'MISSING_FIELD');
+      const { vm, applied } = await uc.setVmEgress.run({ ref: req.ref, egress: validateEgress(egressFromProto(req.egress)) });
+      return { vm: view.toProto(vm), applied };
+    }),
     promoteVm: unary<vmv1.PromoteVmRequest, vmv1.PromoteVmResponse>(async (req) => ({ image: await uc.promoteVm.run({ ref: req.ref, imageName: req.imageName }) })),
     // The report's shape is the wire's (GcLeftover, GcOrphan): nothing to convert.
     collectGarbage: unary<vmv1.CollectGarbageRequest, vmv1.CollectGarbageResponse>(async (req) => uc.collectGarbage.run({ dryRun: req.dryRun })),

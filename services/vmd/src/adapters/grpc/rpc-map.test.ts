@@ -31,6 +31,7 @@ const USE_CASE_FILES: Record<string, string> = {
   ListVms: 'list',
   TouchVm: 'touch',
   ResizeWorkDisk: 'resize',
+  SetVmEgress: 'set-egress',
   PromoteVm: 'promote',
   ExecVm: 'exec',
   StreamExecVm: 'stream-exec',

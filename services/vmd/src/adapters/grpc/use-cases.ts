@@ -12,6 +12,7 @@ import type { PromoteVm } from '../../app/promote.js';
 import type { PruneVms } from '../../app/prune.js';
 import type { ResizeWorkDisk } from '../../app/resize.js';
 import type { RestartVm } from '../../app/restart.js';
+import type { SetVmEgress } from '../../app/set-egress.js';
 import type { StartVm } from '../../app/start.js';
 import type { GetVmStats } from '../../app/stats.js';
 import type { StopVm } from '../../app/stop.js';
@@ -34,6 +35,7 @@ export interface VmUseCases {
   listVms: ListVms;
   touchVm: TouchVm;
   resizeWorkDisk: ResizeWorkDisk;
+  setVmEgress: SetVmEgress;
   promoteVm: PromoteVm;
   execVm: ExecVm;
   streamExecVm: StreamExecVm;

@@ -1,4 +1,5 @@
 import { vmv1 } from '@banger/api';
+import type { EgressPolicy } from '../../domain/egress.js';
 import type { Vm, VmState } from '../../domain/vm.js';
 import type { VmJail } from '../../ports/host.js';
 
@@ -27,6 +28,22 @@ export function hypervisorFromProto(h: vmv1.Hypervisor): string {
   if (h === vmv1.Hypervisor.HYPERVISOR_QEMU) return 'qemu';
   if (h === vmv1.Hypervisor.HYPERVISOR_FIRECRACKER) return 'firecracker';
   return `hypervisor ${String(h)}`;
+}
+
+const EGRESS: Record<EgressPolicy['mode'], vmv1.EgressMode> = {
+  allow: vmv1.EgressMode.EGRESS_MODE_ALLOW,
+  deny: vmv1.EgressMode.EGRESS_MODE_DENY,
+  list: vmv1.EgressMode.EGRESS_MODE_LIST,
+};
+
+export function egressToProto(p: EgressPolicy): vmv1.EgressPolicy {
+  return { mode: EGRESS[p.mode], cidrs: [...p.cidrs], hostnames: [...p.hostnames] };
+}
+
+/** The wire's policy as labels for validation; UNSPECIFIED is allow, an unknown mode keeps its number so the refusal can name it. */
+export function egressFromProto(p: vmv1.EgressPolicy): { mode: string; cidrs: string[]; hostnames: string[] } {
+  const mode = p.mode === vmv1.EgressMode.EGRESS_MODE_UNSPECIFIED ? 'allow' : ((Object.entries(EGRESS).find(([, v]) => v === p.mode)?.[0] as string | undefined) ?? `mode ${String(p.mode)}`);
+  return { mode, cidrs: p.cidrs, hostnames: p.hostnames };
 }
 
 export interface VmViewSettings {
@@ -71,6 +88,7 @@ export class VmView {
       ssh: this.sshInfo(vm),
       workSeedFingerprint: vm.spec.workSeedFingerprint,
       hypervisor: vmv1.Hypervisor.HYPERVISOR_QEMU,
+      egress: egressToProto(vm.egress),
       files: { rootDiskPath: vm.files.rootDisk, workDiskPath: vm.files.workDisk, consoleLogPath: vm.files.consoleLog, runDir: '' },
       jail: opts.jail,
     });

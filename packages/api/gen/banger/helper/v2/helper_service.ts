@@ -72,6 +72,8 @@ import {
   ApplyNatResponse,
   EnsureBridgeRequest,
   EnsureBridgeResponse,
+  FenceVmRequest,
+  FenceVmResponse,
   ReleaseTapRequest,
   ReleaseTapResponse,
   RemoveNatRequest,
@@ -178,6 +180,21 @@ export const HelperServiceService = {
     requestDeserialize: (value: Buffer): RemoveNatRequest => RemoveNatRequest.decode(value),
     responseSerialize: (value: RemoveNatResponse): Buffer => Buffer.from(RemoveNatResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RemoveNatResponse => RemoveNatResponse.decode(value),
+  },
+  /**
+   * FenceVm pins a VM's tap to its MAC and IPv4 (anti-spoofing) and applies its
+   * egress policy, in banger's own nftables tables, touching no other VM's
+   * rules. The VM must hold a tap (AcquireTap) and NAT must be applied.
+   * ReleaseTap removes the fence.
+   */
+  fenceVm: {
+    path: "/banger.helper.v2.HelperService/FenceVm" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: FenceVmRequest): Buffer => Buffer.from(FenceVmRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): FenceVmRequest => FenceVmRequest.decode(value),
+    responseSerialize: (value: FenceVmResponse): Buffer => Buffer.from(FenceVmResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): FenceVmResponse => FenceVmResponse.decode(value),
   },
   /** SyncDnsRecords replaces the full set of NAME.vm records served to the host. */
   syncDnsRecords: {
@@ -454,6 +471,13 @@ export interface HelperServiceServer extends UntypedServiceImplementation {
   applyNat: handleUnaryCall<ApplyNatRequest, ApplyNatResponse>;
   /** RemoveNat deletes banger's nftables table. */
   removeNat: handleUnaryCall<RemoveNatRequest, RemoveNatResponse>;
+  /**
+   * FenceVm pins a VM's tap to its MAC and IPv4 (anti-spoofing) and applies its
+   * egress policy, in banger's own nftables tables, touching no other VM's
+   * rules. The VM must hold a tap (AcquireTap) and NAT must be applied.
+   * ReleaseTap removes the fence.
+   */
+  fenceVm: handleUnaryCall<FenceVmRequest, FenceVmResponse>;
   /** SyncDnsRecords replaces the full set of NAME.vm records served to the host. */
   syncDnsRecords: handleUnaryCall<SyncDnsRecordsRequest, SyncDnsRecordsResponse>;
   /**
@@ -633,6 +657,27 @@ export interface HelperServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RemoveNatResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * FenceVm pins a VM's tap to its MAC and IPv4 (anti-spoofing) and applies its
+   * egress policy, in banger's own nftables tables, touching no other VM's
+   * rules. The VM must hold a tap (AcquireTap) and NAT must be applied.
+   * ReleaseTap removes the fence.
+   */
+  fenceVm(
+    request: FenceVmRequest,
+    callback: (error: ServiceError | null, response: FenceVmResponse) => void,
+  ): ClientUnaryCall;
+  fenceVm(
+    request: FenceVmRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: FenceVmResponse) => void,
+  ): ClientUnaryCall;
+  fenceVm(
+    request: FenceVmRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: FenceVmResponse) => void,
   ): ClientUnaryCall;
   /** SyncDnsRecords replaces the full set of NAME.vm records served to the host. */
   syncDnsRecords(

@@ -7,6 +7,61 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 
+/** EgressMode is what a guest may reach beyond banger's DNS on the gateway. */
+export enum EgressMode {
+  EGRESS_MODE_UNSPECIFIED = 0,
+  /**
+   * EGRESS_MODE_ALLOW - The internet, still fenced off from private (RFC 1918), CGNAT,
+   * link-local, loopback, multicast, reserved and host addresses.
+   */
+  EGRESS_MODE_ALLOW = 1,
+  /** EGRESS_MODE_DENY - Nothing. */
+  EGRESS_MODE_DENY = 2,
+  /**
+   * EGRESS_MODE_LIST - Only the listed networks and the addresses the listed hostnames resolve to
+   * through banger's DNS (kept for the answer's TTL, bounded).
+   */
+  EGRESS_MODE_LIST = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function egressModeFromJSON(object: any): EgressMode {
+  switch (object) {
+    case 0:
+    case "EGRESS_MODE_UNSPECIFIED":
+      return EgressMode.EGRESS_MODE_UNSPECIFIED;
+    case 1:
+    case "EGRESS_MODE_ALLOW":
+      return EgressMode.EGRESS_MODE_ALLOW;
+    case 2:
+    case "EGRESS_MODE_DENY":
+      return EgressMode.EGRESS_MODE_DENY;
+    case 3:
+    case "EGRESS_MODE_LIST":
+      return EgressMode.EGRESS_MODE_LIST;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return EgressMode.UNRECOGNIZED;
+  }
+}
+
+export function egressModeToJSON(object: EgressMode): string {
+  switch (object) {
+    case EgressMode.EGRESS_MODE_UNSPECIFIED:
+      return "EGRESS_MODE_UNSPECIFIED";
+    case EgressMode.EGRESS_MODE_ALLOW:
+      return "EGRESS_MODE_ALLOW";
+    case EgressMode.EGRESS_MODE_DENY:
+      return "EGRESS_MODE_DENY";
+    case EgressMode.EGRESS_MODE_LIST:
+      return "EGRESS_MODE_LIST";
+    case EgressMode.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export interface EnsureBridgeRequest {
   /** Bridge name (IFNAMSIZ-safe, banger's prefix). */
   bridge: string;
@@ -78,6 +133,35 @@ export interface SyncDnsRecordsResponse {
   recordCount: number;
   added: number;
   removed: number;
+}
+
+/** EgressPolicy is one VM's outbound policy. */
+export interface EgressPolicy {
+  mode: EgressMode;
+  /** IPv4 networks ("a.b.c.d/n" or one address); only with EGRESS_MODE_LIST. */
+  cidrs: string[];
+  /** Hostnames; only with EGRESS_MODE_LIST. */
+  hostnames: string[];
+}
+
+export interface FenceVmRequest {
+  vmId: string;
+  /**
+   * The guest's address: a host of the VM network other than the gateway,
+   * held by no other VM.
+   */
+  ipv4: string;
+  /** The guest NIC's MAC: unicast, locally administered. */
+  mac: string;
+  /** Unset means EGRESS_MODE_ALLOW. */
+  egress?: EgressPolicy | undefined;
+}
+
+export interface FenceVmResponse {
+  /** The VM's tap, now fenced. */
+  tap: string;
+  /** False when the same fence was already applied. */
+  changed: boolean;
 }
 
 function createBaseEnsureBridgeRequest(): EnsureBridgeRequest {
@@ -1148,6 +1232,317 @@ export const SyncDnsRecordsResponse: MessageFns<SyncDnsRecordsResponse> = {
     message.recordCount = object.recordCount ?? 0;
     message.added = object.added ?? 0;
     message.removed = object.removed ?? 0;
+    return message;
+  },
+};
+
+function createBaseEgressPolicy(): EgressPolicy {
+  return { mode: 0, cidrs: [], hostnames: [] };
+}
+
+export const EgressPolicy: MessageFns<EgressPolicy> = {
+  encode(message: EgressPolicy, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.mode !== 0) {
+      writer.uint32(8).int32(message.mode);
+    }
+    for (const v of message.cidrs) {
+      writer.uint32(18).string(v!);
+    }
+    for (const v of message.hostnames) {
+      writer.uint32(26).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EgressPolicy {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEgressPolicy();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.mode = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.cidrs.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.hostnames.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EgressPolicy {
+    return {
+      mode: isSet(object.mode) ? egressModeFromJSON(object.mode) : 0,
+      cidrs: globalThis.Array.isArray(object?.cidrs) ? object.cidrs.map((e: any) => globalThis.String(e)) : [],
+      hostnames: globalThis.Array.isArray(object?.hostnames)
+        ? object.hostnames.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: EgressPolicy): unknown {
+    const obj: any = {};
+    if (message.mode !== 0) {
+      obj.mode = egressModeToJSON(message.mode);
+    }
+    if (message.cidrs?.length) {
+      obj.cidrs = message.cidrs;
+    }
+    if (message.hostnames?.length) {
+      obj.hostnames = message.hostnames;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EgressPolicy>, I>>(base?: I): EgressPolicy {
+    return EgressPolicy.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EgressPolicy>, I>>(object: I): EgressPolicy {
+    const message = createBaseEgressPolicy();
+    message.mode = object.mode ?? 0;
+    message.cidrs = object.cidrs?.map((e) => e) || [];
+    message.hostnames = object.hostnames?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseFenceVmRequest(): FenceVmRequest {
+  return { vmId: "", ipv4: "", mac: "", egress: undefined };
+}
+
+export const FenceVmRequest: MessageFns<FenceVmRequest> = {
+  encode(message: FenceVmRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.vmId !== "") {
+      writer.uint32(10).string(message.vmId);
+    }
+    if (message.ipv4 !== "") {
+      writer.uint32(18).string(message.ipv4);
+    }
+    if (message.mac !== "") {
+      writer.uint32(26).string(message.mac);
+    }
+    if (message.egress !== undefined) {
+      EgressPolicy.encode(message.egress, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FenceVmRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFenceVmRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.vmId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.ipv4 = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.mac = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.egress = EgressPolicy.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FenceVmRequest {
+    return {
+      vmId: isSet(object.vmId)
+        ? globalThis.String(object.vmId)
+        : isSet(object.vm_id)
+        ? globalThis.String(object.vm_id)
+        : "",
+      ipv4: isSet(object.ipv4) ? globalThis.String(object.ipv4) : "",
+      mac: isSet(object.mac) ? globalThis.String(object.mac) : "",
+      egress: isSet(object.egress) ? EgressPolicy.fromJSON(object.egress) : undefined,
+    };
+  },
+
+  toJSON(message: FenceVmRequest): unknown {
+    const obj: any = {};
+    if (message.vmId !== "") {
+      obj.vmId = message.vmId;
+    }
+    if (message.ipv4 !== "") {
+      obj.ipv4 = message.ipv4;
+    }
+    if (message.mac !== "") {
+      obj.mac = message.mac;
+    }
+    if (message.egress !== undefined) {
+      obj.egress = EgressPolicy.toJSON(message.egress);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FenceVmRequest>, I>>(base?: I): FenceVmRequest {
+    return FenceVmRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FenceVmRequest>, I>>(object: I): FenceVmRequest {
+    const message = createBaseFenceVmRequest();
+    message.vmId = object.vmId ?? "";
+    message.ipv4 = object.ipv4 ?? "";
+    message.mac = object.mac ?? "";
+    message.egress = (object.egress !== undefined && object.egress !== null)
+      ? EgressPolicy.fromPartial(object.egress)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseFenceVmResponse(): FenceVmResponse {
+  return { tap: "", changed: false };
+}
+
+export const FenceVmResponse: MessageFns<FenceVmResponse> = {
+  encode(message: FenceVmResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tap !== "") {
+      writer.uint32(10).string(message.tap);
+    }
+    if (message.changed !== false) {
+      writer.uint32(16).bool(message.changed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FenceVmResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFenceVmResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tap = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.changed = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FenceVmResponse {
+    return {
+      tap: isSet(object.tap) ? globalThis.String(object.tap) : "",
+      changed: isSet(object.changed) ? globalThis.Boolean(object.changed) : false,
+    };
+  },
+
+  toJSON(message: FenceVmResponse): unknown {
+    const obj: any = {};
+    if (message.tap !== "") {
+      obj.tap = message.tap;
+    }
+    if (message.changed !== false) {
+      obj.changed = message.changed;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FenceVmResponse>, I>>(base?: I): FenceVmResponse {
+    return FenceVmResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FenceVmResponse>, I>>(object: I): FenceVmResponse {
+    const message = createBaseFenceVmResponse();
+    message.tap = object.tap ?? "";
+    message.changed = object.changed ?? false;
     return message;
   },
 };

@@ -10,6 +10,7 @@ import { Duration } from "../../../google/protobuf/duration.js";
 import { ServerInfo } from "../../common/v1/server_info.js";
 import { OperationEvent } from "./operation.js";
 import {
+  EgressPolicy,
   Hypervisor,
   hypervisorFromJSON,
   hypervisorToJSON,
@@ -58,6 +59,8 @@ export interface CreateVmRequest {
    * is refused (INVALID_ARGUMENT HYPERVISOR_UNSUPPORTED).
    */
   hypervisor: Hypervisor;
+  /** Egress policy; unset means EGRESS_MODE_ALLOW. */
+  egress?: EgressPolicy | undefined;
 }
 
 export interface CreateVmResponse {
@@ -159,6 +162,23 @@ export interface TouchVmRequest {
 
 export interface TouchVmResponse {
   vm?: Vm | undefined;
+}
+
+export interface SetVmEgressRequest {
+  ref: string;
+  /**
+   * The new policy (required); applied at once when the VM runs, else at its
+   * next start.
+   */
+  egress?: EgressPolicy | undefined;
+}
+
+export interface SetVmEgressResponse {
+  vm?:
+    | Vm
+    | undefined;
+  /** True when the policy was applied to the running VM's fences now. */
+  applied: boolean;
 }
 
 export interface ResizeWorkDiskRequest {
@@ -315,6 +335,7 @@ function createBaseCreateVmRequest(): CreateVmRequest {
     cancelOnDetach: false,
     sshAuthorizedKeys: [],
     hypervisor: 0,
+    egress: undefined,
   };
 }
 
@@ -349,6 +370,9 @@ export const CreateVmRequest: MessageFns<CreateVmRequest> = {
     }
     if (message.hypervisor !== 0) {
       writer.uint32(80).int32(message.hypervisor);
+    }
+    if (message.egress !== undefined) {
+      EgressPolicy.encode(message.egress, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -446,6 +470,14 @@ export const CreateVmRequest: MessageFns<CreateVmRequest> = {
             message.hypervisor = reader.int32() as any;
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.egress = EgressPolicy.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -490,6 +522,7 @@ export const CreateVmRequest: MessageFns<CreateVmRequest> = {
         ? object.ssh_authorized_keys.map((e: any) => globalThis.String(e))
         : [],
       hypervisor: isSet(object.hypervisor) ? hypervisorFromJSON(object.hypervisor) : 0,
+      egress: isSet(object.egress) ? EgressPolicy.fromJSON(object.egress) : undefined,
     };
   },
 
@@ -525,6 +558,9 @@ export const CreateVmRequest: MessageFns<CreateVmRequest> = {
     if (message.hypervisor !== 0) {
       obj.hypervisor = hypervisorToJSON(message.hypervisor);
     }
+    if (message.egress !== undefined) {
+      obj.egress = EgressPolicy.toJSON(message.egress);
+    }
     return obj;
   },
 
@@ -543,6 +579,9 @@ export const CreateVmRequest: MessageFns<CreateVmRequest> = {
     message.cancelOnDetach = object.cancelOnDetach ?? false;
     message.sshAuthorizedKeys = object.sshAuthorizedKeys?.map((e) => e) || [];
     message.hypervisor = object.hypervisor ?? 0;
+    message.egress = (object.egress !== undefined && object.egress !== null)
+      ? EgressPolicy.fromPartial(object.egress)
+      : undefined;
     return message;
   },
 };
@@ -2026,6 +2065,178 @@ export const TouchVmResponse: MessageFns<TouchVmResponse> = {
   fromPartial<I extends Exact<DeepPartial<TouchVmResponse>, I>>(object: I): TouchVmResponse {
     const message = createBaseTouchVmResponse();
     message.vm = (object.vm !== undefined && object.vm !== null) ? Vm.fromPartial(object.vm) : undefined;
+    return message;
+  },
+};
+
+function createBaseSetVmEgressRequest(): SetVmEgressRequest {
+  return { ref: "", egress: undefined };
+}
+
+export const SetVmEgressRequest: MessageFns<SetVmEgressRequest> = {
+  encode(message: SetVmEgressRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ref !== "") {
+      writer.uint32(10).string(message.ref);
+    }
+    if (message.egress !== undefined) {
+      EgressPolicy.encode(message.egress, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetVmEgressRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetVmEgressRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ref = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.egress = EgressPolicy.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetVmEgressRequest {
+    return {
+      ref: isSet(object.ref) ? globalThis.String(object.ref) : "",
+      egress: isSet(object.egress) ? EgressPolicy.fromJSON(object.egress) : undefined,
+    };
+  },
+
+  toJSON(message: SetVmEgressRequest): unknown {
+    const obj: any = {};
+    if (message.ref !== "") {
+      obj.ref = message.ref;
+    }
+    if (message.egress !== undefined) {
+      obj.egress = EgressPolicy.toJSON(message.egress);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetVmEgressRequest>, I>>(base?: I): SetVmEgressRequest {
+    return SetVmEgressRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetVmEgressRequest>, I>>(object: I): SetVmEgressRequest {
+    const message = createBaseSetVmEgressRequest();
+    message.ref = object.ref ?? "";
+    message.egress = (object.egress !== undefined && object.egress !== null)
+      ? EgressPolicy.fromPartial(object.egress)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSetVmEgressResponse(): SetVmEgressResponse {
+  return { vm: undefined, applied: false };
+}
+
+export const SetVmEgressResponse: MessageFns<SetVmEgressResponse> = {
+  encode(message: SetVmEgressResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.vm !== undefined) {
+      Vm.encode(message.vm, writer.uint32(10).fork()).join();
+    }
+    if (message.applied !== false) {
+      writer.uint32(16).bool(message.applied);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetVmEgressResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetVmEgressResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.vm = Vm.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.applied = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetVmEgressResponse {
+    return {
+      vm: isSet(object.vm) ? Vm.fromJSON(object.vm) : undefined,
+      applied: isSet(object.applied) ? globalThis.Boolean(object.applied) : false,
+    };
+  },
+
+  toJSON(message: SetVmEgressResponse): unknown {
+    const obj: any = {};
+    if (message.vm !== undefined) {
+      obj.vm = Vm.toJSON(message.vm);
+    }
+    if (message.applied !== false) {
+      obj.applied = message.applied;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetVmEgressResponse>, I>>(base?: I): SetVmEgressResponse {
+    return SetVmEgressResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetVmEgressResponse>, I>>(object: I): SetVmEgressResponse {
+    const message = createBaseSetVmEgressResponse();
+    message.vm = (object.vm !== undefined && object.vm !== null) ? Vm.fromPartial(object.vm) : undefined;
+    message.applied = object.applied ?? false;
     return message;
   },
 };

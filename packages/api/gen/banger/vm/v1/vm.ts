@@ -8,6 +8,63 @@
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Timestamp } from "../../../google/protobuf/timestamp.js";
 
+/** EgressMode is what a guest may reach beyond banger's DNS on the gateway. */
+export enum EgressMode {
+  /** EGRESS_MODE_UNSPECIFIED - In requests: the default, ALLOW. */
+  EGRESS_MODE_UNSPECIFIED = 0,
+  /**
+   * EGRESS_MODE_ALLOW - The internet, never private (RFC 1918), CGNAT, link-local (cloud
+   * metadata), loopback, multicast, reserved or host addresses, nor other VMs.
+   */
+  EGRESS_MODE_ALLOW = 1,
+  /** EGRESS_MODE_DENY - Nothing but banger's DNS. */
+  EGRESS_MODE_DENY = 2,
+  /**
+   * EGRESS_MODE_LIST - Only the listed networks (a listed private network is reachable on
+   * purpose) and the addresses the listed hostnames resolve to through
+   * banger's DNS, for the answer's TTL (bounded).
+   */
+  EGRESS_MODE_LIST = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function egressModeFromJSON(object: any): EgressMode {
+  switch (object) {
+    case 0:
+    case "EGRESS_MODE_UNSPECIFIED":
+      return EgressMode.EGRESS_MODE_UNSPECIFIED;
+    case 1:
+    case "EGRESS_MODE_ALLOW":
+      return EgressMode.EGRESS_MODE_ALLOW;
+    case 2:
+    case "EGRESS_MODE_DENY":
+      return EgressMode.EGRESS_MODE_DENY;
+    case 3:
+    case "EGRESS_MODE_LIST":
+      return EgressMode.EGRESS_MODE_LIST;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return EgressMode.UNRECOGNIZED;
+  }
+}
+
+export function egressModeToJSON(object: EgressMode): string {
+  switch (object) {
+    case EgressMode.EGRESS_MODE_UNSPECIFIED:
+      return "EGRESS_MODE_UNSPECIFIED";
+    case EgressMode.EGRESS_MODE_ALLOW:
+      return "EGRESS_MODE_ALLOW";
+    case EgressMode.EGRESS_MODE_DENY:
+      return "EGRESS_MODE_DENY";
+    case EgressMode.EGRESS_MODE_LIST:
+      return "EGRESS_MODE_LIST";
+    case EgressMode.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** VmState is the lifecycle state of a VM. */
 export enum VmState {
   VM_STATE_UNSPECIFIED = 0,
@@ -220,6 +277,10 @@ export interface Vm {
   files?:
     | VmFiles
     | undefined;
+  /** What the guest may reach beyond banger's DNS (`vm egress`). */
+  egress?:
+    | EgressPolicy
+    | undefined;
   /**
    * How the VM's hypervisor is confined, read live from the host kernel by
    * privhelper (GetVm only, while the VM runs; unset otherwise).
@@ -247,6 +308,19 @@ export interface VmJail {
   memoryLimitBytes: number;
   pidsMax: number;
   cpuWeight: number;
+}
+
+/**
+ * EgressPolicy is one VM's outbound policy. CIDRs and hostnames only with
+ * EGRESS_MODE_LIST, at most 64 entries together; anything else is
+ * INVALID_ARGUMENT naming the field.
+ */
+export interface EgressPolicy {
+  mode: EgressMode;
+  /** IPv4 networks ("a.b.c.d/n") or single addresses. */
+  cidrs: string[];
+  /** DNS names (at least two labels, no wildcards, not .vm). */
+  hostnames: string[];
 }
 
 /** VmFiles are the host-side files that make up a VM. */
@@ -347,6 +421,7 @@ function createBaseVm(): Vm {
     lastError: undefined,
     pid: 0,
     files: undefined,
+    egress: undefined,
     jail: undefined,
   };
 }
@@ -424,6 +499,9 @@ export const Vm: MessageFns<Vm> = {
     }
     if (message.files !== undefined) {
       VmFiles.encode(message.files, writer.uint32(194).fork()).join();
+    }
+    if (message.egress !== undefined) {
+      EgressPolicy.encode(message.egress, writer.uint32(202).fork()).join();
     }
     if (message.jail !== undefined) {
       VmJail.encode(message.jail, writer.uint32(242).fork()).join();
@@ -636,6 +714,14 @@ export const Vm: MessageFns<Vm> = {
             message.files = VmFiles.decode(reader, reader.uint32());
             continue;
           }
+          case 25: {
+            if (tag !== 202) {
+              break;
+            }
+
+            message.egress = EgressPolicy.decode(reader, reader.uint32());
+            continue;
+          }
           case 30: {
             if (tag !== 242) {
               break;
@@ -726,6 +812,7 @@ export const Vm: MessageFns<Vm> = {
         : undefined,
       pid: isSet(object.pid) ? globalThis.Number(object.pid) : 0,
       files: isSet(object.files) ? VmFiles.fromJSON(object.files) : undefined,
+      egress: isSet(object.egress) ? EgressPolicy.fromJSON(object.egress) : undefined,
       jail: isSet(object.jail) ? VmJail.fromJSON(object.jail) : undefined,
     };
   },
@@ -804,6 +891,9 @@ export const Vm: MessageFns<Vm> = {
     if (message.files !== undefined) {
       obj.files = VmFiles.toJSON(message.files);
     }
+    if (message.egress !== undefined) {
+      obj.egress = EgressPolicy.toJSON(message.egress);
+    }
     if (message.jail !== undefined) {
       obj.jail = VmJail.toJSON(message.jail);
     }
@@ -846,6 +936,9 @@ export const Vm: MessageFns<Vm> = {
     message.pid = object.pid ?? 0;
     message.files = (object.files !== undefined && object.files !== null)
       ? VmFiles.fromPartial(object.files)
+      : undefined;
+    message.egress = (object.egress !== undefined && object.egress !== null)
+      ? EgressPolicy.fromPartial(object.egress)
       : undefined;
     message.jail = (object.jail !== undefined && object.jail !== null) ? VmJail.fromPartial(object.jail) : undefined;
     return message;
@@ -1125,6 +1218,109 @@ export const VmJail: MessageFns<VmJail> = {
     message.memoryLimitBytes = object.memoryLimitBytes ?? 0;
     message.pidsMax = object.pidsMax ?? 0;
     message.cpuWeight = object.cpuWeight ?? 0;
+    return message;
+  },
+};
+
+function createBaseEgressPolicy(): EgressPolicy {
+  return { mode: 0, cidrs: [], hostnames: [] };
+}
+
+export const EgressPolicy: MessageFns<EgressPolicy> = {
+  encode(message: EgressPolicy, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.mode !== 0) {
+      writer.uint32(8).int32(message.mode);
+    }
+    for (const v of message.cidrs) {
+      writer.uint32(18).string(v!);
+    }
+    for (const v of message.hostnames) {
+      writer.uint32(26).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EgressPolicy {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEgressPolicy();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.mode = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.cidrs.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.hostnames.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EgressPolicy {
+    return {
+      mode: isSet(object.mode) ? egressModeFromJSON(object.mode) : 0,
+      cidrs: globalThis.Array.isArray(object?.cidrs) ? object.cidrs.map((e: any) => globalThis.String(e)) : [],
+      hostnames: globalThis.Array.isArray(object?.hostnames)
+        ? object.hostnames.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: EgressPolicy): unknown {
+    const obj: any = {};
+    if (message.mode !== 0) {
+      obj.mode = egressModeToJSON(message.mode);
+    }
+    if (message.cidrs?.length) {
+      obj.cidrs = message.cidrs;
+    }
+    if (message.hostnames?.length) {
+      obj.hostnames = message.hostnames;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EgressPolicy>, I>>(base?: I): EgressPolicy {
+    return EgressPolicy.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EgressPolicy>, I>>(object: I): EgressPolicy {
+    const message = createBaseEgressPolicy();
+    message.mode = object.mode ?? 0;
+    message.cidrs = object.cidrs?.map((e) => e) || [];
+    message.hostnames = object.hostnames?.map((e) => e) || [];
     return message;
   },
 };

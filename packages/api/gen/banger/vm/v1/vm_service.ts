@@ -53,6 +53,8 @@ import {
   ResizeWorkDiskResponse,
   RestartVmRequest,
   RestartVmResponse,
+  SetVmEgressRequest,
+  SetVmEgressResponse,
   StartVmRequest,
   StartVmResponse,
   StopVmRequest,
@@ -203,6 +205,19 @@ export const VmServiceService = {
     requestDeserialize: (value: Buffer): TouchVmRequest => TouchVmRequest.decode(value),
     responseSerialize: (value: TouchVmResponse): Buffer => Buffer.from(TouchVmResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): TouchVmResponse => TouchVmResponse.decode(value),
+  },
+  /**
+   * SetVmEgress replaces a VM's egress policy, stored with the VM and applied
+   * to its guest fences at once when it runs (only that VM's rules change).
+   */
+  setVmEgress: {
+    path: "/banger.vm.v1.VmService/SetVmEgress" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetVmEgressRequest): Buffer => Buffer.from(SetVmEgressRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetVmEgressRequest => SetVmEgressRequest.decode(value),
+    responseSerialize: (value: SetVmEgressResponse): Buffer => Buffer.from(SetVmEgressResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetVmEgressResponse => SetVmEgressResponse.decode(value),
   },
   /** ResizeWorkDisk grows the work disk of a stopped VM; shrinking is refused. */
   resizeWorkDisk: {
@@ -395,6 +410,11 @@ export interface VmServiceServer extends UntypedServiceImplementation {
   listVms: handleUnaryCall<ListVmsRequest, ListVmsResponse>;
   /** TouchVm records that the user used the VM now (last_used_at). */
   touchVm: handleUnaryCall<TouchVmRequest, TouchVmResponse>;
+  /**
+   * SetVmEgress replaces a VM's egress policy, stored with the VM and applied
+   * to its guest fences at once when it runs (only that VM's rules change).
+   */
+  setVmEgress: handleUnaryCall<SetVmEgressRequest, SetVmEgressResponse>;
   /** ResizeWorkDisk grows the work disk of a stopped VM; shrinking is refused. */
   resizeWorkDisk: handleUnaryCall<ResizeWorkDiskRequest, ResizeWorkDiskResponse>;
   /**
@@ -602,6 +622,25 @@ export interface VmServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: TouchVmResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * SetVmEgress replaces a VM's egress policy, stored with the VM and applied
+   * to its guest fences at once when it runs (only that VM's rules change).
+   */
+  setVmEgress(
+    request: SetVmEgressRequest,
+    callback: (error: ServiceError | null, response: SetVmEgressResponse) => void,
+  ): ClientUnaryCall;
+  setVmEgress(
+    request: SetVmEgressRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetVmEgressResponse) => void,
+  ): ClientUnaryCall;
+  setVmEgress(
+    request: SetVmEgressRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetVmEgressResponse) => void,
   ): ClientUnaryCall;
   /** ResizeWorkDisk grows the work disk of a stopped VM; shrinking is refused. */
   resizeWorkDisk(
