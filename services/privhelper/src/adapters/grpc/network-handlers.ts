@@ -80,7 +80,9 @@ export class NetworkVerbs {
     return this.taps.held();
   }
 
+  /** Unfences the VM's tap (its MAC/IP pins and egress chain go with it), then returns the tap to the pool. */
   async releaseTap(vmId: string): Promise<{ tap: string | undefined }> {
+    if ((await this.nat.unfence(validateVmId(vmId))).removed) await this.syncEgress();
     return this.taps.release(vmId);
   }
 
@@ -108,8 +110,7 @@ export class NetworkVerbs {
         return this.taps.acquire(req.vmId);
       }),
       releaseTap: unary(async (req: helperv2.ReleaseTapRequest): Promise<helperv2.ReleaseTapResponse> => {
-        if ((await this.nat.unfence(validateVmId(req.vmId))).removed) await this.syncEgress();
-        const res = await this.taps.release(req.vmId);
+        const res = await this.releaseTap(req.vmId);
         return { tap: res.tap ?? '' };
       }),
       applyNat: unary(async (req: helperv2.ApplyNatRequest): Promise<helperv2.ApplyNatResponse> => {
