@@ -137,6 +137,22 @@ describe.skipIf(skip !== undefined)('privhelper daemon: network verbs over gRPC,
     await f.call('releaseTap', { vmId: 'vm-fy' });
   });
 
+  it('a restarted helper keeps running VMs fenced: its first ApplyNat renders the fences the last helper saved', async () => {
+    const { tap } = await f.call('acquireTap', { vmId: 'vm-fr', bridge: '' });
+    await f.call('applyNat', { bridge: '', cidr: '', egressInterface: '' });
+    const fence = { vmId: 'vm-fr', ipv4: '10.213.0.30', mac: '02:bb:00:00:00:30', egress: { mode: helperv2.EgressMode.EGRESS_MODE_DENY, cidrs: [], hostnames: [] } };
+    expect(await f.call('fenceVm', fence)).toEqual({ tap, changed: true });
+    expect((await f.restartDaemon()).exitCode).toBe(0);
+    // What vmd's next create does first: re-apply NAT. The fence must survive it.
+    await f.call('applyNat', { bridge: '', cidr: '', egressInterface: '' });
+    const listed = await f.ns.must('nft', ['list', 'ruleset']);
+    expect(listed).toContain(`"${tap}" . 02:bb:00:00:00:30`);
+    expect(listed).toMatch(/10\.213\.0\.30 : jump vm_bgrtap\d+/);
+    expect(await f.call('fenceVm', fence)).toEqual({ tap, changed: false });
+    await f.call('releaseTap', { vmId: 'vm-fr' });
+    expect(await f.ns.must('nft', ['list', 'ruleset'])).not.toContain('10.213.0.30');
+  });
+
   it('each call above left exactly one helper rpc completed|failed line with its op id and duration_ms', async () => {
     expect(f.calls.length).toBeGreaterThan(20);
     expect(await f.completionProblems()).toEqual([]);

@@ -104,7 +104,10 @@ const network = new NetworkVerbs(
     dnsUpstream: config.network.dnsUpstream === '' ? hostResolver() : config.network.dnsUpstream,
   }),
   logger,
+  { fenceFile: join(helper.runRoot, 'net', 'fences.json') },
 );
+// A helper that cannot read the kernel's taps yet still serves; VMs then get their fences back with vm egress or a restart.
+await network.restoreFences().catch((err: unknown) => logger.warn({ err }, 'fences not restored'));
 
 const vmBounds = config.vm;
 const images = new ImageStore(helper, clientGid ?? 0);

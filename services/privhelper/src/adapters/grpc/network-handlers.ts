@@ -28,11 +28,12 @@ export class NetworkVerbs {
   constructor(
     private readonly cfg: NetworkConfig,
     private readonly log: Logger,
+    opts: { fenceFile?: string } = {},
   ) {
     const run = new NetRunner(cfg.netns ? { netns: cfg.netns } : {});
     this.bridge = new BridgeAdapter(run, log);
     this.taps = new TapPool(run, { bridge: cfg.bridge, prefix: cfg.tapPrefix, ownerUid: cfg.tapOwnerUid, ownerGid: cfg.tapOwnerGid, warmSize: cfg.tapWarmSize, maxFree: cfg.tapMaxFree, maxTaps: cfg.tapMax, log });
-    this.nat = new NatAdapter(run, { manageIpForward: cfg.manageIpForward, tapPrefix: cfg.tapPrefix, log });
+    this.nat = new NatAdapter(run, { manageIpForward: cfg.manageIpForward, tapPrefix: cfg.tapPrefix, log, fenceFile: opts.fenceFile });
     const up = cfg.dns.upstream;
     const ttls = { ttlMin: cfg.dns.learnTtlMin, ttlMax: cfg.dns.learnTtlMax };
     // In a namespace the responder must run in it, as its own process (see NetnsDnsProcess).
@@ -73,6 +74,11 @@ export class NetworkVerbs {
   /** The tap this helper assigned to a VM (AcquireTap), for the launch; undefined when none. */
   tapOf(vmId: string): string | undefined {
     return this.taps.tapOf(vmId);
+  }
+
+  /** At start-up: the fences of running VMs, kept by the last helper, for the taps still theirs. */
+  async restoreFences(): Promise<number> {
+    return this.nat.restoreFences(await this.taps.held());
   }
 
   /** VM id → marked tap, from the kernel's view the pool was built from. */

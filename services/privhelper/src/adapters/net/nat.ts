@@ -1,3 +1,5 @@
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import { parseCidr } from '../../domain/network/cidr.js';
 import { NetError } from '../../domain/network/errors.js';
@@ -30,6 +32,12 @@ export interface NatOptions {
   /** The tap pool's prefix: ports with it are guests and fenced (default "bgrtap"). */
   readonly tapPrefix?: string | undefined;
   readonly log?: Logger | undefined;
+  /**
+   * Where the fences are kept across a helper restart (a root-only directory of privhelper's
+   * run root). Without it a restarted helper's first ApplyNat would render the table with no
+   * fences, and every running VM's tap would pass nothing.
+   */
+  readonly fenceFile?: string | undefined;
 }
 
 /**
@@ -108,6 +116,7 @@ export class NatAdapter {
       if (prev !== undefined && prev.tap === f.tap && prev.ipv4 === f.ipv4 && prev.mac === f.mac && sameEgressPolicy(prev.egress, f.egress)) return { changed: false };
       await tolerate(() => this.run.nft(['-f', '-'], `${renderVmFence(plan, prev, f).join('\n')}\n`), 'fence vm', [], { vm_id: f.vmId, tap: f.tap });
       this.fences.set(f.vmId, f);
+      await this.saveFences();
       this.log.info({ vm_id: f.vmId, tap: f.tap, ipv4: f.ipv4, egress: f.egress.mode, cidrs: f.egress.cidrs.length, hostnames: f.egress.hostnames.length }, 'vm fenced');
       return { changed: true };
     });
@@ -120,9 +129,45 @@ export class NatAdapter {
       if (f === undefined) return { removed: false };
       await tolerate(() => this.run.nft(['-f', '-'], `${renderVmUnfence(f).join('\n')}\n`), 'unfence vm', [], { vm_id: vmId, tap: f.tap });
       this.fences.delete(vmId);
+      await this.saveFences();
       this.log.info({ vm_id: vmId, tap: f.tap }, 'vm unfenced');
       return { removed: true };
     });
+  }
+
+  /**
+   * After a restart: takes back the fences the last helper saved, only for taps the kernel
+   * still marks with the same VM (a tap given to another VM since never inherits a fence). They
+   * reach the kernel with the next ApplyNat, which renders every fence; until then the table
+   * the last helper left holds them.
+   */
+  restoreFences(held: ReadonlyMap<string, string>): Promise<number> {
+    return this.mutex.run(async () => {
+      const file = this.opts.fenceFile;
+      if (file === undefined) return 0;
+      const text = await readFile(file, 'utf8').catch(() => undefined);
+      let saved: unknown = [];
+      try {
+        saved = text === undefined ? [] : JSON.parse(text);
+      } catch (err) {
+        this.log.warn({ file, err }, 'saved fences unreadable; starting with none');
+      }
+      for (const f of Array.isArray(saved) ? (saved as VmFence[]) : []) {
+        if (typeof f?.vmId === 'string' && held.get(f.vmId) === f.tap) this.fences.set(f.vmId, f);
+      }
+      await this.saveFences();
+      this.log.info({ restored: this.fences.size }, 'fences restored');
+      return this.fences.size;
+    });
+  }
+
+  private async saveFences(): Promise<void> {
+    const file = this.opts.fenceFile;
+    if (file === undefined) return;
+    await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    const tmp = `${file}.tmp`;
+    await writeFile(tmp, `${JSON.stringify([...this.fences.values()])}\n`, { mode: 0o600 });
+    await rename(tmp, file);
   }
 
   /** Opens addresses a VM's listed hostname resolved to, for `ttlSeconds`; ignored for a VM no longer fenced. */
@@ -139,6 +184,7 @@ export class NatAdapter {
     const present = (await this.currentFingerprint()) !== undefined;
     await tolerate(() => this.run.nft(['-f', '-'], renderNatRemoval()), 'remove nat table', [], { table: this.table });
     this.fences.clear();
+    await this.saveFences();
     this.plan = undefined;
     this.log.info({ table: this.table, removed: present }, 'nat removed');
     return { removed: present };
