@@ -227,15 +227,16 @@ describe.skipIf(skip !== undefined)('QEMU jail: two tiny guests, checked from ou
 
   it('QEMU cannot start a process: a migration to exec: is killed by its seccomp filter (SIGSYS), and Wait reports the signal', async () => {
     const id = ids[1];
+    const escaped = `/tmp/banger-jail-escaped-${tag}`;
     const qmp = await QmpClient.connect(procs.get(id)!.sockets!.controlPath);
     try {
-      await qmp.execute('migrate', { uri: 'exec:/usr/bin/touch /tmp/banger-jail-escaped' }).catch(() => undefined);
+      await qmp.execute('migrate', { uri: `exec:/usr/bin/touch ${escaped}` }).catch(() => undefined);
     } finally {
       qmp.close();
     }
     const waited = await f.call('waitHypervisor', { vmId: id, timeout: { seconds: 30, nanos: 0 } });
     expect(waited).toMatchObject({ exited: true, exit: { signal: 'SIGSYS' } });
-    await expect(readFile('/tmp/banger-jail-escaped')).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(readFile(escaped)).rejects.toMatchObject({ code: 'ENOENT' });
     // The other VM runs on.
     expect((await f.call('findHypervisor', { vmId: ids[0] })).process?.pid).toBe(pid(ids[0]));
   });
