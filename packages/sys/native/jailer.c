@@ -218,15 +218,15 @@ static void parse(int argc, char **argv, struct opts *o) {
 }
 
 /* Opens a file root writes, in a directory only root can write (privhelper checked): never through a link. */
-static int open_out(const char *path, int flags) {
-  int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | flags, 0640);
+static int open_out(const char *path, int flags, mode_t mode) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | flags, mode);
   if (fd < 0) die("open %s: %s", path, strerror(errno));
   return fd;
 }
 
 /* The console log: readable by privhelper's client group (vmd), writable by root alone. */
 static int open_console(const char *path, long gid, int flags) {
-  int fd = open_out(path, flags);
+  int fd = open_out(path, flags, 0640);
   if (fchown(fd, 0, (gid_t)gid) || fchmod(fd, 0640)) die("fchown %s: %s", path, strerror(errno));
   return fd;
 }
@@ -515,7 +515,8 @@ int main(int argc, char **argv) {
   struct console con = {o.console, o.console_max, high(open_console(o.console, o.console_gid, O_APPEND)), 0, o.console_gid};
   struct stat st;
   if (fstat(con.fd, &st) == 0) con.size = st.st_size;
-  int qemu_log = high(open_out(o.qemu_log, O_TRUNC));
+  // QEMU's stderr: root's alone, like the launch record.
+  int qemu_log = high(open_out(o.qemu_log, O_TRUNC, 0600));
   for (int i = 0; i < o.nlisteners; i++) listen_on(&o.listeners[i]);
   int cpipe[2], spipe[2];
   if (pipe2(cpipe, O_CLOEXEC) || pipe2(spipe, O_CLOEXEC)) die("pipe: %s", strerror(errno));
