@@ -1,4 +1,6 @@
 import { existsSync } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { commonv1, imagev1, vmv1 } from '@banger/api';
@@ -120,6 +122,48 @@ describe.skipIf(skip !== undefined)('VM lifecycle with real guests under QEMU', 
     // "one" reached us while the command was still sleeping, not only at its end.
     expect((exit?.at ?? 0) - (first?.at ?? 0)).toBeGreaterThan(1500);
   }, 180_000);
+
+  it("a guest flooding its serial console: vmd follows it across the log's rotations while vmd's memory and the run dir stay bounded", async () => {
+    const vmdPid = s.stack.daemons.vmd?.child.pid ?? 0;
+    const rssBytes = async (): Promise<number> => Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${vmdPid}/status`, 'utf8'))?.[1] ?? NaN) * 1024;
+    const runDir = join(s.stack.dir, 'run', 'helper', 'vms', devId);
+    const runDirBytes = async (): Promise<number> => {
+      let total = 0;
+      for (const n of await readdir(runDir)) total += (await stat(join(runDir, n)).catch(() => undefined))?.size ?? 0;
+      return total;
+    };
+    const before = await rssBytes();
+    const marker = `FLOOD-DONE-${Date.now().toString(36)}`;
+    let lines = 0;
+    let seen = false;
+    let peakRss = before;
+    let peakDir = 0;
+    const follow = (async () => {
+      for await (const r of s.vmd.serverStream('streamVmConsole', vmv1.StreamVmConsoleRequest.fromPartial({ ref: 'dev', tailLines: 0, follow: true }), { timeoutMs: 300_000 })) {
+        lines += r.lines.filter((l) => l.includes('banger-flood')).length;
+        peakRss = Math.max(peakRss, await rssBytes());
+        peakDir = Math.max(peakDir, await runDirBytes());
+        if (r.lines.some((l) => l.includes(marker))) {
+          seen = true;
+          break;
+        }
+      }
+    })();
+    await sleep(500);
+    // 30,000 lines of 100 bytes, about 2.9 MiB: three rotations at the stack's 1 MiB cap.
+    const flood = `seq -f 'banger-flood %06g ${'x'.repeat(78)}' 30000 > /dev/ttyS0; echo ${marker} > /dev/ttyS0`;
+    const res = await s.vmd.unary('execVm', vmv1.ExecVmRequest.fromPartial({ ref: 'dev', command: { argv: ['sh', '-c', flood], timeout: { seconds: 240, nanos: 0 } } }), { timeoutMs: 300_000 });
+    expect(res.status?.exitCode).toBe(0);
+    await follow;
+    const after = await rssBytes();
+    console.info(`[console-flood vmd] followed ${lines} flood lines; vmd RSS ${Math.round(before / 2 ** 20)} -> ${Math.round(after / 2 ** 20)} MiB (peak ${Math.round(peakRss / 2 ** 20)}); run dir peak ${(peakDir / 2 ** 20).toFixed(2)} MiB`);
+    expect(seen).toBe(true);
+    expect(lines).toBeGreaterThan(15_000);
+    expect(peakRss - before).toBeLessThan(64 * 2 ** 20);
+    // console.log + console.log.1 at the 1 MiB cap, plus the other run files and slack.
+    expect(peakDir).toBeLessThan(3 * 2 ** 20);
+    expect(existsSync(join(runDir, 'console.log.1'))).toBe(true);
+  }, 360_000);
 
   it('lists the guest sshd among its ports, with the NAME.vm address', async () => {
     const res = await s.vmd.unary('getVmPorts', { ref: 'dev' }, { timeoutMs: 60_000 });

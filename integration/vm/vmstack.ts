@@ -32,6 +32,8 @@ export async function createVmStack(): Promise<VmStack> {
   const bridge = `bgr-v${randomBytes(2).toString('hex')}`;
   const stack = await createStack({
     extraConfig: [
+      // [privhelper]: the smallest console cap, so the console flood test rotates the log.
+      'console_max_mib = 1',
       '[network]',
       `netns = "${ns.name}"`,
       'cidr = "10.231.0.0/24"',
