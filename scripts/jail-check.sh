@@ -4,6 +4,8 @@
 # Prints each check and exits non-zero when any fails. Needs root (reads /proc/<pid>).
 set -euo pipefail
 name=${1:?usage: jail-check.sh VM_NAME}
+here=$(cd "$(dirname "$0")/.." && pwd)
+banger() { if type -P banger >/dev/null 2>&1; then command banger "$@"; else node "$here/clients/cli/bin/banger.mjs" "$@"; fi; }
 pid=$(banger vm show "$name" --json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const v=JSON.parse(s);console.log((v.vm??v).pid??0)})')
 [[ "$pid" =~ ^[0-9]+$ && "$pid" -gt 0 ]] || { echo "vm $name has no QEMU pid (is it running?)" >&2; exit 1; }
 status=/proc/$pid/status
