@@ -85,17 +85,16 @@ function isPid(pid: number): boolean {
   return Number.isSafeInteger(pid) && pid > 1;
 }
 
-/** Pids whose real uid is `uid` (from /proc/<pid>/status). */
+/** The real uid of a process (from /proc/<pid>/status), undefined when it is gone. */
+export async function procUid(pid: number): Promise<number | undefined> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  const m = /^Uid:\s+(\d+)/m.exec(status);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Pids whose real uid is `uid`. */
 export async function pidsOfUid(uid: number): Promise<number[]> {
-  const entries = await readdir('/proc').catch(() => [] as string[]);
-  const out: number[] = [];
-  await Promise.all(
-    entries
-      .filter((e) => /^\d+$/.test(e))
-      .map(async (e) => {
-        const status = await readFile(`/proc/${e}/status`, 'utf8').catch(() => '');
-        if (Number(/^Uid:\s+(\d+)/m.exec(status)?.[1] ?? -1) === uid) out.push(Number(e));
-      }),
-  );
-  return out;
+  const pids = (await readdir('/proc').catch(() => [] as string[])).filter((e) => /^\d+$/.test(e)).map(Number);
+  const uids = await Promise.all(pids.map(procUid));
+  return pids.filter((_, i) => uids[i] === uid);
 }

@@ -10,9 +10,9 @@ import type { LaunchInput } from '../../domain/hypervisor/driver.js';
 import { VM_ID_RE, validateVmId } from '../../domain/vmspec/spec.js';
 import { spawnProcess } from '@banger/proc';
 import { prepareVmCgroups, removeVmCgroups, type CgroupEnv, type VmCgroups } from '../proc/cgroup.js';
-import { isAlive, readCmdline, readPidFile, waitForPidExit } from '../proc/pids.js';
+import { isAlive, procUid, readCmdline, readPidFile, waitForPidExit } from '../proc/pids.js';
 import { buildQemuArgv, FD, JAIL_INITRD, JAIL_KERNEL } from './argv.js';
-import { inspectJail, procUid } from './jail-inspect.js';
+import { inspectJail } from './jail-inspect.js';
 import { firstLine, isOurQemu, lastLine, readExit, readRecord, type JailRecord, type LaunchRecord } from './launch-record.js';
 import { QmpClient } from './qmp.js';
 

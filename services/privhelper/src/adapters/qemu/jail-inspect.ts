@@ -10,13 +10,6 @@ function field(status: string, key: string): string {
   return new RegExp(`^${key}:\\s+(.*)$`, 'm').exec(status)?.[1]?.trim() ?? '';
 }
 
-/** The real uid of a process (from /proc), undefined when it is gone. */
-export async function procUid(pid: number): Promise<number | undefined> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-  const m = /^Uid:\s+(\d+)/m.exec(status);
-  return m ? Number(m[1]) : undefined;
-}
-
 /**
  * Reads what the kernel says about a jailed QEMU: credentials, seccomp, capabilities,
  * namespaces it does not share with privhelper, and its cgroup's limits. Undefined when the
