@@ -16,8 +16,12 @@ step() { printf '\n==> %s\n' "$*"; }
 step "installing host packages (qemu, debootstrap, nftables, ...)"
 bash scripts/install-deps.sh
 
-step "installing node dependencies and building the native addon"
+step "installing node dependencies, building (native addon, compiled bundles), pruning to runtime dependencies"
 npm ci --no-audit --no-fund --loglevel=error
+npm run --silent build
+# What a production install keeps: the launchers run the compiled bundles, nothing from the
+# dev dependencies (tsx, esbuild, node-gyp, vitest) is needed at run time.
+npm prune --omit=dev --no-audit --no-fund --loglevel=error
 
 banger() { node clients/cli/bin/banger.mjs "$@"; }
 

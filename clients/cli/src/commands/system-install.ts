@@ -115,6 +115,10 @@ async function install(ctx: CommandContext, root: string, prefix: string): Promi
   const blocked = await blockedForOthers(prefix);
   if (blocked.length) warnings.push(`the banger user cannot reach ${prefix}: ${blocked.join(', ')} not searchable by others. Install from a readable prefix (e.g. clone to /opt/banger) or chmod o+x those directories.`);
   await access(join(prefix, 'services', 'vmd', 'bin', 'vmd.mjs'), constants.R_OK).catch(() => warnings.push(`${prefix} does not look like a banger checkout (services/vmd/bin/vmd.mjs missing)`));
+  // The units' launchers run the compiled bundles; a checkout that was never built would fail at start.
+  for (const d of ['vmd', 'imaged', 'privhelper']) {
+    await access(join(prefix, 'services', d, 'dist', `${d}.mjs`), constants.R_OK).catch(() => warnings.push(`${prefix} is not built (services/${d}/dist/${d}.mjs missing): run \`npm run build\` there`));
+  }
 
   let started = false;
   let next: string;
