@@ -61,6 +61,28 @@ describe('benchmarks in short mode', () => {
     expect(r.stdout).toMatch(/^skipped: dry run/);
   }, 60_000);
 
+  it('bench/cli.ts --short times every command on the compiled and the tsx CLI against the grpc-js floor', async () => {
+    const out = join(dir, 'cli.json');
+    const r = await bench('cli.ts', ['--short', '--runs', '3', '--out', out]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(await readFile(out, 'utf8')) as { short: boolean; pass: boolean; target: { ratio_p50_max: number }; commands: Record<string, unknown>[] };
+    expect(j.short).toBe(true);
+    expect(j.target.ratio_p50_max).toBe(1.5);
+    expect(j.commands.map((c) => c['command'])).toEqual(['version', 'vm list (0 rows)', 'vm list (20 rows)', 'vm show']);
+    for (const c of j.commands) {
+      for (const side of ['floor', 'compiled', 'tsx']) {
+        const s = c[side] as Record<string, number>;
+        expect(s['n'], `${String(c['command'])} ${side}`).toBe(3);
+        expect(positive(s['p50_ms'])).toBe(true);
+      }
+      expect(c['ratio_p50']).toBeCloseTo((c['compiled'] as Record<string, number>)['p50_ms']! / (c['floor'] as Record<string, number>)['p50_ms']!, 2);
+      expect(c['pass']).toBe((c['ratio_p50'] as number) <= 1.5);
+    }
+    expect(j.pass).toBe(j.commands.every((c) => c['pass'] === true));
+    expect(r.stdout).toMatch(/target: compiled p50 ≤ 1\.5× floor: (pass|FAIL)/);
+  }, 300_000);
+
   it('bench scripts refuse unknown flags', async () => {
     const r = await bench('vm.ts', ['--bogus']);
     expect(r.code).not.toBe(0);
