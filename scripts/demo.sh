@@ -33,7 +33,7 @@ config=/etc/banger/config.toml
 if [ "${BANGER_DEMO_HOST_NETWORK:-0}" != 1 ] && ! grep -q '^\[network\]' "$config"; then
   printf '\n[network]\n# Written by scripts/demo.sh: VM networking lives in this namespace.\nnetns = "banger"\n' >>"$config"
 fi
-if grep -q '^netns = "banger"' "$config" && ! ip netns list | grep -qw banger; then
+if grep -q '^netns = "banger"' "$config" && ! ip netns list | awk '{print $1}' | grep -qx banger; then
   ip netns add banger
   ip -n banger link set lo up
 fi
