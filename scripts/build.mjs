@@ -80,7 +80,8 @@ for (const e of ENTRIES) {
     outdir: e.outdir,
     bundle: true,
     splitting: e.splitting ?? false,
-    chunkNames: 'chunks/[name]-[hash]',
+    // Chunks beside the entry: the import.meta.url rewrite (above) is relative to outdir.
+    chunkNames: '[name]-[hash]',
     format: 'esm',
     platform: 'node',
     target: 'node20',

@@ -81,7 +81,7 @@ async function nodeChildren(helperPid: number): Promise<string[]> {
 
 /** The production entry points: each launcher and the bundles it runs (scripts/build.mjs). */
 const LAUNCHERS = ['clients/cli/bin/banger.mjs', 'services/vmd/bin/vmd.mjs', 'services/imaged/bin/imaged.mjs', 'services/privhelper/bin/privhelper.mjs'];
-const BUNDLE_DIRS = ['clients/cli/dist', 'clients/cli/dist/chunks', 'services/vmd/dist', 'services/imaged/dist', 'services/privhelper/dist'];
+const BUNDLE_DIRS = ['clients/cli/dist', 'services/vmd/dist', 'services/imaged/dist', 'services/privhelper/dist'];
 /** A static or dynamic import of tsx (or its loader API), or a `--import tsx` handed to a child. */
 const LOADS_TSX = /(?:from\s*|import\s*\(\s*)["']tsx(?:\/[^"']*)?["']|["']--import["']\s*,\s*["']tsx["']/;
 
