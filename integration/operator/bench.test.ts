@@ -83,6 +83,24 @@ describe('benchmarks in short mode', () => {
     expect(r.stdout).toMatch(/target: compiled p50 ≤ 1\.5× floor: (pass|FAIL)/);
   }, 300_000);
 
+  it('bench/footprint.ts --short sums the PSS of the three daemons and their embedded clusters', async () => {
+    const out = join(dir, 'footprint.json');
+    const r = await bench('footprint.ts', ['--short', '--out', out]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(await readFile(out, 'utf8')) as { short: boolean; target: { total_pss_mb_max: number }; sides: { side: string; settle_s: number; total_pss_mb: number; daemons_pss_mb: number; database_pss_mb: number; pass: boolean; processes: { role: string; pss_mb: number }[] }[] };
+    expect(j.short).toBe(true);
+    expect(j.target.total_pss_mb_max).toBe(250);
+    const [side] = j.sides;
+    expect(side?.side).toBe('this build');
+    expect(side?.settle_s).toBe(5);
+    const roles = new Set(side?.processes.map((p) => p.role));
+    for (const role of ['privhelper', 'imaged', 'vmd', 'vmd postgres', 'imaged postgres']) expect(roles.has(role), role).toBe(true);
+    for (const p of side?.processes ?? []) expect(positive(p.pss_mb), p.role).toBe(true);
+    expect(side?.total_pss_mb).toBeCloseTo((side?.daemons_pss_mb ?? 0) + (side?.database_pss_mb ?? 0), 0);
+    expect(side?.pass).toBe((side?.total_pss_mb ?? Infinity) <= 250);
+  }, 300_000);
+
   it('bench scripts refuse unknown flags', async () => {
     const r = await bench('vm.ts', ['--bogus']);
     expect(r.code).not.toBe(0);
