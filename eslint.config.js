@@ -22,7 +22,7 @@ const domainBans = {
 };
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', 'packages/api/gen/**', '**/native/build/**', 'bench/results/**'] },
+  { ignores: ['**/node_modules/**', 'packages/api/gen/**', '**/native/build/**', 'bench/results/**', '**/dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -20,6 +20,8 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['integration/**/*.test.ts'],
+          // Daemons and the CLI run compiled, as in production: build them first.
+          globalSetup: ['integration/harness/build.ts'],
           testTimeout: 300_000,
           hookTimeout: 600_000,
           // Real VMs and namespaces share two cores; run files one after another.

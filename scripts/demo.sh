@@ -16,8 +16,12 @@ step() { printf '\n==> %s\n' "$*"; }
 step "installing host packages (qemu, debootstrap, nftables, ...)"
 bash scripts/install-deps.sh
 
-step "installing node dependencies and building the native addon"
+step "installing node dependencies, building (native addon, compiled bundles), pruning to runtime dependencies"
 npm ci --no-audit --no-fund --loglevel=error
+npm run --silent build
+# What a production install keeps: the launchers run the compiled bundles, nothing from the
+# dev dependencies (tsx, esbuild, node-gyp, vitest) is needed at run time.
+npm prune --omit=dev --no-audit --no-fund --loglevel=error
 
 banger() { node clients/cli/bin/banger.mjs "$@"; }
 
@@ -29,7 +33,7 @@ config=/etc/banger/config.toml
 if [ "${BANGER_DEMO_HOST_NETWORK:-0}" != 1 ] && ! grep -q '^\[network\]' "$config"; then
   printf '\n[network]\n# Written by scripts/demo.sh: VM networking lives in this namespace.\nnetns = "banger"\n' >>"$config"
 fi
-if grep -q '^netns = "banger"' "$config" && ! ip netns list | grep -qw banger; then
+if grep -q '^netns = "banger"' "$config" && ! ip netns list | awk '{print $1}' | grep -qx banger; then
   ip netns add banger
   ip -n banger link set lo up
 fi

@@ -24,6 +24,8 @@ run_check() {
 run_check "generated code is up to date" bash scripts/generate.sh --check
 run_check "proto changes are backward compatible" bash scripts/generate.sh --breaking
 run_check "lint (tsc, eslint, buf)" bash scripts/lint.sh
+# The launchers run the compiled bundles (the integration project's globalSetup rebuilds too).
+run_check "build (npm run build)" npm run --silent build
 
 mkdir -p .test-results
 echo "==> vitest (unit + integration)"

@@ -11,17 +11,32 @@ if (!avail.ok) console.warn(`durability on external PostgreSQL SKIPPED: ${avail.
 interface Backend {
   name: string;
   skip: boolean;
+  /** The embedded default's database lives in its own process (the cluster's postmaster): it is killed too. */
+  embedded: boolean;
   /** Extra config for the stack, e.g. the external database's URL; '' for the embedded default. */
   config(): Promise<string>;
   dispose(): Promise<void>;
 }
 
+async function waitGone(pid: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`process ${pid} survived SIGKILL`);
+}
+
 let pg: PostgresServer | undefined;
 const BACKENDS: Backend[] = [
-  { name: 'the embedded default', skip: false, config: async () => '', dispose: async () => undefined },
+  { name: 'the embedded default', skip: false, embedded: true, config: async () => '', dispose: async () => undefined },
   {
     name: 'external PostgreSQL',
     skip: !avail.ok,
+    embedded: false,
     config: async () => {
       pg = await startPostgres();
       return `[database]\nurl = "${await pg.createDatabase()}"`;
@@ -33,7 +48,8 @@ const BACKENDS: Backend[] = [
 /**
  * Told committed means committed: vmd streams an operation's events only after the store
  * committed them, so the last event a client saw must survive a SIGKILL of vmd sent the moment
- * it arrived (before the stream even ended), on whichever database vmd uses. Each round: a
+ * it arrived (before the stream even ended), on whichever database vmd uses; on the embedded
+ * default the process owning the database (vmd's cluster's postmaster) is killed with it. Each round: a
  * create that fails at preflight (no such image), the daemon killed on its failure event,
  * restarted, and the operation read back: the same events, failed with its own reason (not
  * re-marked INTERRUPTED, which is what a lost final write would look like).
@@ -61,6 +77,8 @@ describe.each(BACKENDS)('durability of what vmd told a client, on $name', (backe
     const rows: string[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
       const pid = stack.daemons.vmd?.child.pid ?? 0;
+      const dbPid = backend.embedded ? stack.embeddedDbPid('vmd') : undefined;
+      if (backend.embedded) expect(dbPid, "vmd's embedded cluster runs").toBeGreaterThan(0);
       const stream = vmd.serverStream('createVm', vmv1.CreateVmRequest.fromPartial({ name: `d${round}`, image: 'no-such-image' }), { timeoutMs: 60_000 });
       const seen: vmv1.OperationEvent[] = [];
       await drain(
@@ -69,6 +87,7 @@ describe.each(BACKENDS)('durability of what vmd told a client, on $name', (backe
             if (res.event) seen.push(res.event);
             if (res.event?.body?.$case === 'failure') {
               process.kill(pid, 'SIGKILL');
+              if (dbPid !== undefined) process.kill(dbPid, 'SIGKILL');
               return;
             }
             yield res;
@@ -79,7 +98,9 @@ describe.each(BACKENDS)('durability of what vmd told a client, on $name', (backe
       expect(seen.at(-1)?.body?.$case).toBe('failure');
       vmd.close();
       await stack.stop('vmd', 'SIGKILL');
+      if (dbPid !== undefined) await waitGone(dbPid);
       await stack.start('vmd');
+      if (dbPid !== undefined) expect(stack.embeddedDbPid('vmd'), 'a new postmaster, after crash recovery').not.toBe(dbPid);
       vmd = vmClient(stack);
 
       const op = await getOperation(vmd, opId);

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { applyLayout, bangerLayout } from '@banger/config';
+import { applyLayout, bangerLayout, databaseDataDir } from '@banger/config';
+import { clusterPid } from '@banger/store';
 import { bangerAccount } from './accounts.js';
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -48,6 +49,13 @@ export interface Stack {
    * lines for up to LOG_FLUSH_MS, so a line may arrive after the RPC that caused it returned.
    */
   waitForLog(pred: (l: LogRecord) => boolean, timeoutMs?: number): Promise<LogRecord>;
+  /** The embedded default's cluster directory of a daemon (`<state>/db/<daemon>-postgres`). */
+  embeddedDbDir(name: 'vmd' | 'imaged'): string;
+  /**
+   * The process that owns a daemon's embedded database: its cluster's postmaster, while one
+   * runs (it outlives a killed daemon, which adopts it on restart). Fault tests kill this.
+   */
+  embeddedDbPid(name: 'vmd' | 'imaged'): number | undefined;
   close(): Promise<void>;
 }
 
@@ -175,12 +183,35 @@ export async function createStack(options: StackOptions = {}): Promise<Stack> {
         await sleep(25);
       }
     },
+    embeddedDbDir(name) {
+      return databaseDataDir({ paths }, name);
+    },
+    embeddedDbPid(name) {
+      return clusterPid(stack.embeddedDbDir(name));
+    },
     async close() {
       for (const name of Object.keys(daemons) as DaemonName[]) await stack.stop(name);
+      // A daemon that was killed left its cluster's postmaster running (the next start would adopt it).
+      for (const name of ['vmd', 'imaged'] as const) await stopOrphanCluster(stack.embeddedDbPid(name));
       await rm(dir, { recursive: true, force: true });
     },
   };
   return stack;
+}
+
+async function stopOrphanCluster(pid: number | undefined): Promise<void> {
+  if (pid === undefined) return;
+  const alive = (): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  process.kill(pid, 'SIGINT');
+  for (let i = 0; i < 200 && alive(); i++) await sleep(50);
+  if (alive()) process.kill(pid, 'SIGKILL');
 }
 
 /** The CLI as a real process against a stack, for tests that check what users see. */

@@ -4,10 +4,8 @@ import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { helperv2, imagev1 } from '@banger/api';
 import { RpcError, ServiceClient } from '@banger/runtime';
-import { openDb } from '@banger/store';
-import { pino } from 'pino';
-import { bangerAccount, chownTree } from '../harness/accounts.js';
 import { createStack, type Stack } from '../harness/daemons.js';
+import { embeddedSql } from '../harness/embedded-db.js';
 import { guestUnsupportedReason, TEST_CACHE, TEST_KERNEL, TEST_RECIPE } from '../harness/guest.js';
 
 const skip = guestUnsupportedReason();
@@ -188,17 +186,8 @@ describe.skipIf(skip !== undefined)('imaged: kernels and images end to end (priv
     const before = await client.unary('resolveImage', imagev1.ResolveImageRequest.fromPartial({ ref: TEST_RECIPE }));
     await stack.stop('imaged');
     // Make the row look like one written by an older imaged: no workSeedFingerprint in metadata.
-    const db = await openDb({ dataDir: join(stack.dir, 'state', 'db', 'imaged'), logger: pino({ level: 'silent' }) });
-    try {
-      await db.query(`UPDATE imaged.images SET metadata = metadata - 'workSeedFingerprint' WHERE id = $1`, [imageId]);
-      const { rows } = await db.query<{ m: unknown }>(`SELECT metadata -> 'workSeedFingerprint' AS m FROM imaged.images WHERE id = $1`, [imageId]);
-      expect(rows[0]?.m ?? null).toBeNull();
-    } finally {
-      await db.close();
-    }
-    // Opened here as root: files it made must be imaged's (the banger user's) again.
-    const { uid, gid } = bangerAccount();
-    await chownTree(join(stack.dir, 'state', 'db', 'imaged'), uid, gid);
+    const out = embeddedSql(stack, 'imaged', `UPDATE imaged.images SET metadata = metadata - 'workSeedFingerprint' WHERE id = '${imageId}' RETURNING metadata ? 'workSeedFingerprint' AS has`);
+    expect(out).toMatch(/has = "f"/);
     await stack.start('imaged');
     client.close();
     client = new ServiceClient(imagev1.ImageServiceService, stack.socket('imaged'));

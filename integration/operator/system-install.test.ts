@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdtemp, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '@banger/config';
@@ -64,6 +64,9 @@ describe('banger system install|status|uninstall --root', () => {
       expect(unit).not.toContain('/opt/banger');
     }
     expect(await readFile(join(root, 'etc', 'tmpfiles.d', 'banger.conf'), 'utf8')).toContain('d /run/banger ');
+    // `banger` on PATH: a link to this checkout's launcher.
+    expect(await readlink(join(root, 'usr', 'local', 'bin', 'banger'))).toBe(join(REPO_ROOT, 'clients', 'cli', 'bin', 'banger.mjs'));
+    expect(out.actions.find((a) => a.action === 'link banger into PATH')?.status).toBe('done');
     // The layout (docs/trust-model.md): root owns the tops and privhelper's helper/ roots; the
     // daemons own their own subdirectories; the run directory is sticky and group-writable.
     const layout: [string, number, 'root' | 'banger'][] = [
@@ -127,6 +130,7 @@ describe('banger system install|status|uninstall --root', () => {
     expect(keep.code).toBe(0);
     expect(existsSync(join(root, 'etc', 'systemd', 'system', 'banger-vmd.service'))).toBe(false);
     expect(existsSync(join(root, 'etc', 'tmpfiles.d', 'banger.conf'))).toBe(false);
+    expect(await lstat(join(root, 'usr', 'local', 'bin', 'banger')).catch(() => 'absent')).toBe('absent');
     expect(existsSync(join(root, 'etc', 'banger', 'config.toml'))).toBe(true);
     expect(existsSync(join(root, 'var', 'lib', 'banger'))).toBe(true);
 

@@ -7,13 +7,15 @@ import { securityUnavailableReason, useHarness, type HostSnapshot, type Security
 import { evidence } from './lib/evidence.js';
 
 /**
- * Found while porting the suite: every banger process runs its TypeScript through tsx, and
+ * Found while porting the suite: every banger process ran its TypeScript through tsx, and
  * tsx keeps a transform cache in `$TMPDIR/tsx-<euid>/` (entries named by a hash of the source
  * and options, nothing secret) and trusts whatever it finds there. Where root's /tmp is the
  * shared one (scripts/daemons.sh, the demo, a root `banger` CLI; the privhelper unit has
  * PrivateTmp=yes), the banger uid can create `/tmp/tsx-0/` before root does and fill it with
  * transformed code of its own. A stand-in for /tmp in the tree (root 1777) is given to
- * privhelper and the CLI as TMPDIR. Safe: no code of the attacker's runs as root.
+ * privhelper and the CLI as TMPDIR. Safe: no code of the attacker's runs as root. Since the
+ * compiled build (issue 17) no launcher loads tsx at all; the planted-cache tests stay as the
+ * attack's proof, and the last two check that nothing in production can load tsx.
  */
 const skip = await securityUnavailableReason();
 if (skip) console.warn(`[skip] security: tsx cache: ${skip}`);
@@ -60,8 +62,8 @@ function rootCli(h: SecurityHarness, tmp: string, args: string[]): Promise<numbe
   });
 }
 
-/** privhelper's direct children that run TypeScript, and whether tsx's disk cache is off in the environment each started with. */
-async function typeScriptChildren(helperPid: number): Promise<string[]> {
+/** privhelper's direct children that run node, and how: the compiled bundle, or TypeScript (through tsx). */
+async function nodeChildren(helperPid: number): Promise<string[]> {
   const found: string[] = [];
   for (const e of await readdir('/proc')) {
     if (!/^\d+$/.test(e)) continue;
@@ -69,13 +71,19 @@ async function typeScriptChildren(helperPid: number): Promise<string[]> {
     const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
     if (Number(/^PPid:\s+(\d+)/m.exec(status)?.[1] ?? -1) !== helperPid) continue;
     const cmd = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
-    const ts = cmd.find((a) => a.endsWith('.ts'));
-    if (ts === undefined) continue;
-    const env = (await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => '')).split('\0');
-    found.push(`${pid} ${path.basename(ts)}: ${env.includes('TSX_DISABLE_CACHE=1') ? 'cache off' : 'CACHE ON'}`);
+    const script = cmd.find((a) => a.endsWith('.ts') || a.endsWith('.mjs') || a.endsWith('.js'));
+    if (script === undefined) continue;
+    const compiled = script.endsWith('.mjs') && script.includes('/dist/') && !cmd.some((a) => a.includes('tsx'));
+    found.push(`${pid} ${path.relative(REPO_ROOT, script)}: ${compiled ? 'compiled, no tsx' : 'RUNS TYPESCRIPT THROUGH TSX'}`);
   }
   return found;
 }
+
+/** The production entry points: each launcher and the bundles it runs (scripts/build.mjs). */
+const LAUNCHERS = ['clients/cli/bin/banger.mjs', 'services/vmd/bin/vmd.mjs', 'services/imaged/bin/imaged.mjs', 'services/privhelper/bin/privhelper.mjs'];
+const BUNDLE_DIRS = ['clients/cli/dist', 'services/vmd/dist', 'services/imaged/dist', 'services/privhelper/dist'];
+/** A static or dynamic import of tsx (or its loader API), or a `--import tsx` handed to a child. */
+const LOADS_TSX = /(?:from\s*|import\s*\(\s*)["']tsx(?:\/[^"']*)?["']|["']--import["']\s*,\s*["']tsx["']/;
 
 describe.skipIf(skip !== undefined)("security: tsx's transform cache in a shared /tmp", () => {
   const ctx = useHarness();
@@ -133,13 +141,31 @@ describe.skipIf(skip !== undefined)("security: tsx's transform cache in a shared
   });
 
   /**
-   * privhelper's children that run TypeScript (the `.vm` DNS responder, under `ip netns exec`)
-   * get the pinned environment, not privhelper's, and read tsx's cache from the real /tmp
-   * (no TMPDIR is passed). The test cannot plant into the host's /tmp/tsx-0, so it checks the
-   * defence on every such root child instead: tsx's disk cache is off in the environment it
-   * was started with (privhelper itself sets it in-process; the test above covers it).
+   * With the compiled build nothing in production loads tsx, so no tsx cache is ever read:
+   * the launchers and every bundle they run import no tsx (privhelper's bundle still names tsx
+   * in the from-source branch of the DNS responder's start, behind COMPILED, never taken).
    */
-  it("every root child of privhelper's that loads TypeScript (the DNS responder) has tsx's disk cache off", async () => {
+  it('no production launcher or bundle loads tsx', async () => {
+    const offenders: string[] = [];
+    let bundles = 0;
+    for (const f of LAUNCHERS) if (LOADS_TSX.test(await readFile(path.join(REPO_ROOT, f), 'utf8'))) offenders.push(f);
+    for (const d of BUNDLE_DIRS) {
+      for (const f of (await readdir(path.join(REPO_ROOT, d)).catch(() => [] as string[])).filter((n) => n.endsWith('.mjs'))) {
+        bundles++;
+        if (LOADS_TSX.test(await readFile(path.join(REPO_ROOT, d, f), 'utf8'))) offenders.push(`${d}/${f}`);
+      }
+    }
+    evidence(`${LAUNCHERS.length} launchers, ${bundles} bundles; loading tsx: ${offenders.length === 0 ? 'none' : offenders.join(', ')}`);
+    expect(bundles, 'the bundles are built (the integration globalSetup runs scripts/build.mjs)').toBeGreaterThanOrEqual(5);
+    expect(offenders).toEqual([]);
+  });
+
+  /**
+   * privhelper's node children (the `.vm` DNS responder, as root under `ip netns exec`) get the
+   * pinned environment, not privhelper's, and would read tsx's cache from the real /tmp: they
+   * must run the compiled bundle, without tsx.
+   */
+  it("every root node child of privhelper's (the DNS responder) runs the compiled bundle, without tsx", async () => {
     const { h } = ctx;
     const bridge = await h.attacker.call('ensureBridge', { bridge: '', gatewayCidr: '10.214.0.1/24', mtu: 0 });
     expect(bridge.ok, bridge.ok ? '' : bridge.err.details).toBe(true);
@@ -147,11 +173,11 @@ describe.skipIf(skip !== undefined)("security: tsx's transform cache in a shared
     let found: string[] = [];
     // The responder starts with the bridge's gateway address; give it a moment to appear.
     for (let i = 0; i < 50 && found.length === 0; i++) {
-      found = await typeScriptChildren(helperPid);
+      found = await nodeChildren(helperPid);
       if (found.length === 0) await new Promise((r) => setTimeout(r, 100));
     }
     evidence(found.join('; '));
     expect(found.length, 'the DNS responder was found').toBeGreaterThanOrEqual(1);
-    expect(found.filter((f) => f.includes('CACHE ON')), found.join('\n')).toEqual([]);
+    expect(found.filter((f) => !f.endsWith('compiled, no tsx')), found.join('\n')).toEqual([]);
   });
 });

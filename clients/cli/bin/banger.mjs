@@ -1,13 +1,14 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly through tsx, like every banger process.
-//
-// tsx would keep transformed code in $TMPDIR/tsx-<euid>/ and run whatever it finds there. As
-// root (an admin's `sudo banger system install`), that is /tmp/tsx-0, which another uid can
-// create first and fill where /tmp is shared: root never uses the disk cache. The env must be
-// set before tsx is loaded (hence the dynamic import) and before register() starts its loader
-// thread, which copies the environment.
-if (process.geteuid?.() === 0) process.env.TSX_DISABLE_CACHE = '1';
-const { register } = await import('tsx/esm/api');
+// Launcher: runs the compiled CLI (`npm run build`, scripts/build.mjs) in this same process,
+// so the PID systemd (or a test) holds is the process itself. No TypeScript is compiled at run time
+// and tsx is never loaded: its disk cache in a shared /tmp would let another uid plant code
+// (integration/security/tsx-cache.test.ts).
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
-register();
-await import('../src/main.ts');
+const entry = new URL('../dist/banger.mjs', import.meta.url);
+if (!existsSync(entry)) {
+  process.stderr.write(`banger: ${fileURLToPath(entry)} is missing: run \`npm run build\` in the checkout first\n`);
+  process.exit(1);
+}
+await import(entry.href);

@@ -22,7 +22,7 @@ describe('parseConfig', () => {
     expect(c.paths).toEqual({ stateDir: '/var/lib/banger', runDir: '/run/banger', cacheDir: '/var/cache/banger' });
     expect(c.vmd.socket).toBe('/run/banger/vmd.sock');
     expect(c.database.url).toBe('');
-    expect(databaseDataDir(c, 'vmd')).toBe('/var/lib/banger/db/vmd');
+    expect(databaseDataDir(c, 'vmd')).toBe('/var/lib/banger/db/vmd-postgres');
     expect(c.network.netns).toBeNull();
     expect(c.hypervisor.accel).toBe('auto');
   });

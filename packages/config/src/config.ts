@@ -35,7 +35,7 @@ export interface BangerConfig {
   /** Where the configuration came from: a file path, or "defaults". */
   source: string;
   paths: { stateDir: string; runDir: string; cacheDir: string };
-  /** Empty url: embedded database under `<stateDir>/db/<daemon>` (see databaseDataDir). */
+  /** Empty url: the daemon's private PostgreSQL cluster under `<stateDir>/db/<daemon>-postgres` (see databaseDataDir). */
   database: { url: string };
   log: { level: LogLevel };
   vmd: {
@@ -257,7 +257,10 @@ export function loadConfig(opts: LoadConfigOptions): BangerConfig {
   return parseConfig(text, path, { env: opts.env, uid });
 }
 
-/** Embedded database directory of one daemon, used when `database.url` is empty. */
-export function databaseDataDir(config: BangerConfig, daemon: 'vmd' | 'imaged'): string {
-  return join(config.paths.stateDir, 'db', daemon);
+/**
+ * The private PostgreSQL cluster of one daemon, used when `database.url` is empty. Not
+ * `db/<daemon>`: that held the PGlite cluster earlier builds used (a different format).
+ */
+export function databaseDataDir(config: Pick<BangerConfig, 'paths'>, daemon: 'vmd' | 'imaged'): string {
+  return join(config.paths.stateDir, 'db', `${daemon}-postgres`);
 }

@@ -17,7 +17,8 @@ export interface QueryResult<T> {
   rowCount: number;
 }
 
-export type Backend = 'postgres' | 'pglite';
+/** `postgres`: an external server (`[database] url`); `embedded-postgres`: the daemon's private cluster; `pglite`: tests. */
+export type Backend = 'postgres' | 'embedded-postgres' | 'pglite';
 
 /**
  * What repositories need from a database, whatever runs it. Both backends return the same JS

@@ -1,12 +1,12 @@
 import type { Logger } from 'pino';
 import type { Db } from './db.js';
 import { PgDb } from './adapters/pg.js';
-import { PgliteDb } from './adapters/pglite.js';
+import { EmbeddedDb } from './adapters/embedded.js';
 
 export interface OpenDbOptions {
   /** PostgreSQL connection string; empty or absent selects the embedded backend. */
   url?: string;
-  /** Data directory of the embedded backend, e.g. `<state_dir>/db/vmd`. */
+  /** Cluster directory of the embedded backend, e.g. `<state_dir>/db/vmd-postgres`. */
   dataDir?: string;
   logger: Logger;
   applicationName?: string;
@@ -27,7 +27,12 @@ export async function openDb(opts: OpenDbOptions): Promise<Db> {
       ...(opts.poolSize === undefined ? {} : { poolSize: opts.poolSize }),
     });
   } else if (opts.dataDir) {
-    db = await PgliteDb.open({ dataDir: opts.dataDir, logger: opts.logger });
+    db = await EmbeddedDb.open({
+      dataDir: opts.dataDir,
+      logger: opts.logger,
+      ...(opts.applicationName === undefined ? {} : { applicationName: opts.applicationName }),
+      ...(opts.poolSize === undefined ? {} : { poolSize: opts.poolSize }),
+    });
   } else {
     throw new Error('openDb: either url or dataDir is required');
   }

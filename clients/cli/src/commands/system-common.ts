@@ -24,6 +24,10 @@ export const ACCOUNT = 'banger';
 export const CONFIG_PATH = '/etc/banger/config.toml';
 export const TMPFILES_PATH = '/etc/tmpfiles.d/banger.conf';
 export const UNIT_DIR = '/etc/systemd/system';
+/** `system install` links the CLI's launcher here, so `banger` is on PATH. */
+export const BIN_LINK = '/usr/local/bin/banger';
+/** What a link at BIN_LINK points to when banger made it. */
+export const CLI_LAUNCHER_TAIL = '/clients/cli/bin/banger.mjs';
 /** Directories the daemons share; `--purge` removes them. */
 export const DATA_DIRS = ['/var/lib/banger', '/var/cache/banger', '/run/banger', '/var/log/banger'] as const;
 /** The paths `install` writes into the config, and lays out. */

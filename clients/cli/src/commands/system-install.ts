@@ -1,5 +1,5 @@
 import { constants, existsSync } from 'node:fs';
-import { access, chmod, chown, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { access, chmod, chown, lstat, mkdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { applyLayout, bangerLayout, explainUnsafe, parseConfig, unsafeComponent, unsafeEntriesUnder } from '@banger/config';
 import { CliError } from '../errors.js';
@@ -7,6 +7,8 @@ import { EXIT } from '../exit-codes.js';
 import { str, type CommandSpec } from '../command.js';
 import type { CommandContext } from '../context.js';
 import {
+  BIN_LINK,
+  CLI_LAUNCHER_TAIL,
   CONFIG_PATH,
   DEPLOY_DIR,
   LOG_DIR,
@@ -26,6 +28,26 @@ import {
   under,
   type Action,
 } from './system-common.js';
+
+/**
+ * `banger` on PATH: a symlink to this prefix's launcher. An existing link to a banger launcher
+ * is repointed; anything else there is left alone, with a warning.
+ */
+async function linkCli(path: string, launcher: string, warnings: string[]): Promise<Action> {
+  const st = await lstat(path).catch(() => undefined);
+  if (st !== undefined) {
+    const current = st.isSymbolicLink() ? await readlink(path) : undefined;
+    if (current === launcher) return { action: 'link banger into PATH', target: path, status: 'exists', detail: launcher };
+    if (current === undefined || !current.endsWith(CLI_LAUNCHER_TAIL)) {
+      warnings.push(`${path} exists and is not a link to a banger launcher; left as it is (run ${launcher} directly)`);
+      return { action: 'link banger into PATH', target: path, status: 'skipped', detail: 'something else is there' };
+    }
+    await rm(path);
+  }
+  await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+  await symlink(launcher, path);
+  return { action: 'link banger into PATH', target: path, status: 'done', detail: launcher };
+}
 
 /** Directories on the way to the prefix that the banger user could not traverse. */
 async function blockedForOthers(prefix: string): Promise<string[]> {
@@ -101,6 +123,7 @@ async function install(ctx: CommandContext, root: string, prefix: string): Promi
     const text = renderUnit(await readFile(join(DEPLOY_DIR, unit), 'utf8'), prefix, node);
     actions.push(await writeIfChanged(under(root, join(UNIT_DIR, unit)), text, 0o644, 'install unit'));
   }
+  actions.push(await linkCli(under(root, BIN_LINK), join(prefix, 'clients', 'cli', 'bin', 'banger.mjs'), warnings));
   const layout = bangerLayout({ paths: SYSTEM_PATHS });
   actions.push(await writeIfChanged(under(root, TMPFILES_PATH), tmpfilesText(layout), 0o644, 'install tmpfiles.d'));
   // As root on the host, or staged under --root; ownership needs root.
@@ -115,6 +138,10 @@ async function install(ctx: CommandContext, root: string, prefix: string): Promi
   const blocked = await blockedForOthers(prefix);
   if (blocked.length) warnings.push(`the banger user cannot reach ${prefix}: ${blocked.join(', ')} not searchable by others. Install from a readable prefix (e.g. clone to /opt/banger) or chmod o+x those directories.`);
   await access(join(prefix, 'services', 'vmd', 'bin', 'vmd.mjs'), constants.R_OK).catch(() => warnings.push(`${prefix} does not look like a banger checkout (services/vmd/bin/vmd.mjs missing)`));
+  // The units' launchers run the compiled bundles; a checkout that was never built would fail at start.
+  for (const d of ['vmd', 'imaged', 'privhelper']) {
+    await access(join(prefix, 'services', d, 'dist', `${d}.mjs`), constants.R_OK).catch(() => warnings.push(`${prefix} is not built (services/${d}/dist/${d}.mjs missing): run \`npm run build\` there`));
+  }
 
   let started = false;
   let next: string;

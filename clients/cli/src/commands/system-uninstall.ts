@@ -1,14 +1,23 @@
 import { existsSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { lstat, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bool, str, type CommandSpec } from '../command.js';
 import type { CommandContext } from '../context.js';
-import { ACCOUNT, CONFIG_PATH, DATA_DIRS, mustRun, ROOT_OPTION, rootOf, run, systemdRunning, TMPFILES_PATH, under, UNIT_DIR, UNITS, type Action } from './system-common.js';
+import { ACCOUNT, BIN_LINK, CLI_LAUNCHER_TAIL, CONFIG_PATH, DATA_DIRS, mustRun, ROOT_OPTION, rootOf, run, systemdRunning, TMPFILES_PATH, under, UNIT_DIR, UNITS, type Action } from './system-common.js';
 
 async function removeFile(path: string, what: string): Promise<Action> {
   if (!existsSync(path)) return { action: what, target: path, status: 'absent' };
   await rm(path, { force: true });
   return { action: what, target: path, status: 'done' };
+}
+
+/** The PATH link, only when it is one install made (a link to a banger launcher). */
+async function removeCliLink(path: string): Promise<Action> {
+  const st = await lstat(path).catch(() => undefined);
+  if (st === undefined) return { action: 'remove PATH link', target: path, status: 'absent' };
+  if (!st.isSymbolicLink() || !(await readlink(path)).endsWith(CLI_LAUNCHER_TAIL)) return { action: 'remove PATH link', target: path, status: 'skipped', detail: 'not a link to a banger launcher' };
+  await rm(path);
+  return { action: 'remove PATH link', target: path, status: 'done' };
 }
 
 /** Under --root the account lines were written by install; remove exactly those. */
@@ -32,6 +41,7 @@ async function uninstall(ctx: CommandContext, root: string, purge: boolean): Pro
   }
   for (const unit of UNITS) actions.push(await removeFile(under(root, join(UNIT_DIR, unit)), 'remove unit'));
   actions.push(await removeFile(under(root, TMPFILES_PATH), 'remove tmpfiles.d'));
+  actions.push(await removeCliLink(under(root, BIN_LINK)));
   if (systemdRunning(root)) {
     await mustRun('systemctl', ['daemon-reload']);
     actions.push({ action: 'systemctl daemon-reload', target: '', status: 'done' });

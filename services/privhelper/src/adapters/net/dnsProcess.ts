@@ -1,14 +1,21 @@
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { spawnProcess, type ProcessHandle } from '@banger/proc';
+import { COMPILED } from '@banger/runtime/compiled';
 import type { Logger } from 'pino';
 import { validateRecords, type DnsRecord } from '../../domain/network/dnsRecords.js';
 import { NetError, type NetErrorKind } from '../../domain/network/errors.js';
 import type { EgressEntry, SyncResult } from './dns.js';
 
-const DNS_MAIN = fileURLToPath(new URL('./dnsMain.ts', import.meta.url));
-// The child needs tsx like this process; resolved here, since the helper's cwd may be anywhere.
-const TSX_LOADER = import.meta.resolve('tsx');
+/**
+ * How the responder's node is started: the compiled dns-main bundle next to privhelper's
+ * (production never loads tsx), or, from source (tests of this module under tsx), the
+ * TypeScript through tsx with its disk cache off: root, and its /tmp may be shared.
+ */
+function responderCommand(): { args: string[]; env: Record<string, string> } {
+  if (COMPILED) return { args: [fileURLToPath(new URL('../../../dist/dns-main.mjs', import.meta.url))], env: {} };
+  return { args: ['--import', import.meta.resolve('tsx'), fileURLToPath(new URL('./dnsMain.ts', import.meta.url))], env: { TSX_DISABLE_CACHE: '1' } };
+}
 
 interface Reply {
   listening?: { address: string; port: number };
@@ -120,11 +127,11 @@ export class NetnsDnsProcess {
 
   private async start(address: string, port: number): Promise<{ address: string; port: number }> {
     await this.close();
+    const cmd = responderCommand();
     const handle = await spawnProcess(
       this.opts.ipPath ?? 'ip',
-      ['netns', 'exec', this.opts.netns, process.execPath, '--import', TSX_LOADER, DNS_MAIN, '--listen', `${address}:${port}`, '--zone', this.opts.zone, ...forwardArgs(this.opts.forward)],
-      // Root, and its /tmp may be shared: tsx must not run code from $TMPDIR/tsx-0 (see bin/privhelper.mjs).
-      { stdin: 'pipe', stdout: 'pipe', maxStderr: 2000, env: { TSX_DISABLE_CACHE: '1' } },
+      ['netns', 'exec', this.opts.netns, process.execPath, ...cmd.args, '--listen', `${address}:${port}`, '--zone', this.opts.zone, ...forwardArgs(this.opts.forward)],
+      { stdin: 'pipe', stdout: 'pipe', maxStderr: 2000, env: cmd.env },
     );
     const child = { handle, exited: false };
     void handle.exited.then(({ code, signal }) => {

@@ -1,0 +1,9 @@
+declare const __BANGER_COMPILED__: boolean | undefined;
+
+/**
+ * True in the bundles `npm run build` makes (scripts/build.mjs defines `__BANGER_COMPILED__`),
+ * false when the TypeScript runs through tsx (tests, development). A process that starts
+ * another node process must start the compiled entry in the first case: production never
+ * loads tsx.
+ */
+export const COMPILED: boolean = typeof __BANGER_COMPILED__ !== 'undefined' && __BANGER_COMPILED__;
