@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { ConfigError } from './errors.js';
 import { Reader } from './reader.js';
@@ -260,4 +260,9 @@ export function loadConfig(opts: LoadConfigOptions): BangerConfig {
 /** Embedded database directory of one daemon, used when `database.url` is empty. */
 export function databaseDataDir(config: BangerConfig, daemon: 'vmd' | 'imaged'): string {
   return join(config.paths.stateDir, 'db', daemon);
+}
+
+/** privhelper's ConnectGuest socket, next to its gRPC socket (both root-made, 0660 root:banger). */
+export function connectSocketPath(config: BangerConfig): string {
+  return join(dirname(config.privhelper.socket), 'connect.sock');
 }

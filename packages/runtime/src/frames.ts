@@ -14,7 +14,7 @@ export function encodeFrame(body: Uint8Array): Buffer {
 
 /** Accumulates bytes until one whole frame is in; `take` then returns it (once). */
 export class FrameReader {
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
 
   constructor(private readonly maxBytes: number) {}
 

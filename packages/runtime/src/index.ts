@@ -12,7 +12,7 @@ export { bangerServerInterceptor, dispatchInfo, type CallRecord, type DispatchIn
 export { unary, serverStream, type Send, type UnaryHandler, type ServerStreamHandler } from './grpc/handlers.js';
 export { implementService } from './grpc/implement.js';
 export { BangerServer, type BangerServerOptions } from './grpc/server.js';
-export { serveUnix, type ServeUnixOptions, type UnixListener } from './grpc/serve-unix.js';
+export { bindUnix, serveUnix, type ServeUnixOptions, type UnixListener } from './grpc/serve-unix.js';
 export { statusFromError, decodeStatusDetails, codeName, ERROR_DOMAIN, STATUS_DETAILS_KEY } from './grpc/status.js';
 export { RpcError, ServiceClient, type CallOptions, type ResponseStream } from './grpc/client.js';
 export { runGrpcDaemon, lookupGroupId, lookupUserId, type GrpcDaemonSpec } from './grpc/daemon-server.js';
