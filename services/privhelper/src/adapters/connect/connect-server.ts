@@ -75,7 +75,7 @@ function readRequest(sock: Socket): Promise<Buffer> {
           resolve(body);
         }
       } catch (err) {
-        reject(err);
+        reject(err instanceof Error ? err : new Error(String(err)));
       }
     });
     sock.once('end', () => reject(new PermissionDeniedError('NO_REQUEST', 'the caller closed before sending a request')));
