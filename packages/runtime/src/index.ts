@@ -9,7 +9,7 @@ export * from './logging.js';
 export * from './daemon.js';
 export * from './metrics.js';
 export { bangerServerInterceptor, dispatchInfo, type CallRecord, type DispatchInfo, type InterceptorOptions } from './grpc/interceptor.js';
-export { unary, serverStream, type Send, type UnaryHandler, type ServerStreamHandler } from './grpc/handlers.js';
+export { unary, serverStream, bidiStream, type Send, type UnaryHandler, type ServerStreamHandler, type BidiStreamHandler } from './grpc/handlers.js';
 export { implementService } from './grpc/implement.js';
 export { BangerServer, type BangerServerOptions } from './grpc/server.js';
 export { bindUnix, serveUnix, type ServeUnixOptions, type UnixListener } from './grpc/serve-unix.js';
