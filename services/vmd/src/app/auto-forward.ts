@@ -20,7 +20,7 @@ export class ForwardUpkeep {
   private current: Promise<void> = Promise.resolve();
   private stopped = false;
 
-  constructor(private readonly deps: { vms: Pick<VmRepository, 'list'>; forwards: PortForwards; ports: Pick<GetVmPorts, 'run'> }) {}
+  constructor(private readonly deps: { vms: Pick<VmRepository, 'list' | 'getById'>; forwards: PortForwards; ports: Pick<GetVmPorts, 'run'> }) {}
 
   /** Passes every `intervalMs`, never overlapping. */
   start(intervalMs: number): void {
@@ -42,6 +42,7 @@ export class ForwardUpkeep {
 
   async tick(): Promise<void> {
     const vms = await this.deps.vms.list();
+    await this.deps.forwards.retain(new Set(vms.map((v) => v.id)));
     for (const vm of vms) await this.one(vm);
   }
 
@@ -50,16 +51,19 @@ export class ForwardUpkeep {
       await this.deps.forwards.sync(vm, vm.state === 'running' ? [] : undefined);
       return;
     }
+    let listening: number[] | undefined;
     try {
       const { ports } = await this.deps.ports.run({ ref: vm.id });
-      const listening = [...new Set(ports.filter((p) => p.protocol === 'tcp' && p.port >= MIN_HOST_PORT && (REACHABLE.has(p.address) || p.address === vm.network.ipv4)).map((p) => p.port))].sort((a, b) => a - b);
+      listening = [...new Set(ports.filter((p) => p.protocol === 'tcp' && p.port >= MIN_HOST_PORT && (REACHABLE.has(p.address) || p.address === vm.network.ipv4)).map((p) => p.port))].sort((a, b) => a - b);
       this.failing.delete(vm.id);
-      await this.deps.forwards.sync(vm, listening);
     } catch (err) {
-      // A guest whose agent is busy keeps the forwards it had; the failure is logged once.
+      // A guest whose agent is busy keeps the automatic forwards it had; logged once.
       if (!this.failing.has(vm.id)) log().warn({ vm: vm.name, err }, 'guest listeners could not be read for automatic forwarding');
       this.failing.add(vm.id);
-      await this.deps.forwards.sync(vm);
     }
+    // Reading the guest took a while: the VM (its state, its forwards) is read again, so a
+    // forward added or a stop made meanwhile is not undone by this pass.
+    const fresh = await this.deps.vms.getById(vm.id).catch(() => undefined);
+    if (fresh) await this.deps.forwards.sync(fresh, fresh.state === 'running' ? listening : undefined);
   }
 }

@@ -19,6 +19,8 @@ export interface ForwardState {
 export interface PortForwards {
   sync(vm: Vm, discovered?: readonly number[]): Promise<ForwardState[]>;
   list(vmId: string): ForwardState[];
+  /** Closes the forwards of every VM not in `vmIds` (deleted VMs). */
+  retain(vmIds: ReadonlySet<string>): Promise<void>;
   /** Every listener closed (vmd stopping). */
   close(): Promise<void>;
 }

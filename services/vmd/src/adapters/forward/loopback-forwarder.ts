@@ -25,13 +25,25 @@ interface Listener {
 export class LoopbackForwarder implements PortForwards {
   private readonly vms = new Map<string, Map<number, Listener>>();
   private readonly lastDiscovered = new Map<string, readonly number[]>();
+  /** Syncs of one VM run one after another: two racing listens on one port would collide. */
+  private readonly chains = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly connector: GuestConnector,
     private readonly log: Logger,
   ) {}
 
-  async sync(vm: Vm, discovered?: readonly number[]): Promise<ForwardState[]> {
+  sync(vm: Vm, discovered?: readonly number[]): Promise<ForwardState[]> {
+    const next = (this.chains.get(vm.id) ?? Promise.resolve()).then(() => this.syncNow(vm, discovered));
+    const settled = next.catch(() => undefined);
+    this.chains.set(vm.id, settled);
+    void settled.then(() => {
+      if (this.chains.get(vm.id) === settled) this.chains.delete(vm.id);
+    });
+    return next;
+  }
+
+  private async syncNow(vm: Vm, discovered?: readonly number[]): Promise<ForwardState[]> {
     if (discovered !== undefined) this.lastDiscovered.set(vm.id, discovered);
     const want = new Map<number, { guestPort: number; auto: boolean }>();
     if (vm.state === 'running') {
@@ -68,6 +80,15 @@ export class LoopbackForwarder implements PortForwards {
     return [...(this.vms.get(vmId) ?? new Map<number, Listener>())]
       .map(([hostPort, l]) => ({ guestPort: l.guestPort, hostAddress: FORWARD_HOST, hostPort, auto: l.auto, connections: l.connections, problem: l.problem }))
       .sort((a, b) => a.hostPort - b.hostPort);
+  }
+
+  async retain(vmIds: ReadonlySet<string>): Promise<void> {
+    for (const [id, have] of [...this.vms]) {
+      if (vmIds.has(id)) continue;
+      for (const l of have.values()) await this.closeListener(l);
+      this.vms.delete(id);
+      this.lastDiscovered.delete(id);
+    }
   }
 
   async close(): Promise<void> {
