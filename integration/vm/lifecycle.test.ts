@@ -1,8 +1,10 @@
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
+import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -35,6 +37,8 @@ async function expectNoLeftovers(s: VmStack, vmId: string, name: string): Promis
 
 /** A guest port the tests start a second sshd on, for automatic forwarding (high, unlikely taken on the host). */
 const AUTO_PORT = 18_022;
+const ARTIFACTS = join(process.cwd(), '.test-results', 'artifacts');
+const run = promisify(execFile);
 let forwardedPort = 0;
 
 async function freePort(): Promise<number> {
@@ -234,12 +238,14 @@ describe.skipIf(skip !== undefined)('VM lifecycle with real guests under QEMU', 
     const home = await mkdtemp(join(tmpdir(), 'banger-ssh-home-'));
     const env = { XDG_STATE_HOME: join(home, 'state'), HOME: home };
     try {
-      const ok = await runCli(s.stack, ['vm', 'ssh', 'dev', '--', 'cat', '/etc/hostname'], 120_000, env);
+      const ok = await runCli(s.stack, ['vm', 'ssh', 'dev', '--', 'cat', '/etc/hostname'], 180_000, env);
       expect(ok.stderr).not.toMatch(/REMOTE HOST IDENTIFICATION/);
       expect({ code: ok.code, out: ok.stdout.trim() }).toEqual({ code: 0, out: 'dev' });
       expect((await runCli(s.stack, ['vm', 'ssh', 'dev', '--', 'true'], 120_000, env)).code).toBe(0);
       const known = join(home, 'state', 'banger', 'known_hosts');
-      expect(await readFile(known, 'utf8')).toMatch(new RegExp(`^banger-vm-${devId} ssh-ed25519 `, 'm'));
+      // Keyed by the VM id (the file may be hashed, as Debian's ssh_config asks): ssh-keygen finds it.
+      const found = await run('ssh-keygen', ['-F', `banger-vm-${devId}`, '-f', known]);
+      expect(found.stdout).toMatch(/ssh-ed25519 /);
       const print = await runCli(s.stack, ['vm', 'ssh', 'dev', '--print'], 60_000, env);
       expect(print.stdout).toContain(`UserKnownHostsFile=${known}`);
       expect(print.stdout).toMatch(/ProxyCommand=.* vm tunnel [a-z0-9]+ 22/);
@@ -269,6 +275,27 @@ describe.skipIf(skip !== undefined)('VM lifecycle with real guests under QEMU', 
     expect(low).toMatchObject({ reason: 'BAD_PORT' });
     forwardedPort = port;
   }, 120_000);
+
+  it('a headless Chromium loads the opencode web UI through the forward (screenshot kept in .test-results/artifacts)', async () => {
+    const chromium = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
+    if (!chromium) throw new Error('chromium is not installed (scripts/install-deps.sh --test installs it)');
+    const vm = (await s.vmd.unary('getVm', { ref: 'dev', includeSecrets: true })).vm;
+    const cred = vm?.credentials.find((c) => c.service === 'opencode');
+    expect(cred?.password).toBeTruthy();
+    const url = `http://${encodeURIComponent(cred?.username ?? '')}:${encodeURIComponent(cred?.password ?? '')}@127.0.0.1:${forwardedPort}/`;
+    const profile = await mkdtemp(join(tmpdir(), 'banger-chromium-'));
+    const shot = join(ARTIFACTS, 'opencode-forward.png');
+    await mkdir(ARTIFACTS, { recursive: true });
+    const flags = ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run', `--user-data-dir=${profile}`, '--window-size=1280,800', '--virtual-time-budget=15000'];
+    try {
+      const dom = await run(chromium, [...flags, '--dump-dom', url], { timeout: 120_000, maxBuffer: 32 * 2 ** 20 });
+      expect(dom.stdout).toMatch(/<title>[^<]*opencode[^<]*<\/title>/i);
+      await run(chromium, [...flags, `--screenshot=${shot}`, url], { timeout: 120_000 });
+      expect((await stat(shot)).size).toBeGreaterThan(10_000);
+    } finally {
+      await rm(profile, { recursive: true, force: true });
+    }
+  }, 300_000);
 
   it('forwards a new guest listener automatically to the same host port, and stops when turned off', async () => {
     const started = await s.vmd.unary('execVm', vmv1.ExecVmRequest.fromPartial({ ref: 'dev', command: { argv: ['/usr/sbin/sshd', '-p', String(AUTO_PORT)] } }), { timeoutMs: 60_000 });
@@ -333,7 +360,7 @@ describe.skipIf(skip !== undefined)('VM lifecycle with real guests under QEMU', 
     expect(stopped.vm?.state).toBe(vmv1.VmState.VM_STATE_STOPPED);
     expect(await qemuPidsFor(devId)).toEqual([]);
     // Forwards stop with the VM (the upkeep pass runs every 3 s) and come back with it.
-    await waitFor(async () => ((await s.vmd.unary('getVm', { ref: 'dev', includeSecrets: false })).vm?.forwards.length === 0 ? true : undefined), 15_000);
+    await waitFor(async () => ((await s.vmd.unary('getVm', { ref: 'dev', includeSecrets: false })).vm?.forwards.length === 0 ? true : undefined), 30_000);
     await expect(firstBytes(forwardedPort)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
     const err = (await s.vmd.unary('execVm', vmv1.ExecVmRequest.fromPartial({ ref: 'dev', command: { argv: ['true'] } })).catch((e: unknown) => e)) as RpcError;
     expect(err.reason).toBe('VM_NOT_RUNNING');
@@ -343,7 +370,7 @@ describe.skipIf(skip !== undefined)('VM lifecycle with real guests under QEMU', 
     expect(stageNames(items.map((i) => i.event!), 'stageFinished')).toEqual(['network', 'boot', 'agent', 'services']);
     const res = await s.vmd.unary('execVm', vmv1.ExecVmRequest.fromPartial({ ref: 'dev', command: { argv: ['cat', '/etc/hostname'] } }), { timeoutMs: 60_000 });
     expect(Buffer.from(res.stdout).toString().trim()).toBe('dev');
-    const back = await waitFor(async () => (await s.vmd.unary('getVm', { ref: 'dev', includeSecrets: false })).vm?.forwards.find((f) => f.hostPort === forwardedPort && f.problem === ''), 15_000);
+    const back = await waitFor(async () => (await s.vmd.unary('getVm', { ref: 'dev', includeSecrets: false })).vm?.forwards.find((f) => f.hostPort === forwardedPort && f.problem === ''), 30_000);
     expect(back).toMatchObject({ guestPort: 4096, auto: false });
     // A restart boots with the image's kernel arguments too (kept in the VM's spec).
     const cmdline = await s.vmd.unary('execVm', vmv1.ExecVmRequest.fromPartial({ ref: 'dev', command: { argv: ['cat', '/proc/cmdline'] } }), { timeoutMs: 60_000 });

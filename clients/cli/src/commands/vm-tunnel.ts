@@ -32,9 +32,12 @@ export const vmTunnelCommand: CommandSpec = {
     } catch (err) {
       if (ctx.interrupt.aborted && err instanceof RpcError && err.codeName === 'CANCELLED') return EXIT.INTERRUPTED;
       throw annotateDaemon(err, ctx.daemons.vmd);
+    } finally {
+      // The guest closed (or the tunnel failed): what stdin still holds has nowhere to go, and an
+      // open stdin would keep this process, and the ssh waiting on it, alive.
+      (stdin as { destroy?: () => void } | undefined)?.destroy?.();
+      void upstream.catch(() => undefined);
     }
-    // The guest closed: whatever stdin still holds has nowhere to go.
-    void upstream.catch(() => undefined);
     return EXIT.OK;
   },
 };
