@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Host packages banger and its tests need on Debian 12 (bookworm). Idempotent; run as root.
+#   install-deps.sh          what banger itself needs
+#   install-deps.sh --test   plus what only the tests use (chromium: the port-forward screenshot)
 set -euo pipefail
 packages=(
   qemu-system-x86 qemu-utils
@@ -11,6 +13,7 @@ packages=(
   build-essential python3
   ca-certificates
 )
+if [ "${1:-}" = "--test" ]; then packages+=(chromium); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -215,11 +215,11 @@ async function stopOrphanCluster(pid: number | undefined): Promise<void> {
 }
 
 /** The CLI as a real process against a stack, for tests that check what users see. */
-export function runCli(stack: Stack, args: string[], timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runCli(stack: Stack, args: string[], timeoutMs = 120_000, env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [join(REPO_ROOT, 'clients', 'cli', 'bin', 'banger.mjs'), ...args], {
       cwd: REPO_ROOT,
-      env: stack.env,
+      env: { ...stack.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

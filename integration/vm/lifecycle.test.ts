@@ -1,12 +1,17 @@
+import { execFile } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { connect, createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { commonv1, imagev1, vmv1 } from '@banger/api';
 import { OP_ID_PATTERN, RpcError } from '@banger/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GATED_VMD } from '../harness/daemons.js';
+import { GATED_VMD, runCli } from '../harness/daemons.js';
 import { collect, createVmStack, qemuPidsFor, vmUnsupportedReason, type VmStack } from './vmstack.js';
 
 const skip = vmUnsupportedReason();
@@ -28,6 +33,61 @@ async function expectNoLeftovers(s: VmStack, vmId: string, name: string): Promis
   expect(await qemuPidsFor(vmId)).toEqual([]);
   const list = await s.vmd.unary('listVms', vmv1.ListVmsRequest.fromPartial({}));
   expect(list.vms.map((v) => v.name)).not.toContain(name);
+}
+
+/** A guest port the tests start a second sshd on, for automatic forwarding (high, unlikely taken on the host). */
+const AUTO_PORT = 18_022;
+const ARTIFACTS = join(process.cwd(), '.test-results', 'artifacts');
+const run = promisify(execFile);
+let forwardedPort = 0;
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const { port } = srv.address() as AddressInfo;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+/** The first bytes a loopback port sends (rejects with the connect error). */
+function firstBytes(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = connect(port, '127.0.0.1');
+    c.setTimeout(15_000, () => c.destroy(new Error('timeout')));
+    c.once('data', (d: Buffer) => {
+      resolve(d.toString());
+      c.destroy();
+    });
+    c.once('error', reject);
+  });
+}
+
+/** The status line of GET / on a loopback port. */
+async function httpStatusLine(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = connect(port, '127.0.0.1', () => c.write('GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'));
+    c.setTimeout(30_000, () => c.destroy(new Error('timeout')));
+    let buf = '';
+    c.on('data', (d: Buffer) => {
+      buf += d.toString();
+      if (buf.includes('\r\n')) {
+        resolve(buf.split('\r\n')[0] ?? '');
+        c.destroy();
+      }
+    });
+    c.once('error', reject);
+  });
+}
+
+async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await sleep(500);
+  }
 }
 
 function stageNames(events: Ev[], kind: 'stageStarted' | 'stageFinished'): string[] {
@@ -172,6 +232,85 @@ describe.skipIf(skip !== undefined)('VM lifecycle with real guests under QEMU', 
     expect(res.ports.some((p) => p.port === 4096)).toBe(true);
   });
 
+  // Issue 16, parts 4-5: the VMs live in a namespace vmd (the banger uid) cannot enter, and the
+  // CLI uses no `ip netns exec`: every byte goes through vmd and privhelper's ConnectGuest.
+  it('vm ssh works in the namespace mode, with one known_hosts that vm show and --print name', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'banger-ssh-home-'));
+    const env = { XDG_STATE_HOME: join(home, 'state'), HOME: home };
+    try {
+      const ok = await runCli(s.stack, ['vm', 'ssh', 'dev', '--', 'cat', '/etc/hostname'], 180_000, env);
+      expect(ok.stderr).not.toMatch(/REMOTE HOST IDENTIFICATION/);
+      expect({ code: ok.code, out: ok.stdout.trim() }).toEqual({ code: 0, out: 'dev' });
+      expect((await runCli(s.stack, ['vm', 'ssh', 'dev', '--', 'true'], 120_000, env)).code).toBe(0);
+      const known = join(home, 'state', 'banger', 'known_hosts');
+      // Keyed by the VM id (the file may be hashed, as Debian's ssh_config asks): ssh-keygen finds it.
+      const found = await run('ssh-keygen', ['-F', `banger-vm-${devId}`, '-f', known]);
+      expect(found.stdout).toMatch(/ssh-ed25519 /);
+      const print = await runCli(s.stack, ['vm', 'ssh', 'dev', '--print'], 60_000, env);
+      expect(print.stdout).toContain(`UserKnownHostsFile=${known}`);
+      expect(print.stdout).toMatch(/ProxyCommand=.* vm tunnel [a-z0-9]+ 22/);
+      expect(print.stdout).not.toMatch(/netns/);
+      const show = await runCli(s.stack, ['vm', 'show', 'dev'], 60_000, env);
+      expect(show.stdout).toContain(`known_hosts  ${known}\n`);
+      expect(show.stdout).toMatch(/ssh +banger vm ssh dev\n/);
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  }, 300_000);
+
+  it('forwards a host loopback port to opencode in the guest, listed in vm ports', async () => {
+    const port = await freePort();
+    const fwd = await runCli(s.stack, ['vm', 'forward', 'dev', `4096:${port}`, '--json']);
+    expect(fwd.code).toBe(0);
+    expect(JSON.parse(fwd.stdout)).toMatchObject({ forward: { guestPort: 4096, hostPort: port, hostAddress: '127.0.0.1' } });
+    const head = await httpStatusLine(port);
+    expect(head).toMatch(/^HTTP\/1\.1 \d{3} /);
+    const ports = await s.vmd.unary('getVmPorts', { ref: 'dev' }, { timeoutMs: 60_000 });
+    expect(ports.forwards).toContainEqual(expect.objectContaining({ guestPort: 4096, hostPort: port, auto: false, problem: '' }));
+    expect((ports.forwards.find((f) => f.hostPort === port)?.connections ?? 0)).toBeGreaterThanOrEqual(1);
+    // Refused without changing anything: a non-loopback address, a privileged host port.
+    const wide = await s.vmd.unary('forwardPort', { ref: 'dev', guestPort: 4096, hostPort: port + 1, hostAddress: '0.0.0.0' }).catch((e: unknown) => e as RpcError);
+    expect(wide).toMatchObject({ reason: 'FORWARD_ADDRESS_REFUSED' });
+    const low = await s.vmd.unary('forwardPort', { ref: 'dev', guestPort: 4096, hostPort: 80, hostAddress: '' }).catch((e: unknown) => e as RpcError);
+    expect(low).toMatchObject({ reason: 'BAD_PORT' });
+    forwardedPort = port;
+  }, 120_000);
+
+  it('a headless Chromium loads the opencode web UI through the forward (screenshot kept in .test-results/artifacts)', async () => {
+    const chromium = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
+    if (!chromium) throw new Error('chromium is not installed (scripts/install-deps.sh --test installs it)');
+    const vm = (await s.vmd.unary('getVm', { ref: 'dev', includeSecrets: true })).vm;
+    const cred = vm?.credentials.find((c) => c.service === 'opencode');
+    expect(cred?.password).toBeTruthy();
+    const url = `http://${encodeURIComponent(cred?.username ?? '')}:${encodeURIComponent(cred?.password ?? '')}@127.0.0.1:${forwardedPort}/`;
+    const profile = await mkdtemp(join(tmpdir(), 'banger-chromium-'));
+    const shot = join(ARTIFACTS, 'opencode-forward.png');
+    await mkdir(ARTIFACTS, { recursive: true });
+    const flags = ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run', `--user-data-dir=${profile}`, '--window-size=1280,800', '--virtual-time-budget=15000'];
+    try {
+      const dom = await run(chromium, [...flags, '--dump-dom', url], { timeout: 120_000, maxBuffer: 32 * 2 ** 20 });
+      expect(dom.stdout).toMatch(/<title>[^<]*opencode[^<]*<\/title>/i);
+      await run(chromium, [...flags, `--screenshot=${shot}`, url], { timeout: 120_000 });
+      expect((await stat(shot)).size).toBeGreaterThan(10_000);
+    } finally {
+      await rm(profile, { recursive: true, force: true });
+    }
+  }, 300_000);
+
+  it('forwards a new guest listener automatically to the same host port, and stops when turned off', async () => {
+    const started = await s.vmd.unary('execVm', vmv1.ExecVmRequest.fromPartial({ ref: 'dev', command: { argv: ['/usr/sbin/sshd', '-p', String(AUTO_PORT)] } }), { timeoutMs: 60_000 });
+    expect(started.status?.exitCode).toBe(0);
+    const appeared = await waitFor(async () => (await s.vmd.unary('getVmPorts', { ref: 'dev' }, { timeoutMs: 60_000 })).forwards.find((f) => f.hostPort === AUTO_PORT), 60_000);
+    expect(appeared).toMatchObject({ guestPort: AUTO_PORT, auto: true, problem: '' });
+    expect(await firstBytes(AUTO_PORT)).toMatch(/^SSH-2\.0-/);
+    expect((await runCli(s.stack, ['vm', 'forward', 'dev', '--auto', 'off'])).code).toBe(0);
+    const vm = (await s.vmd.unary('getVm', { ref: 'dev', includeSecrets: false })).vm;
+    expect(vm?.autoForward).toBe(false);
+    expect(vm?.forwards.map((f) => f.hostPort)).toEqual([forwardedPort]);
+    await expect(firstBytes(AUTO_PORT)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    expect((await runCli(s.stack, ['vm', 'forward', 'dev', '--auto', 'on'])).code).toBe(0);
+  }, 180_000);
+
   it("resolves NAME.vm inside the guest through banger's DNS responder at its gateway", async () => {
     const res = await s.vmd.unary('execVm', vmv1.ExecVmRequest.fromPartial({ ref: 'dev', command: { argv: ['getent', 'hosts', 'dev.vm'] } }), { timeoutMs: 60_000 });
     expect(res.status?.exitCode).toBe(0);
@@ -220,6 +359,9 @@ describe.skipIf(skip !== undefined)('VM lifecycle with real guests under QEMU', 
     const stopped = await s.vmd.unary('stopVm', { ref: 'dev', timeout: { seconds: 60, nanos: 0 } }, { timeoutMs: 120_000 });
     expect(stopped.vm?.state).toBe(vmv1.VmState.VM_STATE_STOPPED);
     expect(await qemuPidsFor(devId)).toEqual([]);
+    // Forwards stop with the VM (the upkeep pass runs every 3 s) and come back with it.
+    await waitFor(async () => ((await s.vmd.unary('getVm', { ref: 'dev', includeSecrets: false })).vm?.forwards.length === 0 ? true : undefined), 30_000);
+    await expect(firstBytes(forwardedPort)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
     const err = (await s.vmd.unary('execVm', vmv1.ExecVmRequest.fromPartial({ ref: 'dev', command: { argv: ['true'] } })).catch((e: unknown) => e)) as RpcError;
     expect(err.reason).toBe('VM_NOT_RUNNING');
     const stream = s.vmd.serverStream('startVm', { ref: 'dev', noWait: true }, { timeoutMs: 600_000 });
@@ -228,6 +370,8 @@ describe.skipIf(skip !== undefined)('VM lifecycle with real guests under QEMU', 
     expect(stageNames(items.map((i) => i.event!), 'stageFinished')).toEqual(['network', 'boot', 'agent', 'services']);
     const res = await s.vmd.unary('execVm', vmv1.ExecVmRequest.fromPartial({ ref: 'dev', command: { argv: ['cat', '/etc/hostname'] } }), { timeoutMs: 60_000 });
     expect(Buffer.from(res.stdout).toString().trim()).toBe('dev');
+    const back = await waitFor(async () => (await s.vmd.unary('getVm', { ref: 'dev', includeSecrets: false })).vm?.forwards.find((f) => f.hostPort === forwardedPort && f.problem === ''), 30_000);
+    expect(back).toMatchObject({ guestPort: 4096, auto: false });
     // A restart boots with the image's kernel arguments too (kept in the VM's spec).
     const cmdline = await s.vmd.unary('execVm', vmv1.ExecVmRequest.fromPartial({ ref: 'dev', command: { argv: ['cat', '/proc/cmdline'] } }), { timeoutMs: 60_000 });
     expect(Buffer.from(cmdline.stdout).toString()).toMatch(/net\.ifnames=0 quiet/);

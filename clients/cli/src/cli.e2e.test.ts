@@ -280,13 +280,35 @@ describe('banger CLI against a real gRPC server on a Unix socket', () => {
     expect((JSON.parse(io.stdout.text) as { stdout: string }).stdout).toBe('ran uname -a\n');
   });
 
-  it('builds the ssh argv from the VM and the BANGER_SSH_KEY env', async () => {
+  it('builds the ssh argv from the VM and the BANGER_SSH_KEY env: through vm tunnel, keyed by the VM id', async () => {
     const calls: [string, readonly string[]][] = [];
-    const io = captureIo({ ...env(), BANGER_SSH_KEY: '/keys/id', XDG_STATE_HOME: dir }, { spawn: async (f, a) => (calls.push([f, a]), 0) });
+    const io = captureIo({ ...env(), BANGER_SSH_KEY: '/keys/id', XDG_STATE_HOME: dir, BANGER_CLI: '/usr/local/bin/banger' }, { spawn: async (f, a) => (calls.push([f, a]), 0) });
     expect(await run(['vm', 'ssh', 'dev', '--', 'uptime'], io)).toBe(0);
     expect(calls).toEqual([
-      ['ssh', ['-o', 'StrictHostKeyChecking=accept-new', '-o', `UserKnownHostsFile=${join(dir, 'banger', 'known_hosts')}`, '-i', '/keys/id', '-o', 'IdentitiesOnly=yes', 'root@10.20.0.2', 'uptime']],
+      [
+        'ssh',
+        [
+          '-o',
+          `ProxyCommand=/usr/local/bin/banger --vmd-socket ${socket} vm tunnel k3x9q2aa 22`,
+          '-o',
+          'HostKeyAlias=banger-vm-k3x9q2aa',
+          '-o',
+          'StrictHostKeyChecking=accept-new',
+          '-o',
+          `UserKnownHostsFile=${join(dir, 'banger', 'known_hosts')}`,
+          '-i',
+          '/keys/id',
+          '-o',
+          'IdentitiesOnly=yes',
+          'root@dev.vm',
+          'uptime',
+        ],
+      ],
     ]);
+    // vm show names the same known_hosts file.
+    const show = captureIo({ ...env(), XDG_STATE_HOME: dir });
+    expect(await run(['vm', 'show', 'dev'], show)).toBe(0);
+    expect(show.stdout.text).toContain(`known_hosts  ${join(dir, 'banger', 'known_hosts')}\n`);
   });
 
   it('reports each daemon in version, up or down, and exits 0 when one answered', async () => {
@@ -320,12 +342,13 @@ describe('banger CLI against a real gRPC server on a Unix socket', () => {
     expect(missing.stderr.text).toMatch(/^banger: operation "op-bbbbbbbbbbbb" not found \(op-[a-z2-7]{12}\)\n$/);
   });
 
-  it('prints ssh config blocks per VM with an address and a *.vm block', async () => {
-    const io = captureIo({ ...env(), BANGER_SSH_KEY: '/keys/id', XDG_STATE_HOME: '/state' });
+  it('prints ssh config blocks per VM with an address, through vm tunnel like vm ssh', async () => {
+    const io = captureIo({ ...env(), BANGER_SSH_KEY: '/keys/id', XDG_STATE_HOME: '/state', BANGER_CLI: '/usr/local/bin/banger' });
     expect(await run(['ssh-config'], io)).toBe(0);
-    expect(io.stdout.text).toContain('Host dev dev.vm\n  HostName 10.20.0.2\n  User root\n  StrictHostKeyChecking accept-new\n  UserKnownHostsFile /state/banger/known_hosts\n  IdentityFile /keys/id\n');
+    expect(io.stdout.text).toContain(
+      `Host dev dev.vm\n  HostName dev.vm\n  User root\n  ProxyCommand /usr/local/bin/banger --vmd-socket ${socket} vm tunnel k3x9q2aa 22\n  HostKeyAlias banger-vm-k3x9q2aa\n  StrictHostKeyChecking accept-new\n  UserKnownHostsFile /state/banger/known_hosts\n  IdentityFile /keys/id\n`,
+    );
     expect(io.stdout.text).not.toContain('Host old-box');
-    expect(io.stdout.text).toContain('Host *.vm\n');
   });
 
   it('abandons a unary call on Ctrl-C and exits 130', async () => {

@@ -13,23 +13,59 @@ export function knownHostsPath(env: Env): string {
   return join(state, 'banger', 'known_hosts');
 }
 
-/** BANGER_SSH_KEY wins; else the key in the daemon's ready-made ssh command, if any. */
+/** BANGER_SSH_KEY wins; else the key vmd says the guest authorises (older vmds: the `-i` of its ssh command). */
 export function sshKey(env: Env, vm?: vmv1.Vm): string | undefined {
   if (env['BANGER_SSH_KEY']) return env['BANGER_SSH_KEY'];
+  if (vm?.ssh?.identityFile) return vm.ssh.identityFile;
   const cmd = vm?.ssh?.command ?? [];
   const i = cmd.indexOf('-i');
   return i >= 0 ? cmd[i + 1] : undefined;
 }
 
-/** The ssh argument vector for a VM (no shell involved). */
-export function sshArgv(vm: vmv1.Vm, env: Env, extra: readonly string[] = []): string[] {
-  const host = vm.network?.ipv4 || vm.ssh?.host || vm.network?.dnsName;
-  if (!host) throw new CliError(`vm ${vm.name} has no address yet (is it running?)`, EXIT.PRECONDITION, 'VM_NO_ADDRESS');
+/** This CLI as a command line (for ssh's ProxyCommand); BANGER_CLI overrides it (one path, e.g. an installed launcher). */
+export function selfArgv(env: Env): string[] {
+  if (env['BANGER_CLI']) return [env['BANGER_CLI']];
+  return [process.execPath, ...(process.argv[1] ? [process.argv[1]] : [])];
+}
+
+/** POSIX shell quoting for one word (ssh runs ProxyCommand through the user's shell). */
+export function shellQuote(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
+}
+
+/**
+ * The known_hosts name of a VM's host key: its id, never its address or name, which later VMs
+ * reuse (a recycled address must not trip "host key changed", nor inherit another VM's key).
+ */
+export function hostKeyAlias(vm: Pick<vmv1.Vm, 'id' | 'name'>): string {
+  return `banger-vm-${vm.id || vm.name}`;
+}
+
+/** `banger vm tunnel REF 22` as ssh's ProxyCommand: the route that works in every network mode. */
+export function proxyCommand(vm: Pick<vmv1.Vm, 'id' | 'name'>, env: Env, vmdSocket: string | undefined): string {
+  return [...selfArgv(env), ...(vmdSocket ? ['--vmd-socket', vmdSocket] : []), 'vm', 'tunnel', vm.id || vm.name, '22'].map(shellQuote).join(' ');
+}
+
+/**
+ * The ssh argument vector for a VM (no shell involved): through `banger vm tunnel` (vmd, and
+ * privhelper when VMs live in a network namespace), with banger's own known_hosts and the
+ * VM's id as the host key's name.
+ */
+export function sshArgv(vm: vmv1.Vm, env: Env, extra: readonly string[] = [], opts: { vmdSocket?: string | undefined } = {}): string[] {
+  if (!vm.network?.ipv4 && !vm.ssh?.host) throw new CliError(`vm ${vm.name} has no address yet (is it running?)`, EXIT.PRECONDITION, 'VM_NO_ADDRESS');
   const key = sshKey(env, vm);
-  const argv = ['-o', 'StrictHostKeyChecking=accept-new', '-o', `UserKnownHostsFile=${knownHostsPath(env)}`];
+  const argv = [
+    '-o',
+    `ProxyCommand=${proxyCommand(vm, env, opts.vmdSocket)}`,
+    '-o',
+    `HostKeyAlias=${hostKeyAlias(vm)}`,
+    '-o',
+    'StrictHostKeyChecking=accept-new',
+    '-o',
+    `UserKnownHostsFile=${knownHostsPath(env)}`,
+  ];
   if (key) argv.push('-i', key, '-o', 'IdentitiesOnly=yes');
-  if (vm.ssh?.port && vm.ssh.port !== 22) argv.push('-p', String(vm.ssh.port));
-  argv.push(`${vm.ssh?.user || 'root'}@${host}`, ...extra);
+  argv.push(`${vm.ssh?.user || 'root'}@${vm.network?.dnsName || `${vm.name}.vm`}`, ...extra);
   return argv;
 }
 

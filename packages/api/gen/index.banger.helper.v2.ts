@@ -5,6 +5,7 @@
 
 /* eslint-disable */
 
+export * from "./banger/helper/v2/connect.js";
 export * from "./banger/helper/v2/disks.js";
 export * from "./banger/helper/v2/held.js";
 export * from "./banger/helper/v2/host.js";

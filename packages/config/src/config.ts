@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { ConfigError } from './errors.js';
 import { Reader } from './reader.js';
@@ -263,4 +263,9 @@ export function loadConfig(opts: LoadConfigOptions): BangerConfig {
  */
 export function databaseDataDir(config: Pick<BangerConfig, 'paths'>, daemon: 'vmd' | 'imaged'): string {
   return join(config.paths.stateDir, 'db', `${daemon}-postgres`);
+}
+
+/** privhelper's ConnectGuest socket, next to its gRPC socket (both root-made, 0660 root:banger). */
+export function connectSocketPath(config: BangerConfig): string {
+  return join(dirname(config.privhelper.socket), 'connect.sock');
 }

@@ -7,6 +7,7 @@ export {
   LOG_LEVELS,
   SYSTEM_CONFIG_PATH,
   buildConfig,
+  connectSocketPath,
   databaseDataDir,
   loadConfig,
   parseConfig,

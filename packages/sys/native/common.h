@@ -38,5 +38,6 @@ void init_peercred(napi_env env, napi_value exports);
 void init_fsat(napi_env env, napi_value exports);
 void init_copy(napi_env env, napi_value exports);
 void init_fdpass(napi_env env, napi_value exports);
+void init_netns(napi_env env, napi_value exports);
 
 #endif

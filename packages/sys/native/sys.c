@@ -45,6 +45,7 @@ static napi_value init(napi_env env, napi_value exports) {
   init_fsat(env, exports);
   init_copy(env, exports);
   init_fdpass(env, exports);
+  init_netns(env, exports);
   return exports;
 }
 

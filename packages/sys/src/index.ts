@@ -12,5 +12,6 @@ export { copyFdRange, copyFdRangeAsync } from './copy.js';
 export { sendFds, recvFds, recvFdsWhenReady, type RecvWaitOptions } from './fdpass.js';
 export { sdNotify, notifySystemd } from './notify.js';
 export { socketFdOf } from './socket-fd.js';
+export { tcpConnectInNetns } from './netns.js';
 export type { FileType, Stat, DirEntry, DirEntryRaw, CopyResult, ReceivedFds } from './types.js';
 export { jailerPath } from './jailer.js';

@@ -22,6 +22,7 @@ export interface NativeAddon {
   sendFds(sockfd: number, data: Buffer, fds: readonly number[]): number;
   recvFds(sockfd: number, maxBytes: number, maxFds: number): { data: Buffer; fds: number[] };
   sdNotify(socketPath: string, message: Buffer): void;
+  tcpConnectInNetns(netnsPath: string, ipv4: string, port: number, timeoutMs: number): Promise<number>;
 }
 
 const ADDON_URL = new URL('../native/build/Release/banger_sys.node', import.meta.url);

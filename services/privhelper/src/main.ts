@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
-import { jailerPath } from '@banger/sys';
+import { jailerPath, tcpConnectInNetns } from '@banger/sys';
 import { descriptorSetPath, serviceNames } from '@banger/api';
-import { bangerLayout, loadConfig } from '@banger/config';
+import { bangerLayout, connectSocketPath, loadConfig } from '@banger/config';
 import { createLogger, FailedPreconditionError, lookupGroupId, lookupUserId, PermissionDeniedError, runGrpcDaemon, setRootLogger } from '@banger/runtime';
 import { join } from 'node:path';
 import { HostFacts } from './app/host-facts.js';
 import { LaunchVm } from './app/launch-vm.js';
 import { sweepBuildDir } from './app/sweep-build-dir.js';
+import { serveConnect } from './adapters/connect/connect-server.js';
 import { prepareHelperRoots } from './adapters/fs/helper-roots.js';
 import { checkInstallPrefix } from './adapters/fs/install-prefix.js';
 import { checkJailRange } from './adapters/fs/jail-ids.js';
@@ -140,6 +141,19 @@ const launch = new LaunchVm({
 logger.info({ config: config.source, allowed_uids: [...allowed], socket: config.privhelper.socket, state_root: helper.stateRoot }, 'privhelper starting');
 await sweepBuildDir(helper.buildDir, logger);
 
+const connectListener = await serveConnect({
+  socketPath: connectSocketPath(config),
+  stagingDir: helper.runRoot,
+  socketGroupGid: lookupGroupId('banger'),
+  allowedUids: allowed,
+  deps: {
+    guestAddress: (vmId) => network.guestAddress(vmId),
+    netnsPath: config.network.netns ? `/run/netns/${config.network.netns}` : '',
+    connect: tcpConnectInNetns,
+  },
+  log: logger,
+});
+
 await runGrpcDaemon({
   name: 'privhelper',
   logger,
@@ -169,7 +183,10 @@ await runGrpcDaemon({
           fields: { uid: peer?.uid },
         }),
   drainMs: 10_000,
-  onStop: () => network.close(),
+  onStop: async () => {
+    await connectListener.close();
+    await network.close();
+  },
 });
 
 /** The host's first IPv4 nameserver (/etc/resolv.conf), banger DNS's default upstream; "none" when there is none. */

@@ -1,6 +1,5 @@
-import { join } from 'node:path';
 import { descriptorSetPath, serviceNames, vmv1 } from '@banger/api';
-import { loadConfig, type BangerConfig } from '@banger/config';
+import { connectSocketPath, loadConfig, type BangerConfig } from '@banger/config';
 import { OPERATION_RETENTION_MS, OperationRunner, schedulePruning } from '@banger/operations';
 import { createLogger, MetricsRegistry, runGrpcDaemon, setRootLogger } from '@banger/runtime';
 import { QemuGuestAgent } from './adapters/agent/guest-agent.js';
@@ -38,11 +37,22 @@ import { StopVm } from './app/stop.js';
 import { StreamExecVm } from './app/stream-exec.js';
 import { TouchVm } from './app/touch.js';
 import { VmLocks } from './app/vm-locks.js';
+import { ForwardUpkeep } from './app/auto-forward.js';
+import { ForwardPort } from './app/forward-port.js';
+import { OpenTunnel } from './app/open-tunnel.js';
+import { SetAutoForward } from './app/set-auto-forward.js';
+import { UnforwardPort } from './app/unforward-port.js';
+import { LoopbackForwarder } from './adapters/forward/loopback-forwarder.js';
+import { HelperGuestConnector } from './adapters/guest-connect-client.js';
+import type { PortForwards } from './ports/forwards.js';
+import type { GuestConnector } from './ports/guest-connect.js';
 import { parseSubnet } from './domain/addressing.js';
 import { VM_STATES } from './domain/vm.js';
 import { noStageGate, type StageGate } from './ports/operation.js';
 
 const DRAIN_MS = 10_000;
+/** How often forwards are brought in line with the VMs' states and guest listeners. */
+const FORWARD_UPKEEP_MS = 3000;
 
 export interface VmdOptions {
   /** Consulted after every create/start stage; production passes none (see ports/operation.ts). */
@@ -51,7 +61,9 @@ export interface VmdOptions {
 
 /** Builds every use case over its ports: the composition root, and nothing else. */
 export function vmUseCases(
-  deps: BootDeps & Pick<ConstructorParameters<typeof CreateVm>[0], 'images' | 'locks'> & Pick<ConstructorParameters<typeof CollectGarbage>[0], 'operations' | 'graceMs'> & { stats: ProcStats },
+  deps: BootDeps &
+    Pick<ConstructorParameters<typeof CreateVm>[0], 'images' | 'locks'> &
+    Pick<ConstructorParameters<typeof CollectGarbage>[0], 'operations' | 'graceMs'> & { stats: ProcStats; forwards: PortForwards; connector: GuestConnector },
 ): VmUseCases {
   const stopVm = new StopVm(deps);
   const startVm = new StartVm(deps);
@@ -76,6 +88,10 @@ export function vmUseCases(
     getVmStats: new GetVmStats(deps),
     streamVmConsole: new StreamVmConsole(deps),
     collectGarbage: new CollectGarbage(deps),
+    openTunnel: new OpenTunnel(deps),
+    forwardPort: new ForwardPort(deps),
+    unforwardPort: new UnforwardPort(deps),
+    setAutoForward: new SetAutoForward(deps),
   };
 }
 
@@ -107,7 +123,9 @@ export async function runVmd(options: VmdOptions = {}): Promise<void> {
   const images = new ImagedClient(config.imaged.socket);
   const vms = new PgVmRepo(state.db);
   const ssh = await ensureSshKey(config.paths.stateDir);
-  const view = new VmView({ sshKeyPath: ssh.privateKeyPath, knownHostsPath: join(config.paths.stateDir, 'ssh', 'known_hosts'), netns: config.network.netns });
+  const view = new VmView({ sshKeyPath: ssh.privateKeyPath });
+  const connector = new HelperGuestConnector(connectSocketPath(config));
+  const forwards = new LoopbackForwarder(connector, logger);
   const stats = new ProcStats(async () => (await vms.list({ states: ['running'] })).flatMap((v) => (v.pid ? [{ id: v.id, pid: v.pid }] : [])));
   stats.start();
   const useCases = vmUseCases({
@@ -127,7 +145,10 @@ export async function runVmd(options: VmdOptions = {}): Promise<void> {
     stats,
     operations: state.operations,
     graceMs: config.vmd.gcGraceSeconds * 1000,
+    forwards,
+    connector,
   });
+  const forwardUpkeep = new ForwardUpkeep({ vms, forwards, ports: useCases.getVmPorts });
   const janitor = new Janitor(useCases.collectGarbage, { intervalMs: config.vmd.gcIntervalSeconds * 1000, retryMs: 5000 });
   const runner = new OperationRunner({ log: state.operations, logger, service: 'vmd' });
   const stopPruning = schedulePruning(state.operations, logger);
@@ -153,6 +174,7 @@ export async function runVmd(options: VmdOptions = {}): Promise<void> {
     drainMs: DRAIN_MS,
     onStop: async () => {
       stats.stop();
+      await forwardUpkeep.stop();
       await janitor.stop();
       await runner.shutdown(DRAIN_MS);
       await stopPruning();
@@ -177,6 +199,7 @@ export async function runVmd(options: VmdOptions = {}): Promise<void> {
       }
     }
     janitor.start();
+    forwardUpkeep.start(FORWARD_UPKEEP_MS);
   })();
   // runGrpcDaemon returns once serving; a failed listen has logged 'start-up failed' and set the exit code.
   if (process.exitCode === 1) {

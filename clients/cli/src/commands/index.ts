@@ -30,6 +30,8 @@ import { vmExecCommand } from './vm-exec.js';
 import { vmKillCommand } from './vm-kill.js';
 import { vmListCommand } from './vm-list.js';
 import { vmPortsCommand } from './vm-ports.js';
+import { vmForwardCommand, vmUnforwardCommand } from './vm-forward.js';
+import { vmTunnelCommand } from './vm-tunnel.js';
 import { vmPromoteCommand } from './vm-promote.js';
 import { vmPruneCommand } from './vm-prune.js';
 import { vmResizeCommand } from './vm-resize.js';
@@ -58,6 +60,9 @@ export const COMMANDS: readonly CommandSpec[] = [
   vmExecCommand,
   vmSshCommand,
   vmPortsCommand,
+  vmForwardCommand,
+  vmUnforwardCommand,
+  vmTunnelCommand,
   vmStatsCommand,
   vmConsoleCommand,
   vmResizeCommand,

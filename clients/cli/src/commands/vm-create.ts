@@ -26,7 +26,7 @@ export const vmCreateCommand: CommandSpec = {
   path: ['vm', 'create'],
   ownsInterrupt: true,
   summary: 'Create a VM and follow its stages live',
-  usage: '--name NAME [--image IMAGE] [--memory MIB] [--vcpus N] [--work-disk GIB] [--egress allow|deny|CIDR,HOST,...] [--no-wait] [--rm-on-detach]',
+  usage: '--name NAME [--image IMAGE] [--memory MIB] [--vcpus N] [--work-disk GIB] [--egress allow|deny|CIDR,HOST,...] [--no-wait] [--no-forward] [--rm-on-detach]',
   description:
     'Ctrl-C detaches without cancelling and prints how to re-attach (banger vm watch OP_ID).\nWith --rm-on-detach, Ctrl-C (or a lost connection) cancels the create and rolls it back.',
   options: {
@@ -39,6 +39,7 @@ export const vmCreateCommand: CommandSpec = {
     'ssh-key': { type: 'string', multiple: true, value: 'PUBKEY', description: 'extra public key to authorise in the guest' },
     egress: { type: 'string', value: 'POLICY', description: 'allow (default: internet, no private/host/VM addresses), deny, or a CIDR,HOSTNAME list (see vm egress)' },
     'no-wait': { type: 'boolean', description: 'do not wait for the guest services to be ready' },
+    'no-forward': { type: 'boolean', description: 'do not forward guest listeners to host loopback automatically (vm forward still works)' },
     'rm-on-detach': { type: 'boolean', description: 'cancel and roll back the create when detached (Ctrl-C)' },
   },
   async run(ctx, { values }) {
@@ -56,6 +57,7 @@ export const vmCreateCommand: CommandSpec = {
       vcpus: vcpus ? parseCount('--vcpus', vcpus) : 0,
       workDiskSizeBytes: workDisk ? parseSize('--work-disk', workDisk, 'g') : 0,
       noWait: bool(values, 'no-wait'),
+      ...(bool(values, 'no-forward') ? { autoForward: false } : {}),
       cancelOnDetach: rm,
       sshAuthorizedKeys: (values['ssh-key'] as string[] | undefined) ?? [],
       ...(egress === undefined ? {} : { egress: parseEgress('--egress', egress) }),

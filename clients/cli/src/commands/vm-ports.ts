@@ -1,6 +1,8 @@
 import { vmv1 } from '@banger/api';
 import { arg, type CommandSpec } from '../command.js';
 import { enumLabel } from '../render/format.js';
+import { forwardLine } from '../render/vm.js';
+
 
 export const vmPortsCommand: CommandSpec = {
   path: ['vm', 'ports'],
@@ -13,20 +15,24 @@ export const vmPortsCommand: CommandSpec = {
       ctx.printJson(vmv1.GetVmPortsResponse.toJSON(res));
       return 0;
     }
-    if (res.ports.length === 0) {
-      ctx.line('no listening sockets');
-      return 0;
+    if (res.ports.length === 0) ctx.line('no listening sockets');
+    else {
+      ctx.table(
+        ['PROTO', 'ADDRESS', 'PORT', 'PROCESS', 'REACH AT'],
+        res.ports.map((p) => [
+          enumLabel(vmv1.protocolToJSON(p.protocol), 'PROTOCOL_'),
+          p.address,
+          String(p.port),
+          p.process ? `${p.process}${p.pid ? `[${p.pid}]` : ''}` : '-',
+          p.hostAddress || '-',
+        ]),
+      );
     }
-    ctx.table(
-      ['PROTO', 'ADDRESS', 'PORT', 'PROCESS', 'REACH AT'],
-      res.ports.map((p) => [
-        enumLabel(vmv1.protocolToJSON(p.protocol), 'PROTOCOL_'),
-        p.address,
-        String(p.port),
-        p.process ? `${p.process}${p.pid ? `[${p.pid}]` : ''}` : '-',
-        p.hostAddress || '-',
-      ]),
-    );
+    if (res.forwards.length > 0) {
+      ctx.line();
+      ctx.line('forwards:');
+      for (const f of res.forwards) ctx.line(`  ${forwardLine(f)}`);
+    }
     return 0;
   },
 };

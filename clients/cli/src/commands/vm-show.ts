@@ -1,6 +1,7 @@
 import { vmv1 } from '@banger/api';
 import { arg, bool, type CommandSpec } from '../command.js';
 import { vmDetails } from '../render/vm.js';
+import { knownHostsPath } from '../ssh.js';
 
 export const vmShowCommand: CommandSpec = {
   path: ['vm', 'show'],
@@ -12,7 +13,7 @@ export const vmShowCommand: CommandSpec = {
   async run(ctx, args) {
     const res = await ctx.vmd().unary('getVm', { ref: arg(args, 0), includeSecrets: bool(args.values, 'secrets') }, ctx.callOptions());
     if (ctx.json) ctx.printJson(vmv1.GetVmResponse.toJSON(res));
-    else if (res.vm) ctx.write(vmDetails(res.vm));
+    else if (res.vm) ctx.write(vmDetails(res.vm, { knownHosts: knownHostsPath(ctx.io.env) }));
     return 0;
   },
 };

@@ -9,7 +9,7 @@ export const vmSshCommand: CommandSpec = {
   summary: 'Open an ssh session to a VM',
   usage: 'REF [--print] [-- SSH_ARGS...]',
   description:
-    'Runs ssh with the VM\'s address and user, the key from BANGER_SSH_KEY (else the daemon\'s configured key),\nStrictHostKeyChecking=accept-new and banger\'s own known_hosts file under ~/.local/state/banger.',
+    "Runs ssh through `banger vm tunnel` (so it works in every network mode, also when VMs live in a\nnetwork namespace), with the key from BANGER_SSH_KEY (else banger's own), StrictHostKeyChecking=accept-new,\nthe VM's id as HostKeyAlias and banger's known_hosts file under ~/.local/state/banger (one per user,\nthe same `vm show` and `ssh-config` name).",
   args: { min: 1, max: 1, names: 'REF' },
   passthrough: true,
   options: { print: { type: 'boolean', description: 'print the ssh command instead of running it' } },
@@ -17,7 +17,7 @@ export const vmSshCommand: CommandSpec = {
     const ref = arg(args, 0);
     const { vm } = await ctx.vmd().unary('getVm', { ref, includeSecrets: false }, ctx.callOptions());
     if (!vm) throw new Error('vmd answered without a VM');
-    const argv = sshArgv(vm, ctx.io.env, args.rest);
+    const argv = sshArgv(vm, ctx.io.env, args.rest, { vmdSocket: ctx.globals.vmdSocket });
     if (bool(args.values, 'print')) {
       if (ctx.json) ctx.printJson({ argv: ['ssh', ...argv] });
       else ctx.line(['ssh', ...argv].join(' '));

@@ -53,3 +53,17 @@ export function parseCount(flag: string, raw: string): number {
 
 export const MIB = 1024 ** 2;
 export const GIB = 1024 ** 3;
+
+/** A TCP port number, 1-65535. */
+export function parsePort(what: string, raw: string): number {
+  const n = parseCount(what, raw);
+  if (n < 1 || n > 65535) throw new UsageError(`${what}: port must be 1-65535, got ${n}`);
+  return n;
+}
+
+/** `GUEST[:HOST]` as `vm forward` takes it; HOST 0 means the same number as GUEST. */
+export function parsePortPair(raw: string): { guestPort: number; hostPort: number } {
+  const [guest = '', host, extra] = raw.split(':');
+  if (extra !== undefined) throw new UsageError(`PORTS: expected GUEST_PORT[:HOST_PORT], got ${JSON.stringify(raw)}`);
+  return { guestPort: parsePort('GUEST_PORT', guest), hostPort: host === undefined ? 0 : parsePort('HOST_PORT', host) };
+}

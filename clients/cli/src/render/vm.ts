@@ -61,8 +61,14 @@ export function jailSummary(j: vmv1.VmJail): string {
   return parts.join(', ');
 }
 
-/** `vm show`: every field a user may want, empty ones left out. */
-export function vmDetails(vm: vmv1.Vm): string {
+/** One forward as the user reads it: `127.0.0.1:4096 -> guest 4096 (auto)`. */
+export function forwardLine(f: vmv1.PortForward): string {
+  const tags = [f.auto ? 'auto' : '', f.problem ? `not listening: ${f.problem}` : ''].filter(Boolean);
+  return `${f.hostAddress}:${f.hostPort} -> guest ${f.guestPort}${tags.length ? ` (${tags.join('; ')})` : ''}`;
+}
+
+/** `vm show`: every field a user may want, empty ones left out; `knownHosts` is the user's banger known_hosts. */
+export function vmDetails(vm: vmv1.Vm, opts: { knownHosts?: string } = {}): string {
   const img = vm.image ? `${vm.image.name || vm.image.id}${vm.image.fingerprint ? ` (${vm.image.fingerprint.slice(0, 12)})` : ''}` : undefined;
   let out = renderFields([
     ['id', vm.id],
@@ -88,12 +94,15 @@ export function vmDetails(vm: vmv1.Vm): string {
     ['stopped', formatTime(vm.stoppedAt)],
     ['last used', formatTime(vm.lastUsedAt)],
     ['ssh', vm.ssh ? sshHint(vm) : undefined],
+    ['known_hosts', vm.ssh && opts.knownHosts ? opts.knownHosts : undefined],
+    ['forwarding', vm.id ? (vm.autoForward ? 'guest listeners forwarded to 127.0.0.1 automatically' : 'manual only') : undefined],
     ['create op', vm.createOpId],
     ['last error', vm.lastError ? `${vm.lastError.reason}: ${vm.lastError.message}${vm.lastError.opId ? ` (${vm.lastError.opId})` : ''}` : undefined],
     ['jail', vm.jail ? jailSummary(vm.jail) : undefined],
   ]);
   const services = serviceLines(vm);
   if (services.length > 0) out += `services\n${services.map((l) => `  ${l}\n`).join('')}`;
+  if (vm.forwards.length > 0) out += `forwards\n${vm.forwards.map((f) => `  ${forwardLine(f)}\n`).join('')}`;
   if (vm.credentials.length > 0) out += `credentials\n${vm.credentials.map((c) => `  ${c.service.padEnd(10)} ${c.username}:${c.password}\n`).join('')}`;
   return out;
 }

@@ -104,6 +104,15 @@ type ReqOf<M> = M extends MethodDef<infer Req, unknown> ? Req : never;
 type ResOf<M> = M extends MethodDef<never, infer Res> ? Res : never;
 type UnaryKeys<D> = { [K in keyof D]: D[K] extends { responseStream: false; requestStream: false } ? K : never }[keyof D];
 type ServerStreamKeys<D> = { [K in keyof D]: D[K] extends { responseStream: true; requestStream: false } ? K : never }[keyof D];
+type BidiStreamKeys<D> = { [K in keyof D]: D[K] extends { responseStream: true; requestStream: true } ? K : never }[keyof D];
+
+/** A bidirectional call: write requests (false: wait for 'drain'), end() half-closes, iterate the responses. */
+export interface DuplexCall<Req, Res> extends AsyncIterable<Res> {
+  write(message: Req): boolean;
+  onDrain(): Promise<void>;
+  end(): void;
+  cancel(): void;
+}
 
 /** A server stream with the op id the server confirmed in its response headers. */
 export interface ResponseStream<T> extends AsyncIterable<T> {
@@ -197,6 +206,30 @@ export class ServiceClient<D extends Record<string, MethodDef<never, unknown>>> 
     const iterable = iterate();
     return {
       opId,
+      cancel: () => call.cancel(),
+      [Symbol.asyncIterator]: () => iterable,
+    };
+  }
+
+  bidiStream<K extends BidiStreamKeys<D>>(method: K, options?: CallOptions): DuplexCall<ReqOf<D[K]>, ResOf<D[K]>> {
+    const def = this.definition[method] as unknown as MethodDef<ReqOf<D[K]>, ResOf<D[K]>>;
+    const opId = resolveOpId(options);
+    const call = this.raw.makeBidiStreamRequest(def.path, def.requestSerialize, def.responseDeserialize, buildMetadata(opId), callOptions(options));
+    options?.signal?.addEventListener('abort', () => call.cancel(), { once: true });
+    const peer = this.peer;
+    async function* iterate(): AsyncGenerator<ResOf<D[K]>> {
+      try {
+        for await (const message of call) yield message as ResOf<D[K]>;
+      } catch (err) {
+        if (err && typeof err === 'object' && 'code' in err) throw RpcError.fromServiceError(err as grpc.ServiceError, opId, peer);
+        throw err;
+      }
+    }
+    const iterable = iterate();
+    return {
+      write: (message) => call.write(message),
+      onDrain: () => new Promise<void>((resolve) => call.once('drain', () => resolve())),
+      end: () => call.end(),
       cancel: () => call.cancel(),
       [Symbol.asyncIterator]: () => iterable,
     };

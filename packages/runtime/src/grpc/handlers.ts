@@ -1,6 +1,8 @@
 import type {
+  ServerDuplexStream,
   ServerUnaryCall,
   ServerWritableStream,
+  handleBidiStreamingCall,
   handleServerStreamingCall,
   handleUnaryCall,
   sendUnaryData,
@@ -17,6 +19,8 @@ export type UnaryHandler<Req, Res> = (request: Req, ctx: RequestContext) => Prom
 /** Writes one message, waiting for the transport to drain; rejects once the client is gone. */
 export type Send<Res> = (message: Res) => Promise<void>;
 export type ServerStreamHandler<Req, Res> = (request: Req, ctx: RequestContext, send: Send<Res>) => Promise<void>;
+/** The client's messages in order; the iteration ends when the client half-closes. */
+export type BidiStreamHandler<Req, Res> = (requests: AsyncIterable<Req>, ctx: RequestContext, send: Send<Res>) => Promise<void>;
 
 function deadlineOf(call: { getDeadline(): Date | number }): number | undefined {
   const d = call.getDeadline();
@@ -24,7 +28,7 @@ function deadlineOf(call: { getDeadline(): Date | number }): number | undefined 
   return Number.isFinite(ms) ? ms : undefined;
 }
 
-type SurfaceCall = (ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>) & {
+type SurfaceCall = (ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>) & {
   getPath(): string;
 };
 
@@ -55,7 +59,7 @@ export function contextForCall(call: SurfaceCall): { ctx: RequestContext; settle
   // Most handlers never look at their signal: the AbortController is made on first use.
   let controller: AbortController | undefined;
   let cancelled: CancelledError | undefined;
-  call.on('cancelled', () => {
+  (call as ServerUnaryCall<unknown, unknown>).on('cancelled', () => {
     if (settled) return;
     cancelled = new CancelledError('CLIENT_CANCELLED', 'the client cancelled the call');
     controller?.abort(cancelled);
@@ -109,32 +113,50 @@ export function unary<Req, Res>(handler: UnaryHandler<Req, Res>): handleUnaryCal
   };
 }
 
+/** `send` for a streaming call: waits for the transport to drain, rejects once the client is gone. */
+function sender<Res>(call: ServerWritableStream<unknown, Res> | ServerDuplexStream<unknown, Res>, ctx: RequestContext): Send<Res> {
+  return (message) =>
+    new Promise<void>((resolve, reject) => {
+      if (ctx.signal.aborted || call.cancelled) {
+        const reason: unknown = ctx.signal.reason;
+        reject(reason instanceof Error ? reason : new CancelledError('CLIENT_CANCELLED', 'the client cancelled the call'));
+        return;
+      }
+      const flushed = call.write(message);
+      if (flushed) resolve();
+      else call.once('drain', () => resolve());
+    });
+}
+
+/** Ends a streaming call after its handler: end on success, the error's status otherwise. */
+function finish(call: ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>, ctx: RequestContext, settle: () => void, done: Promise<void>): void {
+  done.then(
+    () => {
+      settle();
+      call.end();
+    },
+    (err: unknown) => {
+      settle();
+      if (call.cancelled) return;
+      logUnexpected(ctx, err);
+      call.emit('error', statusFromError(err, ctx.opId));
+    },
+  );
+}
+
+/** Adapts an async bidirectional-streaming handler (same contract as serverStream). */
+export function bidiStream<Req, Res>(handler: BidiStreamHandler<Req, Res>): handleBidiStreamingCall<Req, Res> {
+  return (call: ServerDuplexStream<Req, Res>) => {
+    const { ctx, settle } = contextForCall(call);
+    finish(call, ctx, settle, runWithContext(ctx, () => handler(call as AsyncIterable<Req>, ctx, sender(call, ctx))));
+  };
+}
+
 /** Adapts an async server-streaming handler; `send` respects back-pressure and cancellation. */
 export function serverStream<Req, Res>(handler: ServerStreamHandler<Req, Res>): handleServerStreamingCall<Req, Res> {
   return (call: ServerWritableStream<Req, Res>) => {
     const { ctx, settle } = contextForCall(call);
-    const send: Send<Res> = (message) =>
-      new Promise<void>((resolve, reject) => {
-        if (ctx.signal.aborted || call.cancelled) {
-          const reason: unknown = ctx.signal.reason;
-          reject(reason instanceof Error ? reason : new CancelledError('CLIENT_CANCELLED', 'the client cancelled the call'));
-          return;
-        }
-        const flushed = call.write(message);
-        if (flushed) resolve();
-        else call.once('drain', () => resolve());
-      });
-    runWithContext(ctx, () => handler(call.request, ctx, send)).then(
-      () => {
-        settle();
-        call.end();
-      },
-      (err: unknown) => {
-        settle();
-        if (call.cancelled) return;
-        logUnexpected(ctx, err);
-        call.emit('error', statusFromError(err, ctx.opId));
-      },
-    );
+    const send = sender(call, ctx);
+    finish(call, ctx, settle, runWithContext(ctx, () => handler(call.request, ctx, send)));
   };
 }

@@ -64,30 +64,15 @@ function listen(server: NetServer, path: string): Promise<void> {
 }
 
 /**
- * Serves a grpc-js server on a Unix socket. The socket is bound inside a private 0700
+ * Listens with any net.Server on a Unix socket. The socket is bound inside a private 0700
  * directory, given its mode and owner there, and only then renamed into place, so there is
- * no moment at which anyone else can connect to it. Each connection is stamped with the
- * kernel's peer credentials before grpc-js sees it.
+ * no moment at which anyone else can connect to it. A live socket already at the path is
+ * refused; a stale one is replaced.
  */
-export async function serveUnix(server: grpc.Server, options: ServeUnixOptions): Promise<UnixListener> {
+export async function bindUnix(netServer: NetServer, options: ServeUnixOptions): Promise<UnixListener> {
   const { socketPath, logger } = options;
   await mkdir(dirname(socketPath), { recursive: true, mode: 0o755 });
   await clearStale(socketPath, logger);
-
-  const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-  const withCreds = peerCredAvailable();
-  if (!withCreds) logger?.warn('peer credentials unavailable (native addon not built); callers are not identified');
-  const netServer = createServer((socket: Socket) => {
-    if (withCreds) {
-      try {
-        Object.defineProperty(socket, 'remoteAddress', { value: formatPeerAddress(peerCredOf(socket)), configurable: true });
-      } catch (err) {
-        logger?.warn({ err }, 'could not read peer credentials');
-      }
-    }
-    injector.injectConnection(socket);
-  });
-
   const privateDir = await mkdtemp(join(options.stagingDir ?? dirname(socketPath), `.${basename(socketPath)}.`));
   const tmpPath = join(privateDir, 'sock');
   try {
@@ -108,11 +93,33 @@ export async function serveUnix(server: grpc.Server, options: ServeUnixOptions):
   return {
     socketPath,
     async close() {
-      // Stop accepting; connections already handed to grpc-js drain through its shutdown.
+      // Stop accepting; connections already accepted are the server owner's to drain.
       netServer.close();
       // Unlink only our own socket: a successor may already have replaced it.
       const current = await stat(socketPath).catch(() => undefined);
       if (current?.ino === ino) await unlink(socketPath).catch(() => undefined);
     },
   };
+}
+
+/**
+ * Serves a grpc-js server on a Unix socket (bound as bindUnix does). Each connection is
+ * stamped with the kernel's peer credentials before grpc-js sees it.
+ */
+export async function serveUnix(server: grpc.Server, options: ServeUnixOptions): Promise<UnixListener> {
+  const { logger } = options;
+  const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+  const withCreds = peerCredAvailable();
+  if (!withCreds) logger?.warn('peer credentials unavailable (native addon not built); callers are not identified');
+  const netServer = createServer((socket: Socket) => {
+    if (withCreds) {
+      try {
+        Object.defineProperty(socket, 'remoteAddress', { value: formatPeerAddress(peerCredOf(socket)), configurable: true });
+      } catch (err) {
+        logger?.warn({ err }, 'could not read peer credentials');
+      }
+    }
+    injector.injectConnection(socket);
+  });
+  return bindUnix(netServer, options);
 }

@@ -1,5 +1,6 @@
 import { isStoreError, VmStore, type JsonObject, type Queryable, type VmPatch as RowPatch, type VmRecord } from '@banger/store';
 import { egressFromJson } from '../domain/egress.js';
+import { forwardsFromJson } from '../domain/forward.js';
 import { statesAllowedInto } from '../domain/vm-state.js';
 import { dnsRecordsOf, type DnsRecord, type GuestService, type NewVm, type ServiceCredential, type Vm, type VmPatch, type VmSpec, type VmState } from '../domain/vm.js';
 import type { VmFilter, VmRepository } from '../ports/vms.js';
@@ -45,6 +46,7 @@ export function vmFromRecord(r: VmRecord): Vm {
     services: objects(s, 'services').map(serviceOf),
     sshAuthorizedKeys: strs(s, 'sshAuthorizedKeys'),
     hypervisor: 'qemu',
+    forwards: forwardsFromJson(s['forwards']),
   };
   return {
     id: r.id,
@@ -83,6 +85,7 @@ function specJson(spec: VmSpec, credentials: readonly ServiceCredential[]): Json
     services: spec.services.map((x) => ({ ...x })),
     sshAuthorizedKeys: [...spec.sshAuthorizedKeys],
     hypervisor: spec.hypervisor,
+    forwards: { auto: spec.forwards.auto, ports: spec.forwards.ports.map((p) => ({ ...p })) },
     credentials: credentials.map((c) => ({ ...c })),
   };
 }

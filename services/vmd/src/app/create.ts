@@ -28,6 +28,7 @@ function specOf(image: ResolvedImage, cmd: CreateVmCommand): VmSpec {
     services: image.services.map((s) => ({ ...s })),
     sshAuthorizedKeys: [...cmd.sshAuthorizedKeys],
     hypervisor: cmd.hypervisor,
+    forwards: { auto: cmd.autoForward, ports: [] },
   };
 }
 

@@ -22,7 +22,9 @@ describe('validateCreate', () => {
       sshAuthorizedKeys: [],
       hypervisor: 'qemu',
       egress: { mode: 'allow', cidrs: [], hostnames: [] },
+      autoForward: true,
     });
+    expect(validateCreate({ ...input, autoForward: false }, bounds, 'd').autoForward).toBe(false);
   });
 
   it('takes an egress policy and refuses one it cannot honour, naming the field', () => {

@@ -35,6 +35,8 @@ export interface CreateVmInput {
   hypervisor: string;
   /** The wire's policy as labels (see egress.ts); undefined means the default, allow. */
   egress?: { mode: string; cidrs: readonly string[]; hostnames: readonly string[] } | undefined;
+  /** Forward guest listeners to host loopback; undefined means yes. */
+  autoForward?: boolean | undefined;
 }
 
 export interface CreateVmCommand {
@@ -48,6 +50,7 @@ export interface CreateVmCommand {
   sshAuthorizedKeys: string[];
   hypervisor: Hypervisor;
   egress: EgressPolicy;
+  autoForward: boolean;
 }
 
 const GIB = 1024 ** 3;
@@ -94,5 +97,6 @@ export function validateCreate(input: CreateVmInput, bounds: VmBounds, defaultIm
     sshAuthorizedKeys: validateSshKeys(input.sshAuthorizedKeys),
     hypervisor: hypervisorOf(input.hypervisor),
     egress: input.egress === undefined ? { ...DEFAULT_EGRESS } : validateEgress(input.egress),
+    autoForward: input.autoForward ?? true,
   };
 }

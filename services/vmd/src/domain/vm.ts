@@ -1,4 +1,5 @@
 import type { EgressPolicy } from './egress.js';
+import type { ForwardSettings } from './forward.js';
 
 /**
  * vmd's one entity: a microVM, what was asked for (spec), where its host files are (files),
@@ -55,6 +56,8 @@ export interface VmSpec {
   /** Public keys authorised for root in the guest besides banger's own. */
   sshAuthorizedKeys: string[];
   hypervisor: Hypervisor;
+  /** Port forwards the user asked for, and whether guest listeners are forwarded automatically. */
+  forwards: ForwardSettings;
 }
 
 /** The VM's files on the host, '' until they exist. */

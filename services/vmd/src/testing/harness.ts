@@ -83,6 +83,7 @@ export function vmdHarness(opts: { serviceMs?: number; gate?: StageGate } = {}) 
     egress: { mode: 'allow', cidrs: [], hostnames: [] },
     sshAuthorizedKeys: [],
     hypervisor: 'qemu',
+    autoForward: true,
     ...cmd,
   });
 

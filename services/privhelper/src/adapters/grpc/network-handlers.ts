@@ -92,6 +92,11 @@ export class NetworkVerbs {
     return this.taps.release(vmId);
   }
 
+  /** The address pinned when the VM was fenced (what ConnectGuest may reach), or undefined. */
+  guestAddress(vmId: string): string | undefined {
+    return this.nat.fenceOf(vmId)?.ipv4;
+  }
+
   dnsRecordNames(): readonly string[] {
     return this.dnsNames;
   }

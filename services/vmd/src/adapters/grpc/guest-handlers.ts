@@ -3,6 +3,7 @@ import { durationToMs, msToDuration, serverStream, unary, type RequestContext } 
 import { validateGuestCommand, type GuestCommand } from '../../domain/guest-command.js';
 import type { StatsSample } from '../../ports/stats.js';
 import type { HandlerDeps } from './use-cases.js';
+import { forwardToProto } from './vm-convert.js';
 
 /** Without a timeout of its own a command may run until just before the call's deadline, else this long. */
 const DEFAULT_EXEC_MS = 300_000;
@@ -44,7 +45,7 @@ export function guestHandlers(deps: HandlerDeps): Pick<vmv1.VmServiceServer, 'ex
       await send({ output: { $case: 'exit', value: exitStatus(res) } });
     }),
     getVmPorts: unary<vmv1.GetVmPortsRequest, vmv1.GetVmPortsResponse>(async (req) => {
-      const { vm, ports } = await uc.getVmPorts.run({ ref: req.ref });
+      const { vm, ports, forwards } = await uc.getVmPorts.run({ ref: req.ref });
       return {
         ports: ports.map((p) => ({
           protocol: p.protocol === 'tcp' ? vmv1.Protocol.PROTOCOL_TCP : vmv1.Protocol.PROTOCOL_UDP,
@@ -54,6 +55,7 @@ export function guestHandlers(deps: HandlerDeps): Pick<vmv1.VmServiceServer, 'ex
           pid: p.pid,
           hostAddress: `${vm.name}.vm:${p.port}`,
         })),
+        forwards: forwards.map(forwardToProto),
       };
     }),
     getVmStats: unary<vmv1.GetVmStatsRequest, vmv1.GetVmStatsResponse>(async (req) => {

@@ -8,8 +8,8 @@ export function queryHandlers(deps: HandlerDeps): Pick<vmv1.VmServiceServer, 'ge
   const { useCases: uc, view } = deps;
   return {
     getVm: unary<vmv1.GetVmRequest, vmv1.GetVmResponse>(async (req) => {
-      const { vm, jail } = await uc.getVm.run({ ref: req.ref });
-      return { vm: view.toProto(vm, { includeSecrets: req.includeSecrets, jail }) };
+      const { vm, jail, forwards } = await uc.getVm.run({ ref: req.ref });
+      return { vm: view.toProto(vm, { includeSecrets: req.includeSecrets, jail, forwards }) };
     }),
     listVms: unary<vmv1.ListVmsRequest, vmv1.ListVmsResponse>(async (req) => {
       const states = req.states.map((s) => {

@@ -5,6 +5,7 @@ import { operationHandlers, type OperationLog, type OperationRunner } from '@ban
 import { describe, expect, it } from 'vitest';
 import { vmUseCases } from '../../daemon.js';
 import { VmEvents } from './events.js';
+import { forwardHandlers } from './forward-handlers.js';
 import { guestHandlers } from './guest-handlers.js';
 import { lifecycleHandlers } from './lifecycle-handlers.js';
 import { queryHandlers } from './query-handlers.js';
@@ -39,6 +40,10 @@ const USE_CASE_FILES: Record<string, string> = {
   GetVmStats: 'stats',
   StreamVmConsole: 'console',
   CollectGarbage: 'collect-garbage',
+  OpenTunnel: 'open-tunnel',
+  ForwardPort: 'forward-port',
+  UnforwardPort: 'unforward-port',
+  SetAutoForward: 'set-auto-forward',
 };
 
 const lower = (rpc: string): string => rpc[0]?.toLowerCase() + rpc.slice(1);
@@ -68,6 +73,7 @@ describe('every VmService RPC in the proto has exactly one handler and one use c
       Object.keys(lifecycleHandlers(deps)),
       Object.keys(queryHandlers(deps)),
       Object.keys(guestHandlers(deps)),
+      Object.keys(forwardHandlers(deps)),
       Object.keys(operationHandlers({ log: deps.operations, runner: deps.runner, eventToProto: deps.events.stored })),
       ['getServerInfo'],
     ].flat();

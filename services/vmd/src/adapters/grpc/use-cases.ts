@@ -18,6 +18,10 @@ import type { GetVmStats } from '../../app/stats.js';
 import type { StopVm } from '../../app/stop.js';
 import type { StreamExecVm } from '../../app/stream-exec.js';
 import type { TouchVm } from '../../app/touch.js';
+import type { ForwardPort } from '../../app/forward-port.js';
+import type { OpenTunnel } from '../../app/open-tunnel.js';
+import type { SetAutoForward } from '../../app/set-auto-forward.js';
+import type { UnforwardPort } from '../../app/unforward-port.js';
 import type { VmBounds } from '../../domain/create-request.js';
 import type { VmEvents } from './events.js';
 import type { VmView } from './vm-convert.js';
@@ -43,6 +47,10 @@ export interface VmUseCases {
   getVmStats: GetVmStats;
   streamVmConsole: StreamVmConsole;
   collectGarbage: CollectGarbage;
+  openTunnel: OpenTunnel;
+  forwardPort: ForwardPort;
+  unforwardPort: UnforwardPort;
+  setAutoForward: SetAutoForward;
 }
 
 /** What the handlers convert with and hand work to. */

@@ -4,7 +4,7 @@ import { sampleVm } from '../../testing/sample-vm.js';
 import { hypervisorFromProto, vmStateFromProto, VmView } from './vm-convert.js';
 
 const vm = sampleVm({ credentials: [{ service: 'opencode', username: 'u', password: 'secret' }] });
-const view = new VmView({ sshKeyPath: '/s/ssh/id', knownHostsPath: '/s/ssh/known_hosts', netns: null });
+const view = new VmView({ sshKeyPath: '/s/ssh/id' });
 
 describe('VmView', () => {
   it('fills what the VM knows', () => {
@@ -20,7 +20,8 @@ describe('VmView', () => {
       workDiskSizeBytes: 4 * 1024 ** 3,
       network: { ipv4: '172.30.0.5', mac: '02:00:00:00:00:05', tap: 'bt5', dnsName: 'web.vm' },
       pid: 4242,
-      ssh: { host: '172.30.0.5', command: expect.arrayContaining(['ssh', 'root@172.30.0.5']) as string[] },
+      ssh: { host: '172.30.0.5', command: ['banger', 'vm', 'ssh', 'web'], identityFile: '/s/ssh/id' },
+      autoForward: true,
     });
     expect(p.stoppedAt).toBeUndefined();
   });

@@ -1,6 +1,7 @@
 import { vmv1 } from '@banger/api';
 import type { EgressPolicy } from '../../domain/egress.js';
 import type { Vm, VmState } from '../../domain/vm.js';
+import type { ForwardState } from '../../ports/forwards.js';
 import type { VmJail } from '../../ports/host.js';
 
 const STATE: Record<VmState, vmv1.VmState> = {
@@ -46,12 +47,13 @@ export function egressFromProto(p: vmv1.EgressPolicy): { mode: string; cidrs: st
   return { mode, cidrs: p.cidrs, hostnames: p.hostnames };
 }
 
+export function forwardToProto(f: ForwardState): vmv1.PortForward {
+  return { guestPort: f.guestPort, hostAddress: f.hostAddress, hostPort: f.hostPort, auto: f.auto, connections: f.connections, problem: f.problem };
+}
+
 export interface VmViewSettings {
   /** banger's private key that every VM authorises. */
   sshKeyPath: string;
-  knownHostsPath: string;
-  /** Network namespace the VMs live in, if any: ssh must run inside it. */
-  netns: string | null;
 }
 
 /**
@@ -62,7 +64,7 @@ export interface VmViewSettings {
 export class VmView {
   constructor(private readonly settings: VmViewSettings | undefined = undefined) {}
 
-  toProto(vm: Vm, opts: { includeSecrets?: boolean; jail?: VmJail | undefined } = {}): vmv1.Vm {
+  toProto(vm: Vm, opts: { includeSecrets?: boolean; jail?: VmJail | undefined; forwards?: readonly ForwardState[] } = {}): vmv1.Vm {
     const secrets = opts.includeSecrets === true;
     return vmv1.Vm.fromPartial({
       id: vm.id,
@@ -91,20 +93,16 @@ export class VmView {
       egress: egressToProto(vm.egress),
       files: { rootDiskPath: vm.files.rootDisk, workDiskPath: vm.files.workDisk, consoleLogPath: vm.files.consoleLog, runDir: '' },
       jail: opts.jail,
+      forwards: (opts.forwards ?? []).map(forwardToProto),
+      autoForward: vm.spec.forwards.auto,
     });
   }
 
   private sshInfo(vm: Vm): vmv1.SshInfo | undefined {
-    const s = this.settings;
     const ip = vm.network.ipv4;
-    if (!s || !ip) return undefined;
-    const prefix = s.netns ? ['ip', 'netns', 'exec', s.netns] : [];
-    return {
-      user: 'root',
-      host: ip,
-      port: 22,
-      command: [...prefix, 'ssh', '-i', s.sshKeyPath, '-o', 'StrictHostKeyChecking=accept-new', '-o', `UserKnownHostsFile=${s.knownHostsPath}`, `root@${ip}`],
-      hostKeyFingerprints: [],
-    };
+    if (!this.settings || !ip) return undefined;
+    // `banger vm ssh` is the one command that works in every network mode (it tunnels through
+    // vmd when the VMs live in a namespace) with the user's own known_hosts.
+    return { user: 'root', host: ip, port: 22, command: ['banger', 'vm', 'ssh', vm.name], hostKeyFingerprints: [], identityFile: this.settings.sshKeyPath };
   }
 }

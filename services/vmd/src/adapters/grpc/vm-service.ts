@@ -1,6 +1,7 @@
 import { type vmv1 } from '@banger/api';
 import { operationHandlers } from '@banger/operations';
 import { serverInfo, unary } from '@banger/runtime';
+import { forwardHandlers } from './forward-handlers.js';
 import { guestHandlers } from './guest-handlers.js';
 import { lifecycleHandlers } from './lifecycle-handlers.js';
 import { queryHandlers } from './query-handlers.js';
@@ -16,6 +17,7 @@ export function vmServiceImplementation(deps: HandlerDeps): vmv1.VmServiceServer
     ...lifecycleHandlers(deps),
     ...queryHandlers(deps),
     ...guestHandlers(deps),
+    ...forwardHandlers(deps),
     ...operationHandlers({ log: deps.operations, runner: deps.runner, eventToProto: deps.events.stored }),
   };
 }

@@ -8,6 +8,7 @@
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Duration } from "../../../google/protobuf/duration.js";
 import { Timestamp } from "../../../google/protobuf/timestamp.js";
+import { PortForward } from "./forward.js";
 
 /** Protocol of a listening socket. */
 export enum Protocol {
@@ -126,6 +127,8 @@ export interface GetVmPortsRequest {
 
 export interface GetVmPortsResponse {
   ports: ListeningPort[];
+  /** The VM's port forwards (manual and automatic). */
+  forwards: PortForward[];
 }
 
 /** ListeningPort is one socket listening in the guest. */
@@ -1111,13 +1114,16 @@ export const GetVmPortsRequest: MessageFns<GetVmPortsRequest> = {
 };
 
 function createBaseGetVmPortsResponse(): GetVmPortsResponse {
-  return { ports: [] };
+  return { ports: [], forwards: [] };
 }
 
 export const GetVmPortsResponse: MessageFns<GetVmPortsResponse> = {
   encode(message: GetVmPortsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.ports) {
       ListeningPort.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.forwards) {
+      PortForward.encode(v!, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -1143,6 +1149,14 @@ export const GetVmPortsResponse: MessageFns<GetVmPortsResponse> = {
             message.ports.push(ListeningPort.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.forwards.push(PortForward.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1158,6 +1172,9 @@ export const GetVmPortsResponse: MessageFns<GetVmPortsResponse> = {
   fromJSON(object: any): GetVmPortsResponse {
     return {
       ports: globalThis.Array.isArray(object?.ports) ? object.ports.map((e: any) => ListeningPort.fromJSON(e)) : [],
+      forwards: globalThis.Array.isArray(object?.forwards)
+        ? object.forwards.map((e: any) => PortForward.fromJSON(e))
+        : [],
     };
   },
 
@@ -1165,6 +1182,9 @@ export const GetVmPortsResponse: MessageFns<GetVmPortsResponse> = {
     const obj: any = {};
     if (message.ports?.length) {
       obj.ports = message.ports.map((e) => ListeningPort.toJSON(e));
+    }
+    if (message.forwards?.length) {
+      obj.forwards = message.forwards.map((e) => PortForward.toJSON(e));
     }
     return obj;
   },
@@ -1175,6 +1195,7 @@ export const GetVmPortsResponse: MessageFns<GetVmPortsResponse> = {
   fromPartial<I extends Exact<DeepPartial<GetVmPortsResponse>, I>>(object: I): GetVmPortsResponse {
     const message = createBaseGetVmPortsResponse();
     message.ports = object.ports?.map((e) => ListeningPort.fromPartial(e)) || [];
+    message.forwards = object.forwards?.map((e) => PortForward.fromPartial(e)) || [];
     return message;
   },
 };

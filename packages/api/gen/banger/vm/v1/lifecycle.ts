@@ -60,7 +60,14 @@ export interface CreateVmRequest {
    */
   hypervisor: Hypervisor;
   /** Egress policy; unset means EGRESS_MODE_ALLOW. */
-  egress?: EgressPolicy | undefined;
+  egress?:
+    | EgressPolicy
+    | undefined;
+  /**
+   * Forward the guest's TCP listeners to the same port on host loopback;
+   * unset means true (`banger vm create --no-forward` sets false).
+   */
+  autoForward?: boolean | undefined;
 }
 
 export interface CreateVmResponse {
@@ -336,6 +343,7 @@ function createBaseCreateVmRequest(): CreateVmRequest {
     sshAuthorizedKeys: [],
     hypervisor: 0,
     egress: undefined,
+    autoForward: undefined,
   };
 }
 
@@ -373,6 +381,9 @@ export const CreateVmRequest: MessageFns<CreateVmRequest> = {
     }
     if (message.egress !== undefined) {
       EgressPolicy.encode(message.egress, writer.uint32(90).fork()).join();
+    }
+    if (message.autoForward !== undefined) {
+      writer.uint32(320).bool(message.autoForward);
     }
     return writer;
   },
@@ -478,6 +489,14 @@ export const CreateVmRequest: MessageFns<CreateVmRequest> = {
             message.egress = EgressPolicy.decode(reader, reader.uint32());
             continue;
           }
+          case 40: {
+            if (tag !== 320) {
+              break;
+            }
+
+            message.autoForward = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -523,6 +542,11 @@ export const CreateVmRequest: MessageFns<CreateVmRequest> = {
         : [],
       hypervisor: isSet(object.hypervisor) ? hypervisorFromJSON(object.hypervisor) : 0,
       egress: isSet(object.egress) ? EgressPolicy.fromJSON(object.egress) : undefined,
+      autoForward: isSet(object.autoForward)
+        ? globalThis.Boolean(object.autoForward)
+        : isSet(object.auto_forward)
+        ? globalThis.Boolean(object.auto_forward)
+        : undefined,
     };
   },
 
@@ -561,6 +585,9 @@ export const CreateVmRequest: MessageFns<CreateVmRequest> = {
     if (message.egress !== undefined) {
       obj.egress = EgressPolicy.toJSON(message.egress);
     }
+    if (message.autoForward !== undefined) {
+      obj.autoForward = message.autoForward;
+    }
     return obj;
   },
 
@@ -582,6 +609,7 @@ export const CreateVmRequest: MessageFns<CreateVmRequest> = {
     message.egress = (object.egress !== undefined && object.egress !== null)
       ? EgressPolicy.fromPartial(object.egress)
       : undefined;
+    message.autoForward = object.autoForward ?? undefined;
     return message;
   },
 };

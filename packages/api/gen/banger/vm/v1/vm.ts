@@ -7,6 +7,7 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Timestamp } from "../../../google/protobuf/timestamp.js";
+import { PortForward } from "./forward.js";
 
 /** EgressMode is what a guest may reach beyond banger's DNS on the gateway. */
 export enum EgressMode {
@@ -285,7 +286,13 @@ export interface Vm {
    * How the VM's hypervisor is confined, read live from the host kernel by
    * privhelper (GetVm only, while the VM runs; unset otherwise).
    */
-  jail?: VmJail | undefined;
+  jail?:
+    | VmJail
+    | undefined;
+  /** Host loopback ports relayed to this VM (GetVm only). */
+  forwards: PortForward[];
+  /** Guest listeners are forwarded to host loopback automatically. */
+  autoForward: boolean;
 }
 
 /** VmJail is the jail of a running VM's QEMU, as the host kernel reports it. */
@@ -381,10 +388,18 @@ export interface SshInfo {
   user: string;
   host: string;
   port: number;
-  /** Ready-to-run argv, e.g. ["ssh", "-i", KEY, "root@NAME.vm"]. */
+  /**
+   * Ready-to-run argv: ["banger", "vm", "ssh", NAME], which works in every
+   * network mode (through OpenTunnel when VMs live in a network namespace).
+   */
   command: string[];
   /** Host key fingerprints generated on first boot (SHA256:...). */
   hostKeyFingerprints: string[];
+  /**
+   * banger's private key that the guest authorises (group-readable by banger's
+   * users).
+   */
+  identityFile: string;
 }
 
 /** VmError is the last failure recorded on a VM. */
@@ -423,6 +438,8 @@ function createBaseVm(): Vm {
     files: undefined,
     egress: undefined,
     jail: undefined,
+    forwards: [],
+    autoForward: false,
   };
 }
 
@@ -505,6 +522,12 @@ export const Vm: MessageFns<Vm> = {
     }
     if (message.jail !== undefined) {
       VmJail.encode(message.jail, writer.uint32(242).fork()).join();
+    }
+    for (const v of message.forwards) {
+      PortForward.encode(v!, writer.uint32(250).fork()).join();
+    }
+    if (message.autoForward !== false) {
+      writer.uint32(256).bool(message.autoForward);
     }
     return writer;
   },
@@ -730,6 +753,22 @@ export const Vm: MessageFns<Vm> = {
             message.jail = VmJail.decode(reader, reader.uint32());
             continue;
           }
+          case 31: {
+            if (tag !== 250) {
+              break;
+            }
+
+            message.forwards.push(PortForward.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 32: {
+            if (tag !== 256) {
+              break;
+            }
+
+            message.autoForward = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -814,6 +853,14 @@ export const Vm: MessageFns<Vm> = {
       files: isSet(object.files) ? VmFiles.fromJSON(object.files) : undefined,
       egress: isSet(object.egress) ? EgressPolicy.fromJSON(object.egress) : undefined,
       jail: isSet(object.jail) ? VmJail.fromJSON(object.jail) : undefined,
+      forwards: globalThis.Array.isArray(object?.forwards)
+        ? object.forwards.map((e: any) => PortForward.fromJSON(e))
+        : [],
+      autoForward: isSet(object.autoForward)
+        ? globalThis.Boolean(object.autoForward)
+        : isSet(object.auto_forward)
+        ? globalThis.Boolean(object.auto_forward)
+        : false,
     };
   },
 
@@ -897,6 +944,12 @@ export const Vm: MessageFns<Vm> = {
     if (message.jail !== undefined) {
       obj.jail = VmJail.toJSON(message.jail);
     }
+    if (message.forwards?.length) {
+      obj.forwards = message.forwards.map((e) => PortForward.toJSON(e));
+    }
+    if (message.autoForward !== false) {
+      obj.autoForward = message.autoForward;
+    }
     return obj;
   },
 
@@ -941,6 +994,8 @@ export const Vm: MessageFns<Vm> = {
       ? EgressPolicy.fromPartial(object.egress)
       : undefined;
     message.jail = (object.jail !== undefined && object.jail !== null) ? VmJail.fromPartial(object.jail) : undefined;
+    message.forwards = object.forwards?.map((e) => PortForward.fromPartial(e)) || [];
+    message.autoForward = object.autoForward ?? false;
     return message;
   },
 };
@@ -1951,7 +2006,7 @@ export const ServiceCredential: MessageFns<ServiceCredential> = {
 };
 
 function createBaseSshInfo(): SshInfo {
-  return { user: "", host: "", port: 0, command: [], hostKeyFingerprints: [] };
+  return { user: "", host: "", port: 0, command: [], hostKeyFingerprints: [], identityFile: "" };
 }
 
 export const SshInfo: MessageFns<SshInfo> = {
@@ -1970,6 +2025,9 @@ export const SshInfo: MessageFns<SshInfo> = {
     }
     for (const v of message.hostKeyFingerprints) {
       writer.uint32(42).string(v!);
+    }
+    if (message.identityFile !== "") {
+      writer.uint32(50).string(message.identityFile);
     }
     return writer;
   },
@@ -2027,6 +2085,14 @@ export const SshInfo: MessageFns<SshInfo> = {
             message.hostKeyFingerprints.push(reader.string());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.identityFile = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2050,6 +2116,11 @@ export const SshInfo: MessageFns<SshInfo> = {
         : globalThis.Array.isArray(object?.host_key_fingerprints)
         ? object.host_key_fingerprints.map((e: any) => globalThis.String(e))
         : [],
+      identityFile: isSet(object.identityFile)
+        ? globalThis.String(object.identityFile)
+        : isSet(object.identity_file)
+        ? globalThis.String(object.identity_file)
+        : "",
     };
   },
 
@@ -2070,6 +2141,9 @@ export const SshInfo: MessageFns<SshInfo> = {
     if (message.hostKeyFingerprints?.length) {
       obj.hostKeyFingerprints = message.hostKeyFingerprints;
     }
+    if (message.identityFile !== "") {
+      obj.identityFile = message.identityFile;
+    }
     return obj;
   },
 
@@ -2083,6 +2157,7 @@ export const SshInfo: MessageFns<SshInfo> = {
     message.port = object.port ?? 0;
     message.command = object.command?.map((e) => e) || [];
     message.hostKeyFingerprints = object.hostKeyFingerprints?.map((e) => e) || [];
+    message.identityFile = object.identityFile ?? "";
     return message;
   },
 };

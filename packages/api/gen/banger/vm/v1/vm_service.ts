@@ -9,9 +9,11 @@ import {
   type CallOptions,
   type ChannelCredentials,
   Client,
+  type ClientDuplexStream,
   type ClientOptions,
   type ClientReadableStream,
   type ClientUnaryCall,
+  type handleBidiStreamingCall,
   type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
@@ -19,6 +21,16 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import {
+  ForwardPortRequest,
+  ForwardPortResponse,
+  OpenTunnelRequest,
+  OpenTunnelResponse,
+  SetAutoForwardRequest,
+  SetAutoForwardResponse,
+  UnforwardPortRequest,
+  UnforwardPortResponse,
+} from "./forward.js";
 import { CollectGarbageRequest, CollectGarbageResponse } from "./gc.js";
 import {
   ExecVmRequest,
@@ -286,6 +298,57 @@ export const VmServiceService = {
     responseSerialize: (value: GetVmPortsResponse): Buffer => Buffer.from(GetVmPortsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetVmPortsResponse => GetVmPortsResponse.decode(value),
   },
+  /**
+   * OpenTunnel relays one TCP connection to a guest port of a running VM over
+   * this call (how `banger vm ssh` reaches a VM in a network namespace).
+   */
+  openTunnel: {
+    path: "/banger.vm.v1.VmService/OpenTunnel" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: OpenTunnelRequest): Buffer => Buffer.from(OpenTunnelRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): OpenTunnelRequest => OpenTunnelRequest.decode(value),
+    responseSerialize: (value: OpenTunnelResponse): Buffer => Buffer.from(OpenTunnelResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): OpenTunnelResponse => OpenTunnelResponse.decode(value),
+  },
+  /**
+   * ForwardPort relays a host loopback port to a guest port until the VM
+   * stops or UnforwardPort; kept across vmd restarts.
+   */
+  forwardPort: {
+    path: "/banger.vm.v1.VmService/ForwardPort" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ForwardPortRequest): Buffer => Buffer.from(ForwardPortRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ForwardPortRequest => ForwardPortRequest.decode(value),
+    responseSerialize: (value: ForwardPortResponse): Buffer => Buffer.from(ForwardPortResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ForwardPortResponse => ForwardPortResponse.decode(value),
+  },
+  unforwardPort: {
+    path: "/banger.vm.v1.VmService/UnforwardPort" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UnforwardPortRequest): Buffer => Buffer.from(UnforwardPortRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UnforwardPortRequest => UnforwardPortRequest.decode(value),
+    responseSerialize: (value: UnforwardPortResponse): Buffer =>
+      Buffer.from(UnforwardPortResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UnforwardPortResponse => UnforwardPortResponse.decode(value),
+  },
+  /**
+   * SetAutoForward turns automatic forwarding of the guest's listeners (same
+   * port number on host loopback) on or off for one VM.
+   */
+  setAutoForward: {
+    path: "/banger.vm.v1.VmService/SetAutoForward" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetAutoForwardRequest): Buffer =>
+      Buffer.from(SetAutoForwardRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetAutoForwardRequest => SetAutoForwardRequest.decode(value),
+    responseSerialize: (value: SetAutoForwardResponse): Buffer =>
+      Buffer.from(SetAutoForwardResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetAutoForwardResponse => SetAutoForwardResponse.decode(value),
+  },
   /** GetVmStats returns the VM process's CPU and memory use with a short history. */
   getVmStats: {
     path: "/banger.vm.v1.VmService/GetVmStats" as const,
@@ -439,6 +502,22 @@ export interface VmServiceServer extends UntypedServiceImplementation {
    * NAME.vm:PORT address to reach each.
    */
   getVmPorts: handleUnaryCall<GetVmPortsRequest, GetVmPortsResponse>;
+  /**
+   * OpenTunnel relays one TCP connection to a guest port of a running VM over
+   * this call (how `banger vm ssh` reaches a VM in a network namespace).
+   */
+  openTunnel: handleBidiStreamingCall<OpenTunnelRequest, OpenTunnelResponse>;
+  /**
+   * ForwardPort relays a host loopback port to a guest port until the VM
+   * stops or UnforwardPort; kept across vmd restarts.
+   */
+  forwardPort: handleUnaryCall<ForwardPortRequest, ForwardPortResponse>;
+  unforwardPort: handleUnaryCall<UnforwardPortRequest, UnforwardPortResponse>;
+  /**
+   * SetAutoForward turns automatic forwarding of the guest's listeners (same
+   * port number on host loopback) on or off for one VM.
+   */
+  setAutoForward: handleUnaryCall<SetAutoForwardRequest, SetAutoForwardResponse>;
   /** GetVmStats returns the VM process's CPU and memory use with a short history. */
   getVmStats: handleUnaryCall<GetVmStatsRequest, GetVmStatsResponse>;
   /**
@@ -729,6 +808,69 @@ export interface VmServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetVmPortsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * OpenTunnel relays one TCP connection to a guest port of a running VM over
+   * this call (how `banger vm ssh` reaches a VM in a network namespace).
+   */
+  openTunnel(): ClientDuplexStream<OpenTunnelRequest, OpenTunnelResponse>;
+  openTunnel(options: Partial<CallOptions>): ClientDuplexStream<OpenTunnelRequest, OpenTunnelResponse>;
+  openTunnel(
+    metadata: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientDuplexStream<OpenTunnelRequest, OpenTunnelResponse>;
+  /**
+   * ForwardPort relays a host loopback port to a guest port until the VM
+   * stops or UnforwardPort; kept across vmd restarts.
+   */
+  forwardPort(
+    request: ForwardPortRequest,
+    callback: (error: ServiceError | null, response: ForwardPortResponse) => void,
+  ): ClientUnaryCall;
+  forwardPort(
+    request: ForwardPortRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ForwardPortResponse) => void,
+  ): ClientUnaryCall;
+  forwardPort(
+    request: ForwardPortRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ForwardPortResponse) => void,
+  ): ClientUnaryCall;
+  unforwardPort(
+    request: UnforwardPortRequest,
+    callback: (error: ServiceError | null, response: UnforwardPortResponse) => void,
+  ): ClientUnaryCall;
+  unforwardPort(
+    request: UnforwardPortRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UnforwardPortResponse) => void,
+  ): ClientUnaryCall;
+  unforwardPort(
+    request: UnforwardPortRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UnforwardPortResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * SetAutoForward turns automatic forwarding of the guest's listeners (same
+   * port number on host loopback) on or off for one VM.
+   */
+  setAutoForward(
+    request: SetAutoForwardRequest,
+    callback: (error: ServiceError | null, response: SetAutoForwardResponse) => void,
+  ): ClientUnaryCall;
+  setAutoForward(
+    request: SetAutoForwardRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetAutoForwardResponse) => void,
+  ): ClientUnaryCall;
+  setAutoForward(
+    request: SetAutoForwardRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetAutoForwardResponse) => void,
   ): ClientUnaryCall;
   /** GetVmStats returns the VM process's CPU and memory use with a short history. */
   getVmStats(
