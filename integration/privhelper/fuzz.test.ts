@@ -149,6 +149,11 @@ function requestFor(verb: Verb, g: Gen): object {
     case 'removeOverlay':
     case 'removeWorkDisk':
     case 'releaseVm':
+    case 'pauseHypervisor':
+    case 'resumeHypervisor':
+    case 'suspendHypervisor':
+    case 'describeSavedState':
+    case 'discardSavedState':
       return { vmId: g.str() };
     case 'applyNat':
       return { bridge: g.str(), cidr: g.str(), egressInterface: g.str() };
@@ -177,6 +182,7 @@ function requestFor(verb: Verb, g: Gen): object {
     case 'waitHypervisor':
       return { vmId: g.str(), ...(g.bool() ? { timeout: { seconds: g.bool() ? Math.floor(g.u32() % 3) : g.i64(), nanos: g.i32() } } : {}) };
     case 'launchHypervisor':
+    case 'restoreHypervisor':
       return {
         spec: H.HypervisorSpec.fromPartial({
           vmId: g.str(),
