@@ -8,6 +8,7 @@ import { VmEvents } from './events.js';
 import { guestHandlers } from './guest-handlers.js';
 import { lifecycleHandlers } from './lifecycle-handlers.js';
 import { queryHandlers } from './query-handlers.js';
+import { suspendHandlers } from './suspend-handlers.js';
 import type { HandlerDeps, VmUseCases } from './use-cases.js';
 import { VmView } from './vm-convert.js';
 import { vmServiceImplementation } from './vm-service.js';
@@ -39,6 +40,9 @@ const USE_CASE_FILES: Record<string, string> = {
   GetVmStats: 'stats',
   StreamVmConsole: 'console',
   CollectGarbage: 'collect-garbage',
+  PauseVm: 'pause',
+  ResumeVm: 'resume',
+  SuspendVm: 'suspend',
 };
 
 const lower = (rpc: string): string => rpc[0]?.toLowerCase() + rpc.slice(1);
@@ -68,6 +72,7 @@ describe('every VmService RPC in the proto has exactly one handler and one use c
       Object.keys(lifecycleHandlers(deps)),
       Object.keys(queryHandlers(deps)),
       Object.keys(guestHandlers(deps)),
+      Object.keys(suspendHandlers(deps)),
       Object.keys(operationHandlers({ log: deps.operations, runner: deps.runner, eventToProto: deps.events.stored })),
       ['getServerInfo'],
     ].flat();
