@@ -150,7 +150,7 @@ const savedStates = {
   hypervisor,
   states,
   runVmsDir: helper.runVmsDir,
-  suspend: new SuspendVm({ hypervisor, states, host: qemuHost }),
+  suspend: new SuspendVm({ hypervisor, states, host: qemuHost, checkRoom: (id, bytes) => disks.checkStateRoom(id, bytes) }),
   restore: new RestoreVm({ hypervisor, launch, states, host: qemuHost, baseImageOf: async (id) => (await disks.record(id))?.root?.image, limits: launchLimits, runVmsDir: helper.runVmsDir }),
 };
 

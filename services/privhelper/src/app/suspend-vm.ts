@@ -7,6 +7,8 @@ import type { SavedStates } from '../ports/stores.js';
 export interface SuspendVmDeps {
   hypervisor: () => Promise<Hypervisor>;
   states: SavedStates;
+  /** Refuses (RESOURCE_EXHAUSTED) when a state of `bytes` would not fit beside the VMs' disks. */
+  checkRoom: (vmId: string, bytes: number) => Promise<void>;
   /** This host's QEMU version and accelerator (the host probe's). */
   host: () => Promise<{ accel: string; qemuVersion: string }>;
 }
@@ -29,6 +31,8 @@ export class SuspendVm {
     const launched = await hv.launched(vmId);
     if (launched === undefined) throw new FailedPreconditionError('VM_NOT_RUNNING', `vm ${vmId} is not running`, { fields: { vm_id: vmId } });
     const compat = compatOf(launched.spec, launched.baseImage, { accel: launched.accel, qemuVersion: (await this.deps.host()).qemuVersion });
+    // A full-RAM stream is at most the guest's RAM plus a little device state.
+    await this.deps.checkRoom(vmId, (launched.spec.memoryMib + 16) * 1024 * 1024);
     const started = Date.now();
     const fh = await this.deps.states.openForSave(vmId);
     try {

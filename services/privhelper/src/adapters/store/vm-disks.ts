@@ -308,6 +308,27 @@ export class VmDiskStore {
   }
 
   /**
+   * Room for a suspended VM's saved state of up to `bytes` (its guest RAM): it must fit in the
+   * free space beside what the sparse work disks may still claim and what creates reserved, so
+   * a suspend can never fill the disk the VMs' own disks grow into.
+   */
+  async checkStateRoom(vmId: string, bytes: number): Promise<void> {
+    await this.quotaLock.run(async () => {
+      let unclaimed = 0;
+      for (const id of await this.vmIds()) {
+        const st = await lstat(path.join(this.layout.vmsDir, id, WORK_DISK)).catch(() => undefined);
+        if (st?.isFile()) unclaimed += Math.max(0, st.size - st.blocks * 512);
+      }
+      const free = await freeBytes(this.layout.vmsDir);
+      if (unclaimed + this.reservedBytes + bytes > free) {
+        throw new ResourceExhaustedError('STATE_DISK_FULL', `vm ${vmId}: its saved state needs up to ${bytes} bytes; ${free} are free and work disks may still claim ${unclaimed}`, {
+          fields: { vm_id: vmId, limit: 'free space' },
+        });
+      }
+    });
+  }
+
+  /**
    * Work disks are sparse: the total they may grow to must fit. Without a configured total,
    * the bytes every work disk could still claim, plus `extra`, must fit in the free space.
    */
