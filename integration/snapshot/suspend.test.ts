@@ -166,4 +166,14 @@ describe.skipIf(skip !== undefined)('privhelper: pause, resume, suspend to disk 
     expect(stopped).toMatchObject({ wasRunning: true, forced: false });
     expect(await readFile(res.process!.sockets!.consoleLogPath, 'utf8')).toContain(STOP_MARKER);
   }, 120_000);
+
+  it('removing a suspended VM\'s disk removes its saved state with it: the disk dir goes', async () => {
+    const again = (await f.call('launchHypervisor', { spec })).process!;
+    f.qemuPids.add(again.pid);
+    await waitForConsole(again.sockets!.consoleLogPath, READY_MARKER, 180_000);
+    await f.call('suspendHypervisor', { vmId });
+    await stat(stateFile());
+    expect(await f.call('removeOverlay', { vmId })).toMatchObject({ removed: true });
+    await expect(stat(`${f.helperState}/vms/${vmId}`)).rejects.toMatchObject({ code: 'ENOENT' });
+  }, 240_000);
 });

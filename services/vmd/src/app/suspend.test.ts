@@ -96,3 +96,26 @@ describe('SuspendVm and ResumeVm from disk', () => {
     expect(h.host.processes.size).toBe(0);
   });
 });
+
+describe('paused and suspended VMs across a vmd restart, and their deletion', () => {
+  it('reconciliation keeps a suspended VM suspended (no process by design) and a paused one paused', async () => {
+    const h = vmdHarness({ serviceMs: 10 });
+    await h.create({ name: 'sus' });
+    await h.create({ name: 'pau' });
+    await h.suspend('sus');
+    await h.pause('pau');
+    const report = await h.reconcile([]);
+    expect(report.vanished).toEqual([]);
+    expect(h.vm('sus')?.state).toBe('suspended');
+    expect(h.vm('pau')?.state).toBe('paused');
+  });
+
+  it('deleting a suspended VM removes it with its disks (its saved state lives with them)', async () => {
+    const h = vmdHarness({ serviceMs: 10 });
+    await h.create({ name: 'dev' });
+    await h.suspend('dev');
+    await h.delete('dev');
+    expect(h.vms()).toEqual([]);
+    expect(h.host.leftovers()).toEqual([]);
+  });
+});

@@ -284,6 +284,8 @@ export class QemuDriver implements Hypervisor {
     let qmp: QmpClient | undefined;
     try {
       qmp = await QmpClient.connect(run.qmpSocket, Math.min(timeoutMs, 5000));
+      // A paused guest cannot see ctrl-alt-delete: let it run so it can shut down.
+      if ((await qmp.queryStatus()).status === 'paused') await qmp.cont();
       await qmp.sendCtrlAltDelete();
       if (await waitForPidExit(h.pid, Math.max(0, timeoutMs - (Date.now() - started)))) {
         return this.stopped(vmId, 'graceful', started);

@@ -8,6 +8,9 @@ import { compatMismatch, SAVED_STATE_SCHEMA, type SavedStateCompat, type SavedSt
 const STATE = 'suspend.state';
 const META = 'suspend.json';
 
+/** Every file a saved state may leave in a VM's disk dir; it means nothing without the disks, so removing a disk removes these too. */
+export const SAVED_STATE_FILES = [STATE, `${STATE}.partial`, META, `${META}.partial`] as const;
+
 /**
  * A suspended VM's saved state (device state and guest RAM, as QEMU's migration stream wrote
  * it) in the VM's own root-only disk directory, on disk so it survives a reboot and is deleted

@@ -7,6 +7,7 @@ import { FailedPreconditionError, NotFoundError, ResourceExhaustedError } from '
 import { DISK_SIZE_ALIGN, type DiskInfo } from '../../domain/disk/disk.js';
 import { checkQcow2Header, QCOW2_HEADER_BYTES } from '../../domain/store/qcow2-header.js';
 import { validateVmId } from '../../domain/vmspec/spec.js';
+import { SAVED_STATE_FILES } from './saved-state.js';
 import { invalid } from '../../domain/vmspec/errors.js';
 import { withinBounds } from '../../domain/vmspec/bounds.js';
 import { Mutex } from '../net/mutex.js';
@@ -410,6 +411,8 @@ export class VmDiskStore {
     const dir = this.dirOf(vmId);
     if (!(await lstat(dir).catch(() => undefined))) return false;
     let removed = true;
+    // A saved state is only valid with the disks it was saved with.
+    for (const f of SAVED_STATE_FILES) await rm(path.join(dir, f), { force: true });
     await unlink(path.join(dir, name)).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
       removed = false;
