@@ -62,14 +62,16 @@ describe('SuspendVm and ResumeVm from disk', () => {
     expect(h.vm('dev')?.state).toBe('suspended');
   });
 
-  it('a failed save leaves the VM running as it was', async () => {
+  it('a failed save leaves the VM running as it was (vmd asks privhelper to resume it too)', async () => {
     const h = await runningVm();
     const before = h.vm('dev');
+    await h.host.pause(h.entity('dev')?.id ?? '');
     h.host.failOn('suspend');
     const { op, error } = await h.suspend('dev');
     expect(error).toBeDefined();
     expect(op.failure()).toMatchObject({ stage: 'save' });
     expect(h.vm('dev')).toEqual(before);
+    expect(h.host.paused.size).toBe(0);
   });
 
   it('a failed restore leaves no process and the VM suspended with its state, and can be retried', async () => {
@@ -108,6 +110,17 @@ describe('paused and suspended VMs across a vmd restart, and their deletion', ()
     expect(report.vanished).toEqual([]);
     expect(h.vm('sus')?.state).toBe('suspended');
     expect(h.vm('pau')?.state).toBe('paused');
+  });
+
+  it('a suspend that finished while vmd was down is found at start-up: the VM is suspended, not stopped', async () => {
+    const h = vmdHarness({ serviceMs: 10 });
+    await h.create({ name: 'dev' });
+    const id = h.entity('dev')?.id ?? '';
+    await h.host.suspend(id);
+    await h.reconcile([]);
+    expect(h.vm('dev')).toMatchObject({ state: 'suspended', pid: null });
+    expect((await h.resume('dev')).error).toBeUndefined();
+    expect(h.vm('dev')?.state).toBe('running');
   });
 
   it('deleting a suspended VM removes it with its disks (its saved state lives with them)', async () => {

@@ -9,7 +9,7 @@ import type { VmLocks } from './vm-locks.js';
 
 export interface SuspendVmDeps {
   vms: VmRepository;
-  host: Pick<HostHelper, 'suspend'>;
+  host: Pick<HostHelper, 'suspend' | 'resume'>;
   locks: VmLocks;
 }
 
@@ -25,17 +25,22 @@ export class SuspendVm {
     const { vms, host, locks } = this.deps;
     const found = await findVm(vms, cmd.ref);
     const stages = new StageRunner((e) => op.emit(e));
+    let saving = false;
     try {
       return await locks.with(found.id, 'suspend', async () => {
         const vm = await vms.getById(found.id);
         assertTransition(vm, 'suspended');
         await op.emit({ type: 'accepted', opId: op.opId, kind: 'vm_suspend', target: vm.name, targetId: vm.id });
+        saving = true;
         const state = await stages.run('save', `state and ${vm.memoryMib} MiB of RAM to disk`, () => host.suspend(vm.id));
+        saving = false;
         const done = await vms.transition(vm.id, 'suspended', { pid: null, stoppedAt: new Date() });
         await op.emit({ type: 'result', result: { vm: vmToJson(done), saved_state_bytes: state.sizeBytes, save_ms: state.saveMs } });
         return { targetId: vm.id, vmId: vm.id };
       });
     } catch (err) {
+      // privhelper resumes a VM whose save failed; if it went away mid-save, ask again (idempotent).
+      if (saving) await host.resume(found.id).catch(() => undefined);
       await op.emit(failureEvent(err, op.opId));
       throw err;
     }
