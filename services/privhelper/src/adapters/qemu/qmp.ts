@@ -88,10 +88,18 @@ export class QmpClient extends EventEmitter<{ event: [QmpEvent]; close: [] }> {
         return;
       }
       // The descriptor rides on the command's own bytes (SCM_RIGHTS), as QEMU's getfd expects.
+      const fail = (err: Error): void => {
+        this.pending.get(id)?.reject(err);
+        this.pending.delete(id);
+      };
       const sockFd = socketFdOf(this.sock);
-      if (sockFd === undefined) return reject(unavailable('QMP connection closed'));
-      const sent = sendFds(sockFd, bytes, [fd]);
-      if (sent < bytes.length) this.sock.write(bytes.subarray(sent));
+      if (sockFd === undefined) return fail(unavailable('QMP connection closed'));
+      try {
+        const sent = sendFds(sockFd, bytes, [fd]);
+        if (sent < bytes.length) this.sock.write(bytes.subarray(sent));
+      } catch (err) {
+        fail(unavailable(`QMP ${command}: the descriptor could not be sent: ${(err as Error).message}`, err));
+      }
     });
   }
 
