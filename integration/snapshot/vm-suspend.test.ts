@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { imagev1, vmv1 } from '@banger/api';
 import { ServiceClient } from '@banger/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../harness/daemons.js';
 import { collect, createVmStack, qemuPidsFor, vmUnsupportedReason, type VmStack } from '../vm/vmstack.js';
 
 /*
@@ -49,17 +50,23 @@ describe.skipIf(skip !== undefined)('vm pause, resume, suspend and resume across
 
   afterAll(async () => s?.close());
 
-  it('pause shows paused in list and show, resume runs it again with the same process', async () => {
+  it('pause shows paused in list and show, resume runs it again with the same process (through the CLI, --json)', async () => {
     const pids = await qemuPidsFor(vmId);
-    const paused = await s.vmd.unary('pauseVm', { ref: 'sus' });
-    expect(paused.vm?.state).toBe(vmv1.VmState.VM_STATE_PAUSED);
-    const listed = await s.vmd.unary('listVms', vmv1.ListVmsRequest.fromPartial({}));
-    expect(listed.vms.find((v) => v.name === 'sus')?.state).toBe(vmv1.VmState.VM_STATE_PAUSED);
-    const { items, error } = await collect(s.vmd.serverStream('resumeVm', { ref: 'sus', noWait: true }, { timeoutMs: 60_000 }));
-    expect(error).toBeUndefined();
-    expect(stagesOf(items.map((i) => i.event!))).toEqual(['resume']);
+    const paused = await runCli(s.stack, ['--json', 'vm', 'pause', 'sus']);
+    expect(paused.code).toBe(0);
+    expect((JSON.parse(paused.stdout) as { vm: { state: string } }).vm.state).toBe('VM_STATE_PAUSED');
+    const listed = await runCli(s.stack, ['--json', 'vm', 'list']);
+    expect((JSON.parse(listed.stdout) as { vms: { name: string; state: string }[] }).vms.find((v) => v.name === 'sus')?.state).toBe('VM_STATE_PAUSED');
+    const shown = await runCli(s.stack, ['vm', 'show', 'sus']);
+    expect(shown.stdout).toMatch(/state\s+paused/i);
+    const resumed = await runCli(s.stack, ['vm', 'resume', 'sus']);
+    expect(resumed.code).toBe(0);
     expect(await stateOf(s)).toBe(vmv1.VmState.VM_STATE_RUNNING);
     expect(await qemuPidsFor(vmId)).toEqual(pids);
+    const { items, error } = await collect(s.vmd.serverStream('resumeVm', { ref: 'sus', noWait: true }, { timeoutMs: 60_000 }));
+    // Resuming a running VM changes nothing and succeeds (idempotent, like pause).
+    expect(error).toBeUndefined();
+    expect(stagesOf(items.map((i) => i.event!))).toEqual(['resume']);
   }, 120_000);
 
   it('suspend frees the process; after every daemon stops and the run state is cleared, resume brings the same guest back', async () => {
