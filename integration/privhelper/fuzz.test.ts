@@ -149,6 +149,11 @@ function requestFor(verb: Verb, g: Gen): object {
     case 'removeOverlay':
     case 'removeWorkDisk':
     case 'releaseVm':
+    case 'pauseHypervisor':
+    case 'resumeHypervisor':
+    case 'suspendHypervisor':
+    case 'describeSavedState':
+    case 'discardSavedState':
       return { vmId: g.str() };
     case 'applyNat':
       return { bridge: g.str(), cidr: g.str(), egressInterface: g.str() };
@@ -177,6 +182,7 @@ function requestFor(verb: Verb, g: Gen): object {
     case 'waitHypervisor':
       return { vmId: g.str(), ...(g.bool() ? { timeout: { seconds: g.bool() ? Math.floor(g.u32() % 3) : g.i64(), nanos: g.i32() } } : {}) };
     case 'launchHypervisor':
+    case 'restoreHypervisor':
       return {
         spec: H.HypervisorSpec.fromPartial({
           vmId: g.str(),
@@ -235,7 +241,7 @@ describe.skipIf(skip !== undefined)('privhelper daemon: random field values for 
     const verbs = (Object.keys(helperv2.HelperServiceService) as (keyof typeof helperv2.HelperServiceService)[]).filter(
       (k): k is Verb => !helperv2.HelperServiceService[k].responseStream,
     );
-    expect(verbs).toHaveLength(28);
+    expect(verbs).toHaveLength(34);
     const outcomes = new Map<string, Map<string, number>>();
     const unexpected: string[] = [];
     for (const verb of verbs) {

@@ -7,6 +7,9 @@ import { createLogger, FailedPreconditionError, lookupGroupId, lookupUserId, Per
 import { join } from 'node:path';
 import { HostFacts } from './app/host-facts.js';
 import { LaunchVm } from './app/launch-vm.js';
+import { RestoreVm } from './app/restore-vm.js';
+import { SuspendVm } from './app/suspend-vm.js';
+import { SavedStateStore } from './adapters/store/saved-state.js';
 import { sweepBuildDir } from './app/sweep-build-dir.js';
 import { serveConnect } from './adapters/connect/connect-server.js';
 import { prepareHelperRoots } from './adapters/fs/helper-roots.js';
@@ -138,6 +141,20 @@ const launch = new LaunchVm({
   maxGuestMemoryMib: Math.floor((totalmem() / 1024 / 1024) * (quotas.maxGuestMemoryPercent / 100)),
 });
 
+const states = new SavedStateStore((id) => disks.dirOf(id));
+const qemuHost = async (): Promise<{ accel: string; qemuVersion: string }> => {
+  const caps = await hostFacts.capabilities();
+  return { accel: caps.accel, qemuVersion: caps.qemuVersion ?? 'unknown' };
+};
+const launchLimits = { minMemoryMib: vmBounds.memoryMib.min, maxMemoryMib: vmBounds.memoryMib.max, minVcpus: vmBounds.vcpus.min, maxVcpus: vmBounds.vcpus.max };
+const savedStates = {
+  hypervisor,
+  states,
+  runVmsDir: helper.runVmsDir,
+  suspend: new SuspendVm({ hypervisor, states, host: qemuHost, checkRoom: (id, bytes) => disks.checkStateRoom(id, bytes) }),
+  restore: new RestoreVm({ hypervisor, launch, states, host: qemuHost, baseImageOf: async (id) => (await disks.record(id))?.root?.image, limits: launchLimits, runVmsDir: helper.runVmsDir }),
+};
+
 logger.info({ config: config.source, allowed_uids: [...allowed], socket: config.privhelper.socket, state_root: helper.stateRoot }, 'privhelper starting');
 await sweepBuildDir(helper.buildDir, logger);
 
@@ -172,6 +189,7 @@ await runGrpcDaemon({
     kernels: { kernels, inUse: async () => (await hypervisor()).runningKernels() },
     network: network.handlers(),
     held: { disks, taps: network, hypervisor, runVmsDir: helper.runVmsDir },
+    savedStates,
   }),
   descriptorSetPath,
   logPrefix: 'helper rpc',

@@ -23,6 +23,9 @@ import { ExecVm } from './app/exec.js';
 import { GetVm } from './app/get.js';
 import { Janitor } from './app/janitor.js';
 import { KillVm } from './app/kill.js';
+import { PauseVm } from './app/pause.js';
+import { ResumeVm } from './app/resume.js';
+import { SuspendVm } from './app/suspend.js';
 import { ListVms } from './app/list.js';
 import { GetVmPorts } from './app/ports.js';
 import { PromoteVm } from './app/promote.js';
@@ -74,6 +77,9 @@ export function vmUseCases(
     stopVm,
     restartVm: new RestartVm({ stop: stopVm, start: startVm }),
     killVm: new KillVm(deps),
+    pauseVm: new PauseVm(deps),
+    resumeVm: new ResumeVm(deps),
+    suspendVm: new SuspendVm(deps),
     deleteVm,
     pruneVms: new PruneVms({ vms: deps.vms, deleteVm }),
     getVm: new GetVm(deps),

@@ -28,6 +28,9 @@ import { vmCreateCommand } from './vm-create.js';
 import { vmDeleteCommand } from './vm-delete.js';
 import { vmExecCommand } from './vm-exec.js';
 import { vmKillCommand } from './vm-kill.js';
+import { vmPauseCommand } from './vm-pause.js';
+import { vmResumeCommand } from './vm-resume.js';
+import { vmSuspendCommand } from './vm-suspend.js';
 import { vmListCommand } from './vm-list.js';
 import { vmPortsCommand } from './vm-ports.js';
 import { vmForwardCommand, vmUnforwardCommand } from './vm-forward.js';
@@ -55,6 +58,9 @@ export const COMMANDS: readonly CommandSpec[] = [
   vmStopCommand,
   vmRestartCommand,
   vmKillCommand,
+  vmPauseCommand,
+  vmResumeCommand,
+  vmSuspendCommand,
   vmDeleteCommand,
   vmPruneCommand,
   vmExecCommand,

@@ -5,7 +5,7 @@ import { asObject, toJsonParam } from '../json.js';
 import { alreadyExists, findByRef } from './ref.js';
 
 /** vmd decides the state machine; the store only persists the label. */
-export type VmState = 'creating' | 'stopped' | 'starting' | 'running' | 'stopping' | 'deleting' | 'error';
+export type VmState = 'creating' | 'stopped' | 'starting' | 'running' | 'stopping' | 'deleting' | 'error' | 'paused' | 'suspended';
 
 export interface VmRecord {
   id: string;

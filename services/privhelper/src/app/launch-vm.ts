@@ -25,16 +25,17 @@ export class LaunchVm {
 
   constructor(private readonly deps: LaunchVmDeps) {}
 
-  run(req: LaunchRequest): Promise<VmHandle> {
+  /** `incoming`: start paused, waiting for a saved state (RestoreVm feeds it). */
+  run(req: LaunchRequest, opts: { incoming?: boolean } = {}): Promise<VmHandle> {
     const next = this.queue.then(
-      () => this.launch(req),
-      () => this.launch(req),
+      () => this.launch(req, opts.incoming === true),
+      () => this.launch(req, opts.incoming === true),
     );
     this.queue = next.catch(() => undefined);
     return next;
   }
 
-  private async launch(req: LaunchRequest): Promise<VmHandle> {
+  private async launch(req: LaunchRequest, incoming: boolean): Promise<VmHandle> {
     const { deps } = this;
     const spec = validateLaunchSpec(req, deps.runVmsDir, deps.limits);
     const hv = await deps.hypervisor();
@@ -58,7 +59,7 @@ export class LaunchVm {
     const kernel = await deps.kernels.paths(spec.kernel, 'spec.kernel');
     const disks = await deps.disks.openForLaunch(spec.vmId, spec.workDisk);
     try {
-      return await hv.launch({ spec, kernelPath: kernel.vmlinux, initrdPath: kernel.initrd, disks, ...(net ? { net } : {}) });
+      return await hv.launch({ spec, kernelPath: kernel.vmlinux, initrdPath: kernel.initrd, disks, ...(net ? { net } : {}), ...(incoming ? { incoming } : {}) });
     } finally {
       await disks.close();
     }

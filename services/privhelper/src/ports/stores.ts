@@ -1,3 +1,5 @@
+import type { FileHandle } from 'node:fs/promises';
+import type { SavedStateCompat, SavedStateMeta } from '../domain/hypervisor/saved-state.js';
 import type { LaunchInput, StopOutcome } from '../domain/hypervisor/driver.js';
 import type { KernelRef } from '../domain/store/ids.js';
 
@@ -46,4 +48,13 @@ export interface HeldProcesses {
   kill(vmId: string): Promise<StopOutcome>;
   /** Deletes the run dir of a VM that does not run. */
   remove(vmId: string): Promise<{ removed: boolean }>;
+}
+
+/** A VM's saved state on disk (suspend): sealed with its record, checked before a restore. */
+export interface SavedStates {
+  openForSave(vmId: string): Promise<FileHandle>;
+  commit(vmId: string, fh: FileHandle, compat: SavedStateCompat, saveMs: number): Promise<SavedStateMeta>;
+  openForRestore(vmId: string, here: SavedStateCompat): Promise<{ fh: FileHandle; meta: SavedStateMeta }>;
+  discard(vmId: string): Promise<boolean>;
+  dropPartial(vmId: string): Promise<void>;
 }

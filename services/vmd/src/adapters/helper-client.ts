@@ -2,7 +2,7 @@ import { helperv2 } from '@banger/api';
 import { msToDuration, RpcError, ServiceClient } from '@banger/runtime';
 import type { EgressPolicy } from '../domain/egress.js';
 import type { DnsRecord } from '../domain/vm.js';
-import type { DiskSource, GuestNetwork, HostHelper, HostHoldings, HostReadiness, LaunchInput, ReleasedVm, VmDisk, VmProcess } from '../ports/host.js';
+import type { DiskSource, GuestNetwork, HostHelper, HostHoldings, HostReadiness, LaunchInput, ReleasedVm, SavedStateView, VmDisk, VmProcess } from '../ports/host.js';
 
 function toProcess(p: helperv2.HypervisorProcess | undefined): VmProcess {
   const out: VmProcess = { pid: p?.pid ?? 0, agentSocket: p?.sockets?.agentPath ?? '', consoleLog: p?.sockets?.consoleLogPath ?? '' };
@@ -90,24 +90,30 @@ export class HelperClient implements HostHelper {
   }
 
   async launch(input: LaunchInput): Promise<VmProcess> {
-    const res = await this.client.unary(
-      'launchHypervisor',
-      helperv2.LaunchHypervisorRequest.fromPartial({
-        spec: {
-          vmId: input.vmId,
-          kind: helperv2.HypervisorKind.HYPERVISOR_KIND_QEMU,
-          accel: helperv2.Accel.ACCEL_AUTO,
-          memoryMib: input.memoryMib,
-          vcpus: input.vcpus,
-          kernel: input.kernel,
-          cmdline: input.cmdline,
-          workDisk: true,
-          network: { mac: input.mac },
-        },
-      }),
-      { timeoutMs: 60_000 },
-    );
+    const res = await this.client.unary('launchHypervisor', helperv2.LaunchHypervisorRequest.fromPartial({ spec: specOf(input) }), { timeoutMs: 60_000 });
     return toProcess(res.process);
+  }
+
+  async pause(vmId: string): Promise<boolean> {
+    return (await this.client.unary('pauseHypervisor', { vmId })).wasRunning;
+  }
+
+  async resume(vmId: string): Promise<boolean> {
+    return (await this.client.unary('resumeHypervisor', { vmId })).wasPaused;
+  }
+
+  async suspend(vmId: string): Promise<SavedStateView> {
+    return savedStateOf((await this.client.unary('suspendHypervisor', { vmId }, { timeoutMs: 180_000 })).state);
+  }
+
+  async restore(input: LaunchInput): Promise<VmProcess & { state: SavedStateView }> {
+    const res = await this.client.unary('restoreHypervisor', helperv2.RestoreHypervisorRequest.fromPartial({ spec: specOf(input) }), { timeoutMs: 180_000 });
+    return { ...toProcess(res.process), state: savedStateOf(res.state) };
+  }
+
+  async savedState(vmId: string): Promise<SavedStateView | undefined> {
+    const { state } = await this.client.unary('describeSavedState', { vmId });
+    return state === undefined ? undefined : savedStateOf(state);
   }
 
   async stop(vmId: string, timeoutMs: number): Promise<{ wasRunning: boolean; forced: boolean }> {
@@ -145,4 +151,24 @@ export class HelperClient implements HostHelper {
   close(): void {
     this.client.close();
   }
+}
+
+/** The wire spec of a launch; a restore sends the same one. */
+function specOf(input: LaunchInput): helperv2.HypervisorSpec {
+  return helperv2.HypervisorSpec.fromPartial({
+    vmId: input.vmId,
+    kind: helperv2.HypervisorKind.HYPERVISOR_KIND_QEMU,
+    accel: helperv2.Accel.ACCEL_AUTO,
+    memoryMib: input.memoryMib,
+    vcpus: input.vcpus,
+    kernel: input.kernel,
+    cmdline: input.cmdline,
+    workDisk: true,
+    network: { mac: input.mac },
+  });
+}
+
+function savedStateOf(s: helperv2.SavedState | undefined): SavedStateView {
+  const d = s?.saveDuration;
+  return { sizeBytes: s?.sizeBytes ?? 0, saveMs: d ? d.seconds * 1000 + Math.floor(d.nanos / 1e6) : 0, savedAt: s?.savedAt };
 }

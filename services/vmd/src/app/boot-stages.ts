@@ -113,6 +113,20 @@ export class BootStages {
     });
   }
 
+  /**
+   * Restores a suspended VM from its saved state (privhelper checks the file and what it was
+   * saved on); until the operation succeeds, a failure kills the restored process.
+   */
+  async restore(vm: Vm): Promise<Vm> {
+    const { host, vms, subnet, sshPublicKey } = this.deps;
+    return this.stages.run('restore', `saved state of ${vm.memoryMib} MiB`, async () => {
+      const p = await host.restore(launchInputFor(vm, subnet, sshPublicKey));
+      this.consoleLog = p.consoleLog;
+      await this.rollback.add('process', String(p.pid), async () => void (await host.kill(vm.id)));
+      return vms.update(vm.id, { pid: p.pid, files: { ...vm.files, agentSocket: p.agentSocket, consoleLog: p.consoleLog } });
+    });
+  }
+
   /** Waits until the guest agent answers, then authorises the user's own keys through it. */
   async agent(vm: Vm, sshKeys: readonly string[]): Promise<void> {
     const { agent, timeouts } = this.deps;

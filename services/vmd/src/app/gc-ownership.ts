@@ -2,7 +2,7 @@ import type { Operation, OperationResource } from '@banger/store/operations';
 import type { Vm, VmState } from '../domain/vm.js';
 
 /** States in which a VM uses its process, tap and DNS record. */
-const LIVE: readonly VmState[] = ['starting', 'running', 'stopping'];
+const LIVE: readonly VmState[] = ['starting', 'running', 'paused', 'stopping'];
 
 /**
  * Who owns a resource a finished operation could not undo: `vm` when the VM took it over

@@ -51,11 +51,16 @@ export class Reconcile {
     }
 
     for (const vm of await vms.list()) {
-      if (vm.state === 'stopped' || vm.state === 'error') continue;
+      // A suspended VM has no process by design: its saved state is on disk.
+      if (vm.state === 'stopped' || vm.state === 'error' || vm.state === 'suspended') continue;
       const proc = await host.find(vm.id);
       if (proc) {
         report.rediscovered.push(vm.id);
-        await vms.transition(vm.id, 'running', { pid: proc.pid, files: { ...vm.files, agentSocket: proc.agentSocket, consoleLog: proc.consoleLog } });
+        await vms.transition(vm.id, vm.state === 'paused' ? 'paused' : 'running', { pid: proc.pid, files: { ...vm.files, agentSocket: proc.agentSocket, consoleLog: proc.consoleLog } });
+      } else if (['running', 'paused', 'starting'].includes(vm.state) && (await host.savedState(vm.id).catch(() => undefined))) {
+        // A suspend that finished while vmd was down (or a restore that failed): the state is on disk.
+        report.vanished.push(vm.id);
+        await vms.transition(vm.id, 'suspended', { pid: null, stoppedAt: new Date() });
       } else {
         report.vanished.push(vm.id);
         await vms.transition(vm.id, 'stopped', { pid: null, stoppedAt: new Date() });

@@ -35,6 +35,7 @@ export class StartVm {
       return await deps.locks.with(found.id, 'start', async () => {
         const vm0 = await deps.vms.getById(found.id);
         if (vm0.state === 'running') throw new FailedPreconditionError('VM_ALREADY_RUNNING', `vm ${vm0.name} is already running`);
+        if (vm0.state === 'suspended') throw new FailedPreconditionError('VM_SUSPENDED', `vm ${vm0.name} is suspended: resume it (banger vm resume ${vm0.name})`, { fields: { vm: vm0.name } });
         assertTransition(vm0, 'starting');
         await op.emit({ type: 'accepted', opId: op.opId, kind: 'vm_start', target: vm0.name, targetId: vm0.id });
         starting = true;

@@ -21,7 +21,9 @@ describe('the VM state machine', () => {
   });
 
   it('gives the store the states a write may start from', () => {
-    expect(statesAllowedInto('starting').sort()).toEqual(['error', 'starting', 'stopped']);
+    expect(statesAllowedInto('starting').sort()).toEqual(['error', 'starting', 'stopped', 'suspended']);
+    expect(statesAllowedInto('paused').sort()).toEqual(['paused', 'running']);
+    expect(statesAllowedInto('suspended').sort()).toEqual(['paused', 'running', 'starting', 'suspended']);
     expect(statesAllowedInto('running')).not.toContain('stopped');
   });
 });

@@ -10,13 +10,18 @@ import type { Vm, VmState } from './vm.js';
  * creating → running (create done; a failed create deletes the row)
  * stopped/error → starting → running, or back to stopped when the start fails
  * running → stopping → stopped; running → stopped (kill, or its hypervisor vanished)
+ * running ⇄ paused (vCPUs stopped in memory; a paused VM may also be stopped, killed, suspended)
+ * running/paused → suspended (state and RAM on disk, no process) → starting → running (resume),
+ * or back to suspended when the restore fails (the saved state is kept)
  * any → deleting (its row then goes); reconciliation may find a creating, stopping or
  * deleting VM running or gone after a crash, and records what it found.
  */
 export const TRANSITIONS: Readonly<Record<VmState, readonly VmState[]>> = {
   creating: ['running', 'stopped', 'deleting'],
-  starting: ['running', 'stopped', 'deleting'],
-  running: ['stopping', 'stopped', 'deleting'],
+  starting: ['running', 'stopped', 'suspended', 'deleting'],
+  running: ['stopping', 'stopped', 'paused', 'suspended', 'deleting'],
+  paused: ['running', 'stopping', 'stopped', 'suspended', 'deleting'],
+  suspended: ['starting', 'stopped', 'deleting'],
   stopping: ['stopped', 'running', 'deleting'],
   stopped: ['starting', 'deleting'],
   deleting: ['running', 'stopped'],

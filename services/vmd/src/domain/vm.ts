@@ -7,9 +7,9 @@ import type { ForwardSettings } from './forward.js';
  * keeps it as a row with JSON columns; adapters/vm-repo.ts maps between the two, so nothing in
  * app/ reads an untyped bag.
  */
-export type VmState = 'creating' | 'starting' | 'running' | 'stopping' | 'stopped' | 'deleting' | 'error';
+export type VmState = 'creating' | 'starting' | 'running' | 'stopping' | 'stopped' | 'deleting' | 'error' | 'paused' | 'suspended';
 
-export const VM_STATES: readonly VmState[] = ['creating', 'starting', 'running', 'stopping', 'stopped', 'deleting', 'error'];
+export const VM_STATES: readonly VmState[] = ['creating', 'starting', 'running', 'stopping', 'stopped', 'deleting', 'error', 'paused', 'suspended'];
 
 /** The only hypervisor this vmd runs. */
 export type Hypervisor = 'qemu';

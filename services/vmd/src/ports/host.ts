@@ -98,10 +98,27 @@ export interface HostHelper {
   kill(vmId: string): Promise<{ wasRunning: boolean }>;
   find(vmId: string): Promise<VmProcess | undefined>;
   list(): Promise<(VmProcess & { vmId: string })[]>;
+  /** Stops the vCPUs in memory; false when already paused. */
+  pause(vmId: string): Promise<boolean>;
+  /** Runs a paused VM's vCPUs again; false when it was running. */
+  resume(vmId: string): Promise<boolean>;
+  /** Saves state and RAM to privhelper's disk and ends the process. */
+  suspend(vmId: string): Promise<SavedStateView>;
+  /** Starts a suspended VM from its saved state (same input as its launch); the state is deleted once restored. */
+  restore(input: LaunchInput): Promise<VmProcess & { state: SavedStateView }>;
+  /** A VM's saved state, if it has one. */
+  savedState(vmId: string): Promise<SavedStateView | undefined>;
   /** What privhelper holds per VM, read from the host (not from any record): finds orphans. */
   listHeld(): Promise<HostHoldings>;
   /** Gives up everything privhelper holds for a VM (process, tap, disk and run dirs). */
   releaseVm(vmId: string): Promise<ReleasedVm>;
+}
+
+/** A suspended VM's saved state as privhelper reports it. */
+export interface SavedStateView {
+  sizeBytes: number;
+  saveMs: number;
+  savedAt: Date | undefined;
 }
 
 export interface HeldVm {

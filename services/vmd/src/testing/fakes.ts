@@ -2,7 +2,7 @@ import { AlreadyExistsError, FailedPreconditionError, NotFoundError, Unavailable
 import { statesAllowedInto } from '../domain/vm-state.js';
 import { dnsRecordsOf, type DnsRecord, type NewVm, type Vm, type VmPatch, type VmState } from '../domain/vm.js';
 import type { GuestAgent, GuestExecOptions, GuestExecResult } from '../ports/agent.js';
-import type { DiskSource, GuestNetwork, HostHelper, HostHoldings, HostReadiness, LaunchInput, ReleasedVm, VmDisk, VmProcess } from '../ports/host.js';
+import type { DiskSource, GuestNetwork, HostHelper, HostHoldings, HostReadiness, LaunchInput, ReleasedVm, SavedStateView, VmDisk, VmProcess } from '../ports/host.js';
 import type { ImageCatalog, ResolvedImage } from '../ports/images.js';
 import type { VmFilter, VmRepository } from '../ports/vms.js';
 import type { EgressPolicy } from '../domain/egress.js';
@@ -149,6 +149,53 @@ export class FakeHost implements HostHelper {
   async kill(vmId: string): Promise<{ wasRunning: boolean }> {
     this.enter('kill', vmId);
     return { wasRunning: this.processes.delete(vmId) };
+  }
+
+  readonly paused = new Set<string>();
+  /** Saved states of suspended VMs, keyed by VM id. */
+  readonly saved = new Map<string, SavedStateView>();
+
+  async pause(vmId: string): Promise<boolean> {
+    this.enter('pause', vmId);
+    this.requireProcess(vmId);
+    if (this.paused.has(vmId)) return false;
+    this.paused.add(vmId);
+    return true;
+  }
+
+  async resume(vmId: string): Promise<boolean> {
+    this.enter('resume', vmId);
+    this.requireProcess(vmId);
+    return this.paused.delete(vmId);
+  }
+
+  async suspend(vmId: string): Promise<SavedStateView> {
+    this.enter('suspend', vmId);
+    this.requireProcess(vmId);
+    const state = { sizeBytes: 4096, saveMs: 5, savedAt: new Date() };
+    this.saved.set(vmId, state);
+    this.processes.delete(vmId);
+    this.paused.delete(vmId);
+    return state;
+  }
+
+  async restore(input: LaunchInput): Promise<VmProcess & { state: SavedStateView }> {
+    this.enter('restore', input.vmId);
+    const state = this.saved.get(input.vmId);
+    if (state === undefined) throw new FailedPreconditionError('NO_SAVED_STATE', `vm ${input.vmId} has no saved state`);
+    const proc = { pid: this.nextPid++, agentSocket: `/run/vms/${input.vmId}/agent.sock`, consoleLog: `/run/vms/${input.vmId}/console.log` };
+    this.processes.set(input.vmId, proc);
+    this.saved.delete(input.vmId);
+    return { ...proc, state };
+  }
+
+  async savedState(vmId: string): Promise<SavedStateView | undefined> {
+    this.enter('savedState', vmId);
+    return this.saved.get(vmId);
+  }
+
+  private requireProcess(vmId: string): void {
+    if (!this.processes.has(vmId)) throw new FailedPreconditionError('VM_NOT_RUNNING', `vm ${vmId} is not running`);
   }
 
   async find(vmId: string): Promise<VmProcess | undefined> {

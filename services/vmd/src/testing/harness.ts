@@ -6,6 +6,9 @@ import { DeleteVm } from '../app/delete.js';
 import { GetVm } from '../app/get.js';
 import { Reconcile, type ReconcileReport } from '../app/reconcile.js';
 import { StartVm } from '../app/start.js';
+import { PauseVm } from '../app/pause.js';
+import { ResumeVm } from '../app/resume.js';
+import { SuspendVm } from '../app/suspend.js';
 import { StopVm } from '../app/stop.js';
 import { VmLocks } from '../app/vm-locks.js';
 import { SetVmEgress } from '../app/set-egress.js';
@@ -72,6 +75,9 @@ export function vmdHarness(opts: { serviceMs?: number; gate?: StageGate } = {}) 
   const stopVm = new StopVm(deps);
   const deleteVm = new DeleteVm(deps);
   const getVm = new GetVm(deps);
+  const pauseVm = new PauseVm(deps);
+  const resumeVm = new ResumeVm(deps);
+  const suspendVm = new SuspendVm(deps);
   const view = (v: Vm): VmView => ({ id: v.id, name: v.name, state: v.state, pid: v.pid, tap: v.network.tap, ipv4: v.network.ipv4 });
   const full = (cmd: Partial<CreateVmCommand> & { name: string }): CreateVmCommand => ({
     image: '',
@@ -107,6 +113,28 @@ export function vmdHarness(opts: { serviceMs?: number; gate?: StageGate } = {}) 
     async start(ref: string, opt: { noWait?: boolean } = {}, op = new RecordingOperation()): Promise<{ op: RecordingOperation; error: unknown }> {
       try {
         await startVm.run({ ref, noWait: opt.noWait ?? false }, op);
+        return { op, error: undefined };
+      } catch (error) {
+        return { op, error: clientError(error) };
+      }
+    },
+
+    async pause(ref: string): Promise<VmView> {
+      return view(await asClientSees(pauseVm.run({ ref })));
+    },
+
+    async resume(ref: string, op = new RecordingOperation()): Promise<{ op: RecordingOperation; error: unknown }> {
+      try {
+        await resumeVm.run({ ref, noWait: false }, op);
+        return { op, error: undefined };
+      } catch (error) {
+        return { op, error: clientError(error) };
+      }
+    },
+
+    async suspend(ref: string, op = new RecordingOperation()): Promise<{ op: RecordingOperation; error: unknown }> {
+      try {
+        await suspendVm.run({ ref }, op);
         return { op, error: undefined };
       } catch (error) {
         return { op, error: clientError(error) };

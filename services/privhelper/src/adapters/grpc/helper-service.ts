@@ -9,6 +9,7 @@ import { hostCapabilitiesToProto } from './host-convert.js';
 import { hypervisorHandlers, type HypervisorDeps } from './hypervisor-handlers.js';
 import { imageHandlers, type ImageHandlerDeps } from './image-handlers.js';
 import { kernelHandlers, type KernelHandlerDeps } from './kernel-handlers.js';
+import { savedStateHandlers, type SavedStateHandlerDeps } from './saved-state-handlers.js';
 
 export interface HelperServiceDeps {
   hostFacts: HostFacts;
@@ -18,6 +19,7 @@ export interface HelperServiceDeps {
   kernels: KernelHandlerDeps;
   network: Record<string, unknown>;
   held: HeldHandlerDeps;
+  savedStates: SavedStateHandlerDeps;
 }
 
 /** The service definition privhelper serves. */
@@ -40,5 +42,6 @@ export function helperServiceImplementation(deps: HelperServiceDeps): UntypedSer
     ...kernelHandlers(deps.kernels),
     ...deps.network,
     ...heldHandlers(deps.held),
+    ...savedStateHandlers(deps.savedStates),
   });
 }

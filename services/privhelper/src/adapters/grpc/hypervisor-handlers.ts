@@ -62,7 +62,7 @@ function toExit(e: ExitView | undefined): helperv2.ExitInfo | undefined {
 }
 
 /** A handle with its live jail, as every verb that names a process reports it. */
-async function toProcess(hv: Hypervisor, h: VmHandle, runVmsDir: string): Promise<helperv2.HypervisorProcess> {
+export async function toProcess(hv: Hypervisor, h: VmHandle, runVmsDir: string): Promise<helperv2.HypervisorProcess> {
   const paths = vmRunPaths(runVmsDir, h.vmId);
   const jail = toJail(await hv.jail(h.vmId));
   return {

@@ -61,6 +61,12 @@ describe('buildQemuArgv', () => {
     expect(argv[argv.indexOf('-sandbox') + 1]).toBe(SANDBOX);
   });
 
+  it('starts paused waiting for a saved state only for a restore (-incoming defer, the stream then comes by getfd)', () => {
+    expect(buildQemuArgv(spec, true, jailed)).not.toContain('-incoming');
+    const argv = buildQemuArgv(spec, true, { ...jailed, incoming: true });
+    expect(argv.slice(-2)).toEqual(['-incoming', 'defer']);
+  });
+
   it('uses -accel kvm -cpu host and no tsc_early_khz under KVM; no -sandbox only when told', () => {
     const argv = buildQemuArgv(spec, true, { ...jailed, accel: 'kvm', sandbox: false });
     expect(argv.slice(argv.indexOf('-accel'), argv.indexOf('-accel') + 4)).toEqual(['-accel', 'kvm', '-cpu', 'host']);

@@ -14,6 +14,8 @@ export interface QemuArgvOptions {
   /** Kernel and initrd as QEMU sees them: their jail paths, or the host's without a mount namespace. */
   readonly kernel: string;
   readonly initrd: string;
+  /** Start paused, waiting for a saved state (`-incoming defer`, fed later through an fd). */
+  readonly incoming?: boolean;
 }
 
 /**
@@ -80,6 +82,7 @@ export function buildQemuArgv(spec: LaunchSpec, net: boolean, opts: QemuArgvOpti
   argv.push('-serial', 'stdio');
   argv.push('-chardev', `socket,id=qmp0,fd=${FD.qmp},server=on,wait=off`);
   argv.push('-mon', 'chardev=qmp0,mode=control');
+  if (opts.incoming === true) argv.push('-incoming', 'defer');
   return argv;
 }
 

@@ -7,6 +7,7 @@ import { vmRunPaths, type VmRunPaths } from '../../domain/hypervisor/rundir.js';
 import { allocateUid, inJailRange, JAIL_LAYERS, jailerArgs, layerUnavailable, type JailConfig, type JailLayer, type JailPlan } from '../../domain/hypervisor/jail.js';
 import { VmHostError } from '../../domain/vmspec/errors.js';
 import type { LaunchInput } from '../../domain/hypervisor/driver.js';
+import type { LaunchSpec } from '../../domain/vmspec/spec.js';
 import { VM_ID_RE, validateVmId } from '../../domain/vmspec/spec.js';
 import { spawnProcess } from '@banger/proc';
 import { prepareVmCgroups, removeVmCgroups, type CgroupEnv, type VmCgroups } from '../proc/cgroup.js';
@@ -15,6 +16,7 @@ import { buildQemuArgv, FD, JAIL_INITRD, JAIL_KERNEL } from './argv.js';
 import { inspectJail } from './jail-inspect.js';
 import { firstLine, isOurQemu, lastLine, readExit, readRecord, type JailRecord, type LaunchRecord } from './launch-record.js';
 import { QmpClient } from './qmp.js';
+import { loadVmState, pauseVcpus, quitVm, resumeVcpus, saveVmState } from './vm-state-ops.js';
 
 export interface QemuDriverConfig {
   readonly qemuPath: string;
@@ -72,6 +74,44 @@ export class QemuDriver implements Hypervisor {
     return this.serialised(vmId, () => this.removeLocked(vmId));
   }
 
+  pause(vmId: string): Promise<boolean> {
+    return this.serialised(vmId, async () => pauseVcpus(await this.qmpOfRunning(vmId), vmId));
+  }
+
+  resume(vmId: string): Promise<boolean> {
+    return this.serialised(vmId, async () => resumeVcpus(await this.qmpOfRunning(vmId), vmId));
+  }
+
+  saveAndQuit(vmId: string, fd: number, timeoutMs: number): Promise<void> {
+    checkTimeout(timeoutMs);
+    return this.serialised(vmId, async () => {
+      const started = Date.now();
+      const socket = await this.qmpOfRunning(vmId);
+      await saveVmState(socket, vmId, fd, timeoutMs);
+      const h = await this.find(vmId);
+      await quitVm(socket, vmId).catch(() => undefined);
+      if (h !== undefined && !(await waitForPidExit(h.pid, this.cfg.escalationWaitMs ?? 5000))) await this.killLocked(vmId);
+      else await this.stopped(vmId, 'quit', started);
+    });
+  }
+
+  loadState(vmId: string, fd: number, timeoutMs: number): Promise<void> {
+    checkTimeout(timeoutMs);
+    return this.serialised(vmId, async () => loadVmState(await this.qmpOfRunning(vmId), vmId, fd, timeoutMs));
+  }
+
+  /** The spec and base image a running VM was launched with (its launch record); undefined when it does not run. */
+  async launched(vmId: string): Promise<{ spec: LaunchSpec; baseImage: string; accel: Accel } | undefined> {
+    if ((await this.find(vmId)) === undefined) return undefined;
+    const rec = await readRecord(vmRunPaths(this.cfg.runVmsDir, vmId).launchJson);
+    return rec === undefined ? undefined : { spec: rec.spec, baseImage: rec.baseImage ?? '', accel: rec.accel };
+  }
+
+  private async qmpOfRunning(vmId: string): Promise<string> {
+    if ((await this.find(vmId)) === undefined) throw new VmHostError('FAILED_PRECONDITION', 'VM_NOT_RUNNING', `vm ${vmId} is not running`, { vm_id: vmId });
+    return vmRunPaths(this.cfg.runVmsDir, vmId).qmpSocket;
+  }
+
   private async launchLocked(input: LaunchInput): Promise<VmHandle> {
     const { spec, disks } = input;
     const run = vmRunPaths(this.cfg.runVmsDir, spec.vmId);
@@ -109,6 +149,7 @@ export class QemuDriver implements Hypervisor {
         sandbox,
         kernel: namespaces ? JAIL_KERNEL : input.kernelPath,
         initrd: namespaces ? JAIL_INITRD : input.initrdPath,
+        incoming: input.incoming === true,
       });
       const plan: JailPlan = {
         vmId: spec.vmId,
@@ -243,6 +284,8 @@ export class QemuDriver implements Hypervisor {
     let qmp: QmpClient | undefined;
     try {
       qmp = await QmpClient.connect(run.qmpSocket, Math.min(timeoutMs, 5000));
+      // A paused guest cannot see ctrl-alt-delete: let it run so it can shut down.
+      if ((await qmp.queryStatus()).status === 'paused') await qmp.cont();
       await qmp.sendCtrlAltDelete();
       if (await waitForPidExit(h.pid, Math.max(0, timeoutMs - (Date.now() - started)))) {
         return this.stopped(vmId, 'graceful', started);

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
+import { sendFds, socketFdOf } from '@banger/sys';
 import { VmHostError } from '../../domain/vmspec/errors.js';
 
 export interface QmpEvent {
@@ -59,6 +60,10 @@ export class QmpClient extends EventEmitter<{ event: [QmpEvent]; close: [] }> {
   private greet: () => void = () => undefined;
 
   execute<T = unknown>(command: string, args?: Record<string, unknown>, timeoutMs = 5000): Promise<T> {
+    return this.send<T>(command, args, timeoutMs, undefined);
+  }
+
+  private send<T>(command: string, args: Record<string, unknown> | undefined, timeoutMs: number, fd: number | undefined): Promise<T> {
     if (this.closed) return Promise.reject(unavailable('QMP connection closed'));
     const id = `b${this.nextId++}`;
     const msg = JSON.stringify(args === undefined ? { execute: command, id } : { execute: command, arguments: args, id });
@@ -77,8 +82,57 @@ export class QmpClient extends EventEmitter<{ event: [QmpEvent]; close: [] }> {
           reject(e);
         },
       });
-      this.sock.write(`${msg}\n`);
+      const bytes = Buffer.from(`${msg}\n`);
+      if (fd === undefined) {
+        this.sock.write(bytes);
+        return;
+      }
+      // The descriptor rides on the command's own bytes (SCM_RIGHTS), as QEMU's getfd expects.
+      const fail = (err: Error): void => {
+        this.pending.get(id)?.reject(err);
+        this.pending.delete(id);
+      };
+      const sockFd = socketFdOf(this.sock);
+      if (sockFd === undefined) return fail(unavailable('QMP connection closed'));
+      try {
+        const sent = sendFds(sockFd, bytes, [fd]);
+        if (sent < bytes.length) this.sock.write(bytes.subarray(sent));
+      } catch (err) {
+        fail(unavailable(`QMP ${command}: the descriptor could not be sent: ${(err as Error).message}`, err));
+      }
     });
+  }
+
+  /** `getfd`: hands QEMU a descriptor under a name a later `migrate fd:NAME` uses. */
+  async passFd(name: string, fd: number): Promise<void> {
+    await this.send('getfd', { fdname: name }, 5000, fd);
+  }
+
+  /** Pauses the vCPUs (guest RAM and devices stay as they are). */
+  async stop(): Promise<void> {
+    await this.execute('stop');
+  }
+
+  async cont(): Promise<void> {
+    await this.execute('cont');
+  }
+
+  async setMigrationCapabilities(caps: Readonly<Record<string, boolean>>): Promise<void> {
+    await this.execute('migrate-set-capabilities', { capabilities: Object.entries(caps).map(([capability, state]) => ({ capability, state })) });
+  }
+
+  /** Starts an outgoing migration into a descriptor passed with passFd. */
+  async migrateToFd(name: string): Promise<void> {
+    await this.execute('migrate', { uri: `fd:${name}` });
+  }
+
+  /** Starts the incoming side (QEMU started with `-incoming defer`) from a descriptor passed with passFd. */
+  async migrateIncomingFromFd(name: string): Promise<void> {
+    await this.execute('migrate-incoming', { uri: `fd:${name}` });
+  }
+
+  async queryMigrate(): Promise<{ status?: string; 'error-desc'?: string; ram?: { transferred?: number } }> {
+    return this.execute('query-migrate');
   }
 
   /** ctrl-alt-delete through the emulated i8042; with -no-reboot the guest's reboot ends QEMU. */

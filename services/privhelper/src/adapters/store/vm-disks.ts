@@ -7,6 +7,7 @@ import { FailedPreconditionError, NotFoundError, ResourceExhaustedError } from '
 import { DISK_SIZE_ALIGN, type DiskInfo } from '../../domain/disk/disk.js';
 import { checkQcow2Header, QCOW2_HEADER_BYTES } from '../../domain/store/qcow2-header.js';
 import { validateVmId } from '../../domain/vmspec/spec.js';
+import { SAVED_STATE_FILES } from './saved-state.js';
 import { invalid } from '../../domain/vmspec/errors.js';
 import { withinBounds } from '../../domain/vmspec/bounds.js';
 import { Mutex } from '../net/mutex.js';
@@ -308,6 +309,27 @@ export class VmDiskStore {
   }
 
   /**
+   * Room for a suspended VM's saved state of up to `bytes` (its guest RAM): it must fit in the
+   * free space beside what the sparse work disks may still claim and what creates reserved, so
+   * a suspend can never fill the disk the VMs' own disks grow into.
+   */
+  async checkStateRoom(vmId: string, bytes: number): Promise<void> {
+    await this.quotaLock.run(async () => {
+      let unclaimed = 0;
+      for (const id of await this.vmIds()) {
+        const st = await lstat(path.join(this.layout.vmsDir, id, WORK_DISK)).catch(() => undefined);
+        if (st?.isFile()) unclaimed += Math.max(0, st.size - st.blocks * 512);
+      }
+      const free = await freeBytes(this.layout.vmsDir);
+      if (unclaimed + this.reservedBytes + bytes > free) {
+        throw new ResourceExhaustedError('STATE_DISK_FULL', `vm ${vmId}: its saved state needs up to ${bytes} bytes; ${free} are free and work disks may still claim ${unclaimed}`, {
+          fields: { vm_id: vmId, limit: 'free space' },
+        });
+      }
+    });
+  }
+
+  /**
    * Work disks are sparse: the total they may grow to must fit. Without a configured total,
    * the bytes every work disk could still claim, plus `extra`, must fit in the free space.
    */
@@ -389,6 +411,8 @@ export class VmDiskStore {
     const dir = this.dirOf(vmId);
     if (!(await lstat(dir).catch(() => undefined))) return false;
     let removed = true;
+    // A saved state is only valid with the disks it was saved with.
+    for (const f of SAVED_STATE_FILES) await rm(path.join(dir, f), { force: true });
     await unlink(path.join(dir, name)).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
       removed = false;

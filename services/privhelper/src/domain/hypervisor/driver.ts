@@ -12,6 +12,8 @@ export interface LaunchInput {
   readonly initrdPath: string;
   readonly disks: { readonly overlay: FileHandle; readonly base: FileHandle; readonly work?: FileHandle; readonly baseImage: string };
   readonly net?: { readonly tap: string; readonly mac: string; readonly netns?: string };
+  /** Start paused, waiting for a saved state that loadState() then feeds in (a restore). */
+  readonly incoming?: boolean;
 }
 
 export type Accel = 'kvm' | 'tcg';
@@ -110,4 +112,14 @@ export interface Hypervisor {
   exit(vmId: string): Promise<ExitView | undefined>;
   /** Deletes the run dir of a VM that is not running (FAILED_PRECONDITION while it runs); absent is fine. */
   remove(vmId: string): Promise<{ removed: boolean }>;
+  /** Stops the vCPUs in memory; false when it was already paused. NOT_FOUND reason VM_NOT_RUNNING when it does not run. */
+  pause(vmId: string): Promise<boolean>;
+  /** Lets a paused VM's vCPUs run again; false when it was running. */
+  resume(vmId: string): Promise<boolean>;
+  /** Pauses the VM, writes its device state and RAM into `fd`, then ends its process. */
+  saveAndQuit(vmId: string, fd: number, timeoutMs: number): Promise<void>;
+  /** The spec and base image a running VM was launched with; undefined when it does not run. */
+  launched(vmId: string): Promise<{ spec: LaunchSpec; baseImage: string; accel: Accel } | undefined>;
+  /** Feeds a saved state from `fd` into a VM launched with `incoming`, then runs it. */
+  loadState(vmId: string, fd: number, timeoutMs: number): Promise<void>;
 }

@@ -9,6 +9,7 @@ import { forwardHandlers } from './forward-handlers.js';
 import { guestHandlers } from './guest-handlers.js';
 import { lifecycleHandlers } from './lifecycle-handlers.js';
 import { queryHandlers } from './query-handlers.js';
+import { suspendHandlers } from './suspend-handlers.js';
 import type { HandlerDeps, VmUseCases } from './use-cases.js';
 import { VmView } from './vm-convert.js';
 import { vmServiceImplementation } from './vm-service.js';
@@ -44,6 +45,9 @@ const USE_CASE_FILES: Record<string, string> = {
   ForwardPort: 'forward-port',
   UnforwardPort: 'unforward-port',
   SetAutoForward: 'set-auto-forward',
+  PauseVm: 'pause',
+  ResumeVm: 'resume',
+  SuspendVm: 'suspend',
 };
 
 const lower = (rpc: string): string => rpc[0]?.toLowerCase() + rpc.slice(1);
@@ -74,6 +78,7 @@ describe('every VmService RPC in the proto has exactly one handler and one use c
       Object.keys(queryHandlers(deps)),
       Object.keys(guestHandlers(deps)),
       Object.keys(forwardHandlers(deps)),
+      Object.keys(suspendHandlers(deps)),
       Object.keys(operationHandlers({ log: deps.operations, runner: deps.runner, eventToProto: deps.events.stored })),
       ['getServerInfo'],
     ].flat();

@@ -12,6 +12,8 @@ const STATE: Record<VmState, vmv1.VmState> = {
   stopped: vmv1.VmState.VM_STATE_STOPPED,
   error: vmv1.VmState.VM_STATE_ERROR,
   deleting: vmv1.VmState.VM_STATE_DELETING,
+  paused: vmv1.VmState.VM_STATE_PAUSED,
+  suspended: vmv1.VmState.VM_STATE_SUSPENDED,
 };
 
 export function vmStateToProto(state: VmState): vmv1.VmState {

@@ -5,6 +5,7 @@ import { forwardHandlers } from './forward-handlers.js';
 import { guestHandlers } from './guest-handlers.js';
 import { lifecycleHandlers } from './lifecycle-handlers.js';
 import { queryHandlers } from './query-handlers.js';
+import { suspendHandlers } from './suspend-handlers.js';
 import type { HandlerDeps } from './use-cases.js';
 
 /**
@@ -16,6 +17,7 @@ export function vmServiceImplementation(deps: HandlerDeps): vmv1.VmServiceServer
     getServerInfo: unary<vmv1.GetServerInfoRequest, vmv1.GetServerInfoResponse>(async () => ({ info: serverInfo('vmd') })),
     ...lifecycleHandlers(deps),
     ...queryHandlers(deps),
+    ...suspendHandlers(deps),
     ...guestHandlers(deps),
     ...forwardHandlers(deps),
     ...operationHandlers({ log: deps.operations, runner: deps.runner, eventToProto: deps.events.stored }),

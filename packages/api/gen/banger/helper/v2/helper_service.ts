@@ -34,6 +34,10 @@ import {
 import { ListHeldRequest, ListHeldResponse, ReleaseVmRequest, ReleaseVmResponse } from "./held.js";
 import { GetServerInfoRequest, GetServerInfoResponse, ProbeHostRequest, ProbeHostResponse } from "./host.js";
 import {
+  DescribeSavedStateRequest,
+  DescribeSavedStateResponse,
+  DiscardSavedStateRequest,
+  DiscardSavedStateResponse,
   FindHypervisorRequest,
   FindHypervisorResponse,
   KillHypervisorRequest,
@@ -42,8 +46,16 @@ import {
   LaunchHypervisorResponse,
   ListHypervisorsRequest,
   ListHypervisorsResponse,
+  PauseHypervisorRequest,
+  PauseHypervisorResponse,
+  RestoreHypervisorRequest,
+  RestoreHypervisorResponse,
+  ResumeHypervisorRequest,
+  ResumeHypervisorResponse,
   StopHypervisorRequest,
   StopHypervisorResponse,
+  SuspendHypervisorRequest,
+  SuspendHypervisorResponse,
   WaitHypervisorRequest,
   WaitHypervisorResponse,
 } from "./hypervisor.js";
@@ -420,6 +432,86 @@ export const HelperServiceService = {
       Buffer.from(ListHypervisorsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListHypervisorsResponse => ListHypervisorsResponse.decode(value),
   },
+  /** PauseHypervisor stops a running VM's vCPUs in memory (QMP stop). */
+  pauseHypervisor: {
+    path: "/banger.helper.v2.HelperService/PauseHypervisor" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PauseHypervisorRequest): Buffer =>
+      Buffer.from(PauseHypervisorRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PauseHypervisorRequest => PauseHypervisorRequest.decode(value),
+    responseSerialize: (value: PauseHypervisorResponse): Buffer =>
+      Buffer.from(PauseHypervisorResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PauseHypervisorResponse => PauseHypervisorResponse.decode(value),
+  },
+  /** ResumeHypervisor lets a paused VM's vCPUs run again (QMP cont). */
+  resumeHypervisor: {
+    path: "/banger.helper.v2.HelperService/ResumeHypervisor" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ResumeHypervisorRequest): Buffer =>
+      Buffer.from(ResumeHypervisorRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ResumeHypervisorRequest => ResumeHypervisorRequest.decode(value),
+    responseSerialize: (value: ResumeHypervisorResponse): Buffer =>
+      Buffer.from(ResumeHypervisorResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ResumeHypervisorResponse => ResumeHypervisorResponse.decode(value),
+  },
+  /**
+   * SuspendHypervisor saves a running VM's device state and RAM into a
+   * root-owned file in its disk directory (through a descriptor: the jail
+   * forbids QEMU to start processes) and ends its process, freeing its memory.
+   */
+  suspendHypervisor: {
+    path: "/banger.helper.v2.HelperService/SuspendHypervisor" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SuspendHypervisorRequest): Buffer =>
+      Buffer.from(SuspendHypervisorRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SuspendHypervisorRequest => SuspendHypervisorRequest.decode(value),
+    responseSerialize: (value: SuspendHypervisorResponse): Buffer =>
+      Buffer.from(SuspendHypervisorResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SuspendHypervisorResponse => SuspendHypervisorResponse.decode(value),
+  },
+  /**
+   * RestoreHypervisor starts a suspended VM from its saved state after
+   * checking the file (size, sha256) and what it was saved on; a failed
+   * restore leaves no process and keeps the state.
+   */
+  restoreHypervisor: {
+    path: "/banger.helper.v2.HelperService/RestoreHypervisor" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RestoreHypervisorRequest): Buffer =>
+      Buffer.from(RestoreHypervisorRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RestoreHypervisorRequest => RestoreHypervisorRequest.decode(value),
+    responseSerialize: (value: RestoreHypervisorResponse): Buffer =>
+      Buffer.from(RestoreHypervisorResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RestoreHypervisorResponse => RestoreHypervisorResponse.decode(value),
+  },
+  /** DescribeSavedState reports a VM's saved state, if it has one. */
+  describeSavedState: {
+    path: "/banger.helper.v2.HelperService/DescribeSavedState" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DescribeSavedStateRequest): Buffer =>
+      Buffer.from(DescribeSavedStateRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DescribeSavedStateRequest => DescribeSavedStateRequest.decode(value),
+    responseSerialize: (value: DescribeSavedStateResponse): Buffer =>
+      Buffer.from(DescribeSavedStateResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DescribeSavedStateResponse => DescribeSavedStateResponse.decode(value),
+  },
+  /** DiscardSavedState deletes a VM's saved state (a suspended VM then boots cold). */
+  discardSavedState: {
+    path: "/banger.helper.v2.HelperService/DiscardSavedState" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DiscardSavedStateRequest): Buffer =>
+      Buffer.from(DiscardSavedStateRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DiscardSavedStateRequest => DiscardSavedStateRequest.decode(value),
+    responseSerialize: (value: DiscardSavedStateResponse): Buffer =>
+      Buffer.from(DiscardSavedStateResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DiscardSavedStateResponse => DiscardSavedStateResponse.decode(value),
+  },
   /**
    * ListHeld lists, per VM id, what privhelper holds on the host (disk and run
    * directories, the marked tap, a running hypervisor) plus the DNS records it
@@ -525,6 +617,26 @@ export interface HelperServiceServer extends UntypedServiceImplementation {
    * runs, for reconciliation at vmd start-up.
    */
   listHypervisors: handleUnaryCall<ListHypervisorsRequest, ListHypervisorsResponse>;
+  /** PauseHypervisor stops a running VM's vCPUs in memory (QMP stop). */
+  pauseHypervisor: handleUnaryCall<PauseHypervisorRequest, PauseHypervisorResponse>;
+  /** ResumeHypervisor lets a paused VM's vCPUs run again (QMP cont). */
+  resumeHypervisor: handleUnaryCall<ResumeHypervisorRequest, ResumeHypervisorResponse>;
+  /**
+   * SuspendHypervisor saves a running VM's device state and RAM into a
+   * root-owned file in its disk directory (through a descriptor: the jail
+   * forbids QEMU to start processes) and ends its process, freeing its memory.
+   */
+  suspendHypervisor: handleUnaryCall<SuspendHypervisorRequest, SuspendHypervisorResponse>;
+  /**
+   * RestoreHypervisor starts a suspended VM from its saved state after
+   * checking the file (size, sha256) and what it was saved on; a failed
+   * restore leaves no process and keeps the state.
+   */
+  restoreHypervisor: handleUnaryCall<RestoreHypervisorRequest, RestoreHypervisorResponse>;
+  /** DescribeSavedState reports a VM's saved state, if it has one. */
+  describeSavedState: handleUnaryCall<DescribeSavedStateRequest, DescribeSavedStateResponse>;
+  /** DiscardSavedState deletes a VM's saved state (a suspended VM then boots cold). */
+  discardSavedState: handleUnaryCall<DiscardSavedStateRequest, DiscardSavedStateResponse>;
   /**
    * ListHeld lists, per VM id, what privhelper holds on the host (disk and run
    * directories, the marked tap, a running hypervisor) plus the DNS records it
@@ -982,6 +1094,110 @@ export interface HelperServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListHypervisorsResponse) => void,
+  ): ClientUnaryCall;
+  /** PauseHypervisor stops a running VM's vCPUs in memory (QMP stop). */
+  pauseHypervisor(
+    request: PauseHypervisorRequest,
+    callback: (error: ServiceError | null, response: PauseHypervisorResponse) => void,
+  ): ClientUnaryCall;
+  pauseHypervisor(
+    request: PauseHypervisorRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PauseHypervisorResponse) => void,
+  ): ClientUnaryCall;
+  pauseHypervisor(
+    request: PauseHypervisorRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PauseHypervisorResponse) => void,
+  ): ClientUnaryCall;
+  /** ResumeHypervisor lets a paused VM's vCPUs run again (QMP cont). */
+  resumeHypervisor(
+    request: ResumeHypervisorRequest,
+    callback: (error: ServiceError | null, response: ResumeHypervisorResponse) => void,
+  ): ClientUnaryCall;
+  resumeHypervisor(
+    request: ResumeHypervisorRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ResumeHypervisorResponse) => void,
+  ): ClientUnaryCall;
+  resumeHypervisor(
+    request: ResumeHypervisorRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ResumeHypervisorResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * SuspendHypervisor saves a running VM's device state and RAM into a
+   * root-owned file in its disk directory (through a descriptor: the jail
+   * forbids QEMU to start processes) and ends its process, freeing its memory.
+   */
+  suspendHypervisor(
+    request: SuspendHypervisorRequest,
+    callback: (error: ServiceError | null, response: SuspendHypervisorResponse) => void,
+  ): ClientUnaryCall;
+  suspendHypervisor(
+    request: SuspendHypervisorRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SuspendHypervisorResponse) => void,
+  ): ClientUnaryCall;
+  suspendHypervisor(
+    request: SuspendHypervisorRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SuspendHypervisorResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * RestoreHypervisor starts a suspended VM from its saved state after
+   * checking the file (size, sha256) and what it was saved on; a failed
+   * restore leaves no process and keeps the state.
+   */
+  restoreHypervisor(
+    request: RestoreHypervisorRequest,
+    callback: (error: ServiceError | null, response: RestoreHypervisorResponse) => void,
+  ): ClientUnaryCall;
+  restoreHypervisor(
+    request: RestoreHypervisorRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RestoreHypervisorResponse) => void,
+  ): ClientUnaryCall;
+  restoreHypervisor(
+    request: RestoreHypervisorRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RestoreHypervisorResponse) => void,
+  ): ClientUnaryCall;
+  /** DescribeSavedState reports a VM's saved state, if it has one. */
+  describeSavedState(
+    request: DescribeSavedStateRequest,
+    callback: (error: ServiceError | null, response: DescribeSavedStateResponse) => void,
+  ): ClientUnaryCall;
+  describeSavedState(
+    request: DescribeSavedStateRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DescribeSavedStateResponse) => void,
+  ): ClientUnaryCall;
+  describeSavedState(
+    request: DescribeSavedStateRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DescribeSavedStateResponse) => void,
+  ): ClientUnaryCall;
+  /** DiscardSavedState deletes a VM's saved state (a suspended VM then boots cold). */
+  discardSavedState(
+    request: DiscardSavedStateRequest,
+    callback: (error: ServiceError | null, response: DiscardSavedStateResponse) => void,
+  ): ClientUnaryCall;
+  discardSavedState(
+    request: DiscardSavedStateRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DiscardSavedStateResponse) => void,
+  ): ClientUnaryCall;
+  discardSavedState(
+    request: DiscardSavedStateRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DiscardSavedStateResponse) => void,
   ): ClientUnaryCall;
   /**
    * ListHeld lists, per VM id, what privhelper holds on the host (disk and run

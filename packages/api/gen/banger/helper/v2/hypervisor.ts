@@ -264,6 +264,91 @@ export interface ListHypervisorsResponse {
   processes: HypervisorProcess[];
 }
 
+export interface PauseHypervisorRequest {
+  vmId: string;
+}
+
+export interface PauseHypervisorResponse {
+  /** False when the VM was already paused. */
+  wasRunning: boolean;
+}
+
+export interface ResumeHypervisorRequest {
+  vmId: string;
+}
+
+export interface ResumeHypervisorResponse {
+  /** False when the VM was already running. */
+  wasPaused: boolean;
+}
+
+/**
+ * SavedState describes a suspended VM's saved state file (root-owned, in the
+ * VM's disk directory; its path is shown, never taken back).
+ */
+export interface SavedState {
+  vmId: string;
+  sizeBytes: number;
+  sha256: string;
+  savedAt?:
+    | Date
+    | undefined;
+  /** How long the save took (pause to sealed file). */
+  saveDuration?:
+    | Duration
+    | undefined;
+  /** What it can only be restored on. */
+  qemuVersion: string;
+  accel: string;
+  cpuModel: string;
+  machine: string;
+  memoryMib: number;
+  vcpus: number;
+  kernel: string;
+  baseImage: string;
+}
+
+export interface SuspendHypervisorRequest {
+  vmId: string;
+}
+
+export interface SuspendHypervisorResponse {
+  state?: SavedState | undefined;
+}
+
+export interface RestoreHypervisorRequest {
+  /**
+   * The spec the VM was suspended with; a mismatch with the saved state is
+   * FAILED_PRECONDITION reason STATE_INCOMPATIBLE naming the field.
+   */
+  spec?: HypervisorSpec | undefined;
+}
+
+export interface RestoreHypervisorResponse {
+  process?:
+    | HypervisorProcess
+    | undefined;
+  /** The state it was restored from (deleted once restored). */
+  state?: SavedState | undefined;
+}
+
+export interface DescribeSavedStateRequest {
+  vmId: string;
+}
+
+export interface DescribeSavedStateResponse {
+  /** Unset when the VM has no saved state. */
+  state?: SavedState | undefined;
+}
+
+export interface DiscardSavedStateRequest {
+  vmId: string;
+}
+
+export interface DiscardSavedStateResponse {
+  discarded: boolean;
+}
+
 function createBaseHypervisorSpec(): HypervisorSpec {
   return {
     vmId: "",
@@ -2270,6 +2355,1189 @@ export const ListHypervisorsResponse: MessageFns<ListHypervisorsResponse> = {
   fromPartial<I extends Exact<DeepPartial<ListHypervisorsResponse>, I>>(object: I): ListHypervisorsResponse {
     const message = createBaseListHypervisorsResponse();
     message.processes = object.processes?.map((e) => HypervisorProcess.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBasePauseHypervisorRequest(): PauseHypervisorRequest {
+  return { vmId: "" };
+}
+
+export const PauseHypervisorRequest: MessageFns<PauseHypervisorRequest> = {
+  encode(message: PauseHypervisorRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.vmId !== "") {
+      writer.uint32(10).string(message.vmId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PauseHypervisorRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePauseHypervisorRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.vmId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PauseHypervisorRequest {
+    return {
+      vmId: isSet(object.vmId)
+        ? globalThis.String(object.vmId)
+        : isSet(object.vm_id)
+        ? globalThis.String(object.vm_id)
+        : "",
+    };
+  },
+
+  toJSON(message: PauseHypervisorRequest): unknown {
+    const obj: any = {};
+    if (message.vmId !== "") {
+      obj.vmId = message.vmId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PauseHypervisorRequest>, I>>(base?: I): PauseHypervisorRequest {
+    return PauseHypervisorRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PauseHypervisorRequest>, I>>(object: I): PauseHypervisorRequest {
+    const message = createBasePauseHypervisorRequest();
+    message.vmId = object.vmId ?? "";
+    return message;
+  },
+};
+
+function createBasePauseHypervisorResponse(): PauseHypervisorResponse {
+  return { wasRunning: false };
+}
+
+export const PauseHypervisorResponse: MessageFns<PauseHypervisorResponse> = {
+  encode(message: PauseHypervisorResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.wasRunning !== false) {
+      writer.uint32(8).bool(message.wasRunning);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PauseHypervisorResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePauseHypervisorResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.wasRunning = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PauseHypervisorResponse {
+    return {
+      wasRunning: isSet(object.wasRunning)
+        ? globalThis.Boolean(object.wasRunning)
+        : isSet(object.was_running)
+        ? globalThis.Boolean(object.was_running)
+        : false,
+    };
+  },
+
+  toJSON(message: PauseHypervisorResponse): unknown {
+    const obj: any = {};
+    if (message.wasRunning !== false) {
+      obj.wasRunning = message.wasRunning;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PauseHypervisorResponse>, I>>(base?: I): PauseHypervisorResponse {
+    return PauseHypervisorResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PauseHypervisorResponse>, I>>(object: I): PauseHypervisorResponse {
+    const message = createBasePauseHypervisorResponse();
+    message.wasRunning = object.wasRunning ?? false;
+    return message;
+  },
+};
+
+function createBaseResumeHypervisorRequest(): ResumeHypervisorRequest {
+  return { vmId: "" };
+}
+
+export const ResumeHypervisorRequest: MessageFns<ResumeHypervisorRequest> = {
+  encode(message: ResumeHypervisorRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.vmId !== "") {
+      writer.uint32(10).string(message.vmId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResumeHypervisorRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResumeHypervisorRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.vmId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResumeHypervisorRequest {
+    return {
+      vmId: isSet(object.vmId)
+        ? globalThis.String(object.vmId)
+        : isSet(object.vm_id)
+        ? globalThis.String(object.vm_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ResumeHypervisorRequest): unknown {
+    const obj: any = {};
+    if (message.vmId !== "") {
+      obj.vmId = message.vmId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ResumeHypervisorRequest>, I>>(base?: I): ResumeHypervisorRequest {
+    return ResumeHypervisorRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResumeHypervisorRequest>, I>>(object: I): ResumeHypervisorRequest {
+    const message = createBaseResumeHypervisorRequest();
+    message.vmId = object.vmId ?? "";
+    return message;
+  },
+};
+
+function createBaseResumeHypervisorResponse(): ResumeHypervisorResponse {
+  return { wasPaused: false };
+}
+
+export const ResumeHypervisorResponse: MessageFns<ResumeHypervisorResponse> = {
+  encode(message: ResumeHypervisorResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.wasPaused !== false) {
+      writer.uint32(8).bool(message.wasPaused);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResumeHypervisorResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResumeHypervisorResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.wasPaused = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResumeHypervisorResponse {
+    return {
+      wasPaused: isSet(object.wasPaused)
+        ? globalThis.Boolean(object.wasPaused)
+        : isSet(object.was_paused)
+        ? globalThis.Boolean(object.was_paused)
+        : false,
+    };
+  },
+
+  toJSON(message: ResumeHypervisorResponse): unknown {
+    const obj: any = {};
+    if (message.wasPaused !== false) {
+      obj.wasPaused = message.wasPaused;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ResumeHypervisorResponse>, I>>(base?: I): ResumeHypervisorResponse {
+    return ResumeHypervisorResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResumeHypervisorResponse>, I>>(object: I): ResumeHypervisorResponse {
+    const message = createBaseResumeHypervisorResponse();
+    message.wasPaused = object.wasPaused ?? false;
+    return message;
+  },
+};
+
+function createBaseSavedState(): SavedState {
+  return {
+    vmId: "",
+    sizeBytes: 0,
+    sha256: "",
+    savedAt: undefined,
+    saveDuration: undefined,
+    qemuVersion: "",
+    accel: "",
+    cpuModel: "",
+    machine: "",
+    memoryMib: 0,
+    vcpus: 0,
+    kernel: "",
+    baseImage: "",
+  };
+}
+
+export const SavedState: MessageFns<SavedState> = {
+  encode(message: SavedState, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.vmId !== "") {
+      writer.uint32(10).string(message.vmId);
+    }
+    if (message.sizeBytes !== 0) {
+      writer.uint32(16).uint64(message.sizeBytes);
+    }
+    if (message.sha256 !== "") {
+      writer.uint32(26).string(message.sha256);
+    }
+    if (message.savedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.savedAt), writer.uint32(34).fork()).join();
+    }
+    if (message.saveDuration !== undefined) {
+      Duration.encode(message.saveDuration, writer.uint32(42).fork()).join();
+    }
+    if (message.qemuVersion !== "") {
+      writer.uint32(50).string(message.qemuVersion);
+    }
+    if (message.accel !== "") {
+      writer.uint32(58).string(message.accel);
+    }
+    if (message.cpuModel !== "") {
+      writer.uint32(66).string(message.cpuModel);
+    }
+    if (message.machine !== "") {
+      writer.uint32(74).string(message.machine);
+    }
+    if (message.memoryMib !== 0) {
+      writer.uint32(80).uint32(message.memoryMib);
+    }
+    if (message.vcpus !== 0) {
+      writer.uint32(88).uint32(message.vcpus);
+    }
+    if (message.kernel !== "") {
+      writer.uint32(98).string(message.kernel);
+    }
+    if (message.baseImage !== "") {
+      writer.uint32(106).string(message.baseImage);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SavedState {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSavedState();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.vmId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.sizeBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.sha256 = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.savedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.saveDuration = Duration.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.qemuVersion = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.accel = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.cpuModel = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.machine = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.memoryMib = reader.uint32();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.vcpus = reader.uint32();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.kernel = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.baseImage = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SavedState {
+    return {
+      vmId: isSet(object.vmId)
+        ? globalThis.String(object.vmId)
+        : isSet(object.vm_id)
+        ? globalThis.String(object.vm_id)
+        : "",
+      sizeBytes: isSet(object.sizeBytes)
+        ? globalThis.Number(object.sizeBytes)
+        : isSet(object.size_bytes)
+        ? globalThis.Number(object.size_bytes)
+        : 0,
+      sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : "",
+      savedAt: isSet(object.savedAt)
+        ? fromJsonTimestamp(object.savedAt)
+        : isSet(object.saved_at)
+        ? fromJsonTimestamp(object.saved_at)
+        : undefined,
+      saveDuration: isSet(object.saveDuration)
+        ? Duration.fromJSON(object.saveDuration)
+        : isSet(object.save_duration)
+        ? Duration.fromJSON(object.save_duration)
+        : undefined,
+      qemuVersion: isSet(object.qemuVersion)
+        ? globalThis.String(object.qemuVersion)
+        : isSet(object.qemu_version)
+        ? globalThis.String(object.qemu_version)
+        : "",
+      accel: isSet(object.accel) ? globalThis.String(object.accel) : "",
+      cpuModel: isSet(object.cpuModel)
+        ? globalThis.String(object.cpuModel)
+        : isSet(object.cpu_model)
+        ? globalThis.String(object.cpu_model)
+        : "",
+      machine: isSet(object.machine) ? globalThis.String(object.machine) : "",
+      memoryMib: isSet(object.memoryMib)
+        ? globalThis.Number(object.memoryMib)
+        : isSet(object.memory_mib)
+        ? globalThis.Number(object.memory_mib)
+        : 0,
+      vcpus: isSet(object.vcpus) ? globalThis.Number(object.vcpus) : 0,
+      kernel: isSet(object.kernel) ? globalThis.String(object.kernel) : "",
+      baseImage: isSet(object.baseImage)
+        ? globalThis.String(object.baseImage)
+        : isSet(object.base_image)
+        ? globalThis.String(object.base_image)
+        : "",
+    };
+  },
+
+  toJSON(message: SavedState): unknown {
+    const obj: any = {};
+    if (message.vmId !== "") {
+      obj.vmId = message.vmId;
+    }
+    if (message.sizeBytes !== 0) {
+      obj.sizeBytes = Math.round(message.sizeBytes);
+    }
+    if (message.sha256 !== "") {
+      obj.sha256 = message.sha256;
+    }
+    if (message.savedAt !== undefined) {
+      obj.savedAt = message.savedAt.toISOString();
+    }
+    if (message.saveDuration !== undefined) {
+      obj.saveDuration = Duration.toJSON(message.saveDuration);
+    }
+    if (message.qemuVersion !== "") {
+      obj.qemuVersion = message.qemuVersion;
+    }
+    if (message.accel !== "") {
+      obj.accel = message.accel;
+    }
+    if (message.cpuModel !== "") {
+      obj.cpuModel = message.cpuModel;
+    }
+    if (message.machine !== "") {
+      obj.machine = message.machine;
+    }
+    if (message.memoryMib !== 0) {
+      obj.memoryMib = Math.round(message.memoryMib);
+    }
+    if (message.vcpus !== 0) {
+      obj.vcpus = Math.round(message.vcpus);
+    }
+    if (message.kernel !== "") {
+      obj.kernel = message.kernel;
+    }
+    if (message.baseImage !== "") {
+      obj.baseImage = message.baseImage;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SavedState>, I>>(base?: I): SavedState {
+    return SavedState.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SavedState>, I>>(object: I): SavedState {
+    const message = createBaseSavedState();
+    message.vmId = object.vmId ?? "";
+    message.sizeBytes = object.sizeBytes ?? 0;
+    message.sha256 = object.sha256 ?? "";
+    message.savedAt = object.savedAt ?? undefined;
+    message.saveDuration = (object.saveDuration !== undefined && object.saveDuration !== null)
+      ? Duration.fromPartial(object.saveDuration)
+      : undefined;
+    message.qemuVersion = object.qemuVersion ?? "";
+    message.accel = object.accel ?? "";
+    message.cpuModel = object.cpuModel ?? "";
+    message.machine = object.machine ?? "";
+    message.memoryMib = object.memoryMib ?? 0;
+    message.vcpus = object.vcpus ?? 0;
+    message.kernel = object.kernel ?? "";
+    message.baseImage = object.baseImage ?? "";
+    return message;
+  },
+};
+
+function createBaseSuspendHypervisorRequest(): SuspendHypervisorRequest {
+  return { vmId: "" };
+}
+
+export const SuspendHypervisorRequest: MessageFns<SuspendHypervisorRequest> = {
+  encode(message: SuspendHypervisorRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.vmId !== "") {
+      writer.uint32(10).string(message.vmId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SuspendHypervisorRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSuspendHypervisorRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.vmId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SuspendHypervisorRequest {
+    return {
+      vmId: isSet(object.vmId)
+        ? globalThis.String(object.vmId)
+        : isSet(object.vm_id)
+        ? globalThis.String(object.vm_id)
+        : "",
+    };
+  },
+
+  toJSON(message: SuspendHypervisorRequest): unknown {
+    const obj: any = {};
+    if (message.vmId !== "") {
+      obj.vmId = message.vmId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SuspendHypervisorRequest>, I>>(base?: I): SuspendHypervisorRequest {
+    return SuspendHypervisorRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SuspendHypervisorRequest>, I>>(object: I): SuspendHypervisorRequest {
+    const message = createBaseSuspendHypervisorRequest();
+    message.vmId = object.vmId ?? "";
+    return message;
+  },
+};
+
+function createBaseSuspendHypervisorResponse(): SuspendHypervisorResponse {
+  return { state: undefined };
+}
+
+export const SuspendHypervisorResponse: MessageFns<SuspendHypervisorResponse> = {
+  encode(message: SuspendHypervisorResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.state !== undefined) {
+      SavedState.encode(message.state, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SuspendHypervisorResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSuspendHypervisorResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.state = SavedState.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SuspendHypervisorResponse {
+    return { state: isSet(object.state) ? SavedState.fromJSON(object.state) : undefined };
+  },
+
+  toJSON(message: SuspendHypervisorResponse): unknown {
+    const obj: any = {};
+    if (message.state !== undefined) {
+      obj.state = SavedState.toJSON(message.state);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SuspendHypervisorResponse>, I>>(base?: I): SuspendHypervisorResponse {
+    return SuspendHypervisorResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SuspendHypervisorResponse>, I>>(object: I): SuspendHypervisorResponse {
+    const message = createBaseSuspendHypervisorResponse();
+    message.state = (object.state !== undefined && object.state !== null)
+      ? SavedState.fromPartial(object.state)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRestoreHypervisorRequest(): RestoreHypervisorRequest {
+  return { spec: undefined };
+}
+
+export const RestoreHypervisorRequest: MessageFns<RestoreHypervisorRequest> = {
+  encode(message: RestoreHypervisorRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.spec !== undefined) {
+      HypervisorSpec.encode(message.spec, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RestoreHypervisorRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRestoreHypervisorRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.spec = HypervisorSpec.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RestoreHypervisorRequest {
+    return { spec: isSet(object.spec) ? HypervisorSpec.fromJSON(object.spec) : undefined };
+  },
+
+  toJSON(message: RestoreHypervisorRequest): unknown {
+    const obj: any = {};
+    if (message.spec !== undefined) {
+      obj.spec = HypervisorSpec.toJSON(message.spec);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RestoreHypervisorRequest>, I>>(base?: I): RestoreHypervisorRequest {
+    return RestoreHypervisorRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RestoreHypervisorRequest>, I>>(object: I): RestoreHypervisorRequest {
+    const message = createBaseRestoreHypervisorRequest();
+    message.spec = (object.spec !== undefined && object.spec !== null)
+      ? HypervisorSpec.fromPartial(object.spec)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRestoreHypervisorResponse(): RestoreHypervisorResponse {
+  return { process: undefined, state: undefined };
+}
+
+export const RestoreHypervisorResponse: MessageFns<RestoreHypervisorResponse> = {
+  encode(message: RestoreHypervisorResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.process !== undefined) {
+      HypervisorProcess.encode(message.process, writer.uint32(10).fork()).join();
+    }
+    if (message.state !== undefined) {
+      SavedState.encode(message.state, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RestoreHypervisorResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRestoreHypervisorResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.process = HypervisorProcess.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.state = SavedState.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RestoreHypervisorResponse {
+    return {
+      process: isSet(object.process) ? HypervisorProcess.fromJSON(object.process) : undefined,
+      state: isSet(object.state) ? SavedState.fromJSON(object.state) : undefined,
+    };
+  },
+
+  toJSON(message: RestoreHypervisorResponse): unknown {
+    const obj: any = {};
+    if (message.process !== undefined) {
+      obj.process = HypervisorProcess.toJSON(message.process);
+    }
+    if (message.state !== undefined) {
+      obj.state = SavedState.toJSON(message.state);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RestoreHypervisorResponse>, I>>(base?: I): RestoreHypervisorResponse {
+    return RestoreHypervisorResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RestoreHypervisorResponse>, I>>(object: I): RestoreHypervisorResponse {
+    const message = createBaseRestoreHypervisorResponse();
+    message.process = (object.process !== undefined && object.process !== null)
+      ? HypervisorProcess.fromPartial(object.process)
+      : undefined;
+    message.state = (object.state !== undefined && object.state !== null)
+      ? SavedState.fromPartial(object.state)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseDescribeSavedStateRequest(): DescribeSavedStateRequest {
+  return { vmId: "" };
+}
+
+export const DescribeSavedStateRequest: MessageFns<DescribeSavedStateRequest> = {
+  encode(message: DescribeSavedStateRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.vmId !== "") {
+      writer.uint32(10).string(message.vmId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DescribeSavedStateRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDescribeSavedStateRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.vmId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DescribeSavedStateRequest {
+    return {
+      vmId: isSet(object.vmId)
+        ? globalThis.String(object.vmId)
+        : isSet(object.vm_id)
+        ? globalThis.String(object.vm_id)
+        : "",
+    };
+  },
+
+  toJSON(message: DescribeSavedStateRequest): unknown {
+    const obj: any = {};
+    if (message.vmId !== "") {
+      obj.vmId = message.vmId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DescribeSavedStateRequest>, I>>(base?: I): DescribeSavedStateRequest {
+    return DescribeSavedStateRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DescribeSavedStateRequest>, I>>(object: I): DescribeSavedStateRequest {
+    const message = createBaseDescribeSavedStateRequest();
+    message.vmId = object.vmId ?? "";
+    return message;
+  },
+};
+
+function createBaseDescribeSavedStateResponse(): DescribeSavedStateResponse {
+  return { state: undefined };
+}
+
+export const DescribeSavedStateResponse: MessageFns<DescribeSavedStateResponse> = {
+  encode(message: DescribeSavedStateResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.state !== undefined) {
+      SavedState.encode(message.state, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DescribeSavedStateResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDescribeSavedStateResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.state = SavedState.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DescribeSavedStateResponse {
+    return { state: isSet(object.state) ? SavedState.fromJSON(object.state) : undefined };
+  },
+
+  toJSON(message: DescribeSavedStateResponse): unknown {
+    const obj: any = {};
+    if (message.state !== undefined) {
+      obj.state = SavedState.toJSON(message.state);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DescribeSavedStateResponse>, I>>(base?: I): DescribeSavedStateResponse {
+    return DescribeSavedStateResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DescribeSavedStateResponse>, I>>(object: I): DescribeSavedStateResponse {
+    const message = createBaseDescribeSavedStateResponse();
+    message.state = (object.state !== undefined && object.state !== null)
+      ? SavedState.fromPartial(object.state)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseDiscardSavedStateRequest(): DiscardSavedStateRequest {
+  return { vmId: "" };
+}
+
+export const DiscardSavedStateRequest: MessageFns<DiscardSavedStateRequest> = {
+  encode(message: DiscardSavedStateRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.vmId !== "") {
+      writer.uint32(10).string(message.vmId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DiscardSavedStateRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDiscardSavedStateRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.vmId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DiscardSavedStateRequest {
+    return {
+      vmId: isSet(object.vmId)
+        ? globalThis.String(object.vmId)
+        : isSet(object.vm_id)
+        ? globalThis.String(object.vm_id)
+        : "",
+    };
+  },
+
+  toJSON(message: DiscardSavedStateRequest): unknown {
+    const obj: any = {};
+    if (message.vmId !== "") {
+      obj.vmId = message.vmId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DiscardSavedStateRequest>, I>>(base?: I): DiscardSavedStateRequest {
+    return DiscardSavedStateRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DiscardSavedStateRequest>, I>>(object: I): DiscardSavedStateRequest {
+    const message = createBaseDiscardSavedStateRequest();
+    message.vmId = object.vmId ?? "";
+    return message;
+  },
+};
+
+function createBaseDiscardSavedStateResponse(): DiscardSavedStateResponse {
+  return { discarded: false };
+}
+
+export const DiscardSavedStateResponse: MessageFns<DiscardSavedStateResponse> = {
+  encode(message: DiscardSavedStateResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.discarded !== false) {
+      writer.uint32(8).bool(message.discarded);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DiscardSavedStateResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDiscardSavedStateResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.discarded = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DiscardSavedStateResponse {
+    return { discarded: isSet(object.discarded) ? globalThis.Boolean(object.discarded) : false };
+  },
+
+  toJSON(message: DiscardSavedStateResponse): unknown {
+    const obj: any = {};
+    if (message.discarded !== false) {
+      obj.discarded = message.discarded;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DiscardSavedStateResponse>, I>>(base?: I): DiscardSavedStateResponse {
+    return DiscardSavedStateResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DiscardSavedStateResponse>, I>>(object: I): DiscardSavedStateResponse {
+    const message = createBaseDiscardSavedStateResponse();
+    message.discarded = object.discarded ?? false;
     return message;
   },
 };

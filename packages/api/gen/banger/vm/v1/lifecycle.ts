@@ -209,6 +209,32 @@ export interface PromoteVmResponse {
   image?: ImageRef | undefined;
 }
 
+export interface PauseVmRequest {
+  ref: string;
+}
+
+export interface PauseVmResponse {
+  vm?: Vm | undefined;
+}
+
+export interface ResumeVmRequest {
+  ref: string;
+  /** For a suspended VM: do not wait for the image's services after the restore. */
+  noWait: boolean;
+}
+
+export interface ResumeVmResponse {
+  event?: OperationEvent | undefined;
+}
+
+export interface SuspendVmRequest {
+  ref: string;
+}
+
+export interface SuspendVmResponse {
+  event?: OperationEvent | undefined;
+}
+
 function createBaseGetServerInfoRequest(): GetServerInfoRequest {
   return {};
 }
@@ -2578,6 +2604,434 @@ export const PromoteVmResponse: MessageFns<PromoteVmResponse> = {
     const message = createBasePromoteVmResponse();
     message.image = (object.image !== undefined && object.image !== null)
       ? ImageRef.fromPartial(object.image)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePauseVmRequest(): PauseVmRequest {
+  return { ref: "" };
+}
+
+export const PauseVmRequest: MessageFns<PauseVmRequest> = {
+  encode(message: PauseVmRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ref !== "") {
+      writer.uint32(10).string(message.ref);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PauseVmRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePauseVmRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ref = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PauseVmRequest {
+    return { ref: isSet(object.ref) ? globalThis.String(object.ref) : "" };
+  },
+
+  toJSON(message: PauseVmRequest): unknown {
+    const obj: any = {};
+    if (message.ref !== "") {
+      obj.ref = message.ref;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PauseVmRequest>, I>>(base?: I): PauseVmRequest {
+    return PauseVmRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PauseVmRequest>, I>>(object: I): PauseVmRequest {
+    const message = createBasePauseVmRequest();
+    message.ref = object.ref ?? "";
+    return message;
+  },
+};
+
+function createBasePauseVmResponse(): PauseVmResponse {
+  return { vm: undefined };
+}
+
+export const PauseVmResponse: MessageFns<PauseVmResponse> = {
+  encode(message: PauseVmResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.vm !== undefined) {
+      Vm.encode(message.vm, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PauseVmResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePauseVmResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.vm = Vm.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PauseVmResponse {
+    return { vm: isSet(object.vm) ? Vm.fromJSON(object.vm) : undefined };
+  },
+
+  toJSON(message: PauseVmResponse): unknown {
+    const obj: any = {};
+    if (message.vm !== undefined) {
+      obj.vm = Vm.toJSON(message.vm);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PauseVmResponse>, I>>(base?: I): PauseVmResponse {
+    return PauseVmResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PauseVmResponse>, I>>(object: I): PauseVmResponse {
+    const message = createBasePauseVmResponse();
+    message.vm = (object.vm !== undefined && object.vm !== null) ? Vm.fromPartial(object.vm) : undefined;
+    return message;
+  },
+};
+
+function createBaseResumeVmRequest(): ResumeVmRequest {
+  return { ref: "", noWait: false };
+}
+
+export const ResumeVmRequest: MessageFns<ResumeVmRequest> = {
+  encode(message: ResumeVmRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ref !== "") {
+      writer.uint32(10).string(message.ref);
+    }
+    if (message.noWait !== false) {
+      writer.uint32(16).bool(message.noWait);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResumeVmRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResumeVmRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ref = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.noWait = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResumeVmRequest {
+    return {
+      ref: isSet(object.ref) ? globalThis.String(object.ref) : "",
+      noWait: isSet(object.noWait)
+        ? globalThis.Boolean(object.noWait)
+        : isSet(object.no_wait)
+        ? globalThis.Boolean(object.no_wait)
+        : false,
+    };
+  },
+
+  toJSON(message: ResumeVmRequest): unknown {
+    const obj: any = {};
+    if (message.ref !== "") {
+      obj.ref = message.ref;
+    }
+    if (message.noWait !== false) {
+      obj.noWait = message.noWait;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ResumeVmRequest>, I>>(base?: I): ResumeVmRequest {
+    return ResumeVmRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResumeVmRequest>, I>>(object: I): ResumeVmRequest {
+    const message = createBaseResumeVmRequest();
+    message.ref = object.ref ?? "";
+    message.noWait = object.noWait ?? false;
+    return message;
+  },
+};
+
+function createBaseResumeVmResponse(): ResumeVmResponse {
+  return { event: undefined };
+}
+
+export const ResumeVmResponse: MessageFns<ResumeVmResponse> = {
+  encode(message: ResumeVmResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.event !== undefined) {
+      OperationEvent.encode(message.event, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResumeVmResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResumeVmResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.event = OperationEvent.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResumeVmResponse {
+    return { event: isSet(object.event) ? OperationEvent.fromJSON(object.event) : undefined };
+  },
+
+  toJSON(message: ResumeVmResponse): unknown {
+    const obj: any = {};
+    if (message.event !== undefined) {
+      obj.event = OperationEvent.toJSON(message.event);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ResumeVmResponse>, I>>(base?: I): ResumeVmResponse {
+    return ResumeVmResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResumeVmResponse>, I>>(object: I): ResumeVmResponse {
+    const message = createBaseResumeVmResponse();
+    message.event = (object.event !== undefined && object.event !== null)
+      ? OperationEvent.fromPartial(object.event)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSuspendVmRequest(): SuspendVmRequest {
+  return { ref: "" };
+}
+
+export const SuspendVmRequest: MessageFns<SuspendVmRequest> = {
+  encode(message: SuspendVmRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ref !== "") {
+      writer.uint32(10).string(message.ref);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SuspendVmRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSuspendVmRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ref = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SuspendVmRequest {
+    return { ref: isSet(object.ref) ? globalThis.String(object.ref) : "" };
+  },
+
+  toJSON(message: SuspendVmRequest): unknown {
+    const obj: any = {};
+    if (message.ref !== "") {
+      obj.ref = message.ref;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SuspendVmRequest>, I>>(base?: I): SuspendVmRequest {
+    return SuspendVmRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SuspendVmRequest>, I>>(object: I): SuspendVmRequest {
+    const message = createBaseSuspendVmRequest();
+    message.ref = object.ref ?? "";
+    return message;
+  },
+};
+
+function createBaseSuspendVmResponse(): SuspendVmResponse {
+  return { event: undefined };
+}
+
+export const SuspendVmResponse: MessageFns<SuspendVmResponse> = {
+  encode(message: SuspendVmResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.event !== undefined) {
+      OperationEvent.encode(message.event, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SuspendVmResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSuspendVmResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.event = OperationEvent.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SuspendVmResponse {
+    return { event: isSet(object.event) ? OperationEvent.fromJSON(object.event) : undefined };
+  },
+
+  toJSON(message: SuspendVmResponse): unknown {
+    const obj: any = {};
+    if (message.event !== undefined) {
+      obj.event = OperationEvent.toJSON(message.event);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SuspendVmResponse>, I>>(base?: I): SuspendVmResponse {
+    return SuspendVmResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SuspendVmResponse>, I>>(object: I): SuspendVmResponse {
+    const message = createBaseSuspendVmResponse();
+    message.event = (object.event !== undefined && object.event !== null)
+      ? OperationEvent.fromPartial(object.event)
       : undefined;
     return message;
   },

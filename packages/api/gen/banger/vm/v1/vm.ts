@@ -76,6 +76,10 @@ export enum VmState {
   VM_STATE_STOPPED = 5,
   VM_STATE_ERROR = 6,
   VM_STATE_DELETING = 7,
+  /** VM_STATE_PAUSED - vCPUs stopped in memory (PauseVm); ResumeVm runs it again. */
+  VM_STATE_PAUSED = 8,
+  /** VM_STATE_SUSPENDED - State and RAM saved to disk, no process (SuspendVm); ResumeVm restores it. */
+  VM_STATE_SUSPENDED = 9,
   UNRECOGNIZED = -1,
 }
 
@@ -105,6 +109,12 @@ export function vmStateFromJSON(object: any): VmState {
     case 7:
     case "VM_STATE_DELETING":
       return VmState.VM_STATE_DELETING;
+    case 8:
+    case "VM_STATE_PAUSED":
+      return VmState.VM_STATE_PAUSED;
+    case 9:
+    case "VM_STATE_SUSPENDED":
+      return VmState.VM_STATE_SUSPENDED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -130,6 +140,10 @@ export function vmStateToJSON(object: VmState): string {
       return "VM_STATE_ERROR";
     case VmState.VM_STATE_DELETING:
       return "VM_STATE_DELETING";
+    case VmState.VM_STATE_PAUSED:
+      return "VM_STATE_PAUSED";
+    case VmState.VM_STATE_SUSPENDED:
+      return "VM_STATE_SUSPENDED";
     case VmState.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

@@ -57,6 +57,8 @@ import {
   KillVmResponse,
   ListVmsRequest,
   ListVmsResponse,
+  PauseVmRequest,
+  PauseVmResponse,
   PromoteVmRequest,
   PromoteVmResponse,
   PruneVmsRequest,
@@ -65,12 +67,16 @@ import {
   ResizeWorkDiskResponse,
   RestartVmRequest,
   RestartVmResponse,
+  ResumeVmRequest,
+  ResumeVmResponse,
   SetVmEgressRequest,
   SetVmEgressResponse,
   StartVmRequest,
   StartVmResponse,
   StopVmRequest,
   StopVmResponse,
+  SuspendVmRequest,
+  SuspendVmResponse,
   TouchVmRequest,
   TouchVmResponse,
 } from "./lifecycle.js";
@@ -157,6 +163,42 @@ export const VmServiceService = {
     requestDeserialize: (value: Buffer): RestartVmRequest => RestartVmRequest.decode(value),
     responseSerialize: (value: RestartVmResponse): Buffer => Buffer.from(RestartVmResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RestartVmResponse => RestartVmResponse.decode(value),
+  },
+  /** PauseVm stops a running VM's vCPUs in memory (its RAM stays allocated). */
+  pauseVm: {
+    path: "/banger.vm.v1.VmService/PauseVm" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PauseVmRequest): Buffer => Buffer.from(PauseVmRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PauseVmRequest => PauseVmRequest.decode(value),
+    responseSerialize: (value: PauseVmResponse): Buffer => Buffer.from(PauseVmResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PauseVmResponse => PauseVmResponse.decode(value),
+  },
+  /**
+   * ResumeVm runs a paused VM again, or restores a suspended one from its
+   * saved state on disk, streaming stages (network, restore, agent, services).
+   */
+  resumeVm: {
+    path: "/banger.vm.v1.VmService/ResumeVm" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: ResumeVmRequest): Buffer => Buffer.from(ResumeVmRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ResumeVmRequest => ResumeVmRequest.decode(value),
+    responseSerialize: (value: ResumeVmResponse): Buffer => Buffer.from(ResumeVmResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ResumeVmResponse => ResumeVmResponse.decode(value),
+  },
+  /**
+   * SuspendVm saves a running or paused VM's state and RAM to disk and ends
+   * its process, freeing its memory; it survives daemon restarts and reboots.
+   */
+  suspendVm: {
+    path: "/banger.vm.v1.VmService/SuspendVm" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: SuspendVmRequest): Buffer => Buffer.from(SuspendVmRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SuspendVmRequest => SuspendVmRequest.decode(value),
+    responseSerialize: (value: SuspendVmResponse): Buffer => Buffer.from(SuspendVmResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SuspendVmResponse => SuspendVmResponse.decode(value),
   },
   /** KillVm terminates the hypervisor process immediately. */
   killVm: {
@@ -461,6 +503,18 @@ export interface VmServiceServer extends UntypedServiceImplementation {
   stopVm: handleUnaryCall<StopVmRequest, StopVmResponse>;
   /** RestartVm stops then starts a VM, streaming stages. */
   restartVm: handleServerStreamingCall<RestartVmRequest, RestartVmResponse>;
+  /** PauseVm stops a running VM's vCPUs in memory (its RAM stays allocated). */
+  pauseVm: handleUnaryCall<PauseVmRequest, PauseVmResponse>;
+  /**
+   * ResumeVm runs a paused VM again, or restores a suspended one from its
+   * saved state on disk, streaming stages (network, restore, agent, services).
+   */
+  resumeVm: handleServerStreamingCall<ResumeVmRequest, ResumeVmResponse>;
+  /**
+   * SuspendVm saves a running or paused VM's state and RAM to disk and ends
+   * its process, freeing its memory; it survives daemon restarts and reboots.
+   */
+  suspendVm: handleServerStreamingCall<SuspendVmRequest, SuspendVmResponse>;
   /** KillVm terminates the hypervisor process immediately. */
   killVm: handleUnaryCall<KillVmRequest, KillVmResponse>;
   /** DeleteVm stops the VM if needed and removes it with every host resource. */
@@ -606,6 +660,42 @@ export interface VmServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<RestartVmResponse>;
+  /** PauseVm stops a running VM's vCPUs in memory (its RAM stays allocated). */
+  pauseVm(
+    request: PauseVmRequest,
+    callback: (error: ServiceError | null, response: PauseVmResponse) => void,
+  ): ClientUnaryCall;
+  pauseVm(
+    request: PauseVmRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PauseVmResponse) => void,
+  ): ClientUnaryCall;
+  pauseVm(
+    request: PauseVmRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PauseVmResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * ResumeVm runs a paused VM again, or restores a suspended one from its
+   * saved state on disk, streaming stages (network, restore, agent, services).
+   */
+  resumeVm(request: ResumeVmRequest, options?: Partial<CallOptions>): ClientReadableStream<ResumeVmResponse>;
+  resumeVm(
+    request: ResumeVmRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ResumeVmResponse>;
+  /**
+   * SuspendVm saves a running or paused VM's state and RAM to disk and ends
+   * its process, freeing its memory; it survives daemon restarts and reboots.
+   */
+  suspendVm(request: SuspendVmRequest, options?: Partial<CallOptions>): ClientReadableStream<SuspendVmResponse>;
+  suspendVm(
+    request: SuspendVmRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<SuspendVmResponse>;
   /** KillVm terminates the hypervisor process immediately. */
   killVm(
     request: KillVmRequest,

@@ -1,0 +1,56 @@
+import { VmHostError } from '../../domain/vmspec/errors.js';
+import { loadStateFromFd, saveStateToFd } from './migration.js';
+import { QmpClient } from './qmp.js';
+
+/** Runs `fn` on a fresh QMP connection to a VM's socket, closing it after. */
+async function withQmp<T>(socket: string, vmId: string, fn: (qmp: QmpClient) => Promise<T>): Promise<T> {
+  const qmp = await QmpClient.connect(socket, 5000).catch((err: unknown) => {
+    throw new VmHostError('UNAVAILABLE', 'QMP_UNAVAILABLE', `vm ${vmId}: its QEMU does not answer on QMP`, { vm_id: vmId }, { cause: err });
+  });
+  try {
+    return await fn(qmp);
+  } finally {
+    qmp.close();
+  }
+}
+
+/** QMP `stop`; returns whether the VM was running before (a paused VM stays paused). */
+export function pauseVcpus(socket: string, vmId: string): Promise<boolean> {
+  return withQmp(socket, vmId, async (qmp) => {
+    const was = (await qmp.queryStatus()).running;
+    if (was) await qmp.stop();
+    return was;
+  });
+}
+
+/** QMP `cont`; refused for a VM still waiting for its incoming state (it would run uninitialised). */
+export function resumeVcpus(socket: string, vmId: string): Promise<boolean> {
+  return withQmp(socket, vmId, async (qmp) => {
+    const st = await qmp.queryStatus();
+    if (st.running) return false;
+    if (st.status === 'inmigrate') throw new VmHostError('FAILED_PRECONDITION', 'VM_AWAITS_STATE', `vm ${vmId} is waiting for its saved state`, { vm_id: vmId });
+    await qmp.cont();
+    return true;
+  });
+}
+
+/** Pauses the VM and writes its whole state (devices and RAM) into `fd`; QEMU stays, paused. */
+export function saveVmState(socket: string, vmId: string, fd: number, timeoutMs: number): Promise<void> {
+  return withQmp(socket, vmId, async (qmp) => {
+    if ((await qmp.queryStatus()).running) await qmp.stop();
+    await saveStateToFd(qmp, fd, timeoutMs);
+  });
+}
+
+/** Feeds a saved state into a QEMU started with `-incoming defer`, then lets the vCPUs run. */
+export function loadVmState(socket: string, vmId: string, fd: number, timeoutMs: number): Promise<void> {
+  return withQmp(socket, vmId, async (qmp) => {
+    await loadStateFromFd(qmp, fd, timeoutMs);
+    await qmp.cont();
+  });
+}
+
+/** QMP `quit` of a VM whose state was saved. */
+export function quitVm(socket: string, vmId: string): Promise<void> {
+  return withQmp(socket, vmId, (qmp) => qmp.quit());
+}
