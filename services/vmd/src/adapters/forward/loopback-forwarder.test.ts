@@ -78,6 +78,25 @@ describe('LoopbackForwarder', () => {
     await expect(greet(host)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
   });
 
+  it('relays what the client sends first (HTTP-style) and the answer back', async () => {
+    const host = await freePort();
+    const vm = withForwards(sampleVm(), false, [{ guestPort: 22, hostPort: host }]);
+    await fwd.sync(vm);
+    const got = await new Promise<string>((resolve, reject) => {
+      const c = connect(host, '127.0.0.1', () => c.write('ping\n'));
+      let buf = '';
+      c.on('data', (d: Buffer) => {
+        buf += d.toString();
+        if (buf.includes('ping')) {
+          resolve(buf);
+          c.destroy();
+        }
+      });
+      c.once('error', reject);
+    });
+    expect(got).toBe('guest:22\nping\n');
+  });
+
   it('forwards discovered listeners only with auto on; a manual forward wins on the same host port', async () => {
     const vm = withForwards(sampleVm(), true, []);
     const port = await freePort();
