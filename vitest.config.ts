@@ -14,6 +14,8 @@ export default defineConfig({
             'clients/*/src/**/*.test.ts',
           ],
           testTimeout: 20_000,
+          // Opening an embedded PGlite and migrating it takes over 10 s on two loaded cores.
+          hookTimeout: 60_000,
         },
       },
       {
