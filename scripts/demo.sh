@@ -65,6 +65,15 @@ step "what is running"
 banger vm list
 banger vm ports dev
 
+step "ssh into it (through vmd and privhelper: the VMs live in a network namespace) and reach opencode on host loopback"
+banger vm ssh dev -- uname -n
+oc_port=$(banger vm show dev --json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const f=(JSON.parse(s).vm.forwards||[]).find(x=>x.guestPort===4096);process.stdout.write(f&&!f.problem?String(f.hostPort):"")})')
+if [ -z "$oc_port" ]; then
+  oc_port=$(banger vm forward dev 4096:14096 --json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>process.stdout.write(String(JSON.parse(s).forward.hostPort)))')
+fi
+echo "opencode forwarded to http://127.0.0.1:${oc_port}/ ; it answers (401 without the password from banger vm show dev --secrets):"
+node -e 'require("http").get(process.argv[1],{timeout:180000},r=>{console.log("  HTTP "+r.statusCode);process.exit(0)}).on("error",e=>{console.log("  no answer: "+e.message);process.exit(0)}).on("timeout",function(){console.log("  no answer yet: opencode answers its first request slowly under emulation");process.exit(0)})' "http://127.0.0.1:${oc_port}/"
+
 step "how its QEMU is jailed (privhelper's view, then the host kernel's, checked)"
 banger vm show dev | grep -E '^(pid|jail) '
 bash scripts/jail-check.sh dev
@@ -74,7 +83,8 @@ cat <<EOM
 The create was operation ${op_id:-?}: replay it with   banger ops show ${op_id:-OP_ID}
 grep it across the three daemons' logs:               grep ${op_id:-OP_ID} /var/log/banger/*.log
 
-Get a shell:     banger vm ssh dev$( grep -q '^netns = "banger"' "$config" && echo '   (VMs live in netns "banger": ip netns exec banger ssh ... ; see banger vm ssh dev --print)')
+Get a shell:     banger vm ssh dev      (works in every network mode; banger ssh-config for plain ssh)
+Open opencode:   http://127.0.0.1:${oc_port:-4096}/  (user opencode; password: banger vm show dev --secrets)
 Run commands:    banger vm exec dev -- CMD ARGS...
 Clean up:        banger vm delete dev && bash scripts/daemons.sh stop
 EOM
