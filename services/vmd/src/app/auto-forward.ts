@@ -7,15 +7,18 @@ import type { GetVmPorts } from './ports.js';
 
 /** Guest addresses a listener reachable over the VM's network binds to (not the guest's loopback). */
 const REACHABLE = new Set(['0.0.0.0', '*', '::', '[::]']);
+/** Listing a guest's sockets costs it a process under emulation: at most this often per VM. */
+const LIST_EVERY_MS = 10_000;
 
 /**
  * One pass of forward upkeep, run every few seconds by the daemon: every running VM's forwards
  * listen and every other VM's are closed (so forwards stop with the VM and come back with vmd),
- * and for VMs with automatic forwarding the guest's TCP listeners on all addresses get the same
- * port on host loopback (lima's model). Listeners below 1024 (ssh) are left to `vm ssh`.
+ * and for VMs with automatic forwarding the guest's TCP listeners on all addresses (listed at
+ * most every 10 s) get the same port on host loopback (lima's model). Listeners below 1024 (ssh) are left to `vm ssh`.
  */
 export class ForwardUpkeep {
   private readonly failing = new Set<string>();
+  private readonly listedAt = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private current: Promise<void> = Promise.resolve();
   private stopped = false;
@@ -48,9 +51,15 @@ export class ForwardUpkeep {
 
   private async one(vm: Vm): Promise<void> {
     if (vm.state !== 'running' || !vm.spec.forwards.auto) {
+      this.listedAt.delete(vm.id);
       await this.deps.forwards.sync(vm, vm.state === 'running' ? [] : undefined);
       return;
     }
+    if (Date.now() - (this.listedAt.get(vm.id) ?? 0) < LIST_EVERY_MS) {
+      await this.deps.forwards.sync(vm);
+      return;
+    }
+    this.listedAt.set(vm.id, Date.now());
     let listening: number[] | undefined;
     try {
       const { ports } = await this.deps.ports.run({ ref: vm.id });
