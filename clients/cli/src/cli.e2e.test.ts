@@ -289,7 +289,7 @@ describe('banger CLI against a real gRPC server on a Unix socket', () => {
         'ssh',
         [
           '-o',
-          `ProxyCommand=/usr/local/bin/banger --vmd-socket ${socket} vm tunnel k3x9q2aa 22`,
+          `ProxyCommand=/usr/local/bin/banger --vmd-socket ${socket} vm tunnel k3x9q2aa 22 --wait 30s`,
           '-o',
           'HostKeyAlias=banger-vm-k3x9q2aa',
           '-o',
@@ -346,7 +346,7 @@ describe('banger CLI against a real gRPC server on a Unix socket', () => {
     const io = captureIo({ ...env(), BANGER_SSH_KEY: '/keys/id', XDG_STATE_HOME: '/state', BANGER_CLI: '/usr/local/bin/banger' });
     expect(await run(['ssh-config'], io)).toBe(0);
     expect(io.stdout.text).toContain(
-      `Host dev dev.vm\n  HostName dev.vm\n  User root\n  ProxyCommand /usr/local/bin/banger --vmd-socket ${socket} vm tunnel k3x9q2aa 22\n  HostKeyAlias banger-vm-k3x9q2aa\n  StrictHostKeyChecking accept-new\n  UserKnownHostsFile /state/banger/known_hosts\n  IdentityFile /keys/id\n`,
+      `Host dev dev.vm\n  HostName dev.vm\n  User root\n  ProxyCommand /usr/local/bin/banger --vmd-socket ${socket} vm tunnel k3x9q2aa 22 --wait 30s\n  HostKeyAlias banger-vm-k3x9q2aa\n  StrictHostKeyChecking accept-new\n  UserKnownHostsFile /state/banger/known_hosts\n  IdentityFile /keys/id\n`,
     );
     expect(io.stdout.text).not.toContain('Host old-box');
   });

@@ -43,7 +43,7 @@ export function hostKeyAlias(vm: Pick<vmv1.Vm, 'id' | 'name'>): string {
 
 /** `banger vm tunnel REF 22` as ssh's ProxyCommand: the route that works in every network mode. */
 export function proxyCommand(vm: Pick<vmv1.Vm, 'id' | 'name'>, env: Env, vmdSocket: string | undefined): string {
-  return [...selfArgv(env), ...(vmdSocket ? ['--vmd-socket', vmdSocket] : []), 'vm', 'tunnel', vm.id || vm.name, '22'].map(shellQuote).join(' ');
+  return [...selfArgv(env), ...(vmdSocket ? ['--vmd-socket', vmdSocket] : []), 'vm', 'tunnel', vm.id || vm.name, '22', '--wait', '30s'].map(shellQuote).join(' ');
 }
 
 /**

@@ -1,21 +1,24 @@
 import { RpcError } from '@banger/runtime';
-import { arg, type CommandSpec } from '../command.js';
+import { arg, str, type CommandSpec } from '../command.js';
 import { annotateDaemon } from '../errors.js';
 import { EXIT } from '../exit-codes.js';
-import { parsePort } from '../parse/units.js';
+import { parseDuration, parsePort } from '../parse/units.js';
 
 export const vmTunnelCommand: CommandSpec = {
   path: ['vm', 'tunnel'],
   ownsInterrupt: true,
   summary: "Relay stdin and stdout to a TCP port of a VM's guest (ssh's ProxyCommand)",
-  usage: 'REF PORT',
+  usage: 'REF PORT [--wait DURATION]',
   description:
     "Connects to PORT in the guest through vmd (and privhelper, when VMs live in a network namespace)\nand relays bytes until the guest closes. `banger vm ssh` and `banger ssh-config` use it as\nProxyCommand, so ssh works in every network mode without root.",
   args: { min: 2, max: 2, names: 'REF PORT' },
+  options: { wait: { type: 'string', value: 'DURATION', description: 'keep trying while nothing listens on PORT yet, e.g. 30s (default: fail at once)' } },
   async run(ctx, args) {
     const port = parsePort('PORT', arg(args, 1));
+    const wait = str(args.values, 'wait');
+    const waitForListenerMs = wait === undefined ? 0 : parseDuration('--wait', wait);
     const call = ctx.vmd().bidiStream('openTunnel', { signal: ctx.interrupt });
-    call.write({ msg: { $case: 'open', value: { ref: arg(args, 0), port } } });
+    call.write({ msg: { $case: 'open', value: { ref: arg(args, 0), port, waitForListenerMs } } });
     const stdin = ctx.io.stdin;
     const upstream = (async () => {
       if (stdin) {

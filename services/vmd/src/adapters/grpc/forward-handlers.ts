@@ -16,7 +16,7 @@ export function forwardHandlers(deps: HandlerDeps): Pick<vmv1.VmServiceServer, F
       const first = await it.next();
       const open = first.done ? undefined : first.value.msg;
       if (open?.$case !== 'open') throw new InvalidArgumentError('open', 'the first message must open the tunnel (ref and port)', 'TUNNEL_NOT_OPENED');
-      const { vm, socket, guestAddress } = await uc.openTunnel.run({ ref: open.value.ref, port: open.value.port, opId: ctx.opId });
+      const { vm, socket, guestAddress } = await uc.openTunnel.run({ ref: open.value.ref, port: open.value.port, opId: ctx.opId, waitForListenerMs: open.value.waitForListenerMs, signal: ctx.signal });
       ctx.logger.info({ vm: vm.name, guest: guestAddress }, 'tunnel open');
       await send({ msg: { $case: 'opened', value: { vmId: vm.id, guestAddress } } });
       await relay(socket, it, send, ctx.signal);

@@ -20,6 +20,11 @@ export interface OpenTunnelRequest {
 export interface TunnelOpen {
   ref: string;
   port: number;
+  /**
+   * Keep trying this long (at most 120000) while nothing listens on the port
+   * yet (a guest still starting sshd); 0 fails at once.
+   */
+  waitForListenerMs: number;
 }
 
 /**
@@ -197,7 +202,7 @@ export const OpenTunnelRequest: MessageFns<OpenTunnelRequest> = {
 };
 
 function createBaseTunnelOpen(): TunnelOpen {
-  return { ref: "", port: 0 };
+  return { ref: "", port: 0, waitForListenerMs: 0 };
 }
 
 export const TunnelOpen: MessageFns<TunnelOpen> = {
@@ -207,6 +212,9 @@ export const TunnelOpen: MessageFns<TunnelOpen> = {
     }
     if (message.port !== 0) {
       writer.uint32(16).uint32(message.port);
+    }
+    if (message.waitForListenerMs !== 0) {
+      writer.uint32(24).uint32(message.waitForListenerMs);
     }
     return writer;
   },
@@ -240,6 +248,14 @@ export const TunnelOpen: MessageFns<TunnelOpen> = {
             message.port = reader.uint32();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.waitForListenerMs = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -256,6 +272,11 @@ export const TunnelOpen: MessageFns<TunnelOpen> = {
     return {
       ref: isSet(object.ref) ? globalThis.String(object.ref) : "",
       port: isSet(object.port) ? globalThis.Number(object.port) : 0,
+      waitForListenerMs: isSet(object.waitForListenerMs)
+        ? globalThis.Number(object.waitForListenerMs)
+        : isSet(object.wait_for_listener_ms)
+        ? globalThis.Number(object.wait_for_listener_ms)
+        : 0,
     };
   },
 
@@ -267,6 +288,9 @@ export const TunnelOpen: MessageFns<TunnelOpen> = {
     if (message.port !== 0) {
       obj.port = Math.round(message.port);
     }
+    if (message.waitForListenerMs !== 0) {
+      obj.waitForListenerMs = Math.round(message.waitForListenerMs);
+    }
     return obj;
   },
 
@@ -277,6 +301,7 @@ export const TunnelOpen: MessageFns<TunnelOpen> = {
     const message = createBaseTunnelOpen();
     message.ref = object.ref ?? "";
     message.port = object.port ?? 0;
+    message.waitForListenerMs = object.waitForListenerMs ?? 0;
     return message;
   },
 };
