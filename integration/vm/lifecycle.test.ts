@@ -284,18 +284,23 @@ describe.skipIf(skip !== undefined)('VM lifecycle with real guests under QEMU', 
     const cred = vm?.credentials.find((c) => c.service === 'opencode');
     expect(cred?.password).toBeTruthy();
     const url = `http://${encodeURIComponent(cred?.username ?? '')}:${encodeURIComponent(cred?.password ?? '')}@127.0.0.1:${forwardedPort}/`;
-    const profile = await mkdtemp(join(tmpdir(), 'banger-chromium-'));
     const shot = join(ARTIFACTS, 'opencode-forward.png');
     await mkdir(ARTIFACTS, { recursive: true });
-    const flags = ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run', `--user-data-dir=${profile}`, '--window-size=1280,800', '--virtual-time-budget=15000'];
-    try {
-      const dom = await run(chromium, [...flags, '--dump-dom', url], { timeout: 120_000, maxBuffer: 32 * 2 ** 20 });
-      expect(dom.stdout, dom.stderr.split('\n').slice(-5).join('\n')).toMatch(/<title>[^<]*opencode[^<]*<\/title>/i);
-      await run(chromium, [...flags, `--screenshot=${shot}`, url], { timeout: 120_000 });
-      expect((await stat(shot)).size).toBeGreaterThan(10_000);
-    } finally {
-      await rm(profile, { recursive: true, force: true });
-    }
+    // Each run gets its own profile: a second Chromium on a profile still locked hands off and exits.
+    const chrome = async (extra: string[]) => {
+      const profile = await mkdtemp(join(tmpdir(), 'banger-chromium-'));
+      try {
+        const flags = ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run', `--user-data-dir=${profile}`, '--window-size=1280,800', '--virtual-time-budget=15000'];
+        return await run(chromium, [...flags, ...extra, url], { timeout: 120_000, maxBuffer: 32 * 2 ** 20 });
+      } finally {
+        await rm(profile, { recursive: true, force: true });
+      }
+    };
+    const dom = await chrome(['--dump-dom']);
+    expect(dom.stdout, dom.stderr.split('\n').slice(-5).join('\n')).toMatch(/<title>[^<]*opencode[^<]*<\/title>/i);
+    const pic = await chrome([`--screenshot=${shot}`]);
+    expect(existsSync(shot), pic.stderr.split('\n').slice(-5).join('\n')).toBe(true);
+    expect((await stat(shot)).size).toBeGreaterThan(10_000);
   }, 300_000);
 
   it('forwards a new guest listener automatically to the same host port, and stops when turned off', async () => {
