@@ -13,6 +13,7 @@ import { guestSecret, guestText } from '../domain/guest-values.js';
 import { consoleTailLines } from './console.js';
 import { launchInputFor } from './launch-input.js';
 import type { Rollback } from './rollback.js';
+import { whileHypervisorRuns } from './while-hypervisor-runs.js';
 
 export interface BootTimeouts {
   /** From launch until the guest agent answers (TCG boots take 10-40 s on 2 cores). */
@@ -117,7 +118,7 @@ export class BootStages {
   async agent(vm: Vm, sshKeys: readonly string[]): Promise<void> {
     const { agent, timeouts } = this.deps;
     await this.stages.run('agent', 'guest agent answers', async () => {
-      await agent.waitReady(vm.files.agentSocket, timeouts.agentMs, this.op.signal);
+      await whileHypervisorRuns(this.deps.host, vm, this.op.signal, (signal) => agent.waitReady(vm.files.agentSocket, timeouts.agentMs, signal));
       if (sshKeys.length === 0) return;
       const res = await agent.exec(vm.files.agentSocket, ['/bin/sh', '-c', AUTHORISE_KEYS], { input: Buffer.from(`${sshKeys.join('\n')}\n`), timeoutMs: 30_000, maxOutputBytes: 64 * 1024, overflow: 'fail' });
       if (res.exitCode !== 0 || res.timedOut) {
@@ -170,11 +171,11 @@ export class BootStages {
       await this.stages.skip('services', 'the image declares no services');
       return;
     }
-    await this.stages.run('services', probed.map((s) => `${s.name}:${s.port}`).join(', '), async () => {
+    await this.stages.run('services', probed.map((s) => `${s.name}:${s.port}`).join(', '), () => whileHypervisorRuns(this.deps.host, vm, this.op.signal, async (signal) => {
       for (const svc of probed) {
         const deadline = Date.now() + Math.min(svc.timeoutSeconds * 1000, timeouts.serviceMs);
         for (;;) {
-          this.op.signal.throwIfAborted();
+          signal.throwIfAborted();
           const res = await agent.exec(vm.files.agentSocket, ['ss', '-Htln', `sport = :${svc.port}`], { timeoutMs: 15_000, maxOutputBytes: 64 * 1024, overflow: 'fail' }).catch(() => undefined);
           if (res && res.exitCode === 0 && res.stdout.toString().trim() !== '') break;
           if (Date.now() > deadline) {
@@ -183,7 +184,7 @@ export class BootStages {
           await sleep(1000);
         }
       }
-    });
+    }));
   }
 
   /** The last lines of the guest's console, for a failure report; undefined before a boot. */
