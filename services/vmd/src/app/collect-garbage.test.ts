@@ -10,6 +10,7 @@ describe('collect garbage (banger system gc, the janitor pass)', () => {
     const h = vmdHarness();
     h.host.failOn('createWorkDisk');
     h.host.failOn('removeRootOverlay', helperDown());
+    h.host.failOn('releaseVm', helperDown());
     const created = await h.create({ name: 'f1' });
     expect(created.error).toMatchObject({ code: 'UNAVAILABLE' });
     const left = [...created.op.resources.values()];
@@ -24,6 +25,7 @@ describe('collect garbage (banger system gc, the janitor pass)', () => {
     expect(op.resources).toHaveLength(1);
 
     h.host.heal('removeRootOverlay');
+    h.host.heal('releaseVm');
     const back = await gc.run({ dryRun: false });
     expect(back.leftovers).toEqual([expect.objectContaining({ kind: 'overlay', action: 'removed' })]);
     expect(back.pending).toBe(false);
