@@ -155,7 +155,7 @@ async function fenceElements(ns: Netns): Promise<number> {
 
 /**
  * Everything on the host that no live VM accounts for: taps marked for a VM without a running
- * row, DNS records without a row, disk dirs (overlay, work disk) without a row, run dirs and
+ * row, DNS records without a row, disk dirs (overlay, work disk) and run dirs without a row,
  * QEMU processes without a running row, fence elements beyond the running VMs, rows in a
  * transient state, and operations still `running`. Empty means converged.
  */
@@ -173,7 +173,8 @@ export async function leftovers(fs: FaultStack): Promise<string[]> {
   const names = new Set(rows.map((v) => v.name));
   for (const d of held.dnsRecords) if (!names.has(d)) out.push(`dns record ${d}`);
   for (const id of await readdir(join(fs.stack.dir, 'state', 'helper', 'vms')).catch(() => [] as string[])) if (!ids.has(id)) out.push(`disk dir ${id}`);
-  for (const id of await readdir(join(fs.stack.dir, 'run', 'helper', 'vms')).catch(() => [] as string[])) if (!running.has(id)) out.push(`run dir ${id}`);
+  // A stopped VM keeps its run dir (its console log stays readable); one without a row must not.
+  for (const id of await readdir(join(fs.stack.dir, 'run', 'helper', 'vms')).catch(() => [] as string[])) if (!ids.has(id)) out.push(`run dir ${id}`);
   for (const h of held.vms) if (h.hypervisorPid && !running.has(h.vmId)) out.push(`qemu ${h.hypervisorPid} of ${h.vmId}`);
   for (const id of ids) if (!running.has(id) && (await qemuPidsFor(id)).length > 0) out.push(`qemu of stopped ${id}`);
   const fences = await fenceElements(fs.ns);

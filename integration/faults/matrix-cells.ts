@@ -20,6 +20,12 @@ export interface Cell {
 export interface CellResult {
   cell: Cell;
   outcome: string;
+  /** The operation's id (create, start), for its logs. */
+  opId?: string;
+  /** What the record listed as not undone before the victim was back (create, start with vmd alive). */
+  recordedLeftovers?: string[];
+  /** Kinds of the leftovers vmd logged as cleaned up under the operation's id. */
+  cleanedUnderOp?: string[];
   /** What was still on the host right after the restart (before the janitor's first pass). */
   leftAtRestart: string[];
   convergeMs: number;
@@ -79,18 +85,23 @@ export async function stagedCell(fs: FaultStack, cell: Cell, vmName: string): Pr
       ? fs.vmd.serverStream('createVm', vmv1.CreateVmRequest.fromPartial({ name: vmName, noWait: true }), { timeoutMs: 600_000 })
       : fs.vmd.serverStream('startVm', vmv1.StartVmRequest.fromPartial({ ref: vmName, noWait: true }), { timeoutMs: 600_000 });
   const consumed = collect(stream);
-  await fs.stack.waitForLog((l) => l.msg === 'stage gate holding' && l['stage'] === cell.stage, 300_000);
+  const held = fs.stack.waitForLog((l) => l.msg === 'stage gate holding' && l['stage'] === cell.stage, 300_000).then(() => undefined);
+  const early = await Promise.race([held, consumed]);
+  if (early) throw new Error(`${cell.verb} of ${vmName} ended before stage ${cell.stage}: ${String(early.error)}`);
   const opId = (await stream.opId) ?? '';
   const vmId = (await fs.vmd.unary('getVm', { ref: vmName, includeSecrets: false })).vm?.id ?? '';
   const toRestart = await kill(fs, cell.victim, vmId);
   if (toRestart !== 'vmd') await fs.release();
   const { error } = await consumed;
   if (toRestart !== 'vmd' && !error) throw new Error(`${cell.verb} went on to succeed although ${cell.victim} was killed after ${cell.stage}`);
+  // While vmd lives, its record lists what the failure could not undo, until the janitor did.
+  const recordedLeftovers = toRestart === 'vmd' ? [] : ((await fs.vmd.unary('getOperation', { opId })).operation?.leftovers ?? []).map((r) => `${r.kind} ${r.id}`);
   const settled = await settle(fs, toRestart);
   const outcome = await recordedOutcome(fs, opId);
+  const cleanedUnderOp = (fs.stack.daemons.vmd?.logs ?? []).filter((l) => l.msg === 'leftover cleaned up' && l.op_id === opId).map((l) => String(l['kind']));
   // Back to an ungated vmd for the next cell (after convergence was measured without it).
   if (toRestart !== 'vmd') await fs.startVmd();
-  return { cell, outcome, ...settled };
+  return { cell, outcome, opId, recordedLeftovers, cleanedUnderOp, ...settled };
 }
 
 /**

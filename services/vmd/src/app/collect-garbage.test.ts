@@ -105,3 +105,41 @@ describe('collect garbage (banger system gc, the janitor pass)', () => {
     h.agent.release();
   });
 });
+
+describe('collect garbage: VMs a failed stop or delete left in a transient state', () => {
+  it('aligns a VM whose stop failed with privhelper down (left stopping, its hypervisor alive) back to running once privhelper is back', async () => {
+    const h = vmdHarness();
+    await h.create({ name: 'dev' });
+    h.host.failOn('stop', helperDown(), 1);
+    await expect(h.stop('dev')).rejects.toMatchObject({ reason: 'HELPER_UNAVAILABLE' });
+    expect(h.vm('dev')?.state).toBe('stopping');
+    const gc = h.collector([]);
+    expect((await gc.run({ dryRun: true })).realigned).toEqual([expect.objectContaining({ name: 'dev', from: 'stopping' })]);
+    expect(h.vm('dev')?.state).toBe('stopping');
+    const report = await gc.run({ dryRun: false });
+    expect(report.realigned).toEqual([expect.objectContaining({ name: 'dev', from: 'stopping', to: 'running' })]);
+    expect(h.vm('dev')?.state).toBe('running');
+    await h.stop('dev');
+    expect(h.vm('dev')?.state).toBe('stopped');
+  });
+
+  it('aligns a VM whose delete failed after its hypervisor was gone to stopped, and leaves one an operation still runs on', async () => {
+    const h = vmdHarness();
+    await h.create({ name: 'dev' });
+    await h.create({ name: 'busy' });
+    h.host.failOn('releaseTap', helperDown(), 1);
+    await expect(h.delete('dev', { force: true })).rejects.toMatchObject({ reason: 'HELPER_UNAVAILABLE' });
+    expect(h.vm('dev')?.state).toBe('deleting');
+    h.host.failOn('stop', helperDown(), 1);
+    await expect(h.stop('busy')).rejects.toMatchObject({ reason: 'HELPER_UNAVAILABLE' });
+    const busy = h.vm('busy');
+    const running = interruptedOp([], { opId: 'op-running000000', kind: 'vm_restart', state: 'running' });
+    running.target = busy?.id ?? '';
+    const report = await h.collector([running]).run({ dryRun: false });
+    expect(report.realigned).toEqual([expect.objectContaining({ name: 'dev', from: 'deleting', to: 'stopped' })]);
+    expect(h.vm('dev')?.state).toBe('stopped');
+    expect(h.vm('busy')?.state).toBe('stopping');
+    await h.delete('dev');
+    expect(h.vm('dev')).toBeUndefined();
+  });
+});

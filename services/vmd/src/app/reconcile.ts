@@ -2,6 +2,7 @@ import { log } from '@banger/runtime/logging';
 import type { Operation, OperationResource } from '@banger/store/operations';
 import type { HostHelper } from '../ports/host.js';
 import type { VmRepository } from '../ports/vms.js';
+import { alignWithHost } from './align-with-host.js';
 import { inUndoOrder, undoLeftover } from './undo-leftover.js';
 
 export interface ReconcileReport {
@@ -52,14 +53,8 @@ export class Reconcile {
 
     for (const vm of await vms.list()) {
       if (vm.state === 'stopped' || vm.state === 'error') continue;
-      const proc = await host.find(vm.id);
-      if (proc) {
-        report.rediscovered.push(vm.id);
-        await vms.transition(vm.id, 'running', { pid: proc.pid, files: { ...vm.files, agentSocket: proc.agentSocket, consoleLog: proc.consoleLog } });
-      } else {
-        report.vanished.push(vm.id);
-        await vms.transition(vm.id, 'stopped', { pid: null, stoppedAt: new Date() });
-      }
+      if ((await alignWithHost(this.deps, vm)) === 'running') report.rediscovered.push(vm.id);
+      else report.vanished.push(vm.id);
     }
     if (report.cleaned.length + report.rediscovered.length + report.vanished.length > 0) {
       await host.syncDns(await vms.dnsRecords()).catch((err: unknown) => log().warn({ err }, 'dns resync after reconciliation failed'));
