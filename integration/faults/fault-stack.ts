@@ -179,8 +179,23 @@ export async function leftovers(fs: FaultStack): Promise<string[]> {
   for (const id of ids) if (!running.has(id) && (await qemuPidsFor(id)).length > 0) out.push(`qemu of stopped ${id}`);
   const fences = await fenceElements(fs.ns);
   if (fences > running.size) out.push(`${fences - running.size} nft fence element(s)`);
+  for (const dir of await partialPulls(fs)) out.push(`partial kernel pull ${dir}`);
+  const imagedOps = await fs.images.unary('listOperations', imagev1.ListOperationsRequest.fromPartial({ states: [commonv1.OperationState.OPERATION_STATE_RUNNING] }));
+  for (const op of imagedOps.operations) out.push(`imaged operation ${op.opId} still running`);
   const ops = await fs.vmd.unary('listOperations', vmv1.ListOperationsRequest.fromPartial({ states: [commonv1.OperationState.OPERATION_STATE_RUNNING] }));
   for (const op of ops.operations) out.push(`operation ${op.opId} still running`);
+  return out;
+}
+
+/** imaged's kernel staging dir. */
+export const kernelStaging = (fs: FaultStack): string => join(fs.stack.dir, 'state', 'kernels');
+
+/** Work dirs of kernel pulls (`<staging>/<name>/.pull-*`). */
+export async function partialPulls(fs: FaultStack): Promise<string[]> {
+  const out: string[] = [];
+  for (const name of await readdir(kernelStaging(fs)).catch(() => [] as string[])) {
+    for (const v of await readdir(join(kernelStaging(fs), name)).catch(() => [] as string[])) if (v.startsWith('.pull-')) out.push(`${name}/${v}`);
+  }
   return out;
 }
 

@@ -4,9 +4,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { commonv1, vmv1 } from '@banger/api';
 import { RpcError } from '@banger/runtime';
 import { collect } from '../vm/vmstack.js';
-import { converge, kill, leftovers, restart, type FaultStack, type Victim } from './fault-stack.js';
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { imagev1 } from '@banger/api';
+import { TEST_KERNEL } from '../harness/guest.js';
+import { converge, kernelStaging, kill, leftovers, partialPulls, restart, type FaultStack, type Victim } from './fault-stack.js';
 
-export type Verb = 'create' | 'start' | 'stop' | 'delete' | 'prune';
+export type Verb = 'create' | 'start' | 'stop' | 'delete' | 'prune' | 'kernel pull';
 
 export interface Cell {
   verb: Verb;
@@ -38,14 +42,17 @@ export const STAGES: Record<Verb, readonly string[]> = {
   stop: ['in-flight'],
   delete: ['in-flight'],
   prune: ['in-flight'],
+  'kernel pull': ['download'],
 };
 
 export const VICTIMS: readonly Victim[] = ['vmd', 'imaged', 'privhelper', 'qemu', 'database'];
 
 /** QEMU exists only from a create's or start's boot on, and while a running VM stops or is deleted. */
 export function applicable(c: Cell): boolean {
+  // The kernel pull's database is imaged's own; databaseOwnerPid names vmd's.
+  if (c.verb === 'kernel pull' && (c.victim === 'vmd' || c.victim === 'database')) return false;
   if (c.victim !== 'qemu') return true;
-  if (c.verb === 'prune') return false;
+  if (c.verb === 'prune' || c.verb === 'kernel pull') return false;
   return c.stage === 'in-flight' || STAGES[c.verb].indexOf(c.stage) >= STAGES[c.verb].indexOf('boot');
 }
 
@@ -132,6 +139,32 @@ export async function unaryCell(fs: FaultStack, cell: Cell, vmName: string): Pro
   const outcome = await ended;
   const settled = await settle(fs, toRestart);
   return { cell, outcome: done && outcome === 'completed' ? 'completed' : outcome, ...settled };
+}
+
+/**
+ * A kernel pull killed while it downloads and unpacks (its `.pull-*` work dir holds the .deb and
+ * the unpacked package, hundreds of MB). The staged version is removed first so the pull really
+ * works (its row stays; privhelper's store keeps the installed copy).
+ */
+export async function kernelPullCell(fs: FaultStack, cell: Cell): Promise<CellResult> {
+  for (const name of await readdir(kernelStaging(fs)).catch(() => [] as string[])) await rm(join(kernelStaging(fs), name), { recursive: true, force: true });
+  const stream = fs.images.serverStream('pullKernel', imagev1.PullKernelRequest.fromPartial({ name: TEST_KERNEL }), { timeoutMs: 600_000 });
+  let ended = false;
+  const consumed = collect(stream).finally(() => (ended = true));
+  const deadline = Date.now() + 120_000;
+  while ((await partialPulls(fs)).length === 0) {
+    if (ended) throw new Error(`the kernel pull ended before its work dir appeared: ${String((await consumed).error)}`);
+    if (Date.now() > deadline) throw new Error('no kernel pull work dir within 120 s');
+    await sleep(50);
+  }
+  const opId = (await stream.opId) ?? '';
+  const toRestart = await kill(fs, cell.victim, '');
+  await consumed;
+  const settled = await settle(fs, toRestart);
+  const op = (await fs.images.unary('getOperation', { opId })).operation;
+  if (!op || op.state === commonv1.OperationState.OPERATION_STATE_RUNNING) throw new Error(`kernel pull ${opId} has no final record`);
+  const outcome = op.state === commonv1.OperationState.OPERATION_STATE_SUCCEEDED ? 'completed' : op.error?.reason === 'INTERRUPTED' ? 'interrupted' : `failed ${op.error?.reason ?? '?'}`;
+  return { cell, outcome, opId, ...settled };
 }
 
 export function table(results: readonly CellResult[]): string {

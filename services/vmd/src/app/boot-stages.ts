@@ -72,8 +72,8 @@ export class BootStages {
   }
 
   /**
-   * The VM's tap on the bridge and its DNS record. A create owns both until it succeeds (a
-   * failure undoes them); a start finds them the VM's own.
+   * The VM's tap on the bridge and its DNS record. Until the operation succeeds the tap is its
+   * own (a failure gives it back); the DNS record is a create's own, a start finds it the VM's.
    */
   async network(vm: Vm, opts: { owned: boolean }): Promise<Vm> {
     const { host, vms, bridge, subnet } = this.deps;
@@ -81,7 +81,8 @@ export class BootStages {
     return this.stages.run('network', detail, async () => {
       await host.ensureNetwork({ bridge, cidr: subnet.cidr, gateway: subnet.gateway, prefix: subnet.prefix });
       const tap = await host.acquireTap(vm.id);
-      if (opts.owned) await this.rollback.add('tap', tap, () => host.releaseTap(vm.id));
+      // A stopped VM holds no tap, so a failed or interrupted start gives it back too.
+      await this.rollback.add('tap', tap, () => host.releaseTap(vm.id));
       if (!vm.network.ipv4 || !vm.network.mac) throw new FailedPreconditionError('VM_HAS_NO_ADDRESS', `vm ${vm.name} has no address or MAC to fence its tap with`);
       await host.fenceVm({ vmId: vm.id, ipv4: vm.network.ipv4, mac: vm.network.mac, egress: vm.egress });
       const updated = await vms.update(vm.id, { network: { tap } });
