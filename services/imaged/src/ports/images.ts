@@ -42,7 +42,7 @@ export interface StagedEntry {
   partial: boolean;
 }
 
-/** imaged's own kernel staging dir, for the start-up sweep of what a dead imaged left. */
+/** imaged's own kernel staging dir, for the start-up sweep of the pulls a dead imaged left. */
 export interface KernelStaging {
   list(): Promise<StagedEntry[]>;
   removeEntry(entry: StagedEntry): Promise<void>;
