@@ -143,3 +143,19 @@ describe('collect garbage: VMs a failed stop or delete left in a transient state
     expect(h.vm('dev')).toBeUndefined();
   });
 });
+
+describe('collect garbage: DNS resync', () => {
+  it('does not write the record set while an operation runs (a create rolling back its name), and does once none does', async () => {
+    const h = vmdHarness();
+    await h.create({ name: 'dev' });
+    await h.host.syncDns([]);
+    const running = interruptedOp([], { opId: 'op-running000001', kind: 'vm_create', state: 'running' });
+    const busy = await h.collector([running]).run({ dryRun: false });
+    expect(busy.dnsDrift).toEqual(['+dev']);
+    expect(busy.pending).toBe(true);
+    expect(h.host.dns).toEqual([]);
+    const idle = await h.collector([]).run({ dryRun: false });
+    expect(idle.dnsDrift).toEqual([]);
+    expect(h.host.dns.map((r) => r.name)).toEqual(['dev']);
+  });
+});

@@ -178,7 +178,9 @@ export class CollectGarbage {
       report.orphans.push(await this.orphan(h, vm, scope, key, inFlight, report.dryRun));
     }
     for (const key of [...this.firstSeen.keys()]) if (!seen.has(key)) this.firstSeen.delete(key);
-    await this.dns(held.dnsRecords, report);
+    // The record set is written whole: while an operation or a locked call may be changing the
+    // rows (a create rolling back its record), a resync could write back a name it just removed.
+    await this.dns(held.dnsRecords, report, inFlight.size > 0 || this.deps.locks.anyBusy());
   }
 
   private async orphan(h: HeldVm, vm: Vm | undefined, scope: 'vm' | 'tap', key: string, inFlight: Set<string>, dryRun: boolean): Promise<GcOrphan> {
@@ -217,12 +219,12 @@ export class CollectGarbage {
   }
 
   /** DNS records are a set privhelper replaces whole: resync it from the rows when it drifted. */
-  private async dns(served: readonly string[], report: GcReport): Promise<void> {
+  private async dns(served: readonly string[], report: GcReport, busy: boolean): Promise<void> {
     const records = await this.deps.vms.dnsRecords();
     const want = new Set(records.map((r) => r.name));
     const have = new Set(served);
     report.dnsDrift = [...[...have].filter((n) => !want.has(n)).map((n) => `-${n}`), ...[...want].filter((n) => !have.has(n)).map((n) => `+${n}`)];
-    if (report.dnsDrift.length === 0 || report.dryRun) return;
+    if (report.dnsDrift.length === 0 || report.dryRun || busy) return;
     try {
       await this.deps.host.syncDns(records);
       log().info({ drift: report.dnsDrift }, 'dns records resynced');
