@@ -46,8 +46,15 @@ export async function createFaultStack(): Promise<FaultStack> {
     ].join('\n'),
   });
   stack.env['BANGER_PATHS_CACHE_DIR'] = TEST_CACHE;
-  await stack.start('privhelper');
-  await stack.start('imaged');
+  try {
+    await stack.start('privhelper');
+    await stack.start('imaged');
+  } catch (err) {
+    // A daemon that did not start under load must not leave the others (privhelper is root) running.
+    await stack.close();
+    await ns.destroy();
+    throw err;
+  }
   const releaseFile = join(stack.dir, 'gate-release');
   const fs: FaultStack = {
     stack,
@@ -76,7 +83,12 @@ export async function createFaultStack(): Promise<FaultStack> {
       await ns.destroy();
     },
   };
-  await fs.startVmd();
+  try {
+    await fs.startVmd();
+  } catch (err) {
+    await fs.close();
+    throw err;
+  }
   return fs;
 }
 

@@ -14,6 +14,7 @@ const UNARY_DEADLINE_MS = 20_000;
 /** Slack over a call's deadline for a loaded 2-core machine to deliver the DEADLINE_EXCEEDED. */
 const LATE_MS = 3_000;
 const DOWN_MS = 3_000;
+const CREATE_STAGGER_MS = 2_500;
 
 interface Outcome {
   method: string;
@@ -93,15 +94,18 @@ describe.skipIf(skip !== undefined)('load with faults: many calls and creates wh
     });
     let inNetwork: () => void = () => undefined;
     const firstInNetwork = new Promise<void>((r) => (inNetwork = r));
+    // Staggered, so some reach privhelper before the kill, some while it is down, some after.
     const creates = Array.from({ length: CREATES }, async (_, i) => {
+      await sleep(i * CREATE_STAGGER_MS);
       const t = Date.now();
       const stream = vmd.serverStream('createVm', vmv1.CreateVmRequest.fromPartial({ name: `load-${i + 1}`, noWait: true }), { timeoutMs: 900_000 });
       const { error } = await collect(tap(stream, (r) => r.event?.body?.$case === 'stageStarted' && r.event.body.value.stage === 'network' && inNetwork()));
       return outcomeOf('createVm', t, error);
     });
 
-    // privhelper dies while the creates are in their first privhelper stages.
-    await firstInNetwork;
+    // The victim dies as the first create reaches its network stage.
+    const early = await Promise.race([firstInNetwork.then(() => undefined), Promise.all(creates)]);
+    if (early) throw new Error(`every create ended before its network stage: ${early.map((o) => `${o.code} ${o.reason} ${o.message}`).join('; ')}`);
     await fs.stack.stop(victim, 'SIGKILL');
     const killedAt = Date.now() - started;
     await sleep(DOWN_MS);
