@@ -168,6 +168,6 @@ export async function kernelPullCell(fs: FaultStack, cell: Cell): Promise<CellRe
 }
 
 export function table(results: readonly CellResult[]): string {
-  const rows = results.map((r) => `| ${r.cell.verb} | ${r.cell.stage} | ${r.cell.victim} | ${r.outcome} | ${r.leftAtRestart.join(', ') || 'none'} | ${(r.convergeMs / 1000).toFixed(1)} s |`);
-  return ['| verb | stage | victim | outcome | left at restart | converged in |', '|---|---|---|---|---|---|', ...rows].join('\n');
+  const rows = results.map((r) => `| ${r.cell.verb} | ${r.cell.stage} | ${r.cell.victim} | ${r.cell.why ?? ''} | ${r.outcome} | ${r.leftAtRestart.join(', ') || 'none'} | ${(r.convergeMs / 1000).toFixed(1)} s |`);
+  return ['| verb | stage | victim | why this cell | outcome | left at restart | converged in |', '|---|---|---|---|---|---|---|', ...rows].join('\n');
 }

@@ -47,16 +47,16 @@ if (skip) console.warn(`integration/faults/matrix skipped: ${skip}`);
 const FULL = process.env['BANGER_FAULTS_FULL'] === '1';
 
 const CI_CELLS: Cell[] = [
-  { verb: 'create', stage: 'disks', victim: 'privhelper' },
-  { verb: 'create', stage: 'network', victim: 'database' },
-  { verb: 'create', stage: 'boot', victim: 'vmd' },
-  { verb: 'create', stage: 'boot', victim: 'qemu' },
-  { verb: 'stop', stage: 'in-flight', victim: 'privhelper' },
-  { verb: 'start', stage: 'boot', victim: 'vmd' },
-  { verb: 'start', stage: 'network', victim: 'privhelper' },
-  { verb: 'delete', stage: 'in-flight', victim: 'vmd' },
-  { verb: 'prune', stage: 'in-flight', victim: 'privhelper' },
-  { verb: 'kernel pull', stage: 'download', victim: 'imaged' },
+  { verb: 'create', stage: 'disks', victim: 'privhelper', why: 'row, tap, fence, DNS, overlay, work disk exist; the only undoer is gone' },
+  { verb: 'create', stage: 'network', victim: 'database', why: 'row, tap, fence, DNS exist when the database owner dies' },
+  { verb: 'create', stage: 'boot', victim: 'vmd', why: 'everything incl. QEMU exists; the rollback holder dies' },
+  { verb: 'create', stage: 'boot', victim: 'qemu', why: 'the hypervisor dies before its agent answers' },
+  { verb: 'stop', stage: 'in-flight', victim: 'privhelper', why: 'row stopping over a live QEMU, privhelper gone' },
+  { verb: 'start', stage: 'boot', victim: 'vmd', why: "a start's QEMU runs on a fresh tap when vmd dies" },
+  { verb: 'start', stage: 'network', victim: 'privhelper', why: 'tap and fence taken, privhelper gone before launch' },
+  { verb: 'delete', stage: 'in-flight', victim: 'vmd', why: 'row deleting, a running VM half torn down' },
+  { verb: 'prune', stage: 'in-flight', victim: 'privhelper', why: 'a stopped VM half deleted' },
+  { verb: 'kernel pull', stage: 'download', victim: 'imaged', why: 'a .deb and an unpacked package in a work dir' },
 ];
 
 const ORDER: Verb[] = ['create', 'stop', 'start', 'delete', 'prune', 'kernel pull'];
