@@ -149,7 +149,8 @@ export async function createStack(options: StackOptions = {}): Promise<Stack> {
       child.stdout?.on('data', onData);
       child.stderr?.on('data', (c: Buffer) => d.stray.push(c.toString()));
       daemons[name] = d;
-      const deadline = Date.now() + 30_000;
+      // Generous: on 2 shared cores under TCG guests a daemon's start (its database's first open) took past 30 s.
+      const deadline = Date.now() + 90_000;
       while (!d.logs.some((l) => l.msg === 'daemon started')) {
         if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}: ${d.stray.join('')} ${JSON.stringify(d.logs)}`);
         if (Date.now() > deadline) throw new Error(`${name} did not start: ${d.stray.join('')}`);

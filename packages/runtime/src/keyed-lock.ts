@@ -33,4 +33,9 @@ export class KeyedLock {
   isHeld(key: string): boolean {
     return this.held.has(key);
   }
+
+  /** Whether any key is held right now. */
+  anyHeld(): boolean {
+    return this.held.size > 0;
+  }
 }

@@ -9,6 +9,7 @@ import { HostImageFiles } from './adapters/image-files.js';
 import { PgImageRepo } from './adapters/image-repo.js';
 import { PgKernelRepo } from './adapters/kernel-repo.js';
 import { ImagekitKernelSource } from './adapters/kernel-source.js';
+import { sweepPartialPulls } from './app/kernels/sweep-partial-pulls.js';
 import { ImagekitRecipeSource } from './adapters/recipe-source.js';
 import { openImagedState, type ImagedState } from './adapters/state.js';
 import { BuildImage } from './app/images/build-image.js';
@@ -59,6 +60,8 @@ const helper = new HelperClient(config.privhelper.socket);
 const files = new HostImageFiles(imagesDir, helper);
 const pullKernel = new PullKernel({ kernels, source: kernelSource, installer: helper });
 
+// Before serving, so no pull or build of this imaged can be using the staging dir.
+await sweepPartialPulls({ staging: kernelSource, log: logger }).catch((err: unknown) => logger.warn({ err }, 'partial kernel pull sweep failed; retried at the next start'));
 const runner = new OperationRunner({ log: state.operations, logger, service: 'imaged' });
 const stopPruning = schedulePruning(state.operations, logger);
 logger.info({ retention_ms: OPERATION_RETENTION_MS, images_dir: imagesDir, kernels_dir: kernelsDir }, 'finished operations are pruned after the retention period');

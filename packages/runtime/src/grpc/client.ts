@@ -85,6 +85,18 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * Reconnect backoff for a daemon on a local Unix socket. grpc-js's defaults (1 s, growing to
+ * 120 s) are for remote servers; between attempts a channel fails every call at once with its
+ * last error. After a daemon was down a while, its clients went on failing for seconds to
+ * minutes after it was back (vmd's creates got HELPER_UNAVAILABLE from a restarted privhelper).
+ * Reconnecting to a local socket is cheap, so retry within a second.
+ */
+export const LOCAL_RECONNECT: grpc.ChannelOptions = {
+  'grpc.initial_reconnect_backoff_ms': 100,
+  'grpc.max_reconnect_backoff_ms': 1000,
+};
+
 /** How a ServiceClient is set up beyond its socket. */
 export interface ServiceClientOptions {
   /** The daemon on the other end, named in errors when it cannot be reached. */
@@ -153,7 +165,7 @@ export class ServiceClient<D extends Record<string, MethodDef<never, unknown>>> 
     options: ServiceClientOptions = {},
   ) {
     this.peer = options.peer;
-    this.raw = new grpc.Client(`unix://${resolve(socketPath)}`, grpc.credentials.createInsecure(), options.channel ?? {});
+    this.raw = new grpc.Client(`unix://${resolve(socketPath)}`, grpc.credentials.createInsecure(), { ...LOCAL_RECONNECT, ...options.channel });
   }
 
   unary<K extends UnaryKeys<D>>(method: K, request: ReqOf<D[K]>, options?: CallOptions): Promise<ResOf<D[K]>> {

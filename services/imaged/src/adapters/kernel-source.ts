@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { findKernel, isImageKitError, loadKernelCatalog, pullKernel, type AptState, type StagedKernel as KitStagedKernel } from '@banger/imagekit';
 import type { Logger } from 'pino';
 import type { CatalogKernel } from '../domain/kernel.js';
-import type { KernelSource, PullProgress, StagedKernel } from '../ports/images.js';
+import type { KernelSource, KernelStaging, PullProgress, StagedEntry, StagedKernel } from '../ports/images.js';
 
 function artifact(k: KitStagedKernel, key: 'vmlinux' | 'vmlinuz' | 'initrd'): { path: string; sha256: string; sizeBytes: number } {
   const rec = k.manifest.artifacts[key];
@@ -31,7 +31,7 @@ export function stagedFromKit(k: KitStagedKernel): StagedKernel {
 }
 
 /** imagekit's catalog and pull, run by imaged itself (apt-get download and dpkg-deb -x need no root). */
-export class ImagekitKernelSource implements KernelSource {
+export class ImagekitKernelSource implements KernelSource, KernelStaging {
   constructor(private readonly opts: { imagesDir: string; kernelsDir: string; logger: Logger; apt?: AptState }) {}
 
   private catalogFile(): string {
@@ -68,6 +68,21 @@ export class ImagekitKernelSource implements KernelSource {
       throw e;
     });
     return { kernel: stagedFromKit(k), alreadyPresent: k.alreadyPresent };
+  }
+
+  /** `<kernelsDir>/<name>/<version>` staged versions and `<kernelsDir>/<name>/.pull-*` work dirs. */
+  async list(): Promise<StagedEntry[]> {
+    const out: StagedEntry[] = [];
+    const dirs = async (p: string): Promise<string[]> => (await readdir(p, { withFileTypes: true }).catch(() => [])).filter((d) => d.isDirectory()).map((d) => d.name);
+    for (const name of await dirs(this.opts.kernelsDir)) {
+      for (const v of await dirs(path.join(this.opts.kernelsDir, name))) out.push({ name, dir: path.join(this.opts.kernelsDir, name, v), partial: v.startsWith('.pull-') });
+    }
+    return out;
+  }
+
+  async removeEntry(entry: StagedEntry): Promise<void> {
+    if (path.dirname(path.dirname(entry.dir)) !== this.opts.kernelsDir) throw new Error(`refusing to remove ${JSON.stringify(entry.dir)} outside the kernel staging dir`);
+    await rm(entry.dir, { recursive: true, force: true });
   }
 
   async remove(name: string): Promise<void> {

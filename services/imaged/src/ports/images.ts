@@ -34,6 +34,20 @@ export interface KernelRepo {
   delete(id: string): Promise<void>;
 }
 
+/** One directory in imaged's kernel staging dir: a staged version, or a pull's work dir. */
+export interface StagedEntry {
+  name: string;
+  dir: string;
+  /** A pull's `.pull-*` work dir, not a staged version. */
+  partial: boolean;
+}
+
+/** imaged's own kernel staging dir, for the start-up sweep of the pulls a dead imaged left. */
+export interface KernelStaging {
+  list(): Promise<StagedEntry[]>;
+  removeEntry(entry: StagedEntry): Promise<void>;
+}
+
 export interface PullProgress {
   step: string;
   done: number;

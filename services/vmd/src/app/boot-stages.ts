@@ -13,6 +13,7 @@ import { guestSecret, guestText } from '../domain/guest-values.js';
 import { consoleTailLines } from './console.js';
 import { launchInputFor } from './launch-input.js';
 import type { Rollback } from './rollback.js';
+import { whileHypervisorRuns } from './while-hypervisor-runs.js';
 
 export interface BootTimeouts {
   /** From launch until the guest agent answers (TCG boots take 10-40 s on 2 cores). */
@@ -71,8 +72,8 @@ export class BootStages {
   }
 
   /**
-   * The VM's tap on the bridge and its DNS record. A create owns both until it succeeds (a
-   * failure undoes them); a start finds them the VM's own.
+   * The VM's tap on the bridge and its DNS record. Until the operation succeeds the tap is its
+   * own (a failure gives it back); the DNS record is a create's own, a start finds it the VM's.
    */
   async network(vm: Vm, opts: { owned: boolean }): Promise<Vm> {
     const { host, vms, bridge, subnet } = this.deps;
@@ -80,7 +81,8 @@ export class BootStages {
     return this.stages.run('network', detail, async () => {
       await host.ensureNetwork({ bridge, cidr: subnet.cidr, gateway: subnet.gateway, prefix: subnet.prefix });
       const tap = await host.acquireTap(vm.id);
-      if (opts.owned) await this.rollback.add('tap', tap, () => host.releaseTap(vm.id));
+      // A stopped VM holds no tap, so a failed or interrupted start gives it back too.
+      await this.rollback.add('tap', tap, () => host.releaseTap(vm.id));
       if (!vm.network.ipv4 || !vm.network.mac) throw new FailedPreconditionError('VM_HAS_NO_ADDRESS', `vm ${vm.name} has no address or MAC to fence its tap with`);
       await host.fenceVm({ vmId: vm.id, ipv4: vm.network.ipv4, mac: vm.network.mac, egress: vm.egress });
       const updated = await vms.update(vm.id, { network: { tap } });
@@ -131,7 +133,7 @@ export class BootStages {
   async agent(vm: Vm, sshKeys: readonly string[]): Promise<void> {
     const { agent, timeouts } = this.deps;
     await this.stages.run('agent', 'guest agent answers', async () => {
-      await agent.waitReady(vm.files.agentSocket, timeouts.agentMs, this.op.signal);
+      await whileHypervisorRuns(this.deps.host, vm, this.op.signal, (signal) => agent.waitReady(vm.files.agentSocket, timeouts.agentMs, signal));
       if (sshKeys.length === 0) return;
       const res = await agent.exec(vm.files.agentSocket, ['/bin/sh', '-c', AUTHORISE_KEYS], { input: Buffer.from(`${sshKeys.join('\n')}\n`), timeoutMs: 30_000, maxOutputBytes: 64 * 1024, overflow: 'fail' });
       if (res.exitCode !== 0 || res.timedOut) {
@@ -184,11 +186,11 @@ export class BootStages {
       await this.stages.skip('services', 'the image declares no services');
       return;
     }
-    await this.stages.run('services', probed.map((s) => `${s.name}:${s.port}`).join(', '), async () => {
+    await this.stages.run('services', probed.map((s) => `${s.name}:${s.port}`).join(', '), () => whileHypervisorRuns(this.deps.host, vm, this.op.signal, async (signal) => {
       for (const svc of probed) {
         const deadline = Date.now() + Math.min(svc.timeoutSeconds * 1000, timeouts.serviceMs);
         for (;;) {
-          this.op.signal.throwIfAborted();
+          signal.throwIfAborted();
           const res = await agent.exec(vm.files.agentSocket, ['ss', '-Htln', `sport = :${svc.port}`], { timeoutMs: 15_000, maxOutputBytes: 64 * 1024, overflow: 'fail' }).catch(() => undefined);
           if (res && res.exitCode === 0 && res.stdout.toString().trim() !== '') break;
           if (Date.now() > deadline) {
@@ -197,7 +199,7 @@ export class BootStages {
           await sleep(1000);
         }
       }
-    });
+    }));
   }
 
   /** The last lines of the guest's console, for a failure report; undefined before a boot. */

@@ -10,6 +10,7 @@ describe('collect garbage (banger system gc, the janitor pass)', () => {
     const h = vmdHarness();
     h.host.failOn('createWorkDisk');
     h.host.failOn('removeRootOverlay', helperDown());
+    h.host.failOn('releaseVm', helperDown());
     const created = await h.create({ name: 'f1' });
     expect(created.error).toMatchObject({ code: 'UNAVAILABLE' });
     const left = [...created.op.resources.values()];
@@ -24,6 +25,7 @@ describe('collect garbage (banger system gc, the janitor pass)', () => {
     expect(op.resources).toHaveLength(1);
 
     h.host.heal('removeRootOverlay');
+    h.host.heal('releaseVm');
     const back = await gc.run({ dryRun: false });
     expect(back.leftovers).toEqual([expect.objectContaining({ kind: 'overlay', action: 'removed' })]);
     expect(back.pending).toBe(false);
@@ -101,5 +103,59 @@ describe('collect garbage (banger system gc, the janitor pass)', () => {
     expect(report.leftovers).toEqual([expect.objectContaining({ action: 'busy' })]);
     expect(stale.resources).toHaveLength(1);
     h.agent.release();
+  });
+});
+
+describe('collect garbage: VMs a failed stop or delete left in a transient state', () => {
+  it('aligns a VM whose stop failed with privhelper down (left stopping, its hypervisor alive) back to running once privhelper is back', async () => {
+    const h = vmdHarness();
+    await h.create({ name: 'dev' });
+    h.host.failOn('stop', helperDown(), 1);
+    await expect(h.stop('dev')).rejects.toMatchObject({ reason: 'HELPER_UNAVAILABLE' });
+    expect(h.vm('dev')?.state).toBe('stopping');
+    const gc = h.collector([]);
+    expect((await gc.run({ dryRun: true })).realigned).toEqual([expect.objectContaining({ name: 'dev', from: 'stopping' })]);
+    expect(h.vm('dev')?.state).toBe('stopping');
+    const report = await gc.run({ dryRun: false });
+    expect(report.realigned).toEqual([expect.objectContaining({ name: 'dev', from: 'stopping', to: 'running' })]);
+    expect(h.vm('dev')?.state).toBe('running');
+    await h.stop('dev');
+    expect(h.vm('dev')?.state).toBe('stopped');
+  });
+
+  it('aligns a VM whose delete failed after its hypervisor was gone to stopped, and leaves one an operation still runs on', async () => {
+    const h = vmdHarness();
+    await h.create({ name: 'dev' });
+    await h.create({ name: 'busy' });
+    h.host.failOn('releaseTap', helperDown(), 1);
+    await expect(h.delete('dev', { force: true })).rejects.toMatchObject({ reason: 'HELPER_UNAVAILABLE' });
+    expect(h.vm('dev')?.state).toBe('deleting');
+    h.host.failOn('stop', helperDown(), 1);
+    await expect(h.stop('busy')).rejects.toMatchObject({ reason: 'HELPER_UNAVAILABLE' });
+    const busy = h.vm('busy');
+    const running = interruptedOp([], { opId: 'op-running000000', kind: 'vm_restart', state: 'running' });
+    running.target = busy?.id ?? '';
+    const report = await h.collector([running]).run({ dryRun: false });
+    expect(report.realigned).toEqual([expect.objectContaining({ name: 'dev', from: 'deleting', to: 'stopped' })]);
+    expect(h.vm('dev')?.state).toBe('stopped');
+    expect(h.vm('busy')?.state).toBe('stopping');
+    await h.delete('dev');
+    expect(h.vm('dev')).toBeUndefined();
+  });
+});
+
+describe('collect garbage: DNS resync', () => {
+  it('does not write the record set while an operation runs (a create rolling back its name), and does once none does', async () => {
+    const h = vmdHarness();
+    await h.create({ name: 'dev' });
+    await h.host.syncDns([]);
+    const running = interruptedOp([], { opId: 'op-running000001', kind: 'vm_create', state: 'running' });
+    const busy = await h.collector([running]).run({ dryRun: false });
+    expect(busy.dnsDrift).toEqual(['+dev']);
+    expect(busy.pending).toBe(true);
+    expect(h.host.dns).toEqual([]);
+    const idle = await h.collector([]).run({ dryRun: false });
+    expect(idle.dnsDrift).toEqual([]);
+    expect(h.host.dns.map((r) => r.name)).toEqual(['dev']);
   });
 });

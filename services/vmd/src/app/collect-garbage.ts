@@ -4,6 +4,7 @@ import type { Operation } from '@banger/store/operations';
 import type { Vm } from '../domain/vm.js';
 import type { HeldVm, HostHelper } from '../ports/host.js';
 import type { VmRepository } from '../ports/vms.js';
+import { TRANSIENT, alignWithHost } from './align-with-host.js';
 import { describeHeld, leftoverOwner, vmIdsInFlight } from './gc-ownership.js';
 import { vmIdOf } from './reconcile.js';
 import { inUndoOrder, undoLeftover } from './undo-leftover.js';
@@ -38,6 +39,8 @@ export interface GcReport {
   orphans: GcOrphan[];
   /** DNS records privhelper served that no VM row has (or rows it did not serve). */
   dnsDrift: string[];
+  /** VMs left in a transient state with nothing in flight, and the state they were given. */
+  realigned: { vmId: string; name: string; from: string; to: string }[];
   /** False when privhelper could not be asked; the janitor then retries soon. */
   helperReachable: boolean;
   /** Something still needs a later pass (failed, busy, in grace, privhelper down). */
@@ -70,15 +73,16 @@ export class CollectGarbage {
 
   async run(opts: { dryRun: boolean }): Promise<GcReport> {
     const { dryRun } = opts;
-    const report: GcReport = { dryRun, leftovers: [], orphans: [], dnsDrift: [], helperReachable: true, pending: false };
+    const report: GcReport = { dryRun, leftovers: [], orphans: [], dnsDrift: [], realigned: [], helperReachable: true, pending: false };
     const [finished, running] = await Promise.all([
       this.deps.operations.list({ state: ['failed', 'cancelled'], limit: 1000 }),
       this.deps.operations.list({ state: 'running', limit: 1000 }),
     ]);
     const inFlight = vmIdsInFlight(running);
     for (const op of finished.filter((o) => o.resources.length > 0)) await this.leftoversOf(op, inFlight, report);
+    await this.stranded(inFlight, report);
     await this.orphans(inFlight, report);
-    report.pending = report.leftovers.some((l) => l.action !== 'removed' && l.action !== 'adopted') || report.orphans.length > 0 || report.dnsDrift.length > 0 || !report.helperReachable;
+    report.pending = report.leftovers.some((l) => l.action !== 'removed' && l.action !== 'adopted') || report.orphans.length > 0 || (dryRun && report.realigned.length > 0) || report.dnsDrift.length > 0 || !report.helperReachable;
     if (dryRun) report.pending ||= report.leftovers.length > 0;
     return report;
   }
@@ -122,6 +126,35 @@ export class CollectGarbage {
     }
   }
 
+  /**
+   * A VM an operation left `stopping`, `deleting`... when it failed half-way (privhelper died
+   * under a stop) is aligned with the host, as start-up reconciliation would: running if its
+   * hypervisor lives, else stopped. Never under a busy lock or while an operation could own it.
+   */
+  private async stranded(inFlight: Set<string>, report: GcReport): Promise<void> {
+    const { vms, locks, host } = this.deps;
+    if (!report.helperReachable) return;
+    for (const vm of await vms.list({ states: [...TRANSIENT] })) {
+      if (locks.isBusy(vm.id) || inFlight.has(vm.id) || inFlight.has(vm.name)) continue;
+      if (report.dryRun) {
+        report.realigned.push({ vmId: vm.id, name: vm.name, from: vm.state, to: '' });
+        continue;
+      }
+      try {
+        await locks.with(vm.id, 'gc', async () => {
+          const now = await vms.getById(vm.id);
+          if (!TRANSIENT.includes(now.state)) return;
+          const to = await alignWithHost({ vms, host }, now);
+          report.realigned.push({ vmId: vm.id, name: vm.name, from: now.state, to });
+          log().info({ vm_id: vm.id, from: now.state, to }, 'vm left in a transient state aligned with the host');
+        });
+      } catch (err) {
+        if ((err as { reason?: string }).reason === 'HELPER_UNAVAILABLE') report.helperReachable = false;
+        log().warn({ err, vm_id: vm.id }, 'could not align a stranded vm with the host; retried on the next pass');
+      }
+    }
+  }
+
   private async orphans(inFlight: Set<string>, report: GcReport): Promise<void> {
     const { host, vms } = this.deps;
     if (!report.helperReachable) return;
@@ -145,7 +178,9 @@ export class CollectGarbage {
       report.orphans.push(await this.orphan(h, vm, scope, key, inFlight, report.dryRun));
     }
     for (const key of [...this.firstSeen.keys()]) if (!seen.has(key)) this.firstSeen.delete(key);
-    await this.dns(held.dnsRecords, report);
+    // The record set is written whole: while an operation or a locked call may be changing the
+    // rows (a create rolling back its record), a resync could write back a name it just removed.
+    await this.dns(held.dnsRecords, report, inFlight.size > 0 || this.deps.locks.anyBusy());
   }
 
   private async orphan(h: HeldVm, vm: Vm | undefined, scope: 'vm' | 'tap', key: string, inFlight: Set<string>, dryRun: boolean): Promise<GcOrphan> {
@@ -184,12 +219,12 @@ export class CollectGarbage {
   }
 
   /** DNS records are a set privhelper replaces whole: resync it from the rows when it drifted. */
-  private async dns(served: readonly string[], report: GcReport): Promise<void> {
+  private async dns(served: readonly string[], report: GcReport, busy: boolean): Promise<void> {
     const records = await this.deps.vms.dnsRecords();
     const want = new Set(records.map((r) => r.name));
     const have = new Set(served);
     report.dnsDrift = [...[...have].filter((n) => !want.has(n)).map((n) => `-${n}`), ...[...want].filter((n) => !have.has(n)).map((n) => `+${n}`)];
-    if (report.dnsDrift.length === 0 || report.dryRun) return;
+    if (report.dnsDrift.length === 0 || report.dryRun || busy) return;
     try {
       await this.deps.host.syncDns(records);
       log().info({ drift: report.dnsDrift }, 'dns records resynced');

@@ -136,6 +136,21 @@ describe('CreateVm', () => {
     expectNothingLeft(h, op, 'dev');
   });
 
+  it('fails at once when the hypervisor dies before the agent answers, and releases the VM in privhelper (run dir included)', async () => {
+    const h = vmdHarness();
+    h.agent.hold();
+    const op = new RecordingOperation();
+    const running = h.create({ name: 'dev' }, op);
+    await op.untilStageStarted('agent');
+    const vmId = [...h.host.processes.keys()][0] ?? '';
+    h.host.processes.delete(vmId);
+    const { error } = await running;
+    expect(error).toMatchObject({ reason: 'HYPERVISOR_EXITED' });
+    expect(op.failure()).toMatchObject({ stage: 'agent', reason: 'HYPERVISOR_EXITED' });
+    expect(h.host.calls).toContain(`releaseVm ${vmId}`);
+    expectNothingLeft(h, op, 'dev');
+  });
+
   it('keeps a VM that is being created away from other lifecycle calls', async () => {
     const h = vmdHarness();
     h.agent.hold();

@@ -1,5 +1,6 @@
 import { AlreadyExistsError, BangerError, FailedPreconditionError } from '@banger/runtime/errors';
 import { failureEvent, StageFailure } from '@banger/runtime/ops';
+import { log } from '@banger/runtime/logging';
 import { allocateAddress, macForVm, newVmId } from '../domain/addressing.js';
 import type { CreateVmCommand } from '../domain/create-request.js';
 import { NO_FILES, vmToJson, type Vm, type VmSpec } from '../domain/vm.js';
@@ -52,7 +53,7 @@ export class CreateVm {
       const reserved = await stages.run('reserve', 'record the VM and allocate its address', async () => {
         const vm = await this.reserve(cmd, image, op.opId);
         vmId = vm.id;
-        await rollback.add('row', vm.id, async () => void (await deps.vms.delete(vm.id)));
+        await rollback.add('row', vm.id, () => this.dropRow(vm.id));
         return vm;
       });
       // Nothing else may touch this VM (delete, stop) until the create ends.
@@ -69,12 +70,24 @@ export class CreateVm {
       });
       return { targetId: vmId, vmId };
     } catch (err) {
-      const rolledBack = await rollback.undo();
+      // The console tail is read before the rollback removes the run dir holding it.
       const stage = err instanceof StageFailure ? err.stage : '';
       const tail = BOOT_STAGES.has(stage) ? await stages.consoleTail() : undefined;
+      const rolledBack = await rollback.undo();
       await op.emit({ ...failureEvent(err, op.opId, tail ? { consoleTail: tail } : {}), rolledBack: rolledBack.undone, leftovers: rolledBack.leftovers });
       throw err;
     }
+  }
+
+  /**
+   * Undoes the reservation. What privhelper still holds for the VM goes first: its run dir and
+   * cgroups outlive a hypervisor that died on its own, and no other step records them. When
+   * privhelper cannot be asked, the recorded steps' leftovers say what remains and the janitor
+   * finds the run dir as an orphan, so the row still goes.
+   */
+  private async dropRow(vmId: string): Promise<void> {
+    await this.deps.host.releaseVm(vmId).catch((err: unknown) => log().warn({ err, vm_id: vmId }, 'could not release the VM in privhelper; the janitor removes what is left'));
+    await this.deps.vms.delete(vmId);
   }
 
   /** Three independent questions, asked at once; answered in order of what to fix first. */

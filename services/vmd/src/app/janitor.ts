@@ -52,7 +52,7 @@ export class Janitor {
       log().warn({ err }, 'janitor pass failed');
       return this.opts.retryMs;
     }
-    const done = report.leftovers.filter((l) => l.action === 'removed' || l.action === 'adopted').length + report.orphans.filter((o) => o.action === 'removed').length;
+    const done = report.leftovers.filter((l) => l.action === 'removed' || l.action === 'adopted').length + report.orphans.filter((o) => o.action === 'removed').length + report.realigned.length;
     if (done > 0 || report.pending) {
       log().info({ cleaned: done, pending: report.pending, helper_reachable: report.helperReachable, leftovers: report.leftovers.length, orphans: report.orphans.length }, 'janitor pass');
     }

@@ -7,7 +7,7 @@ import type { VmLocks } from './vm-locks.js';
 
 export interface KillVmDeps {
   vms: VmRepository;
-  host: Pick<HostHelper, 'kill'>;
+  host: Pick<HostHelper, 'kill' | 'releaseTap'>;
   locks: VmLocks;
 }
 
@@ -21,6 +21,8 @@ export class KillVm {
     return locks.with(found.id, 'kill', async () => {
       assertTransition(await vms.getById(found.id), 'stopped');
       await host.kill(found.id);
+      // As after a stop: a stopped VM holds no tap.
+      await host.releaseTap(found.id);
       return vms.transition(found.id, 'stopped', { pid: null, stoppedAt: new Date() });
     });
   }

@@ -37,6 +37,8 @@ describe('reconcile (start-up)', () => {
     expect(report.vanished).toEqual([gone?.id]);
     expect(h.vm('alive')).toMatchObject({ state: 'running', pid: alive?.pid });
     expect(h.vm('gone')).toMatchObject({ state: 'stopped', pid: null });
+    // A stopped VM holds no tap; the running one keeps its own.
+    expect([...h.host.taps.keys()]).toEqual([alive?.id]);
     expect(h.host.dns.map((r) => r.name).sort()).toEqual(['alive', 'gone']);
   });
 

@@ -2,6 +2,7 @@ import { log } from '@banger/runtime/logging';
 import type { Operation, OperationResource } from '@banger/store/operations';
 import type { HostHelper } from '../ports/host.js';
 import type { VmRepository } from '../ports/vms.js';
+import { alignWithHost } from './align-with-host.js';
 import { inUndoOrder, undoLeftover } from './undo-leftover.js';
 
 export interface ReconcileReport {
@@ -53,18 +54,9 @@ export class Reconcile {
     for (const vm of await vms.list()) {
       // A suspended VM has no process by design: its saved state is on disk.
       if (vm.state === 'stopped' || vm.state === 'error' || vm.state === 'suspended') continue;
-      const proc = await host.find(vm.id);
-      if (proc) {
-        report.rediscovered.push(vm.id);
-        await vms.transition(vm.id, vm.state === 'paused' ? 'paused' : 'running', { pid: proc.pid, files: { ...vm.files, agentSocket: proc.agentSocket, consoleLog: proc.consoleLog } });
-      } else if (['running', 'paused', 'starting'].includes(vm.state) && (await host.savedState(vm.id).catch(() => undefined))) {
-        // A suspend that finished while vmd was down (or a restore that failed): the state is on disk.
-        report.vanished.push(vm.id);
-        await vms.transition(vm.id, 'suspended', { pid: null, stoppedAt: new Date() });
-      } else {
-        report.vanished.push(vm.id);
-        await vms.transition(vm.id, 'stopped', { pid: null, stoppedAt: new Date() });
-      }
+      const to = await alignWithHost(this.deps, vm);
+      if (to === 'running' || to === 'paused') report.rediscovered.push(vm.id);
+      else report.vanished.push(vm.id);
     }
     if (report.cleaned.length + report.rediscovered.length + report.vanished.length > 0) {
       await host.syncDns(await vms.dnsRecords()).catch((err: unknown) => log().warn({ err }, 'dns resync after reconciliation failed'));

@@ -61,9 +61,10 @@ describe('StartVm', () => {
     const vm = h.vm('dev');
     expect(vm).toMatchObject({ state: 'stopped', pid: null });
     expect(h.host.processes.size).toBe(0);
-    // The VM's own disks and tap stay: they belong to the VM, not to the failed start.
+    // The VM's own disks stay; the tap the start took goes back to the pool (a stopped VM holds none).
     expect(h.host.overlays.size).toBe(1);
     expect(h.host.workDisks.size).toBe(1);
+    expect(h.host.taps.size).toBe(0);
   });
 
   it('can start again after a failed start', async () => {

@@ -10,6 +10,7 @@ describe('StopVm', () => {
     expect(vm).toMatchObject({ name: 'dev', state: 'stopped', pid: null });
     expect(h.host.stops).toEqual([{ vmId: id, timeoutMs: 12_000 }]);
     expect(h.host.processes.size).toBe(0);
+    expect(h.host.taps.size).toBe(0);
     expect(h.vm('dev')).toMatchObject({ state: 'stopped', pid: null });
   });
 

@@ -8,7 +8,7 @@ import type { VmLocks } from './vm-locks.js';
 
 export interface StopVmDeps {
   vms: VmRepository;
-  host: Pick<HostHelper, 'stop'>;
+  host: Pick<HostHelper, 'stop' | 'releaseTap'>;
   locks: VmLocks;
 }
 
@@ -19,7 +19,7 @@ export interface StopVmCommand {
 }
 
 /**
- * StopVm: a graceful stop (ctrl-alt-del), killed after the grace period. `forced` says whether
+ * StopVm: a graceful stop (ctrl-alt-del), killed after the grace period, then its tap given back. `forced` says whether
  * it came to that. A stopped VM is left alone; a failed stop leaves the VM `stopping`, so a
  * retry finishes it.
  */
@@ -35,6 +35,8 @@ export class StopVm {
       assertTransition(vm, 'stopping');
       await vms.transition(vm.id, 'stopping');
       const res = await host.stop(vm.id, cmd.timeoutMs);
+      // A stopped VM holds no tap (and so no fence): its next start takes one from the pool.
+      await host.releaseTap(vm.id);
       log().info({ vm_id: vm.id, forced: res.forced, was_running: res.wasRunning }, 'vm stopped');
       return { vm: await vms.transition(vm.id, 'stopped', { pid: null, stoppedAt: new Date() }), forced: res.forced };
     });

@@ -20,4 +20,9 @@ export class VmLocks {
   isBusy(vmId: string): boolean {
     return this.lock.isHeld(vmId);
   }
+
+  /** Some lifecycle call holds a VM lock (a stop, a delete, a create's stages). */
+  anyBusy(): boolean {
+    return this.lock.anyHeld();
+  }
 }

@@ -1,0 +1,225 @@
+// The stack the fault suites break: the three real daemons with VM networking in a throwaway
+// namespace, vmd behind the stage gate, a janitor with short timers, and the probes that say
+// what a fault left behind on the host.
+import { randomBytes } from 'node:crypto';
+import { readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { commonv1, helperv2, imagev1, vmv1 } from '@banger/api';
+import { ServiceClient } from '@banger/runtime';
+import { createStack, GATED_VMD, type DaemonName, type Stack } from '../harness/daemons.js';
+import { TEST_CACHE } from '../harness/guest.js';
+import { Netns } from '../harness/netns.js';
+import { collect, qemuPidsFor, type ImageClient, type VmClient } from '../vm/vmstack.js';
+
+/** What a cell kills: a daemon, a VM's QEMU, or the process that owns the database. */
+export type Victim = DaemonName | 'qemu' | 'database';
+
+/**
+ * Janitor timers for tests: a pass every 2 s (retries every 5 s while something is pending, as
+ * in production) and a 10 s orphan grace instead of 120 s, so convergence is measured in
+ * seconds; production keeps the defaults.
+ */
+const JANITOR_CONFIG = ['[vmd]', 'gc_grace_seconds = 10', 'gc_interval_seconds = 2'];
+
+export interface FaultStack {
+  stack: Stack;
+  ns: Netns;
+  vmd: VmClient;
+  images: ImageClient;
+  helper: ServiceClient<typeof helperv2.HelperServiceService>;
+  /** (Re)starts vmd, behind a gate that pauses `stage` of `kind` until `release()`, or ungated. */
+  startVmd(gate?: { stage: string; kind: string }): Promise<void>;
+  /** Lets a paused operation go on. */
+  release(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function createFaultStack(): Promise<FaultStack> {
+  const ns = await Netns.create();
+  const bridge = `bgr-f${randomBytes(2).toString('hex')}`;
+  const stack = await createStack({
+    extraConfig: [
+      '[network]', `netns = "${ns.name}"`, 'cidr = "10.233.0.0/24"', `bridge = "${bridge}"`,
+      '[vm]', 'default_memory_mib = 512', 'agent_timeout_seconds = 300', 'services_timeout_seconds = 400',
+      ...JANITOR_CONFIG,
+    ].join('\n'),
+  });
+  stack.env['BANGER_PATHS_CACHE_DIR'] = TEST_CACHE;
+  try {
+    await stack.start('privhelper');
+    await stack.start('imaged');
+  } catch (err) {
+    // A daemon that did not start under load must not leave the others (privhelper is root) running.
+    await stack.close();
+    await ns.destroy();
+    throw err;
+  }
+  const releaseFile = join(stack.dir, 'gate-release');
+  const fs: FaultStack = {
+    stack,
+    ns,
+    vmd: new ServiceClient(vmv1.VmServiceService, stack.socket('vmd')),
+    images: new ServiceClient(imagev1.ImageServiceService, stack.socket('imaged')),
+    helper: new ServiceClient(helperv2.HelperServiceService, stack.socket('privhelper'), { peer: 'privhelper' }),
+    async startVmd(gate) {
+      await stack.stop('vmd');
+      await rm(releaseFile, { force: true });
+      if (!gate) await stack.start('vmd');
+      else {
+        const spec = { ...gate, action: 'pause', release: releaseFile };
+        await stack.start('vmd', { entry: GATED_VMD, env: { BANGER_TEST_STAGE_GATE: JSON.stringify(spec) } });
+      }
+    },
+    async release() {
+      await writeFile(releaseFile, '');
+    },
+    async close() {
+      fs.vmd.close();
+      fs.images.close();
+      fs.helper.close();
+      for (const pid of await stackQemuPids(stack)) killPid(pid);
+      await stack.close();
+      await ns.destroy();
+    },
+  };
+  try {
+    await fs.startVmd();
+  } catch (err) {
+    await fs.close();
+    throw err;
+  }
+  return fs;
+}
+
+/** The default image (built once per machine in the shared cache), as the VM suites get it. */
+export async function ensureDefaultImage(fs: FaultStack): Promise<void> {
+  const build = fs.images.serverStream('buildImage', imagev1.BuildImageRequest.fromPartial({ recipe: 'debian-bookworm' }), { timeoutMs: 1_800_000 });
+  const { error } = await collect(build);
+  if (error instanceof Error) throw error;
+  if (error !== undefined) throw new Error('image build failed');
+}
+
+/**
+ * The pid of the process that owns the database, the one a "database" victim kills. With the
+ * embedded PGlite each daemon's database lives inside the daemon itself, so it is vmd's pid
+ * (the database of the VM verbs); a private PostgreSQL cluster would answer its postmaster.
+ */
+export function databaseOwnerPid(fs: FaultStack): { pid: number; restart: DaemonName } {
+  const pid = fs.stack.daemons.vmd?.child.pid;
+  if (!pid) throw new Error('vmd is not running, so nothing owns its database');
+  return { pid, restart: 'vmd' };
+}
+
+function killPid(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    /* already gone */
+  }
+}
+
+/** QEMU processes of this stack's VMs, by the pid files privhelper writes and the VM dirs. */
+async function stackQemuPids(stack: Stack): Promise<number[]> {
+  const ids = await readdir(join(stack.dir, 'run', 'helper', 'vms')).catch(() => [] as string[]);
+  return (await Promise.all(ids.map((id) => qemuPidsFor(id)))).flat();
+}
+
+/** SIGKILLs the victim (a process this test started); answers what has to be restarted, if any. */
+export async function kill(fs: FaultStack, victim: Victim, vmId: string): Promise<DaemonName | undefined> {
+  if (victim === 'qemu') {
+    const pids = await qemuPidsFor(vmId);
+    if (pids.length === 0) throw new Error(`no QEMU runs for ${vmId}`);
+    for (const pid of pids) killPid(pid);
+    return undefined;
+  }
+  if (victim === 'database') {
+    const owner = databaseOwnerPid(fs);
+    const d = fs.stack.daemons[owner.restart];
+    const exited = d && d.child.exitCode === null ? new Promise((r) => d.child.once('exit', r)) : Promise.resolve();
+    killPid(owner.pid);
+    await exited;
+    return owner.restart;
+  }
+  await fs.stack.stop(victim, 'SIGKILL');
+  return victim;
+}
+
+/** Restarts a killed daemon (vmd ungated). */
+export async function restart(fs: FaultStack, name: DaemonName): Promise<void> {
+  if (name === 'vmd') await fs.startVmd();
+  else await fs.stack.start(name);
+}
+
+interface NftObject {
+  set?: { name: string; elem?: unknown[] };
+  map?: { name: string; elem?: unknown[] };
+}
+
+/** Elements of the per-VM fence sets and the egress policy map: one per fenced VM each. */
+async function fenceElements(ns: Netns): Promise<number> {
+  const r = await ns.exec('nft', ['-j', 'list', 'ruleset']);
+  if (r.code !== 0) return 0;
+  const objs = (JSON.parse(r.stdout) as { nftables: NftObject[] }).nftables;
+  const perVm = ['fence_mac', 'fence_ip', 'guest_policy'];
+  return Math.max(0, ...objs.map((o) => o.set ?? o.map).filter((s) => s && perVm.includes(s.name)).map((s) => s?.elem?.length ?? 0));
+}
+
+/**
+ * Everything on the host that no live VM accounts for: taps marked for a VM without a running
+ * row, DNS records without a row, disk dirs (overlay, work disk) and run dirs without a row,
+ * QEMU processes without a running row, fence elements beyond the running VMs, rows in a
+ * transient state, and operations still `running`. Empty means converged.
+ */
+export async function leftovers(fs: FaultStack): Promise<string[]> {
+  const rows = (await fs.vmd.unary('listVms', vmv1.ListVmsRequest.fromPartial({}))).vms;
+  const ids = new Set(rows.map((v) => v.id));
+  const running = new Set(rows.filter((v) => v.state === vmv1.VmState.VM_STATE_RUNNING).map((v) => v.id));
+  const out: string[] = [];
+  for (const v of rows) {
+    if (![vmv1.VmState.VM_STATE_RUNNING, vmv1.VmState.VM_STATE_STOPPED].includes(v.state)) out.push(`row ${v.name} in ${vmv1.vmStateToJSON(v.state)}`);
+  }
+  const links = JSON.parse(await fs.ns.must('ip', ['-j', '-d', 'link', 'show'])) as { ifname: string; ifalias?: string }[];
+  for (const l of links) if (l.ifalias?.startsWith('vm:') && !running.has(l.ifalias.slice(3))) out.push(`tap ${l.ifname} (${l.ifalias})`);
+  const held = await fs.helper.unary('listHeld', {});
+  const names = new Set(rows.map((v) => v.name));
+  for (const d of held.dnsRecords) if (!names.has(d)) out.push(`dns record ${d}`);
+  for (const id of await readdir(join(fs.stack.dir, 'state', 'helper', 'vms')).catch(() => [] as string[])) if (!ids.has(id)) out.push(`disk dir ${id}`);
+  // A stopped VM keeps its run dir (its console log stays readable); one without a row must not.
+  for (const id of await readdir(join(fs.stack.dir, 'run', 'helper', 'vms')).catch(() => [] as string[])) if (!ids.has(id)) out.push(`run dir ${id}`);
+  for (const h of held.vms) if (h.hypervisorPid && !running.has(h.vmId)) out.push(`qemu ${h.hypervisorPid} of ${h.vmId}`);
+  for (const id of ids) if (!running.has(id) && (await qemuPidsFor(id)).length > 0) out.push(`qemu of stopped ${id}`);
+  const fences = await fenceElements(fs.ns);
+  if (fences > running.size) out.push(`${fences - running.size} nft fence element(s)`);
+  for (const dir of await partialPulls(fs)) out.push(`partial kernel pull ${dir}`);
+  const imagedOps = await fs.images.unary('listOperations', imagev1.ListOperationsRequest.fromPartial({ states: [commonv1.OperationState.OPERATION_STATE_RUNNING] }));
+  for (const op of imagedOps.operations) out.push(`imaged operation ${op.opId} still running`);
+  const ops = await fs.vmd.unary('listOperations', vmv1.ListOperationsRequest.fromPartial({ states: [commonv1.OperationState.OPERATION_STATE_RUNNING] }));
+  for (const op of ops.operations) out.push(`operation ${op.opId} still running`);
+  return out;
+}
+
+/** imaged's kernel staging dir. */
+export const kernelStaging = (fs: FaultStack): string => join(fs.stack.dir, 'state', 'kernels');
+
+/** Work dirs of kernel pulls (`<staging>/<name>/.pull-*`). */
+export async function partialPulls(fs: FaultStack): Promise<string[]> {
+  const out: string[] = [];
+  for (const name of await readdir(kernelStaging(fs)).catch(() => [] as string[])) {
+    for (const v of await readdir(join(kernelStaging(fs), name)).catch(() => [] as string[])) if (v.startsWith('.pull-')) out.push(`${name}/${v}`);
+  }
+  return out;
+}
+
+/** Polls `leftovers` until empty; answers how long it took, or throws with what stayed. */
+export async function converge(fs: FaultStack, withinMs: number): Promise<number> {
+  const start = Date.now();
+  let last: string[] = [];
+  for (;;) {
+    last = await leftovers(fs).catch((e: unknown) => [`probe failed: ${String(e)}`]);
+    if (last.length === 0) return Date.now() - start;
+    if (Date.now() - start > withinMs) throw new Error(`not converged within ${withinMs} ms: ${last.join('; ')}`);
+    await sleep(500);
+  }
+}
+

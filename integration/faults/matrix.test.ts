@@ -1,0 +1,146 @@
+import { vmv1 } from '@banger/api';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../harness/daemons.js';
+import { TEST_KERNEL } from '../harness/guest.js';
+import { vmUnsupportedReason } from '../vm/vmstack.js';
+import { converge, createFaultStack, ensureDefaultImage, type FaultStack } from './fault-stack.js';
+import { applicable, kernelPullCell, STAGES, stagedCell, table, unaryCell, VICTIMS, type Cell, type CellResult, type Verb } from './matrix-cells.js';
+
+/*
+ * The fault matrix (issue 14): a verb stopped at an exact point, a process SIGKILLed there,
+ * restarted, and then within 60 s the host holds nothing no live VM owns (no tap, nft fence
+ * element, DNS record, disk dir with its overlay and work disk, run dir, QEMU or transient
+ * row), no operation is left running, the operation's record says how it ended and lists no
+ * leftovers, and the CLI can act on the VM (every transition between cells is made with the
+ * CLI: create, start, stop, delete). create and start stop at a stage through the stage gate;
+ * stop, delete and prune (unary verbs with no stages and no operation record) at the moment
+ * their row shows them in flight. The "database" victim is the process that owns vmd's
+ * database (databaseOwnerPid: with the embedded PGlite, vmd itself).
+ *
+ * The CI subset, per verb, is the point where a kill leaves the most behind:
+ * - create/disks/privhelper: tap, fence, DNS record, overlay, work disk and row all exist and
+ *   the one daemon that can undo them is gone, so the rollback cannot: the janitor must (the
+ *   issue's opening scenario, within 60 s of privhelper being back).
+ * - create/boot/vmd: everything a create makes exists, QEMU included, and the process holding
+ *   the rollback dies: only vmd's start-up reconciliation can undo it.
+ * - create/boot/qemu: the hypervisor dies before its agent answers: the create must fail on
+ *   its own and undo everything, not wait out the agent timeout.
+ * - create/network/database: a row, tap, fence and DNS record exist when the database's owner dies.
+ * - start/boot/vmd: a start's QEMU runs on the VM's own tap when vmd dies.
+ * - start/network/privhelper: privhelper dies before the launch; the VM must stay startable.
+ * - stop/in-flight/privhelper: privhelper dies during the graceful shutdown of a running VM.
+ * - delete/in-flight/vmd: vmd dies while a running VM is being deleted (row `deleting`).
+ * - prune/in-flight/privhelper: privhelper dies while prune deletes a stopped VM.
+ * - kernel pull/download/imaged: imaged dies with a downloaded .deb and an unpacked package in
+ *   its pull's work dir; its next start removes it and the record says interrupted.
+ * Image build is not in the matrix yet: a build of the default recipe takes minutes under
+ * this CI budget (its partial builds are privhelper's, swept at its start: faults/janitor).
+ * BANGER_FAULTS_FULL=1 runs every verb × stage × victim instead (imaged is a victim of the VM
+ * verbs too: they must not need it past preflight).
+ *
+ * The janitor's timers are shortened through the stack config (fault-stack.ts: a pass every
+ * 2 s, a 10 s orphan grace); production keeps 60 s and 120 s.
+ */
+
+const skip = vmUnsupportedReason();
+if (skip) console.warn(`integration/faults/matrix skipped: ${skip}`);
+const FULL = process.env['BANGER_FAULTS_FULL'] === '1';
+
+const CI_CELLS: Cell[] = [
+  { verb: 'create', stage: 'disks', victim: 'privhelper', why: 'row, tap, fence, DNS, overlay, work disk exist; the only undoer is gone' },
+  { verb: 'create', stage: 'network', victim: 'database', why: 'row, tap, fence, DNS exist when the database owner dies' },
+  { verb: 'create', stage: 'boot', victim: 'vmd', why: 'everything incl. QEMU exists; the rollback holder dies' },
+  { verb: 'create', stage: 'boot', victim: 'qemu', why: 'the hypervisor dies before its agent answers' },
+  { verb: 'stop', stage: 'in-flight', victim: 'privhelper', why: 'row stopping over a live QEMU, privhelper gone' },
+  { verb: 'start', stage: 'boot', victim: 'vmd', why: "a start's QEMU runs on a fresh tap when vmd dies" },
+  { verb: 'start', stage: 'network', victim: 'privhelper', why: 'tap and fence taken, privhelper gone before launch' },
+  { verb: 'delete', stage: 'in-flight', victim: 'vmd', why: 'row deleting, a running VM half torn down' },
+  { verb: 'prune', stage: 'in-flight', victim: 'privhelper', why: 'a stopped VM half deleted' },
+  { verb: 'kernel pull', stage: 'download', victim: 'imaged', why: 'a .deb and an unpacked package in a work dir' },
+];
+
+const ORDER: Verb[] = ['create', 'stop', 'start', 'delete', 'prune', 'kernel pull'];
+const FULL_CELLS: Cell[] = ORDER.flatMap((verb) => STAGES[verb].flatMap((stage) => VICTIMS.map((victim) => ({ verb, stage, victim })))).filter(applicable);
+
+const SHARED = 'fm';
+
+describe.skipIf(skip !== undefined)('fault matrix: kill any process at any point, and the host converges', () => {
+  let fs: FaultStack;
+  const results: CellResult[] = [];
+  let creates = 0;
+
+  const cli = async (...args: string[]): Promise<string> => {
+    const r = await runCli(fs.stack, args, 600_000);
+    if (r.code !== 0) throw new Error(`banger ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+    return r.stdout;
+  };
+  const stateOf = async (): Promise<vmv1.VmState | undefined> => (await fs.vmd.unary('getVm', { ref: SHARED, includeSecrets: false }).catch(() => undefined))?.vm?.state;
+
+  /** Brings the shared VM to what the verb acts on, through the CLI: the proof that after the previous fault the CLI can act on it. */
+  async function prepare(verb: Verb): Promise<void> {
+    if (verb === 'create') return;
+    let state = await stateOf();
+    if (state === vmv1.VmState.VM_STATE_DELETING) {
+      await cli('vm', 'delete', SHARED, '--force');
+      state = undefined;
+    }
+    if (state === vmv1.VmState.VM_STATE_STOPPING) {
+      await cli('vm', 'stop', SHARED, '--timeout', '0s');
+      state = vmv1.VmState.VM_STATE_STOPPED;
+    }
+    const wantRunning = verb === 'stop' || verb === 'delete';
+    if (state === undefined) {
+      await cli('vm', 'create', '--name', SHARED, '--no-wait');
+      state = vmv1.VmState.VM_STATE_RUNNING;
+    }
+    if (wantRunning && state !== vmv1.VmState.VM_STATE_RUNNING) await cli('vm', 'start', SHARED, '--no-wait');
+    if (!wantRunning && state !== vmv1.VmState.VM_STATE_STOPPED) await cli('vm', 'stop', SHARED, '--timeout', '0s');
+    await converge(fs, 60_000);
+  }
+
+  beforeAll(async () => {
+    fs = await createFaultStack();
+    await ensureDefaultImage(fs);
+  }, 1_900_000);
+
+  afterAll(async () => {
+    if (results.length > 0) console.log(`fault matrix (${FULL ? 'full product' : 'CI subset'}):\n${table(results)}`);
+    await fs?.close();
+  });
+
+  for (const cell of FULL ? FULL_CELLS : CI_CELLS) {
+    it(`${cell.verb} / ${cell.stage} / kill ${cell.victim}`, async () => {
+      await prepare(cell.verb);
+      const t0 = Date.now();
+      const name = cell.verb === 'create' ? `fc${++creates}` : SHARED;
+      const r =
+        cell.verb === 'kernel pull' ? await kernelPullCell(fs, cell) : cell.verb === 'create' || cell.verb === 'start' ? await stagedCell(fs, cell, name) : await unaryCell(fs, cell, name);
+      results.push(r);
+      console.log(`cell ${cell.verb}/${cell.stage}/${cell.victim}: ${r.outcome}; left at restart: ${r.leftAtRestart.join(', ') || 'none'}; converged in ${r.convergeMs} ms (cell ${Date.now() - t0} ms)`);
+      expect(r.convergeMs).toBeLessThanOrEqual(60_000);
+      if (cell.verb === 'create' && cell.stage === 'disks' && cell.victim === 'privhelper') {
+        // The issue's opening scenario: the failed create listed its leftovers; the janitor
+        // removed each under the create's op id once privhelper was back, and the record forgot them.
+        expect(r.recordedLeftovers).toEqual(expect.arrayContaining([expect.stringMatching(/^overlay /), expect.stringMatching(/^work_disk /), expect.stringMatching(/^tap /), expect.stringMatching(/^dns_record fc/)]));
+        expect(r.cleanedUnderOp).toEqual(expect.arrayContaining(['overlay', 'work_disk', 'tap', 'dns_record']));
+      }
+      if (cell.verb === 'create') {
+        // A create that did not complete leaves no VM; one that did is a VM the CLI deletes.
+        const left = await fs.vmd.unary('getVm', { ref: name, includeSecrets: false }).catch(() => undefined);
+        expect(r.outcome === 'completed' || left === undefined).toBe(true);
+        if (left) await cli('vm', 'delete', name, '--force');
+      }
+      // The CLI pulls the kernel again; imaged's start-up sweep removed the dead pull's work dir.
+      if (cell.verb === 'kernel pull') await cli('kernel', 'pull', TEST_KERNEL);
+    }, 900_000);
+  }
+
+  it('the shared VM is still one the CLI starts, stops and deletes; then nothing is left', async () => {
+    await prepare('start');
+    await cli('vm', 'start', SHARED, '--no-wait');
+    await cli('vm', 'stop', SHARED, '--timeout', '0s');
+    await cli('vm', 'delete', SHARED);
+    expect(await stateOf()).toBeUndefined();
+    await converge(fs, 60_000);
+  }, 900_000);
+});
