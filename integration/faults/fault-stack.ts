@@ -101,14 +101,27 @@ export async function ensureDefaultImage(fs: FaultStack): Promise<void> {
 }
 
 /**
- * The pid of the process that owns the database, the one a "database" victim kills. With the
- * embedded PGlite each daemon's database lives inside the daemon itself, so it is vmd's pid
- * (the database of the VM verbs); a private PostgreSQL cluster would answer its postmaster.
+ * The pid of the process that owns the database, the one a "database" victim kills: the
+ * embedded default is a private PostgreSQL cluster per daemon, so it is the postmaster of vmd's
+ * cluster (the database of the VM verbs). vmd starts that cluster, so vmd is what is restarted.
  */
 export function databaseOwnerPid(fs: FaultStack): { pid: number; restart: DaemonName } {
-  const pid = fs.stack.daemons.vmd?.child.pid;
-  if (!pid) throw new Error('vmd is not running, so nothing owns its database');
+  const pid = fs.stack.embeddedDbPid('vmd');
+  if (!pid) throw new Error("vmd's embedded database cluster is not running");
   return { pid, restart: 'vmd' };
+}
+
+async function gone(pid: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    if (Date.now() > deadline) throw new Error(`pid ${pid} still alive ${timeoutMs} ms after SIGKILL`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 function killPid(pid: number): void {
@@ -134,11 +147,13 @@ export async function kill(fs: FaultStack, victim: Victim, vmId: string): Promis
     return undefined;
   }
   if (victim === 'database') {
+    // The postmaster dies under the running operation; vmd, which owns starting its cluster
+    // (it adopts or restarts it at start-up, with crash recovery), goes down after it.
     const owner = databaseOwnerPid(fs);
-    const d = fs.stack.daemons[owner.restart];
-    const exited = d && d.child.exitCode === null ? new Promise((r) => d.child.once('exit', r)) : Promise.resolve();
     killPid(owner.pid);
-    await exited;
+    await gone(owner.pid, 10_000);
+    await new Promise((r) => setTimeout(r, 500));
+    await fs.stack.stop(owner.restart, 'SIGKILL');
     return owner.restart;
   }
   await fs.stack.stop(victim, 'SIGKILL');

@@ -14,8 +14,9 @@ import { applicable, kernelPullCell, STAGES, stagedCell, table, unaryCell, VICTI
  * leftovers, and the CLI can act on the VM (every transition between cells is made with the
  * CLI: create, start, stop, delete). create and start stop at a stage through the stage gate;
  * stop, delete and prune (unary verbs with no stages and no operation record) at the moment
- * their row shows them in flight. The "database" victim is the process that owns vmd's
- * database (databaseOwnerPid: with the embedded PGlite, vmd itself).
+ * their row shows them in flight. The "database" victim is the postmaster of vmd's embedded
+ * PostgreSQL cluster (databaseOwnerPid), SIGKILLed under the operation; vmd, which starts that
+ * cluster, is then killed and restarted too.
  *
  * The CI subset, per verb, is the point where a kill leaves the most behind:
  * - create/disks/privhelper: tap, fence, DNS record, overlay, work disk and row all exist and
