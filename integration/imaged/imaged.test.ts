@@ -80,6 +80,14 @@ describe.skipIf(skip !== undefined)('imaged: kernels and images end to end (priv
     expect((await client.unary('listOperations', imagev1.ListOperationsRequest.fromPartial({}))).operations).toEqual([]);
   });
 
+  it('refuses PullKernel force (not honoured) by field, before any operation', async () => {
+    const { events, error } = await drain(client.serverStream('pullKernel', imagev1.PullKernelRequest.fromPartial({ name: 'debian-bookworm-cloud', force: true })));
+    expect(events).toEqual([]);
+    expect(error).toMatchObject({ codeName: 'INVALID_ARGUMENT', reason: 'FIELD_NOT_SUPPORTED' });
+    expect(error?.message).toMatch(/^force: /);
+    expect((await client.unary('listOperations', imagev1.ListOperationsRequest.fromPartial({}))).operations).toEqual([]);
+  });
+
   it('PullKernel streams stages with progress, installs the kernel into privhelper\'s store and records it; a second pull is a no-op', async () => {
     let t = performance.now();
     const first = await drain(client.serverStream('pullKernel', imagev1.PullKernelRequest.fromPartial({ name: TEST_KERNEL })));

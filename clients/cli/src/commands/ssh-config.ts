@@ -1,5 +1,6 @@
 import type { vmv1 } from '@banger/api';
-import type { CommandSpec } from '../command.js';
+import { bool, type CommandSpec } from '../command.js';
+import { installSshConfig } from '../ssh-install.js';
 import { hostKeyAlias, knownHostsPath, proxyCommand, sshKey } from '../ssh.js';
 
 type Env = Record<string, string | undefined>;
@@ -31,12 +32,20 @@ export function sshConfigText(vms: readonly vmv1.Vm[], env: Env, vmdSocket?: str
 
 export const sshConfigCommand: CommandSpec = {
   path: ['ssh-config'],
-  summary: 'Print ~/.ssh/config blocks for every VM',
-  usage: '',
-  description: "Append the output to ~/.ssh/config (or Include it) to use plain 'ssh NAME'.",
-  async run(ctx) {
+  summary: 'Print (or install) ~/.ssh/config blocks for every VM',
+  usage: '[--install]',
+  description:
+    "Prints a Host block per VM (NAME and NAME.vm) for plain 'ssh NAME'. --install writes them to\n~/.ssh/banger.conf and adds 'Include banger.conf' at the top of ~/.ssh/config once; run it again\nafter creating VMs (idempotent).",
+  options: { install: { type: 'boolean', description: 'write ~/.ssh/banger.conf and include it from ~/.ssh/config' } },
+  async run(ctx, args) {
     const res = await ctx.vmd().unary('listVms', { states: [], image: '' }, ctx.callOptions());
     const text = sshConfigText(res.vms, ctx.io.env, ctx.globals.vmdSocket);
+    if (bool(args.values, 'install')) {
+      const r = await installSshConfig(text, ctx.io.env);
+      if (ctx.json) ctx.printJson({ file: r.file, config: r.config, include_added: r.includeAdded, hosts: res.vms.length });
+      else ctx.line(`wrote ${r.file}${r.includeAdded ? `; added 'Include banger.conf' to ${r.config}` : ` (${r.config} already includes it)`}`);
+      return 0;
+    }
     if (ctx.json) ctx.printJson({ config: text });
     else ctx.write(text);
     return 0;

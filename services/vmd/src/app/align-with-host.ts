@@ -35,9 +35,9 @@ export async function alignWithHost(
   await deps.host.releaseTap(vm.id);
   if (['running', 'paused', 'starting'].includes(vm.state) && (await deps.host.savedState(vm.id).catch(() => undefined))) {
     // A suspend that finished while vmd was down (or a restore that failed): the state is on disk.
-    await deps.vms.transition(vm.id, 'suspended', { pid: null, stoppedAt: new Date() });
+    await deps.vms.transition(vm.id, 'suspended', { pid: null, stoppedAt: new Date(), network: { tap: null } });
     return 'suspended';
   }
-  await deps.vms.transition(vm.id, 'stopped', { pid: null, stoppedAt: new Date() });
+  await deps.vms.transition(vm.id, 'stopped', { pid: null, stoppedAt: new Date(), network: { tap: null } });
   return 'stopped';
 }

@@ -14,6 +14,7 @@ import { consoleTailLines } from './console.js';
 import { launchInputFor } from './launch-input.js';
 import type { Rollback } from './rollback.js';
 import { whileHypervisorRuns } from './while-hypervisor-runs.js';
+import { giveBackTap } from './give-back-tap.js';
 
 export interface BootTimeouts {
   /** From launch until the guest agent answers (TCG boots take 10-40 s on 2 cores). */
@@ -82,7 +83,7 @@ export class BootStages {
       await host.ensureNetwork({ bridge, cidr: subnet.cidr, gateway: subnet.gateway, prefix: subnet.prefix });
       const tap = await host.acquireTap(vm.id);
       // A stopped VM holds no tap, so a failed or interrupted start gives it back too.
-      await this.rollback.add('tap', tap, () => host.releaseTap(vm.id));
+      await this.rollback.add('tap', tap, () => giveBackTap({ host, vms }, vm.id));
       if (!vm.network.ipv4 || !vm.network.mac) throw new FailedPreconditionError('VM_HAS_NO_ADDRESS', `vm ${vm.name} has no address or MAC to fence its tap with`);
       await host.fenceVm({ vmId: vm.id, ipv4: vm.network.ipv4, mac: vm.network.mac, egress: vm.egress });
       const updated = await vms.update(vm.id, { network: { tap } });

@@ -23,7 +23,7 @@ export class KillVm {
       await host.kill(found.id);
       // As after a stop: a stopped VM holds no tap.
       await host.releaseTap(found.id);
-      return vms.transition(found.id, 'stopped', { pid: null, stoppedAt: new Date() });
+      return vms.transition(found.id, 'stopped', { pid: null, stoppedAt: new Date(), network: { tap: null } });
     });
   }
 }

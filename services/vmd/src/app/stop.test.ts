@@ -12,6 +12,8 @@ describe('StopVm', () => {
     expect(h.host.processes.size).toBe(0);
     expect(h.host.taps.size).toBe(0);
     expect(h.vm('dev')).toMatchObject({ state: 'stopped', pid: null });
+    // The row forgets the tap it gave back (the column is unique: the next VM may get that tap).
+    expect(h.vm('dev')?.tap).toBeNull();
   });
 
   it('leaves a stopped VM alone and asks the host nothing', async () => {

@@ -38,7 +38,7 @@ export class StopVm {
       // A stopped VM holds no tap (and so no fence): its next start takes one from the pool.
       await host.releaseTap(vm.id);
       log().info({ vm_id: vm.id, forced: res.forced, was_running: res.wasRunning }, 'vm stopped');
-      return { vm: await vms.transition(vm.id, 'stopped', { pid: null, stoppedAt: new Date() }), forced: res.forced };
+      return { vm: await vms.transition(vm.id, 'stopped', { pid: null, stoppedAt: new Date(), network: { tap: null } }), forced: res.forced };
     });
   }
 }

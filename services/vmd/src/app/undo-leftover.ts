@@ -1,6 +1,7 @@
 import type { OperationResource } from '@banger/store/operations';
 import type { HostHelper } from '../ports/host.js';
 import type { VmRepository } from '../ports/vms.js';
+import { giveBackTap } from './give-back-tap.js';
 
 /** Reverse order of creation: the process holds the disks and the tap, the row goes last. */
 export const UNDO_ORDER = ['process', 'work_disk', 'overlay', 'tap', 'dns_record', 'row'];
@@ -19,7 +20,7 @@ export async function undoLeftover(deps: { host: HostHelper; vms: VmRepository }
   if (r.kind === 'process') await host.kill(vmId);
   else if (r.kind === 'work_disk') await host.removeWorkDisk({ vmId, path: r.ref });
   else if (r.kind === 'overlay') await host.removeRootOverlay({ vmId, path: r.ref });
-  else if (r.kind === 'tap') await host.releaseTap(vmId);
+  else if (r.kind === 'tap') await giveBackTap({ host, vms }, vmId);
   else if (r.kind === 'dns_record') await host.syncDns((await vms.dnsRecords()).filter((d) => d.name !== r.ref));
   else if (r.kind === 'row') {
     await host.releaseVm(vmId);

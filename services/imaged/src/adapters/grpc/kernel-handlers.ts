@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from '@banger/runtime/errors';
 import type { imagev1 } from '@banger/api';
 import { serverStream, unary } from '@banger/runtime';
 import type { KernelQueries } from '../../app/kernels/kernel-queries.js';
@@ -19,6 +20,8 @@ export interface KernelRpcDeps {
 export function kernelHandlers(deps: KernelRpcDeps): Record<string, unknown> {
   return {
     pullKernel: serverStream<imagev1.PullKernelRequest, imagev1.PullKernelResponse>(async (req, ctx, send) => {
+      // Refused, not dropped: every pull already re-verifies an installed version by checksum.
+      if (req.force) throw new InvalidArgumentError('force', 'is not supported: a pull re-verifies an installed version by checksum and re-installs it; delete the kernel to download it again', 'FIELD_NOT_SUPPORTED');
       await deps.pullKernel.preflight(req.name);
       await streamOperation(deps, ctx, { kind: 'kernel_pull', target: req.name, cancelOnDetach: req.cancelOnDetach }, (op) => deps.pullKernel.run({ name: req.name }, op), (event) =>
         send({ event: storedImageEventToProto(event) }),

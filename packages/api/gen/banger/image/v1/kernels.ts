@@ -30,7 +30,11 @@ export interface GetKernelResponse {
 export interface PullKernelRequest {
   /** Catalog name. */
   name: string;
-  /** Re-download even when installed. */
+  /**
+   * Not supported, refused with INVALID_ARGUMENT FIELD_NOT_SUPPORTED: every
+   * pull re-verifies an installed version by checksum (DeleteKernel, then pull,
+   * downloads it again).
+   */
   force: boolean;
   cancelOnDetach: boolean;
 }
