@@ -323,8 +323,15 @@ describe.skipIf(skip !== undefined)('VM lifecycle with real guests under QEMU', 
     };
     const dom = await chrome(['--dump-dom']);
     expect(dom.stdout, `${dom.stdout.slice(0, 400)}\n${dom.stderr.split('\n').slice(-5).join('\n')}`).toMatch(/<title>[^<]*opencode[^<]*<\/title>/i);
-    const pic = await chrome([`--screenshot=${shot}`]);
-    expect(existsSync(shot), pic.stderr.split('\n').slice(-5).join('\n')).toBe(true);
+    // A page load under TCG can still fail on one of its many connections: up to three tries,
+    // each failure kept for the message (vmd's log names why a forwarded connection failed).
+    const tries: string[] = [];
+    for (let i = 0; i < 3 && !existsSync(shot); i++) {
+      const pic = await chrome([`--screenshot=${shot}`]);
+      if (!existsSync(shot)) tries.push(pic.stderr.split('\n').filter((l) => !/dbus/.test(l)).slice(-3).join('\n'));
+    }
+    const vmdWarnings = (s.stack.daemons.vmd?.logs ?? []).filter((l) => String(l.msg).includes('forwarded connection')).slice(-3);
+    expect(existsSync(shot), `${tries.join('\n---\n')}\n${JSON.stringify(vmdWarnings)}`).toBe(true);
     expect((await stat(shot)).size).toBeGreaterThan(3000);
   }, 300_000);
 

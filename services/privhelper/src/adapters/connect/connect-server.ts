@@ -47,6 +47,8 @@ async function handle(sock: Socket, opts: ConnectServerOptions): Promise<void> {
     const peer = peerCredOf(sock);
     if (!opts.allowedUids.has(peer.uid)) throw new PermissionDeniedError('UID_NOT_ALLOWED', `uid ${peer.uid} may not use privhelper`, { fields: { uid: peer.uid } });
     req = helperv2.ConnectGuestRequest.decode(await readRequest(sock));
+    // The idle timeout guards the request only; the connect has its own (timeout_ms).
+    sock.setTimeout(0);
     const started = Date.now();
     const { fd, address } = await connectGuest(opts.deps, { vmId: req.vmId, port: req.port, timeoutMs: req.timeoutMs });
     try {
