@@ -321,19 +321,19 @@ describe.skipIf(skip !== undefined)('VM lifecycle with real guests under QEMU', 
         await rm(profile, { recursive: true, force: true });
       }
     };
-    const dom = await chrome(['--dump-dom']);
-    expect(dom.stdout, `${dom.stdout.slice(0, 400)}\n${dom.stderr.split('\n').slice(-5).join('\n')}`).toMatch(/<title>[^<]*opencode[^<]*<\/title>/i);
-    // A page load under TCG can still fail on one of its many connections: up to three tries,
-    // each failure kept for the message (vmd's log names why a forwarded connection failed).
+    // One Chromium session renders the app (the page itself was checked above). A second one
+    // in a row met ERR_EMPTY_RESPONSE in CI: the 512 MiB guest's opencode is busy or restarting
+    // after a first session, so a retry waits for it; each failure is kept for the message.
     const tries: string[] = [];
     for (let i = 0; i < 3 && !existsSync(shot); i++) {
+      if (i > 0) await waitFor(async () => ((await httpGet(forwardedPort, auth).catch(() => undefined))?.status === 200 ? true : undefined), 180_000);
       const pic = await chrome([`--screenshot=${shot}`]);
       if (!existsSync(shot)) tries.push(pic.stderr.split('\n').filter((l) => !/dbus/.test(l)).slice(-3).join('\n'));
     }
     const vmdWarnings = (s.stack.daemons.vmd?.logs ?? []).filter((l) => String(l.msg).includes('forwarded connection')).slice(-3);
     expect(existsSync(shot), `${tries.join('\n---\n')}\n${JSON.stringify(vmdWarnings)}`).toBe(true);
     expect((await stat(shot)).size).toBeGreaterThan(3000);
-  }, 300_000);
+  }, 720_000);
 
   it('forwards a new guest listener automatically to the same host port, and stops when turned off', async () => {
     const started = await s.vmd.unary('execVm', vmv1.ExecVmRequest.fromPartial({ ref: 'dev', command: { argv: ['/usr/sbin/sshd', '-p', String(AUTO_PORT)] } }), { timeoutMs: 60_000 });
