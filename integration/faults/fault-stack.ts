@@ -11,6 +11,7 @@ import { createStack, GATED_VMD, type DaemonName, type Stack } from '../harness/
 import { TEST_CACHE } from '../harness/guest.js';
 import { Netns } from '../harness/netns.js';
 import { collect, qemuPidsFor, type ImageClient, type VmClient } from '../vm/vmstack.js';
+import { waitForPidExit } from '../../services/privhelper/src/adapters/proc/pids.js';
 
 /** What a cell kills: a daemon, a VM's QEMU, or the process that owns the database. */
 export type Victim = DaemonName | 'qemu' | 'database';
@@ -111,19 +112,6 @@ export function databaseOwnerPid(fs: FaultStack): { pid: number; restart: Daemon
   return { pid, restart: 'vmd' };
 }
 
-async function gone(pid: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return;
-    }
-    if (Date.now() > deadline) throw new Error(`pid ${pid} still alive ${timeoutMs} ms after SIGKILL`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 function killPid(pid: number): void {
   try {
     process.kill(pid, 'SIGKILL');
@@ -151,7 +139,7 @@ export async function kill(fs: FaultStack, victim: Victim, vmId: string): Promis
     // (it adopts or restarts it at start-up, with crash recovery), goes down after it.
     const owner = databaseOwnerPid(fs);
     killPid(owner.pid);
-    await gone(owner.pid, 10_000);
+    if (!(await waitForPidExit(owner.pid, 10_000, 50))) throw new Error(`postmaster ${owner.pid} still alive 10 s after SIGKILL`);
     await new Promise((r) => setTimeout(r, 500));
     await fs.stack.stop(owner.restart, 'SIGKILL');
     return owner.restart;

@@ -165,6 +165,17 @@ export async function bootTestGuest(opts: {
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Polls a guest's console log until `marker` appears; answers the whole text (the tail on timeout). */
+export async function waitForConsole(file: string, marker: string, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const text = await readFile(file, 'utf8').catch(() => '');
+    if (text.includes(marker)) return text;
+    if (Date.now() > deadline) throw new Error(`no ${marker} in ${file} after ${timeoutMs} ms; tail: ${text.slice(-800)}`);
+    await sleep(100);
+  }
+}
+
 export async function waitFor(fn: () => Promise<boolean>, timeoutMs: number, why: () => string): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {

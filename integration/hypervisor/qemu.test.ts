@@ -3,7 +3,6 @@ import { randomBytes } from 'node:crypto';
 import { access, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { helperLayout, type HelperLayout } from '@banger/config';
 import pino from 'pino';
@@ -22,6 +21,7 @@ import { validateLaunchSpec } from '../../services/privhelper/src/domain/vmspec/
 import { writeStoreImage } from '../../services/privhelper/src/testing/store-fixtures.js';
 import { stageTinyKernel, TINY_KERNEL } from '../harness/tiny-kernel.js';
 import { READY_MARKER, STOP_MARKER, tinyGuestUnavailableReason } from '../harness/tinyguest.js';
+import { waitForConsole } from '../harness/guest.js';
 
 const run = promisify(execFile);
 const QEMU = '/usr/bin/qemu-system-x86_64';
@@ -59,16 +59,6 @@ let disks: VmDiskStore;
 let kernel: { vmlinux: string; initrd: string };
 let caps: HostCapabilities;
 let cfg: QemuDriverConfig;
-
-async function waitForConsole(file: string, marker: string, timeoutMs: number): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const text = await readFile(file, 'utf8').catch(() => '');
-    if (text.includes(marker)) return text;
-    if (Date.now() > deadline) throw new Error(`no ${marker} in ${file} after ${timeoutMs} ms; tail: ${text.slice(-800)}`);
-    await sleep(100);
-  }
-}
 
 function request(vmId: string, over: Partial<LaunchRequest> = {}): LaunchRequest {
   return {

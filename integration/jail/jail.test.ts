@@ -2,12 +2,12 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { helperv2 } from '@banger/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QmpClient } from '../../services/privhelper/src/adapters/qemu/qmp.js';
 import { READY_MARKER, tinyGuestUnavailableReason } from '../harness/tinyguest.js';
 import { HelperFixture, helperUnavailableReason } from '../privhelper/setup.js';
+import { waitForConsole } from '../harness/guest.js';
 
 /*
  * Issue 12, part 2: the jail checked as an attacker would check it. Two tiny guests run under a
@@ -73,16 +73,6 @@ function runAs(uid: number, gid: number, code: string): Promise<string> {
     child.on('error', reject);
     child.on('exit', (c) => (c === 0 ? resolve(out.trim()) : reject(new Error(`exit ${c}: ${err}`))));
   });
-}
-
-async function waitForConsole(file: string, marker: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const text = await readFile(file, 'utf8').catch(() => '');
-    if (text.includes(marker)) return;
-    if (Date.now() > deadline) throw new Error(`no ${marker} in ${file} after ${timeoutMs} ms; tail: ${text.slice(-800)}`);
-    await sleep(100);
-  }
 }
 
 describe.skipIf(skip !== undefined)('QEMU jail: two tiny guests, checked from outside and attacked from inside QEMU', () => {

@@ -3,7 +3,6 @@ import { spawn } from 'node:child_process';
 import { access, readdir, readFile, readlink, stat } from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import { helperv2 } from '@banger/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +10,7 @@ import { isAlive } from '../../services/privhelper/src/adapters/proc/pids.js';
 import { bangerAccount } from '../harness/accounts.js';
 import { READY_MARKER, STOP_MARKER, tinyGuestUnavailableReason } from '../harness/tinyguest.js';
 import { HelperFixture, helperUnavailableReason } from './setup.js';
+import { waitForConsole } from '../harness/guest.js';
 
 const skip = (await helperUnavailableReason({ qemu: true })) ?? (await tinyGuestUnavailableReason()) ?? undefined;
 if (skip) console.warn(`[skip] privhelper hypervisor verbs over gRPC: ${skip}`);
@@ -22,16 +22,6 @@ const memoryPercent = Math.ceil((256 * 100) / hostMiB);
 const memoryQuotaMiB = Math.floor((hostMiB * memoryPercent) / 100);
 const memoryQuotaTestable = memoryQuotaMiB >= 256 && memoryQuotaMiB < 512;
 if (!memoryQuotaTestable) console.warn(`[skip] guest memory quota check: ${memoryPercent}% of ${hostMiB} MiB cannot hold exactly one 256 MiB guest`);
-
-async function waitForConsole(file: string, marker: string, timeoutMs: number): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const text = await readFile(file, 'utf8').catch(() => '');
-    if (text.includes(marker)) return text;
-    if (Date.now() > deadline) throw new Error(`no ${marker} in ${file} after ${timeoutMs} ms; tail: ${text.slice(-800)}`);
-    await sleep(100);
-  }
-}
 
 /** Paths a process holds open (deduplicated: QEMU dups the descriptors it is given). */
 async function openFiles(pid: number): Promise<string[]> {

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QmpClient } from '../../services/privhelper/src/adapters/qemu/qmp.js';
 import { READY_MARKER, STOP_MARKER, tinyGuestUnavailableReason } from '../harness/tinyguest.js';
 import { HelperFixture, helperUnavailableReason } from '../privhelper/setup.js';
+import { waitForConsole } from '../harness/guest.js';
 
 /*
  * Issue 15, privhelper's side: pause/resume in memory, suspend to a root-owned state file on disk
@@ -19,16 +20,6 @@ const skip = (await helperUnavailableReason({ qemu: true })) ?? (await tinyGuest
 if (skip) console.warn(`[skip] suspend/restore checks: ${skip}`);
 
 const GUEST_MIB = 256;
-
-async function waitForConsole(file: string, marker: string, timeoutMs: number): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const text = await readFile(file, 'utf8').catch(() => '');
-    if (text.includes(marker)) return text;
-    if (Date.now() > deadline) throw new Error(`no ${marker} in ${file} after ${timeoutMs} ms; tail: ${text.slice(-800)}`);
-    await sleep(100);
-  }
-}
 
 async function qmpStatus(socket: string): Promise<string> {
   const qmp = await QmpClient.connect(socket);

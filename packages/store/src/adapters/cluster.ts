@@ -4,6 +4,7 @@ import { userInfo } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { StoreError } from '../errors.js';
+import { pidAlive } from './pid-alive.js';
 
 /**
  * The embedded default: a private PostgreSQL cluster from the machine's own server package
@@ -51,15 +52,6 @@ const SETTINGS: readonly string[] = [
 ];
 
 const DEFAULT_PG_ROOT = '/usr/lib/postgresql';
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** The postmaster's pid file: line 1 pid, line 8 status ("ready" once it accepts connections). */
 function readPidFile(dataDir: string): { pid: number; ready: boolean } | undefined {

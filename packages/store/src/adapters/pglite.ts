@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Db, Queryable, QueryResult, Row, SqlParam } from '../db.js';
 import { parseInt8 } from '../db.js';
 import { StoreError, toStoreError } from '../errors.js';
+import { pidAlive } from './pid-alive.js';
 
 const INT8_OID = 20;
 
@@ -52,15 +53,6 @@ class PgliteTx implements Queryable {
       await this.exec(`ROLLBACK TO SAVEPOINT ${sp}`).catch(() => undefined);
       throw err;
     }
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
