@@ -122,6 +122,15 @@ describe('LoopbackForwarder', () => {
     expect((await fwd.sync(vm, [taken]))[0]?.problem).toBe('');
   });
 
+  it('a sync with an older read of the VM does not undo a forward a newer one added', async () => {
+    const host = await freePort();
+    const old = withForwards({ ...sampleVm(), updatedAt: new Date(1000) }, false, []);
+    const added = withForwards({ ...sampleVm(), updatedAt: new Date(2000) }, false, [{ guestPort: 22, hostPort: host }]);
+    await fwd.sync(added);
+    expect(await fwd.sync(old)).toEqual([expect.objectContaining({ hostPort: host, guestPort: 22 })]);
+    expect(await greet(host)).toBe('guest:22');
+  });
+
   it('a guest that refuses drops the one connection, not the forward', async () => {
     const host = await freePort();
     const vm = withForwards(sampleVm(), false, [{ guestPort: 9, hostPort: host }]);

@@ -27,6 +27,8 @@ export class LoopbackForwarder implements PortForwards {
   private readonly lastDiscovered = new Map<string, readonly number[]>();
   /** Syncs of one VM run one after another: two racing listens on one port would collide. */
   private readonly chains = new Map<string, Promise<unknown>>();
+  /** The newest row seen per VM: a caller holding an older read (the upkeep pass) must not undo a newer forward. */
+  private readonly newest = new Map<string, Vm>();
 
   constructor(
     private readonly connector: GuestConnector,
@@ -43,7 +45,10 @@ export class LoopbackForwarder implements PortForwards {
     return next;
   }
 
-  private async syncNow(vm: Vm, discovered?: readonly number[]): Promise<ForwardState[]> {
+  private async syncNow(given: Vm, discovered?: readonly number[]): Promise<ForwardState[]> {
+    const seen = this.newest.get(given.id);
+    const vm = seen && seen.updatedAt > given.updatedAt ? seen : given;
+    this.newest.set(vm.id, vm);
     if (discovered !== undefined) this.lastDiscovered.set(vm.id, discovered);
     const want = new Map<number, { guestPort: number; auto: boolean }>();
     if (vm.state === 'running') {
@@ -73,6 +78,7 @@ export class LoopbackForwarder implements PortForwards {
       have.set(hostPort, await this.listen(vm, hostPort, w.guestPort, w.auto));
     }
     if (have.size === 0) this.vms.delete(vm.id);
+    if (vm.state !== 'running') this.newest.delete(vm.id);
     return this.list(vm.id);
   }
 
@@ -88,6 +94,7 @@ export class LoopbackForwarder implements PortForwards {
       for (const l of have.values()) await this.closeListener(l);
       this.vms.delete(id);
       this.lastDiscovered.delete(id);
+      this.newest.delete(id);
     }
   }
 
