@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Host packages banger and its tests need on Debian 12 (bookworm). Idempotent; run as root.
 #   install-deps.sh          what banger itself needs
-#   install-deps.sh --test   plus what only the tests use (chromium: the port-forward screenshot)
+#   install-deps.sh --test   plus what only the tests use (chromium: the port-forward screenshot;
+#                            zsh, fish: the completion scripts are checked with zsh -n, fish -n)
 set -euo pipefail
 packages=(
   qemu-system-x86 qemu-utils
@@ -13,7 +14,7 @@ packages=(
   build-essential python3
   ca-certificates
 )
-if [ "${1:-}" = "--test" ]; then packages+=(chromium); fi
+if [ "${1:-}" = "--test" ]; then packages+=(chromium zsh fish); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

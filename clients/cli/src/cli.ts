@@ -90,7 +90,7 @@ function listLines(node: Node): string[] {
   const rows: [string, string][] = [];
   const walk = (n: Node) => {
     for (const child of n.children.values()) {
-      if (child.command) rows.push([child.path.join(' '), child.command.summary]);
+      if (child.command && !child.command.hidden) rows.push([child.path.join(' '), child.command.summary]);
       walk(child);
     }
   };

@@ -35,6 +35,8 @@ export interface CommandSpec {
    * terminal). Other commands are abandoned on Ctrl-C with exit 130.
    */
   ownsInterrupt?: boolean;
+  /** Left out of help and completion (e.g. `__complete`, which the completion scripts call). */
+  hidden?: boolean;
   run(ctx: CommandContext, args: ParsedArgs): Promise<number>;
 }
 

@@ -1,4 +1,5 @@
 import type { CommandSpec } from '../command.js';
+import { completeCommand, completionCommand } from './completion.js';
 import { doctorCommand } from './doctor.js';
 import { helpCommand } from './help.js';
 import { imageBuildCommand } from './image-build.js';
@@ -98,6 +99,8 @@ export const COMMANDS: readonly CommandSpec[] = [
   systemStatusCommand,
   systemGcCommand,
   versionCommand,
+  completionCommand,
+  completeCommand,
   helpCommand,
 ];
 
