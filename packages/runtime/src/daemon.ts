@@ -1,8 +1,11 @@
 import type { Logger } from 'pino';
+import { notifyService } from './systemd-notify.js';
 
 export interface RunningDaemon {
   /** Drains in-flight work within the grace period and releases resources. */
   stop(graceMs: number): Promise<void>;
+  /** One line for `systemctl status` once serving, e.g. `serving on /run/banger/vmd.sock`. */
+  readonly status?: string;
 }
 
 export interface DaemonOptions {
@@ -14,8 +17,9 @@ export interface DaemonOptions {
 }
 
 /**
- * Process lifecycle shared by the three daemons: start, then on SIGTERM/SIGINT drain with a
- * deadline and exit. A second signal exits at once. Crashes are logged as JSON before exit.
+ * Process lifecycle shared by the three daemons: start, tell systemd READY=1, then on
+ * SIGTERM/SIGINT send STOPPING=1, drain with a deadline and exit. A second signal exits at
+ * once. Crashes are logged as JSON before exit.
  */
 export async function runDaemon(options: DaemonOptions): Promise<void> {
   const { logger } = options;
@@ -33,6 +37,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     return;
   }
   logger.info({ pid: process.pid }, 'daemon started');
+  notifyService(logger, { READY: '1', STATUS: daemon.status ?? 'serving' });
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -41,6 +46,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     }
     stopping = true;
     logger.info({ signal, drain_ms: options.drainMs }, 'shutdown requested');
+    notifyService(logger, { STOPPING: '1', STATUS: `draining (up to ${options.drainMs} ms)` });
     daemon.stop(options.drainMs).then(
       () => {
         logger.info('daemon stopped');

@@ -7,6 +7,7 @@ export * from './version.js';
 export * from './context.js';
 export * from './logging.js';
 export * from './daemon.js';
+export { notifyService } from './systemd-notify.js';
 export * from './metrics.js';
 export { bangerServerInterceptor, dispatchInfo, type CallRecord, type DispatchInfo, type InterceptorOptions } from './grpc/interceptor.js';
 export { unary, serverStream, bidiStream, type Send, type UnaryHandler, type ServerStreamHandler, type BidiStreamHandler } from './grpc/handlers.js';

@@ -1,7 +1,7 @@
 import { descriptorSetPath, serviceNames, vmv1 } from '@banger/api';
 import { connectSocketPath, loadConfig, type BangerConfig } from '@banger/config';
 import { OPERATION_RETENTION_MS, OperationRunner, schedulePruning } from '@banger/operations';
-import { createLogger, MetricsRegistry, runGrpcDaemon, setRootLogger } from '@banger/runtime';
+import { createLogger, MetricsRegistry, notifyService, runGrpcDaemon, setRootLogger } from '@banger/runtime';
 import { QemuGuestAgent } from './adapters/agent/guest-agent.js';
 import { FileConsoleLogs } from './adapters/console-logs.js';
 import { VmEvents } from './adapters/grpc/events.js';
@@ -16,6 +16,7 @@ import { ProcStats } from './adapters/stats/proc-stats.js';
 import { PgVmRepo } from './adapters/vm-repo.js';
 import type { BootDeps } from './app/boot-stages.js';
 import { CollectGarbage } from './app/collect-garbage.js';
+import { reconcileAtStart, startupRetry } from './app/reconcile-at-start.js';
 import { StreamVmConsole } from './app/console.js';
 import { CreateVm } from './app/create.js';
 import { DeleteVm } from './app/delete.js';
@@ -190,20 +191,14 @@ export async function runVmd(options: VmdOptions = {}): Promise<void> {
     },
   });
   // VMs outlive vmd by design: once serving, align rows with what really runs and clean up
-  // after operations a previous process could not finish. privhelper may still be starting.
+  // after operations a previous process could not finish (reconcile-at-start.ts: how long it
+  // waits for privhelper).
   // Whatever reconciliation could not undo stays on its operation's record for the janitor,
   // which starts once reconciliation is over (or given up) and retries until it is gone.
   const reconcile = new Reconcile({ vms, host: helper, release: (opId, kind, ref) => state.operations.releaseResource(opId, kind, ref) });
   void (async () => {
-    for (let attempt = 1; attempt <= 30; attempt++) {
-      try {
-        await reconcile.run(state.interrupted);
-        break;
-      } catch (err) {
-        logger.warn({ err, attempt }, 'reconciliation failed; retrying');
-        await new Promise((r) => setTimeout(r, 2000));
-      }
-    }
+    const reconciled = await reconcileAtStart(() => reconcile.run(state.interrupted), startupRetry(process.env));
+    notifyService(logger, { STATUS: `serving on ${config.vmd.socket}; ${reconciled ? 'reconciled with privhelper' : 'reconciliation failed (see the log)'}` });
     janitor.start();
     forwardUpkeep.start(FORWARD_UPKEEP_MS);
   })();

@@ -104,6 +104,7 @@ export async function runGrpcDaemon(spec: GrpcDaemonSpec): Promise<void> {
         ...(httpAddr ? { httpAddr } : {}),
       });
       return {
+        status: `serving on ${spec.socketPath}`,
         stop: async (graceMs) => {
           await server.shutdown(graceMs);
           await metrics.stop();
