@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStack, runCli, type Stack } from '../harness/daemons.js';
 
@@ -29,6 +30,30 @@ describe('banger doctor', () => {
     for (const d of ['vmd', 'imaged', 'privhelper']) {
       expect(out.checks.find((c) => c.name.includes(d))?.status).toBe('pass');
     }
+  });
+
+  it('reports each daemon database (the embedded cluster, reachable), the missing image and kernel with the commands that make them', async () => {
+    const res = await runCli(stack, ['doctor', '--json']);
+    const by = Object.fromEntries((JSON.parse(res.stdout) as DoctorJson).checks.map((c) => [c.name, c]));
+    for (const d of ['vmd', 'imaged'] as const) {
+      expect(by[`${d} database`]?.status).toBe('pass');
+      expect(by[`${d} database`]?.detail).toMatch(new RegExp(`^embedded PostgreSQL cluster at ${stack.embeddedDbDir(d)} \\(pid \\d+\\), answered in \\d+ ms$`));
+    }
+    expect(by['default image']).toMatchObject({ status: 'fail', fix: 'banger image build debian-bookworm' });
+    expect(by['kernel']?.status).toBe('fail');
+    expect(by['kernel']?.fix).toMatch(/^banger kernel pull \S+ \(banger image build pulls it too\)$/);
+    expect(by['state dir space']?.detail).toContain(`GiB free under ${join(stack.dir, 'state')}`);
+  });
+
+  it('fails the database check, naming the cluster, once the cluster is gone under a serving daemon', async () => {
+    const pid = stack.embeddedDbPid('imaged');
+    expect(pid).toBeGreaterThan(0);
+    process.kill(pid!, 'SIGKILL');
+    const res = await runCli(stack, ['doctor', '--json']);
+    const db = (JSON.parse(res.stdout) as DoctorJson).checks.find((c) => c.name === 'imaged database');
+    expect(db?.status).toBe('fail');
+    expect(db?.detail).toContain(`embedded PostgreSQL cluster at ${stack.embeddedDbDir('imaged')} (pid ${pid}) is not answering: database unavailable`);
+    expect(db?.fix).toContain('sudo systemctl restart banger-imaged');
   });
 
   it('prints one line per check with pass/warn/fail for people', async () => {

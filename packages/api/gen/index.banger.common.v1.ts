@@ -5,6 +5,7 @@
 
 /* eslint-disable */
 
+export * from "./banger/common/v1/database.js";
 export * from "./banger/common/v1/operation.js";
 export * from "./banger/common/v1/events.js";
 export * from "./banger/common/v1/server_info.js";

@@ -5,6 +5,6 @@
 
 /* eslint-disable */
 
-export * as google from "./index.google.js";
 export * as banger from "./index.banger.js";
+export * as google from "./index.google.js";
 export * as grpc from "./index.grpc.js";

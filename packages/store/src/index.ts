@@ -3,6 +3,7 @@ export { StoreError, isStoreError, toStoreError } from './errors.js';
 export type { JsonObject } from './json.js';
 export type { OpenDbOptions } from './open.js';
 export { openDb } from './open.js';
+export { probeDb, type DbProbe } from './probe.js';
 export { PgDb, redactUrl } from './adapters/pg.js';
 export type { PgDbOptions } from './adapters/pg.js';
 export { PgliteDb } from './adapters/pglite.js';

@@ -3,6 +3,7 @@ import { descriptorSetPath, imagev1, serviceNames } from '@banger/api';
 import { bangerLayout, loadConfig, type BangerConfig } from '@banger/config';
 import { DEFAULT_IMAGES_DIR } from '@banger/imagekit';
 import { createLogger, runGrpcDaemon, setRootLogger } from '@banger/runtime';
+import { probeDb } from '@banger/store';
 import { HelperClient } from './adapters/helper-client.js';
 import { imageServiceImplementation } from './adapters/grpc/image-service.js';
 import { HostImageFiles } from './adapters/image-files.js';
@@ -83,6 +84,7 @@ await runGrpcDaemon({
     promoteImage: new PromoteImage({ images, files }),
     pullKernel,
     kernels: new KernelQueries({ kernels, images, source: kernelSource, installer: helper }),
+    database: () => probeDb(state.db),
   }),
   descriptorSetPath,
   drainMs: DRAIN_MS,

@@ -2,6 +2,7 @@ import { descriptorSetPath, serviceNames, vmv1 } from '@banger/api';
 import { connectSocketPath, loadConfig, type BangerConfig } from '@banger/config';
 import { OPERATION_RETENTION_MS, OperationRunner, schedulePruning } from '@banger/operations';
 import { createLogger, MetricsRegistry, notifyService, runGrpcDaemon, setRootLogger } from '@banger/runtime';
+import { probeDb } from '@banger/store';
 import { QemuGuestAgent } from './adapters/agent/guest-agent.js';
 import { FileConsoleLogs } from './adapters/console-logs.js';
 import { VmEvents } from './adapters/grpc/events.js';
@@ -176,7 +177,7 @@ export async function runVmd(options: VmdOptions = {}): Promise<void> {
     socketGroup: 'banger',
     serviceName: serviceNames.vm,
     definition: vmv1.VmServiceService,
-    implementation: vmServiceImplementation({ useCases, runner, operations: state.operations, view, events: new VmEvents(view), bounds: config.vm, defaultImage: config.vm.defaultImage }),
+    implementation: vmServiceImplementation({ useCases, runner, operations: state.operations, view, events: new VmEvents(view), bounds: config.vm, defaultImage: config.vm.defaultImage, database: () => probeDb(state.db) }),
     descriptorSetPath,
     drainMs: DRAIN_MS,
     onStop: async () => {

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -40,6 +40,8 @@ describe('banger doctor', () => {
     server.addService(helperv2.HelperServiceService, impl as UntypedServiceImplementation);
     await mkdir(join(dir, 'helper'));
     await server.listen({ socketPath: join(dir, 'helper', 'privhelper.sock'), mode: 0o600 });
+    // The checks that read the configuration read this one, not the host's.
+    await writeFile(join(dir, 'config.toml'), `[paths]\nstate_dir = "${join(dir, 'state')}"\ncache_dir = "${join(dir, 'cache')}"\nrun_dir = "${dir}"\n`);
   });
 
   afterAll(async () => {
@@ -48,7 +50,7 @@ describe('banger doctor', () => {
   });
 
   it('reports daemon health and the host probe with fixes, and fails when a check fails', async () => {
-    const io = captureIo({ BANGER_RUN_DIR: dir, PATH: '' });
+    const io = captureIo({ BANGER_RUN_DIR: dir, PATH: '', BANGER_CONFIG: join(dir, 'config.toml') });
     expect(await run(['doctor', '--json'], io)).toBe(1);
     const doc = JSON.parse(io.stdout.text) as { ok: boolean; checks: Check[] };
     expect(doc.ok).toBe(false);
@@ -61,14 +63,21 @@ describe('banger doctor', () => {
     expect(by['tun']).toMatchObject({ status: 'pass' });
     expect(by['ssh client']).toMatchObject({ status: 'warn', fix: 'sudo apt-get install openssh-client' });
     expect(by['leftovers']).toMatchObject({ status: 'warn', detail: 'vmd unreachable: cannot check for leftovers' });
+    expect(by['vmd database']).toMatchObject({ status: 'warn', detail: 'cannot ask vmd about its database: it is not answering', fix: 'sudo systemctl start banger-vmd' });
+    expect(by['default image']).toMatchObject({ status: 'warn', detail: 'imaged unreachable: cannot list images and kernels' });
+    expect(by['state dir space']?.detail).toContain(`GiB free under ${join(dir, 'state')}`);
+    expect(by['cache dir space']?.detail).toContain(`GiB free under ${join(dir, 'cache')}`);
+    expect(by['network namespace']).toMatchObject({ status: 'pass', detail: 'none configured: VMs use the host network namespace' });
+    expect(by['.vm resolution']?.status).toMatch(/^(pass|warn)$/);
   });
 
   it('prints one pass/warn/fail line per check with the fix under it', async () => {
-    const io = captureIo({ BANGER_RUN_DIR: dir, PATH: '' });
+    const io = captureIo({ BANGER_RUN_DIR: dir, PATH: '', BANGER_CONFIG: join(dir, 'config.toml') });
     expect(await run(['doctor'], io)).toBe(1);
-    expect(io.stdout.lines).toContain('✗ fail  qemu        qemu-system-x86_64 not found');
-    expect(io.stdout.lines).toContain('                    fix: sudo apt-get install qemu-system-x86');
-    expect(io.stdout.lines).toContain('✓ pass  tun         /dev/net/tun');
-    expect(io.stdout.lines.at(-1)).toBe('2 passed, 3 warnings, 3 failed');
+    const width = 'network namespace'.length;
+    expect(io.stdout.lines).toContain(`✗ fail  ${'qemu'.padEnd(width)}  qemu-system-x86_64 not found`);
+    expect(io.stdout.lines).toContain(`${' '.repeat(width + 10)}fix: sudo apt-get install qemu-system-x86`);
+    expect(io.stdout.lines).toContain(`✓ pass  ${'tun'.padEnd(width)}  /dev/net/tun`);
+    expect(io.stdout.lines.at(-1)).toMatch(/^\d+ passed, \d+ warnings, 3 failed$/);
   });
 });

@@ -4,6 +4,8 @@ import { helperv2 } from '@banger/api';
 import { API_VERSION, BANGER_VERSION, RpcError } from '@banger/runtime';
 import type { CommandContext } from '../context.js';
 import { probeDaemons, probeFailure } from '../commands/version.js';
+import { diskSpaceCheck, dnsCheck, netnsCheck } from './host-checks.js';
+import { databaseCheck, imagesCheck } from './store-checks.js';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail';
 
@@ -131,4 +133,4 @@ const leftoversCheck: DoctorCheck = {
 };
 
 /** Every check `banger doctor` runs, in order. */
-export const DOCTOR_CHECKS: readonly DoctorCheck[] = [daemonsCheck, hostCheck, leftoversCheck, sshClientCheck];
+export const DOCTOR_CHECKS: readonly DoctorCheck[] = [daemonsCheck, hostCheck, databaseCheck, imagesCheck, diskSpaceCheck, netnsCheck, dnsCheck, leftoversCheck, sshClientCheck];

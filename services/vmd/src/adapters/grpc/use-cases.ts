@@ -1,3 +1,4 @@
+import type { commonv1 } from '@banger/api';
 import type { OperationLog, OperationRunner } from '@banger/operations';
 import type { CollectGarbage } from '../../app/collect-garbage.js';
 import type { StreamVmConsole } from '../../app/console.js';
@@ -68,4 +69,6 @@ export interface HandlerDeps {
   events: VmEvents;
   bounds: VmBounds;
   defaultImage: string;
+  /** Probes vmd's database for GetServerInfo (doctor's database check). */
+  database?: () => Promise<commonv1.DatabaseStatus>;
 }

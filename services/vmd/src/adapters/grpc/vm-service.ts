@@ -14,7 +14,9 @@ import type { HandlerDeps } from './use-cases.js';
  */
 export function vmServiceImplementation(deps: HandlerDeps): vmv1.VmServiceServer {
   return {
-    getServerInfo: unary<vmv1.GetServerInfoRequest, vmv1.GetServerInfoResponse>(async () => ({ info: serverInfo('vmd') })),
+    getServerInfo: unary<vmv1.GetServerInfoRequest, vmv1.GetServerInfoResponse>(async () => ({
+      info: { ...serverInfo('vmd'), ...(deps.database ? { database: await deps.database() } : {}) },
+    })),
     ...lifecycleHandlers(deps),
     ...queryHandlers(deps),
     ...suspendHandlers(deps),

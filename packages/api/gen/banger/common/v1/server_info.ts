@@ -7,6 +7,7 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Timestamp } from "../../../google/protobuf/timestamp.js";
+import { DatabaseStatus } from "./database.js";
 
 /**
  * Identity of a running banger daemon, shown by `banger version` next to the
@@ -29,10 +30,15 @@ export interface ServerInfo {
     | undefined;
   /** Process id of the daemon. */
   pid: number;
+  /**
+   * The daemon's database, probed for this call (vmd and imaged; unset for
+   * privhelper, which has none).
+   */
+  database?: DatabaseStatus | undefined;
 }
 
 function createBaseServerInfo(): ServerInfo {
-  return { name: "", version: "", apiVersion: "", startedAt: undefined, pid: 0 };
+  return { name: "", version: "", apiVersion: "", startedAt: undefined, pid: 0, database: undefined };
 }
 
 export const ServerInfo: MessageFns<ServerInfo> = {
@@ -51,6 +57,9 @@ export const ServerInfo: MessageFns<ServerInfo> = {
     }
     if (message.pid !== 0) {
       writer.uint32(40).uint32(message.pid);
+    }
+    if (message.database !== undefined) {
+      DatabaseStatus.encode(message.database, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -108,6 +117,14 @@ export const ServerInfo: MessageFns<ServerInfo> = {
             message.pid = reader.uint32();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.database = DatabaseStatus.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -135,6 +152,7 @@ export const ServerInfo: MessageFns<ServerInfo> = {
         ? fromJsonTimestamp(object.started_at)
         : undefined,
       pid: isSet(object.pid) ? globalThis.Number(object.pid) : 0,
+      database: isSet(object.database) ? DatabaseStatus.fromJSON(object.database) : undefined,
     };
   },
 
@@ -155,6 +173,9 @@ export const ServerInfo: MessageFns<ServerInfo> = {
     if (message.pid !== 0) {
       obj.pid = Math.round(message.pid);
     }
+    if (message.database !== undefined) {
+      obj.database = DatabaseStatus.toJSON(message.database);
+    }
     return obj;
   },
 
@@ -168,6 +189,9 @@ export const ServerInfo: MessageFns<ServerInfo> = {
     message.apiVersion = object.apiVersion ?? "";
     message.startedAt = object.startedAt ?? undefined;
     message.pid = object.pid ?? 0;
+    message.database = (object.database !== undefined && object.database !== null)
+      ? DatabaseStatus.fromPartial(object.database)
+      : undefined;
     return message;
   },
 };
