@@ -18,6 +18,7 @@ import { opsListCommand } from './ops-list.js';
 import { opsShowCommand } from './ops-show.js';
 import { opsWatchCommand } from './ops-watch.js';
 import { sshConfigCommand } from './ssh-config.js';
+import { systemDnsCommand } from './system-dns.js';
 import { systemGcCommand } from './system-gc.js';
 import { systemInstallCommand } from './system-install.js';
 import { systemStatusCommand } from './system-status.js';
@@ -98,6 +99,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   systemUpgradeCommand,
   systemStatusCommand,
   systemGcCommand,
+  systemDnsCommand,
   versionCommand,
   completionCommand,
   completeCommand,

@@ -74,7 +74,7 @@ async function checkExistingConfig(file: string, bangerUid: number): Promise<str
   }
 }
 
-async function writeIfChanged(path: string, text: string, mode: number, what: string): Promise<Action> {
+export async function writeIfChanged(path: string, text: string, mode: number, what: string): Promise<Action> {
   const old = await readFile(path, 'utf8').catch(() => undefined);
   await mkdir(dirname(path), { recursive: true, mode: 0o755 });
   if (old === text) return { action: what, target: path, status: 'exists' };
