@@ -59,7 +59,7 @@ async function bangerSide(name: SideName, socketPath: string, logFile: string, l
     logger,
     serviceNames: ['banger.vm.v1.VmService'],
     descriptorSetPath,
-    onCallFinished: rpcMetricsRecorder(new MetricsRegistry(), 'vmd'),
+    onCallFinished: rpcMetricsRecorder(new MetricsRegistry()),
   });
   server.addService(vmv1.VmServiceService, {
     getServerInfo: unary(async (): Promise<vmv1.GetServerInfoResponse> => ({ info: INFO })),

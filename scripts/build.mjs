@@ -10,6 +10,7 @@
 // bundle import.meta.url would be the bundle's, so each module's import.meta.url is rewritten
 // to its own source file's URL, relative to the bundle: the relative paths keep meaning what
 // they mean under tsx, and the tree stays relocatable.
+import { execFileSync } from 'node:child_process';
 import { build } from 'esbuild';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -35,6 +36,17 @@ export const ENTRIES = [
  * PGlite loads its WASM next to itself, and the rest are needed late or by daemons only.
  */
 const BUNDLED = new Set(['@grpc/grpc-js', '@js-sdsl/ordered-map', '@bufbuild/protobuf', 'smol-toml']);
+
+/** The commit the bundles are built from (banger_build_info); "unknown" outside a git checkout. */
+const COMMIT = (() => {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== '';
+    return dirty ? `${head}-dirty` : head;
+  } catch {
+    return 'unknown';
+  }
+})();
 
 function packageName(specifier) {
   const parts = specifier.split('/');
@@ -87,7 +99,7 @@ for (const e of ENTRIES) {
     target: 'node20',
     outExtension: { '.js': '.mjs' },
     sourcemap: 'linked',
-    define: { __BANGER_COMPILED__: 'true' },
+    define: { __BANGER_COMPILED__: 'true', __BANGER_COMMIT__: JSON.stringify(COMMIT) },
     banner: { js: REQUIRE_SHIM },
     plugins: [externalThirdParty, ownImportMetaUrl(e.outdir)],
     logLevel: 'warning',

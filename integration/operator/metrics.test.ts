@@ -18,7 +18,7 @@ describe('daemon metrics', () => {
     await stack?.close();
   });
 
-  it('vmd writes its textfile at start and serves RPC counts and VMs per state on loopback', async () => {
+  it('vmd writes its textfile at start and serves prom-client metrics on loopback: runtime, build info, RPCs, failures by reason, VMs per state', async () => {
     const file = join(stack.dir, 'run', 'metrics', 'vmd.prom');
     expect(await readFile(file, 'utf8')).toContain('# TYPE banger_rpc_total counter');
 
@@ -32,16 +32,24 @@ describe('daemon metrics', () => {
     const res = await fetch(`http://${addr}/metrics`);
     expect(res.status).toBe(200);
     const text = await res.text();
-    expect(text).toContain('banger_rpc_total{service="vmd",method="/banger.vm.v1.VmService/ListVms",code="OK"} 1\n');
-    expect(text).toContain('banger_rpc_total{service="vmd",method="/banger.vm.v1.VmService/GetVm",code="NOT_FOUND"} 1\n');
-    expect(text).toMatch(/banger_rpc_duration_seconds_count\{service="vmd",method="\/banger\.vm\.v1\.VmService\/GetServerInfo"\} 1\n/);
-    expect(text).toContain('banger_vms{state="running"} 0\n');
+    expect(res.headers.get('content-type')).toContain('version=0.0.4');
+    expect(text).toContain('banger_rpc_total{method="/banger.vm.v1.VmService/ListVms",code="OK",daemon="vmd"} 1\n');
+    expect(text).toContain('banger_rpc_total{method="/banger.vm.v1.VmService/GetVm",code="NOT_FOUND",daemon="vmd"} 1\n');
+    expect(text).toMatch(/^banger_rpc_failures_total\{method="\/banger\.vm\.v1\.VmService\/GetVm",code="NOT_FOUND",reason="[A-Z_]*NOT_FOUND",daemon="vmd"\} 1$/m);
+    expect(text).toMatch(/banger_rpc_duration_seconds_count\{daemon="vmd",method="\/banger\.vm\.v1\.VmService\/GetServerInfo"\} 1\n/);
+    expect(text).toContain('banger_vms{state="running",daemon="vmd"} 0\n');
+    // The daemons run the bundles the global setup built from this checkout.
+    expect(text).toMatch(/^banger_build_info\{version="[^"]+",commit="[0-9a-f]{12}(-dirty)?",daemon="vmd"\} 1$/m);
+    expect(text).toMatch(/^process_resident_memory_bytes\{daemon="vmd"\} [1-9]\d*$/m);
+    expect(text).toMatch(/^nodejs_eventloop_lag_seconds\{daemon="vmd"\} /m);
+    // `service` and `job` are the Prometheus target's labels (deploy/observability/prometheus.yaml).
+    expect(text).not.toMatch(/[{,](service|job|instance)="/);
     expect((await fetch(`http://${addr}/other`)).status).toBe(404);
 
     // The final flush on SIGTERM leaves the last counts in the textfile.
     expect(await stack.stop('vmd')).toBe(0);
     const final = await readFile(file, 'utf8');
-    expect(final).toContain('banger_rpc_total{service="vmd",method="/banger.vm.v1.VmService/ListVms",code="OK"} 1\n');
-    expect(final).toContain('banger_vms{state="creating"} 0\n');
+    expect(final).toContain('banger_rpc_total{method="/banger.vm.v1.VmService/ListVms",code="OK",daemon="vmd"} 1\n');
+    expect(final).toContain('banger_vms{state="creating",daemon="vmd"} 0\n');
   });
 });

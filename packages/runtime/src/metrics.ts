@@ -2,209 +2,89 @@ import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { BUILD_COMMIT } from './compiled.js';
+import { BANGER_VERSION } from './version.js';
 
 /**
- * A tiny Prometheus text-format (0.0.4) registry: counters, gauges (set or computed by a
- * callback at scrape time) and histograms with fixed buckets. No dependency, because the
- * daemons need a dozen series, not a client library.
+ * One prom-client registry per daemon: the default process and Node runtime metrics
+ * (`process_*`, `nodejs_*`), `banger_build_info`, and the daemon's own series. Every series
+ * carries `daemon="vmd|imaged|privhelper"` as a default label: `service` and `job` belong to
+ * the Prometheus target (the example config sets them), so they never appear here.
  */
 
-export type Labels = Readonly<Record<string, string>>;
+/** RPC latency buckets, in seconds: 1 ms .. 5 min (long streams and creates). */
+export const RPC_DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300] as const;
+/** Operation (VM create, image build, kernel pull) buckets, in seconds: 0.1 s .. 1 h. */
+export const OPERATION_DURATION_BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600] as const;
+
+/** The commit this process runs: the one `npm run build` bundled, else `BANGER_COMMIT`, else "unknown" (tsx). */
+export function buildCommit(env: NodeJS.ProcessEnv = process.env): string {
+  return BUILD_COMMIT ?? (env['BANGER_COMMIT'] || 'unknown');
+}
 
 export interface Sample {
-  labels: Labels;
+  labels: Readonly<Record<string, string>>;
   value: number;
 }
 
-/** Default RPC latency buckets, in seconds: 1 ms .. 5 min (long streams and creates). */
-export const RPC_DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300] as const;
-
-const NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-const LABEL_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-
-export function escapeLabelValue(v: string): string {
-  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
-}
-
-function escapeHelp(v: string): string {
-  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
-}
-
-export function formatValue(v: number): string {
-  if (Number.isNaN(v)) return 'NaN';
-  if (v === Infinity) return '+Inf';
-  if (v === -Infinity) return '-Inf';
-  return String(v);
-}
-
-function formatLabels(labels: Labels): string {
-  const keys = Object.keys(labels);
-  if (keys.length === 0) return '';
-  return `{${keys.map((k) => `${k}="${escapeLabelValue(labels[k] ?? '')}"`).join(',')}}`;
-}
-
-function keyOf(labelNames: readonly string[], labels: Labels): string {
-  return JSON.stringify(labelNames.map((n) => labels[n] ?? ''));
-}
-
-function pick(labelNames: readonly string[], labels: Labels): Labels {
-  const out: Record<string, string> = {};
-  for (const n of labelNames) out[n] = labels[n] ?? '';
-  return out;
-}
-
-abstract class Metric {
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    readonly type: 'counter' | 'gauge' | 'histogram',
-    readonly labelNames: readonly string[],
-  ) {
-    if (!NAME_RE.test(name)) throw new Error(`invalid metric name ${name}`);
-    for (const l of labelNames) if (!LABEL_RE.test(l) || l === 'le') throw new Error(`invalid label name ${l} on ${name}`);
-  }
-
-  protected header(): string {
-    return `# HELP ${this.name} ${escapeHelp(this.help)}\n# TYPE ${this.name} ${this.type}\n`;
-  }
-
-  abstract render(): Promise<string>;
-}
-
-export class Counter extends Metric {
-  private readonly values = new Map<string, Sample>();
-
-  constructor(name: string, help: string, labelNames: readonly string[] = []) {
-    super(name, help, 'counter', labelNames);
-  }
-
-  inc(labels: Labels = {}, by = 1): void {
-    if (by < 0) throw new Error(`counter ${this.name} cannot decrease`);
-    const key = keyOf(this.labelNames, labels);
-    const s = this.values.get(key);
-    if (s) s.value += by;
-    else this.values.set(key, { labels: pick(this.labelNames, labels), value: by });
-  }
-
-  async render(): Promise<string> {
-    return this.header() + [...this.values.values()].map((s) => `${this.name}${formatLabels(s.labels)} ${formatValue(s.value)}\n`).join('');
-  }
-}
-
-export class Gauge extends Metric {
-  private readonly values = new Map<string, Sample>();
-
-  /** With `collect`, the samples are computed at each exposition (e.g. VMs per state). */
-  constructor(
-    name: string,
-    help: string,
-    labelNames: readonly string[] = [],
-    private readonly collect?: () => Sample[] | Promise<Sample[]>,
-  ) {
-    super(name, help, 'gauge', labelNames);
-  }
-
-  set(labels: Labels, value: number): void {
-    this.values.set(keyOf(this.labelNames, labels), { labels: pick(this.labelNames, labels), value });
-  }
-
-  async render(): Promise<string> {
-    const samples = this.collect ? await this.collect() : [...this.values.values()];
-    return this.header() + samples.map((s) => `${this.name}${formatLabels(pick(this.labelNames, s.labels))} ${formatValue(s.value)}\n`).join('');
-  }
-}
-
-interface HistogramSeries {
-  labels: Labels;
-  counts: number[];
-  sum: number;
-  count: number;
-}
-
-export class Histogram extends Metric {
-  private readonly series = new Map<string, HistogramSeries>();
-  readonly buckets: readonly number[];
-
-  constructor(name: string, help: string, labelNames: readonly string[], buckets: readonly number[]) {
-    super(name, help, 'histogram', labelNames);
-    const sorted = [...buckets].sort((a, b) => a - b);
-    if (sorted.length === 0 || sorted.some((b, i) => i > 0 && b === sorted[i - 1])) throw new Error(`histogram ${name}: buckets must be distinct and non-empty`);
-    this.buckets = sorted.filter((b) => b !== Infinity);
-  }
-
-  observe(labels: Labels, value: number): void {
-    const key = keyOf(this.labelNames, labels);
-    let s = this.series.get(key);
-    if (!s) {
-      s = { labels: pick(this.labelNames, labels), counts: this.buckets.map(() => 0), sum: 0, count: 0 };
-      this.series.set(key, s);
-    }
-    // Counts per bucket are stored non-cumulatively and summed at exposition.
-    const i = this.buckets.findIndex((b) => value <= b);
-    if (i >= 0) s.counts[i] = (s.counts[i] ?? 0) + 1;
-    s.sum += value;
-    s.count += 1;
-  }
-
-  async render(): Promise<string> {
-    let out = this.header();
-    for (const s of this.series.values()) {
-      let cumulative = 0;
-      this.buckets.forEach((b, i) => {
-        cumulative += s.counts[i] ?? 0;
-        out += `${this.name}_bucket${formatLabels({ ...s.labels, le: formatValue(b) })} ${cumulative}\n`;
-      });
-      out += `${this.name}_bucket${formatLabels({ ...s.labels, le: '+Inf' })} ${s.count}\n`;
-      out += `${this.name}_sum${formatLabels(s.labels)} ${formatValue(s.sum)}\n`;
-      out += `${this.name}_count${formatLabels(s.labels)} ${s.count}\n`;
-    }
-    return out;
-  }
-}
-
 export class MetricsRegistry {
-  private readonly metrics = new Map<string, Metric>();
+  readonly registry = new Registry();
+  /** Told when a computed gauge fails; that gauge is empty for the scrape, the rest still goes out. */
+  onCollectError: ((metric: string, err: unknown) => void) | undefined;
 
-  private add<M extends Metric>(m: M): M {
-    if (this.metrics.has(m.name)) throw new Error(`metric ${m.name} registered twice`);
-    this.metrics.set(m.name, m);
-    return m;
-  }
-
-  counter(name: string, help: string, labelNames: readonly string[] = []): Counter {
-    return this.add(new Counter(name, help, labelNames));
-  }
-
-  gauge(name: string, help: string, labelNames: readonly string[] = [], collect?: () => Sample[] | Promise<Sample[]>): Gauge {
-    return this.add(new Gauge(name, help, labelNames, collect));
-  }
-
-  histogram(name: string, help: string, labelNames: readonly string[], buckets: readonly number[]): Histogram {
-    return this.add(new Histogram(name, help, labelNames, buckets));
-  }
-
-  /** The whole registry in Prometheus text format. A failing gauge callback drops only its own metric. */
-  async expose(onError?: (name: string, err: unknown) => void): Promise<string> {
-    const parts = await Promise.all(
-      [...this.metrics.values()].map((m) =>
-        m.render().catch((err: unknown) => {
-          onError?.(m.name, err);
-          return '';
-        }),
-      ),
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    new Gauge({ name: 'banger_build_info', help: 'The banger build this daemon runs (always 1).', labelNames: ['version', 'commit'], registers: [this.registry] }).set(
+      { version: BANGER_VERSION, commit: buildCommit() },
+      1,
     );
-    return parts.join('');
   }
-}
 
-/** Feeds banger_rpc_total and banger_rpc_duration_seconds from the interceptor's call records. */
-export function rpcMetricsRecorder(registry: MetricsRegistry, service: string): (record: { method: string; code: number; durationMs: number }) => void {
-  const total = registry.counter('banger_rpc_total', 'RPCs finished, by method and status code.', ['service', 'method', 'code']);
-  const duration = registry.histogram('banger_rpc_duration_seconds', 'RPC duration from dispatch to status, in seconds.', ['service', 'method'], RPC_DURATION_BUCKETS);
-  return (r) => {
-    total.inc({ service, method: r.method, code: GRPC_CODE_NAMES[r.code] ?? String(r.code) });
-    duration.observe({ service, method: r.method }, r.durationMs / 1000);
-  };
+  /** Labels every series of this registry with the daemon's name. */
+  setDaemon(name: string): void {
+    this.registry.setDefaultLabels({ daemon: name });
+  }
+
+  counter<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  histogram<L extends string>(name: string, help: string, labelNames: readonly L[], buckets: readonly number[]): Histogram<L> {
+    return new Histogram({ name, help, labelNames, buckets: [...buckets], registers: [this.registry] });
+  }
+
+  /** With `collect`, the samples are computed at each scrape (e.g. VMs per state). */
+  gauge<L extends string>(name: string, help: string, labelNames: readonly L[] = [], collect?: () => Sample[] | Promise<Sample[]>): Gauge<L> {
+    const onError = (err: unknown): void => this.onCollectError?.(name, err);
+    return new Gauge<L>({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      ...(collect
+        ? {
+            async collect(this: Gauge<L>) {
+              this.reset();
+              try {
+                for (const s of await collect()) this.set(s.labels as Partial<Record<L, string>>, s.value);
+              } catch (err) {
+                onError(err);
+              }
+            },
+          }
+        : {}),
+    });
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The whole registry in Prometheus text format. */
+  expose(): Promise<string> {
+    return this.registry.metrics();
+  }
 }
 
 const GRPC_CODE_NAMES = [
@@ -212,6 +92,37 @@ const GRPC_CODE_NAMES = [
   'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE',
   'DATA_LOSS', 'UNAUTHENTICATED',
 ];
+
+/** Feeds the RPC series from the interceptor's call records: count and duration, failures by reason. */
+export function rpcMetricsRecorder(registry: MetricsRegistry): (record: { method: string; code: number; durationMs: number; reason?: string | undefined }) => void {
+  const total = registry.counter('banger_rpc_total', 'RPCs finished, by method and status code.', ['method', 'code']);
+  const failures = registry.counter('banger_rpc_failures_total', 'RPCs that ended with an error, by method, status code and banger reason.', ['method', 'code', 'reason']);
+  const duration = registry.histogram('banger_rpc_duration_seconds', 'RPC duration from dispatch to status, in seconds.', ['method'], RPC_DURATION_BUCKETS);
+  return (r) => {
+    const code = GRPC_CODE_NAMES[r.code] ?? String(r.code);
+    total.inc({ method: r.method, code });
+    if (r.code !== 0) failures.inc({ method: r.method, code, reason: r.reason || code });
+    duration.observe({ method: r.method }, r.durationMs / 1000);
+  };
+}
+
+/** What the OperationRunner reports when an operation ends. */
+export interface OperationRecord {
+  kind: string;
+  state: string;
+  reason: string | undefined;
+  durationMs: number;
+}
+
+/** Feeds the long-running operation series: duration by kind and final state, failures by reason. */
+export function operationMetricsRecorder(registry: MetricsRegistry): (record: OperationRecord) => void {
+  const duration = registry.histogram('banger_operation_duration_seconds', 'Durable operations (vm create, image build...) from start to final state, in seconds.', ['kind', 'state'], OPERATION_DURATION_BUCKETS);
+  const failures = registry.counter('banger_operation_failures_total', 'Operations that ended failed or cancelled, by kind and reason.', ['kind', 'reason']);
+  return (r) => {
+    duration.observe({ kind: r.kind, state: r.state }, r.durationMs / 1000);
+    if (r.state !== 'succeeded') failures.inc({ kind: r.kind, reason: r.reason || r.state.toUpperCase() });
+  };
+}
 
 /** Writes `text` to `file` via a temporary file and rename, so a collector never reads half a file. */
 export async function writeFileAtomic(file: string, text: string): Promise<void> {
@@ -254,11 +165,11 @@ export interface MetricsExport {
 /** Periodic textfile exposition plus an optional loopback HTTP endpoint; failures are logged, never fatal. */
 export async function startMetricsExport(options: MetricsExportOptions): Promise<MetricsExport> {
   const { registry, logger, textfile } = options;
-  const onError = (metric: string, err: unknown): void => logger.warn({ err, metric }, 'metric collection failed');
+  registry.onCollectError = (metric, err) => logger.warn({ err, metric }, 'metric collection failed');
   const flush = async (): Promise<void> => {
     if (!textfile) return;
     try {
-      await writeFileAtomic(textfile, await registry.expose(onError));
+      await writeFileAtomic(textfile, await registry.expose());
     } catch (err) {
       logger.warn({ err, file: textfile }, 'metrics textfile write failed');
     }
@@ -277,9 +188,12 @@ export async function startMetricsExport(options: MetricsExportOptions): Promise
           res.writeHead(404).end('not found\n');
           return;
         }
-        registry.expose(onError).then(
-          (body) => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(body),
-          () => res.writeHead(500).end('metrics unavailable\n'),
+        registry.expose().then(
+          (body) => res.writeHead(200, { 'content-type': registry.contentType }).end(body),
+          (err: unknown) => {
+            logger.warn({ err }, 'metric collection failed');
+            res.writeHead(500).end('metrics unavailable\n');
+          },
         );
       });
       await new Promise<void>((resolve, reject) => {

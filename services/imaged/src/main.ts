@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { descriptorSetPath, imagev1, serviceNames } from '@banger/api';
 import { bangerLayout, loadConfig, type BangerConfig } from '@banger/config';
 import { DEFAULT_IMAGES_DIR } from '@banger/imagekit';
-import { createLogger, runGrpcDaemon, setRootLogger } from '@banger/runtime';
+import { createLogger, MetricsRegistry, operationMetricsRecorder, runGrpcDaemon, setRootLogger } from '@banger/runtime';
 import { probeDb } from '@banger/store';
 import { HelperClient } from './adapters/helper-client.js';
 import { imageServiceImplementation } from './adapters/grpc/image-service.js';
@@ -63,12 +63,14 @@ const pullKernel = new PullKernel({ kernels, source: kernelSource, installer: he
 
 // Before serving, so no pull or build of this imaged can be using the staging dir.
 await sweepPartialPulls({ staging: kernelSource, log: logger }).catch((err: unknown) => logger.warn({ err }, 'partial kernel pull sweep failed; retried at the next start'));
-const runner = new OperationRunner({ log: state.operations, logger, service: 'imaged' });
+const metrics = new MetricsRegistry();
+const runner = new OperationRunner({ log: state.operations, logger, service: 'imaged', onFinished: operationMetricsRecorder(metrics) });
 const stopPruning = schedulePruning(state.operations, logger);
 logger.info({ retention_ms: OPERATION_RETENTION_MS, images_dir: imagesDir, kernels_dir: kernelsDir }, 'finished operations are pruned after the retention period');
 
 await runGrpcDaemon({
   name: 'imaged',
+  metrics,
   logger,
   socketPath: config.imaged.socket,
   socketMode: 0o660,

@@ -1,7 +1,7 @@
 import { descriptorSetPath, serviceNames, vmv1 } from '@banger/api';
 import { connectSocketPath, loadConfig, type BangerConfig } from '@banger/config';
 import { OPERATION_RETENTION_MS, OperationRunner, schedulePruning } from '@banger/operations';
-import { createLogger, MetricsRegistry, notifyService, runGrpcDaemon, setRootLogger } from '@banger/runtime';
+import { createLogger, MetricsRegistry, notifyService, operationMetricsRecorder, runGrpcDaemon, setRootLogger } from '@banger/runtime';
 import { probeDb } from '@banger/store';
 import { QemuGuestAgent } from './adapters/agent/guest-agent.js';
 import { FileConsoleLogs } from './adapters/console-logs.js';
@@ -158,11 +158,11 @@ export async function runVmd(options: VmdOptions = {}): Promise<void> {
   });
   const forwardUpkeep = new ForwardUpkeep({ vms, forwards, ports: useCases.getVmPorts });
   const janitor = new Janitor(useCases.collectGarbage, { intervalMs: config.vmd.gcIntervalSeconds * 1000, retryMs: 5000 });
-  const runner = new OperationRunner({ log: state.operations, logger, service: 'vmd' });
+  const metrics = new MetricsRegistry();
+  const runner = new OperationRunner({ log: state.operations, logger, service: 'vmd', onFinished: operationMetricsRecorder(metrics) });
   const stopPruning = schedulePruning(state.operations, logger);
   logger.info({ retention_ms: OPERATION_RETENTION_MS }, 'finished operations are pruned after the retention period');
 
-  const metrics = new MetricsRegistry();
   metrics.gauge('banger_vms', 'VMs known to vmd, by state.', ['state'], async () => {
     const all = await vms.list();
     return VM_STATES.map((s) => ({ labels: { state: s }, value: all.filter((v) => v.state === s).length }));

@@ -67,6 +67,22 @@ describe('OperationRunner', () => {
     expect(runner.describe(op)).toMatchObject({ stage: 'preflight', errorCode: 'FAILED_PRECONDITION' });
   });
 
+  it('tells onFinished the kind, final state, reason and duration of each operation (the metrics)', async () => {
+    const records: { kind: string; state: string; reason: string | undefined; durationMs: number }[] = [];
+    const runner = new OperationRunner({ log, logger: silentLogger, service: 'vmd', onFinished: (r) => records.push(r) });
+    await (await runner.start({ opId: nextId(), kind: 'vm_create', target: 'a' }, async () => undefined)).done;
+    await (
+      await runner.start({ opId: nextId(), kind: 'vm_create', target: 'b' }, async () => {
+        throw new FailedPreconditionError('IMAGE_NOT_READY', 'image is still building');
+      })
+    ).done;
+    expect(records.map(({ kind, state, reason }) => ({ kind, state, reason }))).toEqual([
+      { kind: 'vm_create', state: 'succeeded', reason: undefined },
+      { kind: 'vm_create', state: 'failed', reason: 'IMAGE_NOT_READY' },
+    ]);
+    expect(records.every((r) => r.durationMs >= 0)).toBe(true);
+  });
+
   it('keeps running when the watcher goes away, and a later follow replays everything', async () => {
     const runner = new OperationRunner({ log, logger: silentLogger, service: 'vmd' });
     const opId = nextId();

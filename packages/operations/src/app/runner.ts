@@ -37,6 +37,8 @@ export interface OperationRunnerOptions {
   service: string;
   /** How long a cancelled operation may take to roll back before it is closed anyway. */
   cancelGraceMs?: number;
+  /** Told once per operation when its final state is written (the daemon's metrics). */
+  onFinished?: (record: { kind: string; state: string; reason: string | undefined; durationMs: number }) => void;
 }
 
 interface LiveOperation {
@@ -160,7 +162,9 @@ export class OperationRunner {
     live.closed = true;
     try {
       const op = await this.finalise(live, settled);
-      ctx.logger.info({ kind: req.kind, target: req.target, state: op.state, reason: op.error?.reason, duration_ms: Date.now() - started }, 'operation finished');
+      const durationMs = Date.now() - started;
+      ctx.logger.info({ kind: req.kind, target: req.target, state: op.state, reason: op.error?.reason, duration_ms: durationMs }, 'operation finished');
+      this.options.onFinished?.({ kind: req.kind, state: op.state, reason: op.error?.reason, durationMs });
       return op;
     } catch (err) {
       // The row stays `running`; the next start-up marks it INTERRUPTED.

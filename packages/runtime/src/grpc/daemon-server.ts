@@ -78,7 +78,8 @@ export async function runGrpcDaemon(spec: GrpcDaemonSpec): Promise<void> {
       if (spec.logPrefix) options.logPrefix = spec.logPrefix;
       if (spec.authorize) options.authorize = spec.authorize;
       const registry = spec.metrics ?? new MetricsRegistry();
-      const recordRpc = rpcMetricsRecorder(registry, spec.name);
+      registry.setDaemon(spec.name);
+      const recordRpc = rpcMetricsRecorder(registry);
       const userHook = spec.onCallFinished;
       options.onCallFinished = userHook
         ? (record) => {

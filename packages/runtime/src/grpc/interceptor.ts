@@ -5,7 +5,7 @@ import { FailedPreconditionError, type BangerError } from '../errors.js';
 import { adoptOrMintOpId, OP_ID_METADATA_KEY } from '../opid.js';
 import { API_VERSION, API_VERSION_METADATA_KEY, checkApiVersion } from '../version.js';
 import { parsePeerAddress } from './peer.js';
-import { codeName, ensureStatusDetails, statusFromError } from './status.js';
+import { codeName, decodeStatusDetails, ensureStatusDetails, statusFromError } from './status.js';
 
 /** What the interceptor established for a call, handed to its handler (see dispatchInfo). */
 export interface DispatchInfo {
@@ -40,6 +40,8 @@ export interface CallRecord {
   code: number;
   durationMs: number;
   opId: string;
+  /** The banger reason of a failed call (ErrorInfo.reason), e.g. VM_NOT_FOUND. */
+  reason?: string | undefined;
 }
 
 export interface InterceptorOptions {
@@ -72,7 +74,7 @@ export function bangerServerInterceptor(options: InterceptorOptions): ServerInte
     let finished = false;
     let peer: PeerCredentials | undefined;
 
-    const finish = (code: number, details: string | undefined): void => {
+    const finish = (code: number, details: string | undefined, reason?: string): void => {
       if (finished) return;
       finished = true;
       const durationMs = Math.round((performance.now() - startedAt) * 1000) / 1000;
@@ -87,7 +89,7 @@ export function bangerServerInterceptor(options: InterceptorOptions): ServerInte
       else if (code === GrpcStatus.INTERNAL || code === GrpcStatus.UNKNOWN || code === GrpcStatus.DATA_LOSS)
         options.logger.error({ ...fields, error: details }, `${options.logPrefix} failed`);
       else options.logger.info({ ...fields, error: details }, `${options.logPrefix} failed`);
-      options.onCallFinished?.({ method, code, durationMs, opId });
+      options.onCallFinished?.({ method, code, durationMs, opId, reason });
     };
 
     const icall: ServerInterceptingCall = new ServerInterceptingCall(call, {
@@ -122,7 +124,7 @@ export function bangerServerInterceptor(options: InterceptorOptions): ServerInte
       },
       sendStatus: (status, next) => {
         const stamped = ensureStatusDetails(status, opId);
-        finish(stamped.code, stamped.details);
+        finish(stamped.code, stamped.details, stamped.code === GrpcStatus.OK ? undefined : decodeStatusDetails(stamped.metadata ?? undefined)?.reason);
         next(stamped);
       },
     });
