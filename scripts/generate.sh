@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Regenerates banger's wire code from proto/ (the single source of the wire).
 #
-#   scripts/generate.sh             format proto/, lint, generate packages/api/gen
+#   scripts/generate.sh             format proto/, lint, generate packages/api/gen,
+#                                   docs/api.md and docs/config.md
 #   scripts/generate.sh --check     same without rewriting proto/; fails when proto/
-#                                   is not buf-formatted or when regeneration changes
-#                                   anything under packages/api/gen or proto/ (CI)
+#                                   is not buf-formatted, when regeneration changes
+#                                   anything under packages/api/gen or proto/, or when
+#                                   docs/api.md or docs/config.md is stale (CI)
 #   scripts/generate.sh --breaking  buf breaking against the previous commit of main,
 #                                   skipped (with the reason) while proto/ is new
 #
@@ -29,7 +31,7 @@ for arg in "$@"; do
     --check) check=1 ;;
     --breaking) breaking=1 ;;
     -h | --help)
-      sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
@@ -80,6 +82,15 @@ if [[ $generate -eq 1 ]]; then
   buf build --as-file-descriptor-set -o "$DESCRIPTOR"
 
   write_readme
+
+  # docs/api.md comes from the descriptor just built, docs/config.md from packages/config.
+  if [[ $check -eq 1 ]]; then
+    echo "==> docs/api.md, docs/config.md (check)"
+    npx tsx scripts/gen-docs.ts --check
+  else
+    echo "==> docs/api.md, docs/config.md"
+    npx tsx scripts/gen-docs.ts
+  fi
 fi
 
 if [[ $check -eq 1 ]]; then

@@ -29,3 +29,4 @@ export const serviceNames = {
 
 /** Wire API version sent in `x-banger-api-version` and reported by GetServerInfo. */
 export const apiVersion = '1';
+export { apiReference, BUF_CURL_EXAMPLE } from './reference.js';

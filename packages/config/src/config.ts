@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { ConfigError } from './errors.js';
-import { Reader } from './reader.js';
+import { Reader, type TakenKey } from './reader.js';
 import {
   absPath,
   binary,
@@ -148,8 +148,8 @@ function bounds(r: Reader, section: string, name: string, lo: number, hi: number
 }
 
 /** Validates parsed TOML plus env overrides into a complete config; throws ConfigError. */
-export function buildConfig(file: Record<string, unknown>, source: string, ctx: DefaultsContext): BangerConfig {
-  const r = new Reader(file, source, ctx.env);
+export function buildConfig(file: Record<string, unknown>, source: string, ctx: DefaultsContext, record?: (taken: TakenKey) => void): BangerConfig {
+  const r = new Reader(file, source, ctx.env, record);
   const root = ctx.uid === 0;
   const h = home(ctx.env);
   const stateDir = r.take(

@@ -15,3 +15,4 @@ export {
 } from './config.js';
 export { envName } from './reader.js';
 export { explainUnsafe, unsafeComponent, unsafeEntriesUnder, type UnsafePath } from './secure-path.js';
+export { configReference } from './reference.js';

@@ -18,6 +18,15 @@ export function envName(section: string, key: string): string {
  * Reads `[section] key` values with env overrides (`BANGER_<SECTION>_<KEY>` beats the file) and
  * remembers what was read, so anything left over is reported as an unknown key.
  */
+/** One key as buildConfig reads it: what docs/config.md is generated from. */
+export interface TakenKey {
+  section: string;
+  key: string;
+  /** The parser's own description of a valid value (what an error message says). */
+  expected: string;
+  fallback: unknown;
+}
+
 export class Reader {
   private readonly used = new Map<string, Set<string>>();
 
@@ -25,9 +34,15 @@ export class Reader {
     private readonly file: Record<string, unknown>,
     private readonly source: string,
     private readonly env: Readonly<Record<string, string | undefined>>,
+    private readonly record?: (taken: TakenKey) => void,
   ) {}
 
   take<T>(section: string, key: string, parse: Parser<T>, fallback: T): T {
+    if (this.record) {
+      // A value no parser accepts makes it say what it expects.
+      const probe = parse(Symbol('describe'), false);
+      this.record({ section, key, expected: probe.ok ? 'any value' : probe.expected, fallback });
+    }
     let keys = this.used.get(section);
     if (!keys) {
       keys = new Set();
