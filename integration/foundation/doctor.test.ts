@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStack, runCli, type Stack } from '../harness/daemons.js';
+import { postgresAvailability, startPostgres, type PostgresServer } from '../harness/postgres.js';
 
 interface DoctorJson {
   checks: { name: string; status: string; detail: string; fix: string }[];
@@ -60,5 +61,38 @@ describe('banger doctor', () => {
     const res = await runCli(stack, ['doctor']);
     expect(res.stdout).toMatch(/fail.*qemu/i);
     expect(res.stdout).toMatch(/apt-get install -y --no-install-recommends qemu-system-x86/);
+  });
+});
+
+const pg = await postgresAvailability();
+if (!pg.ok) console.warn(`SKIPPED doctor on an external PostgreSQL: ${pg.reason}`);
+
+describe.skipIf(!pg.ok)('banger doctor with [database] url', () => {
+  let server: PostgresServer;
+  let stack: Stack;
+  beforeAll(async () => {
+    server = await startPostgres();
+    stack = await createStack({ extraConfig: `[database]\nurl = "${await server.createDatabase()}"` });
+    await stack.start('imaged');
+  });
+  afterAll(async () => {
+    await stack?.close();
+    await server?.dispose();
+  });
+
+  const imagedDb = async () => {
+    const res = await runCli(stack, ['doctor', '--json']);
+    return (JSON.parse(res.stdout) as DoctorJson).checks.find((c) => c.name === 'imaged database');
+  };
+
+  it('names the external backend while it answers, and fails with the psql check once the server is gone', async () => {
+    const up = await imagedDb();
+    expect(up?.status).toBe('pass');
+    expect(up?.detail).toMatch(/^external PostgreSQL \(\[database\] url\) at postgresql:\/\/\S+, answered in \d+ ms$/);
+    await server.stop();
+    const down = await imagedDb();
+    expect(down?.status).toBe('fail');
+    expect(down?.detail).toContain('external PostgreSQL ([database] url) at postgresql://');
+    expect(down?.fix).toMatch(/^check \[database\] url and that the server accepts the banger user: psql 'postgresql:\/\/\S+' -c 'select 1'$/);
   });
 });
