@@ -83,7 +83,7 @@ describe.skipIf(skip !== undefined)('clients for agents against a real stack', (
 
     it('creates a Debian VM, reporting each stage as a progress notification', async () => {
       const progress: string[] = [];
-      const res = await mcp.callTool({ name: 'create_vm', arguments: { name: VM, memory_mib: 512 } }, undefined, {
+      const res = await mcp.callTool({ name: 'create_vm', arguments: { name: VM, memory_mib: 512, wait: false } }, undefined, {
         timeout: 900_000,
         onprogress: (p) => progress.push(p.message ?? ''),
       });
@@ -92,7 +92,9 @@ describe.skipIf(skip !== undefined)('clients for agents against a real stack', (
       expect(body.createOpId).toMatch(OP_ID_PATTERN);
       expect(progress[0]).toBe(`accepted ${body.createOpId}`);
       expect(progress.some((p) => p.startsWith('boot: '))).toBe(true);
-      expect(progress.some((p) => /^services: done in \d+ ms/.test(p))).toBe(true);
+      // wait: false ends the create once the guest agent answers (opencode is not needed here,
+      // and under a loaded TCG host its start alone can take minutes).
+      expect(progress.some((p) => /^agent: done in \d+ ms/.test(p))).toBe(true);
       const listed = structured<{ vms: { name: string; state: string }[] }>(await call('list_vms', {}));
       expect(listed.vms).toEqual([expect.objectContaining({ name: VM, state: 'running' })]);
       const shown = structured<{ vm: { name: string; network: { ipv4: string } } }>(await call('get_vm', { ref: VM }));
