@@ -1,12 +1,16 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { imagev1 } from '@banger/api';
+import { promisify } from 'node:util';
 import { OP_ID_PATTERN } from '@banger/runtime';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../harness/daemons.js';
-import { collect, createVmStack, vmUnsupportedReason, type VmStack } from '../vm/vmstack.js';
+import { buildDefaultImage, createVmStack, vmUnsupportedReason, type VmStack } from '../vm/vmstack.js';
 
 // The agent-facing clients against one real stack (vmd as the banger user) and ONE Debian
 // guest, created through `banger mcp` and shared by the MCP, TypeScript and Python checks.
@@ -15,6 +19,56 @@ const skip = vmUnsupportedReason();
 if (skip) console.warn(`integration/clients skipped: ${skip}`);
 
 const VM = 'agent';
+const run = promisify(execFile);
+
+/** Debian's python with python3-grpcio (a pyenv python on PATH does not see it). */
+const PYTHON = '/usr/bin/python3';
+const PY_CLIENT = join(REPO_ROOT, 'clients', 'python');
+async function pythonUnavailable(): Promise<string | undefined> {
+  const r = await run(PYTHON, ['-c', 'import grpc, google.protobuf']).catch((e: Error) => e);
+  return r instanceof Error ? `${PYTHON} cannot import grpc/protobuf (scripts/install-deps.sh --test installs python3-grpcio)` : undefined;
+}
+
+/** A program using the packed @banger/client: the calls an SDK user makes, printed as JSON. */
+const CONSUMER = `
+import { BangerClient, RpcError } from '@banger/client';
+const banger = new BangerClient();
+const out = {};
+const info = await banger.serverInfo();
+out.info = { name: info.name, apiVersion: info.apiVersion };
+out.vms = (await banger.listVms()).map((v) => v.name);
+const res = await banger.exec(process.argv[2], ['sh', '-c', 'echo "$0"; exit 4', 'from-ts'], { commandTimeoutMs: 60_000 });
+out.exec = { stdout: Buffer.from(res.stdout).toString(), exitCode: res.status?.exitCode };
+const events = [];
+try {
+  for await (const e of banger.createVm({ name: 'Bad_Name' })) events.push(e.body?.$case);
+} catch (err) {
+  if (!(err instanceof RpcError)) throw err;
+  out.createError = { code: err.code, codeName: err.codeName, reason: err.reason, opId: err.opId, events };
+}
+try {
+  await banger.getVm('nope');
+} catch (err) {
+  out.getError = { codeName: err.codeName, reason: err.reason, opId: err.opId, isRpcError: err instanceof RpcError };
+}
+banger.close();
+console.log(JSON.stringify(out));
+`;
+
+/** Typed use of the package: compiles only if its declarations carry the real types. */
+const TYPED = `
+import { BangerClient, RpcError, vmv1, type OperationCall } from '@banger/client';
+const banger = new BangerClient({ runDir: '/run/banger' });
+const call: OperationCall<vmv1.OperationEvent, vmv1.Vm> = banger.createVm({ name: 'x', memoryMib: 512 });
+const vm: vmv1.Vm = await call.result();
+const state: vmv1.VmState = vm.state;
+const res: vmv1.ExecVmResponse = await banger.exec(vm.name, ['true'], { stdin: 'x', user: 'root' });
+const code: number | undefined = res.status?.exitCode;
+const e = new RpcError({ code: 5, details: 'x', reason: 'VM_NOT_FOUND' });
+const reason: string = e.reason;
+const opId: string | undefined = e.opId;
+export { state, code, reason, opId };
+`;
 
 describe.skipIf(skip !== undefined)('clients for agents against a real stack', () => {
   let s: VmStack;
@@ -32,10 +86,7 @@ describe.skipIf(skip !== undefined)('clients for agents against a real stack', (
 
   beforeAll(async () => {
     s = await createVmStack();
-    const build = s.images.serverStream('buildImage', imagev1.BuildImageRequest.fromPartial({ recipe: 'debian-bookworm' }), { timeoutMs: 1_800_000 });
-    const { error } = await collect(build);
-    if (error instanceof Error) throw error;
-    expect(error).toBeUndefined();
+    await buildDefaultImage(s);
     // The real `banger mcp` as an MCP client starts it: a child process speaking on stdio.
     const transport = new StdioClientTransport({
       command: process.execPath,
@@ -136,10 +187,92 @@ describe.skipIf(skip !== undefined)('clients for agents against a real stack', (
     });
   });
 
+  describe('@banger/client from its npm pack tarball', () => {
+    let app = '';
+
+    beforeAll(async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'banger-client-'));
+      // prepack builds dist/ (esbuild bundle + tsc declarations).
+      await run('npm', ['pack', '--pack-destination', dir], { cwd: join(REPO_ROOT, 'packages', 'client'), timeout: 180_000 });
+      const tarball = (await readdir(dir)).find((f) => f.endsWith('.tgz'));
+      expect(tarball).toMatch(/^banger-client-\d+\.\d+\.\d+\.tgz$/);
+      app = join(dir, 'app');
+      await mkdir(app);
+      await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+      await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', join(dir, tarball!)], { cwd: app, timeout: 300_000 });
+    }, 600_000);
+
+    afterAll(async () => {
+      if (app) await rm(join(app, '..'), { recursive: true, force: true });
+    });
+
+    it('installs compiled JS and declarations only, with grpc-js and protobuf as its dependencies', async () => {
+      const pkg = join(app, 'node_modules', '@banger', 'client');
+      expect(existsSync(join(pkg, 'dist', 'index.js'))).toBe(true);
+      expect(existsSync(join(pkg, 'dist', 'types', 'packages', 'client', 'src', 'index.d.ts'))).toBe(true);
+      expect(existsSync(join(pkg, 'src'))).toBe(false);
+      expect(existsSync(join(app, 'node_modules', '@grpc', 'grpc-js'))).toBe(true);
+      expect(existsSync(join(app, 'node_modules', '@bufbuild', 'protobuf'))).toBe(true);
+      // No workspace package leaks into the install: everything banger's own is inside the tarball.
+      expect(existsSync(join(app, 'node_modules', '@banger', 'api'))).toBe(false);
+    });
+
+    it('type-checks a strict consumer and the example against the packed declarations, and rejects a misuse', async () => {
+      await writeFile(join(app, 'typed.ts'), TYPED);
+      await copyFile(join(REPO_ROOT, 'examples', 'ts-client', 'create-exec-delete.mjs'), join(app, 'example.mjs'));
+      await writeFile(join(app, 'misuse.ts'), "import { BangerClient } from '@banger/client';\nawait new BangerClient().exec('x', 'not-an-argv');\n");
+      const tsconfig = (files: string[]) => ({
+        compilerOptions: { strict: true, module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', noEmit: true, allowJs: true, checkJs: true, skipLibCheck: false, types: ['node'], typeRoots: [join(REPO_ROOT, 'node_modules', '@types')] },
+        files,
+      });
+      const tsc = join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+      await writeFile(join(app, 'tsconfig.json'), JSON.stringify(tsconfig(['typed.ts', 'example.mjs'])));
+      const ok = await run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: app, timeout: 180_000 }).catch((e: { stdout: string }) => e);
+      expect(ok.stdout).toBe('');
+      await writeFile(join(app, 'tsconfig.bad.json'), JSON.stringify(tsconfig(['misuse.ts'])));
+      const bad = (await run(process.execPath, [tsc, '-p', 'tsconfig.bad.json'], { cwd: app, timeout: 180_000 }).catch((e: unknown) => e)) as { code?: number; stdout?: string };
+      expect(bad.code).toBe(2);
+      expect(bad.stdout).toMatch(/misuse\.ts.*not assignable to parameter of type 'readonly string\[\]'/);
+    }, 240_000);
+
+    it('talks to the real stack: server info, VMs, exec, and errors with code, reason and op id', async () => {
+      await writeFile(join(app, 'consumer.mjs'), CONSUMER);
+      const { stdout } = await run(process.execPath, ['consumer.mjs', VM], { cwd: app, env: s.stack.env, timeout: 120_000 });
+      const out = JSON.parse(stdout) as Record<string, Record<string, unknown> | string[]>;
+      expect(out['info']).toEqual({ name: 'vmd', apiVersion: '1' });
+      expect(out['vms']).toEqual([VM]);
+      expect(out['exec']).toEqual({ stdout: 'from-ts\n', exitCode: 4 });
+      expect(out['createError']).toMatchObject({ code: 3, codeName: 'INVALID_ARGUMENT', reason: expect.stringMatching(/^[A-Z_]+$/), opId: expect.stringMatching(OP_ID_PATTERN) });
+      expect(out['getError']).toMatchObject({ codeName: 'NOT_FOUND', reason: 'VM_NOT_FOUND', opId: expect.stringMatching(OP_ID_PATTERN), isRpcError: true });
+    }, 180_000);
+  });
+
   describe('cleanup', () => {
     it('deletes the VM through banger mcp', async () => {
       expect(structured(await call('delete_vm', { ref: VM, force: true }, 300_000))).toMatchObject({ deleted: { name: VM } });
       expect(structured<{ vms: unknown[] }>(await call('list_vms', {})).vms).toEqual([]);
     }, 300_000);
+  });
+
+  describe('clients/python (generated from proto/)', () => {
+    it('is what generate.sh makes from proto/ today', async (t) => {
+      const why = await pythonUnavailable();
+      if (why) t.skip(why);
+      await run('bash', [join(PY_CLIENT, 'generate.sh'), '--check'], { timeout: 120_000 });
+    }, 120_000);
+
+    it('creates a VM, runs a command, deletes it, and reads reason and op id from ErrorInfo', async (t) => {
+      const why = await pythonUnavailable();
+      if (why) t.skip(why);
+      const { stdout } = await run(PYTHON, [join(PY_CLIENT, 'tests', 'live_check.py'), 'py-check'], { env: s.stack.env, timeout: 900_000 });
+      const out = JSON.parse(stdout) as Record<string, Record<string, unknown>>;
+      expect(out['server']).toEqual({ name: 'vmd', api: '1' });
+      expect(out['stages']).toEqual(expect.arrayContaining(['boot', 'agent']));
+      expect(out['exec']).toEqual({ exit: 5, stdout: 'in:py-out\n' });
+      expect(out['invalid']).toMatchObject({ code: 'INVALID_ARGUMENT', reason: expect.stringMatching(/^[A-Z_]+$/) });
+      expect(out['invalid']?.['op_id']).toBe(out['invalid']?.['sent']);
+      expect(out['missing']).toMatchObject({ code: 'NOT_FOUND', reason: 'VM_NOT_FOUND', op_id: expect.stringMatching(OP_ID_PATTERN) });
+      expect(out['deleted']).toBe('py-check');
+    }, 900_000);
   });
 });
