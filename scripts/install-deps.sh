@@ -15,6 +15,9 @@ packages=(
   ca-certificates
 )
 if [ "${1:-}" = "--test" ]; then packages+=(chromium zsh fish); fi
+# clients/python: its generator (protoc + the gRPC Python plugin, the well-known types from
+# grpc-tools) and its runtime (grpcio, protobuf), for integration/clients.
+if [ "${1:-}" = "--test" ]; then packages+=(protobuf-compiler protobuf-compiler-grpc python3-grpcio python3-grpc-tools python3-protobuf); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

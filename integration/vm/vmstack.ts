@@ -104,3 +104,10 @@ export async function qemuPidsFor(vmId: string): Promise<number[]> {
   }
   return pids;
 }
+
+/** Builds (or, with the machine-wide cache, reuses) the default Debian image on a stack; throws on failure. */
+export async function buildDefaultImage(s: VmStack): Promise<void> {
+  const build = s.images.serverStream('buildImage', imagev1.BuildImageRequest.fromPartial({ recipe: 'debian-bookworm' }), { timeoutMs: 1_800_000 });
+  const { error } = await collect(build);
+  if (error !== undefined) throw error instanceof Error ? error : new Error(`image build failed: ${JSON.stringify(error)}`);
+}

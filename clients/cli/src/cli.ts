@@ -162,7 +162,7 @@ function parseCommandArgs(command: CommandSpec, argv: readonly string[]): Parsed
   return { values: parsed.values, positionals: parsed.positionals, rest };
 }
 
-interface ErrorReport {
+export interface ErrorReport {
   exitCode: number;
   code: string;
   reason: string;
@@ -180,7 +180,7 @@ export function connectProblem(details: string): string {
   return details.replace(/\s*Resolution note:\s*$/, '').trim();
 }
 
-function describeError(err: unknown, commandPath: string): ErrorReport {
+export function describeError(err: unknown, commandPath: string): ErrorReport {
   if (err instanceof UsageError) {
     const hint = err.hint ?? `run 'banger ${commandPath ? `${commandPath} ` : ''}--help' for usage`;
     return { exitCode: EXIT.USAGE, code: 'INVALID_ARGUMENT', reason: 'USAGE', message: err.message, opId: undefined, fields: {}, hint };

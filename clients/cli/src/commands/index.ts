@@ -13,6 +13,7 @@ import { kernelListCommand } from './kernel-list.js';
 import { kernelPullCommand } from './kernel-pull.js';
 import { kernelRmCommand } from './kernel-rm.js';
 import { kernelShowCommand } from './kernel-show.js';
+import { mcpCommand } from './mcp.js';
 import { opsCancelCommand } from './ops-cancel.js';
 import { opsListCommand } from './ops-list.js';
 import { opsShowCommand } from './ops-show.js';
@@ -93,6 +94,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   kernelPullCommand,
   kernelShowCommand,
   kernelRmCommand,
+  mcpCommand,
   doctorCommand,
   systemInstallCommand,
   systemUninstallCommand,

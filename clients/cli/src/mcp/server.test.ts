@@ -1,0 +1,155 @@
+import { vmv1 } from '@banger/api';
+import { RpcError, type CallOptions } from '@banger/runtime';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { execGuestFiles, WRITE_SCRIPT } from './guest-files.js';
+import { buildMcpServer } from './server.js';
+import { ToolContext } from './tool-context.js';
+import type { McpVmd } from './vmd-port.js';
+
+const dev = vmv1.Vm.fromPartial({ id: 'vm-1', name: 'dev', state: vmv1.VmState.VM_STATE_RUNNING, vcpus: 1, memoryMib: 512, createOpId: 'op-create00001', network: { ipv4: '10.0.0.2' } });
+
+/** A vmd that records what it was asked, with a guest file system of one map. */
+class FakeVmd implements McpVmd {
+  readonly calls: { method: string; opId: string | undefined }[] = [];
+  readonly files = new Map<string, Buffer>();
+  execs: vmv1.ExecVmRequest[] = [];
+
+  private record(method: string, opts: CallOptions): void {
+    this.calls.push({ method, opId: opts.opId });
+  }
+  listVms(opts: CallOptions): Promise<vmv1.Vm[]> {
+    this.record('listVms', opts);
+    return Promise.resolve([dev]);
+  }
+  getVm(ref: string, opts: CallOptions): Promise<vmv1.Vm> {
+    this.record('getVm', opts);
+    if (ref !== 'dev') return Promise.reject(new RpcError({ code: 5, details: `no VM named ${ref}`, reason: 'VM_NOT_FOUND', opId: opts.opId }));
+    return Promise.resolve(dev);
+  }
+  async *createVm(request: vmv1.CreateVmRequest, opts: CallOptions): AsyncGenerator<vmv1.OperationEvent> {
+    this.record('createVm', opts);
+    if (!/^[a-z][a-z0-9-]*$/.test(request.name)) throw new RpcError({ code: 3, details: 'name must be a DNS label', reason: 'INVALID_NAME', opId: opts.opId, errorMetadata: { field: 'name' } });
+    yield vmv1.OperationEvent.fromPartial({ seq: 1, body: { $case: 'accepted', value: { opId: opts.opId ?? '' } } });
+    yield vmv1.OperationEvent.fromPartial({ seq: 2, body: { $case: 'stageStarted', value: { stage: 'boot', description: 'Booting' } } });
+    yield vmv1.OperationEvent.fromPartial({ seq: 3, body: { $case: 'stageFinished', value: { stage: 'boot', ok: true, durationMs: 5 } } });
+    yield vmv1.OperationEvent.fromPartial({ seq: 4, body: { $case: 'vm', value: { ...dev, name: request.name } } });
+  }
+  deleteVm(_ref: string, _force: boolean, opts: CallOptions): Promise<vmv1.Vm | undefined> {
+    this.record('deleteVm', opts);
+    return Promise.resolve(dev);
+  }
+  getVmPorts(_ref: string, opts: CallOptions): Promise<vmv1.GetVmPortsResponse> {
+    this.record('getVmPorts', opts);
+    return Promise.resolve(vmv1.GetVmPortsResponse.fromPartial({ ports: [{ port: 22, address: '0.0.0.0', process: 'sshd' }] }));
+  }
+  execVm(request: vmv1.ExecVmRequest, opts: CallOptions): Promise<vmv1.ExecVmResponse> {
+    this.record('execVm', opts);
+    this.execs.push(request);
+    const argv = request.command?.argv ?? [];
+    const ok = (stdout: Uint8Array = new Uint8Array()) => vmv1.ExecVmResponse.fromPartial({ status: { exitCode: 0 }, stdout });
+    if (argv[0] === 'cat') {
+      const data = this.files.get(argv[2] ?? '');
+      return Promise.resolve(data ? ok(data) : vmv1.ExecVmResponse.fromPartial({ status: { exitCode: 1 }, stderr: Buffer.from('cat: no such file\n') }));
+    }
+    if (argv[0] === 'sh' && argv[2] === WRITE_SCRIPT) {
+      this.files.set(argv[4] ?? '', Buffer.from(request.command?.stdin ?? new Uint8Array()));
+      return Promise.resolve(ok());
+    }
+    return Promise.resolve(vmv1.ExecVmResponse.fromPartial({ status: { exitCode: 3 }, stdout: Buffer.from(argv.join(' ')), stderr: Buffer.from(request.command?.stdin ?? new Uint8Array()) }));
+  }
+}
+
+let client: Client | undefined;
+afterEach(async () => client?.close());
+
+async function connect(vmd: FakeVmd): Promise<Client> {
+  const [a, b] = InMemoryTransport.createLinkedPair();
+  await buildMcpServer(new ToolContext(vmd, execGuestFiles(vmd))).connect(a);
+  client = new Client({ name: 'test', version: '0' });
+  await client.connect(b);
+  return client;
+}
+
+describe('banger MCP tools over a fake vmd', () => {
+  it('lists every tool with an object input schema', async () => {
+    const c = await connect(new FakeVmd());
+    const { tools } = await c.listTools();
+    expect(tools.map((t) => t.name).sort()).toEqual(['create_vm', 'delete_vm', 'exec', 'get_vm', 'list_ports', 'list_vms', 'read_file', 'write_file']);
+    for (const t of tools) expect(t.inputSchema.type).toBe('object');
+    expect(tools.find((t) => t.name === 'exec')?.inputSchema.required).toEqual(['ref', 'command']);
+  });
+
+  it('streams create stages as progress notifications when the client asked, and returns the VM', async () => {
+    const vmd = new FakeVmd();
+    const c = await connect(vmd);
+    const progress: string[] = [];
+    const res = await c.callTool({ name: 'create_vm', arguments: { name: 'box' } }, undefined, { onprogress: (p) => progress.push(p.message ?? '') });
+    expect(res.isError).toBeFalsy();
+    expect(res.structuredContent).toMatchObject({ vm: { name: 'box', state: 'running' }, createOpId: 'op-create00001' });
+    expect(progress).toEqual([expect.stringMatching(/^accepted op-/), 'boot: Booting', 'boot: done in 5 ms']);
+  });
+
+  it('returns a daemon refusal as a tool error with code, reason, field and the op id it sent', async () => {
+    const vmd = new FakeVmd();
+    const c = await connect(vmd);
+    const res = await c.callTool({ name: 'create_vm', arguments: { name: 'Bad_Name' } });
+    expect(res.isError).toBe(true);
+    const opId = vmd.calls.at(-1)?.opId;
+    expect(opId).toMatch(/^op-/);
+    expect(res.structuredContent).toEqual({ error: { code: 'INVALID_ARGUMENT', reason: 'INVALID_NAME', field: 'name', message: `name must be a DNS label (${opId})`, opId } });
+    expect((res.content as { text: string }[])[0]?.text).toContain(opId);
+  });
+
+  it('gives every call its own op id', async () => {
+    const vmd = new FakeVmd();
+    const c = await connect(vmd);
+    await c.callTool({ name: 'list_vms', arguments: {} });
+    await c.callTool({ name: 'list_vms', arguments: {} });
+    const [a, b] = vmd.calls.map((x) => x.opId);
+    expect(a).toMatch(/^op-/);
+    expect(a).not.toBe(b);
+  });
+
+  it('answers exec with the streams and exit status, a non-zero exit not being a tool error', async () => {
+    const vmd = new FakeVmd();
+    const c = await connect(vmd);
+    const res = await c.callTool({ name: 'exec', arguments: { ref: 'dev', command: ['false', 'x'], stdin: 'in', timeout_seconds: 2 } });
+    expect(res.isError).toBeFalsy();
+    expect(res.structuredContent).toMatchObject({ exitCode: 3, signal: null, timedOut: false, stdout: 'false x', stderr: 'in' });
+    expect(vmd.execs[0]?.command?.timeout).toEqual({ seconds: 2, nanos: 0 });
+  });
+
+  it('writes and reads back a file, in text and in base64', async () => {
+    const vmd = new FakeVmd();
+    const c = await connect(vmd);
+    expect((await c.callTool({ name: 'write_file', arguments: { ref: 'dev', path: '/tmp/a', content: 'héllo\n', mode: '0600' } })).structuredContent).toEqual({ path: '/tmp/a', size: 7, mode: '0600' });
+    expect(vmd.execs[0]?.command?.argv.slice(3)).toEqual(['sh', '/tmp/a', '600']);
+    expect((await c.callTool({ name: 'read_file', arguments: { ref: 'dev', path: '/tmp/a' } })).structuredContent).toMatchObject({ content: 'héllo\n', size: 7 });
+    await c.callTool({ name: 'write_file', arguments: { ref: 'dev', path: '/tmp/b', content: Buffer.from([0, 255]).toString('base64'), encoding: 'base64' } });
+    expect(vmd.files.get('/tmp/b')).toEqual(Buffer.from([0, 255]));
+    expect((await c.callTool({ name: 'read_file', arguments: { ref: 'dev', path: '/tmp/b', encoding: 'base64' } })).structuredContent).toMatchObject({ content: 'AP8=' });
+  });
+
+  it('refuses a relative path, a bad mode and bad base64 before reaching the guest', async () => {
+    const vmd = new FakeVmd();
+    const c = await connect(vmd);
+    const cases: [Record<string, unknown>, string, string][] = [
+      [{ ref: 'dev', path: 'rel', content: 'x' }, 'INVALID_PATH', 'path'],
+      [{ ref: 'dev', path: '/a', content: 'x', mode: '9' }, 'INVALID_MODE', 'mode'],
+      [{ ref: 'dev', path: '/a', content: '%%', encoding: 'base64' }, 'INVALID_ARGUMENT', 'content'],
+    ];
+    for (const [args, reason, field] of cases) {
+      const res = await c.callTool({ name: 'write_file', arguments: args });
+      expect(res.structuredContent).toMatchObject({ error: { reason, field } });
+    }
+    expect(vmd.execs).toEqual([]);
+  });
+
+  it('names the guest failure when a file cannot be read', async () => {
+    const c = await connect(new FakeVmd());
+    const res = await c.callTool({ name: 'read_file', arguments: { ref: 'dev', path: '/missing' } });
+    expect(res.structuredContent).toMatchObject({ error: { reason: 'GUEST_READ_FAILED', message: 'read /missing failed in the guest (exit 1): cat: no such file' } });
+  });
+});
