@@ -24,6 +24,7 @@ import { systemUninstallCommand } from './system-uninstall.js';
 import { systemUpgradeCommand } from './system-upgrade.js';
 import { versionCommand } from './version.js';
 import { vmConsoleCommand } from './vm-console.js';
+import { vmCpCommand } from './vm-cp.js';
 import { vmCreateCommand } from './vm-create.js';
 import { vmDeleteCommand } from './vm-delete.js';
 import { vmExecCommand } from './vm-exec.js';
@@ -65,6 +66,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   vmPruneCommand,
   vmExecCommand,
   vmSshCommand,
+  vmCpCommand,
   vmPortsCommand,
   vmForwardCommand,
   vmUnforwardCommand,
