@@ -76,7 +76,7 @@ export function vmUseCases(
   const deleteVm = new DeleteVm(deps);
   const files = new TcpGuestFiles({ agent: deps.agent, connector: deps.connector });
   return {
-    createVm: new CreateVm(deps),
+    createVm: new CreateVm({ ...deps, files }),
     startVm,
     stopVm,
     restartVm: new RestartVm({ stop: stopVm, start: startVm }),

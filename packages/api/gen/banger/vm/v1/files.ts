@@ -70,6 +70,20 @@ export interface DownloadDone {
   elapsed?: Duration | undefined;
 }
 
+/**
+ * SyncFile is one host file sent with a create (`[[file_sync]]`, `--sync`):
+ * the CLI reads it as the invoking user and sends its bytes, so vmd never
+ * reads host paths. vmd writes it into the guest once the guest agent
+ * answers, before the create waits for the image's services.
+ */
+export interface SyncFile {
+  /** Absolute guest file path; missing parent directories are made (root-owned). */
+  guestPath: string;
+  /** Permission bits (e.g. 0600); owner root. */
+  mode: number;
+  data: Uint8Array;
+}
+
 function createBaseUploadFilesRequest(): UploadFilesRequest {
   return { msg: undefined };
 }
@@ -802,6 +816,111 @@ export const DownloadDone: MessageFns<DownloadDone> = {
     message.elapsed = (object.elapsed !== undefined && object.elapsed !== null)
       ? Duration.fromPartial(object.elapsed)
       : undefined;
+    return message;
+  },
+};
+
+function createBaseSyncFile(): SyncFile {
+  return { guestPath: "", mode: 0, data: new Uint8Array(0) };
+}
+
+export const SyncFile: MessageFns<SyncFile> = {
+  encode(message: SyncFile, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.guestPath !== "") {
+      writer.uint32(10).string(message.guestPath);
+    }
+    if (message.mode !== 0) {
+      writer.uint32(16).uint32(message.mode);
+    }
+    if (message.data.length !== 0) {
+      writer.uint32(26).bytes(message.data);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SyncFile {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSyncFile();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.guestPath = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.mode = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.data = reader.bytes();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SyncFile {
+    return {
+      guestPath: isSet(object.guestPath)
+        ? globalThis.String(object.guestPath)
+        : isSet(object.guest_path)
+        ? globalThis.String(object.guest_path)
+        : "",
+      mode: isSet(object.mode) ? globalThis.Number(object.mode) : 0,
+      data: isSet(object.data) ? bytesFromBase64(object.data) : new Uint8Array(0),
+    };
+  },
+
+  toJSON(message: SyncFile): unknown {
+    const obj: any = {};
+    if (message.guestPath !== "") {
+      obj.guestPath = message.guestPath;
+    }
+    if (message.mode !== 0) {
+      obj.mode = Math.round(message.mode);
+    }
+    if (message.data.length !== 0) {
+      obj.data = base64FromBytes(message.data);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SyncFile>, I>>(base?: I): SyncFile {
+    return SyncFile.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SyncFile>, I>>(object: I): SyncFile {
+    const message = createBaseSyncFile();
+    message.guestPath = object.guestPath ?? "";
+    message.mode = object.mode ?? 0;
+    message.data = object.data ?? new Uint8Array(0);
     return message;
   },
 };
