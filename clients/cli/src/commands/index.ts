@@ -25,6 +25,7 @@ import { systemUpgradeCommand } from './system-upgrade.js';
 import { versionCommand } from './version.js';
 import { vmConsoleCommand } from './vm-console.js';
 import { vmCpCommand } from './vm-cp.js';
+import { vmRunCommand } from './vm-run.js';
 import { vmCreateCommand } from './vm-create.js';
 import { vmDeleteCommand } from './vm-delete.js';
 import { vmExecCommand } from './vm-exec.js';
@@ -67,6 +68,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   vmExecCommand,
   vmSshCommand,
   vmCpCommand,
+  vmRunCommand,
   vmPortsCommand,
   vmForwardCommand,
   vmUnforwardCommand,
