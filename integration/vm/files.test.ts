@@ -93,26 +93,6 @@ describe.skipIf(skip !== undefined)('vm cp, file_sync and vm run against a real 
     expect((await readdir(work)).filter((n) => n.startsWith('.banger-cp'))).toEqual([]);
   }, 300_000);
 
-  it(`moves a ${BIG_MB} MB file each way and reports the rate`, async () => {
-    const big = join(work, 'big.bin');
-    const block = randomBytes(1 << 20);
-    await writeFile(big, Buffer.concat(Array.from({ length: BIG_MB }, (_, i) => (i % 2 ? block : block.reverse()))));
-    const want = await sha256(big);
-    const t0 = Date.now();
-    const up = await cli(['vm', 'cp', '--json', big, 'files:/root/big.bin'], 600_000);
-    const upS = (Date.now() - t0) / 1000;
-    expect(up.code, up.stderr).toBe(0);
-    expect((await sh('stat -c %s /root/big.bin')).out.trim()).toBe(String(BIG_MB << 20));
-    const t1 = Date.now();
-    const down = await cli(['vm', 'cp', '--json', 'files:/root/big.bin', join(work, 'big.back')], 600_000);
-    const downS = (Date.now() - t1) / 1000;
-    expect(down.code, down.stderr).toBe(0);
-    expect(await sha256(join(work, 'big.back'))).toBe(want);
-    const rate = (j: string) => (JSON.parse(j) as { mb_per_second: number }).mb_per_second;
-    console.log(`[files] ${BIG_MB} MB upload: ${upS.toFixed(1)} s wall, ${rate(up.stdout)} MB/s in the copy; download: ${downS.toFixed(1)} s wall, ${rate(down.stdout)} MB/s in the copy`);
-    await sh('rm -f /root/big.bin');
-  }, 1_500_000);
-
   it('measures the guest agent channel (base64 in JSON) for comparison', async () => {
     const data = randomBytes(256 << 10);
     const t0 = Date.now();
@@ -171,4 +151,54 @@ describe.skipIf(skip !== undefined)('vm cp, file_sync and vm run against a real 
     expect(JSON.parse(full.stderr)).toMatchObject({ error: { reason: 'GUEST_NO_SPACE' } });
     expect((await sh('ls -A /mnt/small')).out).toBe('');
   }, 120_000);
+  it('vm run: [[file_sync]] and --sync land before the command, PATH in /work, live output, its exit status, --rm leaves no VM', async () => {
+    const proj = join(work, 'proj');
+    await mkdir(proj);
+    await writeFile(join(proj, 'hello.txt'), 'hello\n');
+    const auth = join(work, 'auth.json');
+    await writeFile(auth, '{"token":1}\n');
+    const extra = join(work, 'extra.txt');
+    await writeFile(extra, 'extra\n');
+    await chmod(extra, 0o640);
+    const cfg = join(work, 'cli-config.toml');
+    await writeFile(cfg, `[[file_sync]]\nhost = "${auth}"\nguest = "/root/.config/tool/auth.json"\nmode = "0600"\n`);
+    const script = 'pwd; cat hello.txt; stat -c "%a %u" /root/.config/tool/auth.json /etc/extra.txt; cat /root/.config/tool/auth.json /etc/extra.txt; exit 7';
+    const r = await runCli(s.stack, ['vm', 'run', proj, '--rm', '--name', 'runner', '--sync', `${extra}:/etc/extra.txt`, '--', 'sh', '-c', script], 1_200_000, { BANGER_CONFIG: cfg });
+    expect(r.code, r.stderr).toBe(7);
+    expect(r.stdout).toBe('/work/proj\nhello\n600 0\n640 0\n{"token":1}\nextra\n');
+    const list = await s.vmd.unary('listVms', vmv1.ListVmsRequest.fromPartial({}));
+    expect(list.vms.map((v) => v.name)).not.toContain('runner');
+  }, 1_300_000);
+
+  it('refuses a missing sync file and a run without a command off a terminal, before anything is created', async () => {
+    const missing = await cli(['vm', 'create', '--name', 'nosync', '--sync', `${join(work, 'absent')}:/root/x`]);
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toContain(`${join(work, 'absent')}: no such file`);
+    const noCmd = await cli(['vm', 'run', '--name', 'nocmd']);
+    expect(noCmd.code).toBe(2);
+    expect(noCmd.stderr).toContain('no command given');
+    const list = await s.vmd.unary('listVms', vmv1.ListVmsRequest.fromPartial({}));
+    expect(list.vms.map((v) => v.name).filter((n) => n === 'nosync' || n === 'nocmd')).toEqual([]);
+  }, 120_000);
+
+  it(`moves a ${BIG_MB} MB file each way and reports the rate`, async () => {
+    const big = join(work, 'big.bin');
+    const block = randomBytes(1 << 20);
+    await writeFile(big, Buffer.concat(Array.from({ length: BIG_MB }, (_, i) => (i % 2 ? block : block.reverse()))));
+    const want = await sha256(big);
+    const t0 = Date.now();
+    const up = await cli(['vm', 'cp', '--json', big, 'files:/root/big.bin'], 600_000);
+    const upS = (Date.now() - t0) / 1000;
+    expect(up.code, up.stderr).toBe(0);
+    expect((await sh('stat -c %s /root/big.bin')).out.trim()).toBe(String(BIG_MB << 20));
+    const t1 = Date.now();
+    const down = await cli(['vm', 'cp', '--json', 'files:/root/big.bin', join(work, 'big.back')], 600_000);
+    const downS = (Date.now() - t1) / 1000;
+    expect(down.code, down.stderr).toBe(0);
+    expect(await sha256(join(work, 'big.back'))).toBe(want);
+    const rate = (j: string) => (JSON.parse(j) as { mb_per_second: number }).mb_per_second;
+    console.log(`[files] ${BIG_MB} MB upload: ${upS.toFixed(1)} s wall, ${rate(up.stdout)} MB/s in the copy; download: ${downS.toFixed(1)} s wall, ${rate(down.stdout)} MB/s in the copy`);
+    await sh('rm -f /root/big.bin');
+  }, 1_500_000);
+
 });

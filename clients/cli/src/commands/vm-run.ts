@@ -69,7 +69,8 @@ export const vmRunCommand: CommandSpec = {
     // Create progress on stderr: stdout belongs to the command.
     const progressCtx = new CommandContext({ ...ctx.io, stdout: ctx.io.stderr }, ctx.globals);
     const opId = mintOpId();
-    const request = vmv1.CreateVmRequest.fromPartial({ name, image: str(args.values, 'image') ?? '', cancelOnDetach: rm, syncFiles });
+    // No wait for the image's services: the command needs the guest agent, not opencode.
+    const request = vmv1.CreateVmRequest.fromPartial({ name, image: str(args.values, 'image') ?? '', noWait: true, cancelOnDetach: rm, syncFiles });
     let created: number;
     try {
       created = await followOperation(progressCtx, progressCtx.vmd().serverStream('createVm', request, { opId }), {

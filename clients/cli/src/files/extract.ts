@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { chmod, lchown, link, lstat, mkdir, mkdtemp, open, readdir, rename, rm, symlink, utimes, type FileHandle } from 'node:fs/promises';
+import { chmod, lchown, link, lstat, mkdir, mkdtemp, open, readdir, rename, rm, stat, symlink, utimes, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { BangerError } from '@banger/runtime/errors';
 import { normalEntryPath, TarEntryCheck, TarParser, type TarEntry } from '@banger/runtime/tar';
@@ -10,11 +10,11 @@ import { EXIT } from '../exit-codes.js';
 export async function resolveHostDest(dest: string, name: string): Promise<{ parent: string; final: string }> {
   const abs = resolve(dest);
   const st = await lstat(abs).catch(() => undefined);
-  const isDir = st?.isDirectory() ?? (st?.isSymbolicLink() ? await lstat(`${abs}/.`).then((s) => s.isDirectory()).catch(() => false) : false);
+  const isDir = st?.isDirectory() === true || (st?.isSymbolicLink() === true && (await stat(abs).then((s) => s.isDirectory()).catch(() => false)));
   if (isDir) return { parent: abs, final: join(abs, name) };
   if (dest.endsWith('/')) throw new CliError(st ? `${dest}: not a directory` : `${dest}: no such directory`, st ? EXIT.PRECONDITION : EXIT.NOT_FOUND, st ? 'NOT_A_DIRECTORY' : 'DEST_NOT_FOUND');
   const parent = dirname(abs);
-  const pst = await lstat(`${parent}/.`).catch(() => undefined);
+  const pst = await stat(parent).catch(() => undefined);
   if (!pst) throw new CliError(`${dirname(dest) || '.'}: no such directory`, EXIT.NOT_FOUND, 'DEST_NOT_FOUND');
   if (!pst.isDirectory()) throw new CliError(`${dirname(dest)}: not a directory`, EXIT.PRECONDITION, 'NOT_A_DIRECTORY');
   return { parent, final: abs };
