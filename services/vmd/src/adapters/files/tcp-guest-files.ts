@@ -155,7 +155,8 @@ function failure(end: { exitCode: number; signal: string; timedOut: boolean; std
   const said = end.stderr.replace(/^banger-cp: /gm, '') || `the guest copy ended with status ${end.exitCode}${end.signal ? ` (${end.signal})` : ''}`;
   const fields = { path };
   if (end.timedOut) return new DeadlineExceededError('COPY_TIMEOUT', `copying ${path} took too long`, { fields });
-  if (/No space left on device/i.test(said)) return new ResourceExhaustedError('GUEST_NO_SPACE', `no space left in the guest for ${path}: ${said}`, { fields });
+  // GNU tar reports a short write on a full disk as "Wrote only N of M bytes" (no errno).
+  if (/No space left on device|Disk quota exceeded|Wrote only \d+ of \d+ bytes/i.test(said)) return new ResourceExhaustedError('GUEST_NO_SPACE', `no space left in the guest for ${path}: ${said}`, { fields });
   switch (end.exitCode) {
     case COPY_EXIT.notFound:
       return new BangerError('NOT_FOUND', 'GUEST_PATH_NOT_FOUND', said, { fields });
