@@ -6,6 +6,8 @@ import type { CopyOptions, FileCopyVm, GuestFiles, UploadSpec } from '../../port
 import type { GuestConnector } from '../../ports/guest-connect.js';
 import { COPY_EXIT, DOWNLOAD_SCRIPT, LISTENER, UPLOAD_SCRIPT } from './guest-scripts.js';
 
+/** How long a refused or unreachable guest port is retried. */
+const CONNECT_RETRY_MS = 10_000;
 /** Most stderr kept from the guest side, for the error message. */
 const MAX_STDERR = 4096;
 
@@ -112,15 +114,23 @@ export class TcpGuestFiles implements GuestFiles {
   }
 
   private async connect(vm: FileCopyVm, port: number, token: string, opts: CopyOptions, guest: GuestSide): Promise<Socket> {
-    try {
-      const socket = await this.deps.connector.connect(vm.id, port, { opId: opts.opId, timeoutMs: 10_000 });
-      socket.setNoDelay(true);
-      socket.write(token);
-      return socket;
-    } catch (err) {
-      // The script still waits for its connection; it gives up after 60 s and cleans up.
-      await Promise.race([guest.done.catch(() => undefined), new Promise((r) => setTimeout(r, 100))]);
-      throw err;
+    // Right after boot (a create's sync files) the guest's network may lag its agent by a moment.
+    const deadline = Date.now() + CONNECT_RETRY_MS;
+    for (;;) {
+      try {
+        const socket = await this.deps.connector.connect(vm.id, port, { opId: opts.opId, timeoutMs: 10_000 });
+        socket.setNoDelay(true);
+        socket.write(token);
+        return socket;
+      } catch (err) {
+        if (Date.now() < deadline && !opts.signal.aborted) {
+          await new Promise((r) => setTimeout(r, 250));
+          continue;
+        }
+        // The script still waits for its connection; it gives up after 60 s and cleans up.
+        await Promise.race([guest.done.catch(() => undefined), new Promise((r) => setTimeout(r, 100))]);
+        throw err;
+      }
     }
   }
 }
