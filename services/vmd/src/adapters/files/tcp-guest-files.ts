@@ -43,8 +43,7 @@ export class TcpGuestFiles implements GuestFiles {
       await endAndClose(socket);
     } catch (err) {
       sourceError = asError(err);
-      // A reset, not a close: tar must see an error, never a clean end of a cut archive.
-      socket.resetAndDestroy();
+      await resetConnection(socket);
     }
     const end = await guest.done;
     if (sourceError !== undefined) throw sourceError;
@@ -133,6 +132,19 @@ export class TcpGuestFiles implements GuestFiles {
       }
     }
   }
+}
+
+/**
+ * Ends the connection with an RST, never a FIN: tar must see an error, not a clean end of a cut
+ * archive. Node turns a reset with writes still queued into an orderly close, so the queue is
+ * flushed first (measured: a reset right after a write arrives as a FIN).
+ */
+async function resetConnection(socket: Socket): Promise<void> {
+  if (!socket.destroyed && socket.writable) {
+    await new Promise<void>((resolve) => socket.write(Buffer.alloc(0), () => resolve()));
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  socket.resetAndDestroy();
 }
 
 function asError(err: unknown): Error {
