@@ -102,8 +102,13 @@ describe.skipIf(skip !== undefined)('vm cp, file_sync and vm run against a real 
     const t1 = Date.now();
     const read = await s.vmd.unary('execVm', vmv1.ExecVmRequest.fromPartial({ ref: 'files', command: { argv: ['head', '-c', String(3 << 20), '/dev/zero'] }, maxOutputBytes: 3 << 20 }), { timeoutMs: 300_000 });
     const downS = (Date.now() - t1) / 1000;
-    expect(read.stdout.length).toBe(3 << 20);
-    console.log(`[files] guest agent: ${(0.25 / upS).toFixed(2)} MiB/s in (guest-exec input-data, 256 KiB), ${(3 / downS).toFixed(2)} MiB/s out (guest-file-read, 3 MiB)`);
+    // ExecVm reads output for at most 5 s after the command ended: under load it may keep less
+    // than all of it (and says so). The rate is what arrived, in the time it took.
+    const got = read.stdout.length;
+    expect(got).toBeGreaterThan(0);
+    expect(read.stdoutTruncated).toBe(got < 3 << 20);
+    expect(Buffer.from(read.stdout).every((b) => b === 0)).toBe(true);
+    console.log(`[files] guest agent: ${(0.25 / upS).toFixed(2)} MiB/s in (guest-exec input-data, 256 KiB), ${(got / (1 << 20) / downS).toFixed(2)} MiB/s out (guest-file-read, ${(got / (1 << 20)).toFixed(1)} of 3 MiB)`);
   }, 700_000);
 
   it('refuses a missing source on either side, naming it, and leaves nothing behind', async () => {
