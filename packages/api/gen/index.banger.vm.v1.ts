@@ -5,6 +5,7 @@
 
 /* eslint-disable */
 
+export * from "./banger/vm/v1/files.js";
 export * from "./banger/vm/v1/forward.js";
 export * from "./banger/vm/v1/gc.js";
 export * from "./banger/vm/v1/guest.js";

@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { ConfigError } from './errors.js';
+import { parseFileSync, type FileSyncEntry } from './file-sync.js';
 import { Reader, type TakenKey } from './reader.js';
 import {
   absPath,
@@ -68,6 +69,8 @@ export interface BangerConfig {
     defaultImage: string;
   };
   hypervisor: { qemuBinary: string; accel: Accel };
+  /** `[[file_sync]]`: host files the CLI copies into every VM it creates (docs/files.md). */
+  fileSync: FileSyncEntry[];
 }
 
 /** privhelper's host-wide limits; going over one is RESOURCE_EXHAUSTED naming it. */
@@ -149,7 +152,9 @@ function bounds(r: Reader, section: string, name: string, lo: number, hi: number
 
 /** Validates parsed TOML plus env overrides into a complete config; throws ConfigError. */
 export function buildConfig(file: Record<string, unknown>, source: string, ctx: DefaultsContext, record?: (taken: TakenKey) => void): BangerConfig {
-  const r = new Reader(file, source, ctx.env, record);
+  // [[file_sync]] is an array of tables, read on its own; the Reader checks the other sections.
+  const { file_sync: fileSyncRaw, ...tables } = file;
+  const r = new Reader(tables, source, ctx.env, record);
   const root = ctx.uid === 0;
   const h = home(ctx.env);
   const stateDir = r.take(
@@ -172,6 +177,7 @@ export function buildConfig(file: Record<string, unknown>, source: string, ctx: 
   );
   const config: BangerConfig = {
     source,
+    fileSync: parseFileSync(fileSyncRaw, source, h),
     paths: { stateDir, runDir, cacheDir },
     database: { url: r.take('database', 'url', databaseUrl(), '') },
     log: { level: r.take('log', 'level', oneOf(LOG_LEVELS), 'info') },

@@ -14,5 +14,6 @@ export {
   resolveConfigPath,
 } from './config.js';
 export { envName } from './reader.js';
+export { parseFileSync, type FileSyncEntry } from './file-sync.js';
 export { explainUnsafe, unsafeComponent, unsafeEntriesUnder, type UnsafePath } from './secure-path.js';
 export { configReference } from './reference.js';

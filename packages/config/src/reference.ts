@@ -1,4 +1,5 @@
 import { buildConfig } from './config.js';
+import { FILE_SYNC_KEY_DOCS } from './file-sync.js';
 import { envName, type TakenKey } from './reader.js';
 import { KEY_DOCS } from './reference-docs.js';
 
@@ -54,5 +55,16 @@ export function configReference(): string {
     const def = toml(t.fallback) + (JSON.stringify(userDefault) !== JSON.stringify(t.fallback) ? ` (other users: ${toml(userDefault)})` : '');
     lines.push(`| \`${t.key}\` | \`${envName(t.section, t.key)}\` | ${cell(t.expected)} | \`${cell(def)}\` | ${cell(KEY_DOCS[id] ?? '')} |`);
   }
+  lines.push(
+    '',
+    '## [[file_sync]]',
+    '',
+    'An array of tables, any number of them: host files copied into every VM the CLI creates, before',
+    'its services are awaited (`--no-file-sync` skips them, `--sync HOST:GUEST` adds one; docs/files.md).',
+    '',
+    '| key | meaning |',
+    '| --- | --- |',
+    ...Object.entries(FILE_SYNC_KEY_DOCS).map(([k, doc]) => `| \`${k}\` | ${cell(doc)} |`),
+  );
   return `${lines.join('\n')}\n`;
 }

@@ -49,6 +49,9 @@ import { SetAutoForward } from './app/set-auto-forward.js';
 import { UnforwardPort } from './app/unforward-port.js';
 import { LoopbackForwarder } from './adapters/forward/loopback-forwarder.js';
 import { HelperGuestConnector } from './adapters/guest-connect-client.js';
+import { TcpGuestFiles } from './adapters/files/tcp-guest-files.js';
+import { UploadFiles } from './app/upload-files.js';
+import { DownloadFiles } from './app/download-files.js';
 import type { PortForwards } from './ports/forwards.js';
 import type { GuestConnector } from './ports/guest-connect.js';
 import { parseSubnet } from './domain/addressing.js';
@@ -73,8 +76,9 @@ export function vmUseCases(
   const stopVm = new StopVm(deps);
   const startVm = new StartVm(deps);
   const deleteVm = new DeleteVm(deps);
+  const files = new TcpGuestFiles({ agent: deps.agent, connector: deps.connector });
   return {
-    createVm: new CreateVm(deps),
+    createVm: new CreateVm({ ...deps, files }),
     startVm,
     stopVm,
     restartVm: new RestartVm({ stop: stopVm, start: startVm }),
@@ -100,6 +104,8 @@ export function vmUseCases(
     forwardPort: new ForwardPort(deps),
     unforwardPort: new UnforwardPort(deps),
     setAutoForward: new SetAutoForward(deps),
+    uploadFiles: new UploadFiles({ vms: deps.vms, files }),
+    downloadFiles: new DownloadFiles({ vms: deps.vms, files }),
   };
 }
 

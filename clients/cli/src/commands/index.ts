@@ -27,6 +27,8 @@ import { systemUninstallCommand } from './system-uninstall.js';
 import { systemUpgradeCommand } from './system-upgrade.js';
 import { versionCommand } from './version.js';
 import { vmConsoleCommand } from './vm-console.js';
+import { vmCpCommand } from './vm-cp.js';
+import { vmRunCommand } from './vm-run.js';
 import { vmCreateCommand } from './vm-create.js';
 import { vmDeleteCommand } from './vm-delete.js';
 import { vmExecCommand } from './vm-exec.js';
@@ -68,6 +70,8 @@ export const COMMANDS: readonly CommandSpec[] = [
   vmPruneCommand,
   vmExecCommand,
   vmSshCommand,
+  vmCpCommand,
+  vmRunCommand,
   vmPortsCommand,
   vmForwardCommand,
   vmUnforwardCommand,

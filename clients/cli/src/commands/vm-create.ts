@@ -1,7 +1,8 @@
 import { vmv1 } from '@banger/api';
 import { mintOpId } from '@banger/runtime';
-import { bool, requireStr, str, type CommandSpec } from '../command.js';
+import { bool, requireStr, str, strs, type CommandSpec } from '../command.js';
 import type { CommandContext } from '../context.js';
+import { syncFilesFor } from '../files/sync.js';
 import { followOperation } from '../operation.js';
 import { parseEgress } from '../parse/egress.js';
 import { MIB, parseCount, parseSize } from '../parse/units.js';
@@ -26,9 +27,9 @@ export const vmCreateCommand: CommandSpec = {
   path: ['vm', 'create'],
   ownsInterrupt: true,
   summary: 'Create a VM and follow its stages live',
-  usage: '--name NAME [--image IMAGE] [--memory MIB] [--vcpus N] [--work-disk GIB] [--egress allow|deny|CIDR,HOST,...] [--no-wait] [--no-forward] [--rm-on-detach]',
+  usage: '--name NAME [--image IMAGE] [--memory MIB] [--vcpus N] [--work-disk GIB] [--egress allow|deny|CIDR,HOST,...] [--sync HOST:GUEST]... [--no-wait] [--no-forward] [--rm-on-detach]',
   description:
-    'Ctrl-C detaches without cancelling and prints how to re-attach (banger vm watch OP_ID).\nWith --rm-on-detach, Ctrl-C (or a lost connection) cancels the create and rolls it back.',
+    'Ctrl-C detaches without cancelling and prints how to re-attach (banger vm watch OP_ID).\nWith --rm-on-detach, Ctrl-C (or a lost connection) cancels the create and rolls it back.\nThe config\'s [[file_sync]] files and each --sync HOST:GUEST are read here, as you, and written into\nthe guest once its agent answers (a "files" stage); a missing host file fails before anything is created.',
   options: {
     name: { type: 'string', value: 'NAME', description: 'VM name (DNS label; the VM answers as NAME.vm)' },
     image: { type: 'string', value: 'IMAGE', description: 'image name or id (default: the configured default image)' },
@@ -41,6 +42,8 @@ export const vmCreateCommand: CommandSpec = {
     'no-wait': { type: 'boolean', description: 'do not wait for the guest services to be ready' },
     'no-forward': { type: 'boolean', description: 'do not forward guest listeners to host loopback automatically (vm forward still works)' },
     'rm-on-detach': { type: 'boolean', description: 'cancel and roll back the create when detached (Ctrl-C)' },
+    sync: { type: 'string', multiple: true, value: 'HOST:GUEST', description: 'copy a host file into the guest (besides the config\'s [[file_sync]])' },
+    'no-file-sync': { type: 'boolean', description: "do not apply the config's [[file_sync]] entries" },
   },
   async run(ctx, { values }) {
     const name = requireStr(values, 'name');
@@ -49,6 +52,7 @@ export const vmCreateCommand: CommandSpec = {
     const workDisk = str(values, 'work-disk');
     const rm = bool(values, 'rm-on-detach');
     const egress = str(values, 'egress');
+    const syncFiles = await syncFilesFor({ env: ctx.io.env, flags: strs(values, 'sync'), noConfig: bool(values, 'no-file-sync'), warn: (m) => ctx.warn(m) });
     const request = vmv1.CreateVmRequest.fromPartial({
       name,
       image: str(values, 'image') ?? '',
@@ -61,6 +65,7 @@ export const vmCreateCommand: CommandSpec = {
       cancelOnDetach: rm,
       sshAuthorizedKeys: (values['ssh-key'] as string[] | undefined) ?? [],
       ...(egress === undefined ? {} : { egress: parseEgress('--egress', egress) }),
+      syncFiles,
     });
     const opId = mintOpId();
     const stream = ctx.vmd().serverStream('createVm', request, { opId });

@@ -48,7 +48,8 @@ async function buildCommand(ctx: CommandContext, args: ParsedArgs): Promise<vmv1
 
 const text = (b: Uint8Array) => Buffer.from(b).toString('utf8');
 
-async function streamExec(ctx: CommandContext, ref: string, command: vmv1.ExecCommand): Promise<number> {
+/** Runs a command with live output (StreamExecVm); its exit status as an exit code, 130 when interrupted. */
+export async function streamExec(ctx: CommandContext, ref: string, command: vmv1.ExecCommand): Promise<number> {
   const stream = ctx.vmd().serverStream('streamExecVm', { ref, command }, ctx.callOptions());
   let interrupted = false;
   const onInterrupt = () => {

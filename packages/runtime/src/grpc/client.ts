@@ -116,6 +116,7 @@ type ReqOf<M> = M extends MethodDef<infer Req, unknown> ? Req : never;
 type ResOf<M> = M extends MethodDef<never, infer Res> ? Res : never;
 type UnaryKeys<D> = { [K in keyof D]: D[K] extends { responseStream: false; requestStream: false } ? K : never }[keyof D];
 type ServerStreamKeys<D> = { [K in keyof D]: D[K] extends { responseStream: true; requestStream: false } ? K : never }[keyof D];
+type ClientStreamKeys<D> = { [K in keyof D]: D[K] extends { responseStream: false; requestStream: true } ? K : never }[keyof D];
 type BidiStreamKeys<D> = { [K in keyof D]: D[K] extends { responseStream: true; requestStream: true } ? K : never }[keyof D];
 
 /** A bidirectional call: write requests (false: wait for 'drain'), end() half-closes, iterate the responses. */
@@ -124,6 +125,15 @@ export interface DuplexCall<Req, Res> extends AsyncIterable<Res> {
   onDrain(): Promise<void>;
   end(): void;
   cancel(): void;
+}
+
+/** A client-streaming call: write requests (false: wait for 'drain'), end() half-closes, `response` is the one answer. */
+export interface RequestStreamCall<Req, Res> {
+  write(message: Req): boolean;
+  onDrain(): Promise<void>;
+  end(): void;
+  cancel(): void;
+  readonly response: Promise<Res>;
 }
 
 /** A server stream with the op id the server confirmed in its response headers. */
@@ -220,6 +230,28 @@ export class ServiceClient<D extends Record<string, MethodDef<never, unknown>>> 
       opId,
       cancel: () => call.cancel(),
       [Symbol.asyncIterator]: () => iterable,
+    };
+  }
+
+  clientStream<K extends ClientStreamKeys<D>>(method: K, options?: CallOptions): RequestStreamCall<ReqOf<D[K]>, ResOf<D[K]>> {
+    const def = this.definition[method] as unknown as MethodDef<ReqOf<D[K]>, ResOf<D[K]>>;
+    const opId = resolveOpId(options);
+    let call!: grpc.ClientWritableStream<ReqOf<D[K]>>;
+    const response = new Promise<ResOf<D[K]>>((resolve, reject) => {
+      call = this.raw.makeClientStreamRequest(def.path, def.requestSerialize, def.responseDeserialize, buildMetadata(opId), callOptions(options), (err, value) => {
+        if (err) reject(RpcError.fromServiceError(err, opId, this.peer));
+        else resolve(value as ResOf<D[K]>);
+      });
+    });
+    // A failed write (the server already answered) surfaces through `response`.
+    call.on('error', () => undefined);
+    options?.signal?.addEventListener('abort', () => call.cancel(), { once: true });
+    return {
+      write: (message) => call.write(message),
+      onDrain: () => new Promise<void>((resolve) => call.once('drain', () => resolve())),
+      end: () => call.end(),
+      cancel: () => call.cancel(),
+      response,
     };
   }
 

@@ -1,8 +1,10 @@
 import type {
   ServerDuplexStream,
+  ServerReadableStream,
   ServerUnaryCall,
   ServerWritableStream,
   handleBidiStreamingCall,
+  handleClientStreamingCall,
   handleServerStreamingCall,
   handleUnaryCall,
   sendUnaryData,
@@ -21,6 +23,8 @@ export type Send<Res> = (message: Res) => Promise<void>;
 export type ServerStreamHandler<Req, Res> = (request: Req, ctx: RequestContext, send: Send<Res>) => Promise<void>;
 /** The client's messages in order; the iteration ends when the client half-closes. */
 export type BidiStreamHandler<Req, Res> = (requests: AsyncIterable<Req>, ctx: RequestContext, send: Send<Res>) => Promise<void>;
+/** The client's messages in order, then one answer; the iteration ends when the client half-closes. */
+export type ClientStreamHandler<Req, Res> = (requests: AsyncIterable<Req>, ctx: RequestContext) => Promise<Res>;
 
 function deadlineOf(call: { getDeadline(): Date | number }): number | undefined {
   const d = call.getDeadline();
@@ -28,7 +32,7 @@ function deadlineOf(call: { getDeadline(): Date | number }): number | undefined 
   return Number.isFinite(ms) ? ms : undefined;
 }
 
-type SurfaceCall = (ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>) & {
+type SurfaceCall = (ServerUnaryCall<unknown, unknown> | ServerReadableStream<unknown, unknown> | ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>) & {
   getPath(): string;
 };
 
@@ -142,6 +146,25 @@ function finish(call: ServerWritableStream<unknown, unknown> | ServerDuplexStrea
       call.emit('error', statusFromError(err, ctx.opId));
     },
   );
+}
+
+/** Adapts an async client-streaming handler: the requests are read as they come, one answer at the end. */
+export function clientStream<Req, Res>(handler: ClientStreamHandler<Req, Res>): handleClientStreamingCall<Req, Res> {
+  return (call: ServerReadableStream<Req, Res>, callback: sendUnaryData<Res>) => {
+    const { ctx, settle } = contextForCall(call);
+    runWithContext(ctx, () => handler(call as AsyncIterable<Req>, ctx)).then(
+      (res) => {
+        settle();
+        callback(null, res);
+      },
+      (err: unknown) => {
+        settle();
+        if (call.cancelled) return;
+        logUnexpected(ctx, err);
+        callback(statusFromError(err, ctx.opId));
+      },
+    );
+  };
 }
 
 /** Adapts an async bidirectional-streaming handler (same contract as serverStream). */

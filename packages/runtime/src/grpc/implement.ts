@@ -1,6 +1,6 @@
 import type { ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { UnimplementedError } from '../errors.js';
-import { bidiStream, serverStream, unary } from './handlers.js';
+import { bidiStream, clientStream, serverStream, unary } from './handlers.js';
 
 /**
  * Completes a partial implementation: every RPC of the definition that a daemon does not
@@ -23,8 +23,8 @@ export function implementService(
     const fail = async (): Promise<never> => {
       throw new UnimplementedError(`${serviceName}.${rpcName}`);
     };
-    if (method.requestStream && !method.responseStream) throw new Error(`client-streaming ${method.path} has no default handler`);
-    out[key] = method.requestStream ? bidiStream(fail) : method.responseStream ? serverStream(fail) : unary(fail);
+    if (method.requestStream && !method.responseStream) out[key] = clientStream(fail);
+    else out[key] = method.requestStream ? bidiStream(fail) : method.responseStream ? serverStream(fail) : unary(fail);
   }
   for (const key of Object.keys(implemented)) {
     if (!(key in definition)) throw new Error(`${serviceName}: handler ${key} matches no RPC`);

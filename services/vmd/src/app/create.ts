@@ -8,11 +8,14 @@ import type { ImageCatalog, ResolvedImage } from '../ports/images.js';
 import type { OperationHandle } from '../ports/operation.js';
 import { BootStages, settled, type BootDeps } from './boot-stages.js';
 import { Rollback } from './rollback.js';
+import { writeSyncFiles, type SyncDeps } from './sync-files.js';
 import type { VmLocks } from './vm-locks.js';
 
 export interface CreateVmDeps extends BootDeps {
   images: ImageCatalog;
   locks: VmLocks;
+  /** Where a create's sync files go in (the `vm cp` upload path). */
+  files: SyncDeps['files'];
 }
 
 const BOOT_STAGES = new Set(['boot', 'agent', 'services']);
@@ -63,6 +66,11 @@ export class CreateVm {
         vm = await stages.boot(vm);
         await stages.agent(vm, cmd.sshAuthorizedKeys);
         vm = await deps.vms.update(vm.id, { credentials: await stages.readSecrets(vm, vm.spec.services) });
+        const sync = cmd.syncFiles ?? [];
+        if (sync.length > 0) {
+          const synced = vm;
+          await stages.run('files', `${sync.length} file(s) from the host: ${sync.map((f) => f.guestPath).join(', ')}`, () => writeSyncFiles(deps, synced, sync, { opId: op.opId, signal: op.signal }));
+        }
         await stages.services(vm, { noWait: cmd.noWait });
         const ready = await deps.vms.transition(vm.id, 'running', { startedAt: new Date() });
         await rollback.commit();

@@ -23,6 +23,7 @@ describe('validateCreate', () => {
       hypervisor: 'qemu',
       egress: { mode: 'allow', cidrs: [], hostnames: [] },
       autoForward: true,
+      syncFiles: [],
     });
     expect(validateCreate({ ...input, autoForward: false }, bounds, 'd').autoForward).toBe(false);
   });

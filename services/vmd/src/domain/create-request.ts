@@ -5,6 +5,7 @@ import { validateRef } from '@banger/runtime/ids';
 import { validateVmName } from './names.js';
 import { IMAGE_REF_RULE, KERNEL_REF_RULE } from './refs.js';
 import { validateSshKeys } from './ssh-keys.js';
+import { validateSyncFiles, type SyncFile } from './sync-files.js';
 import type { Hypervisor } from './vm.js';
 
 export interface Bounds {
@@ -37,6 +38,8 @@ export interface CreateVmInput {
   egress?: { mode: string; cidrs: readonly string[]; hostnames: readonly string[] } | undefined;
   /** Forward guest listeners to host loopback; undefined means yes. */
   autoForward?: boolean | undefined;
+  /** Host files the client sent, written into the guest before services are awaited. */
+  syncFiles?: readonly SyncFile[] | undefined;
 }
 
 export interface CreateVmCommand {
@@ -51,6 +54,8 @@ export interface CreateVmCommand {
   hypervisor: Hypervisor;
   egress: EgressPolicy;
   autoForward: boolean;
+  /** Empty or undefined: nothing to write. */
+  syncFiles?: SyncFile[];
 }
 
 const GIB = 1024 ** 3;
@@ -98,5 +103,6 @@ export function validateCreate(input: CreateVmInput, bounds: VmBounds, defaultIm
     hypervisor: hypervisorOf(input.hypervisor),
     egress: input.egress === undefined ? { ...DEFAULT_EGRESS } : validateEgress(input.egress),
     autoForward: input.autoForward ?? true,
+    syncFiles: validateSyncFiles(input.syncFiles ?? []),
   };
 }

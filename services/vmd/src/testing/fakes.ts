@@ -1,3 +1,4 @@
+import type { FileCopyVm, GuestFiles, UploadSpec } from '../ports/guest-files.js';
 import { AlreadyExistsError, FailedPreconditionError, NotFoundError, UnavailableError, type OpEventBody } from '@banger/runtime';
 import { statesAllowedInto } from '../domain/vm-state.js';
 import { dnsRecordsOf, type DnsRecord, type NewVm, type Vm, type VmPatch, type VmState } from '../domain/vm.js';
@@ -471,5 +472,23 @@ export class RecordingOperation {
 
   failure(): Extract<OpEventBody, { type: 'failure' }> | undefined {
     return this.events.find((e): e is Extract<OpEventBody, { type: 'failure' }> => e.type === 'failure');
+  }
+}
+
+/** GuestFiles that keeps each upload's spec and bytes; `failWith` makes the next upload fail. */
+export class FakeFiles implements GuestFiles {
+  readonly uploads: { vmId: string; spec: UploadSpec; bytes: Buffer }[] = [];
+  failWith: Error | undefined;
+
+  async upload(vm: FileCopyVm, spec: UploadSpec, source: AsyncIterable<Buffer>): Promise<{ guestPath: string }> {
+    const parts: Buffer[] = [];
+    for await (const c of source) parts.push(c);
+    if (this.failWith) throw this.failWith;
+    this.uploads.push({ vmId: vm.id, spec, bytes: Buffer.concat(parts) });
+    return { guestPath: spec.destPath };
+  }
+
+  async download(): Promise<void> {
+    throw new Error('FakeFiles.download is not used by these tests');
   }
 }

@@ -19,7 +19,7 @@ import type { Vm } from '../domain/vm.js';
 import type { VmJail } from '../ports/host.js';
 import { noStageGate, type StageGate } from '../ports/operation.js';
 import { MemoryConsoleLogs } from './memory-console-logs.js';
-import { FakeAgent, FakeHost, FakeImages, MemoryVms, RecordingOperation } from './fakes.js';
+import { FakeAgent, FakeFiles, FakeHost, FakeImages, MemoryVms, RecordingOperation } from './fakes.js';
 
 /** What a test sees of a VM: the fields the lifecycle is about, independent of how rows are typed. */
 export interface VmView {
@@ -54,6 +54,7 @@ export function vmdHarness(opts: { serviceMs?: number; gate?: StageGate } = {}) 
   const host = new FakeHost();
   const agent = new FakeAgent();
   const images = new FakeImages();
+  const files = new FakeFiles();
   const rows = new MemoryVms();
   const locks = new VmLocks();
   const subnet = parseSubnet('172.30.0.0/24');
@@ -69,6 +70,7 @@ export function vmdHarness(opts: { serviceMs?: number; gate?: StageGate } = {}) 
     gate: opts.gate ?? noStageGate,
     images,
     locks,
+    files,
   };
   const createVm = new CreateVm(deps);
   const startVm = new StartVm(deps);
@@ -96,6 +98,7 @@ export function vmdHarness(opts: { serviceMs?: number; gate?: StageGate } = {}) 
   return {
     host,
     agent,
+    files,
     images,
     rows,
     subnet,

@@ -5,6 +5,7 @@ import { operationHandlers, type OperationLog, type OperationRunner } from '@ban
 import { describe, expect, it } from 'vitest';
 import { vmUseCases } from '../../daemon.js';
 import { VmEvents } from './events.js';
+import { filesHandlers } from './files-handlers.js';
 import { forwardHandlers } from './forward-handlers.js';
 import { guestHandlers } from './guest-handlers.js';
 import { lifecycleHandlers } from './lifecycle-handlers.js';
@@ -48,6 +49,8 @@ const USE_CASE_FILES: Record<string, string> = {
   PauseVm: 'pause',
   ResumeVm: 'resume',
   SuspendVm: 'suspend',
+  UploadFiles: 'upload-files',
+  DownloadFiles: 'download-files',
 };
 
 const lower = (rpc: string): string => rpc[0]?.toLowerCase() + rpc.slice(1);
@@ -78,6 +81,7 @@ describe('every VmService RPC in the proto has exactly one handler and one use c
       Object.keys(queryHandlers(deps)),
       Object.keys(guestHandlers(deps)),
       Object.keys(forwardHandlers(deps)),
+      Object.keys(filesHandlers(deps)),
       Object.keys(suspendHandlers(deps)),
       Object.keys(operationHandlers({ log: deps.operations, runner: deps.runner, eventToProto: deps.events.stored })),
       ['getServerInfo'],

@@ -26,6 +26,8 @@ import type { ForwardPort } from '../../app/forward-port.js';
 import type { OpenTunnel } from '../../app/open-tunnel.js';
 import type { SetAutoForward } from '../../app/set-auto-forward.js';
 import type { UnforwardPort } from '../../app/unforward-port.js';
+import type { UploadFiles } from '../../app/upload-files.js';
+import type { DownloadFiles } from '../../app/download-files.js';
 import type { VmBounds } from '../../domain/create-request.js';
 import type { VmEvents } from './events.js';
 import type { VmView } from './vm-convert.js';
@@ -58,6 +60,8 @@ export interface VmUseCases {
   forwardPort: ForwardPort;
   unforwardPort: UnforwardPort;
   setAutoForward: SetAutoForward;
+  uploadFiles: UploadFiles;
+  downloadFiles: DownloadFiles;
 }
 
 /** What the handlers convert with and hand work to. */

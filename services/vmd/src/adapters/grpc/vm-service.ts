@@ -1,6 +1,7 @@
 import { type vmv1 } from '@banger/api';
 import { operationHandlers } from '@banger/operations';
 import { serverInfo, unary } from '@banger/runtime';
+import { filesHandlers } from './files-handlers.js';
 import { forwardHandlers } from './forward-handlers.js';
 import { guestHandlers } from './guest-handlers.js';
 import { lifecycleHandlers } from './lifecycle-handlers.js';
@@ -22,6 +23,7 @@ export function vmServiceImplementation(deps: HandlerDeps): vmv1.VmServiceServer
     ...suspendHandlers(deps),
     ...guestHandlers(deps),
     ...forwardHandlers(deps),
+    ...filesHandlers(deps),
     ...operationHandlers({ log: deps.operations, runner: deps.runner, eventToProto: deps.events.stored }),
   };
 }

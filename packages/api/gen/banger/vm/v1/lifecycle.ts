@@ -8,6 +8,7 @@
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Duration } from "../../../google/protobuf/duration.js";
 import { ServerInfo } from "../../common/v1/server_info.js";
+import { SyncFile } from "./files.js";
 import { OperationEvent } from "./operation.js";
 import {
   EgressPolicy,
@@ -67,7 +68,14 @@ export interface CreateVmRequest {
    * Forward the guest's TCP listeners to the same port on host loopback;
    * unset means true (`banger vm create --no-forward` sets false).
    */
-  autoForward?: boolean | undefined;
+  autoForward?:
+    | boolean
+    | undefined;
+  /**
+   * Host files to write into the guest before the create waits for services
+   * (at most 64, 3 MiB together; see files.proto).
+   */
+  syncFiles: SyncFile[];
 }
 
 export interface CreateVmResponse {
@@ -370,6 +378,7 @@ function createBaseCreateVmRequest(): CreateVmRequest {
     hypervisor: 0,
     egress: undefined,
     autoForward: undefined,
+    syncFiles: [],
   };
 }
 
@@ -410,6 +419,9 @@ export const CreateVmRequest: MessageFns<CreateVmRequest> = {
     }
     if (message.autoForward !== undefined) {
       writer.uint32(320).bool(message.autoForward);
+    }
+    for (const v of message.syncFiles) {
+      SyncFile.encode(v!, writer.uint32(482).fork()).join();
     }
     return writer;
   },
@@ -523,6 +535,14 @@ export const CreateVmRequest: MessageFns<CreateVmRequest> = {
             message.autoForward = reader.bool();
             continue;
           }
+          case 60: {
+            if (tag !== 482) {
+              break;
+            }
+
+            message.syncFiles.push(SyncFile.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -573,6 +593,11 @@ export const CreateVmRequest: MessageFns<CreateVmRequest> = {
         : isSet(object.auto_forward)
         ? globalThis.Boolean(object.auto_forward)
         : undefined,
+      syncFiles: globalThis.Array.isArray(object?.syncFiles)
+        ? object.syncFiles.map((e: any) => SyncFile.fromJSON(e))
+        : globalThis.Array.isArray(object?.sync_files)
+        ? object.sync_files.map((e: any) => SyncFile.fromJSON(e))
+        : [],
     };
   },
 
@@ -614,6 +639,9 @@ export const CreateVmRequest: MessageFns<CreateVmRequest> = {
     if (message.autoForward !== undefined) {
       obj.autoForward = message.autoForward;
     }
+    if (message.syncFiles?.length) {
+      obj.syncFiles = message.syncFiles.map((e) => SyncFile.toJSON(e));
+    }
     return obj;
   },
 
@@ -636,6 +664,7 @@ export const CreateVmRequest: MessageFns<CreateVmRequest> = {
       ? EgressPolicy.fromPartial(object.egress)
       : undefined;
     message.autoForward = object.autoForward ?? undefined;
+    message.syncFiles = object.syncFiles?.map((e) => SyncFile.fromPartial(e)) || [];
     return message;
   },
 };

@@ -13,7 +13,9 @@ import {
   type ClientOptions,
   type ClientReadableStream,
   type ClientUnaryCall,
+  type ClientWritableStream,
   type handleBidiStreamingCall,
+  type handleClientStreamingCall,
   type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
@@ -21,6 +23,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { DownloadFilesRequest, DownloadFilesResponse, UploadFilesRequest, UploadFilesResponse } from "./files.js";
 import {
   ForwardPortRequest,
   ForwardPortResponse,
@@ -485,6 +488,31 @@ export const VmServiceService = {
       Buffer.from(CancelOperationResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CancelOperationResponse => CancelOperationResponse.decode(value),
   },
+  /**
+   * Copies a tar stream into a running guest (`banger vm cp HOST NAME:PATH`):
+   * extracted into a temporary directory beside the destination, then moved
+   * into place, so a failed upload leaves nothing behind.
+   */
+  uploadFiles: {
+    path: "/banger.vm.v1.VmService/UploadFiles" as const,
+    requestStream: true as const,
+    responseStream: false as const,
+    requestSerialize: (value: UploadFilesRequest): Buffer => Buffer.from(UploadFilesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UploadFilesRequest => UploadFilesRequest.decode(value),
+    responseSerialize: (value: UploadFilesResponse): Buffer => Buffer.from(UploadFilesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UploadFilesResponse => UploadFilesResponse.decode(value),
+  },
+  /** Streams a guest file or tree out as tar (`banger vm cp NAME:PATH HOST`). */
+  downloadFiles: {
+    path: "/banger.vm.v1.VmService/DownloadFiles" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: DownloadFilesRequest): Buffer => Buffer.from(DownloadFilesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DownloadFilesRequest => DownloadFilesRequest.decode(value),
+    responseSerialize: (value: DownloadFilesResponse): Buffer =>
+      Buffer.from(DownloadFilesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DownloadFilesResponse => DownloadFilesResponse.decode(value),
+  },
 } as const;
 
 export interface VmServiceServer extends UntypedServiceImplementation {
@@ -599,6 +627,14 @@ export interface VmServiceServer extends UntypedServiceImplementation {
    * CANCELLED failure after rollback.
    */
   cancelOperation: handleUnaryCall<CancelOperationRequest, CancelOperationResponse>;
+  /**
+   * Copies a tar stream into a running guest (`banger vm cp HOST NAME:PATH`):
+   * extracted into a temporary directory beside the destination, then moved
+   * into place, so a failed upload leaves nothing behind.
+   */
+  uploadFiles: handleClientStreamingCall<UploadFilesRequest, UploadFilesResponse>;
+  /** Streams a guest file or tree out as tar (`banger vm cp NAME:PATH HOST`). */
+  downloadFiles: handleServerStreamingCall<DownloadFilesRequest, DownloadFilesResponse>;
 }
 
 export interface VmServiceClient extends Client {
@@ -1075,6 +1111,37 @@ export interface VmServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CancelOperationResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Copies a tar stream into a running guest (`banger vm cp HOST NAME:PATH`):
+   * extracted into a temporary directory beside the destination, then moved
+   * into place, so a failed upload leaves nothing behind.
+   */
+  uploadFiles(
+    callback: (error: ServiceError | null, response: UploadFilesResponse) => void,
+  ): ClientWritableStream<UploadFilesRequest>;
+  uploadFiles(
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UploadFilesResponse) => void,
+  ): ClientWritableStream<UploadFilesRequest>;
+  uploadFiles(
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UploadFilesResponse) => void,
+  ): ClientWritableStream<UploadFilesRequest>;
+  uploadFiles(
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UploadFilesResponse) => void,
+  ): ClientWritableStream<UploadFilesRequest>;
+  /** Streams a guest file or tree out as tar (`banger vm cp NAME:PATH HOST`). */
+  downloadFiles(
+    request: DownloadFilesRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<DownloadFilesResponse>;
+  downloadFiles(
+    request: DownloadFilesRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<DownloadFilesResponse>;
 }
 
 export const VmServiceClient = makeGenericClientConstructor(VmServiceService, "banger.vm.v1.VmService") as unknown as {
