@@ -136,6 +136,7 @@ function requestFor(verb: Verb, g: Gen): object {
     case 'listKernels':
     case 'listImages':
     case 'listHeld':
+    case 'listSnapshotFiles':
       return {};
     case 'probeHost':
       return { deep: g.bool() };
@@ -155,6 +156,11 @@ function requestFor(verb: Verb, g: Gen): object {
     case 'describeSavedState':
     case 'discardSavedState':
       return { vmId: g.str() };
+    case 'snapshotHypervisor':
+      return { vmId: g.str(), snapshotId: g.str() };
+    case 'describeSnapshot':
+    case 'deleteSnapshot':
+      return { snapshotId: g.str() };
     case 'applyNat':
       return { bridge: g.str(), cidr: g.str(), egressInterface: g.str() };
     case 'fenceVm':

@@ -85,6 +85,12 @@ export class VmDiskStore {
     return path.join(this.layout.vmsDir, validateVmId(vmId));
   }
 
+  /** Where a VM's root overlay and work disk live (a snapshot copies them while the VM is paused). */
+  diskPaths(vmId: string): { root: string; work: string } {
+    const dir = this.dirOf(vmId);
+    return { root: path.join(dir, ROOT_OVERLAY), work: path.join(dir, WORK_DISK) };
+  }
+
   async record(vmId: string): Promise<DiskRecord | undefined> {
     const text = await readFile(path.join(this.dirOf(vmId), RECORD), 'utf8').catch(() => undefined);
     return text === undefined ? undefined : (JSON.parse(text) as DiskRecord);

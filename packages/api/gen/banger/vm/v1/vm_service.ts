@@ -90,6 +90,18 @@ import {
   WatchOperationRequest,
   WatchOperationResponse,
 } from "./operations.js";
+import {
+  DeleteSnapshotRequest,
+  DeleteSnapshotResponse,
+  GetSnapshotRequest,
+  GetSnapshotResponse,
+  ListSnapshotsRequest,
+  ListSnapshotsResponse,
+  PruneSnapshotsRequest,
+  PruneSnapshotsResponse,
+  SnapshotVmRequest,
+  SnapshotVmResponse,
+} from "./snapshot.js";
 
 /**
  * VmService is vmd's API: the lifecycle of microVMs and what a user does
@@ -485,6 +497,71 @@ export const VmServiceService = {
       Buffer.from(CancelOperationResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CancelOperationResponse => CancelOperationResponse.decode(value),
   },
+  /**
+   * SnapshotVm takes a named snapshot of a running VM, which keeps running
+   * (paused for the save and the disk copies). Streamed with stages; a
+   * durable operation (kind vm_snapshot).
+   */
+  snapshotVm: {
+    path: "/banger.vm.v1.VmService/SnapshotVm" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: SnapshotVmRequest): Buffer => Buffer.from(SnapshotVmRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SnapshotVmRequest => SnapshotVmRequest.decode(value),
+    responseSerialize: (value: SnapshotVmResponse): Buffer => Buffer.from(SnapshotVmResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SnapshotVmResponse => SnapshotVmResponse.decode(value),
+  },
+  /** ListSnapshots returns snapshots, newest first. */
+  listSnapshots: {
+    path: "/banger.vm.v1.VmService/ListSnapshots" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListSnapshotsRequest): Buffer => Buffer.from(ListSnapshotsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListSnapshotsRequest => ListSnapshotsRequest.decode(value),
+    responseSerialize: (value: ListSnapshotsResponse): Buffer =>
+      Buffer.from(ListSnapshotsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListSnapshotsResponse => ListSnapshotsResponse.decode(value),
+  },
+  /** GetSnapshot returns one snapshot. */
+  getSnapshot: {
+    path: "/banger.vm.v1.VmService/GetSnapshot" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetSnapshotRequest): Buffer => Buffer.from(GetSnapshotRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetSnapshotRequest => GetSnapshotRequest.decode(value),
+    responseSerialize: (value: GetSnapshotResponse): Buffer => Buffer.from(GetSnapshotResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetSnapshotResponse => GetSnapshotResponse.decode(value),
+  },
+  /**
+   * DeleteSnapshot deletes a snapshot no VM was created from; one that
+   * clones depend on is FAILED_PRECONDITION reason SNAPSHOT_IN_USE naming them.
+   */
+  deleteSnapshot: {
+    path: "/banger.vm.v1.VmService/DeleteSnapshot" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteSnapshotRequest): Buffer =>
+      Buffer.from(DeleteSnapshotRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteSnapshotRequest => DeleteSnapshotRequest.decode(value),
+    responseSerialize: (value: DeleteSnapshotResponse): Buffer =>
+      Buffer.from(DeleteSnapshotResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteSnapshotResponse => DeleteSnapshotResponse.decode(value),
+  },
+  /**
+   * PruneSnapshots deletes the snapshots no VM depends on (optionally only
+   * those older than a given age), and any a failed snapshot left unfinished.
+   */
+  pruneSnapshots: {
+    path: "/banger.vm.v1.VmService/PruneSnapshots" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PruneSnapshotsRequest): Buffer =>
+      Buffer.from(PruneSnapshotsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PruneSnapshotsRequest => PruneSnapshotsRequest.decode(value),
+    responseSerialize: (value: PruneSnapshotsResponse): Buffer =>
+      Buffer.from(PruneSnapshotsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PruneSnapshotsResponse => PruneSnapshotsResponse.decode(value),
+  },
 } as const;
 
 export interface VmServiceServer extends UntypedServiceImplementation {
@@ -599,6 +676,26 @@ export interface VmServiceServer extends UntypedServiceImplementation {
    * CANCELLED failure after rollback.
    */
   cancelOperation: handleUnaryCall<CancelOperationRequest, CancelOperationResponse>;
+  /**
+   * SnapshotVm takes a named snapshot of a running VM, which keeps running
+   * (paused for the save and the disk copies). Streamed with stages; a
+   * durable operation (kind vm_snapshot).
+   */
+  snapshotVm: handleServerStreamingCall<SnapshotVmRequest, SnapshotVmResponse>;
+  /** ListSnapshots returns snapshots, newest first. */
+  listSnapshots: handleUnaryCall<ListSnapshotsRequest, ListSnapshotsResponse>;
+  /** GetSnapshot returns one snapshot. */
+  getSnapshot: handleUnaryCall<GetSnapshotRequest, GetSnapshotResponse>;
+  /**
+   * DeleteSnapshot deletes a snapshot no VM was created from; one that
+   * clones depend on is FAILED_PRECONDITION reason SNAPSHOT_IN_USE naming them.
+   */
+  deleteSnapshot: handleUnaryCall<DeleteSnapshotRequest, DeleteSnapshotResponse>;
+  /**
+   * PruneSnapshots deletes the snapshots no VM depends on (optionally only
+   * those older than a given age), and any a failed snapshot left unfinished.
+   */
+  pruneSnapshots: handleUnaryCall<PruneSnapshotsRequest, PruneSnapshotsResponse>;
 }
 
 export interface VmServiceClient extends Client {
@@ -1074,6 +1171,87 @@ export interface VmServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CancelOperationResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * SnapshotVm takes a named snapshot of a running VM, which keeps running
+   * (paused for the save and the disk copies). Streamed with stages; a
+   * durable operation (kind vm_snapshot).
+   */
+  snapshotVm(request: SnapshotVmRequest, options?: Partial<CallOptions>): ClientReadableStream<SnapshotVmResponse>;
+  snapshotVm(
+    request: SnapshotVmRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<SnapshotVmResponse>;
+  /** ListSnapshots returns snapshots, newest first. */
+  listSnapshots(
+    request: ListSnapshotsRequest,
+    callback: (error: ServiceError | null, response: ListSnapshotsResponse) => void,
+  ): ClientUnaryCall;
+  listSnapshots(
+    request: ListSnapshotsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListSnapshotsResponse) => void,
+  ): ClientUnaryCall;
+  listSnapshots(
+    request: ListSnapshotsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListSnapshotsResponse) => void,
+  ): ClientUnaryCall;
+  /** GetSnapshot returns one snapshot. */
+  getSnapshot(
+    request: GetSnapshotRequest,
+    callback: (error: ServiceError | null, response: GetSnapshotResponse) => void,
+  ): ClientUnaryCall;
+  getSnapshot(
+    request: GetSnapshotRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetSnapshotResponse) => void,
+  ): ClientUnaryCall;
+  getSnapshot(
+    request: GetSnapshotRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetSnapshotResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * DeleteSnapshot deletes a snapshot no VM was created from; one that
+   * clones depend on is FAILED_PRECONDITION reason SNAPSHOT_IN_USE naming them.
+   */
+  deleteSnapshot(
+    request: DeleteSnapshotRequest,
+    callback: (error: ServiceError | null, response: DeleteSnapshotResponse) => void,
+  ): ClientUnaryCall;
+  deleteSnapshot(
+    request: DeleteSnapshotRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteSnapshotResponse) => void,
+  ): ClientUnaryCall;
+  deleteSnapshot(
+    request: DeleteSnapshotRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteSnapshotResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * PruneSnapshots deletes the snapshots no VM depends on (optionally only
+   * those older than a given age), and any a failed snapshot left unfinished.
+   */
+  pruneSnapshots(
+    request: PruneSnapshotsRequest,
+    callback: (error: ServiceError | null, response: PruneSnapshotsResponse) => void,
+  ): ClientUnaryCall;
+  pruneSnapshots(
+    request: PruneSnapshotsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PruneSnapshotsResponse) => void,
+  ): ClientUnaryCall;
+  pruneSnapshots(
+    request: PruneSnapshotsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PruneSnapshotsResponse) => void,
   ): ClientUnaryCall;
 }
 
