@@ -3,17 +3,8 @@ import type { Hypervisor } from '../domain/hypervisor/driver.js';
 import { compatOf } from '../domain/hypervisor/saved-state.js';
 import { validateSnapshotId, type SnapshotView } from '../domain/hypervisor/snapshot.js';
 import { validateVmId } from '../domain/vmspec/spec.js';
-import type { SnapshotDraft } from '../adapters/store/snapshot-store.js';
-import type { SavedStateCompat } from '../domain/hypervisor/saved-state.js';
+import type { SnapshotFiles } from '../ports/stores.js';
 import { SAVE_TIMEOUT_MS } from './suspend-vm.js';
-
-/** privhelper's snapshot directory, as the snapshot use case needs it. */
-export interface SnapshotFiles {
-  begin(snapshotId: string): Promise<SnapshotDraft>;
-  copyDisks(draft: SnapshotDraft, from: { root: string; work?: string | undefined }): Promise<void>;
-  commit(draft: SnapshotDraft, input: { sourceVmId: string; compat: SavedStateCompat; pauseMs: number }): Promise<SnapshotView>;
-  abort(draft: SnapshotDraft): Promise<void>;
-}
 
 export interface SnapshotVmDeps {
   hypervisor: () => Promise<Hypervisor>;

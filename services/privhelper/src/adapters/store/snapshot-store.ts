@@ -1,10 +1,11 @@
 import { constants } from 'node:fs';
-import { lstat, mkdir, open, readdir, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '@banger/proc';
 import { AlreadyExistsError, FailedPreconditionError } from '@banger/runtime/errors';
 import { VmHostError } from '../../domain/vmspec/errors.js';
 import { sha256Of } from './saved-state.js';
+import type { SnapshotDraft, SnapshotFiles } from '../../ports/stores.js';
 import type { SavedStateCompat } from '../../domain/hypervisor/saved-state.js';
 import { SNAPSHOT_SCHEMA, validateSnapshotId, type SnapshotMeta, type SnapshotView } from '../../domain/hypervisor/snapshot.js';
 
@@ -22,13 +23,6 @@ export const sparseCopy: DiskCopier = async (from, to) => {
   await run('cp', ['--sparse=always', '--reflink=auto', '--no-dereference', '--', from, to], { timeoutMs: 600_000 });
 };
 
-/** A snapshot being written: its directory is a hidden `.partial-<id>` until commit renames it. */
-export interface SnapshotDraft {
-  readonly snapshotId: string;
-  readonly dir: string;
-  readonly state: FileHandle;
-}
-
 /**
  * Named snapshots in privhelper's root-only `<snapshotsDir>/<id>/`: `state.bin` (QEMU's
  * migration stream, written through a descriptor), frozen copies of the VM's root overlay and
@@ -36,7 +30,7 @@ export interface SnapshotDraft {
  * renamed into place, so a crash leaves only a partial directory (swept at start), never a
  * snapshot that looks whole. The caller names the snapshot; every path is chosen here.
  */
-export class SnapshotStore {
+export class SnapshotStore implements SnapshotFiles {
   constructor(
     private readonly root: string,
     private readonly copy: DiskCopier = sparseCopy,
