@@ -9,6 +9,7 @@ import { forwardHandlers } from './forward-handlers.js';
 import { guestHandlers } from './guest-handlers.js';
 import { lifecycleHandlers } from './lifecycle-handlers.js';
 import { queryHandlers } from './query-handlers.js';
+import { snapshotHandlers } from './snapshot-handlers.js';
 import { suspendHandlers } from './suspend-handlers.js';
 import type { HandlerDeps, VmUseCases } from './use-cases.js';
 import { VmView } from './vm-convert.js';
@@ -48,6 +49,11 @@ const USE_CASE_FILES: Record<string, string> = {
   PauseVm: 'pause',
   ResumeVm: 'resume',
   SuspendVm: 'suspend',
+  SnapshotVm: 'snapshot',
+  ListSnapshots: 'list-snapshots',
+  GetSnapshot: 'get-snapshot',
+  DeleteSnapshot: 'delete-snapshot',
+  PruneSnapshots: 'prune-snapshots',
 };
 
 const lower = (rpc: string): string => rpc[0]?.toLowerCase() + rpc.slice(1);
@@ -79,6 +85,7 @@ describe('every VmService RPC in the proto has exactly one handler and one use c
       Object.keys(guestHandlers(deps)),
       Object.keys(forwardHandlers(deps)),
       Object.keys(suspendHandlers(deps)),
+      Object.keys(snapshotHandlers(deps)),
       Object.keys(operationHandlers({ log: deps.operations, runner: deps.runner, eventToProto: deps.events.stored })),
       ['getServerInfo'],
     ].flat();

@@ -25,6 +25,11 @@ import type { ForwardPort } from '../../app/forward-port.js';
 import type { OpenTunnel } from '../../app/open-tunnel.js';
 import type { SetAutoForward } from '../../app/set-auto-forward.js';
 import type { UnforwardPort } from '../../app/unforward-port.js';
+import type { SnapshotVm } from '../../app/snapshot.js';
+import type { ListSnapshots } from '../../app/list-snapshots.js';
+import type { GetSnapshot } from '../../app/get-snapshot.js';
+import type { DeleteSnapshot } from '../../app/delete-snapshot.js';
+import type { PruneSnapshots } from '../../app/prune-snapshots.js';
 import type { VmBounds } from '../../domain/create-request.js';
 import type { VmEvents } from './events.js';
 import type { VmView } from './vm-convert.js';
@@ -57,6 +62,11 @@ export interface VmUseCases {
   forwardPort: ForwardPort;
   unforwardPort: UnforwardPort;
   setAutoForward: SetAutoForward;
+  snapshotVm: SnapshotVm;
+  listSnapshots: ListSnapshots;
+  getSnapshot: GetSnapshot;
+  deleteSnapshot: DeleteSnapshot;
+  pruneSnapshots: PruneSnapshots;
 }
 
 /** What the handlers convert with and hand work to. */
