@@ -8,6 +8,7 @@
 export * from "./banger/vm/v1/forward.js";
 export * from "./banger/vm/v1/gc.js";
 export * from "./banger/vm/v1/guest.js";
+export * from "./banger/vm/v1/snapshot_record.js";
 export * from "./banger/vm/v1/vm.js";
 export * from "./banger/vm/v1/operation.js";
 export * from "./banger/vm/v1/lifecycle.js";

@@ -48,3 +48,12 @@ export function validateSnapshotRef(ref: string, field = 'ref'): string {
 export function snapshotToJson(s: Snapshot, clones: readonly string[] = []): Record<string, unknown> {
   return { ...(JSON.parse(JSON.stringify(s)) as Record<string, unknown>), clones: [...clones] };
 }
+
+/** A snapshot back from its JSON result (a replayed operation event). */
+export function snapshotFromJson(json: Record<string, unknown>): { snapshot: Snapshot; clones: string[] } {
+  const { clones, createdAt, ...rest } = json;
+  return {
+    snapshot: { ...(rest as unknown as Omit<Snapshot, 'createdAt'>), createdAt: new Date(typeof createdAt === 'string' ? createdAt : 0) },
+    clones: Array.isArray(clones) ? clones.filter((c): c is string => typeof c === 'string') : [],
+  };
+}
