@@ -115,10 +115,15 @@ describe.skipIf(skip !== undefined)('privhelper: a named snapshot of a running j
     expect(await readFile(proc.sockets!.consoleLogPath, 'utf8')).toContain(STOP_MARKER);
   }, 120_000);
 
-  it('the snapshot outlives its VM: deleting the VM disk dir leaves it, deleteSnapshot removes it', async () => {
+  it('the snapshot outlives its VM and holds its image: deleting the VM\'s disks leaves it, the image cannot go until deleteSnapshot', async () => {
     expect(await f.call('removeOverlay', { vmId })).toMatchObject({ removed: true });
+    await f.call('removeWorkDisk', { vmId });
     expect((await f.call('describeSnapshot', { snapshotId: snapId })).snapshot?.snapshotId).toBe(snapId);
+    const held = await f.refused('removeImage', { image: 'img-snp' });
+    expect(held).toMatchObject({ reason: 'IMAGE_IN_USE' });
+    expect(held.message).toContain(`snapshot ${snapId}`);
     expect(await f.call('deleteSnapshot', { snapshotId: snapId })).toEqual({ deleted: true });
+    expect(await f.call('removeImage', { image: 'img-snp' })).toMatchObject({ removed: true });
     expect(await readdir(`${f.helperState}/snapshots`)).toEqual([]);
   });
 });

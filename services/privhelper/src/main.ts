@@ -208,7 +208,7 @@ await runGrpcDaemon({
     hostFacts,
     disks,
     hypervisor: { hypervisor, launch, runVmsDir: helper.runVmsDir },
-    images: { builder, images, disks },
+    images: { builder, images, disks, snapshotsUsing: async (image) => (await snapshotFiles.list()).filter((x) => x.compat.baseImage === image).map((x) => x.snapshotId) },
     kernels: { kernels, inUse: async () => (await hypervisor()).runningKernels() },
     network: network.handlers(),
     held: { disks, taps: network, hypervisor, runVmsDir: helper.runVmsDir },
