@@ -157,6 +157,7 @@ function requestFor(verb: Verb, g: Gen): object {
     case 'discardSavedState':
       return { vmId: g.str() };
     case 'snapshotHypervisor':
+    case 'createDisksFromSnapshot':
       return { vmId: g.str(), snapshotId: g.str() };
     case 'describeSnapshot':
     case 'deleteSnapshot':
@@ -189,7 +190,9 @@ function requestFor(verb: Verb, g: Gen): object {
       return { vmId: g.str(), ...(g.bool() ? { timeout: { seconds: g.bool() ? Math.floor(g.u32() % 3) : g.i64(), nanos: g.i32() } } : {}) };
     case 'launchHypervisor':
     case 'restoreHypervisor':
+    case 'restoreSnapshot':
       return {
+        snapshotId: g.str(),
         spec: H.HypervisorSpec.fromPartial({
           vmId: g.str(),
           kind: g.enumValue(),

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { helperv2 } from '@banger/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,6 +35,8 @@ describe.skipIf(skip !== undefined)('privhelper: a named snapshot of a running j
   const vmId = `snp-${randomBytes(2).toString('hex')}`;
   const snapId = `${vmId}-s1`;
   let proc: helperv2.HypervisorProcess;
+  let spec: helperv2.HypervisorSpec;
+  const cloneId = `${vmId}-c`;
   const snapDir = (id = snapId): string => `${f.helperState}/snapshots/${id}`;
   const timings: Record<string, number> = {};
 
@@ -46,7 +48,7 @@ describe.skipIf(skip !== undefined)('privhelper: a named snapshot of a running j
     await f.call('acquireTap', { vmId, bridge: f.bridge });
     await f.call('createOverlay', { vmId, image: 'img-snp' });
     await f.call('createWorkDisk', { vmId, image: 'img-snp', sizeBytes: GiB });
-    const spec = helperv2.HypervisorSpec.fromPartial({
+    spec = helperv2.HypervisorSpec.fromPartial({
       vmId,
       kind: helperv2.HypervisorKind.HYPERVISOR_KIND_QEMU,
       memoryMib: GUEST_MIB,
@@ -92,6 +94,52 @@ describe.skipIf(skip !== undefined)('privhelper: a named snapshot of a running j
 
     expect((await f.call('describeSnapshot', { snapshotId: snapId })).snapshot?.stateSha256).toBe(snapshot!.stateSha256);
     expect((await f.call('listSnapshotFiles', {})).snapshots.map((s) => s.snapshotId)).toEqual([snapId]);
+  }, 120_000);
+
+  it('a clone gets copies of the frozen disks; a truncated, corrupted or incompatible state is refused naming the snapshot, and nothing runs', async () => {
+    await f.call('acquireTap', { vmId: cloneId, bridge: f.bridge });
+    const disks = await f.call('createDisksFromSnapshot', { vmId: cloneId, snapshotId: snapId });
+    expect(disks.rootPath).toBe(`${f.helperState}/vms/${cloneId}/root.qcow2`);
+    expect((await stat(disks.workPath)).size).toBe(GiB);
+    expect(await f.refused('createDisksFromSnapshot', { vmId: cloneId, snapshotId: snapId })).toMatchObject({ reason: 'DISKS_EXIST' });
+    const clone = { ...spec, vmId: cloneId, network: { mac: '02:42:0a:d5:02:02' } };
+    const incompatible = await f.refused('restoreSnapshot', { spec: { ...clone, memoryMib: GUEST_MIB + 64 }, snapshotId: snapId });
+    expect(incompatible).toMatchObject({ reason: 'STATE_INCOMPATIBLE' });
+    expect(incompatible.message).toContain(`snapshot ${snapId}`);
+    const stateFile = `${snapDir()}/state.bin`;
+    const good = await readFile(stateFile);
+    try {
+      await truncate(stateFile, good.length - 4096);
+      const truncated = await f.refused('restoreSnapshot', { spec: clone, snapshotId: snapId });
+      expect(truncated).toMatchObject({ reason: 'STATE_CORRUPT' });
+      expect(truncated.message).toContain(`snapshot ${snapId}`);
+      const flipped = Buffer.from(good);
+      const at = Math.floor(flipped.length / 3);
+      flipped[at] = (flipped[at] ?? 0) ^ 0xff;
+      await writeFile(stateFile, flipped);
+      expect(await f.refused('restoreSnapshot', { spec: clone, snapshotId: snapId })).toMatchObject({ reason: 'STATE_CORRUPT' });
+    } finally {
+      await writeFile(stateFile, good, { mode: 0o600 });
+    }
+    await expect(f.call('findHypervisor', { vmId: cloneId })).rejects.toMatchObject({ reason: 'VM_NOT_RUNNING' });
+    await expect(stat(f.vmRunDir(cloneId))).rejects.toMatchObject({ code: 'ENOENT' });
+  }, 120_000);
+
+  it('the clone restored from the snapshot is the snapshotted machine (no boot of its own) while the source runs on', async () => {
+    const clone = { ...spec, vmId: cloneId, network: { mac: '02:42:0a:d5:02:02' } };
+    const t = Date.now();
+    const res = await f.call('restoreSnapshot', { spec: clone, snapshotId: snapId });
+    timings['restore_ms'] = Date.now() - t;
+    f.qemuPids.add(res.process!.pid);
+    expect(await qmpStatus(res.process!.sockets!.controlPath)).toBe('running');
+    expect(await qmpStatus(proc.sockets!.controlPath)).toBe('running');
+    await sleep(1000);
+    expect(await readFile(res.process!.sockets!.consoleLogPath, 'utf8')).not.toContain(READY_MARKER);
+    const stopped = await f.call('stopHypervisor', { vmId: cloneId, timeout: { seconds: 20, nanos: 0 } });
+    expect(stopped).toMatchObject({ wasRunning: true, forced: false });
+    expect(await readFile(res.process!.sockets!.consoleLogPath, 'utf8')).toContain(STOP_MARKER);
+    expect((await f.call('describeSnapshot', { snapshotId: snapId })).snapshot?.stateSha256).toBeDefined();
+    await f.call('releaseVm', { vmId: cloneId });
   }, 120_000);
 
   it('refuses a taken id, a bad id and a VM that does not run, leaving nothing new behind', async () => {

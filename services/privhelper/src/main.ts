@@ -11,6 +11,7 @@ import { LaunchVm } from './app/launch-vm.js';
 import { RestoreVm } from './app/restore-vm.js';
 import { SuspendVm } from './app/suspend-vm.js';
 import { SnapshotVm } from './app/snapshot-vm.js';
+import { RestoreSnapshot } from './app/restore-snapshot.js';
 import { SnapshotStore } from './adapters/store/snapshot-store.js';
 import { SavedStateStore } from './adapters/store/saved-state.js';
 import { sweepBuildDir } from './app/sweep-build-dir.js';
@@ -161,6 +162,10 @@ const savedStates = {
 const snapshotFiles = new SnapshotStore(helper.snapshotsDir);
 const snapshots = {
   snapshots: snapshotFiles,
+  disks,
+  hypervisor,
+  runVmsDir: helper.runVmsDir,
+  restore: new RestoreSnapshot({ hypervisor, launch, snapshots: snapshotFiles, host: qemuHost, baseImageOf: async (id) => (await disks.record(id))?.root?.image, limits: launchLimits, runVmsDir: helper.runVmsDir }),
   snapshot: new SnapshotVm({
     hypervisor,
     snapshots: snapshotFiles,

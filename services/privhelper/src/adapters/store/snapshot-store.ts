@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { lstat, mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '@banger/proc';
 import { AlreadyExistsError, FailedPreconditionError } from '@banger/runtime/errors';
@@ -84,6 +84,34 @@ export class SnapshotStore implements SnapshotFiles {
     await writeFile(path.join(draft.dir, RECORD), `${JSON.stringify(meta, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
     await rename(draft.dir, this.dirOf(draft.snapshotId));
     return { ...meta, sizeBytes: await allocatedBytes(this.dirOf(draft.snapshotId)) };
+  }
+
+  /** A finished snapshot's frozen disk files, for a clone's copies. */
+  frozenDisks(meta: SnapshotMeta): { root: string; work?: string } {
+    const dir = this.dirOf(meta.snapshotId);
+    return { root: path.join(dir, ROOT), ...(meta.disks.work !== undefined ? { work: path.join(dir, WORK) } : {}) };
+  }
+
+  /**
+   * Opens a snapshot's state for a restore after checking it against its record: a missing,
+   * truncated, corrupted or replaced file is STATE_CORRUPT naming the snapshot and the file.
+   */
+  async openState(meta: SnapshotMeta): Promise<FileHandle> {
+    const file = path.join(this.dirOf(meta.snapshotId), STATE);
+    const corrupt = (why: string): FailedPreconditionError =>
+      new FailedPreconditionError('STATE_CORRUPT', `snapshot ${meta.snapshotId}: its state ${file} is refused: ${why}`, { fields: { snapshot_id: meta.snapshotId, file } });
+    const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW).catch((err: NodeJS.ErrnoException) => {
+      throw corrupt(`it cannot be opened (${err.code ?? err.message})`);
+    });
+    try {
+      const { size } = await fh.stat();
+      if (size !== meta.stateBytes) throw corrupt(`it is ${size} bytes, its record says ${meta.stateBytes} (truncated or replaced)`);
+      if ((await sha256Of(file)) !== meta.stateSha256) throw corrupt('its sha256 does not match its record (corrupted or replaced)');
+      return fh;
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
   }
 
   /** Removes a draft that will not be committed. */

@@ -94,12 +94,16 @@ import {
   SyncDnsRecordsResponse,
 } from "./network.js";
 import {
+  CreateDisksFromSnapshotRequest,
+  CreateDisksFromSnapshotResponse,
   DeleteSnapshotRequest,
   DeleteSnapshotResponse,
   DescribeSnapshotRequest,
   DescribeSnapshotResponse,
   ListSnapshotFilesRequest,
   ListSnapshotFilesResponse,
+  RestoreSnapshotRequest,
+  RestoreSnapshotResponse,
   SnapshotHypervisorRequest,
   SnapshotHypervisorResponse,
 } from "./snapshot.js";
@@ -603,6 +607,39 @@ export const HelperServiceService = {
       Buffer.from(DeleteSnapshotResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeleteSnapshotResponse => DeleteSnapshotResponse.decode(value),
   },
+  /**
+   * CreateDisksFromSnapshot gives a new VM copies of a snapshot's frozen disks
+   * (sparse, sharing extents where the filesystem can): the clone does not
+   * depend on the snapshot's files afterwards.
+   */
+  createDisksFromSnapshot: {
+    path: "/banger.helper.v2.HelperService/CreateDisksFromSnapshot" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateDisksFromSnapshotRequest): Buffer =>
+      Buffer.from(CreateDisksFromSnapshotRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateDisksFromSnapshotRequest => CreateDisksFromSnapshotRequest.decode(value),
+    responseSerialize: (value: CreateDisksFromSnapshotResponse): Buffer =>
+      Buffer.from(CreateDisksFromSnapshotResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateDisksFromSnapshotResponse =>
+      CreateDisksFromSnapshotResponse.decode(value),
+  },
+  /**
+   * RestoreSnapshot starts a clone from a snapshot's state after checking it
+   * (record, size, sha256, what it was saved on); a state that fails any check
+   * or that QEMU cannot load leaves no process behind.
+   */
+  restoreSnapshot: {
+    path: "/banger.helper.v2.HelperService/RestoreSnapshot" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RestoreSnapshotRequest): Buffer =>
+      Buffer.from(RestoreSnapshotRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RestoreSnapshotRequest => RestoreSnapshotRequest.decode(value),
+    responseSerialize: (value: RestoreSnapshotResponse): Buffer =>
+      Buffer.from(RestoreSnapshotResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RestoreSnapshotResponse => RestoreSnapshotResponse.decode(value),
+  },
 } as const;
 
 export interface HelperServiceServer extends UntypedServiceImplementation {
@@ -725,6 +762,18 @@ export interface HelperServiceServer extends UntypedServiceImplementation {
   listSnapshotFiles: handleUnaryCall<ListSnapshotFilesRequest, ListSnapshotFilesResponse>;
   /** DeleteSnapshot deletes a snapshot's directory. Idempotent. */
   deleteSnapshot: handleUnaryCall<DeleteSnapshotRequest, DeleteSnapshotResponse>;
+  /**
+   * CreateDisksFromSnapshot gives a new VM copies of a snapshot's frozen disks
+   * (sparse, sharing extents where the filesystem can): the clone does not
+   * depend on the snapshot's files afterwards.
+   */
+  createDisksFromSnapshot: handleUnaryCall<CreateDisksFromSnapshotRequest, CreateDisksFromSnapshotResponse>;
+  /**
+   * RestoreSnapshot starts a clone from a snapshot's state after checking it
+   * (record, size, sha256, what it was saved on); a state that fails any check
+   * or that QEMU cannot load leaves no process behind.
+   */
+  restoreSnapshot: handleUnaryCall<RestoreSnapshotRequest, RestoreSnapshotResponse>;
 }
 
 export interface HelperServiceClient extends Client {
@@ -1383,6 +1432,46 @@ export interface HelperServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteSnapshotResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * CreateDisksFromSnapshot gives a new VM copies of a snapshot's frozen disks
+   * (sparse, sharing extents where the filesystem can): the clone does not
+   * depend on the snapshot's files afterwards.
+   */
+  createDisksFromSnapshot(
+    request: CreateDisksFromSnapshotRequest,
+    callback: (error: ServiceError | null, response: CreateDisksFromSnapshotResponse) => void,
+  ): ClientUnaryCall;
+  createDisksFromSnapshot(
+    request: CreateDisksFromSnapshotRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateDisksFromSnapshotResponse) => void,
+  ): ClientUnaryCall;
+  createDisksFromSnapshot(
+    request: CreateDisksFromSnapshotRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateDisksFromSnapshotResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * RestoreSnapshot starts a clone from a snapshot's state after checking it
+   * (record, size, sha256, what it was saved on); a state that fails any check
+   * or that QEMU cannot load leaves no process behind.
+   */
+  restoreSnapshot(
+    request: RestoreSnapshotRequest,
+    callback: (error: ServiceError | null, response: RestoreSnapshotResponse) => void,
+  ): ClientUnaryCall;
+  restoreSnapshot(
+    request: RestoreSnapshotRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RestoreSnapshotResponse) => void,
+  ): ClientUnaryCall;
+  restoreSnapshot(
+    request: RestoreSnapshotRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RestoreSnapshotResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -8,6 +8,7 @@
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Duration } from "../../../google/protobuf/duration.js";
 import { Timestamp } from "../../../google/protobuf/timestamp.js";
+import { HypervisorProcess, HypervisorSpec } from "./hypervisor.js";
 
 /**
  * Snapshot is a named, frozen copy of a running VM: its device state and RAM
@@ -78,6 +79,35 @@ export interface DeleteSnapshotRequest {
 
 export interface DeleteSnapshotResponse {
   deleted: boolean;
+}
+
+export interface CreateDisksFromSnapshotRequest {
+  /** The new VM (a clone); it must have no disks yet. */
+  vmId: string;
+  snapshotId: string;
+}
+
+export interface CreateDisksFromSnapshotResponse {
+  /**
+   * The clone's root overlay (a copy of the snapshot's, over the same image)
+   * and its work disk (a copy of the snapshot's), for display.
+   */
+  rootPath: string;
+  workPath: string;
+}
+
+export interface RestoreSnapshotRequest {
+  /**
+   * The clone's spec: its own id, MAC and tap; memory, vCPUs, kernel and work
+   * disk as the snapshot recorded (a difference is FAILED_PRECONDITION reason
+   * STATE_INCOMPATIBLE naming the field).
+   */
+  spec?: HypervisorSpec | undefined;
+  snapshotId: string;
+}
+
+export interface RestoreSnapshotResponse {
+  process?: HypervisorProcess | undefined;
 }
 
 function createBaseSnapshot(): Snapshot {
@@ -1036,6 +1066,356 @@ export const DeleteSnapshotResponse: MessageFns<DeleteSnapshotResponse> = {
   fromPartial<I extends Exact<DeepPartial<DeleteSnapshotResponse>, I>>(object: I): DeleteSnapshotResponse {
     const message = createBaseDeleteSnapshotResponse();
     message.deleted = object.deleted ?? false;
+    return message;
+  },
+};
+
+function createBaseCreateDisksFromSnapshotRequest(): CreateDisksFromSnapshotRequest {
+  return { vmId: "", snapshotId: "" };
+}
+
+export const CreateDisksFromSnapshotRequest: MessageFns<CreateDisksFromSnapshotRequest> = {
+  encode(message: CreateDisksFromSnapshotRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.vmId !== "") {
+      writer.uint32(10).string(message.vmId);
+    }
+    if (message.snapshotId !== "") {
+      writer.uint32(18).string(message.snapshotId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateDisksFromSnapshotRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateDisksFromSnapshotRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.vmId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.snapshotId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateDisksFromSnapshotRequest {
+    return {
+      vmId: isSet(object.vmId)
+        ? globalThis.String(object.vmId)
+        : isSet(object.vm_id)
+        ? globalThis.String(object.vm_id)
+        : "",
+      snapshotId: isSet(object.snapshotId)
+        ? globalThis.String(object.snapshotId)
+        : isSet(object.snapshot_id)
+        ? globalThis.String(object.snapshot_id)
+        : "",
+    };
+  },
+
+  toJSON(message: CreateDisksFromSnapshotRequest): unknown {
+    const obj: any = {};
+    if (message.vmId !== "") {
+      obj.vmId = message.vmId;
+    }
+    if (message.snapshotId !== "") {
+      obj.snapshotId = message.snapshotId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateDisksFromSnapshotRequest>, I>>(base?: I): CreateDisksFromSnapshotRequest {
+    return CreateDisksFromSnapshotRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateDisksFromSnapshotRequest>, I>>(
+    object: I,
+  ): CreateDisksFromSnapshotRequest {
+    const message = createBaseCreateDisksFromSnapshotRequest();
+    message.vmId = object.vmId ?? "";
+    message.snapshotId = object.snapshotId ?? "";
+    return message;
+  },
+};
+
+function createBaseCreateDisksFromSnapshotResponse(): CreateDisksFromSnapshotResponse {
+  return { rootPath: "", workPath: "" };
+}
+
+export const CreateDisksFromSnapshotResponse: MessageFns<CreateDisksFromSnapshotResponse> = {
+  encode(message: CreateDisksFromSnapshotResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.rootPath !== "") {
+      writer.uint32(10).string(message.rootPath);
+    }
+    if (message.workPath !== "") {
+      writer.uint32(18).string(message.workPath);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateDisksFromSnapshotResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateDisksFromSnapshotResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.rootPath = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.workPath = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateDisksFromSnapshotResponse {
+    return {
+      rootPath: isSet(object.rootPath)
+        ? globalThis.String(object.rootPath)
+        : isSet(object.root_path)
+        ? globalThis.String(object.root_path)
+        : "",
+      workPath: isSet(object.workPath)
+        ? globalThis.String(object.workPath)
+        : isSet(object.work_path)
+        ? globalThis.String(object.work_path)
+        : "",
+    };
+  },
+
+  toJSON(message: CreateDisksFromSnapshotResponse): unknown {
+    const obj: any = {};
+    if (message.rootPath !== "") {
+      obj.rootPath = message.rootPath;
+    }
+    if (message.workPath !== "") {
+      obj.workPath = message.workPath;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateDisksFromSnapshotResponse>, I>>(base?: I): CreateDisksFromSnapshotResponse {
+    return CreateDisksFromSnapshotResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateDisksFromSnapshotResponse>, I>>(
+    object: I,
+  ): CreateDisksFromSnapshotResponse {
+    const message = createBaseCreateDisksFromSnapshotResponse();
+    message.rootPath = object.rootPath ?? "";
+    message.workPath = object.workPath ?? "";
+    return message;
+  },
+};
+
+function createBaseRestoreSnapshotRequest(): RestoreSnapshotRequest {
+  return { spec: undefined, snapshotId: "" };
+}
+
+export const RestoreSnapshotRequest: MessageFns<RestoreSnapshotRequest> = {
+  encode(message: RestoreSnapshotRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.spec !== undefined) {
+      HypervisorSpec.encode(message.spec, writer.uint32(10).fork()).join();
+    }
+    if (message.snapshotId !== "") {
+      writer.uint32(18).string(message.snapshotId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RestoreSnapshotRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRestoreSnapshotRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.spec = HypervisorSpec.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.snapshotId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RestoreSnapshotRequest {
+    return {
+      spec: isSet(object.spec) ? HypervisorSpec.fromJSON(object.spec) : undefined,
+      snapshotId: isSet(object.snapshotId)
+        ? globalThis.String(object.snapshotId)
+        : isSet(object.snapshot_id)
+        ? globalThis.String(object.snapshot_id)
+        : "",
+    };
+  },
+
+  toJSON(message: RestoreSnapshotRequest): unknown {
+    const obj: any = {};
+    if (message.spec !== undefined) {
+      obj.spec = HypervisorSpec.toJSON(message.spec);
+    }
+    if (message.snapshotId !== "") {
+      obj.snapshotId = message.snapshotId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RestoreSnapshotRequest>, I>>(base?: I): RestoreSnapshotRequest {
+    return RestoreSnapshotRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RestoreSnapshotRequest>, I>>(object: I): RestoreSnapshotRequest {
+    const message = createBaseRestoreSnapshotRequest();
+    message.spec = (object.spec !== undefined && object.spec !== null)
+      ? HypervisorSpec.fromPartial(object.spec)
+      : undefined;
+    message.snapshotId = object.snapshotId ?? "";
+    return message;
+  },
+};
+
+function createBaseRestoreSnapshotResponse(): RestoreSnapshotResponse {
+  return { process: undefined };
+}
+
+export const RestoreSnapshotResponse: MessageFns<RestoreSnapshotResponse> = {
+  encode(message: RestoreSnapshotResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.process !== undefined) {
+      HypervisorProcess.encode(message.process, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RestoreSnapshotResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRestoreSnapshotResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.process = HypervisorProcess.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RestoreSnapshotResponse {
+    return { process: isSet(object.process) ? HypervisorProcess.fromJSON(object.process) : undefined };
+  },
+
+  toJSON(message: RestoreSnapshotResponse): unknown {
+    const obj: any = {};
+    if (message.process !== undefined) {
+      obj.process = HypervisorProcess.toJSON(message.process);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RestoreSnapshotResponse>, I>>(base?: I): RestoreSnapshotResponse {
+    return RestoreSnapshotResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RestoreSnapshotResponse>, I>>(object: I): RestoreSnapshotResponse {
+    const message = createBaseRestoreSnapshotResponse();
+    message.process = (object.process !== undefined && object.process !== null)
+      ? HypervisorProcess.fromPartial(object.process)
+      : undefined;
     return message;
   },
 };
