@@ -50,6 +50,7 @@ import { ListSnapshots } from './app/list-snapshots.js';
 import { GetSnapshot } from './app/get-snapshot.js';
 import { DeleteSnapshot } from './app/delete-snapshot.js';
 import { PruneSnapshots } from './app/prune-snapshots.js';
+import { CreateVmFromSnapshot } from './app/create-from-snapshot.js';
 import { PgSnapshotRepo } from './adapters/snapshot-repo.js';
 import { HelperSnapshots } from './adapters/helper-snapshots.js';
 import type { SnapshotHost, SnapshotRepository } from './ports/snapshots.js';
@@ -111,6 +112,7 @@ export function vmUseCases(
     getSnapshot: new GetSnapshot(deps),
     deleteSnapshot: new DeleteSnapshot(deps),
     pruneSnapshots: new PruneSnapshots(deps),
+    createVmFromSnapshot: new CreateVmFromSnapshot(deps),
   };
 }
 

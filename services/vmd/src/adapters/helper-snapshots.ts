@@ -1,7 +1,9 @@
 import { helperv2 } from '@banger/api';
 import { ServiceClient } from '@banger/runtime';
 import type { SnapshotFiles } from '../domain/snapshot.js';
+import type { LaunchInput, VmProcess } from '../ports/host.js';
 import type { SnapshotHost } from '../ports/snapshots.js';
+import { specOf, toProcess } from './helper-client.js';
 
 /** privhelper's snapshot verbs over its Unix socket; the current op id travels with every call. */
 export class HelperSnapshots implements SnapshotHost {
@@ -26,6 +28,16 @@ export class HelperSnapshots implements SnapshotHost {
 
   async deleteSnapshot(snapshotId: string): Promise<boolean> {
     return (await this.client.unary('deleteSnapshot', { snapshotId }, { timeoutMs: 120_000 })).deleted;
+  }
+
+  async createDisksFromSnapshot(vmId: string, snapshotId: string): Promise<{ rootDisk: string; workDisk: string }> {
+    const res = await this.client.unary('createDisksFromSnapshot', { vmId, snapshotId }, { timeoutMs: 600_000 });
+    return { rootDisk: res.rootPath, workDisk: res.workPath };
+  }
+
+  async restoreSnapshot(input: LaunchInput, snapshotId: string): Promise<VmProcess> {
+    const res = await this.client.unary('restoreSnapshot', helperv2.RestoreSnapshotRequest.fromPartial({ spec: specOf(input), snapshotId }), { timeoutMs: 180_000 });
+    return toProcess(res.process);
   }
 
   close(): void {

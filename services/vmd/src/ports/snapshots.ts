@@ -1,4 +1,5 @@
 import type { NewSnapshot, Snapshot, SnapshotFiles } from '../domain/snapshot.js';
+import type { LaunchInput, VmProcess } from './host.js';
 
 /** vmd's snapshot rows (PgSnapshotRepo). */
 export interface SnapshotRepository {
@@ -21,4 +22,8 @@ export interface SnapshotHost {
   snapshot(vmId: string, snapshotId: string): Promise<SnapshotFiles>;
   /** Deletes the snapshot's files; false when there were none. */
   deleteSnapshot(snapshotId: string): Promise<boolean>;
+  /** Gives a new VM copies of the snapshot's frozen disks; answers their paths. */
+  createDisksFromSnapshot(vmId: string, snapshotId: string): Promise<{ rootDisk: string; workDisk: string }>;
+  /** Starts the new VM from the snapshot's state (checked first); nothing runs on failure. */
+  restoreSnapshot(input: LaunchInput, snapshotId: string): Promise<VmProcess>;
 }

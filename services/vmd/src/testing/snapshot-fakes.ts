@@ -1,7 +1,8 @@
 import { AlreadyExistsError, FailedPreconditionError, NotFoundError } from '@banger/runtime/errors';
 import type { NewSnapshot, Snapshot, SnapshotFiles } from '../domain/snapshot.js';
+import type { LaunchInput, VmProcess } from '../ports/host.js';
 import type { SnapshotHost, SnapshotRepository } from '../ports/snapshots.js';
-import type { MemoryVms } from './fakes.js';
+import type { FakeHost, MemoryVms } from './fakes.js';
 
 /** Snapshot rows in memory; clones are the VMs whose spec names the snapshot, as in PostgreSQL. */
 export class MemorySnapshots implements SnapshotRepository {
@@ -49,7 +50,12 @@ export class FakeSnapshotHost implements SnapshotHost {
   readonly calls: string[] = [];
   failSnapshot: Error | undefined;
 
-  constructor(private readonly running: (vmId: string) => boolean) {}
+  failRestore: Error | undefined;
+
+  constructor(
+    private readonly running: (vmId: string) => boolean,
+    private readonly host?: FakeHost,
+  ) {}
 
   async snapshot(vmId: string, snapshotId: string): Promise<SnapshotFiles> {
     this.calls.push(`snapshot ${vmId} ${snapshotId}`);
@@ -58,6 +64,18 @@ export class FakeSnapshotHost implements SnapshotHost {
     this.files.set(snapshotId, { vmId });
     if (this.failSnapshot !== undefined) throw this.failSnapshot;
     return { sizeBytes: 300 << 20, stateBytes: 260 << 20, stateSha256: 'ab'.repeat(32), pauseMs: 1200, qemuVersion: '7.2.0', accel: 'tcg' };
+  }
+  async createDisksFromSnapshot(vmId: string, snapshotId: string): Promise<{ rootDisk: string; workDisk: string }> {
+    this.calls.push(`disks ${vmId} ${snapshotId}`);
+    if (!this.files.has(snapshotId)) throw new NotFoundError('snapshot', snapshotId, 'SNAPSHOT_NOT_FOUND');
+    return { rootDisk: `/helper/vms/${vmId}/root.qcow2`, workDisk: `/helper/vms/${vmId}/work.ext4` };
+  }
+  /** Restores through the fake host's launch, so the clone runs there like a booted VM. */
+  async restoreSnapshot(input: LaunchInput, snapshotId: string): Promise<VmProcess> {
+    this.calls.push(`restore ${input.vmId} ${snapshotId}`);
+    if (this.failRestore !== undefined) throw this.failRestore;
+    if (this.host === undefined) throw new Error('no fake host to restore on');
+    return this.host.launch(input);
   }
   async deleteSnapshot(snapshotId: string): Promise<boolean> {
     this.calls.push(`delete ${snapshotId}`);

@@ -54,6 +54,7 @@ const USE_CASE_FILES: Record<string, string> = {
   GetSnapshot: 'get-snapshot',
   DeleteSnapshot: 'delete-snapshot',
   PruneSnapshots: 'prune-snapshots',
+  CreateVmFromSnapshot: 'create-from-snapshot',
 };
 
 const lower = (rpc: string): string => rpc[0]?.toLowerCase() + rpc.slice(1);

@@ -4,7 +4,7 @@ import { durationToMs, msToDuration, serverStream, unary } from '@banger/runtime
 import type { Snapshot } from '../../domain/snapshot.js';
 import type { HandlerDeps } from './use-cases.js';
 
-type SnapshotRpcs = 'snapshotVm' | 'listSnapshots' | 'getSnapshot' | 'deleteSnapshot' | 'pruneSnapshots';
+type SnapshotRpcs = 'snapshotVm' | 'listSnapshots' | 'getSnapshot' | 'deleteSnapshot' | 'pruneSnapshots' | 'createVmFromSnapshot';
 
 export function snapshotToProto(s: Snapshot, clones: readonly string[] = []): vmv1.Snapshot {
   const f = s.files;
@@ -36,6 +36,11 @@ export function snapshotHandlers(deps: HandlerDeps): Pick<vmv1.VmServiceServer, 
   return {
     snapshotVm: serverStream<vmv1.SnapshotVmRequest, vmv1.SnapshotVmResponse>(async (req, ctx, send) => {
       await streamOperation(deps, ctx, { kind: 'vm_snapshot', target: req.ref, cancelOnDetach: false }, (op) => uc.snapshotVm.run({ ref: req.ref, name: req.name }, op), (e) => send({ event: events.stored(e) }));
+    }),
+    createVmFromSnapshot: serverStream<vmv1.CreateVmFromSnapshotRequest, vmv1.CreateVmFromSnapshotResponse>(async (req, ctx, send) => {
+      await streamOperation(deps, ctx, { kind: 'vm_create', target: req.name, cancelOnDetach: false }, (op) => uc.createVmFromSnapshot.run({ snapshot: req.snapshot, name: req.name, noWait: req.noWait }, op), (e) =>
+        send({ event: events.stored(e) }),
+      );
     }),
     listSnapshots: unary<vmv1.ListSnapshotsRequest, vmv1.ListSnapshotsResponse>(async (req) => ({
       snapshots: (await uc.listSnapshots.run({ source: req.source })).map((s) => snapshotToProto(s.snapshot, s.clones)),

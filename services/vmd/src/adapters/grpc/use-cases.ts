@@ -30,6 +30,7 @@ import type { ListSnapshots } from '../../app/list-snapshots.js';
 import type { GetSnapshot } from '../../app/get-snapshot.js';
 import type { DeleteSnapshot } from '../../app/delete-snapshot.js';
 import type { PruneSnapshots } from '../../app/prune-snapshots.js';
+import type { CreateVmFromSnapshot } from '../../app/create-from-snapshot.js';
 import type { VmBounds } from '../../domain/create-request.js';
 import type { VmEvents } from './events.js';
 import type { VmView } from './vm-convert.js';
@@ -67,6 +68,7 @@ export interface VmUseCases {
   getSnapshot: GetSnapshot;
   deleteSnapshot: DeleteSnapshot;
   pruneSnapshots: PruneSnapshots;
+  createVmFromSnapshot: CreateVmFromSnapshot;
 }
 
 /** What the handlers convert with and hand work to. */

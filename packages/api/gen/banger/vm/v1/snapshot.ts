@@ -60,6 +60,19 @@ export interface PruneSnapshotsResponse {
   deleted: Snapshot[];
 }
 
+export interface CreateVmFromSnapshotRequest {
+  /** The snapshot (name, id or unique id prefix). */
+  snapshot: string;
+  /** The new VM's name (a DNS label, unique among VMs). */
+  name: string;
+  /** Do not wait for the guest's services. */
+  noWait: boolean;
+}
+
+export interface CreateVmFromSnapshotResponse {
+  event?: OperationEvent | undefined;
+}
+
 function createBaseSnapshotVmRequest(): SnapshotVmRequest {
   return { ref: "", name: "" };
 }
@@ -784,6 +797,180 @@ export const PruneSnapshotsResponse: MessageFns<PruneSnapshotsResponse> = {
   fromPartial<I extends Exact<DeepPartial<PruneSnapshotsResponse>, I>>(object: I): PruneSnapshotsResponse {
     const message = createBasePruneSnapshotsResponse();
     message.deleted = object.deleted?.map((e) => Snapshot.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseCreateVmFromSnapshotRequest(): CreateVmFromSnapshotRequest {
+  return { snapshot: "", name: "", noWait: false };
+}
+
+export const CreateVmFromSnapshotRequest: MessageFns<CreateVmFromSnapshotRequest> = {
+  encode(message: CreateVmFromSnapshotRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.snapshot !== "") {
+      writer.uint32(10).string(message.snapshot);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.noWait !== false) {
+      writer.uint32(24).bool(message.noWait);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateVmFromSnapshotRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateVmFromSnapshotRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.snapshot = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.noWait = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateVmFromSnapshotRequest {
+    return {
+      snapshot: isSet(object.snapshot) ? globalThis.String(object.snapshot) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      noWait: isSet(object.noWait)
+        ? globalThis.Boolean(object.noWait)
+        : isSet(object.no_wait)
+        ? globalThis.Boolean(object.no_wait)
+        : false,
+    };
+  },
+
+  toJSON(message: CreateVmFromSnapshotRequest): unknown {
+    const obj: any = {};
+    if (message.snapshot !== "") {
+      obj.snapshot = message.snapshot;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.noWait !== false) {
+      obj.noWait = message.noWait;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateVmFromSnapshotRequest>, I>>(base?: I): CreateVmFromSnapshotRequest {
+    return CreateVmFromSnapshotRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateVmFromSnapshotRequest>, I>>(object: I): CreateVmFromSnapshotRequest {
+    const message = createBaseCreateVmFromSnapshotRequest();
+    message.snapshot = object.snapshot ?? "";
+    message.name = object.name ?? "";
+    message.noWait = object.noWait ?? false;
+    return message;
+  },
+};
+
+function createBaseCreateVmFromSnapshotResponse(): CreateVmFromSnapshotResponse {
+  return { event: undefined };
+}
+
+export const CreateVmFromSnapshotResponse: MessageFns<CreateVmFromSnapshotResponse> = {
+  encode(message: CreateVmFromSnapshotResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.event !== undefined) {
+      OperationEvent.encode(message.event, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateVmFromSnapshotResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateVmFromSnapshotResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.event = OperationEvent.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateVmFromSnapshotResponse {
+    return { event: isSet(object.event) ? OperationEvent.fromJSON(object.event) : undefined };
+  },
+
+  toJSON(message: CreateVmFromSnapshotResponse): unknown {
+    const obj: any = {};
+    if (message.event !== undefined) {
+      obj.event = OperationEvent.toJSON(message.event);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateVmFromSnapshotResponse>, I>>(base?: I): CreateVmFromSnapshotResponse {
+    return CreateVmFromSnapshotResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateVmFromSnapshotResponse>, I>>(object: I): CreateVmFromSnapshotResponse {
+    const message = createBaseCreateVmFromSnapshotResponse();
+    message.event = (object.event !== undefined && object.event !== null)
+      ? OperationEvent.fromPartial(object.event)
+      : undefined;
     return message;
   },
 };

@@ -91,6 +91,8 @@ import {
   WatchOperationResponse,
 } from "./operations.js";
 import {
+  CreateVmFromSnapshotRequest,
+  CreateVmFromSnapshotResponse,
   DeleteSnapshotRequest,
   DeleteSnapshotResponse,
   GetSnapshotRequest,
@@ -562,6 +564,23 @@ export const VmServiceService = {
       Buffer.from(PruneSnapshotsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): PruneSnapshotsResponse => PruneSnapshotsResponse.decode(value),
   },
+  /**
+   * CreateVmFromSnapshot creates a VM (a clone) from a snapshot: copies of its
+   * frozen disks, its state restored, then the clone's own identity (MAC and
+   * address inside the guest, hostname, machine-id, SSH host keys). Streamed
+   * like CreateVm (op kind vm_create); a failure rolls everything back.
+   */
+  createVmFromSnapshot: {
+    path: "/banger.vm.v1.VmService/CreateVmFromSnapshot" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: CreateVmFromSnapshotRequest): Buffer =>
+      Buffer.from(CreateVmFromSnapshotRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateVmFromSnapshotRequest => CreateVmFromSnapshotRequest.decode(value),
+    responseSerialize: (value: CreateVmFromSnapshotResponse): Buffer =>
+      Buffer.from(CreateVmFromSnapshotResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateVmFromSnapshotResponse => CreateVmFromSnapshotResponse.decode(value),
+  },
 } as const;
 
 export interface VmServiceServer extends UntypedServiceImplementation {
@@ -696,6 +715,13 @@ export interface VmServiceServer extends UntypedServiceImplementation {
    * those older than a given age), and any a failed snapshot left unfinished.
    */
   pruneSnapshots: handleUnaryCall<PruneSnapshotsRequest, PruneSnapshotsResponse>;
+  /**
+   * CreateVmFromSnapshot creates a VM (a clone) from a snapshot: copies of its
+   * frozen disks, its state restored, then the clone's own identity (MAC and
+   * address inside the guest, hostname, machine-id, SSH host keys). Streamed
+   * like CreateVm (op kind vm_create); a failure rolls everything back.
+   */
+  createVmFromSnapshot: handleServerStreamingCall<CreateVmFromSnapshotRequest, CreateVmFromSnapshotResponse>;
 }
 
 export interface VmServiceClient extends Client {
@@ -1253,6 +1279,21 @@ export interface VmServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: PruneSnapshotsResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * CreateVmFromSnapshot creates a VM (a clone) from a snapshot: copies of its
+   * frozen disks, its state restored, then the clone's own identity (MAC and
+   * address inside the guest, hostname, machine-id, SSH host keys). Streamed
+   * like CreateVm (op kind vm_create); a failure rolls everything back.
+   */
+  createVmFromSnapshot(
+    request: CreateVmFromSnapshotRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<CreateVmFromSnapshotResponse>;
+  createVmFromSnapshot(
+    request: CreateVmFromSnapshotRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<CreateVmFromSnapshotResponse>;
 }
 
 export const VmServiceClient = makeGenericClientConstructor(VmServiceService, "banger.vm.v1.VmService") as unknown as {
