@@ -1,6 +1,7 @@
 import { AlreadyExistsError, FailedPreconditionError } from '@banger/runtime/errors';
 import { failureEvent, StageFailure } from '@banger/runtime/ops';
 import { log } from '@banger/runtime/logging';
+import { guestText } from '../domain/guest-values.js';
 import { validateVmName } from '../domain/names.js';
 import type { Snapshot } from '../domain/snapshot.js';
 import { NO_FILES, vmToJson, type Vm } from '../domain/vm.js';
@@ -31,7 +32,7 @@ export interface CreateVmFromSnapshotDeps extends BootDeps {
  * positional arguments ($1..$5), never spliced into the script.
  */
 const IDENTITY = [
-  'set -eu',
+  'set -eux',
   'dev=""; for d in /sys/class/net/*; do d=${d##*/}; [ "$d" = lo ] && continue; dev=$d; break; done',
   '[ -n "$dev" ]',
   'ip link set "$dev" down; ip link set "$dev" address "$1"; ip addr flush dev "$dev"; ip link set "$dev" up',
@@ -39,7 +40,9 @@ const IDENTITY = [
   'hostname "$4"; echo "$4" > /etc/hostname',
   'if grep -q "^127.0.1.1[[:space:]]" /etc/hosts; then sed -i "s/^127.0.1.1[[:space:]].*/127.0.1.1 $4/" /etc/hosts; else echo "127.0.1.1 $4" >> /etc/hosts; fi',
   'rm -f /etc/machine-id; if command -v systemd-machine-id-setup >/dev/null; then systemd-machine-id-setup >/dev/null 2>&1; else cat /proc/sys/kernel/random/uuid | tr -d - > /etc/machine-id; fi',
-  'if command -v ssh-keygen >/dev/null; then rm -f /etc/ssh/ssh_host_*; ssh-keygen -A >/dev/null; systemctl try-reload-or-restart ssh >/dev/null 2>&1 || true; fi',
+  // ed25519 and ecdsa only: an RSA host key takes minutes to generate under TCG.
+  'if command -v ssh-keygen >/dev/null; then rm -f /etc/ssh/ssh_host_*; for t in ed25519 ecdsa; do ssh-keygen -q -t "$t" -N "" -f "/etc/ssh/ssh_host_${t}_key"; done; fi',
+  '(timeout 10 systemctl try-reload-or-restart ssh || true) >/dev/null 2>&1 </dev/null',
 ].join('\n');
 
 /**
@@ -124,9 +127,10 @@ export class CreateVmFromSnapshot {
   private async identity(vm: Vm): Promise<void> {
     const { agent, subnet } = this.deps;
     const args = [vm.network.mac ?? '', `${vm.network.ipv4 ?? ''}/${subnet.prefix}`, subnet.gateway, vm.name];
-    const res = await agent.exec(vm.files.agentSocket, ['/bin/sh', '-c', IDENTITY, 'identity', ...args], { timeoutMs: 60_000, maxOutputBytes: 64 * 1024, overflow: 'fail' });
+    const res = await agent.exec(vm.files.agentSocket, ['/bin/sh', '-c', IDENTITY, 'identity', ...args], { timeoutMs: 120_000, maxOutputBytes: 64 * 1024, overflow: 'truncate' });
     if (res.exitCode !== 0 || res.timedOut) {
-      throw new FailedPreconditionError('CLONE_IDENTITY_FAILED', `the clone's identity could not be set in the guest: ${res.stderr.toString().trim().slice(0, 300) || `exit ${res.exitCode}`}`);
+      const why = `${res.timedOut ? 'timed out' : `exit ${res.exitCode}`}: ${guestText(res.stderr).trim().slice(-400)}`;
+      throw new FailedPreconditionError('CLONE_IDENTITY_FAILED', `the clone's identity could not be set in the guest (${why})`);
     }
   }
 
