@@ -136,6 +136,7 @@ function requestFor(verb: Verb, g: Gen): object {
     case 'listKernels':
     case 'listImages':
     case 'listHeld':
+    case 'listSnapshotFiles':
       return {};
     case 'probeHost':
       return { deep: g.bool() };
@@ -155,6 +156,12 @@ function requestFor(verb: Verb, g: Gen): object {
     case 'describeSavedState':
     case 'discardSavedState':
       return { vmId: g.str() };
+    case 'snapshotHypervisor':
+    case 'createDisksFromSnapshot':
+      return { vmId: g.str(), snapshotId: g.str() };
+    case 'describeSnapshot':
+    case 'deleteSnapshot':
+      return { snapshotId: g.str() };
     case 'applyNat':
       return { bridge: g.str(), cidr: g.str(), egressInterface: g.str() };
     case 'fenceVm':
@@ -183,7 +190,9 @@ function requestFor(verb: Verb, g: Gen): object {
       return { vmId: g.str(), ...(g.bool() ? { timeout: { seconds: g.bool() ? Math.floor(g.u32() % 3) : g.i64(), nanos: g.i32() } } : {}) };
     case 'launchHypervisor':
     case 'restoreHypervisor':
+    case 'restoreSnapshot':
       return {
+        snapshotId: g.str(),
         spec: H.HypervisorSpec.fromPartial({
           vmId: g.str(),
           kind: g.enumValue(),
@@ -241,7 +250,7 @@ describe.skipIf(skip !== undefined)('privhelper daemon: random field values for 
     const verbs = (Object.keys(helperv2.HelperServiceService) as (keyof typeof helperv2.HelperServiceService)[]).filter(
       (k): k is Verb => !helperv2.HelperServiceService[k].responseStream,
     );
-    expect(verbs).toHaveLength(34);
+    expect(verbs).toHaveLength(40);
     const outcomes = new Map<string, Map<string, number>>();
     const unexpected: string[] = [];
     for (const verb of verbs) {

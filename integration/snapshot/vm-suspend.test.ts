@@ -4,7 +4,8 @@ import { imagev1, vmv1 } from '@banger/api';
 import { ServiceClient } from '@banger/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../harness/daemons.js';
-import { collect, createVmStack, qemuPidsFor, vmUnsupportedReason, type VmStack } from '../vm/vmstack.js';
+import { collect, qemuPidsFor, vmUnsupportedReason, type VmStack } from '../vm/vmstack.js';
+import { stackWithDebianVm } from './debian-source.js';
 
 /*
  * Issue 15 through vmd with the real Debian guest: pause and resume in memory, then suspend to
@@ -37,15 +38,7 @@ describe.skipIf(skip !== undefined)('vm pause, resume, suspend and resume across
   let vmId = '';
 
   beforeAll(async () => {
-    s = await createVmStack();
-    const build = s.images.serverStream('buildImage', imagev1.BuildImageRequest.fromPartial({ recipe: 'debian-bookworm' }), { timeoutMs: 1_800_000 });
-    const { error } = await collect(build);
-    if (error instanceof Error) throw error;
-    const { items, error: createError } = await collect(s.vmd.serverStream('createVm', vmv1.CreateVmRequest.fromPartial({ name: 'sus', noWait: true }), { timeoutMs: 900_000 }));
-    if (createError instanceof Error) throw createError;
-    const last = items.at(-1)?.event?.body;
-    vmId = last?.$case === 'vm' ? last.value.id : '';
-    expect(vmId).not.toBe('');
+    ({ s, vmId } = await stackWithDebianVm('sus'));
   }, 1_900_000);
 
   afterAll(async () => s?.close());

@@ -13,4 +13,5 @@ export * from "./banger/helper/v2/kernels.js";
 export * from "./banger/helper/v2/hypervisor.js";
 export * from "./banger/helper/v2/images.js";
 export * from "./banger/helper/v2/network.js";
+export * from "./banger/helper/v2/snapshot.js";
 export * from "./banger/helper/v2/helper_service.js";

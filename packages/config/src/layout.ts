@@ -40,6 +40,8 @@ export interface HelperLayout {
   readonly kernelsDir: string;
   /** Rootfs build trees (debootstrap targets). */
   readonly buildDir: string;
+  /** Named snapshots: `<snapshotsDir>/<snapshot id>/{state.bin,root.qcow2,work.ext4,snapshot.json}`. */
+  readonly snapshotsDir: string;
   /** Per-VM run directories (QMP, agent socket, console log, pid file). */
   readonly runVmsDir: string;
   /** Root-only caches: debootstrap base tarballs (with their sha256 index) and npm artifacts. */
@@ -80,6 +82,7 @@ export function helperLayout(config: Pick<BangerConfig, 'paths'>): HelperLayout 
     imagesDir: join(stateRoot, 'images'),
     kernelsDir: join(stateRoot, 'kernels'),
     buildDir: join(stateRoot, 'build'),
+    snapshotsDir: join(stateRoot, 'snapshots'),
     runVmsDir: join(runRoot, 'vms'),
     debootstrapCache: join(cacheRoot, 'debootstrap'),
     npmCache: join(cacheRoot, 'npm'),
@@ -111,6 +114,7 @@ export function bangerLayout(config: Pick<BangerConfig, 'paths'>): BangerLayout 
       d(helper.imagesDir, 'root', 'client', 0o750, 'image store'),
       d(helper.kernelsDir, 'root', 'client', 0o750, 'kernel store'),
       d(helper.buildDir, 'root', 'root', 0o700, 'rootfs build trees'),
+      d(helper.snapshotsDir, 'root', 'root', 0o700, 'VM snapshots (state, RAM and frozen disks)'),
       d(daemon.dbDir, 'daemon', 'daemon', 0o750, 'embedded databases (vmd, imaged)'),
       d(daemon.sshDir, 'daemon', 'daemon', 0o750, "vmd's SSH key and known_hosts"),
       d(daemon.kernelStagingDir, 'daemon', 'daemon', 0o750, 'kernels pulled by imaged'),

@@ -38,3 +38,5 @@ export { ImageStore } from './repositories/images.js';
 export type { ImagePatch, ImageRecord, NewImage } from './repositories/images.js';
 export { KernelStore } from './repositories/kernels.js';
 export type { KernelPatch, KernelRecord, NewKernel } from './repositories/kernels.js';
+export { SnapshotRowStore } from './repositories/snapshots.js';
+export type { NewSnapshot, SnapshotRecord, SnapshotState } from './repositories/snapshots.js';

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { lstat } from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import { jailerPath, tcpConnectInNetns } from '@banger/sys';
 import { descriptorSetPath, serviceNames } from '@banger/api';
@@ -9,6 +10,9 @@ import { HostFacts } from './app/host-facts.js';
 import { LaunchVm } from './app/launch-vm.js';
 import { RestoreVm } from './app/restore-vm.js';
 import { SuspendVm } from './app/suspend-vm.js';
+import { SnapshotVm } from './app/snapshot-vm.js';
+import { RestoreSnapshot } from './app/restore-snapshot.js';
+import { SnapshotStore } from './adapters/store/snapshot-store.js';
 import { SavedStateStore } from './adapters/store/saved-state.js';
 import { sweepBuildDir } from './app/sweep-build-dir.js';
 import { serveConnect } from './adapters/connect/connect-server.js';
@@ -155,8 +159,32 @@ const savedStates = {
   restore: new RestoreVm({ hypervisor, launch, states, host: qemuHost, baseImageOf: async (id) => (await disks.record(id))?.root?.image, limits: launchLimits, runVmsDir: helper.runVmsDir }),
 };
 
+const snapshotFiles = new SnapshotStore(helper.snapshotsDir);
+const snapshots = {
+  snapshots: snapshotFiles,
+  disks,
+  hypervisor,
+  runVmsDir: helper.runVmsDir,
+  restore: new RestoreSnapshot({ hypervisor, launch, snapshots: snapshotFiles, host: qemuHost, baseImageOf: async (id) => (await disks.record(id))?.root?.image, limits: launchLimits, runVmsDir: helper.runVmsDir }),
+  snapshot: new SnapshotVm({
+    hypervisor,
+    snapshots: snapshotFiles,
+    diskPaths: (id) => disks.diskPaths(id),
+    checkRoom: (id, bytes) => disks.checkStateRoom(id, bytes),
+    host: qemuHost,
+    diskBytes: async (id) => {
+      const p = disks.diskPaths(id);
+      let total = 0;
+      for (const f of [p.root, p.work]) total += ((await lstat(f).catch(() => undefined))?.blocks ?? 0) * 512;
+      return total;
+    },
+  }),
+};
+
 logger.info({ config: config.source, allowed_uids: [...allowed], socket: config.privhelper.socket, state_root: helper.stateRoot }, 'privhelper starting');
 await sweepBuildDir(helper.buildDir, logger);
+const partialSnapshots = await snapshotFiles.sweepPartials();
+if (partialSnapshots.length > 0) logger.warn({ removed: partialSnapshots }, 'partial snapshots of a previous privhelper removed');
 
 const connectListener = await serveConnect({
   socketPath: connectSocketPath(config),
@@ -185,11 +213,12 @@ await runGrpcDaemon({
     hostFacts,
     disks,
     hypervisor: { hypervisor, launch, runVmsDir: helper.runVmsDir },
-    images: { builder, images, disks },
+    images: { builder, images, disks, snapshotsUsing: async (image) => (await snapshotFiles.list()).filter((x) => x.compat.baseImage === image).map((x) => x.snapshotId) },
     kernels: { kernels, inUse: async () => (await hypervisor()).runningKernels() },
     network: network.handlers(),
     held: { disks, taps: network, hypervisor, runVmsDir: helper.runVmsDir },
     savedStates,
+    snapshots,
   }),
   descriptorSetPath,
   logPrefix: 'helper rpc',

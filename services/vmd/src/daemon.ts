@@ -47,6 +47,15 @@ import { ForwardPort } from './app/forward-port.js';
 import { OpenTunnel } from './app/open-tunnel.js';
 import { SetAutoForward } from './app/set-auto-forward.js';
 import { UnforwardPort } from './app/unforward-port.js';
+import { SnapshotVm } from './app/snapshot.js';
+import { ListSnapshots } from './app/list-snapshots.js';
+import { GetSnapshot } from './app/get-snapshot.js';
+import { DeleteSnapshot } from './app/delete-snapshot.js';
+import { PruneSnapshots } from './app/prune-snapshots.js';
+import { CreateVmFromSnapshot } from './app/create-from-snapshot.js';
+import { PgSnapshotRepo } from './adapters/snapshot-repo.js';
+import { HelperSnapshots } from './adapters/helper-snapshots.js';
+import type { SnapshotHost, SnapshotRepository } from './ports/snapshots.js';
 import { LoopbackForwarder } from './adapters/forward/loopback-forwarder.js';
 import { HelperGuestConnector } from './adapters/guest-connect-client.js';
 import { TcpGuestFiles } from './adapters/files/tcp-guest-files.js';
@@ -71,7 +80,7 @@ export interface VmdOptions {
 export function vmUseCases(
   deps: BootDeps &
     Pick<ConstructorParameters<typeof CreateVm>[0], 'images' | 'locks'> &
-    Pick<ConstructorParameters<typeof CollectGarbage>[0], 'operations' | 'graceMs'> & { stats: ProcStats; forwards: PortForwards; connector: GuestConnector },
+    Pick<ConstructorParameters<typeof CollectGarbage>[0], 'operations' | 'graceMs'> & { stats: ProcStats; forwards: PortForwards; connector: GuestConnector; snapshots: SnapshotRepository; snapshotHost: SnapshotHost },
 ): VmUseCases {
   const stopVm = new StopVm(deps);
   const startVm = new StartVm(deps);
@@ -106,6 +115,12 @@ export function vmUseCases(
     setAutoForward: new SetAutoForward(deps),
     uploadFiles: new UploadFiles({ vms: deps.vms, files }),
     downloadFiles: new DownloadFiles({ vms: deps.vms, files }),
+    snapshotVm: new SnapshotVm(deps),
+    listSnapshots: new ListSnapshots(deps),
+    getSnapshot: new GetSnapshot(deps),
+    deleteSnapshot: new DeleteSnapshot(deps),
+    pruneSnapshots: new PruneSnapshots(deps),
+    createVmFromSnapshot: new CreateVmFromSnapshot(deps),
   };
 }
 
@@ -134,6 +149,7 @@ export async function runVmd(options: VmdOptions = {}): Promise<void> {
   }
 
   const helper = new HelperClient(config.privhelper.socket);
+  const snapshotHost = new HelperSnapshots(config.privhelper.socket);
   const images = new ImagedClient(config.imaged.socket);
   const vms = new PgVmRepo(state.db);
   const ssh = await ensureSshKey(config.paths.stateDir);
@@ -161,6 +177,8 @@ export async function runVmd(options: VmdOptions = {}): Promise<void> {
     graceMs: config.vmd.gcGraceSeconds * 1000,
     forwards,
     connector,
+    snapshots: new PgSnapshotRepo(state.db),
+    snapshotHost,
   });
   const forwardUpkeep = new ForwardUpkeep({ vms, forwards, ports: useCases.getVmPorts });
   const janitor = new Janitor(useCases.collectGarbage, { intervalMs: config.vmd.gcIntervalSeconds * 1000, retryMs: 5000 });
@@ -193,6 +211,7 @@ export async function runVmd(options: VmdOptions = {}): Promise<void> {
       await runner.shutdown(DRAIN_MS);
       await stopPruning();
       helper.close();
+      snapshotHost.close();
       images.close();
       await state.db.close();
     },

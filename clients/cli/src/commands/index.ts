@@ -36,6 +36,11 @@ import { vmKillCommand } from './vm-kill.js';
 import { vmPauseCommand } from './vm-pause.js';
 import { vmResumeCommand } from './vm-resume.js';
 import { vmSuspendCommand } from './vm-suspend.js';
+import { vmSnapshotCommand } from './vm-snapshot.js';
+import { snapshotListCommand } from './snapshot-list.js';
+import { snapshotShowCommand } from './snapshot-show.js';
+import { snapshotRmCommand } from './snapshot-rm.js';
+import { snapshotPruneCommand } from './snapshot-prune.js';
 import { vmListCommand } from './vm-list.js';
 import { vmPortsCommand } from './vm-ports.js';
 import { vmForwardCommand, vmUnforwardCommand } from './vm-forward.js';
@@ -66,6 +71,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   vmPauseCommand,
   vmResumeCommand,
   vmSuspendCommand,
+  vmSnapshotCommand,
   vmDeleteCommand,
   vmPruneCommand,
   vmExecCommand,
@@ -83,6 +89,10 @@ export const COMMANDS: readonly CommandSpec[] = [
   vmTouchCommand,
   vmPromoteCommand,
   sshConfigCommand,
+  snapshotListCommand,
+  snapshotShowCommand,
+  snapshotRmCommand,
+  snapshotPruneCommand,
   opsListCommand,
   opsShowCommand,
   opsWatchCommand,
@@ -115,6 +125,7 @@ export const COMMANDS: readonly CommandSpec[] = [
 /** One-line descriptions of the command groups. */
 export const GROUPS: Readonly<Record<string, string>> = {
   vm: 'Create, run and manage microVMs (vmd).',
+  snapshot: 'List and delete named VM snapshots (vmd).',
   ops: 'Inspect, follow and cancel long-running operations (vmd and imaged).',
   image: 'Build and manage guest images (imaged).',
   kernel: 'Pull and manage guest kernels (imaged).',

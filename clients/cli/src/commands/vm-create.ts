@@ -8,6 +8,7 @@ import { parseEgress } from '../parse/egress.js';
 import { MIB, parseCount, parseSize } from '../parse/units.js';
 import { vmReadySummary } from '../render/vm.js';
 import type { ResultBody } from '../render/events.js';
+import { createFromSnapshot } from './vm-create-from.js';
 
 /** Prints the VM summary when a create/start/restart stream ends with the VM. */
 export function printVmResult(ctx: CommandContext) {
@@ -27,11 +28,12 @@ export const vmCreateCommand: CommandSpec = {
   path: ['vm', 'create'],
   ownsInterrupt: true,
   summary: 'Create a VM and follow its stages live',
-  usage: '--name NAME [--image IMAGE] [--memory MIB] [--vcpus N] [--work-disk GIB] [--egress allow|deny|CIDR,HOST,...] [--sync HOST:GUEST]... [--no-wait] [--no-forward] [--rm-on-detach]',
+  usage: '--name NAME [--from SNAPSHOT | --image IMAGE] [--memory MIB] [--vcpus N] [--work-disk GIB] [--egress allow|deny|CIDR,HOST,...] [--sync HOST:GUEST]... [--no-wait] [--no-forward] [--rm-on-detach]',
   description:
     'Ctrl-C detaches without cancelling and prints how to re-attach (banger vm watch OP_ID).\nWith --rm-on-detach, Ctrl-C (or a lost connection) cancels the create and rolls it back.\nThe config\'s [[file_sync]] files and each --sync HOST:GUEST are read here, as you, and written into\nthe guest once its agent answers (a "files" stage); a missing host file fails before anything is created.',
   options: {
     name: { type: 'string', value: 'NAME', description: 'VM name (DNS label; the VM answers as NAME.vm)' },
+    from: { type: 'string', value: 'SNAPSHOT', description: "a clone of a snapshot (banger vm snapshot): its state restored, with the clone's own MAC, address, hostname, machine-id and SSH host keys" },
     image: { type: 'string', value: 'IMAGE', description: 'image name or id (default: the configured default image)' },
     kernel: { type: 'string', value: 'KERNEL', description: "kernel override (default: the image's kernel)" },
     memory: { type: 'string', value: 'MIB', description: 'guest memory; a bare number is MiB, or e.g. 2G' },
@@ -47,6 +49,8 @@ export const vmCreateCommand: CommandSpec = {
   },
   async run(ctx, { values }) {
     const name = requireStr(values, 'name');
+    const from = str(values, 'from');
+    if (from !== undefined) return createFromSnapshot(ctx, values, from, name, bool(values, 'no-wait'));
     const memory = str(values, 'memory');
     const vcpus = str(values, 'vcpus');
     const workDisk = str(values, 'work-disk');

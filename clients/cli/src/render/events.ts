@@ -10,9 +10,9 @@ type CommonBody =
   | { $case: 'logLine'; value: commonv1.LogLine }
   | { $case: 'failure'; value: commonv1.Failure };
 
-/** The final success body of a stream (`vm`, `image`, `kernel`), rendered by the command. */
+/** The final success body of a stream (`vm`, `snapshot`, `image`, `kernel`), rendered by the command. */
 export interface ResultBody {
-  $case: 'vm' | 'image' | 'kernel';
+  $case: 'vm' | 'snapshot' | 'image' | 'kernel';
   value: unknown;
 }
 

@@ -47,5 +47,30 @@ export const vmdSchema: SchemaDefinition = {
       // Existing VMs keep today's behaviour: the internet, behind the guest network fences.
       sql: `ALTER TABLE vmd.vms ADD COLUMN egress jsonb NOT NULL DEFAULT '{"mode":"allow","cidrs":[],"hostnames":[]}'::jsonb;`,
     },
+    {
+      version: 4,
+      name: 'snapshots',
+      // The files belong to privhelper; this row names them. Clones record their snapshot in
+      // vms.spec->>'fromSnapshot', so a snapshot row outlives the VM it was taken of.
+      sql: `
+        CREATE TABLE vmd.snapshots (
+          id text PRIMARY KEY,
+          name text NOT NULL UNIQUE,
+          state text NOT NULL,
+          source_vm_id text NOT NULL,
+          source_vm_name text NOT NULL,
+          image_id text NOT NULL,
+          kernel_id text,
+          vcpus integer NOT NULL CHECK (vcpus > 0),
+          memory_mib integer NOT NULL CHECK (memory_mib > 0),
+          work_disk_gib integer NOT NULL CHECK (work_disk_gib >= 0),
+          spec jsonb NOT NULL DEFAULT '{}'::jsonb,
+          files jsonb NOT NULL DEFAULT '{}'::jsonb,
+          op_id text,
+          created_at timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE INDEX snapshots_source_idx ON vmd.snapshots (source_vm_id);
+      `,
+    },
   ],
 };

@@ -1,5 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { SavedStateCompat, SavedStateMeta } from '../domain/hypervisor/saved-state.js';
+import type { SnapshotView } from '../domain/hypervisor/snapshot.js';
 import type { LaunchInput, StopOutcome } from '../domain/hypervisor/driver.js';
 import type { KernelRef } from '../domain/store/ids.js';
 
@@ -57,4 +58,19 @@ export interface SavedStates {
   openForRestore(vmId: string, here: SavedStateCompat): Promise<{ fh: FileHandle; meta: SavedStateMeta }>;
   discard(vmId: string): Promise<boolean>;
   dropPartial(vmId: string): Promise<void>;
+}
+
+/** A snapshot being written: its directory stays hidden until commit renames it into place. */
+export interface SnapshotDraft {
+  readonly snapshotId: string;
+  readonly dir: string;
+  readonly state: FileHandle;
+}
+
+/** privhelper's snapshot directory, as the snapshot use case needs it. */
+export interface SnapshotFiles {
+  begin(snapshotId: string): Promise<SnapshotDraft>;
+  copyDisks(draft: SnapshotDraft, from: { root: string; work?: string | undefined }): Promise<void>;
+  commit(draft: SnapshotDraft, input: { sourceVmId: string; compat: SavedStateCompat; pauseMs: number }): Promise<SnapshotView>;
+  abort(draft: SnapshotDraft): Promise<void>;
 }

@@ -4,7 +4,7 @@ import type { EgressPolicy } from '../domain/egress.js';
 import type { DnsRecord } from '../domain/vm.js';
 import type { DiskSource, GuestNetwork, HostHelper, HostHoldings, HostReadiness, LaunchInput, ReleasedVm, SavedStateView, VmDisk, VmProcess } from '../ports/host.js';
 
-function toProcess(p: helperv2.HypervisorProcess | undefined): VmProcess {
+export function toProcess(p: helperv2.HypervisorProcess | undefined): VmProcess {
   const out: VmProcess = { pid: p?.pid ?? 0, agentSocket: p?.sockets?.agentPath ?? '', consoleLog: p?.sockets?.consoleLogPath ?? '' };
   const j = p?.jail;
   if (j) {
@@ -154,7 +154,7 @@ export class HelperClient implements HostHelper {
 }
 
 /** The wire spec of a launch; a restore sends the same one. */
-function specOf(input: LaunchInput): helperv2.HypervisorSpec {
+export function specOf(input: LaunchInput): helperv2.HypervisorSpec {
   return helperv2.HypervisorSpec.fromPartial({
     vmId: input.vmId,
     kind: helperv2.HypervisorKind.HYPERVISOR_KIND_QEMU,

@@ -1,12 +1,12 @@
-import { AlreadyExistsError, BangerError, FailedPreconditionError } from '@banger/runtime/errors';
+import { AlreadyExistsError, FailedPreconditionError } from '@banger/runtime/errors';
 import { failureEvent, StageFailure } from '@banger/runtime/ops';
 import { log } from '@banger/runtime/logging';
-import { allocateAddress, macForVm, newVmId } from '../domain/addressing.js';
 import type { CreateVmCommand } from '../domain/create-request.js';
 import { NO_FILES, vmToJson, type Vm, type VmSpec } from '../domain/vm.js';
 import type { ImageCatalog, ResolvedImage } from '../ports/images.js';
 import type { OperationHandle } from '../ports/operation.js';
 import { BootStages, settled, type BootDeps } from './boot-stages.js';
+import { reserveVm } from './reserve-vm.js';
 import { Rollback } from './rollback.js';
 import { writeSyncFiles, type SyncDeps } from './sync-files.js';
 import type { VmLocks } from './vm-locks.js';
@@ -19,10 +19,9 @@ export interface CreateVmDeps extends BootDeps {
 }
 
 const BOOT_STAGES = new Set(['boot', 'agent', 'services']);
-/** Racing creates may pick the same free address; the loser picks again this many times. */
-const ADDRESS_ATTEMPTS = 8;
 
-function specOf(image: ResolvedImage, cmd: CreateVmCommand): VmSpec {
+/** A new VM's spec from its image and the create's command (a clone's too). */
+export function specOf(image: ResolvedImage, cmd: Pick<CreateVmCommand, 'workDiskBytes' | 'sshAuthorizedKeys' | 'hypervisor' | 'autoForward'>): VmSpec {
   return {
     image: { id: image.id, name: image.name, fingerprint: image.fingerprint },
     kernel: { ...image.kernel },
@@ -110,31 +109,18 @@ export class CreateVm {
     return settled(resolved);
   }
 
-  /** The VM's row with the lowest free address; an address taken by a racing create is skipped. */
-  private async reserve(cmd: CreateVmCommand, image: ResolvedImage, opId: string): Promise<Vm> {
-    const { vms, subnet } = this.deps;
-    const used = new Set(await vms.usedIpv4());
-    for (let attempt = 1; ; attempt++) {
-      const id = newVmId();
-      const ipv4 = allocateAddress(subnet, used);
-      try {
-        return await vms.insert({
-          id,
-          name: cmd.name,
-          state: 'creating',
-          vcpus: cmd.vcpus,
-          memoryMib: cmd.memoryMib,
-          spec: specOf(image, cmd),
-          files: { ...NO_FILES },
-          network: { ipv4, mac: macForVm(id), tap: null },
-          egress: cmd.egress,
-          credentials: [],
-          createOpId: opId,
-        });
-      } catch (err) {
-        if (!(err instanceof BangerError && err.reason === 'VM_IPV4_TAKEN') || attempt >= ADDRESS_ATTEMPTS) throw err;
-        used.add(ipv4);
-      }
-    }
+  /** The VM's row with the lowest free address. */
+  private reserve(cmd: CreateVmCommand, image: ResolvedImage, opId: string): Promise<Vm> {
+    return reserveVm(this.deps, {
+      name: cmd.name,
+      state: 'creating',
+      vcpus: cmd.vcpus,
+      memoryMib: cmd.memoryMib,
+      spec: specOf(image, cmd),
+      files: { ...NO_FILES },
+      egress: cmd.egress,
+      credentials: [],
+      createOpId: opId,
+    });
   }
 }

@@ -10,6 +10,7 @@ import { hypervisorHandlers, type HypervisorDeps } from './hypervisor-handlers.j
 import { imageHandlers, type ImageHandlerDeps } from './image-handlers.js';
 import { kernelHandlers, type KernelHandlerDeps } from './kernel-handlers.js';
 import { savedStateHandlers, type SavedStateHandlerDeps } from './saved-state-handlers.js';
+import { snapshotHandlers, type SnapshotHandlerDeps } from './snapshot-handlers.js';
 
 export interface HelperServiceDeps {
   hostFacts: HostFacts;
@@ -20,6 +21,7 @@ export interface HelperServiceDeps {
   network: Record<string, unknown>;
   held: HeldHandlerDeps;
   savedStates: SavedStateHandlerDeps;
+  snapshots: SnapshotHandlerDeps;
 }
 
 /** The service definition privhelper serves. */
@@ -43,5 +45,6 @@ export function helperServiceImplementation(deps: HelperServiceDeps): UntypedSer
     ...deps.network,
     ...heldHandlers(deps.held),
     ...savedStateHandlers(deps.savedStates),
+    ...snapshotHandlers(deps.snapshots),
   });
 }

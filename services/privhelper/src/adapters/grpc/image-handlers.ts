@@ -9,6 +9,8 @@ export interface ImageHandlerDeps {
   builder: ImageBuilder;
   images: ImageStore;
   disks: VmDiskStore;
+  /** Snapshots whose frozen root overlay is over an image (they hold it like a VM's disk). */
+  snapshotsUsing?: (image: string) => Promise<string[]>;
 }
 
 /**
@@ -49,7 +51,8 @@ export function imageHandlers(deps: ImageHandlerDeps): Record<string, unknown> {
     }),
     removeImage: unary(async (req: helperv2.RemoveImageRequest): Promise<helperv2.RemoveImageResponse> => {
       const image = validateImageId(req.image);
-      return { removed: await deps.images.remove(image, await deps.disks.vmsUsingImage(image)) };
+      const snapshots = (await deps.snapshotsUsing?.(image)) ?? [];
+      return { removed: await deps.images.remove(image, [...(await deps.disks.vmsUsingImage(image)), ...snapshots.map((id) => `snapshot ${id}`)]) };
     }),
     promoteVmDisk: unary(async (req: helperv2.PromoteVmDiskRequest): Promise<helperv2.PromoteVmDiskResponse> => {
       const r = await deps.builder.promote(req.vmId, req.image);

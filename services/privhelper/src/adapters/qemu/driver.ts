@@ -16,7 +16,7 @@ import { buildQemuArgv, FD, JAIL_INITRD, JAIL_KERNEL } from './argv.js';
 import { inspectJail } from './jail-inspect.js';
 import { firstLine, isOurQemu, lastLine, readExit, readRecord, type JailRecord, type LaunchRecord } from './launch-record.js';
 import { QmpClient } from './qmp.js';
-import { loadVmState, pauseVcpus, quitVm, resumeVcpus, saveVmState } from './vm-state-ops.js';
+import { loadVmState, pauseVcpus, quitVm, resumeVcpus, saveVmState, snapshotVmState } from './vm-state-ops.js';
 
 export interface QemuDriverConfig {
   readonly qemuPath: string;
@@ -93,6 +93,11 @@ export class QemuDriver implements Hypervisor {
       if (h !== undefined && !(await waitForPidExit(h.pid, this.cfg.escalationWaitMs ?? 5000))) await this.killLocked(vmId);
       else await this.stopped(vmId, 'quit', started);
     });
+  }
+
+  saveAndContinue(vmId: string, fd: number, timeoutMs: number, whilePaused: () => Promise<void>): Promise<{ pauseMs: number }> {
+    checkTimeout(timeoutMs);
+    return this.serialised(vmId, async () => snapshotVmState(await this.qmpOfRunning(vmId), vmId, fd, timeoutMs, whilePaused));
   }
 
   loadState(vmId: string, fd: number, timeoutMs: number): Promise<void> {

@@ -42,6 +42,27 @@ export function saveVmState(socket: string, vmId: string, fd: number, timeoutMs:
   });
 }
 
+/**
+ * A snapshot of a VM that keeps running: `stop`, the whole state into `fd`, `whilePaused`, then
+ * `cont` when it ran before. After an outgoing migration QEMU has flushed and released its
+ * disks (postmigrate); `cont` takes them back, so what `whilePaused` copies is exactly what the
+ * saved RAM expects. The vCPUs run again even when the save or the copy fails.
+ */
+export function snapshotVmState(socket: string, vmId: string, fd: number, timeoutMs: number, whilePaused: () => Promise<void>): Promise<{ pauseMs: number }> {
+  return withQmp(socket, vmId, async (qmp) => {
+    const wasRunning = (await qmp.queryStatus()).running;
+    const stopped = Date.now();
+    if (wasRunning) await qmp.stop();
+    try {
+      await saveStateToFd(qmp, fd, timeoutMs);
+      await whilePaused();
+    } finally {
+      if (wasRunning) await qmp.cont();
+    }
+    return { pauseMs: Date.now() - stopped };
+  });
+}
+
 /** Feeds a saved state into a QEMU started with `-incoming defer`, then lets the vCPUs run. */
 export function loadVmState(socket: string, vmId: string, fd: number, timeoutMs: number): Promise<void> {
   return withQmp(socket, vmId, async (qmp) => {

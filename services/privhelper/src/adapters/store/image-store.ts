@@ -64,11 +64,11 @@ export class ImageStore {
     await chmod(dir, 0o750);
   }
 
-  /** Removes an image; `inUse` names the VMs whose disks are still based on it (refused then). */
+  /** Removes an image; `inUse` names the VMs (and snapshots) whose disks are still based on it (refused then). */
   async remove(image: string, inUse: readonly string[]): Promise<boolean> {
     const dir = this.dirOf(image);
     if (inUse.length > 0) {
-      throw new FailedPreconditionError('IMAGE_IN_USE', `image ${image} backs the disks of ${inUse.length} VM(s); delete them first`, {
+      throw new FailedPreconditionError('IMAGE_IN_USE', `image ${image} backs the disks of ${inUse.length} VM(s) or snapshot(s) (${inUse.slice(0, 10).join(', ')}); delete them first`, {
         fields: { image, vms: inUse.slice(0, 10).join(',') },
       });
     }

@@ -110,7 +110,8 @@ function corrupt(vmId: string, file: string, why: string): VmHostError {
   return new VmHostError('FAILED_PRECONDITION', 'STATE_CORRUPT', `saved state ${file} of vm ${vmId} is refused: ${why}`, { vm_id: vmId, file });
 }
 
-async function sha256Of(file: string): Promise<string> {
+/** sha256 of a root-owned file, read without following a link. */
+export async function sha256Of(file: string): Promise<string> {
   const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
     const h = createHash('sha256');

@@ -85,6 +85,12 @@ export class VmDiskStore {
     return path.join(this.layout.vmsDir, validateVmId(vmId));
   }
 
+  /** Where a VM's root overlay and work disk live (a snapshot copies them while the VM is paused). */
+  diskPaths(vmId: string): { root: string; work: string } {
+    const dir = this.dirOf(vmId);
+    return { root: path.join(dir, ROOT_OVERLAY), work: path.join(dir, WORK_DISK) };
+  }
+
   async record(vmId: string): Promise<DiskRecord | undefined> {
     const text = await readFile(path.join(this.dirOf(vmId), RECORD), 'utf8').catch(() => undefined);
     return text === undefined ? undefined : (JSON.parse(text) as DiskRecord);
@@ -150,6 +156,48 @@ export class VmDiskStore {
     }
     this.log.info({ vm_id: vmId, image, path: target, duration_ms: Date.now() - started }, 'root overlay created');
     return { path: target, format: 'qcow2', sizeBytes: (await sizeOf(target)) ?? 0, created: true };
+  }
+
+  /**
+   * A clone's disks: copies of a snapshot's frozen root overlay (over the same image, so the
+   * launch chain is the usual one) and work disk, built under `.partial` names like every disk.
+   * The copies are the clone's own: a snapshot can be deleted under its clones.
+   */
+  async createFromFrozen(vmId: string, src: { image: string; root: string; work?: string | undefined }, copy: (from: string, to: string) => Promise<void>): Promise<{ root: string; work?: string }> {
+    await this.images.file(src.image, ROOTFS);
+    const { dir, made } = await this.vmDir(vmId, true);
+    if ((await this.record(vmId)) !== undefined) throw new FailedPreconditionError('DISKS_EXIST', `vm ${vmId} already has disks`, { fields: { vm_id: vmId } });
+    const root = path.join(dir, ROOT_OVERLAY);
+    const work = path.join(dir, WORK_DISK);
+    const partials = [`${root}.partial`, `${work}.partial`];
+    let release = (): void => undefined;
+    try {
+      let workBytes = 0;
+      if (src.work !== undefined) {
+        workBytes = await sizeOrThrow(src.work);
+        this.checkSize(workBytes);
+        release = await this.reserve(workBytes);
+        await copy(src.work, `${work}.partial`);
+      }
+      await copy(src.root, `${root}.partial`);
+      const header = Buffer.alloc(QCOW2_HEADER_BYTES);
+      const fh = await open(`${root}.partial`, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+      await fh.read(header, 0, header.length, 0).finally(() => fh.close());
+      const verdict = checkQcow2Header(header);
+      if (!verdict.ok) throw new FailedPreconditionError('OVERLAY_HEADER_REFUSED', `frozen root overlay for vm ${vmId}: ${verdict.why}`, { fields: { vm_id: vmId } });
+      const createdAt = new Date().toISOString();
+      await this.updateRecord(vmId, () => ({ schema: 1, root: { image: src.image, createdAt }, ...(src.work !== undefined ? { work: { image: src.image, sizeBytes: workBytes } } : {}) }));
+      await rename(`${root}.partial`, root);
+      if (src.work !== undefined) await rename(`${work}.partial`, work);
+    } catch (err) {
+      for (const p of partials) await rm(p, { force: true });
+      if (made) await rm(dir, { recursive: true, force: true });
+      throw err;
+    } finally {
+      release();
+    }
+    this.log.info({ vm_id: vmId, image: src.image }, 'clone disks created from a snapshot');
+    return { root, ...(src.work !== undefined ? { work } : {}) };
   }
 
   async removeOverlay(vmId: string): Promise<{ removed: boolean }> {

@@ -118,6 +118,12 @@ export interface Hypervisor {
   resume(vmId: string): Promise<boolean>;
   /** Pauses the VM, writes its device state and RAM into `fd`, then ends its process. */
   saveAndQuit(vmId: string, fd: number, timeoutMs: number): Promise<void>;
+  /**
+   * Pauses the VM, writes its device state and RAM into `fd`, runs `whilePaused` (the disks are
+   * flushed and quiet), then lets the vCPUs run again if they ran before, also when a step fails.
+   * Answers how long the vCPUs were stopped.
+   */
+  saveAndContinue(vmId: string, fd: number, timeoutMs: number, whilePaused: () => Promise<void>): Promise<{ pauseMs: number }>;
   /** The spec and base image a running VM was launched with; undefined when it does not run. */
   launched(vmId: string): Promise<{ spec: LaunchSpec; baseImage: string; accel: Accel } | undefined>;
   /** Feeds a saved state from `fd` into a VM launched with `incoming`, then runs it. */

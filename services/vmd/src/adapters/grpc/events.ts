@@ -1,7 +1,9 @@
 import { vmv1 } from '@banger/api';
 import { commonEventBodyToProto, type OpEventBody } from '@banger/runtime';
 import type { OperationEvent, VmRecord } from '@banger/store';
+import { snapshotFromJson } from '../../domain/snapshot.js';
 import { vmFromJson, type Vm } from '../../domain/vm.js';
+import { snapshotToProto } from './snapshot-handlers.js';
 import { vmFromRecord } from '../vm-repo.js';
 import type { VmView } from './vm-convert.js';
 
@@ -18,11 +20,15 @@ function storedVm(json: Record<string, unknown>): Vm {
   return vmFromRecord(row as unknown as VmRecord);
 }
 
-/** Domain operation events as vmd's wire events (the final `result` case carries a Vm). */
+/** Domain operation events as vmd's wire events (the final `result` case carries a Vm, or a Snapshot for SnapshotVm). */
 export class VmEvents {
   constructor(private readonly view: VmView) {}
 
   toProto(opId: string, seq: number, body: OpEventBody, time: Date = new Date()): vmv1.OperationEvent {
+    if (body.type === 'result' && typeof body.result['snapshot'] === 'object' && body.result['snapshot'] !== null) {
+      const { snapshot, clones } = snapshotFromJson(body.result['snapshot'] as Record<string, unknown>);
+      return { opId, seq, time, body: { $case: 'snapshot', value: snapshotToProto(snapshot, clones) } };
+    }
     if (body.type === 'result') {
       const stored = body.result['vm'];
       const value = stored && typeof stored === 'object' ? this.view.toProto(storedVm(stored as Record<string, unknown>)) : vmv1.Vm.fromPartial({});

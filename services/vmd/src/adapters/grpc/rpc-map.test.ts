@@ -10,6 +10,7 @@ import { forwardHandlers } from './forward-handlers.js';
 import { guestHandlers } from './guest-handlers.js';
 import { lifecycleHandlers } from './lifecycle-handlers.js';
 import { queryHandlers } from './query-handlers.js';
+import { snapshotHandlers } from './snapshot-handlers.js';
 import { suspendHandlers } from './suspend-handlers.js';
 import type { HandlerDeps, VmUseCases } from './use-cases.js';
 import { VmView } from './vm-convert.js';
@@ -51,6 +52,12 @@ const USE_CASE_FILES: Record<string, string> = {
   SuspendVm: 'suspend',
   UploadFiles: 'upload-files',
   DownloadFiles: 'download-files',
+  SnapshotVm: 'snapshot',
+  ListSnapshots: 'list-snapshots',
+  GetSnapshot: 'get-snapshot',
+  DeleteSnapshot: 'delete-snapshot',
+  PruneSnapshots: 'prune-snapshots',
+  CreateVmFromSnapshot: 'create-from-snapshot',
 };
 
 const lower = (rpc: string): string => rpc[0]?.toLowerCase() + rpc.slice(1);
@@ -83,6 +90,7 @@ describe('every VmService RPC in the proto has exactly one handler and one use c
       Object.keys(forwardHandlers(deps)),
       Object.keys(filesHandlers(deps)),
       Object.keys(suspendHandlers(deps)),
+      Object.keys(snapshotHandlers(deps)),
       Object.keys(operationHandlers({ log: deps.operations, runner: deps.runner, eventToProto: deps.events.stored })),
       ['getServerInfo'],
     ].flat();

@@ -28,6 +28,12 @@ import type { SetAutoForward } from '../../app/set-auto-forward.js';
 import type { UnforwardPort } from '../../app/unforward-port.js';
 import type { UploadFiles } from '../../app/upload-files.js';
 import type { DownloadFiles } from '../../app/download-files.js';
+import type { SnapshotVm } from '../../app/snapshot.js';
+import type { ListSnapshots } from '../../app/list-snapshots.js';
+import type { GetSnapshot } from '../../app/get-snapshot.js';
+import type { DeleteSnapshot } from '../../app/delete-snapshot.js';
+import type { PruneSnapshots } from '../../app/prune-snapshots.js';
+import type { CreateVmFromSnapshot } from '../../app/create-from-snapshot.js';
 import type { VmBounds } from '../../domain/create-request.js';
 import type { VmEvents } from './events.js';
 import type { VmView } from './vm-convert.js';
@@ -62,6 +68,12 @@ export interface VmUseCases {
   setAutoForward: SetAutoForward;
   uploadFiles: UploadFiles;
   downloadFiles: DownloadFiles;
+  snapshotVm: SnapshotVm;
+  listSnapshots: ListSnapshots;
+  getSnapshot: GetSnapshot;
+  deleteSnapshot: DeleteSnapshot;
+  pruneSnapshots: PruneSnapshots;
+  createVmFromSnapshot: CreateVmFromSnapshot;
 }
 
 /** What the handlers convert with and hand work to. */

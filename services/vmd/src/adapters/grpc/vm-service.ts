@@ -6,6 +6,7 @@ import { forwardHandlers } from './forward-handlers.js';
 import { guestHandlers } from './guest-handlers.js';
 import { lifecycleHandlers } from './lifecycle-handlers.js';
 import { queryHandlers } from './query-handlers.js';
+import { snapshotHandlers } from './snapshot-handlers.js';
 import { suspendHandlers } from './suspend-handlers.js';
 import type { HandlerDeps } from './use-cases.js';
 
@@ -24,6 +25,7 @@ export function vmServiceImplementation(deps: HandlerDeps): vmv1.VmServiceServer
     ...guestHandlers(deps),
     ...forwardHandlers(deps),
     ...filesHandlers(deps),
+    ...snapshotHandlers(deps),
     ...operationHandlers({ log: deps.operations, runner: deps.runner, eventToProto: deps.events.stored }),
   };
 }

@@ -93,6 +93,20 @@ import {
   SyncDnsRecordsRequest,
   SyncDnsRecordsResponse,
 } from "./network.js";
+import {
+  CreateDisksFromSnapshotRequest,
+  CreateDisksFromSnapshotResponse,
+  DeleteSnapshotRequest,
+  DeleteSnapshotResponse,
+  DescribeSnapshotRequest,
+  DescribeSnapshotResponse,
+  ListSnapshotFilesRequest,
+  ListSnapshotFilesResponse,
+  RestoreSnapshotRequest,
+  RestoreSnapshotResponse,
+  SnapshotHypervisorRequest,
+  SnapshotHypervisorResponse,
+} from "./snapshot.js";
 
 /**
  * HelperService is privhelper's API: the few host operations that need root,
@@ -540,6 +554,92 @@ export const HelperServiceService = {
     responseSerialize: (value: ReleaseVmResponse): Buffer => Buffer.from(ReleaseVmResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ReleaseVmResponse => ReleaseVmResponse.decode(value),
   },
+  /**
+   * SnapshotHypervisor takes a named snapshot of a running VM, which keeps
+   * running: pause, device state and RAM through a descriptor into a
+   * root-owned file, copies of its disks while paused, then cont. A failed
+   * snapshot leaves nothing behind and the VM running as it was.
+   */
+  snapshotHypervisor: {
+    path: "/banger.helper.v2.HelperService/SnapshotHypervisor" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SnapshotHypervisorRequest): Buffer =>
+      Buffer.from(SnapshotHypervisorRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SnapshotHypervisorRequest => SnapshotHypervisorRequest.decode(value),
+    responseSerialize: (value: SnapshotHypervisorResponse): Buffer =>
+      Buffer.from(SnapshotHypervisorResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SnapshotHypervisorResponse => SnapshotHypervisorResponse.decode(value),
+  },
+  /** DescribeSnapshot reports one snapshot, if it exists. */
+  describeSnapshot: {
+    path: "/banger.helper.v2.HelperService/DescribeSnapshot" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DescribeSnapshotRequest): Buffer =>
+      Buffer.from(DescribeSnapshotRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DescribeSnapshotRequest => DescribeSnapshotRequest.decode(value),
+    responseSerialize: (value: DescribeSnapshotResponse): Buffer =>
+      Buffer.from(DescribeSnapshotResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DescribeSnapshotResponse => DescribeSnapshotResponse.decode(value),
+  },
+  /** ListSnapshotFiles lists the snapshots on disk (finished ones only). */
+  listSnapshotFiles: {
+    path: "/banger.helper.v2.HelperService/ListSnapshotFiles" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListSnapshotFilesRequest): Buffer =>
+      Buffer.from(ListSnapshotFilesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListSnapshotFilesRequest => ListSnapshotFilesRequest.decode(value),
+    responseSerialize: (value: ListSnapshotFilesResponse): Buffer =>
+      Buffer.from(ListSnapshotFilesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListSnapshotFilesResponse => ListSnapshotFilesResponse.decode(value),
+  },
+  /** DeleteSnapshot deletes a snapshot's directory. Idempotent. */
+  deleteSnapshot: {
+    path: "/banger.helper.v2.HelperService/DeleteSnapshot" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteSnapshotRequest): Buffer =>
+      Buffer.from(DeleteSnapshotRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteSnapshotRequest => DeleteSnapshotRequest.decode(value),
+    responseSerialize: (value: DeleteSnapshotResponse): Buffer =>
+      Buffer.from(DeleteSnapshotResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteSnapshotResponse => DeleteSnapshotResponse.decode(value),
+  },
+  /**
+   * CreateDisksFromSnapshot gives a new VM copies of a snapshot's frozen disks
+   * (sparse, sharing extents where the filesystem can): the clone does not
+   * depend on the snapshot's files afterwards.
+   */
+  createDisksFromSnapshot: {
+    path: "/banger.helper.v2.HelperService/CreateDisksFromSnapshot" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateDisksFromSnapshotRequest): Buffer =>
+      Buffer.from(CreateDisksFromSnapshotRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateDisksFromSnapshotRequest => CreateDisksFromSnapshotRequest.decode(value),
+    responseSerialize: (value: CreateDisksFromSnapshotResponse): Buffer =>
+      Buffer.from(CreateDisksFromSnapshotResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateDisksFromSnapshotResponse =>
+      CreateDisksFromSnapshotResponse.decode(value),
+  },
+  /**
+   * RestoreSnapshot starts a clone from a snapshot's state after checking it
+   * (record, size, sha256, what it was saved on); a state that fails any check
+   * or that QEMU cannot load leaves no process behind.
+   */
+  restoreSnapshot: {
+    path: "/banger.helper.v2.HelperService/RestoreSnapshot" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RestoreSnapshotRequest): Buffer =>
+      Buffer.from(RestoreSnapshotRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RestoreSnapshotRequest => RestoreSnapshotRequest.decode(value),
+    responseSerialize: (value: RestoreSnapshotResponse): Buffer =>
+      Buffer.from(RestoreSnapshotResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RestoreSnapshotResponse => RestoreSnapshotResponse.decode(value),
+  },
 } as const;
 
 export interface HelperServiceServer extends UntypedServiceImplementation {
@@ -649,6 +749,31 @@ export interface HelperServiceServer extends UntypedServiceImplementation {
    * inside privhelper's own roots). Idempotent; the caller decides ownership.
    */
   releaseVm: handleUnaryCall<ReleaseVmRequest, ReleaseVmResponse>;
+  /**
+   * SnapshotHypervisor takes a named snapshot of a running VM, which keeps
+   * running: pause, device state and RAM through a descriptor into a
+   * root-owned file, copies of its disks while paused, then cont. A failed
+   * snapshot leaves nothing behind and the VM running as it was.
+   */
+  snapshotHypervisor: handleUnaryCall<SnapshotHypervisorRequest, SnapshotHypervisorResponse>;
+  /** DescribeSnapshot reports one snapshot, if it exists. */
+  describeSnapshot: handleUnaryCall<DescribeSnapshotRequest, DescribeSnapshotResponse>;
+  /** ListSnapshotFiles lists the snapshots on disk (finished ones only). */
+  listSnapshotFiles: handleUnaryCall<ListSnapshotFilesRequest, ListSnapshotFilesResponse>;
+  /** DeleteSnapshot deletes a snapshot's directory. Idempotent. */
+  deleteSnapshot: handleUnaryCall<DeleteSnapshotRequest, DeleteSnapshotResponse>;
+  /**
+   * CreateDisksFromSnapshot gives a new VM copies of a snapshot's frozen disks
+   * (sparse, sharing extents where the filesystem can): the clone does not
+   * depend on the snapshot's files afterwards.
+   */
+  createDisksFromSnapshot: handleUnaryCall<CreateDisksFromSnapshotRequest, CreateDisksFromSnapshotResponse>;
+  /**
+   * RestoreSnapshot starts a clone from a snapshot's state after checking it
+   * (record, size, sha256, what it was saved on); a state that fails any check
+   * or that QEMU cannot load leaves no process behind.
+   */
+  restoreSnapshot: handleUnaryCall<RestoreSnapshotRequest, RestoreSnapshotResponse>;
 }
 
 export interface HelperServiceClient extends Client {
@@ -1238,6 +1363,115 @@ export interface HelperServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ReleaseVmResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * SnapshotHypervisor takes a named snapshot of a running VM, which keeps
+   * running: pause, device state and RAM through a descriptor into a
+   * root-owned file, copies of its disks while paused, then cont. A failed
+   * snapshot leaves nothing behind and the VM running as it was.
+   */
+  snapshotHypervisor(
+    request: SnapshotHypervisorRequest,
+    callback: (error: ServiceError | null, response: SnapshotHypervisorResponse) => void,
+  ): ClientUnaryCall;
+  snapshotHypervisor(
+    request: SnapshotHypervisorRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SnapshotHypervisorResponse) => void,
+  ): ClientUnaryCall;
+  snapshotHypervisor(
+    request: SnapshotHypervisorRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SnapshotHypervisorResponse) => void,
+  ): ClientUnaryCall;
+  /** DescribeSnapshot reports one snapshot, if it exists. */
+  describeSnapshot(
+    request: DescribeSnapshotRequest,
+    callback: (error: ServiceError | null, response: DescribeSnapshotResponse) => void,
+  ): ClientUnaryCall;
+  describeSnapshot(
+    request: DescribeSnapshotRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DescribeSnapshotResponse) => void,
+  ): ClientUnaryCall;
+  describeSnapshot(
+    request: DescribeSnapshotRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DescribeSnapshotResponse) => void,
+  ): ClientUnaryCall;
+  /** ListSnapshotFiles lists the snapshots on disk (finished ones only). */
+  listSnapshotFiles(
+    request: ListSnapshotFilesRequest,
+    callback: (error: ServiceError | null, response: ListSnapshotFilesResponse) => void,
+  ): ClientUnaryCall;
+  listSnapshotFiles(
+    request: ListSnapshotFilesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListSnapshotFilesResponse) => void,
+  ): ClientUnaryCall;
+  listSnapshotFiles(
+    request: ListSnapshotFilesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListSnapshotFilesResponse) => void,
+  ): ClientUnaryCall;
+  /** DeleteSnapshot deletes a snapshot's directory. Idempotent. */
+  deleteSnapshot(
+    request: DeleteSnapshotRequest,
+    callback: (error: ServiceError | null, response: DeleteSnapshotResponse) => void,
+  ): ClientUnaryCall;
+  deleteSnapshot(
+    request: DeleteSnapshotRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteSnapshotResponse) => void,
+  ): ClientUnaryCall;
+  deleteSnapshot(
+    request: DeleteSnapshotRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteSnapshotResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * CreateDisksFromSnapshot gives a new VM copies of a snapshot's frozen disks
+   * (sparse, sharing extents where the filesystem can): the clone does not
+   * depend on the snapshot's files afterwards.
+   */
+  createDisksFromSnapshot(
+    request: CreateDisksFromSnapshotRequest,
+    callback: (error: ServiceError | null, response: CreateDisksFromSnapshotResponse) => void,
+  ): ClientUnaryCall;
+  createDisksFromSnapshot(
+    request: CreateDisksFromSnapshotRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateDisksFromSnapshotResponse) => void,
+  ): ClientUnaryCall;
+  createDisksFromSnapshot(
+    request: CreateDisksFromSnapshotRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateDisksFromSnapshotResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * RestoreSnapshot starts a clone from a snapshot's state after checking it
+   * (record, size, sha256, what it was saved on); a state that fails any check
+   * or that QEMU cannot load leaves no process behind.
+   */
+  restoreSnapshot(
+    request: RestoreSnapshotRequest,
+    callback: (error: ServiceError | null, response: RestoreSnapshotResponse) => void,
+  ): ClientUnaryCall;
+  restoreSnapshot(
+    request: RestoreSnapshotRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RestoreSnapshotResponse) => void,
+  ): ClientUnaryCall;
+  restoreSnapshot(
+    request: RestoreSnapshotRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RestoreSnapshotResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -8,6 +8,7 @@
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Timestamp } from "../../../google/protobuf/timestamp.js";
 import { Accepted, Failure, LogLine, Progress, StageFinished, StageStarted } from "../../common/v1/events.js";
+import { Snapshot } from "./snapshot_record.js";
 import { Vm } from "./vm.js";
 
 /**
@@ -35,6 +36,9 @@ export interface OperationEvent {
     | //
     /** Final event of a successful operation: the VM as it is now. */
     { $case: "vm"; value: Vm }
+    | //
+    /** Final event of a successful SnapshotVm: the snapshot as recorded. */
+    { $case: "snapshot"; value: Snapshot }
     | undefined;
 }
 
@@ -74,6 +78,9 @@ export const OperationEvent: MessageFns<OperationEvent> = {
         break;
       case "vm":
         Vm.encode(message.body.value, writer.uint32(162).fork()).join();
+        break;
+      case "snapshot":
+        Snapshot.encode(message.body.value, writer.uint32(170).fork()).join();
         break;
     }
     return writer;
@@ -172,6 +179,14 @@ export const OperationEvent: MessageFns<OperationEvent> = {
             message.body = { $case: "vm", value: Vm.decode(reader, reader.uint32()) };
             continue;
           }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.body = { $case: "snapshot", value: Snapshot.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -213,6 +228,8 @@ export const OperationEvent: MessageFns<OperationEvent> = {
         ? { $case: "failure", value: Failure.fromJSON(object.failure) }
         : isSet(object.vm)
         ? { $case: "vm", value: Vm.fromJSON(object.vm) }
+        : isSet(object.snapshot)
+        ? { $case: "snapshot", value: Snapshot.fromJSON(object.snapshot) }
         : undefined,
     };
   },
@@ -242,6 +259,8 @@ export const OperationEvent: MessageFns<OperationEvent> = {
       obj.failure = Failure.toJSON(message.body.value);
     } else if (message.body?.$case === "vm") {
       obj.vm = Vm.toJSON(message.body.value);
+    } else if (message.body?.$case === "snapshot") {
+      obj.snapshot = Snapshot.toJSON(message.body.value);
     }
     return obj;
   },
@@ -294,6 +313,12 @@ export const OperationEvent: MessageFns<OperationEvent> = {
       case "vm": {
         if (object.body?.value !== undefined && object.body?.value !== null) {
           message.body = { $case: "vm", value: Vm.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "snapshot": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "snapshot", value: Snapshot.fromPartial(object.body.value) };
         }
         break;
       }

@@ -93,6 +93,20 @@ import {
   WatchOperationRequest,
   WatchOperationResponse,
 } from "./operations.js";
+import {
+  CreateVmFromSnapshotRequest,
+  CreateVmFromSnapshotResponse,
+  DeleteSnapshotRequest,
+  DeleteSnapshotResponse,
+  GetSnapshotRequest,
+  GetSnapshotResponse,
+  ListSnapshotsRequest,
+  ListSnapshotsResponse,
+  PruneSnapshotsRequest,
+  PruneSnapshotsResponse,
+  SnapshotVmRequest,
+  SnapshotVmResponse,
+} from "./snapshot.js";
 
 /**
  * VmService is vmd's API: the lifecycle of microVMs and what a user does
@@ -513,6 +527,88 @@ export const VmServiceService = {
       Buffer.from(DownloadFilesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DownloadFilesResponse => DownloadFilesResponse.decode(value),
   },
+  /**
+   * SnapshotVm takes a named snapshot of a running VM, which keeps running
+   * (paused for the save and the disk copies). Streamed with stages; a
+   * durable operation (kind vm_snapshot).
+   */
+  snapshotVm: {
+    path: "/banger.vm.v1.VmService/SnapshotVm" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: SnapshotVmRequest): Buffer => Buffer.from(SnapshotVmRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SnapshotVmRequest => SnapshotVmRequest.decode(value),
+    responseSerialize: (value: SnapshotVmResponse): Buffer => Buffer.from(SnapshotVmResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SnapshotVmResponse => SnapshotVmResponse.decode(value),
+  },
+  /** ListSnapshots returns snapshots, newest first. */
+  listSnapshots: {
+    path: "/banger.vm.v1.VmService/ListSnapshots" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListSnapshotsRequest): Buffer => Buffer.from(ListSnapshotsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListSnapshotsRequest => ListSnapshotsRequest.decode(value),
+    responseSerialize: (value: ListSnapshotsResponse): Buffer =>
+      Buffer.from(ListSnapshotsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListSnapshotsResponse => ListSnapshotsResponse.decode(value),
+  },
+  /** GetSnapshot returns one snapshot. */
+  getSnapshot: {
+    path: "/banger.vm.v1.VmService/GetSnapshot" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetSnapshotRequest): Buffer => Buffer.from(GetSnapshotRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetSnapshotRequest => GetSnapshotRequest.decode(value),
+    responseSerialize: (value: GetSnapshotResponse): Buffer => Buffer.from(GetSnapshotResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetSnapshotResponse => GetSnapshotResponse.decode(value),
+  },
+  /**
+   * DeleteSnapshot deletes a snapshot no VM was created from; one that
+   * clones depend on is FAILED_PRECONDITION reason SNAPSHOT_IN_USE naming them.
+   */
+  deleteSnapshot: {
+    path: "/banger.vm.v1.VmService/DeleteSnapshot" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteSnapshotRequest): Buffer =>
+      Buffer.from(DeleteSnapshotRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteSnapshotRequest => DeleteSnapshotRequest.decode(value),
+    responseSerialize: (value: DeleteSnapshotResponse): Buffer =>
+      Buffer.from(DeleteSnapshotResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteSnapshotResponse => DeleteSnapshotResponse.decode(value),
+  },
+  /**
+   * PruneSnapshots deletes the snapshots no VM depends on (optionally only
+   * those older than a given age), and any a failed snapshot left unfinished.
+   */
+  pruneSnapshots: {
+    path: "/banger.vm.v1.VmService/PruneSnapshots" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PruneSnapshotsRequest): Buffer =>
+      Buffer.from(PruneSnapshotsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PruneSnapshotsRequest => PruneSnapshotsRequest.decode(value),
+    responseSerialize: (value: PruneSnapshotsResponse): Buffer =>
+      Buffer.from(PruneSnapshotsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PruneSnapshotsResponse => PruneSnapshotsResponse.decode(value),
+  },
+  /**
+   * CreateVmFromSnapshot creates a VM (a clone) from a snapshot: copies of its
+   * frozen disks, its state restored, then the clone's own identity (MAC and
+   * address inside the guest, hostname, machine-id, SSH host keys). Streamed
+   * like CreateVm (op kind vm_create); a failure rolls everything back.
+   */
+  createVmFromSnapshot: {
+    path: "/banger.vm.v1.VmService/CreateVmFromSnapshot" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: CreateVmFromSnapshotRequest): Buffer =>
+      Buffer.from(CreateVmFromSnapshotRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateVmFromSnapshotRequest => CreateVmFromSnapshotRequest.decode(value),
+    responseSerialize: (value: CreateVmFromSnapshotResponse): Buffer =>
+      Buffer.from(CreateVmFromSnapshotResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateVmFromSnapshotResponse => CreateVmFromSnapshotResponse.decode(value),
+  },
 } as const;
 
 export interface VmServiceServer extends UntypedServiceImplementation {
@@ -635,6 +731,33 @@ export interface VmServiceServer extends UntypedServiceImplementation {
   uploadFiles: handleClientStreamingCall<UploadFilesRequest, UploadFilesResponse>;
   /** Streams a guest file or tree out as tar (`banger vm cp NAME:PATH HOST`). */
   downloadFiles: handleServerStreamingCall<DownloadFilesRequest, DownloadFilesResponse>;
+  /**
+   * SnapshotVm takes a named snapshot of a running VM, which keeps running
+   * (paused for the save and the disk copies). Streamed with stages; a
+   * durable operation (kind vm_snapshot).
+   */
+  snapshotVm: handleServerStreamingCall<SnapshotVmRequest, SnapshotVmResponse>;
+  /** ListSnapshots returns snapshots, newest first. */
+  listSnapshots: handleUnaryCall<ListSnapshotsRequest, ListSnapshotsResponse>;
+  /** GetSnapshot returns one snapshot. */
+  getSnapshot: handleUnaryCall<GetSnapshotRequest, GetSnapshotResponse>;
+  /**
+   * DeleteSnapshot deletes a snapshot no VM was created from; one that
+   * clones depend on is FAILED_PRECONDITION reason SNAPSHOT_IN_USE naming them.
+   */
+  deleteSnapshot: handleUnaryCall<DeleteSnapshotRequest, DeleteSnapshotResponse>;
+  /**
+   * PruneSnapshots deletes the snapshots no VM depends on (optionally only
+   * those older than a given age), and any a failed snapshot left unfinished.
+   */
+  pruneSnapshots: handleUnaryCall<PruneSnapshotsRequest, PruneSnapshotsResponse>;
+  /**
+   * CreateVmFromSnapshot creates a VM (a clone) from a snapshot: copies of its
+   * frozen disks, its state restored, then the clone's own identity (MAC and
+   * address inside the guest, hostname, machine-id, SSH host keys). Streamed
+   * like CreateVm (op kind vm_create); a failure rolls everything back.
+   */
+  createVmFromSnapshot: handleServerStreamingCall<CreateVmFromSnapshotRequest, CreateVmFromSnapshotResponse>;
 }
 
 export interface VmServiceClient extends Client {
@@ -1142,6 +1265,102 @@ export interface VmServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<DownloadFilesResponse>;
+  /**
+   * SnapshotVm takes a named snapshot of a running VM, which keeps running
+   * (paused for the save and the disk copies). Streamed with stages; a
+   * durable operation (kind vm_snapshot).
+   */
+  snapshotVm(request: SnapshotVmRequest, options?: Partial<CallOptions>): ClientReadableStream<SnapshotVmResponse>;
+  snapshotVm(
+    request: SnapshotVmRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<SnapshotVmResponse>;
+  /** ListSnapshots returns snapshots, newest first. */
+  listSnapshots(
+    request: ListSnapshotsRequest,
+    callback: (error: ServiceError | null, response: ListSnapshotsResponse) => void,
+  ): ClientUnaryCall;
+  listSnapshots(
+    request: ListSnapshotsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListSnapshotsResponse) => void,
+  ): ClientUnaryCall;
+  listSnapshots(
+    request: ListSnapshotsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListSnapshotsResponse) => void,
+  ): ClientUnaryCall;
+  /** GetSnapshot returns one snapshot. */
+  getSnapshot(
+    request: GetSnapshotRequest,
+    callback: (error: ServiceError | null, response: GetSnapshotResponse) => void,
+  ): ClientUnaryCall;
+  getSnapshot(
+    request: GetSnapshotRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetSnapshotResponse) => void,
+  ): ClientUnaryCall;
+  getSnapshot(
+    request: GetSnapshotRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetSnapshotResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * DeleteSnapshot deletes a snapshot no VM was created from; one that
+   * clones depend on is FAILED_PRECONDITION reason SNAPSHOT_IN_USE naming them.
+   */
+  deleteSnapshot(
+    request: DeleteSnapshotRequest,
+    callback: (error: ServiceError | null, response: DeleteSnapshotResponse) => void,
+  ): ClientUnaryCall;
+  deleteSnapshot(
+    request: DeleteSnapshotRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteSnapshotResponse) => void,
+  ): ClientUnaryCall;
+  deleteSnapshot(
+    request: DeleteSnapshotRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteSnapshotResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * PruneSnapshots deletes the snapshots no VM depends on (optionally only
+   * those older than a given age), and any a failed snapshot left unfinished.
+   */
+  pruneSnapshots(
+    request: PruneSnapshotsRequest,
+    callback: (error: ServiceError | null, response: PruneSnapshotsResponse) => void,
+  ): ClientUnaryCall;
+  pruneSnapshots(
+    request: PruneSnapshotsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PruneSnapshotsResponse) => void,
+  ): ClientUnaryCall;
+  pruneSnapshots(
+    request: PruneSnapshotsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PruneSnapshotsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * CreateVmFromSnapshot creates a VM (a clone) from a snapshot: copies of its
+   * frozen disks, its state restored, then the clone's own identity (MAC and
+   * address inside the guest, hostname, machine-id, SSH host keys). Streamed
+   * like CreateVm (op kind vm_create); a failure rolls everything back.
+   */
+  createVmFromSnapshot(
+    request: CreateVmFromSnapshotRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<CreateVmFromSnapshotResponse>;
+  createVmFromSnapshot(
+    request: CreateVmFromSnapshotRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<CreateVmFromSnapshotResponse>;
 }
 
 export const VmServiceClient = makeGenericClientConstructor(VmServiceService, "banger.vm.v1.VmService") as unknown as {

@@ -1,0 +1,122 @@
+import { write } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SnapshotStore, sparseCopy, type DiskCopier } from '../adapters/store/snapshot-store.js';
+import type { Hypervisor } from '../domain/hypervisor/driver.js';
+import type { LaunchSpec } from '../domain/vmspec/spec.js';
+import { VmHostError } from '../domain/vmspec/errors.js';
+import { SnapshotVm } from './snapshot-vm.js';
+
+const VM = 'vm-a';
+const SPEC = { vmId: VM, memoryMib: 256, vcpus: 1, kernel: { name: 'k', version: '1' }, cmdline: [], workDisk: true, mac: '02:42:0a:00:00:01' } as unknown as LaunchSpec;
+
+/** A hypervisor that "saves" into the fd, runs the paused step and continues, or fails when told to. */
+class FakeHv {
+  running = true;
+  paused = false;
+  failSave = false;
+  conts = 0;
+  async launched(vmId: string): Promise<{ spec: LaunchSpec; baseImage: string; accel: 'tcg' } | undefined> {
+    return this.running && vmId === VM ? { spec: SPEC, baseImage: 'img-a', accel: 'tcg' } : undefined;
+  }
+  async saveAndContinue(_vmId: string, fd: number, _t: number, whilePaused: () => Promise<void>): Promise<{ pauseMs: number }> {
+    this.paused = true;
+    try {
+      if (this.failSave) throw new VmHostError('INTERNAL', 'STATE_SAVE_FAILED', 'migration failed: injected');
+      await new Promise<void>((resolve, reject) => write(fd, Buffer.from('QEVM-fake-state'), (err) => (err ? reject(err) : resolve())));
+      await whilePaused();
+    } finally {
+      this.paused = false;
+      this.conts += 1;
+    }
+    return { pauseMs: 7 };
+  }
+}
+
+describe('SnapshotVm (privhelper)', () => {
+  let root = '';
+  let hv: FakeHv;
+  let copier: DiskCopier;
+  let store: SnapshotStore;
+  const snapDir = (): string => path.join(root, 'snapshots');
+  const use = (): SnapshotVm =>
+    new SnapshotVm({
+      hypervisor: async () => hv as unknown as Hypervisor,
+      snapshots: store,
+      diskPaths: (id) => ({ root: path.join(root, 'vms', id, 'root.qcow2'), work: path.join(root, 'vms', id, 'work.ext4') }),
+      checkRoom: async () => undefined,
+      host: async () => ({ accel: 'tcg', qemuVersion: '7.2.0' }),
+      diskBytes: async () => 0,
+    });
+
+  beforeEach(async () => {
+    root = await mkdtemp(path.join(tmpdir(), 'snapshot-vm-'));
+    await mkdir(path.join(root, 'vms', VM), { recursive: true });
+    await writeFile(path.join(root, 'vms', VM, 'root.qcow2'), 'root-before');
+    await writeFile(path.join(root, 'vms', VM, 'work.ext4'), 'work-before');
+    hv = new FakeHv();
+    copier = async (from, to) => {
+      if (!hv.paused) throw new Error('copied while the VM ran');
+      await sparseCopy(from, to);
+    };
+    store = new SnapshotStore(snapDir(), (a, b) => copier(a, b));
+  });
+  afterEach(async () => rm(root, { recursive: true, force: true }));
+
+  it('saves the state, copies both disks while paused, continues the VM and seals the snapshot', async () => {
+    const snap = await use().run(VM, 'snap-1');
+    expect(snap).toMatchObject({ snapshotId: 'snap-1', sourceVmId: VM, stateBytes: 15, pauseMs: 7, disks: { root: 'root.qcow2', work: 'work.ext4' } });
+    expect(snap.compat).toMatchObject({ qemuVersion: '7.2.0', accel: 'tcg', machine: 'microvm', memoryMib: 256, baseImage: 'img-a', workDisk: true });
+    expect(snap.stateSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(hv.conts).toBe(1);
+    expect(await readdir(snapDir())).toEqual(['snap-1']);
+    expect((await readdir(path.join(snapDir(), 'snap-1'))).sort()).toEqual(['root.qcow2', 'snapshot.json', 'state.bin', 'work.ext4']);
+    expect(await readFile(path.join(snapDir(), 'snap-1', 'work.ext4'), 'utf8')).toBe('work-before');
+    expect(await store.describe('snap-1')).toMatchObject({ snapshotId: 'snap-1', stateSha256: snap.stateSha256 });
+    expect((await store.list()).map((s) => s.snapshotId)).toEqual(['snap-1']);
+  });
+
+  it('a failed save leaves no snapshot, partial or not, and the VM continues', async () => {
+    hv.failSave = true;
+    await expect(use().run(VM, 'snap-1')).rejects.toMatchObject({ reason: 'STATE_SAVE_FAILED' });
+    expect(await readdir(snapDir())).toEqual([]);
+    expect(hv.conts).toBe(1);
+  });
+
+  it('a failed disk copy leaves nothing either', async () => {
+    copier = async () => {
+      throw new Error('disk full: injected');
+    };
+    await expect(use().run(VM, 'snap-1')).rejects.toThrow(/injected/);
+    expect(await readdir(snapDir())).toEqual([]);
+    expect(hv.paused).toBe(false);
+  });
+
+  it('refuses a taken id, a bad id and a VM that does not run, changing nothing', async () => {
+    await use().run(VM, 'snap-1');
+    await expect(use().run(VM, 'snap-1')).rejects.toMatchObject({ reason: 'SNAPSHOT_EXISTS' });
+    await expect(use().run(VM, '../etc')).rejects.toMatchObject({ reason: 'BAD_FIELD', fields: { field: 'snapshot_id' } });
+    await expect(use().run('vm-b', 'snap-2')).rejects.toMatchObject({ reason: 'VM_NOT_RUNNING' });
+    expect(await readdir(snapDir())).toEqual(['snap-1']);
+  });
+
+  it('removes a snapshot, and at start sweeps what a dead privhelper left half-written', async () => {
+    await use().run(VM, 'snap-1');
+    const draft = await store.begin('snap-2');
+    await draft.state.close();
+    expect((await readdir(snapDir())).sort()).toEqual(['.partial-snap-2', 'snap-1']);
+    expect(await store.list()).toHaveLength(1);
+    expect(await store.sweepPartials()).toEqual(['.partial-snap-2']);
+    expect(await store.remove('snap-1')).toBe(true);
+    expect(await store.remove('snap-1')).toBe(false);
+    expect(await readdir(snapDir())).toEqual([]);
+  });
+
+  it('a record that is not JSON or not this snapshot is SNAPSHOT_CORRUPT naming it', async () => {
+    await use().run(VM, 'snap-1');
+    await writeFile(path.join(snapDir(), 'snap-1', 'snapshot.json'), '{"schema":1,"snapshotId":"other"}');
+    await expect(store.describe('snap-1')).rejects.toMatchObject({ reason: 'SNAPSHOT_CORRUPT', fields: { snapshot_id: 'snap-1' } });
+  });
+});

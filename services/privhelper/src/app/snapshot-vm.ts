@@ -1,0 +1,54 @@
+import { FailedPreconditionError } from '@banger/runtime/errors';
+import type { Hypervisor } from '../domain/hypervisor/driver.js';
+import { compatOf } from '../domain/hypervisor/saved-state.js';
+import { validateSnapshotId, type SnapshotView } from '../domain/hypervisor/snapshot.js';
+import { validateVmId } from '../domain/vmspec/spec.js';
+import type { SnapshotFiles } from '../ports/stores.js';
+import { SAVE_TIMEOUT_MS } from './suspend-vm.js';
+
+export interface SnapshotVmDeps {
+  hypervisor: () => Promise<Hypervisor>;
+  snapshots: SnapshotFiles;
+  /** The VM's disk files, chosen by privhelper's disk store from the validated id. */
+  diskPaths: (vmId: string) => { root: string; work: string };
+  /** Refuses (RESOURCE_EXHAUSTED) when `bytes` more would not fit beside the VMs' disks. */
+  checkRoom: (vmId: string, bytes: number) => Promise<void>;
+  host: () => Promise<{ accel: string; qemuVersion: string }>;
+  /** Bytes the VM's disks hold now (what their copies will take at most). */
+  diskBytes: (vmId: string) => Promise<number>;
+}
+
+/**
+ * SnapshotHypervisor: a named snapshot of a running VM, which keeps running. Its vCPUs stop,
+ * its device state and RAM go through a descriptor into a root-owned file, its root overlay
+ * and work disk are copied while it is paused (QEMU has flushed them and holds them still),
+ * then it runs again. The snapshot is sealed (sha256, what it can be restored on) and renamed
+ * into place last; a failure at any step removes the partial snapshot and the VM runs on.
+ */
+export class SnapshotVm {
+  constructor(private readonly deps: SnapshotVmDeps) {}
+
+  async run(vmId: string, snapshotId: string): Promise<SnapshotView> {
+    const { deps } = this;
+    validateVmId(vmId);
+    validateSnapshotId(snapshotId);
+    const hv = await deps.hypervisor();
+    const launched = await hv.launched(vmId);
+    if (launched === undefined) throw new FailedPreconditionError('VM_NOT_RUNNING', `vm ${vmId} is not running`, { fields: { vm_id: vmId } });
+    const compat = compatOf(launched.spec, launched.baseImage, { accel: launched.accel, qemuVersion: (await deps.host()).qemuVersion });
+    await deps.checkRoom(vmId, (launched.spec.memoryMib + 16) * 1024 * 1024 + (await deps.diskBytes(vmId)));
+    const disks = deps.diskPaths(vmId);
+    const draft = await deps.snapshots.begin(snapshotId);
+    try {
+      const { pauseMs } = await hv.saveAndContinue(vmId, draft.state.fd, SAVE_TIMEOUT_MS, () =>
+        deps.snapshots.copyDisks(draft, { root: disks.root, work: launched.spec.workDisk ? disks.work : undefined }),
+      );
+      return await deps.snapshots.commit(draft, { sourceVmId: vmId, compat, pauseMs });
+    } catch (err) {
+      await deps.snapshots.abort(draft);
+      throw err;
+    } finally {
+      await draft.state.close().catch(() => undefined);
+    }
+  }
+}
