@@ -2,7 +2,7 @@
 // namespace, vmd behind the stage gate, a janitor with short timers, and the probes that say
 // what a fault left behind on the host.
 import { randomBytes } from 'node:crypto';
-import { readdir, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { commonv1, helperv2, imagev1, vmv1 } from '@banger/api';
@@ -101,15 +101,18 @@ export async function ensureDefaultImage(fs: FaultStack): Promise<void> {
   if (error !== undefined) throw new Error('image build failed');
 }
 
+/** Whose database a "database" victim is: vmd's for the VM verbs, imaged's for image builds. */
+export type DbOwner = 'vmd' | 'imaged';
+
 /**
  * The pid of the process that owns the database, the one a "database" victim kills: the
- * embedded default is a private PostgreSQL cluster per daemon, so it is the postmaster of vmd's
- * cluster (the database of the VM verbs). vmd starts that cluster, so vmd is what is restarted.
+ * embedded default is a private PostgreSQL cluster per daemon, so it is the postmaster of the
+ * owner's cluster. The owner starts that cluster, so the owner is what is restarted.
  */
-export function databaseOwnerPid(fs: FaultStack): { pid: number; restart: DaemonName } {
-  const pid = fs.stack.embeddedDbPid('vmd');
-  if (!pid) throw new Error("vmd's embedded database cluster is not running");
-  return { pid, restart: 'vmd' };
+export function databaseOwnerPid(fs: FaultStack, owner: DbOwner = 'vmd'): { pid: number; restart: DaemonName } {
+  const pid = fs.stack.embeddedDbPid(owner);
+  if (!pid) throw new Error(`${owner}'s embedded database cluster is not running`);
+  return { pid, restart: owner };
 }
 
 function killPid(pid: number): void {
@@ -127,7 +130,7 @@ async function stackQemuPids(stack: Stack): Promise<number[]> {
 }
 
 /** SIGKILLs the victim (a process this test started); answers what has to be restarted, if any. */
-export async function kill(fs: FaultStack, victim: Victim, vmId: string): Promise<DaemonName | undefined> {
+export async function kill(fs: FaultStack, victim: Victim, vmId: string, dbOwner: DbOwner = 'vmd'): Promise<DaemonName | undefined> {
   if (victim === 'qemu') {
     const pids = await qemuPidsFor(vmId);
     if (pids.length === 0) throw new Error(`no QEMU runs for ${vmId}`);
@@ -135,9 +138,9 @@ export async function kill(fs: FaultStack, victim: Victim, vmId: string): Promis
     return undefined;
   }
   if (victim === 'database') {
-    // The postmaster dies under the running operation; vmd, which owns starting its cluster
-    // (it adopts or restarts it at start-up, with crash recovery), goes down after it.
-    const owner = databaseOwnerPid(fs);
+    // The postmaster dies under the running operation; its daemon, which owns starting its
+    // cluster (it adopts or restarts it at start-up, with crash recovery), goes down after it.
+    const owner = databaseOwnerPid(fs, dbOwner);
     killPid(owner.pid);
     if (!(await waitForPidExit(owner.pid, 10_000, 50))) throw new Error(`postmaster ${owner.pid} still alive 10 s after SIGKILL`);
     await new Promise((r) => setTimeout(r, 500));
@@ -195,10 +198,47 @@ export async function leftovers(fs: FaultStack): Promise<string[]> {
   const fences = await fenceElements(fs.ns);
   if (fences > running.size) out.push(`${fences - running.size} nft fence element(s)`);
   for (const dir of await partialPulls(fs)) out.push(`partial kernel pull ${dir}`);
+  out.push(...(await imageLeftovers(fs)));
   const imagedOps = await fs.images.unary('listOperations', imagev1.ListOperationsRequest.fromPartial({ states: [commonv1.OperationState.OPERATION_STATE_RUNNING] }));
   for (const op of imagedOps.operations) out.push(`imaged operation ${op.opId} still running`);
   const ops = await fs.vmd.unary('listOperations', vmv1.ListOperationsRequest.fromPartial({ states: [commonv1.OperationState.OPERATION_STATE_RUNNING] }));
   for (const op of ops.operations) out.push(`operation ${op.opId} still running`);
+  return out;
+}
+
+/** privhelper's build root, where every build and promotion runs in its own mkdtemp. */
+const buildRoot = (fs: FaultStack): string => join(fs.stack.dir, 'state', 'helper', 'build');
+
+/** Live processes whose cwd, root or an open file is under `dir` (tools a build left running). */
+export async function processesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const links = [`/proc/${pid}/cwd`, `/proc/${pid}/root`, ...(await readdir(`/proc/${pid}/fd`).catch(() => [] as string[])).map((fd) => `/proc/${pid}/fd/${fd}`)];
+    for (const l of links) {
+      const target = await readlink(l).catch(() => '');
+      if (target === dir || target.startsWith(`${dir}/`)) {
+        const comm = (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '?')).trim();
+        out.push(`${pid} ${comm}`);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * What an image build can leave: a partial build dir, a tool still working in one, an image
+ * in privhelper's store no row of imaged names, or a row whose root filesystem is missing.
+ */
+async function imageLeftovers(fs: FaultStack): Promise<string[]> {
+  const out: string[] = [];
+  for (const name of await readdir(buildRoot(fs)).catch(() => [] as string[])) out.push(`partial build ${name}`);
+  for (const p of await processesUnder(buildRoot(fs))) out.push(`build tool ${p}`);
+  const rows = (await fs.images.unary('listImages', imagev1.ListImagesRequest.fromPartial({}))).images;
+  const stored = (await fs.helper.unary('listImages', {})).images.map((i) => i.image);
+  for (const id of stored) if (!rows.some((r) => r.rootfsPath.includes(`/${id}/`))) out.push(`image dir ${id} without a row`);
+  for (const r of rows) if (!stored.some((id) => r.rootfsPath.includes(`/${id}/`))) out.push(`image row ${r.name} without its files`);
   return out;
 }
 

@@ -1,10 +1,10 @@
 import { vmv1 } from '@banger/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../harness/daemons.js';
-import { TEST_KERNEL } from '../harness/guest.js';
+import { TEST_KERNEL, TEST_RECIPE } from '../harness/guest.js';
 import { vmUnsupportedReason } from '../vm/vmstack.js';
 import { converge, createFaultStack, ensureDefaultImage, type FaultStack } from './fault-stack.js';
-import { applicable, kernelPullCell, STAGES, stagedCell, table, unaryCell, VICTIMS, type Cell, type CellResult, type Verb } from './matrix-cells.js';
+import { applicable, imageBuildCell, kernelPullCell, STAGES, stagedCell, table, unaryCell, VICTIMS, type Cell, type CellResult, type Verb } from './matrix-cells.js';
 
 /*
  * The fault matrix (issue 14): a verb stopped at an exact point, a process SIGKILLed there,
@@ -34,8 +34,15 @@ import { applicable, kernelPullCell, STAGES, stagedCell, table, unaryCell, VICTI
  * - prune/in-flight/privhelper: privhelper dies while prune deletes a stopped VM.
  * - kernel pull/download/imaged: imaged dies with a downloaded .deb and an unpacked package in
  *   its pull's work dir; its next start removes it and the record says interrupted.
- * Image build is not in the matrix yet: a build of the default recipe takes minutes under
- * this CI budget (its partial builds are privhelper's, swept at its start: faults/janitor).
+ * - image build/mkfs/privhelper: a GB partial image file is being written by mkfs.ext4 in a
+ *   build dir holding the unpacked tree, and the process that started it dies: only its next
+ *   start can remove the dir, and nothing may still write in it.
+ * - image build/customize/imaged: chroot steps run in the unpacked tree when the daemon that
+ *   holds the operation dies: privhelper must abort the build and remove it, and the record
+ *   say interrupted.
+ * Both force a rebuild (the default image is removed first), so each costs a partial build,
+ * and the VM verbs after them one full build, made with the CLI; the other stages (base,
+ * artifacts) and the database victim (imaged's cluster) run with the full product.
  * BANGER_FAULTS_FULL=1 runs every verb × stage × victim instead (imaged is a victim of the VM
  * verbs too: they must not need it past preflight).
  *
@@ -58,9 +65,12 @@ const CI_CELLS: Cell[] = [
   { verb: 'delete', stage: 'in-flight', victim: 'vmd', why: 'row deleting, a running VM half torn down' },
   { verb: 'prune', stage: 'in-flight', victim: 'privhelper', why: 'a stopped VM half deleted' },
   { verb: 'kernel pull', stage: 'download', victim: 'imaged', why: 'a .deb and an unpacked package in a work dir' },
+  { verb: 'image build', stage: 'mkfs', victim: 'privhelper', why: 'a GB partial image being written in a full build dir; its writer dies' },
+  { verb: 'image build', stage: 'customize', victim: 'imaged', why: 'chroot tools in the unpacked tree; the operation holder dies' },
 ];
 
-const ORDER: Verb[] = ['create', 'stop', 'start', 'delete', 'prune', 'kernel pull'];
+// Image builds first: a forced rebuild needs the image unused by any VM.
+const ORDER: Verb[] = ['image build', 'create', 'stop', 'start', 'delete', 'prune', 'kernel pull'];
 const FULL_CELLS: Cell[] = ORDER.flatMap((verb) => STAGES[verb].flatMap((stage) => VICTIMS.map((victim) => ({ verb, stage, victim })))).filter(applicable);
 
 const SHARED = 'fm';
@@ -69,6 +79,8 @@ describe.skipIf(skip !== undefined)('fault matrix: kill any process at any point
   let fs: FaultStack;
   const results: CellResult[] = [];
   let creates = 0;
+  /** A killed forced rebuild removed the default image; the next VM verb builds it again. */
+  let imageGone = false;
 
   const cli = async (...args: string[]): Promise<string> => {
     const r = await runCli(fs.stack, args, 600_000);
@@ -79,6 +91,11 @@ describe.skipIf(skip !== undefined)('fault matrix: kill any process at any point
 
   /** Brings the shared VM to what the verb acts on, through the CLI: the proof that after the previous fault the CLI can act on it. */
   async function prepare(verb: Verb): Promise<void> {
+    if (verb === 'image build') return;
+    if (imageGone) {
+      await cli('image', 'build', TEST_RECIPE);
+      imageGone = false;
+    }
     if (verb === 'create') return;
     let state = await stateOf();
     if (state === vmv1.VmState.VM_STATE_DELETING) {
@@ -115,8 +132,9 @@ describe.skipIf(skip !== undefined)('fault matrix: kill any process at any point
       const t0 = Date.now();
       const name = cell.verb === 'create' ? `fc${++creates}` : SHARED;
       const r =
-        cell.verb === 'kernel pull' ? await kernelPullCell(fs, cell) : cell.verb === 'create' || cell.verb === 'start' ? await stagedCell(fs, cell, name) : await unaryCell(fs, cell, name);
+        cell.verb === 'image build' ? await imageBuildCell(fs, cell) : cell.verb === 'kernel pull' ? await kernelPullCell(fs, cell) : cell.verb === 'create' || cell.verb === 'start' ? await stagedCell(fs, cell, name) : await unaryCell(fs, cell, name);
       results.push(r);
+      if (cell.verb === 'image build') imageGone = r.outcome !== 'completed';
       console.log(`cell ${cell.verb}/${cell.stage}/${cell.victim}: ${r.outcome}; left at restart: ${r.leftAtRestart.join(', ') || 'none'}; converged in ${r.convergeMs} ms (cell ${Date.now() - t0} ms)`);
       expect(r.convergeMs).toBeLessThanOrEqual(60_000);
       if (cell.verb === 'create' && cell.stage === 'disks' && cell.victim === 'privhelper') {
