@@ -57,18 +57,6 @@ async function reaped(pid: number): Promise<void> {
   throw new Error(`process ${pid} died but was not reaped within 10 s`);
 }
 
-/** An operator's restart of the external server: its dead postmaster's backends may need a moment to go. */
-async function startAgain(pg: PostgresServer): Promise<void> {
-  for (let i = 0; ; i++) {
-    try {
-      return await pg.start();
-    } catch (err) {
-      if (i >= 20) throw err;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
-}
-
 /**
  * Told committed means committed: vmd streams an operation's events only after the store
  * committed them, so the last event a client saw must survive a SIGKILL sent the moment it
@@ -141,7 +129,7 @@ describe.each(CASES)('durability of what vmd told a client, on $name', (c) => {
         vmd = vmClient(stack);
       } else {
         expect(stack.daemons.vmd?.child.pid, 'vmd was not restarted').toBe(vmdPid);
-        if (pg) await startAgain(pg);
+        await pg?.startAfterKill();
       }
 
       const { value: op, failedCalls } = await once(30_000, () => getOperation(vmd, opId));

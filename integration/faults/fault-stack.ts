@@ -10,11 +10,18 @@ import { ServiceClient } from '@banger/runtime';
 import { createStack, GATED_VMD, type DaemonName, type Stack } from '../harness/daemons.js';
 import { TEST_CACHE } from '../harness/guest.js';
 import { Netns } from '../harness/netns.js';
+import type { PostgresServer } from '../harness/postgres.js';
 import { collect, qemuPidsFor, type ImageClient, type VmClient } from '../vm/vmstack.js';
 import { waitForPidExit } from '../../services/privhelper/src/adapters/proc/pids.js';
 
-/** What a cell kills: a daemon, a VM's QEMU, or the process that owns the database. */
-export type Victim = DaemonName | 'qemu' | 'database';
+/**
+ * What a cell kills: a daemon, a VM's QEMU, the process that owns the embedded database, or
+ * the postmaster of the external PostgreSQL vmd uses (`useExternalDatabase`).
+ */
+export type Victim = DaemonName | 'qemu' | 'database' | 'external database';
+
+/** What a cell brings back after the kill: a daemon, or the external database server. */
+export type Restartable = DaemonName | 'external database';
 
 /**
  * Janitor timers for tests: a pass every 2 s (retries every 5 s while something is pending, as
@@ -33,6 +40,14 @@ export interface FaultStack {
   startVmd(gate?: { stage: string; kind: string }): Promise<void>;
   /** Lets a paused operation go on. */
   release(): Promise<void>;
+  /**
+   * The stack variant on external PostgreSQL: vmd restarted with `[database] url` (as
+   * BANGER_DATABASE_URL) naming a fresh database on `pg`, a server the test started itself.
+   * imaged keeps its embedded database. vmd starts empty there, so call it with no VM left.
+   */
+  useExternalDatabase(pg: PostgresServer): Promise<void>;
+  /** The external server vmd uses, once `useExternalDatabase` was called. */
+  externalDb?: PostgresServer;
   close(): Promise<void>;
 }
 
@@ -57,6 +72,7 @@ export async function createFaultStack(): Promise<FaultStack> {
     throw err;
   }
   const releaseFile = join(stack.dir, 'gate-release');
+  let vmdEnv: NodeJS.ProcessEnv = {};
   const fs: FaultStack = {
     stack,
     ns,
@@ -66,14 +82,19 @@ export async function createFaultStack(): Promise<FaultStack> {
     async startVmd(gate) {
       await stack.stop('vmd');
       await rm(releaseFile, { force: true });
-      if (!gate) await stack.start('vmd');
+      if (!gate) await stack.start('vmd', { env: vmdEnv });
       else {
         const spec = { ...gate, action: 'pause', release: releaseFile };
-        await stack.start('vmd', { entry: GATED_VMD, env: { BANGER_TEST_STAGE_GATE: JSON.stringify(spec) } });
+        await stack.start('vmd', { entry: GATED_VMD, env: { ...vmdEnv, BANGER_TEST_STAGE_GATE: JSON.stringify(spec) } });
       }
     },
     async release() {
       await writeFile(releaseFile, '');
+    },
+    async useExternalDatabase(pg) {
+      vmdEnv = { BANGER_DATABASE_URL: await pg.createDatabase() };
+      fs.externalDb = pg;
+      await fs.startVmd();
     },
     async close() {
       fs.vmd.close();
@@ -130,12 +151,20 @@ async function stackQemuPids(stack: Stack): Promise<number[]> {
 }
 
 /** SIGKILLs the victim (a process this test started); answers what has to be restarted, if any. */
-export async function kill(fs: FaultStack, victim: Victim, vmId: string, dbOwner: DbOwner = 'vmd'): Promise<DaemonName | undefined> {
+export async function kill(fs: FaultStack, victim: Victim, vmId: string, dbOwner: DbOwner = 'vmd'): Promise<Restartable | undefined> {
   if (victim === 'qemu') {
     const pids = await qemuPidsFor(vmId);
     if (pids.length === 0) throw new Error(`no QEMU runs for ${vmId}`);
     for (const pid of pids) killPid(pid);
     return undefined;
+  }
+  if (victim === 'external database') {
+    // The server dies under vmd, which keeps running; the server is brought back by the cell.
+    const pid = fs.externalDb?.postmasterPid();
+    if (!pid) throw new Error('vmd uses no external database server, or it is not running');
+    killPid(pid);
+    if (!(await waitForPidExit(pid, 10_000, 50))) throw new Error(`postmaster ${pid} still alive 10 s after SIGKILL`);
+    return 'external database';
   }
   if (victim === 'database') {
     // The postmaster dies under the running operation; its daemon, which owns starting its
@@ -151,9 +180,13 @@ export async function kill(fs: FaultStack, victim: Victim, vmId: string, dbOwner
   return victim;
 }
 
-/** Restarts a killed daemon (vmd ungated). */
-export async function restart(fs: FaultStack, name: DaemonName): Promise<void> {
-  if (name === 'vmd') await fs.startVmd();
+/** Restarts a killed daemon (vmd ungated), or the external database server as its operator would. */
+export async function restart(fs: FaultStack, name: Restartable): Promise<void> {
+  if (name === 'external database') {
+    if (!fs.externalDb) throw new Error('no external database server to start');
+    await fs.externalDb.startAfterKill();
+  }
+  else if (name === 'vmd') await fs.startVmd();
   else await fs.stack.start(name);
 }
 

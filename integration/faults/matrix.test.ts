@@ -1,6 +1,7 @@
 import { vmv1 } from '@banger/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../harness/daemons.js';
+import { postgresAvailability, startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { TEST_KERNEL, TEST_RECIPE } from '../harness/guest.js';
 import { vmUnsupportedReason } from '../vm/vmstack.js';
 import { converge, createFaultStack, ensureDefaultImage, type FaultStack } from './fault-stack.js';
@@ -46,11 +47,18 @@ import { applicable, imageBuildCell, kernelPullCell, STAGES, stagedCell, table, 
  * BANGER_FAULTS_FULL=1 runs every verb × stage × victim instead (imaged is a victim of the VM
  * verbs too: they must not need it past preflight).
  *
+ * Last, the stack variant on external PostgreSQL (fault-stack.ts useExternalDatabase: vmd on
+ * `[database] url` to a durable throwaway cluster this test starts) and one cell:
+ * - create/disks/external database: the server's postmaster is SIGKILLed under a create that
+ *   holds a row, tap, fence, DNS record, overlay and work disk, vmd keeps running and the
+ *   create goes on against the dead server; the server is started again, as an operator would.
+ *
  * The janitor's timers are shortened through the stack config (fault-stack.ts: a pass every
  * 2 s, a 10 s orphan grace); production keeps 60 s and 120 s.
  */
 
 const skip = vmUnsupportedReason();
+const pgAvail = await postgresAvailability();
 if (skip) console.warn(`integration/faults/matrix skipped: ${skip}`);
 const FULL = process.env['BANGER_FAULTS_FULL'] === '1';
 
@@ -77,6 +85,7 @@ const SHARED = 'fm';
 
 describe.skipIf(skip !== undefined)('fault matrix: kill any process at any point, and the host converges', () => {
   let fs: FaultStack;
+  let pg: PostgresServer | undefined;
   const results: CellResult[] = [];
   let creates = 0;
   /** A killed forced rebuild removed the default image; the next VM verb builds it again. */
@@ -124,6 +133,7 @@ describe.skipIf(skip !== undefined)('fault matrix: kill any process at any point
   afterAll(async () => {
     if (results.length > 0) console.log(`fault matrix (${FULL ? 'full product' : 'CI subset'}):\n${table(results)}`);
     await fs?.close();
+    await pg?.dispose();
   });
 
   for (const cell of FULL ? FULL_CELLS : CI_CELLS) {
@@ -160,6 +170,22 @@ describe.skipIf(skip !== undefined)('fault matrix: kill any process at any point
     await cli('vm', 'stop', SHARED, '--timeout', '0s');
     await cli('vm', 'delete', SHARED);
     expect(await stateOf()).toBeUndefined();
+    await converge(fs, 60_000);
+  }, 900_000);
+
+  it.skipIf(!pgAvail.ok)('create / disks / kill the external database (vmd on [database] url)', async () => {
+    await prepare('create');
+    expect(await stateOf()).toBeUndefined();
+    pg = await startPostgres({ durable: true });
+    await fs.useExternalDatabase(pg);
+    const cell: Cell = { verb: 'create', stage: 'disks', victim: 'external database', why: 'everything but QEMU exists when the server vmd writes to dies; vmd lives on' };
+    const r = await stagedCell(fs, cell, 'fx1');
+    results.push(r);
+    console.log(`cell ${cell.verb}/${cell.stage}/${cell.victim}: ${r.outcome}; left at restart: ${r.leftAtRestart.join(', ') || 'none'}; converged in ${r.convergeMs} ms`);
+    expect(r.convergeMs).toBeLessThanOrEqual(60_000);
+    const left = await fs.vmd.unary('getVm', { ref: 'fx1', includeSecrets: false }).catch(() => undefined);
+    expect(r.outcome === 'completed' || left === undefined).toBe(true);
+    if (left) await cli('vm', 'delete', 'fx1', '--force');
     await converge(fs, 60_000);
   }, 900_000);
 });

@@ -24,6 +24,8 @@ export interface PostgresServer {
   /** Fast shutdown; data is kept so `start` brings the same cluster back. */
   stop(): Promise<void>;
   start(): Promise<void>;
+  /** Starts it again after its postmaster was SIGKILLed (retried while its orphaned backends still hold its shared memory). */
+  startAfterKill(): Promise<void>;
   restart(): Promise<void>;
   /** Stops the server and deletes the cluster. */
   dispose(): Promise<void>;
@@ -196,6 +198,16 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
     },
     stop,
     start,
+    async startAfterKill() {
+      for (let i = 0; ; i++) {
+        try {
+          return await start();
+        } catch (err) {
+          if (i >= 20) throw err;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+    },
     async restart() {
       await stop();
       await start();
