@@ -102,8 +102,14 @@ export async function stagedCell(fs: FaultStack, cell: Cell, vmName: string): Pr
   if (early) throw new Error(`${cell.verb} of ${vmName} ended before stage ${cell.stage}: ${String(early.error)}`);
   const opId = (await stream.opId) ?? '';
   const vmId = (await fs.vmd.unary('getVm', { ref: vmName, includeSecrets: false })).vm?.id ?? '';
-  const toRestart = await kill(fs, cell.victim, vmId);
+  let toRestart = await kill(fs, cell.victim, vmId);
   if (toRestart !== 'vmd') await fs.release();
+  if (toRestart === 'external database') {
+    // The operation goes on against the dead server for a while, then it is back, as an operator brings it back.
+    await sleep(3000);
+    await restart(fs, toRestart);
+    toRestart = undefined;
+  }
   // It may also complete: a victim it no longer needs (imaged past preflight, privhelper after the agent stage).
   await consumed;
   // While vmd lives (and its database), its record lists what the failure could not undo, until the janitor did.
