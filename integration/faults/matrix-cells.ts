@@ -113,7 +113,7 @@ export async function stagedCell(fs: FaultStack, cell: Cell, vmName: string): Pr
   // It may also complete: a victim it no longer needs (imaged past preflight, privhelper after the agent stage).
   await consumed;
   // While vmd lives (and its database), its record lists what the failure could not undo, until the janitor did.
-  const recordedLeftovers = toRestart === 'vmd' || toRestart === 'external database' ? [] : ((await fs.vmd.unary('getOperation', { opId })).operation?.leftovers ?? []).map((r) => `${r.kind} ${r.id}`);
+  const recordedLeftovers = toRestart === 'vmd' ? [] : ((await fs.vmd.unary('getOperation', { opId })).operation?.leftovers ?? []).map((r) => `${r.kind} ${r.id}`);
   const settled = await settle(fs, toRestart);
   const outcome = await recordedOutcome(fs, opId);
   const cleanedUnderOp = (fs.stack.daemons.vmd?.logs ?? []).filter((l) => l.msg === 'leftover cleaned up' && l.op_id === opId).map((l) => String(l['kind']));
