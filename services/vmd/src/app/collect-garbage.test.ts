@@ -94,7 +94,8 @@ describe('collect garbage (banger system gc, the janitor pass)', () => {
   it('finds a fence whose tap is gone (only its nft elements left) and removes it after the grace, never while an operation could own it', async () => {
     const h = vmdHarness();
     let now = 1_000_000;
-    h.host.fences.set('fenced01', { ipv4: '172.30.0.40', mac: '02:00:00:00:00:40', egress: { mode: 'allow', cidrs: [], hostnames: [] }, tap: 'bt4' });
+    h.host.fences.set('fenced01', { ipv4: '172.30.0.40', mac: '02:00:00:00:00:40', egress: { mode: 'allow', cidrs: [], hostnames: [] } });
+    h.host.fenceTaps.set('fenced01', 'bt4');
     const running = interruptedOp([], { opId: 'op-running00001', target: 'fenced01', state: 'running', error: null, finishedAt: null });
     const busy = await h.collector([running], { graceMs: 0 }).run({ dryRun: false });
     expect(busy.orphans).toEqual([expect.objectContaining({ vmId: 'fenced01', scope: 'vm', action: 'busy', held: ['nft fence 172.30.0.40 on bt4'] })]);
@@ -108,6 +109,7 @@ describe('collect garbage (banger system gc, the janitor pass)', () => {
     now += 1;
     expect((await gc.run({ dryRun: false })).orphans[0]).toMatchObject({ action: 'removed' });
     expect(h.host.calls).toContain('releaseVm fenced01');
+    expect(h.host.fences.has('fenced01')).toBe(false);
     expect(h.host.leftovers()).toEqual([]);
   });
 
@@ -116,7 +118,8 @@ describe('collect garbage (banger system gc, the janitor pass)', () => {
     await h.create({ name: 'dev' });
     await h.stop('dev');
     const id = h.vm('dev')?.id ?? '';
-    h.host.fences.set(id, { ipv4: '172.30.0.41', mac: '02:00:00:00:00:41', egress: { mode: 'allow', cidrs: [], hostnames: [] }, tap: 'bt5' });
+    h.host.fences.set(id, { ipv4: '172.30.0.41', mac: '02:00:00:00:00:41', egress: { mode: 'allow', cidrs: [], hostnames: [] } });
+    h.host.fenceTaps.set(id, 'bt5');
     const report = await h.collector([], { graceMs: 0 }).run({ dryRun: false });
     expect(report.orphans).toEqual([expect.objectContaining({ vmId: id, scope: 'tap', action: 'removed', held: ['nft fence 172.30.0.41 on bt5'] })]);
     expect(h.host.fences.has(id)).toBe(false);

@@ -58,7 +58,6 @@ export class FakeHost implements HostHelper {
       ...[...this.overlays].map((p) => `overlay:${p}`),
       ...[...this.workDisks.keys()].map((p) => `work_disk:${p}`),
       ...[...this.processes.keys()].map((id) => `process:${id}`),
-      ...[...this.fences.keys()].map((id) => `fence:${id}`),
     ];
   }
 
@@ -89,12 +88,15 @@ export class FakeHost implements HostHelper {
   }
 
   /** The fences privhelper would hold, by VM id; a fence needs the VM's tap first, as there. */
-  readonly fences = new Map<string, { ipv4: string; mac: string; egress: EgressPolicy; tap?: string }>();
+  readonly fences = new Map<string, { ipv4: string; mac: string; egress: EgressPolicy }>();
+  /** The tap each fence pins; it stays when the tap is gone (ListHeld reports it). */
+  readonly fenceTaps = new Map<string, string>();
 
   async fenceVm(input: { vmId: string; ipv4: string; mac: string; egress: EgressPolicy }): Promise<void> {
     this.enter('fenceVm', input.vmId);
     if (!this.taps.has(input.vmId)) throw new FailedPreconditionError('TAP_NOT_ASSIGNED', `vm ${input.vmId} has no tap`);
-    this.fences.set(input.vmId, { ipv4: input.ipv4, mac: input.mac, egress: { ...input.egress }, tap: this.taps.get(input.vmId) ?? '' });
+    this.fences.set(input.vmId, { ipv4: input.ipv4, mac: input.mac, egress: { ...input.egress } });
+    this.fenceTaps.set(input.vmId, this.taps.get(input.vmId) ?? '');
   }
 
   async syncDns(records: DnsRecord[]): Promise<void> {
@@ -217,7 +219,7 @@ export class FakeHost implements HostHelper {
       vms: [...ids].sort().map((vmId) => {
         const files = [...this.overlays, ...this.workDisks.keys()].filter((p) => idOf(p) === vmId).map((p) => p.split('/')[4] ?? '');
         const diskDir = files.length > 0 || this.strayDirs.has(vmId);
-        return { vmId, diskDir, diskFiles: diskDir && files.length === 0 ? ['root.qcow2.partial'] : files, runDir: this.processes.has(vmId), tap: this.taps.get(vmId) ?? '', hypervisorPid: this.processes.get(vmId)?.pid ?? 0, fenceIpv4: this.fences.get(vmId)?.ipv4 ?? '', fenceMac: this.fences.get(vmId)?.mac ?? '', fenceTap: this.fences.get(vmId)?.tap ?? '' };
+        return { vmId, diskDir, diskFiles: diskDir && files.length === 0 ? ['root.qcow2.partial'] : files, runDir: this.processes.has(vmId), tap: this.taps.get(vmId) ?? '', hypervisorPid: this.processes.get(vmId)?.pid ?? 0, fenceIpv4: this.fences.get(vmId)?.ipv4 ?? '', fenceMac: this.fences.get(vmId)?.mac ?? '', fenceTap: this.fences.has(vmId) ? (this.fenceTaps.get(vmId) ?? '') : '' };
       }),
       dnsRecords: this.dns.map((r) => r.name),
     };
