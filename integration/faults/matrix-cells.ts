@@ -194,19 +194,22 @@ export async function imageBuildCell(fs: FaultStack, cell: Cell): Promise<CellRe
   const step = ROOTFS_STAGES.indexOf(cell.stage as (typeof ROOTFS_STAGES)[number]);
   const stream = fs.images.serverStream('buildImage', imagev1.BuildImageRequest.fromPartial({ recipe: TEST_RECIPE, force: true }), { timeoutMs: 1_800_000 });
   let opId = '';
-  const reached = (async (): Promise<boolean> => {
+  const reached = (async (): Promise<string | undefined> => {
+    let last = '';
     try {
       for await (const res of stream) {
         opId ||= res.event?.opId ?? '';
         const body = res.event?.body;
-        if (body?.$case === 'progress' && body.value.stage === 'rootfs' && body.value.done === step) return true;
+        if (body?.$case === 'progress' && body.value.stage === 'rootfs' && body.value.done === step) return undefined;
+        if (body?.$case === 'failure') last = `${body.value.reason}: ${body.value.message}`;
       }
-    } catch {
-      return false;
+    } catch (err) {
+      return String(err);
     }
-    return false;
+    return last || 'it succeeded';
   })();
-  if (!(await reached)) throw new Error(`the image build ended before its ${cell.stage} step`);
+  const ended = await reached;
+  if (ended !== undefined) throw new Error(`the image build ended before its ${cell.stage} step: ${ended}`);
   // Into the step, so it has written something (an unpacked tree, a partial image file).
   await sleep(1500);
   // The stream was left (a detached build goes on); the record says how it ended.

@@ -63,6 +63,9 @@ if (skip) console.warn(`integration/faults/matrix skipped: ${skip}`);
 const FULL = process.env['BANGER_FAULTS_FULL'] === '1';
 
 const CI_CELLS: Cell[] = [
+  // Image builds first (as in ORDER): a forced rebuild needs the image unused by any VM.
+  { verb: 'image build', stage: 'mkfs', victim: 'privhelper', why: 'a GB partial image being written in a full build dir; its writer dies' },
+  { verb: 'image build', stage: 'customize', victim: 'imaged', why: 'chroot tools in the unpacked tree; the operation holder dies' },
   { verb: 'create', stage: 'disks', victim: 'privhelper', why: 'row, tap, fence, DNS, overlay, work disk exist; the only undoer is gone' },
   { verb: 'create', stage: 'network', victim: 'database', why: 'row, tap, fence, DNS exist when the database owner dies' },
   { verb: 'create', stage: 'boot', victim: 'vmd', why: 'everything incl. QEMU exists; the rollback holder dies' },
@@ -73,8 +76,6 @@ const CI_CELLS: Cell[] = [
   { verb: 'delete', stage: 'in-flight', victim: 'vmd', why: 'row deleting, a running VM half torn down' },
   { verb: 'prune', stage: 'in-flight', victim: 'privhelper', why: 'a stopped VM half deleted' },
   { verb: 'kernel pull', stage: 'download', victim: 'imaged', why: 'a .deb and an unpacked package in a work dir' },
-  { verb: 'image build', stage: 'mkfs', victim: 'privhelper', why: 'a GB partial image being written in a full build dir; its writer dies' },
-  { verb: 'image build', stage: 'customize', victim: 'imaged', why: 'chroot tools in the unpacked tree; the operation holder dies' },
 ];
 
 // Image builds first: a forced rebuild needs the image unused by any VM.
@@ -100,7 +101,12 @@ describe.skipIf(skip !== undefined)('fault matrix: kill any process at any point
 
   /** Brings the shared VM to what the verb acts on, through the CLI: the proof that after the previous fault the CLI can act on it. */
   async function prepare(verb: Verb): Promise<void> {
-    if (verb === 'image build') return;
+    if (verb === 'image build') {
+      // A forced rebuild removes the image first, which privhelper refuses while a VM's disk uses it.
+      if ((await stateOf()) !== undefined) await cli('vm', 'delete', SHARED, '--force');
+      await converge(fs, 60_000);
+      return;
+    }
     if (imageGone) {
       await cli('image', 'build', TEST_RECIPE);
       imageGone = false;
