@@ -10,6 +10,7 @@ import { LaunchVm } from './app/launch-vm.js';
 import { RestoreVm } from './app/restore-vm.js';
 import { SuspendVm } from './app/suspend-vm.js';
 import { SavedStateStore } from './adapters/store/saved-state.js';
+import { killProcessesUsingDir } from './adapters/proc/pids.js';
 import { sweepBuildDir } from './app/sweep-build-dir.js';
 import { serveConnect } from './adapters/connect/connect-server.js';
 import { prepareHelperRoots } from './adapters/fs/helper-roots.js';
@@ -156,7 +157,7 @@ const savedStates = {
 };
 
 logger.info({ config: config.source, allowed_uids: [...allowed], socket: config.privhelper.socket, state_root: helper.stateRoot }, 'privhelper starting');
-await sweepBuildDir(helper.buildDir, logger);
+await sweepBuildDir(helper.buildDir, logger, killProcessesUsingDir);
 
 const connectListener = await serveConnect({
   socketPath: connectSocketPath(config),
