@@ -2,7 +2,7 @@
 // namespace, vmd behind the stage gate, a janitor with short timers, and the probes that say
 // what a fault left behind on the host.
 import { randomBytes } from 'node:crypto';
-import { readdir, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { commonv1, helperv2, imagev1, vmv1 } from '@banger/api';
@@ -10,11 +10,18 @@ import { ServiceClient } from '@banger/runtime';
 import { createStack, GATED_VMD, type DaemonName, type Stack } from '../harness/daemons.js';
 import { TEST_CACHE } from '../harness/guest.js';
 import { Netns } from '../harness/netns.js';
+import type { PostgresServer } from '../harness/postgres.js';
 import { collect, qemuPidsFor, type ImageClient, type VmClient } from '../vm/vmstack.js';
 import { waitForPidExit } from '../../services/privhelper/src/adapters/proc/pids.js';
 
-/** What a cell kills: a daemon, a VM's QEMU, or the process that owns the database. */
-export type Victim = DaemonName | 'qemu' | 'database';
+/**
+ * What a cell kills: a daemon, a VM's QEMU, the process that owns the embedded database, or
+ * the postmaster of the external PostgreSQL vmd uses (`useExternalDatabase`).
+ */
+export type Victim = DaemonName | 'qemu' | 'database' | 'external database';
+
+/** What a cell brings back after the kill: a daemon, or the external database server. */
+export type Restartable = DaemonName | 'external database';
 
 /**
  * Janitor timers for tests: a pass every 2 s (retries every 5 s while something is pending, as
@@ -33,6 +40,14 @@ export interface FaultStack {
   startVmd(gate?: { stage: string; kind: string }): Promise<void>;
   /** Lets a paused operation go on. */
   release(): Promise<void>;
+  /**
+   * The stack variant on external PostgreSQL: vmd restarted with `[database] url` (as
+   * BANGER_DATABASE_URL) naming a fresh database on `pg`, a server the test started itself.
+   * imaged keeps its embedded database. vmd starts empty there, so call it with no VM left.
+   */
+  useExternalDatabase(pg: PostgresServer): Promise<void>;
+  /** The external server vmd uses, once `useExternalDatabase` was called. */
+  externalDb?: PostgresServer;
   close(): Promise<void>;
 }
 
@@ -57,6 +72,7 @@ export async function createFaultStack(): Promise<FaultStack> {
     throw err;
   }
   const releaseFile = join(stack.dir, 'gate-release');
+  let vmdEnv: NodeJS.ProcessEnv = {};
   const fs: FaultStack = {
     stack,
     ns,
@@ -66,14 +82,19 @@ export async function createFaultStack(): Promise<FaultStack> {
     async startVmd(gate) {
       await stack.stop('vmd');
       await rm(releaseFile, { force: true });
-      if (!gate) await stack.start('vmd');
+      if (!gate) await stack.start('vmd', { env: vmdEnv });
       else {
         const spec = { ...gate, action: 'pause', release: releaseFile };
-        await stack.start('vmd', { entry: GATED_VMD, env: { BANGER_TEST_STAGE_GATE: JSON.stringify(spec) } });
+        await stack.start('vmd', { entry: GATED_VMD, env: { ...vmdEnv, BANGER_TEST_STAGE_GATE: JSON.stringify(spec) } });
       }
     },
     async release() {
       await writeFile(releaseFile, '');
+    },
+    async useExternalDatabase(pg) {
+      vmdEnv = { BANGER_DATABASE_URL: await pg.createDatabase() };
+      fs.externalDb = pg;
+      await fs.startVmd();
     },
     async close() {
       fs.vmd.close();
@@ -101,15 +122,18 @@ export async function ensureDefaultImage(fs: FaultStack): Promise<void> {
   if (error !== undefined) throw new Error('image build failed');
 }
 
+/** Whose database a "database" victim is: vmd's for the VM verbs, imaged's for image builds. */
+export type DbOwner = 'vmd' | 'imaged';
+
 /**
  * The pid of the process that owns the database, the one a "database" victim kills: the
- * embedded default is a private PostgreSQL cluster per daemon, so it is the postmaster of vmd's
- * cluster (the database of the VM verbs). vmd starts that cluster, so vmd is what is restarted.
+ * embedded default is a private PostgreSQL cluster per daemon, so it is the postmaster of the
+ * owner's cluster. The owner starts that cluster, so the owner is what is restarted.
  */
-export function databaseOwnerPid(fs: FaultStack): { pid: number; restart: DaemonName } {
-  const pid = fs.stack.embeddedDbPid('vmd');
-  if (!pid) throw new Error("vmd's embedded database cluster is not running");
-  return { pid, restart: 'vmd' };
+export function databaseOwnerPid(fs: FaultStack, owner: DbOwner = 'vmd'): { pid: number; restart: DaemonName } {
+  const pid = fs.stack.embeddedDbPid(owner);
+  if (!pid) throw new Error(`${owner}'s embedded database cluster is not running`);
+  return { pid, restart: owner };
 }
 
 function killPid(pid: number): void {
@@ -127,17 +151,25 @@ async function stackQemuPids(stack: Stack): Promise<number[]> {
 }
 
 /** SIGKILLs the victim (a process this test started); answers what has to be restarted, if any. */
-export async function kill(fs: FaultStack, victim: Victim, vmId: string): Promise<DaemonName | undefined> {
+export async function kill(fs: FaultStack, victim: Victim, vmId: string, dbOwner: DbOwner = 'vmd'): Promise<Restartable | undefined> {
   if (victim === 'qemu') {
     const pids = await qemuPidsFor(vmId);
     if (pids.length === 0) throw new Error(`no QEMU runs for ${vmId}`);
     for (const pid of pids) killPid(pid);
     return undefined;
   }
+  if (victim === 'external database') {
+    // The server dies under vmd, which keeps running; the server is brought back by the cell.
+    const pid = fs.externalDb?.postmasterPid();
+    if (!pid) throw new Error('vmd uses no external database server, or it is not running');
+    killPid(pid);
+    if (!(await waitForPidExit(pid, 10_000, 50))) throw new Error(`postmaster ${pid} still alive 10 s after SIGKILL`);
+    return 'external database';
+  }
   if (victim === 'database') {
-    // The postmaster dies under the running operation; vmd, which owns starting its cluster
-    // (it adopts or restarts it at start-up, with crash recovery), goes down after it.
-    const owner = databaseOwnerPid(fs);
+    // The postmaster dies under the running operation; its daemon, which owns starting its
+    // cluster (it adopts or restarts it at start-up, with crash recovery), goes down after it.
+    const owner = databaseOwnerPid(fs, dbOwner);
     killPid(owner.pid);
     if (!(await waitForPidExit(owner.pid, 10_000, 50))) throw new Error(`postmaster ${owner.pid} still alive 10 s after SIGKILL`);
     await new Promise((r) => setTimeout(r, 500));
@@ -148,9 +180,13 @@ export async function kill(fs: FaultStack, victim: Victim, vmId: string): Promis
   return victim;
 }
 
-/** Restarts a killed daemon (vmd ungated). */
-export async function restart(fs: FaultStack, name: DaemonName): Promise<void> {
-  if (name === 'vmd') await fs.startVmd();
+/** Restarts a killed daemon (vmd ungated), or the external database server as its operator would. */
+export async function restart(fs: FaultStack, name: Restartable): Promise<void> {
+  if (name === 'external database') {
+    if (!fs.externalDb) throw new Error('no external database server to start');
+    await fs.externalDb.startAfterKill();
+  }
+  else if (name === 'vmd') await fs.startVmd();
   else await fs.stack.start(name);
 }
 
@@ -195,10 +231,47 @@ export async function leftovers(fs: FaultStack): Promise<string[]> {
   const fences = await fenceElements(fs.ns);
   if (fences > running.size) out.push(`${fences - running.size} nft fence element(s)`);
   for (const dir of await partialPulls(fs)) out.push(`partial kernel pull ${dir}`);
+  out.push(...(await imageLeftovers(fs)));
   const imagedOps = await fs.images.unary('listOperations', imagev1.ListOperationsRequest.fromPartial({ states: [commonv1.OperationState.OPERATION_STATE_RUNNING] }));
   for (const op of imagedOps.operations) out.push(`imaged operation ${op.opId} still running`);
   const ops = await fs.vmd.unary('listOperations', vmv1.ListOperationsRequest.fromPartial({ states: [commonv1.OperationState.OPERATION_STATE_RUNNING] }));
   for (const op of ops.operations) out.push(`operation ${op.opId} still running`);
+  return out;
+}
+
+/** privhelper's build root, where every build and promotion runs in its own mkdtemp. */
+const buildRoot = (fs: FaultStack): string => join(fs.stack.dir, 'state', 'helper', 'build');
+
+/** Live processes whose cwd, root or an open file is under `dir` (tools a build left running). */
+export async function processesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const links = [`/proc/${pid}/cwd`, `/proc/${pid}/root`, ...(await readdir(`/proc/${pid}/fd`).catch(() => [] as string[])).map((fd) => `/proc/${pid}/fd/${fd}`)];
+    for (const l of links) {
+      const target = await readlink(l).catch(() => '');
+      if (target === dir || target.startsWith(`${dir}/`)) {
+        const comm = (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '?')).trim();
+        out.push(`${pid} ${comm}`);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * What an image build can leave: a partial build dir, a tool still working in one, an image
+ * in privhelper's store no row of imaged names, or a row whose root filesystem is missing.
+ */
+async function imageLeftovers(fs: FaultStack): Promise<string[]> {
+  const out: string[] = [];
+  for (const name of await readdir(buildRoot(fs)).catch(() => [] as string[])) out.push(`partial build ${name}`);
+  for (const p of await processesUnder(buildRoot(fs))) out.push(`build tool ${p}`);
+  const rows = (await fs.images.unary('listImages', imagev1.ListImagesRequest.fromPartial({}))).images;
+  const stored = (await fs.helper.unary('listImages', {})).images.map((i) => i.image);
+  for (const id of stored) if (!rows.some((r) => r.rootfsPath.includes(`/${id}/`))) out.push(`image dir ${id} without a row`);
+  for (const r of rows) if (!stored.some((id) => r.rootfsPath.includes(`/${id}/`))) out.push(`image row ${r.name} without its files`);
   return out;
 }
 

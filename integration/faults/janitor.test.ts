@@ -39,6 +39,22 @@ describe.skipIf(skip !== undefined)('vmd janitor: orphans nobody recorded conver
   const bridge = `bgr-j${randomBytes(2).toString('hex')}`;
   const tapVm = 'orphantap01';
   const dirVm = 'orphandir02';
+  // Fences whose taps were deleted under privhelper: only their nft elements are left.
+  const fenceVmA = 'orphanfence3';
+  const fenceVmB = 'orphanfence4';
+
+  /** Fences a VM and deletes its tap behind privhelper's back; answers the tap's name. */
+  const plantFence = async (vmId: string, ipv4: string): Promise<string> => {
+    await helper.unary('applyNat', { bridge, cidr: '10.232.0.0/24', egressInterface: '' });
+    const { tap } = await helper.unary('acquireTap', { vmId, bridge: '' });
+    await helper.unary('fenceVm', { vmId, ipv4, mac: `02:00:00:00:00:${ipv4.split('.')[3] ?? '0'}` });
+    await ns.must('ip', ['link', 'del', tap]);
+    return tap;
+  };
+  /** The addresses banger's bridge table pins to a tap, as the kernel holds them. */
+  const fencedIps = async (): Promise<string> => (await ns.exec('nft', ['list', 'set', 'bridge', 'banger', 'fence_ip'])).stdout;
+  let tapA = '';
+  let tapB = '';
 
   beforeAll(async () => {
     ns = await Netns.create();
@@ -55,6 +71,7 @@ describe.skipIf(skip !== undefined)('vmd janitor: orphans nobody recorded conver
     const dir = join(stack.dir, 'state', 'helper', 'vms', dirVm);
     await mkdir(dir, { mode: 0o700 });
     await writeFile(join(dir, 'root.qcow2.partial'), 'half an overlay');
+    tapA = await plantFence(fenceVmA, '10.232.0.50');
   }, 120_000);
 
   afterAll(async () => {
@@ -74,8 +91,11 @@ describe.skipIf(skip !== undefined)('vmd janitor: orphans nobody recorded conver
       expect.arrayContaining([
         expect.objectContaining({ vmId: tapVm, tap: expect.stringMatching(/.+/), diskDir: false }),
         expect.objectContaining({ vmId: dirVm, diskDir: true, diskFiles: ['root.qcow2.partial'], tap: '' }),
+        // The pool still names the deleted tap until it looks at the kernel again (a restart).
+        expect.objectContaining({ vmId: fenceVmA, diskDir: false, runDir: false, fenceIpv4: '10.232.0.50', fenceMac: '02:00:00:00:00:50', fenceTap: tapA }),
       ]),
     );
+    expect(await fencedIps()).toContain('10.232.0.50');
     expect(held.dnsRecords).toEqual(['ghost']);
     expect(await tapMarks()).toEqual([`vm:${tapVm}`]);
 
@@ -88,6 +108,10 @@ describe.skipIf(skip !== undefined)('vmd janitor: orphans nobody recorded conver
     await stack.stop('privhelper', 'SIGKILL');
     await stack.start('privhelper');
     expect(existsSync(partial)).toBe(false);
+    // The restarted privhelper does not take back a saved fence whose tap is gone, and takes its
+    // elements out of the kernel's sets instead of leaving them to nobody.
+    expect((await helper.unary('listHeld', {})).vms.map((v) => v.vmId)).not.toContain(fenceVmA);
+    expect(await fencedIps()).not.toContain('10.232.0.50');
     const linksBefore = (await ns.must('ip', ['-o', 'link', 'show'])).split('\n').length;
     const again = await helper.unary('listHeld', {});
     expect(again.vms.find((v) => v.vmId === tapVm)?.tap).toBe(held.vms.find((v) => v.vmId === tapVm)?.tap);
@@ -95,6 +119,7 @@ describe.skipIf(skip !== undefined)('vmd janitor: orphans nobody recorded conver
   }, 60_000);
 
   it('reports them (in grace) with a dry run and in doctor, removing nothing', async () => {
+    tapB = await plantFence(fenceVmB, '10.232.0.51');
     await stack.start('vmd');
     const doctor = await runCli(stack, ['--json', 'doctor']);
     const check = (JSON.parse(doctor.stdout) as { checks: { name: string; status: string; detail: string; fix?: string }[] }).checks.find((c) => c.name === 'leftovers');
@@ -107,6 +132,8 @@ describe.skipIf(skip !== undefined)('vmd janitor: orphans nobody recorded conver
     expect(orphans[tapVm]).toMatchObject({ held: [expect.stringMatching(/^tap /)] });
     expect(orphans[dirVm]).toMatchObject({ held: ['disk dir (root.qcow2.partial)'] });
     expect(['grace', 'would_remove']).toContain(orphans[dirVm]?.action);
+    expect(orphans[fenceVmB]).toMatchObject({ held: expect.arrayContaining([`nft fence 10.232.0.51 on ${tapB}`]), action: 'grace' });
+    expect(await fencedIps()).toContain('10.232.0.51');
     // DNS is derived from the rows, so it needs no grace: the janitor's first pass already resynced it.
     expect(report.dnsDrift ?? []).toEqual([]);
     expect((await helper.unary('listHeld', {})).dnsRecords).toEqual([]);
@@ -117,8 +144,8 @@ describe.skipIf(skip !== undefined)('vmd janitor: orphans nobody recorded conver
     const { afterMs } = await eventually(
       'orphans gone',
       (GRACE_S + 60) * 1000,
-      async () => ({ dir: existsSync(join(stack.dir, 'state', 'helper', 'vms', dirVm)), marks: await tapMarks(), dns: (await helper.unary('listHeld', {})).dnsRecords }),
-      (v) => !v.dir && v.marks.length === 0 && v.dns.length === 0,
+      async () => ({ dir: existsSync(join(stack.dir, 'state', 'helper', 'vms', dirVm)), marks: await tapMarks(), dns: (await helper.unary('listHeld', {})).dnsRecords, fence: (await fencedIps()).includes('10.232.0.51') }),
+      (v) => !v.dir && v.marks.length === 0 && v.dns.length === 0 && !v.fence,
     );
     console.log(`janitor: orphans gone ${afterMs} ms after the check began (grace ${GRACE_S} s)`);
     expect((await helper.unary('listHeld', {})).vms).toEqual([]);

@@ -7,10 +7,11 @@ import { collect } from '../vm/vmstack.js';
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { imagev1 } from '@banger/api';
-import { TEST_KERNEL } from '../harness/guest.js';
+import { ROOTFS_STAGES } from '@banger/imagekit';
+import { TEST_KERNEL, TEST_RECIPE } from '../harness/guest.js';
 import { converge, kernelStaging, kill, leftovers, partialPulls, restart, type FaultStack, type Victim } from './fault-stack.js';
 
-export type Verb = 'create' | 'start' | 'stop' | 'delete' | 'prune' | 'kernel pull';
+export type Verb = 'create' | 'start' | 'stop' | 'delete' | 'prune' | 'kernel pull' | 'image build';
 
 export interface Cell {
   verb: Verb;
@@ -43,6 +44,8 @@ export const STAGES: Record<Verb, readonly string[]> = {
   delete: ['in-flight'],
   prune: ['in-flight'],
   'kernel pull': ['download'],
+  // The root filesystem's own steps, inside privhelper's build (imaged's resolve/fingerprint/register are short database steps).
+  'image build': ROOTFS_STAGES,
 };
 
 export const VICTIMS: readonly Victim[] = ['vmd', 'imaged', 'privhelper', 'qemu', 'database'];
@@ -51,6 +54,8 @@ export const VICTIMS: readonly Victim[] = ['vmd', 'imaged', 'privhelper', 'qemu'
 export function applicable(c: Cell): boolean {
   // The kernel pull's database is imaged's own; databaseOwnerPid names vmd's.
   if (c.verb === 'kernel pull' && (c.victim === 'vmd' || c.victim === 'database')) return false;
+  // An image build involves neither vmd nor a VM; its database victim is imaged's cluster.
+  if (c.verb === 'image build') return c.victim !== 'vmd' && c.victim !== 'qemu';
   if (c.victim !== 'qemu') return true;
   if (c.verb === 'prune' || c.verb === 'kernel pull') return false;
   return c.stage === 'in-flight' || STAGES[c.verb].indexOf(c.stage) >= STAGES[c.verb].indexOf('boot');
@@ -97,11 +102,17 @@ export async function stagedCell(fs: FaultStack, cell: Cell, vmName: string): Pr
   if (early) throw new Error(`${cell.verb} of ${vmName} ended before stage ${cell.stage}: ${String(early.error)}`);
   const opId = (await stream.opId) ?? '';
   const vmId = (await fs.vmd.unary('getVm', { ref: vmName, includeSecrets: false })).vm?.id ?? '';
-  const toRestart = await kill(fs, cell.victim, vmId);
+  let toRestart = await kill(fs, cell.victim, vmId);
   if (toRestart !== 'vmd') await fs.release();
+  if (toRestart === 'external database') {
+    // The operation goes on against the dead server for a while, then it is back, as an operator brings it back.
+    await sleep(3000);
+    await restart(fs, toRestart);
+    toRestart = undefined;
+  }
   // It may also complete: a victim it no longer needs (imaged past preflight, privhelper after the agent stage).
   await consumed;
-  // While vmd lives, its record lists what the failure could not undo, until the janitor did.
+  // While vmd lives (and its database), its record lists what the failure could not undo, until the janitor did.
   const recordedLeftovers = toRestart === 'vmd' ? [] : ((await fs.vmd.unary('getOperation', { opId })).operation?.leftovers ?? []).map((r) => `${r.kind} ${r.id}`);
   const settled = await settle(fs, toRestart);
   const outcome = await recordedOutcome(fs, opId);
@@ -161,10 +172,50 @@ export async function kernelPullCell(fs: FaultStack, cell: Cell): Promise<CellRe
   const toRestart = await kill(fs, cell.victim, '');
   await consumed;
   const settled = await settle(fs, toRestart);
+  return { cell, outcome: await imagedOutcome(fs, opId, 'kernel pull'), opId, ...settled };
+}
+
+/** How an imaged operation's record says it ended, after a fault: never still running. */
+async function imagedOutcome(fs: FaultStack, opId: string, what: string): Promise<string> {
   const op = (await fs.images.unary('getOperation', { opId })).operation;
-  if (!op || op.state === commonv1.OperationState.OPERATION_STATE_RUNNING) throw new Error(`kernel pull ${opId} has no final record`);
-  const outcome = op.state === commonv1.OperationState.OPERATION_STATE_SUCCEEDED ? 'completed' : op.error?.reason === 'INTERRUPTED' ? 'interrupted' : `failed ${op.error?.reason ?? '?'}`;
-  return { cell, outcome, opId, ...settled };
+  if (!op || op.state === commonv1.OperationState.OPERATION_STATE_RUNNING) throw new Error(`${what} ${opId} has no final record`);
+  if (op.state === commonv1.OperationState.OPERATION_STATE_SUCCEEDED) return 'completed';
+  if (!op.error?.reason || !op.error.message) throw new Error(`${what} ${opId} ended ${op.state} without saying why`);
+  return op.error.reason === 'INTERRUPTED' ? 'interrupted' : `failed ${op.error.reason}`;
+}
+
+/**
+ * A forced rebuild of the default image, killed a moment into one step of its root filesystem
+ * (privhelper's progress says which): its mkdtemp holds the unpacked base and, from `mkfs` on, a
+ * partial image file of about a GB, and tools (tar, chroot, mkfs.ext4) work in it. The forced
+ * build removed the old image first, so the VM verbs' `prepare` builds it again with the CLI.
+ */
+export async function imageBuildCell(fs: FaultStack, cell: Cell): Promise<CellResult> {
+  const step = ROOTFS_STAGES.indexOf(cell.stage as (typeof ROOTFS_STAGES)[number]);
+  const stream = fs.images.serverStream('buildImage', imagev1.BuildImageRequest.fromPartial({ recipe: TEST_RECIPE, force: true }), { timeoutMs: 1_800_000 });
+  let opId = '';
+  const reached = (async (): Promise<string | undefined> => {
+    let last = '';
+    try {
+      for await (const res of stream) {
+        opId ||= res.event?.opId ?? '';
+        const body = res.event?.body;
+        if (body?.$case === 'progress' && body.value.stage === 'rootfs' && body.value.done === step) return undefined;
+        if (body?.$case === 'failure') last = `${body.value.reason}: ${body.value.message}`;
+      }
+    } catch (err) {
+      return String(err);
+    }
+    return last || 'it succeeded';
+  })();
+  const ended = await reached;
+  if (ended !== undefined) throw new Error(`the image build ended before its ${cell.stage} step: ${ended}`);
+  // Into the step, so it has written something (an unpacked tree, a partial image file).
+  await sleep(1500);
+  // The stream was left (a detached build goes on); the record says how it ended.
+  const toRestart = await kill(fs, cell.victim, '', 'imaged');
+  const settled = await settle(fs, toRestart);
+  return { cell, outcome: await imagedOutcome(fs, opId, 'image build'), opId, ...settled };
 }
 
 export function table(results: readonly CellResult[]): string {

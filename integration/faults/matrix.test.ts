@@ -1,10 +1,11 @@
 import { vmv1 } from '@banger/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../harness/daemons.js';
-import { TEST_KERNEL } from '../harness/guest.js';
+import { postgresAvailability, startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { TEST_KERNEL, TEST_RECIPE } from '../harness/guest.js';
 import { vmUnsupportedReason } from '../vm/vmstack.js';
 import { converge, createFaultStack, ensureDefaultImage, type FaultStack } from './fault-stack.js';
-import { applicable, kernelPullCell, STAGES, stagedCell, table, unaryCell, VICTIMS, type Cell, type CellResult, type Verb } from './matrix-cells.js';
+import { applicable, imageBuildCell, kernelPullCell, STAGES, stagedCell, table, unaryCell, VICTIMS, type Cell, type CellResult, type Verb } from './matrix-cells.js';
 
 /*
  * The fault matrix (issue 14): a verb stopped at an exact point, a process SIGKILLed there,
@@ -34,20 +35,37 @@ import { applicable, kernelPullCell, STAGES, stagedCell, table, unaryCell, VICTI
  * - prune/in-flight/privhelper: privhelper dies while prune deletes a stopped VM.
  * - kernel pull/download/imaged: imaged dies with a downloaded .deb and an unpacked package in
  *   its pull's work dir; its next start removes it and the record says interrupted.
- * Image build is not in the matrix yet: a build of the default recipe takes minutes under
- * this CI budget (its partial builds are privhelper's, swept at its start: faults/janitor).
+ * - image build/mkfs/privhelper: a GB partial image file is being written by mkfs.ext4 in a
+ *   build dir holding the unpacked tree, and the process that started it dies: only its next
+ *   start can remove the dir, and nothing may still write in it.
+ * - image build/customize/imaged: chroot steps run in the unpacked tree when the daemon that
+ *   holds the operation dies: privhelper must abort the build and remove it, and the record
+ *   say interrupted.
+ * Both force a rebuild (the default image is removed first), so each costs a partial build,
+ * and the VM verbs after them one full build, made with the CLI; the other stages (base,
+ * artifacts) and the database victim (imaged's cluster) run with the full product.
  * BANGER_FAULTS_FULL=1 runs every verb × stage × victim instead (imaged is a victim of the VM
  * verbs too: they must not need it past preflight).
+ *
+ * Last, the stack variant on external PostgreSQL (fault-stack.ts useExternalDatabase: vmd on
+ * `[database] url` to a durable throwaway cluster this test starts) and one cell:
+ * - create/disks/external database: the server's postmaster is SIGKILLed under a create that
+ *   holds a row, tap, fence, DNS record, overlay and work disk, vmd keeps running and the
+ *   create goes on against the dead server; the server is started again, as an operator would.
  *
  * The janitor's timers are shortened through the stack config (fault-stack.ts: a pass every
  * 2 s, a 10 s orphan grace); production keeps 60 s and 120 s.
  */
 
 const skip = vmUnsupportedReason();
+const pgAvail = await postgresAvailability();
 if (skip) console.warn(`integration/faults/matrix skipped: ${skip}`);
 const FULL = process.env['BANGER_FAULTS_FULL'] === '1';
 
 const CI_CELLS: Cell[] = [
+  // Image builds first (as in ORDER): a forced rebuild needs the image unused by any VM.
+  { verb: 'image build', stage: 'mkfs', victim: 'privhelper', why: 'a GB partial image being written in a full build dir; its writer dies' },
+  { verb: 'image build', stage: 'customize', victim: 'imaged', why: 'chroot tools in the unpacked tree; the operation holder dies' },
   { verb: 'create', stage: 'disks', victim: 'privhelper', why: 'row, tap, fence, DNS, overlay, work disk exist; the only undoer is gone' },
   { verb: 'create', stage: 'network', victim: 'database', why: 'row, tap, fence, DNS exist when the database owner dies' },
   { verb: 'create', stage: 'boot', victim: 'vmd', why: 'everything incl. QEMU exists; the rollback holder dies' },
@@ -60,15 +78,19 @@ const CI_CELLS: Cell[] = [
   { verb: 'kernel pull', stage: 'download', victim: 'imaged', why: 'a .deb and an unpacked package in a work dir' },
 ];
 
-const ORDER: Verb[] = ['create', 'stop', 'start', 'delete', 'prune', 'kernel pull'];
+// Image builds first: a forced rebuild needs the image unused by any VM.
+const ORDER: Verb[] = ['image build', 'create', 'stop', 'start', 'delete', 'prune', 'kernel pull'];
 const FULL_CELLS: Cell[] = ORDER.flatMap((verb) => STAGES[verb].flatMap((stage) => VICTIMS.map((victim) => ({ verb, stage, victim })))).filter(applicable);
 
 const SHARED = 'fm';
 
 describe.skipIf(skip !== undefined)('fault matrix: kill any process at any point, and the host converges', () => {
   let fs: FaultStack;
+  let pg: PostgresServer | undefined;
   const results: CellResult[] = [];
   let creates = 0;
+  /** A killed forced rebuild removed the default image; the next VM verb builds it again. */
+  let imageGone = false;
 
   const cli = async (...args: string[]): Promise<string> => {
     const r = await runCli(fs.stack, args, 600_000);
@@ -79,6 +101,16 @@ describe.skipIf(skip !== undefined)('fault matrix: kill any process at any point
 
   /** Brings the shared VM to what the verb acts on, through the CLI: the proof that after the previous fault the CLI can act on it. */
   async function prepare(verb: Verb): Promise<void> {
+    if (verb === 'image build') {
+      // A forced rebuild removes the image first, which privhelper refuses while a VM's disk uses it.
+      if ((await stateOf()) !== undefined) await cli('vm', 'delete', SHARED, '--force');
+      await converge(fs, 60_000);
+      return;
+    }
+    if (imageGone) {
+      await cli('image', 'build', TEST_RECIPE);
+      imageGone = false;
+    }
     if (verb === 'create') return;
     let state = await stateOf();
     if (state === vmv1.VmState.VM_STATE_DELETING) {
@@ -107,6 +139,7 @@ describe.skipIf(skip !== undefined)('fault matrix: kill any process at any point
   afterAll(async () => {
     if (results.length > 0) console.log(`fault matrix (${FULL ? 'full product' : 'CI subset'}):\n${table(results)}`);
     await fs?.close();
+    await pg?.dispose();
   });
 
   for (const cell of FULL ? FULL_CELLS : CI_CELLS) {
@@ -115,8 +148,9 @@ describe.skipIf(skip !== undefined)('fault matrix: kill any process at any point
       const t0 = Date.now();
       const name = cell.verb === 'create' ? `fc${++creates}` : SHARED;
       const r =
-        cell.verb === 'kernel pull' ? await kernelPullCell(fs, cell) : cell.verb === 'create' || cell.verb === 'start' ? await stagedCell(fs, cell, name) : await unaryCell(fs, cell, name);
+        cell.verb === 'image build' ? await imageBuildCell(fs, cell) : cell.verb === 'kernel pull' ? await kernelPullCell(fs, cell) : cell.verb === 'create' || cell.verb === 'start' ? await stagedCell(fs, cell, name) : await unaryCell(fs, cell, name);
       results.push(r);
+      if (cell.verb === 'image build') imageGone = r.outcome !== 'completed';
       console.log(`cell ${cell.verb}/${cell.stage}/${cell.victim}: ${r.outcome}; left at restart: ${r.leftAtRestart.join(', ') || 'none'}; converged in ${r.convergeMs} ms (cell ${Date.now() - t0} ms)`);
       expect(r.convergeMs).toBeLessThanOrEqual(60_000);
       if (cell.verb === 'create' && cell.stage === 'disks' && cell.victim === 'privhelper') {
@@ -142,6 +176,22 @@ describe.skipIf(skip !== undefined)('fault matrix: kill any process at any point
     await cli('vm', 'stop', SHARED, '--timeout', '0s');
     await cli('vm', 'delete', SHARED);
     expect(await stateOf()).toBeUndefined();
+    await converge(fs, 60_000);
+  }, 900_000);
+
+  it.skipIf(!pgAvail.ok)('create / disks / kill the external database (vmd on [database] url)', async () => {
+    await prepare('create');
+    expect(await stateOf()).toBeUndefined();
+    pg = await startPostgres({ durable: true });
+    await fs.useExternalDatabase(pg);
+    const cell: Cell = { verb: 'create', stage: 'disks', victim: 'external database', why: 'everything but QEMU exists when the server vmd writes to dies; vmd lives on' };
+    const r = await stagedCell(fs, cell, 'fx1');
+    results.push(r);
+    console.log(`cell ${cell.verb}/${cell.stage}/${cell.victim}: ${r.outcome}; left at restart: ${r.leftAtRestart.join(', ') || 'none'}; converged in ${r.convergeMs} ms`);
+    expect(r.convergeMs).toBeLessThanOrEqual(60_000);
+    const left = await fs.vmd.unary('getVm', { ref: 'fx1', includeSecrets: false }).catch(() => undefined);
+    expect(r.outcome === 'completed' || left === undefined).toBe(true);
+    if (left) await cli('vm', 'delete', 'fx1', '--force');
     await converge(fs, 60_000);
   }, 900_000);
 });

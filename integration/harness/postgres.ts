@@ -24,9 +24,22 @@ export interface PostgresServer {
   /** Fast shutdown; data is kept so `start` brings the same cluster back. */
   stop(): Promise<void>;
   start(): Promise<void>;
+  /** Starts it again after its postmaster was SIGKILLed (retried while its orphaned backends still hold its shared memory). */
+  startAfterKill(): Promise<void>;
   restart(): Promise<void>;
   /** Stops the server and deletes the cluster. */
   dispose(): Promise<void>;
+  /** The running postmaster's pid (from postmaster.pid): what a fault test SIGKILLs. */
+  postmasterPid(): number | undefined;
+}
+
+export interface PostgresOptions {
+  /**
+   * Keep PostgreSQL's own flush defaults (fsync, synchronous_commit, full_page_writes on):
+   * for tests that SIGKILL the server and expect every acknowledged commit back. Without it
+   * the cluster trades durability for speed (fine while the server itself is never killed).
+   */
+  durable?: boolean;
 }
 
 export type Availability = { ok: true; binDir: string } | { ok: false; reason: string };
@@ -114,7 +127,7 @@ function installExitHook(): void {
 }
 
 /** Starts a fresh cluster (~1.5 s). Call `dispose()` in afterAll. */
-export async function startPostgres(): Promise<PostgresServer> {
+export async function startPostgres(opts: PostgresOptions = {}): Promise<PostgresServer> {
   const avail = await postgresAvailability();
   if (!avail.ok) throw new Error(`PostgreSQL unavailable: ${avail.reason}`);
   const { binDir } = avail;
@@ -136,9 +149,7 @@ export async function startPostgres(): Promise<PostgresServer> {
     [
       "listen_addresses = ''",
       `unix_socket_directories = '${socketDir}'`,
-      'fsync = off',
-      'synchronous_commit = off',
-      'full_page_writes = off',
+      ...(opts.durable === true ? [] : ['fsync = off', 'synchronous_commit = off', 'full_page_writes = off']),
       'max_connections = 100',
       '',
     ].join('\n'),
@@ -187,9 +198,28 @@ export async function startPostgres(): Promise<PostgresServer> {
     },
     stop,
     start,
+    async startAfterKill() {
+      for (let i = 0; ; i++) {
+        try {
+          return await start();
+        } catch (err) {
+          if (i >= 20) throw err;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+    },
     async restart() {
       await stop();
       await start();
+    },
+    postmasterPid() {
+      try {
+        const pid = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+        process.kill(pid, 0);
+        return pid;
+      } catch {
+        return undefined;
+      }
     },
     async dispose() {
       try {

@@ -14,6 +14,7 @@ import { SnapshotVm } from './app/snapshot-vm.js';
 import { RestoreSnapshot } from './app/restore-snapshot.js';
 import { SnapshotStore } from './adapters/store/snapshot-store.js';
 import { SavedStateStore } from './adapters/store/saved-state.js';
+import { killProcessesUsingDir } from './adapters/proc/pids.js';
 import { sweepBuildDir } from './app/sweep-build-dir.js';
 import { serveConnect } from './adapters/connect/connect-server.js';
 import { prepareHelperRoots } from './adapters/fs/helper-roots.js';
@@ -182,7 +183,7 @@ const snapshots = {
 };
 
 logger.info({ config: config.source, allowed_uids: [...allowed], socket: config.privhelper.socket, state_root: helper.stateRoot }, 'privhelper starting');
-await sweepBuildDir(helper.buildDir, logger);
+await sweepBuildDir(helper.buildDir, logger, killProcessesUsingDir);
 const partialSnapshots = await snapshotFiles.sweepPartials();
 if (partialSnapshots.length > 0) logger.warn({ removed: partialSnapshots }, 'partial snapshots of a previous privhelper removed');
 

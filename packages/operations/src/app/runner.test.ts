@@ -1,5 +1,5 @@
 import { CancelledError, FailedPreconditionError, type OpEventBody } from '@banger/runtime';
-import { migrate, OperationStore, vmdSchema, type Db, type WatchItem } from '@banger/store';
+import { migrate, OperationStore, StoreError, vmdSchema, type Db, type WatchItem } from '@banger/store';
 import { pgliteFixture, silentLogger, type StoreFixture } from '@banger/store/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { followOperation } from './follow.js';
@@ -81,6 +81,53 @@ describe('OperationRunner', () => {
       { kind: 'vm_create', state: 'failed', reason: 'IMAGE_NOT_READY' },
     ]);
     expect(records.every((r) => r.durationMs >= 0)).toBe(true);
+  });
+
+  it('writes the outcome once the database that died under the operation answers again, failure event included', async () => {
+    let down = true;
+    const unavailable = (): StoreError => new StoreError('UNAVAILABLE', 'DATABASE_UNAVAILABLE', 'database unavailable: connect ECONNREFUSED');
+    // The store while its server is dead: every write fails UNAVAILABLE until `down` is cleared.
+    const flaky = new Proxy(log, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof v !== 'function') return v;
+        const fn = v as (...a: unknown[]) => Promise<unknown>;
+        return (...args: unknown[]) => (down && (prop === 'appendEvent' || prop === 'finish') ? Promise.reject(unavailable()) : fn.apply(target, args));
+      },
+    });
+    const runner = new OperationRunner({ log: flaky, logger: silentLogger, service: 'vmd', finishRetryMs: 20 });
+    const opId = nextId();
+    down = false;
+    const { done } = await runner.start({ opId, kind: 'vm_create', target: 'web' }, async (op) => {
+      await op.emit({ type: 'stage_started', stage: 'disks', startedAt: new Date().toISOString() });
+      down = true;
+      await op.emit({ type: 'failure', code: 'UNAVAILABLE', reason: 'DATABASE_UNAVAILABLE', message: 'database unavailable', stage: 'disks', opId }).catch(() => undefined);
+      throw unavailable();
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await log.get(opId)).state).toBe('running');
+    down = false;
+    const op = await done;
+    expect(op).toMatchObject({ state: 'failed', error: { reason: 'DATABASE_UNAVAILABLE' } });
+    expect(await types(opId)).toEqual(['1:stage_started', '2:failure']);
+  });
+
+  it('gives the final write up at shutdown, leaving the row to the next start-up', async () => {
+    const failing = new Proxy(log, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof v !== 'function') return v;
+        const fn = v as (...a: unknown[]) => Promise<unknown>;
+        return (...args: unknown[]) => (prop === 'finish' ? Promise.reject(new StoreError('UNAVAILABLE', 'DATABASE_UNAVAILABLE', 'database unavailable')) : fn.apply(target, args));
+      },
+    });
+    const runner = new OperationRunner({ log: failing, logger: silentLogger, service: 'vmd', finishRetryMs: 20 });
+    const opId = nextId();
+    const { done } = await runner.start({ opId, kind: 'vm_create', target: 'web' }, async () => undefined);
+    await new Promise((r) => setTimeout(r, 100));
+    await runner.shutdown(100);
+    await expect(done).rejects.toMatchObject({ reason: 'DATABASE_UNAVAILABLE' });
+    expect((await log.get(opId)).state).toBe('running');
   });
 
   it('keeps running when the watcher goes away, and a later follow replays everything', async () => {

@@ -39,6 +39,13 @@ export interface OperationRunnerOptions {
   cancelGraceMs?: number;
   /** Told once per operation when its final state is written (the daemon's metrics). */
   onFinished?: (record: { kind: string; state: string; reason: string | undefined; durationMs: number }) => void;
+  /**
+   * The final write is retried this often while the database is unavailable (it died under
+   * the operation), for at most `finishRetryForMs` (default 5 min); past that, or at shutdown,
+   * the row stays `running` and the next start-up marks it INTERRUPTED.
+   */
+  finishRetryMs?: number;
+  finishRetryForMs?: number;
 }
 
 interface LiveOperation {
@@ -47,6 +54,8 @@ interface LiveOperation {
   stage: string | undefined;
   targetId: string | undefined;
   failure: FailureBody | undefined;
+  /** The failure event reached the log (its write may have failed with the database). */
+  failureStored: boolean;
   /** Set once the runner finalised the operation: late events from stuck work are dropped. */
   closed: boolean;
   done: Promise<Operation>;
@@ -62,6 +71,7 @@ type Settled = { ok: true; value: JsonObject | undefined } | { ok: false; error:
  */
 export class OperationRunner {
   private readonly live = new Map<string, LiveOperation>();
+  private stopping = false;
   private readonly cancelGraceMs: number;
 
   constructor(private readonly options: OperationRunnerOptions) {
@@ -80,6 +90,7 @@ export class OperationRunner {
       stage: undefined,
       targetId: undefined,
       failure: undefined,
+      failureStored: false,
       closed: false,
       done: Promise.resolve(undefined as unknown as Operation),
     };
@@ -120,6 +131,7 @@ export class OperationRunner {
 
   /** Aborts everything still running (state failed, reason DAEMON_STOPPING) and waits up to `graceMs`. */
   async shutdown(graceMs: number): Promise<void> {
+    this.stopping = true;
     const running = [...this.live.values()];
     if (running.length === 0) return;
     this.options.logger.info({ count: running.length, op_ids: running.map((l) => l.opId) }, 'stopping running operations');
@@ -148,6 +160,7 @@ export class OperationRunner {
         if (body.type === 'accepted' && body.targetId) live.targetId = body.targetId;
         if (body.type === 'failure') live.failure = body;
         await log.appendEvent(opId, body as unknown as JsonObject);
+        if (body.type === 'failure') live.failureStored = true;
       },
       recordResource: (kind, ref, detail) => log.recordResource(opId, { kind, ref, ...(detail ? { detail } : {}) }),
       releaseResource: (kind, ref) => log.releaseResource(opId, kind, ref),
@@ -161,13 +174,13 @@ export class OperationRunner {
     const settled = await this.settle(live, () => runWithContext(ctx, () => work(this.handle(live))));
     live.closed = true;
     try {
-      const op = await this.finalise(live, settled);
+      const op = await this.finaliseRetrying(live, settled, ctx.logger);
       const durationMs = Date.now() - started;
       ctx.logger.info({ kind: req.kind, target: req.target, state: op.state, reason: op.error?.reason, duration_ms: durationMs }, 'operation finished');
       this.options.onFinished?.({ kind: req.kind, state: op.state, reason: op.error?.reason, durationMs });
       return op;
     } catch (err) {
-      // The row stays `running`; the next start-up marks it INTERRUPTED.
+      // The row stays `running` (the database did not come back in time); the next start-up marks it INTERRUPTED.
       ctx.logger.error({ err, kind: req.kind }, 'operation could not be finished');
       throw err;
     }
@@ -198,6 +211,22 @@ export class OperationRunner {
     }
   }
 
+  /** A database that died under the operation comes back: its outcome is written then, not left `running` until a restart. */
+  private async finaliseRetrying(live: LiveOperation, settled: Settled, logger: Logger): Promise<Operation> {
+    const deadline = Date.now() + (this.options.finishRetryForMs ?? 300_000);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const op = await this.finalise(live, settled);
+        if (attempt > 1) logger.info({ attempts: attempt }, 'operation finished once the database answered again');
+        return op;
+      } catch (err) {
+        if (this.stopping || Date.now() >= deadline || toBangerError(err).code !== 'UNAVAILABLE') throw err;
+        if (attempt === 1) logger.warn({ err }, 'operation could not be finished; retrying until the database answers');
+        await new Promise((r) => setTimeout(r, this.options.finishRetryMs ?? 1000));
+      }
+    }
+  }
+
   private async finalise(live: LiveOperation, settled: Settled): Promise<Operation> {
     const { log } = this.options;
     const { opId, controller } = live;
@@ -218,6 +247,11 @@ export class OperationRunner {
       if (leftovers.length > 0) body.leftovers = leftovers;
       await log.appendEvent(opId, body as unknown as JsonObject);
       failure = body;
+      live.failure = body;
+      live.failureStored = true;
+    } else if (!live.failureStored) {
+      await log.appendEvent(opId, failure as unknown as JsonObject);
+      live.failureStored = true;
     }
     // Cancelled only when the cancellation is what ended it; work that failed on its own stays failed.
     const cancelledByRequest = aborted && toBangerError(controller.signal.reason).code === 'CANCELLED';

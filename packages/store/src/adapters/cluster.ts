@@ -27,7 +27,11 @@ export interface ClusterOptions {
   startTimeoutMs?: number;
 }
 
-/** Small on purpose: one daemon, a pool of at most 10 connections, no replication, no parallel workers. */
+/**
+ * Small on purpose: one daemon, a pool of at most 10 connections, no replication, no parallel
+ * workers. The three flush settings are pinned on (PostgreSQL's defaults) because a client is
+ * told an operation event is committed: packages/store/README.md, "Durability", says why each.
+ */
 const SETTINGS: readonly string[] = [
   'listen_addresses=',
   'unix_socket_permissions=0700',
@@ -47,6 +51,7 @@ const SETTINGS: readonly string[] = [
   'huge_pages=off',
   'fsync=on',
   'synchronous_commit=on',
+  'full_page_writes=on',
   'log_min_messages=warning',
   'log_line_prefix=%m [%p] ',
 ];

@@ -10,6 +10,8 @@ function host() {
   const runDirs = new Set(['vm0a', 'vm0c']);
   const taps = new Map([['vm0a', 'bt1'], ['vm0d', 'bt2']]);
   const pids = new Map([['vm0a', 4242]]);
+  // vm0e's tap was deleted under privhelper: only its fence's nft elements are left.
+  const fences = new Map([['vm0a', { tap: 'bt1', ipv4: '10.0.0.2', mac: '02:00:00:00:00:02' }], ['vm0e', { tap: 'bt9', ipv4: '10.0.0.9', mac: '02:00:00:00:00:09' }]]);
   const calls: string[] = [];
   const deps: ListHeldDeps = {
     disks: {
@@ -19,9 +21,11 @@ function host() {
     } satisfies HeldDisks,
     taps: {
       heldTaps: async () => new Map(taps),
+      heldFences: () => new Map(fences),
       releaseTap: async (id) => {
         const tap = taps.get(id);
         taps.delete(id);
+        fences.delete(id);
         return { tap };
       },
       dnsRecordNames: () => ['web', 'dev'],
@@ -40,18 +44,21 @@ function host() {
         },
       }) satisfies HeldProcesses,
   };
-  return { deps, disks, runDirs, taps, pids, calls };
+  return { deps, disks, runDirs, taps, pids, fences, calls };
 }
+
+const NO_FENCE = { fenceIpv4: '', fenceMac: '', fenceTap: '' };
 
 describe('ListHeld and ReleaseVm', () => {
   it('lists every VM id anything is held for, from each source, with the DNS names', async () => {
     const h = host();
     const res = await listHeld(h.deps);
     expect(res.vms).toEqual([
-      { vmId: 'vm0a', diskDir: true, diskFiles: ['root.qcow2', 'disks.json'], runDir: true, tap: 'bt1', hypervisorPid: 4242 },
-      { vmId: 'vm0b', diskDir: true, diskFiles: ['root.qcow2.partial'], runDir: false, tap: '', hypervisorPid: 0 },
-      { vmId: 'vm0c', diskDir: false, diskFiles: [], runDir: true, tap: '', hypervisorPid: 0 },
-      { vmId: 'vm0d', diskDir: false, diskFiles: [], runDir: false, tap: 'bt2', hypervisorPid: 0 },
+      { vmId: 'vm0a', diskDir: true, diskFiles: ['root.qcow2', 'disks.json'], runDir: true, tap: 'bt1', hypervisorPid: 4242, fenceIpv4: '10.0.0.2', fenceMac: '02:00:00:00:00:02', fenceTap: 'bt1' },
+      { vmId: 'vm0b', diskDir: true, diskFiles: ['root.qcow2.partial'], runDir: false, tap: '', hypervisorPid: 0, ...NO_FENCE },
+      { vmId: 'vm0c', diskDir: false, diskFiles: [], runDir: true, tap: '', hypervisorPid: 0, ...NO_FENCE },
+      { vmId: 'vm0d', diskDir: false, diskFiles: [], runDir: false, tap: 'bt2', hypervisorPid: 0, ...NO_FENCE },
+      { vmId: 'vm0e', diskDir: false, diskFiles: [], runDir: false, tap: '', hypervisorPid: 0, fenceIpv4: '10.0.0.9', fenceMac: '02:00:00:00:00:09', fenceTap: 'bt9' },
     ]);
     expect(res.dnsRecords).toEqual(['dev', 'web']);
   });
@@ -61,7 +68,14 @@ describe('ListHeld and ReleaseVm', () => {
     expect(await releaseVm(h.deps, 'vm0a')).toEqual({ killedHypervisor: true, tap: 'bt1', removedDiskDir: true, removedRunDir: true });
     expect(h.calls).toEqual(['kill vm0a']);
     expect(await releaseVm(h.deps, 'vm0a')).toEqual({ killedHypervisor: false, tap: '', removedDiskDir: false, removedRunDir: false });
-    expect((await listHeld(h.deps)).vms.map((v) => v.vmId)).toEqual(['vm0b', 'vm0c', 'vm0d']);
+    expect((await listHeld(h.deps)).vms.map((v) => v.vmId)).toEqual(['vm0b', 'vm0c', 'vm0d', 'vm0e']);
+  });
+
+  it('releases a fence whose tap is gone (its nft elements are all that is held)', async () => {
+    const h = host();
+    expect(await releaseVm(h.deps, 'vm0e')).toEqual({ killedHypervisor: false, tap: '', removedDiskDir: false, removedRunDir: false });
+    expect(h.fences.has('vm0e')).toBe(false);
+    expect((await listHeld(h.deps)).vms.map((v) => v.vmId)).not.toContain('vm0e');
   });
 
   it('refuses an id that is not a VM id before touching anything', async () => {

@@ -35,9 +35,19 @@ export interface HeldDisks {
   removeVm(vmId: string): Promise<{ removed: boolean }>;
 }
 
+/** A VM's fence as ListHeld reports it: the tap, address and MAC its nft elements pin. */
+export interface HeldFence {
+  tap: string;
+  ipv4: string;
+  mac: string;
+}
+
 export interface HeldTaps {
   /** VM id → its marked tap, as the kernel shows it. */
   heldTaps(): Promise<ReadonlyMap<string, string>>;
+  /** VM id → the fence privhelper applied for it (its nft elements), with or without its tap. */
+  heldFences(): ReadonlyMap<string, HeldFence>;
+  /** Unfences the VM (its nft elements go) and returns its tap, if any, to the pool. */
   releaseTap(vmId: string): Promise<{ tap: string | undefined }>;
   dnsRecordNames(): readonly string[];
 }

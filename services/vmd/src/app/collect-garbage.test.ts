@@ -91,6 +91,41 @@ describe('collect garbage (banger system gc, the janitor pass)', () => {
     expect(h.vm('dev')?.state).toBe('stopped');
   });
 
+  it('finds a fence whose tap is gone (only its nft elements left) and removes it after the grace, never while an operation could own it', async () => {
+    const h = vmdHarness();
+    let now = 1_000_000;
+    h.host.fences.set('fenced01', { ipv4: '172.30.0.40', mac: '02:00:00:00:00:40', egress: { mode: 'allow', cidrs: [], hostnames: [] } });
+    h.host.fenceTaps.set('fenced01', 'bt4');
+    const running = interruptedOp([], { opId: 'op-running00001', target: 'fenced01', state: 'running', error: null, finishedAt: null });
+    const busy = await h.collector([running], { graceMs: 0 }).run({ dryRun: false });
+    expect(busy.orphans).toEqual([expect.objectContaining({ vmId: 'fenced01', scope: 'vm', action: 'busy', held: ['nft fence 172.30.0.40 on bt4'] })]);
+    expect(h.host.fences.has('fenced01')).toBe(true);
+
+    const gc = h.collector([], { graceMs: 120_000, now: () => now });
+    expect((await gc.run({ dryRun: false })).orphans).toEqual([expect.objectContaining({ vmId: 'fenced01', action: 'grace', graceLeftMs: 120_000 })]);
+    now += 119_999;
+    expect((await gc.run({ dryRun: false })).orphans[0]).toMatchObject({ action: 'grace', graceLeftMs: 1 });
+    expect(h.host.fences.has('fenced01')).toBe(true);
+    now += 1;
+    expect((await gc.run({ dryRun: false })).orphans[0]).toMatchObject({ action: 'removed' });
+    expect(h.host.calls).toContain('releaseVm fenced01');
+    expect(h.host.fences.has('fenced01')).toBe(false);
+    expect(h.host.leftovers()).toEqual([]);
+  });
+
+  it("releases a stopped VM's fence left without its tap", async () => {
+    const h = vmdHarness();
+    await h.create({ name: 'dev' });
+    await h.stop('dev');
+    const id = h.vm('dev')?.id ?? '';
+    h.host.fences.set(id, { ipv4: '172.30.0.41', mac: '02:00:00:00:00:41', egress: { mode: 'allow', cidrs: [], hostnames: [] } });
+    h.host.fenceTaps.set(id, 'bt5');
+    const report = await h.collector([], { graceMs: 0 }).run({ dryRun: false });
+    expect(report.orphans).toEqual([expect.objectContaining({ vmId: id, scope: 'tap', action: 'removed', held: ['nft fence 172.30.0.41 on bt5'] })]);
+    expect(h.host.fences.has(id)).toBe(false);
+    expect(h.vm('dev')?.state).toBe('stopped');
+  });
+
   it('skips a VM whose lock is held: the next pass retries', async () => {
     const h = vmdHarness();
     h.agent.hold();

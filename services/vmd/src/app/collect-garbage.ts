@@ -5,7 +5,7 @@ import type { Vm } from '../domain/vm.js';
 import type { HeldVm, HostHelper } from '../ports/host.js';
 import type { VmRepository } from '../ports/vms.js';
 import { TRANSIENT, alignWithHost } from './align-with-host.js';
-import { describeHeld, leftoverOwner, vmIdsInFlight } from './gc-ownership.js';
+import { describeFence, describeHeld, leftoverOwner, vmIdsInFlight } from './gc-ownership.js';
 import { vmIdOf } from './reconcile.js';
 import { inUndoOrder, undoLeftover } from './undo-leftover.js';
 import type { VmLocks } from './vm-locks.js';
@@ -26,7 +26,7 @@ export interface GcOrphan {
   vmId: string;
   /** What privhelper holds for it (`tap bt3`, `disk dir (root.qcow2.partial)`...). */
   held: string[];
-  /** `vm`: everything (no row); `tap`: a stopped VM's tap only. */
+  /** `vm`: everything (no row); `tap`: a stopped VM's tap and fence only. */
   scope: 'vm' | 'tap';
   action: GcAction;
   detail: string;
@@ -172,7 +172,8 @@ export class CollectGarbage {
     for (const h of held.vms) {
       const vm = byId.get(h.vmId);
       const scope = vm ? 'tap' : 'vm';
-      if (vm && !(h.tap && (vm.state === 'stopped' || vm.state === 'error'))) continue;
+      // A stopped VM holds no tap and no fence: either is released (ReleaseTap unfences too).
+      if (vm && !((h.tap || h.fenceIpv4) && (vm.state === 'stopped' || vm.state === 'error'))) continue;
       const key = `${h.vmId}:${scope}`;
       seen.add(key);
       report.orphans.push(await this.orphan(h, vm, scope, key, inFlight, report.dryRun));
@@ -187,7 +188,7 @@ export class CollectGarbage {
     const now = (this.deps.now ?? Date.now)();
     const first = this.firstSeen.get(key) ?? now;
     this.firstSeen.set(key, first);
-    const o: GcOrphan = { vmId: h.vmId, held: scope === 'vm' ? describeHeld(h) : [`tap ${h.tap}`], scope, action: 'grace', detail: '', graceLeftMs: Math.max(0, first + this.deps.graceMs - now) };
+    const o: GcOrphan = { vmId: h.vmId, held: scope === 'vm' ? describeHeld(h) : [...(h.tap ? [`tap ${h.tap}`] : []), ...describeFence(h)], scope, action: 'grace', detail: '', graceLeftMs: Math.max(0, first + this.deps.graceMs - now) };
     if (this.deps.locks.isBusy(h.vmId) || inFlight.has(h.vmId) || (vm && inFlight.has(vm.name))) {
       o.action = 'busy';
       o.detail = 'an operation that could own it is in flight';

@@ -32,11 +32,17 @@ export function vmIdsInFlight(running: readonly Operation[]): Set<string> {
 }
 
 /** What privhelper holds for a VM, as short words for reports (`disk dir (root.qcow2)`, `tap bt3`...). */
-export function describeHeld(h: { diskDir: boolean; diskFiles: readonly string[]; runDir: boolean; tap: string; hypervisorPid: number }): string[] {
+export function describeHeld(h: { diskDir: boolean; diskFiles: readonly string[]; runDir: boolean; tap: string; hypervisorPid: number; fenceIpv4: string; fenceTap: string }): string[] {
   const out: string[] = [];
   if (h.hypervisorPid) out.push(`hypervisor pid ${h.hypervisorPid}`);
   if (h.tap) out.push(`tap ${h.tap}`);
+  out.push(...describeFence(h));
   if (h.diskDir) out.push(h.diskFiles.length ? `disk dir (${h.diskFiles.join(', ')})` : 'disk dir');
   if (h.runDir) out.push('run dir');
   return out;
+}
+
+/** A fence's nft elements, in the same words (`nft fence 10.0.0.9 on bt9`); none when it has no fence. */
+export function describeFence(h: { fenceIpv4: string; fenceTap: string }): string[] {
+  return h.fenceIpv4 ? [`nft fence ${h.fenceIpv4} on ${h.fenceTap}`] : [];
 }

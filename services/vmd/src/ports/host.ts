@@ -128,6 +128,10 @@ export interface HeldVm {
   runDir: boolean;
   tap: string;
   hypervisorPid: number;
+  /** The VM's fence (its nft elements pin `fenceTap` to this address and MAC); "" when none. */
+  fenceIpv4: string;
+  fenceMac: string;
+  fenceTap: string;
 }
 
 export interface HostHoldings {

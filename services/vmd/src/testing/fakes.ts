@@ -90,11 +90,14 @@ export class FakeHost implements HostHelper {
 
   /** The fences privhelper would hold, by VM id; a fence needs the VM's tap first, as there. */
   readonly fences = new Map<string, { ipv4: string; mac: string; egress: EgressPolicy }>();
+  /** The tap each fence pins; it stays when the tap is gone (ListHeld reports it). */
+  readonly fenceTaps = new Map<string, string>();
 
   async fenceVm(input: { vmId: string; ipv4: string; mac: string; egress: EgressPolicy }): Promise<void> {
     this.enter('fenceVm', input.vmId);
     if (!this.taps.has(input.vmId)) throw new FailedPreconditionError('TAP_NOT_ASSIGNED', `vm ${input.vmId} has no tap`);
     this.fences.set(input.vmId, { ipv4: input.ipv4, mac: input.mac, egress: { ...input.egress } });
+    this.fenceTaps.set(input.vmId, this.taps.get(input.vmId) ?? '');
   }
 
   async syncDns(records: DnsRecord[]): Promise<void> {
@@ -212,12 +215,12 @@ export class FakeHost implements HostHelper {
   async listHeld(): Promise<HostHoldings> {
     this.enter('listHeld');
     const idOf = (path: string): string => path.split('/')[3] ?? '';
-    const ids = new Set([...this.taps.keys(), ...this.processes.keys(), ...this.strayDirs, ...[...this.overlays].map(idOf), ...[...this.workDisks.keys()].map(idOf)]);
+    const ids = new Set([...this.taps.keys(), ...this.fences.keys(), ...this.processes.keys(), ...this.strayDirs, ...[...this.overlays].map(idOf), ...[...this.workDisks.keys()].map(idOf)]);
     return {
       vms: [...ids].sort().map((vmId) => {
         const files = [...this.overlays, ...this.workDisks.keys()].filter((p) => idOf(p) === vmId).map((p) => p.split('/')[4] ?? '');
         const diskDir = files.length > 0 || this.strayDirs.has(vmId);
-        return { vmId, diskDir, diskFiles: diskDir && files.length === 0 ? ['root.qcow2.partial'] : files, runDir: this.processes.has(vmId), tap: this.taps.get(vmId) ?? '', hypervisorPid: this.processes.get(vmId)?.pid ?? 0 };
+        return { vmId, diskDir, diskFiles: diskDir && files.length === 0 ? ['root.qcow2.partial'] : files, runDir: this.processes.has(vmId), tap: this.taps.get(vmId) ?? '', hypervisorPid: this.processes.get(vmId)?.pid ?? 0, fenceIpv4: this.fences.get(vmId)?.ipv4 ?? '', fenceMac: this.fences.get(vmId)?.mac ?? '', fenceTap: this.fences.has(vmId) ? (this.fenceTaps.get(vmId) ?? '') : '' };
       }),
       dnsRecords: this.dns.map((r) => r.name),
     };
@@ -228,6 +231,7 @@ export class FakeHost implements HostHelper {
     const tap = this.taps.get(vmId) ?? '';
     const killedHypervisor = this.processes.delete(vmId);
     this.taps.delete(vmId);
+    this.fences.delete(vmId);
     let removedDiskDir = this.strayDirs.delete(vmId);
     for (const p of [...this.overlays]) if (p.split('/')[3] === vmId) removedDiskDir = this.overlays.delete(p);
     for (const p of [...this.workDisks.keys()]) if (p.split('/')[3] === vmId) removedDiskDir = this.workDisks.delete(p);

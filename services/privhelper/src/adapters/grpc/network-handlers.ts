@@ -10,6 +10,7 @@ import { validateGuestIpv4, validateGuestMac } from '../../domain/network/vmFenc
 import { hostSetOf, renderAllowedAddrs } from '../../domain/network/natRuleset.js';
 import { BridgeAdapter, DnsServer, NatAdapter, NetRunner, TapPool } from '../net/index.js';
 import { NetnsDnsProcess } from '../net/dnsProcess.js';
+import type { HeldFence } from '../../ports/stores.js';
 
 /**
  * The network verbs over one validated NetworkConfig: one bridge, its tap pool, banger's
@@ -84,6 +85,11 @@ export class NetworkVerbs {
   /** VM id → marked tap, from the kernel's view the pool was built from. */
   async heldTaps(): Promise<ReadonlyMap<string, string>> {
     return this.taps.held();
+  }
+
+  /** VM id → its fence (the nft elements privhelper wrote for it), whether or not its tap still exists. */
+  heldFences(): ReadonlyMap<string, HeldFence> {
+    return new Map(this.nat.allFences().map((f) => [f.vmId, { tap: f.tap, ipv4: f.ipv4, mac: f.mac }]));
   }
 
   /** Unfences the VM's tap (its MAC/IP pins and egress chain go with it), then returns the tap to the pool. */

@@ -152,8 +152,23 @@ export class NatAdapter {
       } catch (err) {
         this.log.warn({ file, err }, 'saved fences unreadable; starting with none');
       }
+      const dropped: VmFence[] = [];
       for (const f of Array.isArray(saved) ? (saved as VmFence[]) : []) {
-        if (typeof f?.vmId === 'string' && held.get(f.vmId) === f.tap) this.fences.set(f.vmId, f);
+        if (typeof f?.vmId !== 'string') continue;
+        if (held.get(f.vmId) === f.tap) this.fences.set(f.vmId, f);
+        else if (typeof f.tap === 'string' && typeof f.ipv4 === 'string' && typeof f.mac === 'string') dropped.push(f);
+      }
+      // Their elements would otherwise stay in the kernel's sets with no fence to account for
+      // them (until the next ApplyNat renders the table whole), pinning a tap name a new tap may get.
+      // A tap name or address a restored fence uses again is left to that fence (its chain is named by the tap).
+      const kept = [...this.fences.values()];
+      for (const f of dropped.filter((d) => !kept.some((k) => k.tap === d.tap || k.ipv4 === d.ipv4))) {
+        try {
+          await tolerate(() => this.run.nft(['-f', '-'], `${renderVmUnfence(f).join('\n')}\n`), 'unfence vm', [], { vm_id: f.vmId, tap: f.tap });
+          this.log.info({ vm_id: f.vmId, tap: f.tap }, 'saved fence of a tap no longer the vm\'s removed from the kernel');
+        } catch (err) {
+          this.log.warn({ err, vm_id: f.vmId, tap: f.tap }, 'could not remove a saved fence whose tap is gone; the next ApplyNat renders the table without it');
+        }
       }
       await this.saveFences();
       this.log.info({ restored: this.fences.size }, 'fences restored');

@@ -52,6 +52,32 @@ export async function waitForPidExit(pid: number, timeoutMs: number, intervalMs 
 
 /** Pids of live processes holding `file` open (via /proc/<pid>/fd), used to refuse touching a disk in use. */
 export async function pidsHoldingFile(file: string): Promise<number[]> {
+  return pidsWithLink((target) => target === file, false);
+}
+
+/**
+ * Pids of processes working inside `dir`: their cwd, root (a chroot) or an open file is in it.
+ * A build tool (tar, chroot, mkfs.ext4) of a privhelper that died keeps running this way.
+ */
+export async function pidsUsingDir(dir: string): Promise<number[]> {
+  return pidsWithLink((target) => target === dir || target.startsWith(`${dir}/`), true);
+}
+
+/** SIGKILLs every process working inside `dir` (pidsUsingDir) and waits for each to exit; answers their pids. */
+export async function killProcessesUsingDir(dir: string): Promise<number[]> {
+  const pids = await pidsUsingDir(dir);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+  for (const pid of pids) await waitForPidExit(pid, 5000, 20);
+  return pids;
+}
+
+async function pidsWithLink(match: (target: string) => boolean, cwdAndRoot: boolean): Promise<number[]> {
   const out: number[] = [];
   let entries: string[];
   try {
@@ -60,16 +86,16 @@ export async function pidsHoldingFile(file: string): Promise<number[]> {
     return out;
   }
   for (const e of entries) {
-    if (!/^\d+$/.test(e)) continue;
+    if (!/^\d+$/.test(e) || (cwdAndRoot && Number(e) === process.pid)) continue;
     let fds: string[];
     try {
-      fds = await readdir(`/proc/${e}/fd`);
+      fds = (await readdir(`/proc/${e}/fd`)).map((fd) => `fd/${fd}`);
     } catch {
       continue;
     }
-    for (const fd of fds) {
+    for (const link of cwdAndRoot ? ['cwd', 'root', ...fds] : fds) {
       try {
-        if ((await readlink(`/proc/${e}/fd/${fd}`)) === file) {
+        if (match(await readlink(`/proc/${e}/${link}`))) {
           out.push(Number(e));
           break;
         }

@@ -31,6 +31,16 @@ export interface HeldVm {
   tap: string;
   /** The VM's hypervisor process, when one runs (0 when none). */
   hypervisorPid: number;
+  /**
+   * The VM's fence, when privhelper holds one: the nft elements pinning its
+   * tap to this address and MAC (fence_ip, fence_mac) and mapping the address
+   * to its egress chain (guest_policy). "" when none. A fence can outlive its
+   * tap (a tap deleted under privhelper): ReleaseVm removes it too.
+   */
+  fenceIpv4: string;
+  fenceMac: string;
+  /** The tap the fence pins (may differ from `tap` when that tap is gone). */
+  fenceTap: string;
 }
 
 export interface ListHeldResponse {
@@ -106,7 +116,17 @@ export const ListHeldRequest: MessageFns<ListHeldRequest> = {
 };
 
 function createBaseHeldVm(): HeldVm {
-  return { vmId: "", diskDir: false, diskFiles: [], runDir: false, tap: "", hypervisorPid: 0 };
+  return {
+    vmId: "",
+    diskDir: false,
+    diskFiles: [],
+    runDir: false,
+    tap: "",
+    hypervisorPid: 0,
+    fenceIpv4: "",
+    fenceMac: "",
+    fenceTap: "",
+  };
 }
 
 export const HeldVm: MessageFns<HeldVm> = {
@@ -128,6 +148,15 @@ export const HeldVm: MessageFns<HeldVm> = {
     }
     if (message.hypervisorPid !== 0) {
       writer.uint32(48).int32(message.hypervisorPid);
+    }
+    if (message.fenceIpv4 !== "") {
+      writer.uint32(58).string(message.fenceIpv4);
+    }
+    if (message.fenceMac !== "") {
+      writer.uint32(66).string(message.fenceMac);
+    }
+    if (message.fenceTap !== "") {
+      writer.uint32(74).string(message.fenceTap);
     }
     return writer;
   },
@@ -193,6 +222,30 @@ export const HeldVm: MessageFns<HeldVm> = {
             message.hypervisorPid = reader.int32();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.fenceIpv4 = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.fenceMac = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.fenceTap = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -233,6 +286,21 @@ export const HeldVm: MessageFns<HeldVm> = {
         : isSet(object.hypervisor_pid)
         ? globalThis.Number(object.hypervisor_pid)
         : 0,
+      fenceIpv4: isSet(object.fenceIpv4)
+        ? globalThis.String(object.fenceIpv4)
+        : isSet(object.fence_ipv4)
+        ? globalThis.String(object.fence_ipv4)
+        : "",
+      fenceMac: isSet(object.fenceMac)
+        ? globalThis.String(object.fenceMac)
+        : isSet(object.fence_mac)
+        ? globalThis.String(object.fence_mac)
+        : "",
+      fenceTap: isSet(object.fenceTap)
+        ? globalThis.String(object.fenceTap)
+        : isSet(object.fence_tap)
+        ? globalThis.String(object.fence_tap)
+        : "",
     };
   },
 
@@ -256,6 +324,15 @@ export const HeldVm: MessageFns<HeldVm> = {
     if (message.hypervisorPid !== 0) {
       obj.hypervisorPid = Math.round(message.hypervisorPid);
     }
+    if (message.fenceIpv4 !== "") {
+      obj.fenceIpv4 = message.fenceIpv4;
+    }
+    if (message.fenceMac !== "") {
+      obj.fenceMac = message.fenceMac;
+    }
+    if (message.fenceTap !== "") {
+      obj.fenceTap = message.fenceTap;
+    }
     return obj;
   },
 
@@ -270,6 +347,9 @@ export const HeldVm: MessageFns<HeldVm> = {
     message.runDir = object.runDir ?? false;
     message.tap = object.tap ?? "";
     message.hypervisorPid = object.hypervisorPid ?? 0;
+    message.fenceIpv4 = object.fenceIpv4 ?? "";
+    message.fenceMac = object.fenceMac ?? "";
+    message.fenceTap = object.fenceTap ?? "";
     return message;
   },
 };
