@@ -91,6 +91,20 @@ if [[ $generate -eq 1 ]]; then
     echo "==> docs/api.md, docs/config.md"
     npx tsx scripts/gen-docs.ts
   fi
+
+  # clients/python's wire code, from the same proto/. It needs protoc and grpc_python_plugin
+  # (install-deps.sh --test installs them); without them it is skipped, saying so.
+  if command -v protoc >/dev/null && command -v grpc_python_plugin >/dev/null; then
+    if [[ $check -eq 1 ]]; then
+      echo "==> clients/python/banger_client/_gen (check)"
+      bash clients/python/generate.sh --check
+    else
+      echo "==> clients/python/banger_client/_gen"
+      bash clients/python/generate.sh
+    fi
+  else
+    echo "==> clients/python/banger_client/_gen: SKIPPED (protoc or grpc_python_plugin not installed: apt-get install protobuf-compiler protobuf-compiler-grpc python3-grpc-tools)"
+  fi
 fi
 
 if [[ $check -eq 1 ]]; then

@@ -11,16 +11,17 @@ from google.protobuf import symbol_database as _symbol_database
 _sym_db = _symbol_database.Default()
 
 
+from banger.common.v1 import database_pb2 as banger_dot_common_dot_v1_dot_database__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"banger/common/v1/server_info.proto\x12\x10\x62\x61nger.common.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"}\n\nServerInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x13\n\x0b\x61pi_version\x18\x03 \x01(\t\x12.\n\nstarted_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0b\n\x03pid\x18\x05 \x01(\rb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"banger/common/v1/server_info.proto\x12\x10\x62\x61nger.common.v1\x1a\x1f\x62\x61nger/common/v1/database.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb1\x01\n\nServerInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x13\n\x0b\x61pi_version\x18\x03 \x01(\t\x12.\n\nstarted_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0b\n\x03pid\x18\x05 \x01(\r\x12\x32\n\x08\x64\x61tabase\x18\x06 \x01(\x0b\x32 .banger.common.v1.DatabaseStatusb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'banger.common.v1.server_info_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _SERVERINFO._serialized_start=89
-  _SERVERINFO._serialized_end=214
+  _SERVERINFO._serialized_start=123
+  _SERVERINFO._serialized_end=300
 # @@protoc_insertion_point(module_scope)

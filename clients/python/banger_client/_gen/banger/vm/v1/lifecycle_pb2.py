@@ -12,84 +12,85 @@ _sym_db = _symbol_database.Default()
 
 
 from banger.common.v1 import server_info_pb2 as banger_dot_common_dot_v1_dot_server__info__pb2
+from banger.vm.v1 import files_pb2 as banger_dot_vm_dot_v1_dot_files__pb2
 from banger.vm.v1 import operation_pb2 as banger_dot_vm_dot_v1_dot_operation__pb2
 from banger.vm.v1 import vm_pb2 as banger_dot_vm_dot_v1_dot_vm__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x62\x61nger/vm/v1/lifecycle.proto\x12\x0c\x62\x61nger.vm.v1\x1a\"banger/common/v1/server_info.proto\x1a\x1c\x62\x61nger/vm/v1/operation.proto\x1a\x15\x62\x61nger/vm/v1/vm.proto\x1a\x1egoogle/protobuf/duration.proto\"\x16\n\x14GetServerInfoRequest\"C\n\x15GetServerInfoResponse\x12*\n\x04info\x18\x01 \x01(\x0b\x32\x1c.banger.common.v1.ServerInfo\"\xcd\x02\n\x0f\x43reateVmRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05image\x18\x02 \x01(\t\x12\x0e\n\x06kernel\x18\x03 \x01(\t\x12\r\n\x05vcpus\x18\x04 \x01(\r\x12\x12\n\nmemory_mib\x18\x05 \x01(\r\x12\x1c\n\x14work_disk_size_bytes\x18\x06 \x01(\x04\x12\x0f\n\x07no_wait\x18\x07 \x01(\x08\x12\x18\n\x10\x63\x61ncel_on_detach\x18\x08 \x01(\x08\x12\x1b\n\x13ssh_authorized_keys\x18\t \x03(\t\x12,\n\nhypervisor\x18\n \x01(\x0e\x32\x18.banger.vm.v1.Hypervisor\x12*\n\x06\x65gress\x18\x0b \x01(\x0b\x32\x1a.banger.vm.v1.EgressPolicy\x12\x19\n\x0c\x61uto_forward\x18( \x01(\x08H\x00\x88\x01\x01\x42\x0f\n\r_auto_forward\"?\n\x10\x43reateVmResponse\x12+\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1c.banger.vm.v1.OperationEvent\".\n\x0eStartVmRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\x0f\n\x07no_wait\x18\x02 \x01(\x08\">\n\x0fStartVmResponse\x12+\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1c.banger.vm.v1.OperationEvent\"H\n\rStopVmRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12*\n\x07timeout\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\">\n\x0eStopVmResponse\x12\x1c\n\x02vm\x18\x01 \x01(\x0b\x32\x10.banger.vm.v1.Vm\x12\x0e\n\x06\x66orced\x18\x02 \x01(\x08\"a\n\x10RestartVmRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12/\n\x0cstop_timeout\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0f\n\x07no_wait\x18\x03 \x01(\x08\"@\n\x11RestartVmResponse\x12+\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1c.banger.vm.v1.OperationEvent\"\x1c\n\rKillVmRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\".\n\x0eKillVmResponse\x12\x1c\n\x02vm\x18\x01 \x01(\x0b\x32\x10.banger.vm.v1.Vm\"-\n\x0f\x44\x65leteVmRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\"0\n\x10\x44\x65leteVmResponse\x12\x1c\n\x02vm\x18\x01 \x01(\x0b\x32\x10.banger.vm.v1.Vm\"Q\n\x0fPruneVmsRequest\x12-\n\nolder_than\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\"5\n\x10PruneVmsResponse\x12!\n\x07\x64\x65leted\x18\x01 \x03(\x0b\x32\x10.banger.vm.v1.Vm\"4\n\x0cGetVmRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\x17\n\x0finclude_secrets\x18\x02 \x01(\x08\"-\n\rGetVmResponse\x12\x1c\n\x02vm\x18\x01 \x01(\x0b\x32\x10.banger.vm.v1.Vm\"F\n\x0eListVmsRequest\x12%\n\x06states\x18\x01 \x03(\x0e\x32\x15.banger.vm.v1.VmState\x12\r\n\x05image\x18\x02 \x01(\t\"0\n\x0fListVmsResponse\x12\x1d\n\x03vms\x18\x01 \x03(\x0b\x32\x10.banger.vm.v1.Vm\"\x1d\n\x0eTouchVmRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\"/\n\x0fTouchVmResponse\x12\x1c\n\x02vm\x18\x01 \x01(\x0b\x32\x10.banger.vm.v1.Vm\"M\n\x12SetVmEgressRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12*\n\x06\x65gress\x18\x02 \x01(\x0b\x32\x1a.banger.vm.v1.EgressPolicy\"D\n\x13SetVmEgressResponse\x12\x1c\n\x02vm\x18\x01 \x01(\x0b\x32\x10.banger.vm.v1.Vm\x12\x0f\n\x07\x61pplied\x18\x02 \x01(\x08\"8\n\x15ResizeWorkDiskRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\x12\n\nsize_bytes\x18\x02 \x01(\x04\"6\n\x16ResizeWorkDiskResponse\x12\x1c\n\x02vm\x18\x01 \x01(\x0b\x32\x10.banger.vm.v1.Vm\"3\n\x10PromoteVmRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\x12\n\nimage_name\x18\x02 \x01(\t\":\n\x11PromoteVmResponse\x12%\n\x05image\x18\x01 \x01(\x0b\x32\x16.banger.vm.v1.ImageRef\"\x1d\n\x0ePauseVmRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\"/\n\x0fPauseVmResponse\x12\x1c\n\x02vm\x18\x01 \x01(\x0b\x32\x10.banger.vm.v1.Vm\"/\n\x0fResumeVmRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\x0f\n\x07no_wait\x18\x02 \x01(\x08\"?\n\x10ResumeVmResponse\x12+\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1c.banger.vm.v1.OperationEvent\"\x1f\n\x10SuspendVmRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\"@\n\x11SuspendVmResponse\x12+\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1c.banger.vm.v1.OperationEventb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x62\x61nger/vm/v1/lifecycle.proto\x12\x0c\x62\x61nger.vm.v1\x1a\"banger/common/v1/server_info.proto\x1a\x18\x62\x61nger/vm/v1/files.proto\x1a\x1c\x62\x61nger/vm/v1/operation.proto\x1a\x15\x62\x61nger/vm/v1/vm.proto\x1a\x1egoogle/protobuf/duration.proto\"\x16\n\x14GetServerInfoRequest\"C\n\x15GetServerInfoResponse\x12*\n\x04info\x18\x01 \x01(\x0b\x32\x1c.banger.common.v1.ServerInfo\"\xf9\x02\n\x0f\x43reateVmRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05image\x18\x02 \x01(\t\x12\x0e\n\x06kernel\x18\x03 \x01(\t\x12\r\n\x05vcpus\x18\x04 \x01(\r\x12\x12\n\nmemory_mib\x18\x05 \x01(\r\x12\x1c\n\x14work_disk_size_bytes\x18\x06 \x01(\x04\x12\x0f\n\x07no_wait\x18\x07 \x01(\x08\x12\x18\n\x10\x63\x61ncel_on_detach\x18\x08 \x01(\x08\x12\x1b\n\x13ssh_authorized_keys\x18\t \x03(\t\x12,\n\nhypervisor\x18\n \x01(\x0e\x32\x18.banger.vm.v1.Hypervisor\x12*\n\x06\x65gress\x18\x0b \x01(\x0b\x32\x1a.banger.vm.v1.EgressPolicy\x12\x19\n\x0c\x61uto_forward\x18( \x01(\x08H\x00\x88\x01\x01\x12*\n\nsync_files\x18< \x03(\x0b\x32\x16.banger.vm.v1.SyncFileB\x0f\n\r_auto_forward\"?\n\x10\x43reateVmResponse\x12+\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1c.banger.vm.v1.OperationEvent\".\n\x0eStartVmRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\x0f\n\x07no_wait\x18\x02 \x01(\x08\">\n\x0fStartVmResponse\x12+\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1c.banger.vm.v1.OperationEvent\"H\n\rStopVmRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12*\n\x07timeout\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\">\n\x0eStopVmResponse\x12\x1c\n\x02vm\x18\x01 \x01(\x0b\x32\x10.banger.vm.v1.Vm\x12\x0e\n\x06\x66orced\x18\x02 \x01(\x08\"a\n\x10RestartVmRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12/\n\x0cstop_timeout\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0f\n\x07no_wait\x18\x03 \x01(\x08\"@\n\x11RestartVmResponse\x12+\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1c.banger.vm.v1.OperationEvent\"\x1c\n\rKillVmRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\".\n\x0eKillVmResponse\x12\x1c\n\x02vm\x18\x01 \x01(\x0b\x32\x10.banger.vm.v1.Vm\"-\n\x0f\x44\x65leteVmRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\"0\n\x10\x44\x65leteVmResponse\x12\x1c\n\x02vm\x18\x01 \x01(\x0b\x32\x10.banger.vm.v1.Vm\"Q\n\x0fPruneVmsRequest\x12-\n\nolder_than\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\"5\n\x10PruneVmsResponse\x12!\n\x07\x64\x65leted\x18\x01 \x03(\x0b\x32\x10.banger.vm.v1.Vm\"4\n\x0cGetVmRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\x17\n\x0finclude_secrets\x18\x02 \x01(\x08\"-\n\rGetVmResponse\x12\x1c\n\x02vm\x18\x01 \x01(\x0b\x32\x10.banger.vm.v1.Vm\"F\n\x0eListVmsRequest\x12%\n\x06states\x18\x01 \x03(\x0e\x32\x15.banger.vm.v1.VmState\x12\r\n\x05image\x18\x02 \x01(\t\"0\n\x0fListVmsResponse\x12\x1d\n\x03vms\x18\x01 \x03(\x0b\x32\x10.banger.vm.v1.Vm\"\x1d\n\x0eTouchVmRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\"/\n\x0fTouchVmResponse\x12\x1c\n\x02vm\x18\x01 \x01(\x0b\x32\x10.banger.vm.v1.Vm\"M\n\x12SetVmEgressRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12*\n\x06\x65gress\x18\x02 \x01(\x0b\x32\x1a.banger.vm.v1.EgressPolicy\"D\n\x13SetVmEgressResponse\x12\x1c\n\x02vm\x18\x01 \x01(\x0b\x32\x10.banger.vm.v1.Vm\x12\x0f\n\x07\x61pplied\x18\x02 \x01(\x08\"8\n\x15ResizeWorkDiskRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\x12\n\nsize_bytes\x18\x02 \x01(\x04\"6\n\x16ResizeWorkDiskResponse\x12\x1c\n\x02vm\x18\x01 \x01(\x0b\x32\x10.banger.vm.v1.Vm\"3\n\x10PromoteVmRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\x12\n\nimage_name\x18\x02 \x01(\t\":\n\x11PromoteVmResponse\x12%\n\x05image\x18\x01 \x01(\x0b\x32\x16.banger.vm.v1.ImageRef\"\x1d\n\x0ePauseVmRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\"/\n\x0fPauseVmResponse\x12\x1c\n\x02vm\x18\x01 \x01(\x0b\x32\x10.banger.vm.v1.Vm\"/\n\x0fResumeVmRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\x0f\n\x07no_wait\x18\x02 \x01(\x08\"?\n\x10ResumeVmResponse\x12+\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1c.banger.vm.v1.OperationEvent\"\x1f\n\x10SuspendVmRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\"@\n\x11SuspendVmResponse\x12+\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1c.banger.vm.v1.OperationEventb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'banger.vm.v1.lifecycle_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _GETSERVERINFOREQUEST._serialized_start=167
-  _GETSERVERINFOREQUEST._serialized_end=189
-  _GETSERVERINFORESPONSE._serialized_start=191
-  _GETSERVERINFORESPONSE._serialized_end=258
-  _CREATEVMREQUEST._serialized_start=261
-  _CREATEVMREQUEST._serialized_end=594
-  _CREATEVMRESPONSE._serialized_start=596
-  _CREATEVMRESPONSE._serialized_end=659
-  _STARTVMREQUEST._serialized_start=661
-  _STARTVMREQUEST._serialized_end=707
-  _STARTVMRESPONSE._serialized_start=709
-  _STARTVMRESPONSE._serialized_end=771
-  _STOPVMREQUEST._serialized_start=773
-  _STOPVMREQUEST._serialized_end=845
-  _STOPVMRESPONSE._serialized_start=847
-  _STOPVMRESPONSE._serialized_end=909
-  _RESTARTVMREQUEST._serialized_start=911
-  _RESTARTVMREQUEST._serialized_end=1008
-  _RESTARTVMRESPONSE._serialized_start=1010
-  _RESTARTVMRESPONSE._serialized_end=1074
-  _KILLVMREQUEST._serialized_start=1076
-  _KILLVMREQUEST._serialized_end=1104
-  _KILLVMRESPONSE._serialized_start=1106
-  _KILLVMRESPONSE._serialized_end=1152
-  _DELETEVMREQUEST._serialized_start=1154
-  _DELETEVMREQUEST._serialized_end=1199
-  _DELETEVMRESPONSE._serialized_start=1201
-  _DELETEVMRESPONSE._serialized_end=1249
-  _PRUNEVMSREQUEST._serialized_start=1251
-  _PRUNEVMSREQUEST._serialized_end=1332
-  _PRUNEVMSRESPONSE._serialized_start=1334
-  _PRUNEVMSRESPONSE._serialized_end=1387
-  _GETVMREQUEST._serialized_start=1389
-  _GETVMREQUEST._serialized_end=1441
-  _GETVMRESPONSE._serialized_start=1443
-  _GETVMRESPONSE._serialized_end=1488
-  _LISTVMSREQUEST._serialized_start=1490
-  _LISTVMSREQUEST._serialized_end=1560
-  _LISTVMSRESPONSE._serialized_start=1562
-  _LISTVMSRESPONSE._serialized_end=1610
-  _TOUCHVMREQUEST._serialized_start=1612
-  _TOUCHVMREQUEST._serialized_end=1641
-  _TOUCHVMRESPONSE._serialized_start=1643
-  _TOUCHVMRESPONSE._serialized_end=1690
-  _SETVMEGRESSREQUEST._serialized_start=1692
-  _SETVMEGRESSREQUEST._serialized_end=1769
-  _SETVMEGRESSRESPONSE._serialized_start=1771
-  _SETVMEGRESSRESPONSE._serialized_end=1839
-  _RESIZEWORKDISKREQUEST._serialized_start=1841
-  _RESIZEWORKDISKREQUEST._serialized_end=1897
-  _RESIZEWORKDISKRESPONSE._serialized_start=1899
-  _RESIZEWORKDISKRESPONSE._serialized_end=1953
-  _PROMOTEVMREQUEST._serialized_start=1955
-  _PROMOTEVMREQUEST._serialized_end=2006
-  _PROMOTEVMRESPONSE._serialized_start=2008
-  _PROMOTEVMRESPONSE._serialized_end=2066
-  _PAUSEVMREQUEST._serialized_start=2068
-  _PAUSEVMREQUEST._serialized_end=2097
-  _PAUSEVMRESPONSE._serialized_start=2099
-  _PAUSEVMRESPONSE._serialized_end=2146
-  _RESUMEVMREQUEST._serialized_start=2148
-  _RESUMEVMREQUEST._serialized_end=2195
-  _RESUMEVMRESPONSE._serialized_start=2197
-  _RESUMEVMRESPONSE._serialized_end=2260
-  _SUSPENDVMREQUEST._serialized_start=2262
-  _SUSPENDVMREQUEST._serialized_end=2293
-  _SUSPENDVMRESPONSE._serialized_start=2295
-  _SUSPENDVMRESPONSE._serialized_end=2359
+  _GETSERVERINFOREQUEST._serialized_start=193
+  _GETSERVERINFOREQUEST._serialized_end=215
+  _GETSERVERINFORESPONSE._serialized_start=217
+  _GETSERVERINFORESPONSE._serialized_end=284
+  _CREATEVMREQUEST._serialized_start=287
+  _CREATEVMREQUEST._serialized_end=664
+  _CREATEVMRESPONSE._serialized_start=666
+  _CREATEVMRESPONSE._serialized_end=729
+  _STARTVMREQUEST._serialized_start=731
+  _STARTVMREQUEST._serialized_end=777
+  _STARTVMRESPONSE._serialized_start=779
+  _STARTVMRESPONSE._serialized_end=841
+  _STOPVMREQUEST._serialized_start=843
+  _STOPVMREQUEST._serialized_end=915
+  _STOPVMRESPONSE._serialized_start=917
+  _STOPVMRESPONSE._serialized_end=979
+  _RESTARTVMREQUEST._serialized_start=981
+  _RESTARTVMREQUEST._serialized_end=1078
+  _RESTARTVMRESPONSE._serialized_start=1080
+  _RESTARTVMRESPONSE._serialized_end=1144
+  _KILLVMREQUEST._serialized_start=1146
+  _KILLVMREQUEST._serialized_end=1174
+  _KILLVMRESPONSE._serialized_start=1176
+  _KILLVMRESPONSE._serialized_end=1222
+  _DELETEVMREQUEST._serialized_start=1224
+  _DELETEVMREQUEST._serialized_end=1269
+  _DELETEVMRESPONSE._serialized_start=1271
+  _DELETEVMRESPONSE._serialized_end=1319
+  _PRUNEVMSREQUEST._serialized_start=1321
+  _PRUNEVMSREQUEST._serialized_end=1402
+  _PRUNEVMSRESPONSE._serialized_start=1404
+  _PRUNEVMSRESPONSE._serialized_end=1457
+  _GETVMREQUEST._serialized_start=1459
+  _GETVMREQUEST._serialized_end=1511
+  _GETVMRESPONSE._serialized_start=1513
+  _GETVMRESPONSE._serialized_end=1558
+  _LISTVMSREQUEST._serialized_start=1560
+  _LISTVMSREQUEST._serialized_end=1630
+  _LISTVMSRESPONSE._serialized_start=1632
+  _LISTVMSRESPONSE._serialized_end=1680
+  _TOUCHVMREQUEST._serialized_start=1682
+  _TOUCHVMREQUEST._serialized_end=1711
+  _TOUCHVMRESPONSE._serialized_start=1713
+  _TOUCHVMRESPONSE._serialized_end=1760
+  _SETVMEGRESSREQUEST._serialized_start=1762
+  _SETVMEGRESSREQUEST._serialized_end=1839
+  _SETVMEGRESSRESPONSE._serialized_start=1841
+  _SETVMEGRESSRESPONSE._serialized_end=1909
+  _RESIZEWORKDISKREQUEST._serialized_start=1911
+  _RESIZEWORKDISKREQUEST._serialized_end=1967
+  _RESIZEWORKDISKRESPONSE._serialized_start=1969
+  _RESIZEWORKDISKRESPONSE._serialized_end=2023
+  _PROMOTEVMREQUEST._serialized_start=2025
+  _PROMOTEVMREQUEST._serialized_end=2076
+  _PROMOTEVMRESPONSE._serialized_start=2078
+  _PROMOTEVMRESPONSE._serialized_end=2136
+  _PAUSEVMREQUEST._serialized_start=2138
+  _PAUSEVMREQUEST._serialized_end=2167
+  _PAUSEVMRESPONSE._serialized_start=2169
+  _PAUSEVMRESPONSE._serialized_end=2216
+  _RESUMEVMREQUEST._serialized_start=2218
+  _RESUMEVMREQUEST._serialized_end=2265
+  _RESUMEVMRESPONSE._serialized_start=2267
+  _RESUMEVMRESPONSE._serialized_end=2330
+  _SUSPENDVMREQUEST._serialized_start=2332
+  _SUSPENDVMREQUEST._serialized_end=2363
+  _SUSPENDVMRESPONSE._serialized_start=2365
+  _SUSPENDVMRESPONSE._serialized_end=2429
 # @@protoc_insertion_point(module_scope)

@@ -2,11 +2,13 @@
 """Client and server classes corresponding to protobuf-defined services."""
 import grpc
 
+from banger.vm.v1 import files_pb2 as banger_dot_vm_dot_v1_dot_files__pb2
 from banger.vm.v1 import forward_pb2 as banger_dot_vm_dot_v1_dot_forward__pb2
 from banger.vm.v1 import gc_pb2 as banger_dot_vm_dot_v1_dot_gc__pb2
 from banger.vm.v1 import guest_pb2 as banger_dot_vm_dot_v1_dot_guest__pb2
 from banger.vm.v1 import lifecycle_pb2 as banger_dot_vm_dot_v1_dot_lifecycle__pb2
 from banger.vm.v1 import operations_pb2 as banger_dot_vm_dot_v1_dot_operations__pb2
+from banger.vm.v1 import snapshot_pb2 as banger_dot_vm_dot_v1_dot_snapshot__pb2
 
 
 class VmServiceStub(object):
@@ -185,6 +187,46 @@ class VmServiceStub(object):
                 '/banger.vm.v1.VmService/CancelOperation',
                 request_serializer=banger_dot_vm_dot_v1_dot_operations__pb2.CancelOperationRequest.SerializeToString,
                 response_deserializer=banger_dot_vm_dot_v1_dot_operations__pb2.CancelOperationResponse.FromString,
+                )
+        self.UploadFiles = channel.stream_unary(
+                '/banger.vm.v1.VmService/UploadFiles',
+                request_serializer=banger_dot_vm_dot_v1_dot_files__pb2.UploadFilesRequest.SerializeToString,
+                response_deserializer=banger_dot_vm_dot_v1_dot_files__pb2.UploadFilesResponse.FromString,
+                )
+        self.DownloadFiles = channel.unary_stream(
+                '/banger.vm.v1.VmService/DownloadFiles',
+                request_serializer=banger_dot_vm_dot_v1_dot_files__pb2.DownloadFilesRequest.SerializeToString,
+                response_deserializer=banger_dot_vm_dot_v1_dot_files__pb2.DownloadFilesResponse.FromString,
+                )
+        self.SnapshotVm = channel.unary_stream(
+                '/banger.vm.v1.VmService/SnapshotVm',
+                request_serializer=banger_dot_vm_dot_v1_dot_snapshot__pb2.SnapshotVmRequest.SerializeToString,
+                response_deserializer=banger_dot_vm_dot_v1_dot_snapshot__pb2.SnapshotVmResponse.FromString,
+                )
+        self.ListSnapshots = channel.unary_unary(
+                '/banger.vm.v1.VmService/ListSnapshots',
+                request_serializer=banger_dot_vm_dot_v1_dot_snapshot__pb2.ListSnapshotsRequest.SerializeToString,
+                response_deserializer=banger_dot_vm_dot_v1_dot_snapshot__pb2.ListSnapshotsResponse.FromString,
+                )
+        self.GetSnapshot = channel.unary_unary(
+                '/banger.vm.v1.VmService/GetSnapshot',
+                request_serializer=banger_dot_vm_dot_v1_dot_snapshot__pb2.GetSnapshotRequest.SerializeToString,
+                response_deserializer=banger_dot_vm_dot_v1_dot_snapshot__pb2.GetSnapshotResponse.FromString,
+                )
+        self.DeleteSnapshot = channel.unary_unary(
+                '/banger.vm.v1.VmService/DeleteSnapshot',
+                request_serializer=banger_dot_vm_dot_v1_dot_snapshot__pb2.DeleteSnapshotRequest.SerializeToString,
+                response_deserializer=banger_dot_vm_dot_v1_dot_snapshot__pb2.DeleteSnapshotResponse.FromString,
+                )
+        self.PruneSnapshots = channel.unary_unary(
+                '/banger.vm.v1.VmService/PruneSnapshots',
+                request_serializer=banger_dot_vm_dot_v1_dot_snapshot__pb2.PruneSnapshotsRequest.SerializeToString,
+                response_deserializer=banger_dot_vm_dot_v1_dot_snapshot__pb2.PruneSnapshotsResponse.FromString,
+                )
+        self.CreateVmFromSnapshot = channel.unary_stream(
+                '/banger.vm.v1.VmService/CreateVmFromSnapshot',
+                request_serializer=banger_dot_vm_dot_v1_dot_snapshot__pb2.CreateVmFromSnapshotRequest.SerializeToString,
+                response_deserializer=banger_dot_vm_dot_v1_dot_snapshot__pb2.CreateVmFromSnapshotResponse.FromString,
                 )
 
 
@@ -440,6 +482,71 @@ class VmServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UploadFiles(self, request_iterator, context):
+        """Copies a tar stream into a running guest (`banger vm cp HOST NAME:PATH`):
+        extracted into a temporary directory beside the destination, then moved
+        into place, so a failed upload leaves nothing behind.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DownloadFiles(self, request, context):
+        """Streams a guest file or tree out as tar (`banger vm cp NAME:PATH HOST`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SnapshotVm(self, request, context):
+        """SnapshotVm takes a named snapshot of a running VM, which keeps running
+        (paused for the save and the disk copies). Streamed with stages; a
+        durable operation (kind vm_snapshot).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSnapshots(self, request, context):
+        """ListSnapshots returns snapshots, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSnapshot(self, request, context):
+        """GetSnapshot returns one snapshot.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSnapshot(self, request, context):
+        """DeleteSnapshot deletes a snapshot no VM was created from; one that
+        clones depend on is FAILED_PRECONDITION reason SNAPSHOT_IN_USE naming them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PruneSnapshots(self, request, context):
+        """PruneSnapshots deletes the snapshots no VM depends on (optionally only
+        those older than a given age), and any a failed snapshot left unfinished.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateVmFromSnapshot(self, request, context):
+        """CreateVmFromSnapshot creates a VM (a clone) from a snapshot: copies of its
+        frozen disks, its state restored, then the clone's own identity (MAC and
+        address inside the guest, hostname, machine-id, SSH host keys). Streamed
+        like CreateVm (op kind vm_create); a failure rolls everything back.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_VmServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -597,6 +704,46 @@ def add_VmServiceServicer_to_server(servicer, server):
                     servicer.CancelOperation,
                     request_deserializer=banger_dot_vm_dot_v1_dot_operations__pb2.CancelOperationRequest.FromString,
                     response_serializer=banger_dot_vm_dot_v1_dot_operations__pb2.CancelOperationResponse.SerializeToString,
+            ),
+            'UploadFiles': grpc.stream_unary_rpc_method_handler(
+                    servicer.UploadFiles,
+                    request_deserializer=banger_dot_vm_dot_v1_dot_files__pb2.UploadFilesRequest.FromString,
+                    response_serializer=banger_dot_vm_dot_v1_dot_files__pb2.UploadFilesResponse.SerializeToString,
+            ),
+            'DownloadFiles': grpc.unary_stream_rpc_method_handler(
+                    servicer.DownloadFiles,
+                    request_deserializer=banger_dot_vm_dot_v1_dot_files__pb2.DownloadFilesRequest.FromString,
+                    response_serializer=banger_dot_vm_dot_v1_dot_files__pb2.DownloadFilesResponse.SerializeToString,
+            ),
+            'SnapshotVm': grpc.unary_stream_rpc_method_handler(
+                    servicer.SnapshotVm,
+                    request_deserializer=banger_dot_vm_dot_v1_dot_snapshot__pb2.SnapshotVmRequest.FromString,
+                    response_serializer=banger_dot_vm_dot_v1_dot_snapshot__pb2.SnapshotVmResponse.SerializeToString,
+            ),
+            'ListSnapshots': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSnapshots,
+                    request_deserializer=banger_dot_vm_dot_v1_dot_snapshot__pb2.ListSnapshotsRequest.FromString,
+                    response_serializer=banger_dot_vm_dot_v1_dot_snapshot__pb2.ListSnapshotsResponse.SerializeToString,
+            ),
+            'GetSnapshot': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSnapshot,
+                    request_deserializer=banger_dot_vm_dot_v1_dot_snapshot__pb2.GetSnapshotRequest.FromString,
+                    response_serializer=banger_dot_vm_dot_v1_dot_snapshot__pb2.GetSnapshotResponse.SerializeToString,
+            ),
+            'DeleteSnapshot': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSnapshot,
+                    request_deserializer=banger_dot_vm_dot_v1_dot_snapshot__pb2.DeleteSnapshotRequest.FromString,
+                    response_serializer=banger_dot_vm_dot_v1_dot_snapshot__pb2.DeleteSnapshotResponse.SerializeToString,
+            ),
+            'PruneSnapshots': grpc.unary_unary_rpc_method_handler(
+                    servicer.PruneSnapshots,
+                    request_deserializer=banger_dot_vm_dot_v1_dot_snapshot__pb2.PruneSnapshotsRequest.FromString,
+                    response_serializer=banger_dot_vm_dot_v1_dot_snapshot__pb2.PruneSnapshotsResponse.SerializeToString,
+            ),
+            'CreateVmFromSnapshot': grpc.unary_stream_rpc_method_handler(
+                    servicer.CreateVmFromSnapshot,
+                    request_deserializer=banger_dot_vm_dot_v1_dot_snapshot__pb2.CreateVmFromSnapshotRequest.FromString,
+                    response_serializer=banger_dot_vm_dot_v1_dot_snapshot__pb2.CreateVmFromSnapshotResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1145,5 +1292,141 @@ class VmService(object):
         return grpc.experimental.unary_unary(request, target, '/banger.vm.v1.VmService/CancelOperation',
             banger_dot_vm_dot_v1_dot_operations__pb2.CancelOperationRequest.SerializeToString,
             banger_dot_vm_dot_v1_dot_operations__pb2.CancelOperationResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def UploadFiles(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(request_iterator, target, '/banger.vm.v1.VmService/UploadFiles',
+            banger_dot_vm_dot_v1_dot_files__pb2.UploadFilesRequest.SerializeToString,
+            banger_dot_vm_dot_v1_dot_files__pb2.UploadFilesResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def DownloadFiles(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(request, target, '/banger.vm.v1.VmService/DownloadFiles',
+            banger_dot_vm_dot_v1_dot_files__pb2.DownloadFilesRequest.SerializeToString,
+            banger_dot_vm_dot_v1_dot_files__pb2.DownloadFilesResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def SnapshotVm(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(request, target, '/banger.vm.v1.VmService/SnapshotVm',
+            banger_dot_vm_dot_v1_dot_snapshot__pb2.SnapshotVmRequest.SerializeToString,
+            banger_dot_vm_dot_v1_dot_snapshot__pb2.SnapshotVmResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListSnapshots(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/banger.vm.v1.VmService/ListSnapshots',
+            banger_dot_vm_dot_v1_dot_snapshot__pb2.ListSnapshotsRequest.SerializeToString,
+            banger_dot_vm_dot_v1_dot_snapshot__pb2.ListSnapshotsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def GetSnapshot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/banger.vm.v1.VmService/GetSnapshot',
+            banger_dot_vm_dot_v1_dot_snapshot__pb2.GetSnapshotRequest.SerializeToString,
+            banger_dot_vm_dot_v1_dot_snapshot__pb2.GetSnapshotResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def DeleteSnapshot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/banger.vm.v1.VmService/DeleteSnapshot',
+            banger_dot_vm_dot_v1_dot_snapshot__pb2.DeleteSnapshotRequest.SerializeToString,
+            banger_dot_vm_dot_v1_dot_snapshot__pb2.DeleteSnapshotResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def PruneSnapshots(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/banger.vm.v1.VmService/PruneSnapshots',
+            banger_dot_vm_dot_v1_dot_snapshot__pb2.PruneSnapshotsRequest.SerializeToString,
+            banger_dot_vm_dot_v1_dot_snapshot__pb2.PruneSnapshotsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def CreateVmFromSnapshot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(request, target, '/banger.vm.v1.VmService/CreateVmFromSnapshot',
+            banger_dot_vm_dot_v1_dot_snapshot__pb2.CreateVmFromSnapshotRequest.SerializeToString,
+            banger_dot_vm_dot_v1_dot_snapshot__pb2.CreateVmFromSnapshotResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
