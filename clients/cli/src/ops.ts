@@ -11,10 +11,17 @@ export function daemonForKind(kind: commonv1.OperationKind): OpsDaemon {
   return kind >= commonv1.OperationKind.OPERATION_KIND_IMAGE_BUILD ? 'imaged' : 'vmd';
 }
 
+/** The `--kind` spellings, from the wire enum itself (vm-create, ..., kernel-pull). */
+function knownOpKinds(): string[] {
+  return Object.values(commonv1.OperationKind)
+    .filter((v): v is commonv1.OperationKind => typeof v === 'number' && v !== commonv1.OperationKind.OPERATION_KIND_UNSPECIFIED && v !== commonv1.OperationKind.UNRECOGNIZED)
+    .map((v) => commonv1.operationKindToJSON(v).replace(/^OPERATION_KIND_/, '').toLowerCase().replaceAll('_', '-'));
+}
+
 export function parseOpKind(raw: string): commonv1.OperationKind {
   const v = commonv1.operationKindFromJSON(`OPERATION_KIND_${raw.toUpperCase().replaceAll('-', '_')}`);
   if (v === commonv1.OperationKind.UNRECOGNIZED || v === commonv1.OperationKind.OPERATION_KIND_UNSPECIFIED) {
-    throw new UsageError(`--kind: unknown operation kind ${JSON.stringify(raw)}`, 'use vm-create, vm-start, vm-stop, vm-restart, vm-delete, vm-resize-work-disk, image-build, image-promote or kernel-pull');
+    throw new UsageError(`--kind: unknown operation kind ${JSON.stringify(raw)}`, `use one of ${knownOpKinds().join(', ')}`);
   }
   return v;
 }

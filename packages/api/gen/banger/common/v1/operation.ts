@@ -17,6 +17,9 @@ export enum OperationKind {
   OPERATION_KIND_VM_RESTART = 4,
   OPERATION_KIND_VM_DELETE = 5,
   OPERATION_KIND_VM_RESIZE_WORK_DISK = 6,
+  OPERATION_KIND_VM_RESUME = 7,
+  OPERATION_KIND_VM_SUSPEND = 8,
+  OPERATION_KIND_VM_SNAPSHOT = 9,
   OPERATION_KIND_IMAGE_BUILD = 10,
   OPERATION_KIND_IMAGE_PROMOTE = 11,
   OPERATION_KIND_KERNEL_PULL = 20,
@@ -46,6 +49,15 @@ export function operationKindFromJSON(object: any): OperationKind {
     case 6:
     case "OPERATION_KIND_VM_RESIZE_WORK_DISK":
       return OperationKind.OPERATION_KIND_VM_RESIZE_WORK_DISK;
+    case 7:
+    case "OPERATION_KIND_VM_RESUME":
+      return OperationKind.OPERATION_KIND_VM_RESUME;
+    case 8:
+    case "OPERATION_KIND_VM_SUSPEND":
+      return OperationKind.OPERATION_KIND_VM_SUSPEND;
+    case 9:
+    case "OPERATION_KIND_VM_SNAPSHOT":
+      return OperationKind.OPERATION_KIND_VM_SNAPSHOT;
     case 10:
     case "OPERATION_KIND_IMAGE_BUILD":
       return OperationKind.OPERATION_KIND_IMAGE_BUILD;
@@ -78,6 +90,12 @@ export function operationKindToJSON(object: OperationKind): string {
       return "OPERATION_KIND_VM_DELETE";
     case OperationKind.OPERATION_KIND_VM_RESIZE_WORK_DISK:
       return "OPERATION_KIND_VM_RESIZE_WORK_DISK";
+    case OperationKind.OPERATION_KIND_VM_RESUME:
+      return "OPERATION_KIND_VM_RESUME";
+    case OperationKind.OPERATION_KIND_VM_SUSPEND:
+      return "OPERATION_KIND_VM_SUSPEND";
+    case OperationKind.OPERATION_KIND_VM_SNAPSHOT:
+      return "OPERATION_KIND_VM_SNAPSHOT";
     case OperationKind.OPERATION_KIND_IMAGE_BUILD:
       return "OPERATION_KIND_IMAGE_BUILD";
     case OperationKind.OPERATION_KIND_IMAGE_PROMOTE:
