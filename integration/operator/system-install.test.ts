@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { parseConfig } from '@banger/config';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../harness/daemons.js';
+import { dnsPlan } from '../../clients/cli/src/host-dns/plan.js';
 
 function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -67,6 +68,11 @@ describe('banger system install|status|uninstall --root', () => {
     // `banger` on PATH: a link to this checkout's launcher.
     expect(await readlink(join(root, 'usr', 'local', 'bin', 'banger'))).toBe(join(REPO_ROOT, 'clients', 'cli', 'bin', 'banger.mjs'));
     expect(out.actions.find((a) => a.action === 'link banger into PATH')?.status).toBe('done');
+    // .vm names on the host: the default config keeps VMs on a host bridge, so the resolver unit
+    // `system dns` installs is staged too (enabled only where systemd runs).
+    const dnsUnit = join(root, 'etc', 'systemd', 'system', 'banger-dns.service');
+    expect(out.actions.find((a) => a.target === dnsUnit)?.status).toBe('done');
+    expect(await readFile(dnsUnit, 'utf8')).toBe(dnsPlan(config.network.bridge, config.network.cidr).unit);
     // The layout (docs/trust-model.md): root owns the tops and privhelper's helper/ roots; the
     // daemons own their own subdirectories; the run directory is sticky and group-writable.
     const layout: [string, number, 'root' | 'banger'][] = [
@@ -129,6 +135,7 @@ describe('banger system install|status|uninstall --root', () => {
     const keep = await cli(['system', 'uninstall', '--root', root, '--json']);
     expect(keep.code).toBe(0);
     expect(existsSync(join(root, 'etc', 'systemd', 'system', 'banger-vmd.service'))).toBe(false);
+    expect(existsSync(join(root, 'etc', 'systemd', 'system', 'banger-dns.service'))).toBe(false);
     expect(existsSync(join(root, 'etc', 'tmpfiles.d', 'banger.conf'))).toBe(false);
     expect(await lstat(join(root, 'usr', 'local', 'bin', 'banger')).catch(() => 'absent')).toBe('absent');
     expect(existsSync(join(root, 'etc', 'banger', 'config.toml'))).toBe(true);

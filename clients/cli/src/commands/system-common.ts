@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { appendFile, chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliError } from '../errors.js';
 import { EXIT } from '../exit-codes.js';
@@ -171,4 +171,14 @@ export function tmpfilesText(layout: BangerLayout): string {
     `d ${LOG_DIR} 0755 root root -`,
     '',
   ].join('\n');
+}
+
+/** Writes `text` to `path` unless it already says exactly that, for idempotent installs. */
+export async function writeIfChanged(path: string, text: string, mode: number, what: string): Promise<Action> {
+  const old = await readFile(path, 'utf8').catch(() => undefined);
+  await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+  if (old === text) return { action: what, target: path, status: 'exists' };
+  await writeFile(path, text, { mode });
+  await chmod(path, mode);
+  return { action: what, target: path, status: 'done', ...(old !== undefined ? { detail: 'updated' } : {}) };
 }

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { run } from '../cli.js';
 import { dnsPlan } from '../host-dns/plan.js';
 import { captureIo } from '../test-support.js';
+import { installDns } from './system-dns.js';
 
 /** resolved is absent on these machines: the tests check what would be configured, staged under --root. */
 describe('banger system dns', () => {
@@ -71,6 +72,18 @@ describe('banger system dns', () => {
     const err = (JSON.parse(io.stderr.text) as { error: { reason: string; message: string } }).error;
     expect(err.reason).toBe('DNS_NETNS');
     expect(err.message).toContain('network namespace bangerns');
+    expect(existsSync(unitPath())).toBe(false);
+  });
+
+  it('system install stages the same unit where VMs are on a host bridge, and skips it, saying why, in a netns', async () => {
+    await config();
+    expect(await installDns(root)).toEqual([{ action: 'install unit', target: unitPath(), status: 'done' }]);
+    expect(await readFile(unitPath(), 'utf8')).toBe(dnsPlan('bgr-test0', '10.77.0.0/24').unit);
+    await rm(unitPath());
+    await config('netns = "bangerns"\n');
+    const skipped = await installDns(root);
+    expect(skipped).toMatchObject([{ action: 'resolve .vm on the host', status: 'skipped' }]);
+    expect(skipped[0]?.detail).toContain('network namespace bangerns');
     expect(existsSync(unitPath())).toBe(false);
   });
 });

@@ -8,8 +8,7 @@ import { CliError } from '../errors.js';
 import { EXIT } from '../exit-codes.js';
 import { DNS_UNIT, dnsPlan, type DnsPlan } from '../host-dns/plan.js';
 import { resolverFacts } from '../host-dns/resolved.js';
-import { CONFIG_PATH, ROOT_OPTION, rootOf, run, systemdRunning, under, UNIT_DIR, type Action } from './system-common.js';
-import { writeIfChanged } from './system-install.js';
+import { CONFIG_PATH, ROOT_OPTION, rootOf, run, systemdRunning, under, UNIT_DIR, writeIfChanged, type Action } from './system-common.js';
 
 async function hostConfig(root: string): Promise<BangerConfig> {
   const file = under(root, CONFIG_PATH);
@@ -37,6 +36,34 @@ function report(ctx: CommandContext, plan: DnsPlan, unitPath: string, actions: A
   }
   ctx.line();
   ctx.line(`next: ${next}`);
+}
+
+/** Writes the unit and, where systemd runs, enables it (and starts it if the bridge exists); true when applied. */
+async function applyUnit(plan: DnsPlan, unitPath: string, live: boolean, actions: Action[]): Promise<boolean> {
+  actions.push(await writeIfChanged(unitPath, plan.unit, 0o644, 'install unit'));
+  if (!live) return false;
+  let applied = (await systemctl(actions, ['daemon-reload'])) && (await systemctl(actions, ['enable', DNS_UNIT]));
+  // The unit starts by itself when the bridge appears; start it now only if it is already there.
+  if (applied && existsSync(`/sys/class/net/${plan.bridge}`)) applied = await systemctl(actions, ['restart', DNS_UNIT]);
+  return applied;
+}
+
+/**
+ * `.vm` names for `system install`: the unit `system dns` installs, where it can work. Where it
+ * cannot (VMs in a netns, no resolved on the host), one skipped action says why, so an install
+ * never fails for it.
+ */
+export async function installDns(root: string): Promise<Action[]> {
+  const { bridge, cidr, netns } = (await hostConfig(root)).network;
+  const skipped = (detail: string): Action[] => [{ action: 'resolve .vm on the host', target: DNS_UNIT, status: 'skipped', detail }];
+  if (netns !== null) return skipped(`VMs live in network namespace ${netns}; use banger vm ssh / vm tunnel`);
+  if (root === '/') {
+    const facts = await resolverFacts(bridge);
+    if (!facts.systemd || !facts.resolved) return skipped(`${facts.systemd ? 'systemd-resolved is not running' : `systemd is not PID 1 (PID 1 is ${facts.pid1})`}; banger system dns --print shows the plan`);
+  }
+  const actions: Action[] = [];
+  await applyUnit(dnsPlan(bridge, cidr), under(root, join(UNIT_DIR, DNS_UNIT)), systemdRunning(root), actions);
+  return actions;
 }
 
 async function configure(ctx: CommandContext, root: string, mode: 'apply' | 'print' | 'remove'): Promise<number> {
@@ -70,13 +97,7 @@ async function configure(ctx: CommandContext, root: string, mode: 'apply' | 'pri
     report(ctx, plan, unitPath, actions, false, live ? `resolvectl settings on ${bridge} reverted` : `staged under ${root}`);
     return actions.some((a) => a.status === 'failed') ? EXIT.GENERIC : 0;
   }
-  actions.push(await writeIfChanged(unitPath, plan.unit, 0o644, 'install unit'));
-  let applied = false;
-  if (live) {
-    applied = (await systemctl(actions, ['daemon-reload'])) && (await systemctl(actions, ['enable', DNS_UNIT]));
-    // The unit starts by itself when the bridge appears; start it now only if it is already there.
-    if (applied && existsSync(`/sys/class/net/${bridge}`)) applied = await systemctl(actions, ['restart', DNS_UNIT]);
-  }
+  const applied = await applyUnit(plan, unitPath, live, actions);
   const next = live
     ? `check with: resolvectl domain ${bridge}; banger doctor`
     : `staged under ${root}; on the target: systemctl daemon-reload && systemctl enable ${DNS_UNIT}`;

@@ -3,6 +3,7 @@ import { access, chmod, chown, lstat, mkdir, readFile, readlink, rm, stat, symli
 import { dirname, join, resolve } from 'node:path';
 import { applyLayout, bangerLayout, explainUnsafe, parseConfig, unsafeComponent, unsafeEntriesUnder } from '@banger/config';
 import { CliError } from '../errors.js';
+import { installDns } from './system-dns.js';
 import { EXIT } from '../exit-codes.js';
 import { str, type CommandSpec } from '../command.js';
 import type { CommandContext } from '../context.js';
@@ -26,6 +27,7 @@ import {
   systemdRunning,
   tmpfilesText,
   under,
+  writeIfChanged,
   type Action,
 } from './system-common.js';
 
@@ -74,15 +76,6 @@ async function checkExistingConfig(file: string, bangerUid: number): Promise<str
   }
 }
 
-export async function writeIfChanged(path: string, text: string, mode: number, what: string): Promise<Action> {
-  const old = await readFile(path, 'utf8').catch(() => undefined);
-  await mkdir(dirname(path), { recursive: true, mode: 0o755 });
-  if (old === text) return { action: what, target: path, status: 'exists' };
-  await writeFile(path, text, { mode });
-  await chmod(path, mode);
-  return { action: what, target: path, status: 'done', ...(old !== undefined ? { detail: 'updated' } : {}) };
-}
-
 /**
  * privhelper runs as root from the prefix: whoever can write any of it is root. The prefix,
  * every directory above it, and everything in it (but .git) must be root's and writable by
@@ -123,6 +116,7 @@ async function install(ctx: CommandContext, root: string, prefix: string): Promi
     const text = renderUnit(await readFile(join(DEPLOY_DIR, unit), 'utf8'), prefix, node);
     actions.push(await writeIfChanged(under(root, join(UNIT_DIR, unit)), text, 0o644, 'install unit'));
   }
+  actions.push(...(await installDns(root)));
   actions.push(await linkCli(under(root, BIN_LINK), join(prefix, 'clients', 'cli', 'bin', 'banger.mjs'), warnings));
   const layout = bangerLayout({ paths: SYSTEM_PATHS });
   actions.push(await writeIfChanged(under(root, TMPFILES_PATH), tmpfilesText(layout), 0o644, 'install tmpfiles.d'));

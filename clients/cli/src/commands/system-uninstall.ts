@@ -3,6 +3,7 @@ import { lstat, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bool, str, type CommandSpec } from '../command.js';
 import type { CommandContext } from '../context.js';
+import { DNS_UNIT } from '../host-dns/plan.js';
 import { ACCOUNT, BIN_LINK, CLI_LAUNCHER_TAIL, CONFIG_PATH, DATA_DIRS, mustRun, ROOT_OPTION, rootOf, run, systemdRunning, TMPFILES_PATH, under, UNIT_DIR, UNITS, type Action } from './system-common.js';
 
 async function removeFile(path: string, what: string): Promise<Action> {
@@ -40,6 +41,13 @@ async function uninstall(ctx: CommandContext, root: string, purge: boolean): Pro
     actions.push({ action: 'systemctl disable --now', target: UNITS.join(' '), status: 'skipped', detail: root === '/' ? 'systemd is not PID 1 here' : '--root given' });
   }
   for (const unit of UNITS) actions.push(await removeFile(under(root, join(UNIT_DIR, unit)), 'remove unit'));
+  // system install (or system dns) may have added the .vm resolver unit; its stop reverts resolvectl.
+  const dnsUnit = under(root, join(UNIT_DIR, DNS_UNIT));
+  if (existsSync(dnsUnit) && systemdRunning(root)) {
+    const r = await run('systemctl', ['disable', '--now', DNS_UNIT]);
+    actions.push({ action: 'systemctl disable --now', target: DNS_UNIT, status: r.code === 0 ? 'done' : 'failed', ...(r.code ? { detail: r.stderr.trim() } : {}) });
+  }
+  actions.push(await removeFile(dnsUnit, 'remove unit'));
   actions.push(await removeFile(under(root, TMPFILES_PATH), 'remove tmpfiles.d'));
   actions.push(await removeCliLink(under(root, BIN_LINK)));
   if (systemdRunning(root)) {
