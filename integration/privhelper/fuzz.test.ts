@@ -250,7 +250,9 @@ describe.skipIf(skip !== undefined)('privhelper daemon: random field values for 
     const verbs = (Object.keys(helperv2.HelperServiceService) as (keyof typeof helperv2.HelperServiceService)[]).filter(
       (k): k is Verb => !helperv2.HelperServiceService[k].responseStream,
     );
-    expect(verbs).toHaveLength(40);
+    // Every unary verb has a generator: requestFor's switch is exhaustive over Verb, so tsc fails
+    // on a new verb without one. Here only a sanity floor, so adding a verb does not edit this test.
+    expect(verbs.length).toBeGreaterThan(30);
     const outcomes = new Map<string, Map<string, number>>();
     const unexpected: string[] = [];
     for (const verb of verbs) {
