@@ -112,6 +112,39 @@ describe('OperationRunner', () => {
     expect(await types(opId)).toEqual(['1:stage_started', '2:failure']);
   });
 
+  it('writes the failure and the outcome once when the database committed them but the answers were lost', async () => {
+    const lost = (): StoreError => new StoreError('UNAVAILABLE', 'DATABASE_UNAVAILABLE', 'database unavailable: connection terminated');
+    const dropped = new Set<string>();
+    // The first failure append and the first finish reach the log, then the connection drops.
+    const flaky = new Proxy(log, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof v !== 'function') return v;
+        const fn = v as (...a: unknown[]) => Promise<unknown>;
+        return async (...args: unknown[]) => {
+          const out = await fn.apply(target, args);
+          const key = prop === 'appendEvent' && (args[1] as { type?: string }).type === 'failure' ? 'failure' : prop === 'finish' ? 'finish' : '';
+          if (key && !dropped.has(key)) {
+            dropped.add(key);
+            throw lost();
+          }
+          return out;
+        };
+      },
+    });
+    const runner = new OperationRunner({ log: flaky, logger: silentLogger, service: 'vmd', finishRetryMs: 20 });
+    const opId = nextId();
+    const { done } = await runner.start({ opId, kind: 'vm_create', target: 'web' }, async (op) => {
+      await op.emit({ type: 'stage_started', stage: 'disks', startedAt: new Date().toISOString() });
+      await op.emit({ type: 'failure', code: 'INTERNAL', reason: 'DISK_FAILED', message: 'no disk', stage: 'disks', opId }).catch(() => undefined);
+      throw new FailedPreconditionError('DISK_FAILED', 'no disk');
+    });
+    const op = await done;
+    expect(dropped).toEqual(new Set(['failure', 'finish']));
+    expect(op).toMatchObject({ state: 'failed', error: { reason: 'DISK_FAILED' } });
+    expect(await types(opId)).toEqual(['1:stage_started', '2:failure']);
+  });
+
   it('gives the final write up at shutdown, leaving the row to the next start-up', async () => {
     const failing = new Proxy(log, {
       get(target, prop, receiver) {

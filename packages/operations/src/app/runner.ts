@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { backgroundContext, runWithContext } from '@banger/runtime/context';
 import { CancelledError, FailedPreconditionError, toBangerError, UnavailableError } from '@banger/runtime/errors';
 import { failureEvent, type OpEventBody, type OpEventSink } from '@banger/runtime/ops';
@@ -56,6 +57,8 @@ interface LiveOperation {
   failure: FailureBody | undefined;
   /** The failure event reached the log (its write may have failed with the database). */
   failureStored: boolean;
+  /** A failure append was sent: if its answer was lost, the event may be in the log already. */
+  failureSent: boolean;
   /** Set once the runner finalised the operation: late events from stuck work are dropped. */
   closed: boolean;
   done: Promise<Operation>;
@@ -91,6 +94,7 @@ export class OperationRunner {
       targetId: undefined,
       failure: undefined,
       failureStored: false,
+      failureSent: false,
       closed: false,
       done: Promise.resolve(undefined as unknown as Operation),
     };
@@ -158,7 +162,10 @@ export class OperationRunner {
         if (body.type === 'stage_started' && controller.signal.aborted) throw toBangerError(controller.signal.reason);
         if (body.type === 'stage_started') live.stage = body.stage;
         if (body.type === 'accepted' && body.targetId) live.targetId = body.targetId;
-        if (body.type === 'failure') live.failure = body;
+        if (body.type === 'failure') {
+          live.failure = body;
+          live.failureSent = true;
+        }
         await log.appendEvent(opId, body as unknown as JsonObject);
         if (body.type === 'failure') live.failureStored = true;
       },
@@ -216,7 +223,10 @@ export class OperationRunner {
     const deadline = Date.now() + (this.options.finishRetryForMs ?? 300_000);
     for (let attempt = 1; ; attempt++) {
       try {
-        const op = await this.finalise(live, settled);
+        // A finish whose answer was lost may have committed: then that is the outcome.
+      const finished = attempt > 1 ? await this.options.log.get(live.opId) : undefined;
+      if (finished && finished.state !== 'running') return finished;
+      const op = await this.finalise(live, settled);
         if (attempt > 1) logger.info({ attempts: attempt }, 'operation finished once the database answered again');
         return op;
       } catch (err) {
@@ -225,6 +235,16 @@ export class OperationRunner {
         await new Promise((r) => setTimeout(r, this.options.finishRetryMs ?? 1000));
       }
     }
+  }
+
+  /** Appends the failure event once, also when an earlier append committed but its answer was lost. */
+  private async storeFailure(live: LiveOperation, failure: FailureBody): Promise<void> {
+    const { log } = this.options;
+    const body = failure as unknown as JsonObject;
+    const already = live.failureSent && isDeepStrictEqual((await log.events(live.opId)).at(-1)?.event, JSON.parse(JSON.stringify(body)));
+    live.failureSent = true;
+    if (!already) await log.appendEvent(live.opId, body);
+    live.failureStored = true;
   }
 
   private async finalise(live: LiveOperation, settled: Settled): Promise<Operation> {
@@ -245,14 +265,10 @@ export class OperationRunner {
       if ('timedOut' in settled) body.message = `${body.message} (the work did not stop within ${this.cancelGraceMs} ms)`;
       const leftovers = current.resources.map((r: OperationResource) => ({ kind: r.kind, ref: r.ref }));
       if (leftovers.length > 0) body.leftovers = leftovers;
-      await log.appendEvent(opId, body as unknown as JsonObject);
       failure = body;
       live.failure = body;
-      live.failureStored = true;
-    } else if (!live.failureStored) {
-      await log.appendEvent(opId, failure as unknown as JsonObject);
-      live.failureStored = true;
     }
+    if (!live.failureStored) await this.storeFailure(live, failure);
     // Cancelled only when the cancellation is what ended it; work that failed on its own stays failed.
     const cancelledByRequest = aborted && toBangerError(controller.signal.reason).code === 'CANCELLED';
     const state = cancelledByRequest && ('timedOut' in settled || failure.code === 'CANCELLED') ? 'cancelled' : 'failed';
