@@ -123,8 +123,20 @@ export class TapPool {
   held(): Promise<ReadonlyMap<string, string>> {
     return this.mutex.run(async () => {
       await this.ensureStarted();
+      await this.forgetVanished();
       return new Map(this.assigned);
     });
+  }
+
+  /** Taps deleted behind the pool's back (by hand, or with a netns) are no longer reported as held. */
+  private async forgetVanished(): Promise<void> {
+    const present = new Set((await listLinks(this.run)).filter((l) => this.isOurs(l)).map((l) => l.name));
+    for (const [vmId, tap] of this.assigned) {
+      if (present.has(tap)) continue;
+      this.assigned.delete(vmId);
+      this.log.info({ vm_id: vmId, tap }, 'tap vanished; no longer held');
+    }
+    for (const tap of this.free) if (!present.has(tap)) this.free.delete(tap);
   }
 
   /** Creates taps until the warm size is reached. */
