@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { constants as fsc, fstatSync, readSync, writeSync } from 'node:fs';
+import { constants as fsc, fstatSync, read, write } from 'node:fs';
 import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import type { HelperLayout } from '@banger/config';
 import {
@@ -94,7 +95,7 @@ export class KernelStore {
     // once verified, so a refused install leaves nothing in the store, not even an empty <name>/.
     const tmp = await mkdtemp(path.join(this.layout.kernelsDir, `.install-${ref.name}-${ref.version}-`));
     try {
-      const manifest = this.copyFromStaging(ref, tmp, ownerOk);
+      const manifest = await this.copyFromStaging(ref, tmp, ownerOk);
       await moveIntoPlace(tmp, final);
       this.log.info({ kernel: ref.name, version: ref.version, release: manifest.release, duration_ms: Date.now() - started }, 'kernel installed');
       return { kernel: await this.describe(ref), installed: true };
@@ -134,7 +135,7 @@ export class KernelStore {
   }
 
   /** Copies the staged kernel into `tmp` (root-owned), verifying as it goes; returns its manifest. */
-  private copyFromStaging(ref: KernelRef, tmp: string, ownerOk: OwnerCheck): KernelManifest {
+  private async copyFromStaging(ref: KernelRef, tmp: string, ownerOk: OwnerCheck): Promise<KernelManifest> {
     const where = `${ref.name} ${ref.version}`;
     using staging = Dir.open(this.stagingDir);
     using src = staging.openDir(path.join(ref.name, ref.version));
@@ -150,7 +151,7 @@ export class KernelStore {
       checkSource(from, ownerOk, KERNEL_FILE_LIMITS[name], `${where}: ${name}`);
       // 0644: a jailed QEMU (a uid of its own) reads the kernel it boots; kernels are public.
       using to = dst.open(KERNEL_FILES[name], fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o644);
-      const copied = copyHashing(from.fd, to.fd, KERNEL_FILE_LIMITS[name]);
+      const copied = await copyHashing(from.fd, to.fd, KERNEL_FILE_LIMITS[name]);
       if (copied.bytes !== rec.size || copied.sha256 !== rec.sha256) {
         throw new FailedPreconditionError('CHECKSUM_MISMATCH', `kernel ${where}: ${name} does not match its manifest`, { fields: { artifact: name } });
       }
@@ -191,20 +192,25 @@ function checkSource(f: FileFd, ownerOk: OwnerCheck, limit: number, what: string
   if (st.size > limit) throw new FailedPreconditionError('FILE_TOO_LARGE', `kernel ${what} is ${st.size} bytes, more than ${limit}`, { fields: { field: 'kernel' } });
 }
 
-/** Copies at most `limit` bytes fd→fd (never trusting the source's size), hashing what was written. */
-function copyHashing(from: number, to: number, limit: number): { bytes: number; sha256: string } {
+const readAt = promisify(read);
+const writeAt = promisify(write);
+
+/**
+ * Copies at most `limit` bytes fd→fd (never trusting the source's size), hashing what was
+ * written; asynchronous, so a kernel install does not stall privhelper's other verbs.
+ */
+async function copyHashing(from: number, to: number, limit: number): Promise<{ bytes: number; sha256: string }> {
   const h = createHash('sha256');
   const buf = Buffer.allocUnsafe(1 << 20);
   let total = 0;
   for (;;) {
-    const n = readSync(from, buf, 0, buf.length, null);
+    const { bytesRead: n } = await readAt(from, buf, 0, buf.length, null);
     if (n === 0) break;
     total += n;
     if (total > limit) throw new FailedPreconditionError('FILE_TOO_LARGE', `kernel artifact grew past ${limit} bytes while being copied`, { fields: { field: 'kernel' } });
     h.update(buf.subarray(0, n));
     let off = 0;
-    while (off < n) off += writeSync(to, buf, off, n - off);
+    while (off < n) off += (await writeAt(to, buf, off, n - off)).bytesWritten;
   }
   return { bytes: total, sha256: h.digest('hex') };
 }
-
