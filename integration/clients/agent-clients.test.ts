@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { clientSockets } from '@banger/config';
 import { OP_ID_PATTERN } from '@banger/runtime';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -260,6 +261,34 @@ describe.skipIf(skip !== undefined)('clients for agents against a real stack', (
       if (why) t.skip(why);
       await run('bash', [join(PY_CLIENT, 'generate.sh'), '--check'], { timeout: 120_000 });
     }, 120_000);
+
+    it("finds vmd's socket exactly as the CLI and @banger/client do (env, config file, install layout)", async (t) => {
+      const why = await pythonUnavailable();
+      if (why) t.skip(why);
+      const dir = await mkdtemp(join(tmpdir(), 'banger-py-sockets-'));
+      try {
+        const file = (name: string, text: string): string => {
+          writeFileSync(join(dir, name), text);
+          return join(dir, name);
+        };
+        const runDir = file('run-dir.toml', '[paths]\nrun_dir = "/srv/banger/run"\n');
+        const cases = [
+          { env: { BANGER_VMD_SOCKET: '/x/v.sock', BANGER_CONFIG: runDir }, uid: 1000 },
+          { env: { BANGER_RUN_DIR: '/r', BANGER_CONFIG: runDir }, uid: 1000 },
+          { env: { BANGER_CONFIG: runDir }, uid: 1000 },
+          { env: { BANGER_CONFIG: runDir, BANGER_PATHS_RUN_DIR: '/o' }, uid: 1000 },
+          { env: { BANGER_CONFIG: file('socket.toml', '[vmd]\nsocket = "/srv/v.sock"\n') }, uid: 1000 },
+          { env: { BANGER_CONFIG: file('plain.toml', '[log]\nlevel = "debug"\n'), XDG_RUNTIME_DIR: '/run/user/1000', HOME: dir }, uid: 1000 },
+          { env: { BANGER_CONFIG: file('broken.toml', '[paths\n') }, uid: 0 },
+        ];
+        const { stdout } = await run(PYTHON, [join(PY_CLIENT, 'tests', 'sockets_check.py'), file('cases.json', JSON.stringify(cases))], { timeout: 30_000 });
+        const viaTs = cases.map((c) => (c.env.BANGER_VMD_SOCKET ? c.env.BANGER_VMD_SOCKET : clientSockets(c.env, c.uid).vmd));
+        expect(JSON.parse(stdout)).toEqual(viaTs);
+        expect(viaTs).toEqual(['/x/v.sock', '/r/vmd.sock', '/srv/banger/run/vmd.sock', '/o/vmd.sock', '/srv/v.sock', '/run/user/1000/banger/vmd.sock', '/run/banger/vmd.sock']);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
 
     it('creates a VM, runs a command, deletes it, and reads reason and op id from ErrorInfo', async (t) => {
       const why = await pythonUnavailable();

@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { run } from './cli.js';
 import { captureIo } from './test-support.js';
@@ -61,6 +64,23 @@ describe('argument parsing and usage errors', () => {
     const viaRunDir = captureIo(env);
     await run(['vm', 'list'], viaRunDir);
     expect(viaRunDir.stderr.text).toContain('/nonexistent/banger-test-run/vmd.sock');
+  });
+
+  it('without either, takes the socket the config file gives the daemons', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'banger-cli-config-'));
+    try {
+      const config = join(dir, 'config.toml');
+      await writeFile(config, `[paths]\nrun_dir = "${dir}/run"\n`);
+      const viaConfig = captureIo({ BANGER_CONFIG: config });
+      await run(['vm', 'list'], viaConfig);
+      expect(viaConfig.stderr.text).toContain(`cannot reach vmd at ${dir}/run/vmd.sock`);
+      await writeFile(config, `[vmd]\nsocket = "${dir}/v.sock"\n`);
+      const viaKey = captureIo({ BANGER_CONFIG: config });
+      await run(['vm', 'list'], viaKey);
+      expect(viaKey.stderr.text).toContain(`cannot reach vmd at ${dir}/v.sock`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

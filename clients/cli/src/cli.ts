@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { clientSockets, type ClientSockets } from '@banger/config';
 import { RpcError } from '@banger/runtime';
 import type { CommandSpec, OptionSpec, OptionValues, ParsedArgs } from './command.js';
 import { COMMANDS, GROUPS } from './commands/index.js';
@@ -119,17 +120,18 @@ export function helpText(node: Node): string {
 }
 
 function globalsFrom(values: OptionValues, env: Record<string, string | undefined>): GlobalOptions {
-  const runDir = env['BANGER_RUN_DIR'] || '/run/banger';
-  const pick = (flag: string, envVar: string, file: string) => {
+  let found: ClientSockets | undefined;
+  // The config file is read only when no flag or BANGER_*_SOCKET names the socket.
+  const pick = (flag: string, envVar: string, daemon: 'vmd' | 'imaged' | 'privhelper') => {
     const v = values[flag];
-    return typeof v === 'string' && v !== '' ? v : env[envVar] || `${runDir}/${file}`;
+    return typeof v === 'string' && v !== '' ? v : env[envVar] || (found ??= clientSockets(env))[daemon];
   };
   const timeout = typeof values['timeout'] === 'string' ? values['timeout'] : env['BANGER_TIMEOUT'];
   return {
     json: values['json'] === true,
-    vmdSocket: pick('vmd-socket', 'BANGER_VMD_SOCKET', 'vmd.sock'),
-    imagedSocket: pick('imaged-socket', 'BANGER_IMAGED_SOCKET', 'imaged.sock'),
-    helperSocket: pick('helper-socket', 'BANGER_HELPER_SOCKET', 'helper/privhelper.sock'),
+    vmdSocket: pick('vmd-socket', 'BANGER_VMD_SOCKET', 'vmd'),
+    imagedSocket: pick('imaged-socket', 'BANGER_IMAGED_SOCKET', 'imaged'),
+    helperSocket: pick('helper-socket', 'BANGER_HELPER_SOCKET', 'privhelper'),
     timeoutMs: timeout ? parseDuration('--timeout', timeout) : undefined,
   };
 }
@@ -196,7 +198,7 @@ export function describeError(err: unknown, commandPath: string): ErrorReport {
       message = `cannot reach ${daemon.name} at ${daemon.socket}: ${connectProblem(err.details)}${err.opId ? ` (${err.opId})` : ''}`;
       hint = /EACCES|EPERM/.test(err.details)
         ? `join the group that owns the socket: 'sudo usermod -aG banger $USER', then log in again`
-        : `is ${daemon.name} running? start it with 'sudo systemctl start banger-${daemon.name}', or point ${daemon.flag} / ${daemon.envVar} (or BANGER_RUN_DIR) at its socket`;
+        : `is ${daemon.name} running? start it with 'sudo systemctl start banger-${daemon.name}', or point ${daemon.flag} / ${daemon.envVar} (or BANGER_RUN_DIR, or the config's [paths] run_dir) at its socket`;
     } else if (err.codeName === 'UNAVAILABLE' && downstream && err.reason.endsWith('_UNAVAILABLE')) {
       // The daemon we called answered: one it depends on did not.
       message = `${daemon ? `${daemon.name} answered, but ` : ''}${err.message}`;

@@ -19,11 +19,53 @@ def mint_op_id():
     return "op-" + "".join(_ALPHABET[b & 31] for b in secrets.token_bytes(12))
 
 
-def default_vmd_socket(env=None):
-    """BANGER_VMD_SOCKET, else BANGER_RUN_DIR/vmd.sock, else /run/banger/vmd.sock (as the CLI)."""
+SYSTEM_RUN_DIR = "/run/banger"
+SYSTEM_CONFIG = "/etc/banger/config.toml"
+
+
+def _config_path(env, uid):
+    """The config file the daemons read: BANGER_CONFIG, the user's, then the system one (as @banger/config)."""
+    if env.get("BANGER_CONFIG"):
+        return env["BANGER_CONFIG"]
+    if uid != 0:
+        home = env.get("HOME") or os.path.expanduser("~")
+        user = os.path.join(env.get("XDG_CONFIG_HOME") or os.path.join(home, ".config"), "banger", "config.toml")
+        if os.path.exists(user):
+            return user
+    return SYSTEM_CONFIG if os.path.exists(SYSTEM_CONFIG) else None
+
+
+def _per_user_run_dir(env, uid):
+    if uid == 0:
+        return SYSTEM_RUN_DIR
+    return os.path.join(env["XDG_RUNTIME_DIR"], "banger") if env.get("XDG_RUNTIME_DIR") else f"/tmp/banger-{uid}"
+
+
+def default_vmd_socket(env=None, uid=None):
+    """vmd's socket, found as the CLI finds it: BANGER_VMD_SOCKET; BANGER_RUN_DIR/vmd.sock; the
+    config file the daemons read ([vmd] socket, else [paths] run_dir, with their BANGER_* env
+    overrides, else the per-user run dir); without a readable one, /run/banger where it exists
+    (a system install), else the per-user run dir ($XDG_RUNTIME_DIR/banger)."""
     env = os.environ if env is None else env
-    run_dir = env.get("BANGER_RUN_DIR") or "/run/banger"
-    return env.get("BANGER_VMD_SOCKET") or f"{run_dir}/vmd.sock"
+    uid = os.getuid() if uid is None else uid
+    if env.get("BANGER_VMD_SOCKET"):
+        return env["BANGER_VMD_SOCKET"]
+    if env.get("BANGER_RUN_DIR"):
+        return os.path.join(env["BANGER_RUN_DIR"], "vmd.sock")
+    path = _config_path(env, uid)
+    if path is not None:
+        try:
+            import tomllib
+
+            with open(path, "rb") as f:
+                config = tomllib.load(f)
+            run_dir = env.get("BANGER_PATHS_RUN_DIR") or config.get("paths", {}).get("run_dir") or _per_user_run_dir(env, uid)
+            return config.get("vmd", {}).get("socket") or os.path.join(run_dir, "vmd.sock")
+        except (OSError, ValueError, ImportError):
+            pass  # as the CLI: an unreadable or invalid config falls back to the install layout
+    if uid == 0 or os.path.isdir(SYSTEM_RUN_DIR):
+        return os.path.join(SYSTEM_RUN_DIR, "vmd.sock")
+    return os.path.join(_per_user_run_dir(env, uid), "vmd.sock")
 
 
 class Client:

@@ -1,8 +1,10 @@
-/** Where the daemons listen unless told otherwise (`[paths] run_dir`, as `banger system install` sets it up). */
-export const DEFAULT_RUN_DIR = '/run/banger';
+import { clientSockets, SYSTEM_RUN_DIR } from '@banger/config';
+
+/** Where a system install's daemons listen (`[paths] run_dir`, as `banger system install` sets it up). */
+export const DEFAULT_RUN_DIR = SYSTEM_RUN_DIR;
 
 export interface SocketOptions {
-  /** The daemons' run directory (default BANGER_RUN_DIR, else /run/banger). */
+  /** The daemons' run directory (default BANGER_RUN_DIR, else what the config file says, as the CLI). */
   runDir?: string;
   /** vmd's socket (default BANGER_VMD_SOCKET, else RUN_DIR/vmd.sock). */
   vmdSocket?: string;
@@ -12,12 +14,18 @@ export interface SocketOptions {
   env?: Record<string, string | undefined>;
 }
 
-/** The socket paths a client uses: explicit options, then the CLI's environment variables, then the install layout. */
+/**
+ * The socket paths a client uses, found as the CLI finds them: explicit options, then
+ * BANGER_*_SOCKET and BANGER_RUN_DIR, then the config file the daemons read
+ * (BANGER_CONFIG, ~/.config/banger/config.toml, /etc/banger/config.toml), then the install
+ * layout.
+ */
 export function resolveSockets(options: SocketOptions = {}): { vmd: string; imaged: string } {
   const env = options.env ?? process.env;
-  const runDir = options.runDir || env['BANGER_RUN_DIR'] || DEFAULT_RUN_DIR;
+  const found = options.runDir ? undefined : clientSockets(env);
+  const inRunDir = (file: string, fallback: string | undefined): string => (options.runDir ? `${options.runDir}/${file}` : (fallback ?? ''));
   return {
-    vmd: options.vmdSocket || env['BANGER_VMD_SOCKET'] || `${runDir}/vmd.sock`,
-    imaged: options.imagedSocket || env['BANGER_IMAGED_SOCKET'] || `${runDir}/imaged.sock`,
+    vmd: options.vmdSocket || env['BANGER_VMD_SOCKET'] || inRunDir('vmd.sock', found?.vmd),
+    imaged: options.imagedSocket || env['BANGER_IMAGED_SOCKET'] || inRunDir('imaged.sock', found?.imaged),
   };
 }

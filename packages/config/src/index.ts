@@ -17,3 +17,4 @@ export { envName } from './reader.js';
 export { parseFileSync, type FileSyncEntry } from './file-sync.js';
 export { explainUnsafe, unsafeComponent, unsafeEntriesUnder, type UnsafePath } from './secure-path.js';
 export { configReference } from './reference.js';
+export { clientSockets, SYSTEM_RUN_DIR, type ClientSockets } from './client-sockets.js';
