@@ -65,7 +65,7 @@ async function pssKib(pid: number): Promise<number> {
 
 /** Runs python as `uid` holding `fd` as its fd 3, printing one JSON line of what each attempt did. */
 async function asUid(uid: number, fd: number, script: string): Promise<Record<string, string>> {
-  const p = spawn('setpriv', ['--reuid', String(uid), '--regid', String(uid), '--clear-groups', '--no-new-privs', 'python3', '-c', script], { stdio: ['ignore', 'pipe', 'pipe', fd] });
+  const p = spawn('setpriv', ['--reuid', String(uid), '--regid', String(uid), '--clear-groups', '--no-new-privs', '/usr/bin/python3', '-c', script], { stdio: ['ignore', 'pipe', 'pipe', fd] });
   let out = '';
   let err = '';
   p.stdout!.on('data', (c: Buffer) => (out += c.toString()));
