@@ -64,7 +64,7 @@ async function pssKib(pid: number): Promise<number> {
 }
 
 /** Runs python as `uid` holding `fd` as its fd 3, printing one JSON line of what each attempt did. */
-async function asUid(uid: number, fd: number, script: string): Promise<Record<string, string>> {
+async function asUid(uid: number, fd: number | 'ignore', script: string): Promise<Record<string, string>> {
   const p = spawn('setpriv', ['--reuid', String(uid), '--regid', String(uid), '--clear-groups', '--no-new-privs', '/usr/bin/python3', '-c', script], { stdio: ['ignore', 'pipe', 'pipe', fd] });
   let out = '';
   let err = '';
@@ -151,13 +151,23 @@ describe.skipIf(skip !== undefined)('privhelper: shared-RAM snapshots under the 
     await f?.close();
   });
 
-  it('a shared_ram VM runs jailed on a memfd QEMU maps shared; an ordinary VM keeps anonymous RAM', async () => {
+  it('a shared_ram VM runs jailed on a memfd QEMU maps shared, reached through a /proc that shows only its own uid', async () => {
     const argv = await launchArgv(vmId);
     expect(argv).toContain('microvm,memory-backend=ram0');
     expect(argv).toContain(`memory-backend-file,id=ram0,size=${GUEST_MIB}M,mem-path=/proc/self/fd/9,share=on`);
     const map = await ramMapping(source.pid);
     expect(map.perms).toBe('rw-s');
     expect(map.name).toContain('memfd:banger-guest-ram');
+    // The jail's /proc (QEMU's only way to its memfd) shows its own uid's processes and nothing else.
+    const mounts = await readFile(`/proc/${source.pid}/mountinfo`, 'utf8');
+    expect(mounts).toMatch(/ \/proc [^\n]* - proc proc \S*hidepid=invisible,subset=pid/);
+    const uid = (await stat(`/proc/${source.pid}`)).uid;
+    const seen = await asUid(uid, 'ignore', `
+import json, os
+names = os.listdir('/proc/${source.pid}/root/proc')
+print(json.dumps({'other': ','.join(n for n in names if not n.isdigit() and n not in ('self', 'thread-self')), 'uids': ','.join(sorted({str(os.stat('/proc/' + n).st_uid) for n in names if n.isdigit()}))}))
+`);
+    expect(seen).toEqual({ other: '', uids: String(uid) });
   });
 
   it('the snapshot streams kilobytes, keeps the RAM as a root-only file and the source runs on', async () => {
