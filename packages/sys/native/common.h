@@ -39,5 +39,6 @@ void init_fsat(napi_env env, napi_value exports);
 void init_copy(napi_env env, napi_value exports);
 void init_fdpass(napi_env env, napi_value exports);
 void init_netns(napi_env env, napi_value exports);
+void init_memfd(napi_env env, napi_value exports);
 
 #endif

@@ -12,6 +12,7 @@
 //                                            new mount, IPC and UTS namespaces; a tmpfs root
 //                                              holding only read-only /usr (+ lib links),
 //                                              ld.so.cache, the --dev nodes and --ro-bind files
+//                                              (+ with --ram-fd, a /proc of its own uid only)
 //                                            pivot_root into it, root remounted read-only
 //                                            closes every fd but 0-2 and the --keep-fds
 //                                            drops the capability bounding set, all groups,
@@ -79,6 +80,8 @@ struct opts {
   const char *netns;
   const char *tap;
   int tap_fd;
+  int ram_src;
+  int ram_fd;
   const char *cgroups[MAX_LIST];
   int ncgroups;
   struct listener listeners[MAX_LIST];
@@ -140,6 +143,7 @@ static void parse(int argc, char **argv, struct opts *o) {
   memset(o, 0, sizeof *o);
   o->uid = o->gid = -1;
   o->tap_fd = -1;
+  o->ram_src = o->ram_fd = -1;
   o->keep_fds = 2;
   o->console_max = 8 * 1024 * 1024;
   int i = 1;
@@ -174,6 +178,13 @@ static void parse(int argc, char **argv, struct opts *o) {
       *colon = 0;
       o->tap = v;
       o->tap_fd = (int)parse_long(colon + 1, a, 3, 1023);
+    } else if (strcmp(a, "--ram-fd") == 0) {
+      // SRC:DST, the guest RAM memfd privhelper passed as SRC, for QEMU as DST (/proc/self/fd/DST)
+      char *colon = strchr(v, ':');
+      if (!colon) die("--ram-fd SRC:DST");
+      *colon = 0;
+      o->ram_src = (int)parse_long(v, a, 3, 1023);
+      o->ram_fd = (int)parse_long(colon + 1, a, 3, 1023);
     } else if (strcmp(a, "--cgroup") == 0) {
       if (o->ncgroups == MAX_LIST) die("too many --cgroup");
       o->cgroups[o->ncgroups++] = v;
@@ -212,7 +223,11 @@ static void parse(int argc, char **argv, struct opts *o) {
   }
   if (o->argv[0][0] != '/') die("the command must be an absolute path");
   if (o->tap_fd >= 0 && o->tap_fd <= o->keep_fds) die("--tap fd must be above --keep-fds");
+  if (o->ram_fd >= 0 && (o->ram_fd <= o->keep_fds || o->ram_fd == o->tap_fd)) die("--ram-fd DST must be above --keep-fds and differ from --tap");
+  if (o->ram_src >= 0 && o->ram_src <= o->keep_fds) die("--ram-fd SRC must be above --keep-fds");
+  if (o->ram_fd >= 0 && o->no_namespaces) die("--ram-fd needs the jail's mount namespace (its /proc)");
   for (int i = 0; i < o->nlisteners; i++) {
+    if (o->listeners[i].fd == o->ram_fd) die("--listen fds must differ from --ram-fd");
     if (o->listeners[i].fd <= o->keep_fds || o->listeners[i].fd == o->tap_fd) die("--listen fds must be above --keep-fds and differ from --tap");
   }
 }
@@ -323,9 +338,19 @@ static int open_tap(const char *name) {
 
 static int kept_extra(const struct opts *o, int fd) {
   if (fd >= 1024) return 0;
-  if (fd == o->tap_fd) return 1;
+  if (fd == o->tap_fd || fd == o->ram_fd) return 1;
   for (int i = 0; i < o->nlisteners; i++) if (fd == o->listeners[i].fd) return 1;
   return 0;
+}
+
+/*
+ * QEMU 7.2 opens guest RAM only by path, and a memfd cannot be bind-mounted (it lives on no
+ * mount of this namespace), so QEMU reaches its memfd as /proc/self/fd/N. This /proc shows
+ * nothing but processes of the caller's own uid (each VM has its own) and no system files.
+ */
+static void mount_own_proc(void) {
+  if (mkdir("./proc", 0555)) child_fail("./proc");
+  if (mount("proc", "./proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible,subset=pid")) child_fail("mount the jail's /proc");
 }
 
 static void close_others(const struct opts *o) {
@@ -407,6 +432,7 @@ static void child(const struct opts *o, int console_w, int qemu_log) {
     snprintf(dst, sizeof dst, ".%s", o->binds[i].dst);
     bind_ro(o->binds[i].src, dst, MS_NODEV);
   }
+  if (o->ram_fd >= 0) mount_own_proc();
   if (syscall(SYS_pivot_root, ".", ".")) child_fail("pivot_root");
   if (umount2(".", MNT_DETACH)) child_fail("detach the host root");
   if (chdir("/")) child_fail("chdir /");
@@ -419,6 +445,7 @@ drop:;
   if (tap >= 0) {
     if (dup2(tap, o->tap_fd) < 0) child_fail("dup2 tap");
   }
+  if (o->ram_fd >= 0 && dup2(o->ram_src, o->ram_fd) < 0) child_fail("dup2 ram");
   for (int i = 0; i < o->nlisteners; i++) {
     if (dup2(o->listeners[i].sock, o->listeners[i].fd) < 0) child_fail("dup2 listener");
   }
@@ -518,6 +545,11 @@ int main(int argc, char **argv) {
   // QEMU's stderr: root's alone, like the launch record.
   int qemu_log = high(open_out(o.qemu_log, O_TRUNC, 0600));
   for (int i = 0; i < o.nlisteners; i++) listen_on(&o.listeners[i]);
+  // Out of the way of the numbers QEMU's descriptors are placed at (the listeners, the tap).
+  if (o.ram_src >= 0) {
+    if (fcntl(o.ram_src, F_GETFD) < 0) die("--ram-fd SRC %d is not open", o.ram_src);
+    o.ram_src = high(o.ram_src);
+  }
   int cpipe[2], spipe[2];
   if (pipe2(cpipe, O_CLOEXEC) || pipe2(spipe, O_CLOEXEC)) die("pipe: %s", strerror(errno));
   for (int k = 0; k < 2; k++) {
@@ -542,6 +574,7 @@ int main(int argc, char **argv) {
   close(qemu_log);
   for (int fd = 3; fd <= o.keep_fds; fd++) close(fd);
   for (int i = 0; i < o.nlisteners; i++) close(o.listeners[i].sock);
+  if (o.ram_src >= 0) close(o.ram_src);
 
   char err[512];
   ssize_t n = read(spipe[0], err, sizeof err - 1);

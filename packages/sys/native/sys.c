@@ -46,6 +46,7 @@ static napi_value init(napi_env env, napi_value exports) {
   init_copy(env, exports);
   init_fdpass(env, exports);
   init_netns(env, exports);
+  init_memfd(env, exports);
   return exports;
 }
 

@@ -13,5 +13,6 @@ export { sendFds, recvFds, recvFdsWhenReady, type RecvWaitOptions } from './fdpa
 export { sdNotify, notifySystemd } from './notify.js';
 export { socketFdOf } from './socket-fd.js';
 export { tcpConnectInNetns } from './netns.js';
+export { memfdCreate, memfdSeal, memfdSeals, ALL_SEALS } from './memfd.js';
 export type { FileType, Stat, DirEntry, DirEntryRaw, CopyResult, ReceivedFds } from './types.js';
 export { jailerPath } from './jailer.js';

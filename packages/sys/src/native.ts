@@ -23,6 +23,9 @@ export interface NativeAddon {
   recvFds(sockfd: number, maxBytes: number, maxFds: number): { data: Buffer; fds: number[] };
   sdNotify(socketPath: string, message: Buffer): void;
   tcpConnectInNetns(netnsPath: string, ipv4: string, port: number, timeoutMs: number): Promise<number>;
+  memfdCreate(name: string): number;
+  memfdSeal(fd: number): void;
+  memfdSeals(fd: number): number;
 }
 
 const ADDON_URL = new URL('../native/build/Release/banger_sys.node', import.meta.url);

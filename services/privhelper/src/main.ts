@@ -12,6 +12,7 @@ import { RestoreVm } from './app/restore-vm.js';
 import { SuspendVm } from './app/suspend-vm.js';
 import { SnapshotVm } from './app/snapshot-vm.js';
 import { RestoreSnapshot } from './app/restore-snapshot.js';
+import { GuestRamStore } from './adapters/store/guest-ram.js';
 import { SnapshotStore } from './adapters/store/snapshot-store.js';
 import { SavedStateStore } from './adapters/store/saved-state.js';
 import { killProcessesUsingDir } from './adapters/proc/pids.js';
@@ -136,8 +137,10 @@ const disks = new VmDiskStore(
   diskTools,
 );
 const builder = new ImageBuilder({ layout: helper, images, kernels, disks, guestBytes: diskTools.guestBytes, isRunning: async (id) => (await (await hypervisor()).find(id)) !== undefined, log: logger });
+const guestRam = new GuestRamStore();
 const launch = new LaunchVm({
   hypervisor,
+  ram: guestRam,
   kernels,
   disks,
   taps: network,
@@ -166,9 +169,11 @@ const snapshots = {
   disks,
   hypervisor,
   runVmsDir: helper.runVmsDir,
-  restore: new RestoreSnapshot({ hypervisor, launch, snapshots: snapshotFiles, host: qemuHost, baseImageOf: async (id) => (await disks.record(id))?.root?.image, limits: launchLimits, runVmsDir: helper.runVmsDir }),
+  ram: guestRam,
+  restore: new RestoreSnapshot({ hypervisor, launch, snapshots: snapshotFiles, ram: guestRam, host: qemuHost, baseImageOf: async (id) => (await disks.record(id))?.root?.image, limits: launchLimits, runVmsDir: helper.runVmsDir }),
   snapshot: new SnapshotVm({
     hypervisor,
+    ram: guestRam,
     snapshots: snapshotFiles,
     diskPaths: (id) => disks.diskPaths(id),
     checkRoom: (id, bytes) => disks.checkStateRoom(id, bytes),

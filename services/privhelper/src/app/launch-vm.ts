@@ -1,7 +1,7 @@
 import { FailedPreconditionError, ResourceExhaustedError } from '@banger/runtime/errors';
 import type { Hypervisor, VmHandle } from '../domain/hypervisor/driver.js';
 import { validateLaunchSpec, type LaunchLimits, type LaunchRequest } from '../domain/vmspec/spec.js';
-import type { KernelFiles, RunningVms, TapAssignments, VmDisks } from '../ports/stores.js';
+import type { GuestRam, KernelFiles, RunningVms, TapAssignments, VmDisks } from '../ports/stores.js';
 
 export interface LaunchVmDeps {
   hypervisor: () => Promise<Hypervisor & RunningVms>;
@@ -12,6 +12,14 @@ export interface LaunchVmDeps {
   runVmsDir: string;
   /** Guest memory of all running VMs may use at most this many MiB ([privhelper] max_guest_memory_percent of host RAM). */
   maxGuestMemoryMib: number;
+  ram: GuestRam;
+}
+
+export interface LaunchOptions {
+  /** Start paused, waiting for a saved state (RestoreVm feeds it). */
+  readonly incoming?: boolean;
+  /** A clone's RAM: a sealed template mapped copy-on-write (RestoreSnapshot). */
+  readonly templateRamFd?: number;
 }
 
 /**
@@ -25,17 +33,17 @@ export class LaunchVm {
 
   constructor(private readonly deps: LaunchVmDeps) {}
 
-  /** `incoming`: start paused, waiting for a saved state (RestoreVm feeds it). */
-  run(req: LaunchRequest, opts: { incoming?: boolean } = {}): Promise<VmHandle> {
+  run(req: LaunchRequest, opts: LaunchOptions = {}): Promise<VmHandle> {
     const next = this.queue.then(
-      () => this.launch(req, opts.incoming === true),
-      () => this.launch(req, opts.incoming === true),
+      () => this.launch(req, opts),
+      () => this.launch(req, opts),
     );
     this.queue = next.catch(() => undefined);
     return next;
   }
 
-  private async launch(req: LaunchRequest, incoming: boolean): Promise<VmHandle> {
+  private async launch(req: LaunchRequest, opts: LaunchOptions): Promise<VmHandle> {
+    const incoming = opts.incoming === true;
     const { deps } = this;
     const spec = validateLaunchSpec(req, deps.runVmsDir, deps.limits);
     const hv = await deps.hypervisor();
@@ -57,11 +65,18 @@ export class LaunchVm {
       net = { tap, mac: spec.mac, ...(deps.taps.netns ? { netns: deps.taps.netns } : {}) };
     }
     const kernel = await deps.kernels.paths(spec.kernel, 'spec.kernel');
+    if (spec.sharedRam === true && opts.templateRamFd !== undefined) {
+      throw new FailedPreconditionError('SHARED_RAM_CONFLICT', `vm ${spec.vmId}: shared_ram and a template's RAM exclude each other`, { fields: { field: 'shared_ram' } });
+    }
     const disks = await deps.disks.openForLaunch(spec.vmId, spec.workDisk);
+    // A shared_ram VM's own RAM: QEMU keeps the memfd, this fd goes once it has it.
+    const fresh = spec.sharedRam === true ? deps.ram.fresh(spec.memoryMib * 1024 * 1024) : undefined;
+    const ram = fresh !== undefined ? { fd: fresh, share: true } : opts.templateRamFd !== undefined ? { fd: opts.templateRamFd, share: false } : undefined;
     try {
-      return await hv.launch({ spec, kernelPath: kernel.vmlinux, initrdPath: kernel.initrd, disks, ...(net ? { net } : {}), ...(incoming ? { incoming } : {}) });
+      return await hv.launch({ spec, kernelPath: kernel.vmlinux, initrdPath: kernel.initrd, disks, ...(net ? { net } : {}), ...(incoming ? { incoming } : {}), ...(ram ? { ram } : {}) });
     } finally {
       await disks.close();
+      if (fresh !== undefined) await deps.ram.close(fresh);
     }
   }
 }

@@ -1,4 +1,5 @@
-import { FailedPreconditionError, NotFoundError } from '@banger/runtime/errors';
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '@banger/runtime/errors';
+import type { GuestRam } from '../ports/stores.js';
 import type { FileHandle } from 'node:fs/promises';
 import type { Hypervisor, VmHandle } from '../domain/hypervisor/driver.js';
 import { compatMismatch, compatOf } from '../domain/hypervisor/saved-state.js';
@@ -9,7 +10,8 @@ import type { LaunchVm } from './launch-vm.js';
 export interface RestoreSnapshotDeps {
   hypervisor: () => Promise<Hypervisor>;
   launch: LaunchVm;
-  snapshots: { describe(id: string): Promise<SnapshotView | undefined>; openState(meta: SnapshotMeta): Promise<FileHandle> };
+  snapshots: { describe(id: string): Promise<SnapshotView | undefined>; openState(meta: SnapshotMeta): Promise<FileHandle>; ramFile(meta: SnapshotMeta): string };
+  ram: Pick<GuestRam, 'template'>;
   host: () => Promise<{ accel: string; qemuVersion: string }>;
   /** The image a VM's root overlay is over, from privhelper's own disk record. */
   baseImageOf: (vmId: string) => Promise<string | undefined>;
@@ -45,11 +47,15 @@ export class RestoreSnapshot {
         fields: { snapshot_id: snapshotId, vm_id: spec.vmId, field: mismatch.what },
       });
     }
+    if (meta.ram !== undefined && spec.sharedRam === true) {
+      throw new InvalidArgumentError('spec.shared_ram', `snapshot ${snapshotId} has shared RAM: its clones map it copy-on-write, they cannot run on RAM of their own`, 'SHARED_RAM_CONFLICT');
+    }
     const fh = await deps.snapshots.openState(meta);
     try {
-      const handle = await deps.launch.run(req, { incoming: true });
+      const templateRamFd = meta.ram !== undefined ? await deps.ram.template(snapshotId, deps.snapshots.ramFile(meta), meta.ram) : undefined;
+      const handle = await deps.launch.run(req, { incoming: true, ...(templateRamFd !== undefined ? { templateRamFd } : {}) });
       try {
-        await hv.loadState(spec.vmId, fh.fd, LOAD_TIMEOUT_MS);
+        await hv.loadState(spec.vmId, fh.fd, LOAD_TIMEOUT_MS, { ignoreShared: meta.ram !== undefined });
       } catch (err) {
         await hv.kill(spec.vmId).catch(() => undefined);
         await hv.remove(spec.vmId).catch(() => undefined);

@@ -1,10 +1,13 @@
-import { write } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { closeSync, write, writeSync } from 'node:fs';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { ALL_SEALS, memfdSeals } from '@banger/sys';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SnapshotStore, sparseCopy, type DiskCopier } from '../adapters/store/snapshot-store.js';
-import type { Hypervisor } from '../domain/hypervisor/driver.js';
+import type { Hypervisor, StateOptions } from '../domain/hypervisor/driver.js';
+import { GuestRamStore } from '../adapters/store/guest-ram.js';
 import type { LaunchSpec } from '../domain/vmspec/spec.js';
 import { VmHostError } from '../domain/vmspec/errors.js';
 import { SnapshotVm } from './snapshot-vm.js';
@@ -19,9 +22,17 @@ class FakeHv {
   failSave = false;
   conts = 0;
   async launched(vmId: string): Promise<{ spec: LaunchSpec; baseImage: string; accel: 'tcg' } | undefined> {
-    return this.running && vmId === VM ? { spec: SPEC, baseImage: 'img-a', accel: 'tcg' } : undefined;
+    return this.running && vmId === VM ? { spec: this.spec, baseImage: 'img-a', accel: 'tcg' } : undefined;
   }
-  async saveAndContinue(_vmId: string, fd: number, _t: number, whilePaused: () => Promise<void>): Promise<{ pauseMs: number }> {
+  spec: LaunchSpec = SPEC;
+  ram: FileHandle | undefined;
+  opts: StateOptions | undefined;
+  async openRam(): Promise<FileHandle> {
+    if (this.ram === undefined) throw new Error('no RAM');
+    return this.ram;
+  }
+  async saveAndContinue(_vmId: string, fd: number, _t: number, whilePaused: () => Promise<void>, opts?: StateOptions): Promise<{ pauseMs: number }> {
+    this.opts = opts;
     this.paused = true;
     try {
       if (this.failSave) throw new VmHostError('INTERNAL', 'STATE_SAVE_FAILED', 'migration failed: injected');
@@ -40,6 +51,7 @@ describe('SnapshotVm (privhelper)', () => {
   let hv: FakeHv;
   let copier: DiskCopier;
   let store: SnapshotStore;
+  let guestRam: GuestRamStore;
   const snapDir = (): string => path.join(root, 'snapshots');
   const use = (): SnapshotVm =>
     new SnapshotVm({
@@ -49,6 +61,7 @@ describe('SnapshotVm (privhelper)', () => {
       checkRoom: async () => undefined,
       host: async () => ({ accel: 'tcg', qemuVersion: '7.2.0' }),
       diskBytes: async () => 0,
+      ram: guestRam,
     });
 
   beforeEach(async () => {
@@ -57,6 +70,7 @@ describe('SnapshotVm (privhelper)', () => {
     await writeFile(path.join(root, 'vms', VM, 'root.qcow2'), 'root-before');
     await writeFile(path.join(root, 'vms', VM, 'work.ext4'), 'work-before');
     hv = new FakeHv();
+    guestRam = new GuestRamStore();
     copier = async (from, to) => {
       if (!hv.paused) throw new Error('copied while the VM ran');
       await sparseCopy(from, to);
@@ -76,6 +90,33 @@ describe('SnapshotVm (privhelper)', () => {
     expect(await readFile(path.join(snapDir(), 'snap-1', 'work.ext4'), 'utf8')).toBe('work-before');
     expect(await store.describe('snap-1')).toMatchObject({ snapshotId: 'snap-1', stateSha256: snap.stateSha256 });
     expect((await store.list()).map((s) => s.snapshotId)).toEqual(['snap-1']);
+  });
+
+  it('a shared_ram source: the stream leaves RAM out, its RAM becomes a sealed template while paused and a root-only file', async () => {
+    hv.spec = { ...SPEC, sharedRam: true } as unknown as LaunchSpec;
+    const ramFd = guestRam.fresh(1 << 20);
+    writeSync(ramFd, Buffer.from('guest-page'), 0, 10, 4096);
+    hv.ram = await open(`/proc/self/fd/${ramFd}`, 'r');
+    const captured: number[] = [];
+    const capture = guestRam.capture.bind(guestRam);
+    guestRam.capture = async (id, fd) => {
+      if (!hv.paused) throw new Error('RAM copied while the VM ran');
+      captured.push(fd);
+      await capture(id, fd);
+    };
+    const snap = await use().run(VM, 'snap-1');
+    expect(hv.opts).toEqual({ ignoreShared: true });
+    expect(captured).toHaveLength(1);
+    expect(snap.ram).toMatchObject({ file: 'ram.bin', bytes: 1 << 20 });
+    const file = await readFile(path.join(snapDir(), 'snap-1', 'ram.bin'));
+    expect(file.subarray(4096, 4106).toString()).toBe('guest-page');
+    expect(snap.ram?.sha256).toBe(createHash('sha256').update(file).digest('hex'));
+    const tpl = await guestRam.template('snap-1', path.join(snapDir(), 'snap-1', 'ram.bin'), snap.ram!);
+    expect(memfdSeals(tpl)).toBe(ALL_SEALS);
+    expect(() => writeSync(tpl, Buffer.from('x'), 0, 1, 0)).toThrow(/EPERM/);
+    guestRam.drop('snap-1');
+    await expect(guestRam.template('snap-1', path.join(snapDir(), 'snap-1', 'ram.bin'), { ...snap.ram!, sha256: '0'.repeat(64) })).rejects.toMatchObject({ reason: 'STATE_CORRUPT' });
+    closeSync(ramFd);
   });
 
   it('a failed save leaves no snapshot, partial or not, and the VM continues', async () => {

@@ -3,7 +3,7 @@ import type { Hypervisor } from '../domain/hypervisor/driver.js';
 import { compatOf } from '../domain/hypervisor/saved-state.js';
 import { validateSnapshotId, type SnapshotView } from '../domain/hypervisor/snapshot.js';
 import { validateVmId } from '../domain/vmspec/spec.js';
-import type { SnapshotFiles } from '../ports/stores.js';
+import type { GuestRam, SnapshotDraft, SnapshotFiles } from '../ports/stores.js';
 import { SAVE_TIMEOUT_MS } from './suspend-vm.js';
 
 export interface SnapshotVmDeps {
@@ -16,6 +16,7 @@ export interface SnapshotVmDeps {
   host: () => Promise<{ accel: string; qemuVersion: string }>;
   /** Bytes the VM's disks hold now (what their copies will take at most). */
   diskBytes: (vmId: string) => Promise<number>;
+  ram: GuestRam;
 }
 
 /**
@@ -38,17 +39,33 @@ export class SnapshotVm {
     const compat = compatOf(launched.spec, launched.baseImage, { accel: launched.accel, qemuVersion: (await deps.host()).qemuVersion });
     await deps.checkRoom(vmId, (launched.spec.memoryMib + 16) * 1024 * 1024 + (await deps.diskBytes(vmId)));
     const disks = deps.diskPaths(vmId);
-    const draft = await deps.snapshots.begin(snapshotId);
+    // A shared_ram source: the stream leaves its RAM out (x-ignore-shared); the RAM is copied
+    // into a sealed template while paused and written to the snapshot's RAM file after.
+    const shared = launched.spec.sharedRam === true;
+    const ramFh = shared ? await hv.openRam(vmId) : undefined;
+    let draft: SnapshotDraft | undefined;
     try {
-      const { pauseMs } = await hv.saveAndContinue(vmId, draft.state.fd, SAVE_TIMEOUT_MS, () =>
-        deps.snapshots.copyDisks(draft, { root: disks.root, work: launched.spec.workDisk ? disks.work : undefined }),
+      draft = await deps.snapshots.begin(snapshotId);
+      const d = draft;
+      const { pauseMs } = await hv.saveAndContinue(
+        vmId,
+        d.state.fd,
+        SAVE_TIMEOUT_MS,
+        async () => {
+          if (ramFh !== undefined) await deps.ram.capture(snapshotId, ramFh.fd);
+          await deps.snapshots.copyDisks(d, { root: disks.root, work: launched.spec.workDisk ? disks.work : undefined });
+        },
+        { ignoreShared: shared },
       );
-      return await deps.snapshots.commit(draft, { sourceVmId: vmId, compat, pauseMs });
+      const ram = shared ? await deps.ram.persist(snapshotId, deps.snapshots.ramPath(d)) : undefined;
+      return await deps.snapshots.commit(d, { sourceVmId: vmId, compat, pauseMs, ram });
     } catch (err) {
-      await deps.snapshots.abort(draft);
+      deps.ram.drop(snapshotId);
+      if (draft !== undefined) await deps.snapshots.abort(draft);
       throw err;
     } finally {
-      await draft.state.close().catch(() => undefined);
+      await draft?.state.close().catch(() => undefined);
+      await ramFh?.close();
     }
   }
 }

@@ -1,6 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { SavedStateCompat, SavedStateMeta } from '../domain/hypervisor/saved-state.js';
-import type { SnapshotView } from '../domain/hypervisor/snapshot.js';
+import type { SnapshotRam, SnapshotView } from '../domain/hypervisor/snapshot.js';
 import type { LaunchInput, StopOutcome } from '../domain/hypervisor/driver.js';
 import type { KernelRef } from '../domain/store/ids.js';
 
@@ -81,6 +81,23 @@ export interface SnapshotDraft {
 export interface SnapshotFiles {
   begin(snapshotId: string): Promise<SnapshotDraft>;
   copyDisks(draft: SnapshotDraft, from: { root: string; work?: string | undefined }): Promise<void>;
-  commit(draft: SnapshotDraft, input: { sourceVmId: string; compat: SavedStateCompat; pauseMs: number }): Promise<SnapshotView>;
+  /** Where the draft's RAM file goes (a shared_ram source). */
+  ramPath(draft: SnapshotDraft): string;
+  commit(draft: SnapshotDraft, input: { sourceVmId: string; compat: SavedStateCompat; pauseMs: number; ram?: SnapshotRam | undefined }): Promise<SnapshotView>;
   abort(draft: SnapshotDraft): Promise<void>;
+}
+
+/** Guest RAM memfds (adapters/store/guest-ram.ts): fresh ones for shared_ram VMs, sealed templates of snapshots. */
+export interface GuestRam {
+  /** A new zeroed memfd of `bytes`; the caller closes it (the VM's QEMU keeps its own). */
+  fresh(bytes: number): number;
+  close(fd: number): Promise<void>;
+  /** Copies a paused VM's RAM into a new memfd and seals it, as the template of `snapshotId`. */
+  capture(snapshotId: string, fromFd: number): Promise<void>;
+  /** Writes the captured template to a new root-only file; its size and sha256. */
+  persist(snapshotId: string, file: string): Promise<SnapshotRam>;
+  /** The sealed template of a snapshot, loaded from its file (checked) when not held yet. */
+  template(snapshotId: string, file: string, ram: SnapshotRam): Promise<number>;
+  /** Forgets a template (snapshot deleted or never committed); running clones keep theirs. */
+  drop(snapshotId: string): void;
 }

@@ -165,6 +165,7 @@ export function specOf(input: LaunchInput): helperv2.HypervisorSpec {
     cmdline: input.cmdline,
     workDisk: true,
     network: { mac: input.mac },
+    sharedRam: input.sharedRam === true,
   });
 }
 

@@ -29,5 +29,6 @@ export function launchInputFor(vm: Vm, subnet: Subnet, sshPublicKey: string): La
       imageArgs: boot.kernelArgs,
     }),
     mac: vm.network.mac ?? '',
+    ...(vm.spec.sharedRam === true ? { sharedRam: true as const } : {}),
   };
 }

@@ -58,6 +58,12 @@ export interface VmSpec {
   hypervisor: Hypervisor;
   /** Port forwards the user asked for, and whether guest listeners are forwarded automatically. */
   forwards: ForwardSettings;
+  /**
+   * Guest RAM on a privhelper memfd that snapshots share (x-ignore-shared, docs/snapshots.md):
+   * for template VMs (warm creates, fork sources). Internal: no request field sets it yet.
+   * Absent on every other VM, which launches exactly as before.
+   */
+  sharedRam?: true;
 }
 
 /** The VM's files on the host, '' until they exist. */

@@ -34,6 +34,8 @@ export interface LaunchInput {
   kernel: KernelRef;
   cmdline: { key: string; value: string }[];
   mac: string;
+  /** The VM's RAM on a shareable memfd (VmSpec.sharedRam); absent for an ordinary VM. */
+  sharedRam?: true;
 }
 
 /**

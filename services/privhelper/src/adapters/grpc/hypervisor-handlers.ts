@@ -30,6 +30,7 @@ export function launchRequestFromProto(spec: helperv2.HypervisorSpec | undefined
     cmdline: spec.cmdline.map((a) => (a.value === '' ? { key: a.key } : { key: a.key, value: a.value })),
     workDisk: spec.workDisk,
     ...(spec.network ? { mac: spec.network.mac } : {}),
+    ...(spec.sharedRam ? { sharedRam: true } : {}),
   };
 }
 

@@ -6,6 +6,7 @@ import type { SnapshotVm } from '../../app/snapshot-vm.js';
 import type { Hypervisor } from '../../domain/hypervisor/driver.js';
 import { validateVmId } from '../../domain/vmspec/spec.js';
 import type { VmDiskStore } from '../store/vm-disks.js';
+import type { GuestRam } from '../../ports/stores.js';
 import { launchRequestFromProto, toProcess } from './hypervisor-handlers.js';
 import { validateSnapshotId, type SnapshotView } from '../../domain/hypervisor/snapshot.js';
 import { sparseCopy, type SnapshotStore } from '../store/snapshot-store.js';
@@ -17,6 +18,7 @@ export interface SnapshotHandlerDeps {
   disks: VmDiskStore;
   hypervisor: () => Promise<Hypervisor>;
   runVmsDir: string;
+  ram: GuestRam;
 }
 
 const duration = (ms: number): { seconds: number; nanos: number } => ({ seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 });
@@ -41,6 +43,8 @@ export function snapshotToProto(v: SnapshotView): helperv2.Snapshot {
     baseImage: c.baseImage,
     workDisk: c.workDisk,
     mac: c.mac,
+    sharedRam: v.ram !== undefined,
+    ramBytes: v.ram?.bytes ?? 0,
   };
 }
 
@@ -66,6 +70,10 @@ export function snapshotHandlers(deps: SnapshotHandlerDeps): Record<string, unkn
       const handle = await deps.restore.run(launchRequestFromProto(req.spec), req.snapshotId);
       return { process: await toProcess(await deps.hypervisor(), handle, deps.runVmsDir) };
     }),
-    deleteSnapshot: unary(async (req: helperv2.DeleteSnapshotRequest): Promise<helperv2.DeleteSnapshotResponse> => ({ deleted: await deps.snapshots.remove(validateSnapshotId(req.snapshotId)) })),
+    deleteSnapshot: unary(async (req: helperv2.DeleteSnapshotRequest): Promise<helperv2.DeleteSnapshotResponse> => {
+      const id = validateSnapshotId(req.snapshotId);
+      deps.ram.drop(id);
+      return { deleted: await deps.snapshots.remove(id) };
+    }),
   };
 }

@@ -54,6 +54,19 @@ describe('buildQemuArgv', () => {
     ]);
   });
 
+  it('puts guest RAM on the jailed memfd only when asked: shared for a template source, private (copy-on-write) for a clone', () => {
+    const plain = buildQemuArgv(spec, true, jailed);
+    expect(plain).not.toContain('-object');
+    expect(plain[plain.indexOf('-M') + 1]).toBe('microvm');
+    for (const [ram, share] of [['shared', 'on'], ['private', 'off']] as const) {
+      const argv = buildQemuArgv(spec, true, { ...jailed, ram });
+      expect(argv[argv.indexOf('-M') + 1]).toBe('microvm,memory-backend=ram0');
+      expect(argv[argv.indexOf('-object') + 1]).toBe(`memory-backend-file,id=ram0,size=512M,mem-path=/proc/self/fd/9,share=${share}`);
+      expect(argv[argv.indexOf('-m') + 1]).toBe('512');
+      expect(argv.filter((a) => !plain.includes(a))).toEqual(['microvm,memory-backend=ram0', '-object', argv[argv.indexOf('-object') + 1]]);
+    }
+  });
+
   it('names no host file at all: no -drive, no socket path, no pid file, no -daemonize', () => {
     const argv = buildQemuArgv(spec, true, jailed);
     for (const flag of ['-drive', '-qmp', '-pidfile', '-daemonize', '-runas', '-chroot']) expect(argv).not.toContain(flag);

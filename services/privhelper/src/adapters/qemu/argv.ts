@@ -16,13 +16,22 @@ export interface QemuArgvOptions {
   readonly initrd: string;
   /** Start paused, waiting for a saved state (`-incoming defer`, fed later through an fd). */
   readonly incoming?: boolean;
+  /**
+   * Guest RAM on the memfd the jailer keeps at FD.ram: `shared` maps it MAP_SHARED (a VM whose
+   * RAM snapshots can share), `private` copy-on-write (a clone of a sealed template). Absent:
+   * anonymous RAM, as every VM had before.
+   */
+  readonly ram?: 'shared' | 'private';
 }
 
 /**
  * The descriptor numbers QEMU gets from the jailer, fixed so the argv can name them: the disks
  * privhelper opened (3-5), the QMP and agent sockets the jailer made (6, 7), the tap it opened (8).
  */
-export const FD = { overlay: 3, base: 4, work: 5, qmp: 6, agent: 7, tap: 8 } as const;
+export const FD = { overlay: 3, base: 4, work: 5, qmp: 6, agent: 7, tap: 8, ram: 9 } as const;
+
+/** How QEMU names its RAM memfd: a memfd cannot be bind-mounted, so the jail's own-uid /proc. */
+export const JAIL_RAM_PATH = `/proc/self/fd/${FD.ram}`;
 
 /** Where the jailer mounts a VM's kernel and initrd inside the jail (read-only). */
 export const JAIL_KERNEL = '/boot/vmlinux';
@@ -49,7 +58,10 @@ export function qemuProcessName(vmId: string): string {
 export function buildQemuArgv(spec: LaunchSpec, net: boolean, opts: QemuArgvOptions): string[] {
   const argv: string[] = [opts.qemuPath];
   argv.push('-name', `${qemuProcessName(spec.vmId)},debug-threads=off`);
-  argv.push('-M', 'microvm');
+  argv.push('-M', opts.ram === undefined ? 'microvm' : 'microvm,memory-backend=ram0');
+  if (opts.ram !== undefined) {
+    argv.push('-object', `memory-backend-file,id=ram0,size=${spec.memoryMib}M,mem-path=${JAIL_RAM_PATH},share=${opts.ram === 'shared' ? 'on' : 'off'}`);
+  }
   if (opts.accel === 'kvm') argv.push('-accel', 'kvm', '-cpu', 'host');
   else argv.push('-accel', 'tcg,tb-size=64', '-cpu', 'max');
   argv.push('-m', String(spec.memoryMib), '-smp', String(spec.vcpus));

@@ -1,8 +1,9 @@
-import { chmod, chown, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { chmod, chown, mkdir, open, readdir, readFile, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import type { Accel, ExitView, Hypervisor, JailView, StopOutcome, VmDescription, VmHandle, VmRunState } from '../../domain/hypervisor/driver.js';
+import type { Accel, ExitView, Hypervisor, JailView, StateOptions, StopOutcome, VmDescription, VmHandle, VmRunState } from '../../domain/hypervisor/driver.js';
 import { vmRunPaths, type VmRunPaths } from '../../domain/hypervisor/rundir.js';
 import { allocateUid, inJailRange, JAIL_LAYERS, jailerArgs, layerUnavailable, type JailConfig, type JailLayer, type JailPlan } from '../../domain/hypervisor/jail.js';
 import { VmHostError } from '../../domain/vmspec/errors.js';
@@ -95,14 +96,33 @@ export class QemuDriver implements Hypervisor {
     });
   }
 
-  saveAndContinue(vmId: string, fd: number, timeoutMs: number, whilePaused: () => Promise<void>): Promise<{ pauseMs: number }> {
+  saveAndContinue(vmId: string, fd: number, timeoutMs: number, whilePaused: () => Promise<void>, opts: StateOptions = {}): Promise<{ pauseMs: number }> {
     checkTimeout(timeoutMs);
-    return this.serialised(vmId, async () => snapshotVmState(await this.qmpOfRunning(vmId), vmId, fd, timeoutMs, whilePaused));
+    return this.serialised(vmId, async () => snapshotVmState(await this.qmpOfRunning(vmId), vmId, fd, timeoutMs, whilePaused, opts));
   }
 
-  loadState(vmId: string, fd: number, timeoutMs: number): Promise<void> {
+  loadState(vmId: string, fd: number, timeoutMs: number, opts: StateOptions = {}): Promise<void> {
     checkTimeout(timeoutMs);
-    return this.serialised(vmId, async () => loadVmState(await this.qmpOfRunning(vmId), vmId, fd, timeoutMs));
+    return this.serialised(vmId, async () => loadVmState(await this.qmpOfRunning(vmId), vmId, fd, timeoutMs, opts));
+  }
+
+  /**
+   * Through /proc as root, so nothing but the QEMU has to keep the memfd. A compromised QEMU
+   * could put another file at that number; only a regular file of exactly the guest's RAM size
+   * is accepted, and what it holds is that VM's own business (it is its own snapshot's RAM).
+   */
+  async openRam(vmId: string): Promise<FileHandle> {
+    const h = await this.find(vmId);
+    const rec = h === undefined ? undefined : await readRecord(vmRunPaths(this.cfg.runVmsDir, vmId).launchJson);
+    if (h === undefined || rec === undefined) throw new VmHostError('FAILED_PRECONDITION', 'VM_NOT_RUNNING', `vm ${vmId} is not running`, { vm_id: vmId });
+    if (rec.spec.sharedRam !== true) throw new VmHostError('FAILED_PRECONDITION', 'NO_SHARED_RAM', `vm ${vmId} was not launched with shared_ram`, { vm_id: vmId });
+    const fh = await open(`/proc/${h.pid}/fd/${FD.ram}`, constants.O_RDONLY);
+    const st = await fh.stat();
+    if (!st.isFile() || st.size !== rec.spec.memoryMib * 1024 * 1024) {
+      await fh.close();
+      throw new VmHostError('INTERNAL', 'RAM_FILE_UNEXPECTED', `vm ${vmId}: its QEMU holds no RAM file of ${rec.spec.memoryMib} MiB at fd ${FD.ram}`, { vm_id: vmId });
+    }
+    return fh;
   }
 
   /** The spec and base image a running VM was launched with (its launch record); undefined when it does not run. */
@@ -155,6 +175,7 @@ export class QemuDriver implements Hypervisor {
         kernel: namespaces ? JAIL_KERNEL : input.kernelPath,
         initrd: namespaces ? JAIL_INITRD : input.initrdPath,
         incoming: input.incoming === true,
+        ...(input.ram ? { ram: input.ram.share ? ('shared' as const) : ('private' as const) } : {}),
       });
       const plan: JailPlan = {
         vmId: spec.vmId,
@@ -169,8 +190,11 @@ export class QemuDriver implements Hypervisor {
         consoleMaxBytes: this.cfg.jail.consoleMaxBytes,
         skip: [...skip, ...(sandbox ? [] : (['seccomp'] as const))],
       };
-      const extra = [disks.overlay.fd, disks.base.fd, ...(disks.work ? [disks.work.fd] : [])];
-      const args = [...jailerArgs(plan, run, { keep: 2 + extra.length, qmp: FD.qmp, agent: FD.agent, tap: FD.tap }), ...argv];
+      const diskFds = [disks.overlay.fd, disks.base.fd, ...(disks.work ? [disks.work.fd] : [])];
+      // The RAM memfd follows the disks; the jailer moves it to FD.ram (QEMU's /proc/self/fd/9).
+      const extra = [...diskFds, ...(input.ram ? [input.ram.fd] : [])];
+      const ramFds = input.ram ? { ram: { src: 3 + diskFds.length, dst: FD.ram } } : {};
+      const args = [...jailerArgs(plan, run, { keep: 2 + diskFds.length, qmp: FD.qmp, agent: FD.agent, tap: FD.tap, ...ramFds }), ...argv];
       const { pid, supervisorPid } = await this.startJailed(spec.vmId, args, extra, run);
       return { pid, supervisorPid, argv };
     };

@@ -1,3 +1,4 @@
+import type { StateOptions } from '../../domain/hypervisor/driver.js';
 import { VmHostError } from '../../domain/vmspec/errors.js';
 import { loadStateFromFd, saveStateToFd } from './migration.js';
 import { QmpClient } from './qmp.js';
@@ -48,24 +49,31 @@ export function saveVmState(socket: string, vmId: string, fd: number, timeoutMs:
  * disks (postmigrate); `cont` takes them back, so what `whilePaused` copies is exactly what the
  * saved RAM expects. The vCPUs run again even when the save or the copy fails.
  */
-export function snapshotVmState(socket: string, vmId: string, fd: number, timeoutMs: number, whilePaused: () => Promise<void>): Promise<{ pauseMs: number }> {
+export function snapshotVmState(socket: string, vmId: string, fd: number, timeoutMs: number, whilePaused: () => Promise<void>, opts: StateOptions = {}): Promise<{ pauseMs: number }> {
   return withQmp(socket, vmId, async (qmp) => {
     const wasRunning = (await qmp.queryStatus()).running;
+    // Only for this save: a later suspend of the same QEMU must stream the RAM again.
+    if (opts.ignoreShared === true) await qmp.setMigrationCapabilities({ 'x-ignore-shared': true });
     const stopped = Date.now();
-    if (wasRunning) await qmp.stop();
     try {
+      if (wasRunning) await qmp.stop();
       await saveStateToFd(qmp, fd, timeoutMs);
       await whilePaused();
     } finally {
-      if (wasRunning) await qmp.cont();
+      try {
+        if (opts.ignoreShared === true) await qmp.setMigrationCapabilities({ 'x-ignore-shared': false });
+      } finally {
+        if (wasRunning) await qmp.cont();
+      }
     }
     return { pauseMs: Date.now() - stopped };
   });
 }
 
 /** Feeds a saved state into a QEMU started with `-incoming defer`, then lets the vCPUs run. */
-export function loadVmState(socket: string, vmId: string, fd: number, timeoutMs: number): Promise<void> {
+export function loadVmState(socket: string, vmId: string, fd: number, timeoutMs: number, opts: StateOptions = {}): Promise<void> {
   return withQmp(socket, vmId, async (qmp) => {
+    if (opts.ignoreShared === true) await qmp.setMigrationCapabilities({ 'x-ignore-shared': true });
     await loadStateFromFd(qmp, fd, timeoutMs);
     await qmp.cont();
   });

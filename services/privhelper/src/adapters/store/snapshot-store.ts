@@ -7,12 +7,13 @@ import { VmHostError } from '../../domain/vmspec/errors.js';
 import { sha256Of } from './saved-state.js';
 import type { SnapshotDraft, SnapshotFiles } from '../../ports/stores.js';
 import type { SavedStateCompat } from '../../domain/hypervisor/saved-state.js';
-import { SNAPSHOT_SCHEMA, validateSnapshotId, type SnapshotMeta, type SnapshotView } from '../../domain/hypervisor/snapshot.js';
+import { SNAPSHOT_SCHEMA, validateSnapshotId, type SnapshotMeta, type SnapshotRam, type SnapshotView } from '../../domain/hypervisor/snapshot.js';
 
 const STATE = 'state.bin';
 const ROOT = 'root.qcow2';
 const WORK = 'work.ext4';
 const RECORD = 'snapshot.json';
+const RAM = 'ram.bin';
 const PARTIAL_PREFIX = '.partial-';
 
 /** Copies one disk file keeping its holes (and sharing extents where the filesystem can). */
@@ -64,8 +65,17 @@ export class SnapshotStore implements SnapshotFiles {
     if (from.work !== undefined) await this.copy(from.work, path.join(draft.dir, WORK));
   }
 
+  ramPath(draft: SnapshotDraft): string {
+    return path.join(draft.dir, RAM);
+  }
+
+  /** A finished snapshot's RAM file (shared_ram sources only). */
+  ramFile(meta: SnapshotMeta): string {
+    return path.join(this.dirOf(meta.snapshotId), meta.ram?.file ?? RAM);
+  }
+
   /** Seals the draft: fsync and hash the state, write the record, rename the directory into place. */
-  async commit(draft: SnapshotDraft, input: { sourceVmId: string; compat: SavedStateCompat; pauseMs: number }): Promise<SnapshotView> {
+  async commit(draft: SnapshotDraft, input: { sourceVmId: string; compat: SavedStateCompat; pauseMs: number; ram?: SnapshotRam | undefined }): Promise<SnapshotView> {
     await draft.state.sync();
     const { size } = await draft.state.stat();
     if (size === 0) throw new VmHostError('INTERNAL', 'STATE_SAVE_FAILED', `snapshot ${draft.snapshotId}: QEMU wrote an empty state`, { snapshot_id: draft.snapshotId });
@@ -80,6 +90,7 @@ export class SnapshotStore implements SnapshotFiles {
       savedAt: new Date().toISOString(),
       pauseMs: input.pauseMs,
       compat: input.compat,
+      ...(input.ram !== undefined ? { ram: { file: RAM, ...input.ram } } : {}),
     };
     await writeFile(path.join(draft.dir, RECORD), `${JSON.stringify(meta, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
     await rename(draft.dir, this.dirOf(draft.snapshotId));

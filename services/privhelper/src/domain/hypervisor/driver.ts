@@ -14,6 +14,17 @@ export interface LaunchInput {
   readonly net?: { readonly tap: string; readonly mac: string; readonly netns?: string };
   /** Start paused, waiting for a saved state that loadState() then feeds in (a restore). */
   readonly incoming?: boolean;
+  /**
+   * Guest RAM on this memfd instead of anonymous memory: `share` for a VM whose snapshots share
+   * their RAM, not shared (copy-on-write) for a clone of a sealed template. The driver hands it to
+   * the jail; the caller closes its own fd after the launch.
+   */
+  readonly ram?: { readonly fd: number; readonly share: boolean };
+}
+
+/** Migration options for a VM whose RAM is on a memfd: x-ignore-shared leaves it out of the stream. */
+export interface StateOptions {
+  readonly ignoreShared?: boolean;
 }
 
 export type Accel = 'kvm' | 'tcg';
@@ -123,9 +134,14 @@ export interface Hypervisor {
    * flushed and quiet), then lets the vCPUs run again if they ran before, also when a step fails.
    * Answers how long the vCPUs were stopped.
    */
-  saveAndContinue(vmId: string, fd: number, timeoutMs: number, whilePaused: () => Promise<void>): Promise<{ pauseMs: number }>;
+  saveAndContinue(vmId: string, fd: number, timeoutMs: number, whilePaused: () => Promise<void>, opts?: StateOptions): Promise<{ pauseMs: number }>;
   /** The spec and base image a running VM was launched with; undefined when it does not run. */
   launched(vmId: string): Promise<{ spec: LaunchSpec; baseImage: string; accel: Accel } | undefined>;
   /** Feeds a saved state from `fd` into a VM launched with `incoming`, then runs it. */
-  loadState(vmId: string, fd: number, timeoutMs: number): Promise<void>;
+  loadState(vmId: string, fd: number, timeoutMs: number, opts?: StateOptions): Promise<void>;
+  /**
+   * The running VM's RAM memfd, read-only, as its QEMU holds it (so a restarted privhelper finds
+   * it too); FAILED_PRECONDITION when the VM does not run on one.
+   */
+  openRam(vmId: string): Promise<FileHandle>;
 }

@@ -81,7 +81,7 @@ export interface JailPlan {
 }
 
 /** The jailer's argument vector (everything up to and including `--`). */
-export function jailerArgs(plan: JailPlan, run: VmRunPaths, fds: { keep: number; qmp: number; agent: number; tap: number }): string[] {
+export function jailerArgs(plan: JailPlan, run: VmRunPaths, fds: { keep: number; qmp: number; agent: number; tap: number; ram?: { src: number; dst: number } }): string[] {
   const a = ['--id', plan.vmId, '--uid', String(plan.uid), '--gid', String(plan.uid), '--root', plan.root];
   a.push('--ro-bind', `${plan.kernel}:/boot/vmlinux`, '--ro-bind', `${plan.initrd}:/boot/initrd.img`);
   for (const d of plan.devs) a.push('--dev', d);
@@ -90,6 +90,7 @@ export function jailerArgs(plan: JailPlan, run: VmRunPaths, fds: { keep: number;
     if (plan.netnsPath !== undefined) a.push('--netns', plan.netnsPath);
     a.push('--tap', `${plan.tap}:${fds.tap}`);
   }
+  if (fds.ram !== undefined) a.push('--ram-fd', `${fds.ram.src}:${fds.ram.dst}`);
   a.push('--listen', `${run.qmpSocket}:${fds.qmp}:0600:0`);
   a.push('--listen', `${run.agentSocket}:${fds.agent}:0660:${plan.clientGid}`);
   a.push('--console', run.consoleLog, '--console-gid', String(plan.clientGid), '--console-max', String(plan.consoleMaxBytes));

@@ -21,6 +21,14 @@ export interface SnapshotMeta {
   /** vCPUs stopped, in ms: the save plus the disk copies. */
   readonly pauseMs: number;
   readonly compat: SavedStateCompat;
+  /** Present when the source ran with shared_ram: its RAM, outside the (small) state stream. */
+  readonly ram?: SnapshotRam & { readonly file: string };
+}
+
+/** A snapshot's RAM file: what a template loaded from it must match. */
+export interface SnapshotRam {
+  readonly bytes: number;
+  readonly sha256: string;
 }
 
 /** A snapshot record with what its files occupy now. */

@@ -20,6 +20,8 @@ export interface LaunchRequest {
   readonly workDisk: boolean;
   /** Guest MAC; absent for a VM without a NIC. */
   readonly mac?: string;
+  /** Guest RAM on a memfd that snapshots can share (x-ignore-shared); absent means anonymous RAM. */
+  readonly sharedRam?: boolean;
 }
 
 /** Per-VM bounds: the same `[vm]` bounds vmd applies, from the same config file. */
@@ -42,6 +44,8 @@ export interface LaunchSpec {
   readonly cmdline: readonly CmdlineArg[];
   readonly workDisk: boolean;
   readonly mac?: string;
+  /** Present (true) only when asked for, so the spec of an ordinary VM is exactly as before. */
+  readonly sharedRam?: true;
   readonly run: VmRunPaths;
 }
 
@@ -82,10 +86,11 @@ export function validateLaunchSpec(req: LaunchRequest, runVmsDir: string, limits
   const kernel = validateKernelRef(req.kernel, 'spec.kernel');
   if (typeof req.workDisk !== 'boolean') throw invalid('work_disk', 'BAD_FIELD', 'work_disk must be a boolean');
   const mac = req.mac === undefined ? undefined : validateMac(req.mac);
+  if (req.sharedRam !== undefined && typeof req.sharedRam !== 'boolean') throw invalid('shared_ram', 'BAD_FIELD', 'shared_ram must be a boolean');
   const run = vmRunPaths(runVmsDir, vmId);
   for (const sock of [run.qmpSocket, run.agentSocket]) {
     if (Buffer.byteLength(sock) > MAX_UNIX_SOCKET_PATH) throw invalid('vm_id', 'OUT_OF_RANGE', `socket path ${sock} is too long`);
   }
-  const spec = { vmId, memoryMib, vcpus, kernel, cmdline, workDisk: req.workDisk, run, ...(mac === undefined ? {} : { mac }) };
+  const spec = { vmId, memoryMib, vcpus, kernel, cmdline, workDisk: req.workDisk, run, ...(mac === undefined ? {} : { mac }), ...(req.sharedRam === true ? { sharedRam: true } : {}) };
   return spec as unknown as LaunchSpec;
 }

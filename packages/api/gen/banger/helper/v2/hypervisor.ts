@@ -119,7 +119,16 @@ export interface HypervisorSpec {
   /** Attach the VM's work disk (CreateWorkDisk) as the second disk. */
   workDisk: boolean;
   /** Guest NIC on the VM's tap (AcquireTap); unset for no network. */
-  network?: NetworkInterface | undefined;
+  network?:
+    | NetworkInterface
+    | undefined;
+  /**
+   * Guest RAM on a privhelper-made memfd (share=on) instead of anonymous memory, so
+   * SnapshotHypervisor can save it as a shared template (x-ignore-shared: kilobytes of state,
+   * clones map the sealed RAM copy-on-write). LaunchHypervisor only; RestoreSnapshot refuses
+   * it (a clone's RAM is its snapshot's). Default off: the VM launches as without it.
+   */
+  sharedRam: boolean;
 }
 
 /** KernelArg is one `key=value` (or bare `key`) kernel command-line item. */
@@ -360,6 +369,7 @@ function createBaseHypervisorSpec(): HypervisorSpec {
     cmdline: [],
     workDisk: false,
     network: undefined,
+    sharedRam: false,
   };
 }
 
@@ -391,6 +401,9 @@ export const HypervisorSpec: MessageFns<HypervisorSpec> = {
     }
     if (message.network !== undefined) {
       NetworkInterface.encode(message.network, writer.uint32(74).fork()).join();
+    }
+    if (message.sharedRam !== false) {
+      writer.uint32(80).bool(message.sharedRam);
     }
     return writer;
   },
@@ -480,6 +493,14 @@ export const HypervisorSpec: MessageFns<HypervisorSpec> = {
             message.network = NetworkInterface.decode(reader, reader.uint32());
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.sharedRam = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -515,6 +536,11 @@ export const HypervisorSpec: MessageFns<HypervisorSpec> = {
         ? globalThis.Boolean(object.work_disk)
         : false,
       network: isSet(object.network) ? NetworkInterface.fromJSON(object.network) : undefined,
+      sharedRam: isSet(object.sharedRam)
+        ? globalThis.Boolean(object.sharedRam)
+        : isSet(object.shared_ram)
+        ? globalThis.Boolean(object.shared_ram)
+        : false,
     };
   },
 
@@ -547,6 +573,9 @@ export const HypervisorSpec: MessageFns<HypervisorSpec> = {
     if (message.network !== undefined) {
       obj.network = NetworkInterface.toJSON(message.network);
     }
+    if (message.sharedRam !== false) {
+      obj.sharedRam = message.sharedRam;
+    }
     return obj;
   },
 
@@ -568,6 +597,7 @@ export const HypervisorSpec: MessageFns<HypervisorSpec> = {
     message.network = (object.network !== undefined && object.network !== null)
       ? NetworkInterface.fromPartial(object.network)
       : undefined;
+    message.sharedRam = object.sharedRam ?? false;
     return message;
   },
 };

@@ -42,6 +42,12 @@ export interface Snapshot {
   baseImage: string;
   workDisk: boolean;
   mac: string;
+  /**
+   * The source ran with shared_ram: the guest RAM is a root-only file beside the (small)
+   * state, loaded once into a sealed memfd that every clone maps copy-on-write.
+   */
+  sharedRam: boolean;
+  ramBytes: number;
 }
 
 export interface SnapshotHypervisorRequest {
@@ -129,6 +135,8 @@ function createBaseSnapshot(): Snapshot {
     baseImage: "",
     workDisk: false,
     mac: "",
+    sharedRam: false,
+    ramBytes: 0,
   };
 }
 
@@ -184,6 +192,12 @@ export const Snapshot: MessageFns<Snapshot> = {
     }
     if (message.mac !== "") {
       writer.uint32(138).string(message.mac);
+    }
+    if (message.sharedRam !== false) {
+      writer.uint32(144).bool(message.sharedRam);
+    }
+    if (message.ramBytes !== 0) {
+      writer.uint32(152).uint64(message.ramBytes);
     }
     return writer;
   },
@@ -337,6 +351,22 @@ export const Snapshot: MessageFns<Snapshot> = {
             message.mac = reader.string();
             continue;
           }
+          case 18: {
+            if (tag !== 144) {
+              break;
+            }
+
+            message.sharedRam = reader.bool();
+            continue;
+          }
+          case 19: {
+            if (tag !== 152) {
+              break;
+            }
+
+            message.ramBytes = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -416,6 +446,16 @@ export const Snapshot: MessageFns<Snapshot> = {
         ? globalThis.Boolean(object.work_disk)
         : false,
       mac: isSet(object.mac) ? globalThis.String(object.mac) : "",
+      sharedRam: isSet(object.sharedRam)
+        ? globalThis.Boolean(object.sharedRam)
+        : isSet(object.shared_ram)
+        ? globalThis.Boolean(object.shared_ram)
+        : false,
+      ramBytes: isSet(object.ramBytes)
+        ? globalThis.Number(object.ramBytes)
+        : isSet(object.ram_bytes)
+        ? globalThis.Number(object.ram_bytes)
+        : 0,
     };
   },
 
@@ -472,6 +512,12 @@ export const Snapshot: MessageFns<Snapshot> = {
     if (message.mac !== "") {
       obj.mac = message.mac;
     }
+    if (message.sharedRam !== false) {
+      obj.sharedRam = message.sharedRam;
+    }
+    if (message.ramBytes !== 0) {
+      obj.ramBytes = Math.round(message.ramBytes);
+    }
     return obj;
   },
 
@@ -499,6 +545,8 @@ export const Snapshot: MessageFns<Snapshot> = {
     message.baseImage = object.baseImage ?? "";
     message.workDisk = object.workDisk ?? false;
     message.mac = object.mac ?? "";
+    message.sharedRam = object.sharedRam ?? false;
+    message.ramBytes = object.ramBytes ?? 0;
     return message;
   },
 };
