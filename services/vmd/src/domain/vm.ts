@@ -58,6 +58,8 @@ export interface VmSpec {
   hypervisor: Hypervisor;
   /** Port forwards the user asked for, and whether guest listeners are forwarded automatically. */
   forwards: ForwardSettings;
+  /** How the create made the VM and why (warm restore or cold boot, see create-path.ts); '' for older rows and clones. */
+  createPath: string;
 }
 
 /** The VM's files on the host, '' until they exist. */
