@@ -37,8 +37,8 @@ export function warmSnapshotName(imageName: string, shape: Pick<CreateVmCommand,
 
 /**
  * WarmImage (`banger image warm`): makes the warm snapshot a default create of this image and
- * shape restores from. A template VM is booted cold and its services awaited (CreateVm's
- * stages), snapshotted as kind `warm` (SnapshotVm's stage), then deleted; older warm snapshots
+ * shape restores from. A template VM is booted cold and its services awaited unless `noWait`
+ * (CreateVm's stages), snapshotted as kind `warm` (SnapshotVm's stage), then deleted; older warm snapshots
  * of the same image and shape are replaced last, so a create always finds one. A failure
  * deletes the template VM, and SnapshotVm removes its own partial snapshot.
  */
@@ -52,7 +52,7 @@ export class WarmImage {
     let templateId = '';
     await op.emit({ type: 'accepted', opId: op.opId, kind: 'image_warm', target: cmd.image });
     try {
-      templateId = (await create.run({ ...cmd, cold: true, noWait: false }, inner)).vmId;
+      templateId = (await create.run({ ...cmd, cold: true }, inner)).vmId;
       const template = await vms.getById(templateId);
       const image = template.spec.image;
       const name = warmSnapshotName(image.name, cmd);

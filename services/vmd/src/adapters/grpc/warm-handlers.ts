@@ -11,7 +11,7 @@ export function warmHandlers(deps: HandlerDeps): Pick<vmv1.VmServiceServer, 'war
   return {
     warmImage: serverStream<vmv1.WarmImageRequest, vmv1.WarmImageResponse>(async (req, ctx, send) => {
       const cmd = validateCreate(
-        { name: templateName(), image: req.image, kernel: '', memoryMib: req.memoryMib, vcpus: req.vcpus, workDiskBytes: req.workDiskSizeBytes, noWait: false, sshAuthorizedKeys: [], hypervisor: 'qemu', cold: true },
+        { name: templateName(), image: req.image, kernel: '', memoryMib: req.memoryMib, vcpus: req.vcpus, workDiskBytes: req.workDiskSizeBytes, noWait: req.noWait, sshAuthorizedKeys: [], hypervisor: 'qemu', cold: true },
         deps.bounds,
         deps.defaultImage,
       );

@@ -14,7 +14,7 @@ _sym_db = _symbol_database.Default()
 from banger.vm.v1 import operation_pb2 as banger_dot_vm_dot_v1_dot_operation__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x62\x61nger/vm/v1/warm.proto\x12\x0c\x62\x61nger.vm.v1\x1a\x1c\x62\x61nger/vm/v1/operation.proto\"b\n\x10WarmImageRequest\x12\r\n\x05image\x18\x01 \x01(\t\x12\r\n\x05vcpus\x18\x02 \x01(\r\x12\x12\n\nmemory_mib\x18\x03 \x01(\r\x12\x1c\n\x14work_disk_size_bytes\x18\x04 \x01(\x04\"@\n\x11WarmImageResponse\x12+\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1c.banger.vm.v1.OperationEventb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x62\x61nger/vm/v1/warm.proto\x12\x0c\x62\x61nger.vm.v1\x1a\x1c\x62\x61nger/vm/v1/operation.proto\"s\n\x10WarmImageRequest\x12\r\n\x05image\x18\x01 \x01(\t\x12\r\n\x05vcpus\x18\x02 \x01(\r\x12\x12\n\nmemory_mib\x18\x03 \x01(\r\x12\x1c\n\x14work_disk_size_bytes\x18\x04 \x01(\x04\x12\x0f\n\x07no_wait\x18\x05 \x01(\x08\"@\n\x11WarmImageResponse\x12+\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1c.banger.vm.v1.OperationEventb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'banger.vm.v1.warm_pb2', globals())
@@ -22,7 +22,7 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   _WARMIMAGEREQUEST._serialized_start=71
-  _WARMIMAGEREQUEST._serialized_end=169
-  _WARMIMAGERESPONSE._serialized_start=171
-  _WARMIMAGERESPONSE._serialized_end=235
+  _WARMIMAGEREQUEST._serialized_end=186
+  _WARMIMAGERESPONSE._serialized_start=188
+  _WARMIMAGERESPONSE._serialized_end=252
 # @@protoc_insertion_point(module_scope)
