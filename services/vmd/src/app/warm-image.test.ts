@@ -129,6 +129,17 @@ describe('image warm', () => {
 });
 
 describe('vm create with warm snapshots', () => {
+  it('with no warm snapshot the create boots, says why, and schedules no warm snapshot (made by image warm only)', async () => {
+    const s = stack();
+    const { op, error } = await s.create();
+    expect(error).toBeUndefined();
+    expect(pathOf(op)).toEqual(['cold: no warm snapshot for image debian-bookworm 1024M/2vcpu/4G']);
+    expect(op.stagesFinished()).toContain('boot');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(await s.snapshots.list()).toEqual([]);
+    expect(s.snapshotHost.calls).toEqual([]);
+  });
+
   it('restores a matching warm snapshot by default; its events and the VM say which and why', async () => {
     const s = stack();
     await s.warm();
