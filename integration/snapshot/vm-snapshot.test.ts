@@ -139,7 +139,7 @@ describe.skipIf(skip !== undefined)('vm snapshot and banger snapshot list|show|r
 
   it('image warm makes a warm snapshot; a default create restores it and says so, --cold boots and says so', async () => {
     const t = Date.now();
-    const warmed = await runCli(s.stack, ['--json', 'image', 'warm', '--no-wait']);
+    const warmed = await runCli(s.stack, ['--json', 'image', 'warm', '--no-wait'], 900_000);
     const warmMs = Date.now() - t;
     expect(warmed.code, warmed.stderr + warmed.stdout).toBe(0);
     const listed = JSON.parse((await runCli(s.stack, ['--json', 'snapshot', 'list'])).stdout) as { snapshots: (SnapshotJson & { kind: string })[] };
