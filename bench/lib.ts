@@ -78,3 +78,10 @@ export async function hostFacts(): Promise<{ node: string; platform: string; cpu
   const os = await import('node:os');
   return { node: process.version, platform: `${os.platform()} ${os.release()}`, cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model ?? 'unknown' };
 }
+
+/** Proportional set size of a process in MiB: its shared pages (libraries, page cache, a shared RAM file) split among their users. */
+export async function pssMib(pid: number): Promise<number> {
+  const { readFile } = await import('node:fs/promises');
+  const rollup = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8').catch(() => '');
+  return Number(/^Pss:\s+(\d+)/m.exec(rollup)?.[1] ?? 'NaN') / 1024;
+}

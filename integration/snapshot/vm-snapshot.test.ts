@@ -3,14 +3,16 @@ import { join } from 'node:path';
 import { vmv1 } from '@banger/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../harness/daemons.js';
-import { qemuPidsFor, vmUnsupportedReason, type VmStack } from '../vm/vmstack.js';
+import { collect, qemuPidsFor, vmUnsupportedReason, type VmStack } from '../vm/vmstack.js';
 import { stackWithDebianVm } from './debian-source.js';
 
 /*
  * Issue 15 step 4 through vmd and the CLI with the real Debian guest: a named snapshot of a
  * running VM, which keeps running as the same process and the same boot (its uptime goes on, a
  * file written before is still there, it still answers), then snapshot list/show/rm/prune with
- * --json. One guest for the file.
+ * --json. Then warm creates: `image warm` (its own template boot), a default create taking the
+ * warm path and `--cold` taking the cold path, each saying so in its events and in the VM.
+ * One source guest for the file.
  */
 
 const skip = vmUnsupportedReason();
@@ -134,4 +136,45 @@ describe.skipIf(skip !== undefined)('vm snapshot and banger snapshot list|show|r
     expect(none.stdout).toContain('no snapshots');
     expect(await exec(s, ['cat', '/root/marker'])).toBe('after-snapshot\n');
   }, 120_000);
+
+  it('image warm makes a warm snapshot; a default create restores it and says so, --cold boots and says so', async () => {
+    const t = Date.now();
+    const warmed = await runCli(s.stack, ['--json', 'image', 'warm', '--no-wait'], 900_000);
+    const warmMs = Date.now() - t;
+    expect(warmed.code, warmed.stderr + warmed.stdout).toBe(0);
+    const listed = JSON.parse((await runCli(s.stack, ['--json', 'snapshot', 'list'])).stdout) as { snapshots: (SnapshotJson & { kind: string })[] };
+    expect(listed.snapshots).toEqual([expect.objectContaining({ kind: 'warm', state: 'ready' })]);
+    const warm = listed.snapshots[0]!;
+    expect(warm.name).toMatch(/^warm-debian-bookworm-/);
+    expect((await s.vmd.unary('listVms', vmv1.ListVmsRequest.fromPartial({}))).vms.map((v) => v.name)).toEqual(['src']);
+
+    const create = async (name: string, cold: boolean) => {
+      const started = Date.now();
+      const { items, error } = await collect(s.vmd.serverStream('createVm', vmv1.CreateVmRequest.fromPartial({ name, noWait: true, cold }), { timeoutMs: 900_000 }));
+      expect(error).toBeUndefined();
+      const bodies = items.map((i) => i.event?.body);
+      const path = bodies.flatMap((b) => (b?.$case === 'stageFinished' && b.value.stage === 'path' ? [b.value.message] : []));
+      const stages = bodies.flatMap((b) => (b?.$case === 'stageFinished' && b.value.ok ? [b.value.stage] : []));
+      return { path, stages, ms: Date.now() - started, vm: (await s.vmd.unary('getVm', { ref: name, includeSecrets: false })).vm! };
+    };
+    const w = await create('warm1', false);
+    expect(w.path).toEqual([expect.stringMatching(new RegExp(`^warm: snapshot ${warm.name} for image debian-bookworm \\d+M/\\d+vcpu/`))]);
+    expect(w.stages).toContain('restore');
+    expect(w.stages).not.toContain('boot');
+    expect(w.vm.createPath).toBe(w.path[0]);
+    expect(w.vm.state).toBe(vmv1.VmState.VM_STATE_RUNNING);
+    expect((await exec(s, ['hostname'], 'warm1')).trim()).toBe('warm1');
+    const shown = await runCli(s.stack, ['vm', 'show', 'warm1']);
+    expect(shown.stdout).toMatch(/created by\s+warm: snapshot /);
+
+    const c = await create('cold1', true);
+    expect(c.path).toEqual(['cold: --cold']);
+    expect(c.stages).toContain('boot');
+    expect(c.stages).not.toContain('restore');
+    expect(c.vm.createPath).toBe('cold: --cold');
+    console.log(`[timings] image warm --no-wait ${warmMs} ms; create warm (no-wait) ${w.ms} ms; create --cold (no-wait) ${c.ms} ms`);
+    for (const vm of ['warm1', 'cold1']) expect((await runCli(s.stack, ['vm', 'delete', vm])).code).toBe(0);
+    expect((await runCli(s.stack, ['snapshot', 'rm', warm.name])).code).toBe(0);
+    expect(await readdir(snapshotsDir())).toEqual([]);
+  }, 1_200_000);
 });

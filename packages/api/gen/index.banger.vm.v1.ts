@@ -15,4 +15,5 @@ export * from "./banger/vm/v1/operation.js";
 export * from "./banger/vm/v1/lifecycle.js";
 export * from "./banger/vm/v1/operations.js";
 export * from "./banger/vm/v1/snapshot.js";
+export * from "./banger/vm/v1/warm.js";
 export * from "./banger/vm/v1/vm_service.js";

@@ -61,6 +61,8 @@ import { HelperGuestConnector } from './adapters/guest-connect-client.js';
 import { TcpGuestFiles } from './adapters/files/tcp-guest-files.js';
 import { UploadFiles } from './app/upload-files.js';
 import { DownloadFiles } from './app/download-files.js';
+import { WarmCreate } from './app/warm-create.js';
+import { WarmImage } from './app/warm-image.js';
 import type { PortForwards } from './ports/forwards.js';
 import type { GuestConnector } from './ports/guest-connect.js';
 import { parseSubnet } from './domain/addressing.js';
@@ -86,8 +88,11 @@ export function vmUseCases(
   const startVm = new StartVm(deps);
   const deleteVm = new DeleteVm(deps);
   const files = new TcpGuestFiles({ agent: deps.agent, connector: deps.connector });
+  const createVmFromSnapshot = new CreateVmFromSnapshot(deps);
+  const createVm = new CreateVm({ ...deps, files, warm: new WarmCreate({ ...deps, fromSnapshot: createVmFromSnapshot }) });
+  const snapshotVm = new SnapshotVm(deps);
   return {
-    createVm: new CreateVm({ ...deps, files }),
+    createVm,
     startVm,
     stopVm,
     restartVm: new RestartVm({ stop: stopVm, start: startVm }),
@@ -115,12 +120,13 @@ export function vmUseCases(
     setAutoForward: new SetAutoForward(deps),
     uploadFiles: new UploadFiles({ vms: deps.vms, files }),
     downloadFiles: new DownloadFiles({ vms: deps.vms, files }),
-    snapshotVm: new SnapshotVm(deps),
+    snapshotVm,
     listSnapshots: new ListSnapshots(deps),
     getSnapshot: new GetSnapshot(deps),
     deleteSnapshot: new DeleteSnapshot(deps),
     pruneSnapshots: new PruneSnapshots(deps),
-    createVmFromSnapshot: new CreateVmFromSnapshot(deps),
+    createVmFromSnapshot,
+    warmImage: new WarmImage({ ...deps, create: createVm, snapshot: snapshotVm, deleteVm }),
   };
 }
 

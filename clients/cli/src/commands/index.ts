@@ -3,6 +3,7 @@ import { completeCommand, completionCommand } from './completion.js';
 import { doctorCommand } from './doctor.js';
 import { helpCommand } from './help.js';
 import { imageBuildCommand } from './image-build.js';
+import { imageWarmCommand } from './image-warm.js';
 import { imageListCommand } from './image-list.js';
 import { imagePromoteCommand } from './image-promote.js';
 import { imagePruneCommand } from './image-prune.js';
@@ -98,6 +99,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   opsWatchCommand,
   opsCancelCommand,
   imageBuildCommand,
+  imageWarmCommand,
   imageListCommand,
   imageShowCommand,
   imageRmCommand,

@@ -6,7 +6,7 @@ import { followOperation } from '../operation.js';
 import { printOpResult } from '../render/results.js';
 
 /** Flags of `vm create` that shape a fresh VM; a clone takes its shape and image from the snapshot. */
-const SHAPE_FLAGS = ['image', 'kernel', 'memory', 'vcpus', 'work-disk', 'ssh-key', 'egress', 'no-forward', 'rm-on-detach'] as const;
+const SHAPE_FLAGS = ['image', 'kernel', 'memory', 'vcpus', 'work-disk', 'ssh-key', 'egress', 'no-forward', 'rm-on-detach', 'cold'] as const;
 
 /** `vm create --from SNAP --name N [--no-wait]`: a clone restored from a snapshot (CreateVmFromSnapshot). */
 export async function createFromSnapshot(ctx: CommandContext, values: OptionValues, snapshot: string, name: string, noWait: boolean): Promise<number> {

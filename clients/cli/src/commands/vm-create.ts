@@ -28,9 +28,9 @@ export const vmCreateCommand: CommandSpec = {
   path: ['vm', 'create'],
   ownsInterrupt: true,
   summary: 'Create a VM and follow its stages live',
-  usage: '--name NAME [--from SNAPSHOT | --image IMAGE] [--memory MIB] [--vcpus N] [--work-disk GIB] [--egress allow|deny|CIDR,HOST,...] [--sync HOST:GUEST]... [--no-wait] [--no-forward] [--rm-on-detach]',
+  usage: '--name NAME [--from SNAPSHOT | --image IMAGE] [--memory MIB] [--vcpus N] [--work-disk GIB] [--egress allow|deny|CIDR,HOST,...] [--sync HOST:GUEST]... [--no-wait] [--no-forward] [--cold] [--rm-on-detach]',
   description:
-    'Ctrl-C detaches without cancelling and prints how to re-attach (banger vm watch OP_ID).\nWith --rm-on-detach, Ctrl-C (or a lost connection) cancels the create and rolls it back.\nThe config\'s [[file_sync]] files and each --sync HOST:GUEST are read here, as you, and written into\nthe guest once its agent answers (a "files" stage); a missing host file fails before anything is created.',
+    'Ctrl-C detaches without cancelling and prints how to re-attach (banger vm watch OP_ID).\nWith --rm-on-detach, Ctrl-C (or a lost connection) cancels the create and rolls it back.\nThe config\'s [[file_sync]] files and each --sync HOST:GUEST are read here, as you, and written into\nthe guest once its agent answers (a "files" stage); a missing host file fails before anything is created.\nA matching warm snapshot (banger image warm IMAGE, same memory, vCPUs and work disk) is restored instead\nof booting; the "path" stage says which path the create took and why, --cold always boots.',
   options: {
     name: { type: 'string', value: 'NAME', description: 'VM name (DNS label; the VM answers as NAME.vm)' },
     from: { type: 'string', value: 'SNAPSHOT', description: "a clone of a snapshot (banger vm snapshot): its state restored, with the clone's own MAC, address, hostname, machine-id and SSH host keys" },
@@ -46,6 +46,7 @@ export const vmCreateCommand: CommandSpec = {
     'rm-on-detach': { type: 'boolean', description: 'cancel and roll back the create when detached (Ctrl-C)' },
     sync: { type: 'string', multiple: true, value: 'HOST:GUEST', description: 'copy a host file into the guest (besides the config\'s [[file_sync]])' },
     'no-file-sync': { type: 'boolean', description: "do not apply the config's [[file_sync]] entries" },
+    cold: { type: 'boolean', description: 'boot the image even when a matching warm snapshot exists' },
   },
   async run(ctx, { values }) {
     const name = requireStr(values, 'name');
@@ -67,6 +68,7 @@ export const vmCreateCommand: CommandSpec = {
       noWait: bool(values, 'no-wait'),
       ...(bool(values, 'no-forward') ? { autoForward: false } : {}),
       cancelOnDetach: rm,
+      cold: bool(values, 'cold'),
       sshAuthorizedKeys: (values['ssh-key'] as string[] | undefined) ?? [],
       ...(egress === undefined ? {} : { egress: parseEgress('--egress', egress) }),
       syncFiles,

@@ -49,6 +49,7 @@ export const vmRunCommand: CommandSpec = {
     detach: { type: 'boolean', short: 'd', description: 'create and copy, then leave the VM running and print its name' },
     sync: { type: 'string', multiple: true, value: 'HOST:GUEST', description: 'copy a host file into the guest (besides [[file_sync]])' },
     'no-file-sync': { type: 'boolean', description: "do not apply the config's [[file_sync]] entries" },
+    cold: { type: 'boolean', description: 'boot the image even when a matching warm snapshot exists (by default one is restored)' },
   },
   async run(ctx, args) {
     const path = args.positionals[0];
@@ -70,7 +71,7 @@ export const vmRunCommand: CommandSpec = {
     const progressCtx = new CommandContext({ ...ctx.io, stdout: ctx.io.stderr }, ctx.globals);
     const opId = mintOpId();
     // No wait for the image's services: the command needs the guest agent, not opencode.
-    const request = vmv1.CreateVmRequest.fromPartial({ name, image: str(args.values, 'image') ?? '', noWait: true, cancelOnDetach: rm, syncFiles });
+    const request = vmv1.CreateVmRequest.fromPartial({ name, image: str(args.values, 'image') ?? '', noWait: true, cancelOnDetach: rm, syncFiles, cold: bool(args.values, 'cold') });
     let created: number;
     try {
       created = await followOperation(progressCtx, progressCtx.vmd().serverStream('createVm', request, { opId }), {

@@ -97,6 +97,7 @@ export function vmDetails(vm: vmv1.Vm, opts: { knownHosts?: string } = {}): stri
     ['known_hosts', vm.ssh && opts.knownHosts ? opts.knownHosts : undefined],
     ['forwarding', vm.id ? (vm.autoForward ? 'guest listeners forwarded to 127.0.0.1 automatically' : 'manual only') : undefined],
     ['create op', vm.createOpId],
+    ['created by', vm.createPath],
     ['last error', vm.lastError ? `${vm.lastError.reason}: ${vm.lastError.message}${vm.lastError.opId ? ` (${vm.lastError.opId})` : ''}` : undefined],
     ['jail', vm.jail ? jailSummary(vm.jail) : undefined],
   ]);

@@ -16,6 +16,7 @@ const KIND: Record<string, commonv1.OperationKind> = {
   vm_snapshot: commonv1.OperationKind.OPERATION_KIND_VM_SNAPSHOT,
   image_build: commonv1.OperationKind.OPERATION_KIND_IMAGE_BUILD,
   image_promote: commonv1.OperationKind.OPERATION_KIND_IMAGE_PROMOTE,
+  image_warm: commonv1.OperationKind.OPERATION_KIND_IMAGE_WARM,
   kernel_pull: commonv1.OperationKind.OPERATION_KIND_KERNEL_PULL,
 };
 

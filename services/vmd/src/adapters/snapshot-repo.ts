@@ -15,6 +15,8 @@ function snapshotOf(r: SnapshotRecord): Snapshot {
     sourceVmName: r.sourceVmName,
     imageId: r.imageId,
     imageName: str(r.spec, 'imageName'),
+    imageFingerprint: str(r.spec, 'imageFingerprint'),
+    kind: r.spec['kind'] === 'warm' ? 'warm' : 'named',
     kernelId: r.kernelId,
     vcpus: r.vcpus,
     memoryMib: r.memoryMib,
@@ -37,8 +39,8 @@ export class PgSnapshotRepo implements SnapshotRepository {
   }
 
   async insert(s: NewSnapshot): Promise<Snapshot> {
-    const { imageName, ...rest } = s;
-    return snapshotOf(await this.rows.insert({ ...rest, spec: { imageName } }));
+    const { imageName, imageFingerprint, kind, ...rest } = s;
+    return snapshotOf(await this.rows.insert({ ...rest, spec: { imageName, imageFingerprint, kind } }));
   }
 
   async findByRef(ref: string): Promise<Snapshot> {

@@ -47,6 +47,7 @@ export function vmFromRecord(r: VmRecord): Vm {
     sshAuthorizedKeys: strs(s, 'sshAuthorizedKeys'),
     hypervisor: 'qemu',
     forwards: forwardsFromJson(s['forwards']),
+    createPath: str(s, 'createPath'),
   };
   return {
     id: r.id,
@@ -87,6 +88,7 @@ function specJson(spec: VmSpec, credentials: readonly ServiceCredential[]): Json
     hypervisor: spec.hypervisor,
     forwards: { auto: spec.forwards.auto, ports: spec.forwards.ports.map((p) => ({ ...p })) },
     credentials: credentials.map((c) => ({ ...c })),
+    createPath: spec.createPath,
   };
 }
 

@@ -10,12 +10,15 @@ import { reserveVm } from './reserve-vm.js';
 import { Rollback } from './rollback.js';
 import { writeSyncFiles, type SyncDeps } from './sync-files.js';
 import type { VmLocks } from './vm-locks.js';
+import type { WarmCreate } from './warm-create.js';
 
 export interface CreateVmDeps extends BootDeps {
   images: ImageCatalog;
   locks: VmLocks;
   /** Where a create's sync files go in (the `vm cp` upload path). */
   files: SyncDeps['files'];
+  /** Restores a matching warm snapshot instead of booting (docs/snapshots.md); absent, every create boots. */
+  warm?: Pick<WarmCreate, 'attempt'>;
 }
 
 const BOOT_STAGES = new Set(['boot', 'agent', 'services']);
@@ -32,12 +35,13 @@ export function specOf(image: ResolvedImage, cmd: Pick<CreateVmCommand, 'workDis
     sshAuthorizedKeys: [...cmd.sshAuthorizedKeys],
     hypervisor: cmd.hypervisor,
     forwards: { auto: cmd.autoForward, ports: [] },
+    createPath: '',
   };
 }
 
 /**
- * CreateVm as stages, each reported with its duration: preflight → reserve → network →
- * disks → boot → agent → services. Every host resource is recorded on the operation the
+ * CreateVm as stages, each reported with its duration: path (warm restore or cold boot, see
+ * WarmCreate) then, for a boot, preflight → reserve → network → disks → boot → agent → services. Every host resource is recorded on the operation the
  * moment it exists and undone in reverse order if a later stage fails, so a failed create
  * leaves no tap, overlay, work disk, DNS record, process or row behind.
  */
@@ -50,10 +54,16 @@ export class CreateVm {
     const rollback = new Rollback(op, () => vmId);
     const stages = new BootStages(deps, op, 'vm_create', rollback);
     await op.emit({ type: 'accepted', opId: op.opId, kind: 'vm_create', target: cmd.name });
+    let createPath = '';
+    if (deps.warm !== undefined) {
+      const tried = await deps.warm.attempt(cmd, op);
+      if (!('cold' in tried)) return tried;
+      createPath = tried.cold;
+    }
     try {
       const image = await stages.run('preflight', 'host capable, image resolvable, name free', () => this.preflight(cmd));
       const reserved = await stages.run('reserve', 'record the VM and allocate its address', async () => {
-        const vm = await this.reserve(cmd, image, op.opId);
+        const vm = await this.reserve(cmd, image, op.opId, createPath);
         vmId = vm.id;
         await rollback.add('row', vm.id, () => this.dropRow(vm.id));
         return vm;
@@ -110,13 +120,13 @@ export class CreateVm {
   }
 
   /** The VM's row with the lowest free address. */
-  private reserve(cmd: CreateVmCommand, image: ResolvedImage, opId: string): Promise<Vm> {
+  private reserve(cmd: CreateVmCommand, image: ResolvedImage, opId: string, createPath: string): Promise<Vm> {
     return reserveVm(this.deps, {
       name: cmd.name,
       state: 'creating',
       vcpus: cmd.vcpus,
       memoryMib: cmd.memoryMib,
-      spec: specOf(image, cmd),
+      spec: { ...specOf(image, cmd), createPath },
       files: { ...NO_FILES },
       egress: cmd.egress,
       credentials: [],

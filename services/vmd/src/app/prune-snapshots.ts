@@ -13,7 +13,9 @@ export interface PruneSnapshotsCommand {
 /**
  * PruneSnapshots: deletes the snapshots no VM was created from (older than the cut-off), and
  * rows a crashed snapshot left `creating` for longer than ABANDONED_SNAPSHOT_MS; a snapshot
- * still being taken is never touched.
+ * still being taken is never touched. Ready warm snapshots are kept: no VM records being
+ * created from them, yet they are what default creates restore from (image warm replaces
+ * them, a create discards a stale one, `snapshot rm` deletes one).
  */
 export class PruneSnapshots {
   constructor(private readonly deps: DeleteSnapshotDeps) {}
@@ -23,6 +25,7 @@ export class PruneSnapshots {
     const now = Date.now();
     const candidates: Snapshot[] = [];
     for (const s of await snapshots.list()) {
+      if (s.kind === 'warm' && s.state === 'ready') continue;
       const age = now - s.createdAt.getTime();
       if (s.state === 'creating' ? age < Math.max(ABANDONED_SNAPSHOT_MS, cmd.olderThanMs) : age < cmd.olderThanMs) continue;
       if ((await snapshots.clonesOf(s.id)).length > 0) continue;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { FailedPreconditionError } from '@banger/runtime/errors';
 import { failureEvent, StageRunner } from '@banger/runtime/ops';
 import { validateVmName } from '../domain/names.js';
-import { snapshotToJson, type Snapshot } from '../domain/snapshot.js';
+import { snapshotToJson, type Snapshot, type SnapshotKind } from '../domain/snapshot.js';
 import type { OperationHandle } from '../ports/operation.js';
 import type { SnapshotHost, SnapshotRepository } from '../ports/snapshots.js';
 import type { VmRepository } from '../ports/vms.js';
@@ -27,7 +27,7 @@ export interface SnapshotVmDeps {
 export class SnapshotVm {
   constructor(private readonly deps: SnapshotVmDeps) {}
 
-  async run(cmd: { ref: string; name: string }, op: OperationHandle): Promise<{ targetId: string; vmId: string }> {
+  async run(cmd: { ref: string; name: string; kind?: SnapshotKind }, op: OperationHandle): Promise<{ targetId: string; vmId: string }> {
     const { vms, snapshots, snapshotHost, locks } = this.deps;
     const stages = new StageRunner((e) => op.emit(e));
     let row: Snapshot | undefined;
@@ -48,6 +48,8 @@ export class SnapshotVm {
           sourceVmName: vm.name,
           imageId: vm.spec.image.id,
           imageName: vm.spec.image.name,
+          imageFingerprint: vm.spec.image.fingerprint,
+          kind: cmd.kind ?? 'named',
           kernelId: vm.spec.kernel.name === '' ? null : `${vm.spec.kernel.name}/${vm.spec.kernel.version}`,
           vcpus: vm.vcpus,
           memoryMib: vm.memoryMib,

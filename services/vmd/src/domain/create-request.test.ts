@@ -24,7 +24,9 @@ describe('validateCreate', () => {
       egress: { mode: 'allow', cidrs: [], hostnames: [] },
       autoForward: true,
       syncFiles: [],
+      cold: false,
     });
+    expect(validateCreate({ ...input, cold: true }, bounds, 'd').cold).toBe(true);
     expect(validateCreate({ ...input, autoForward: false }, bounds, 'd').autoForward).toBe(false);
   });
 

@@ -40,6 +40,8 @@ export interface CreateVmInput {
   autoForward?: boolean | undefined;
   /** Host files the client sent, written into the guest before services are awaited. */
   syncFiles?: readonly SyncFile[] | undefined;
+  /** Boot even when a warm snapshot matches (`--cold`). */
+  cold?: boolean | undefined;
 }
 
 export interface CreateVmCommand {
@@ -56,6 +58,8 @@ export interface CreateVmCommand {
   autoForward: boolean;
   /** Empty or undefined: nothing to write. */
   syncFiles?: SyncFile[];
+  /** Boot even when a warm snapshot matches; undefined is false. */
+  cold?: boolean;
 }
 
 const GIB = 1024 ** 3;
@@ -104,5 +108,6 @@ export function validateCreate(input: CreateVmInput, bounds: VmBounds, defaultIm
     egress: input.egress === undefined ? { ...DEFAULT_EGRESS } : validateEgress(input.egress),
     autoForward: input.autoForward ?? true,
     syncFiles: validateSyncFiles(input.syncFiles ?? []),
+    cold: input.cold ?? false,
   };
 }

@@ -2,6 +2,9 @@ import { validateRef, type RefRule } from '@banger/runtime/ids';
 
 export type SnapshotState = 'creating' | 'ready';
 
+/** `named`: a user's (vm snapshot). `warm`: vmd's ready snapshot of an image and shape (image warm), what a default create restores from. */
+export type SnapshotKind = 'named' | 'warm';
+
 /** What privhelper reported of a snapshot's files when it sealed them. */
 export interface SnapshotFiles {
   sizeBytes: number;
@@ -24,6 +27,9 @@ export interface Snapshot {
   sourceVmName: string;
   imageId: string;
   imageName: string;
+  /** The image's fingerprint when the source booted it ('' for rows from before it was kept): a warm snapshot whose image changed since is stale. */
+  imageFingerprint: string;
+  kind: SnapshotKind;
   /** `name/version` of the kernel the source booted. */
   kernelId: string | null;
   vcpus: number;

@@ -64,6 +64,8 @@ export interface VmSpec {
    * Absent on every other VM, which launches exactly as before.
    */
   sharedRam?: true;
+  /** How the create made the VM and why (warm restore or cold boot, see create-path.ts); '' for older rows and clones. */
+  createPath: string;
 }
 
 /** The VM's files on the host, '' until they exist. */

@@ -18,6 +18,7 @@ export function sampleVm(over: Partial<Vm> = {}): Vm {
       sshAuthorizedKeys: [],
       hypervisor: 'qemu',
       forwards: { auto: true, ports: [] },
+      createPath: '',
     },
     files: { rootDisk: '/s/vms/x/root.qcow2', workDisk: '/s/vms/x/work.ext4', agentSocket: '/r/vms/x/agent.sock', consoleLog: '/r/vms/x/console.log' },
     network: { ipv4: '172.30.0.5', mac: '02:00:00:00:00:05', tap: 'bt5' },

@@ -30,7 +30,9 @@ export async function loadStateFromFd(qmp: QmpClient, fd: number, timeoutMs: num
 async function waitForMigration(qmp: QmpClient, timeoutMs: number, what: 'save' | 'restore'): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const st = await qmp.queryMigrate();
+    // While QEMU loads an incoming stream its monitor answers late (the load runs in its main
+    // loop, slower still on a loaded host), so one query may take up to what is left.
+    const st = await qmp.queryMigrate(Math.max(5000, deadline - Date.now()));
     if (st.status === 'completed') return;
     if (st.status === 'failed' || st.status === 'cancelled') {
       throw new VmHostError('INTERNAL', what === 'save' ? 'STATE_SAVE_FAILED' : 'STATE_RESTORE_FAILED', `migration ${st.status}: ${st['error-desc'] ?? 'QEMU gave no reason'}`);

@@ -131,8 +131,8 @@ export class QmpClient extends EventEmitter<{ event: [QmpEvent]; close: [] }> {
     await this.execute('migrate-incoming', { uri: `fd:${name}` });
   }
 
-  async queryMigrate(): Promise<{ status?: string; 'error-desc'?: string; ram?: { transferred?: number } }> {
-    return this.execute('query-migrate');
+  async queryMigrate(timeoutMs = 5000): Promise<{ status?: string; 'error-desc'?: string; ram?: { transferred?: number } }> {
+    return this.execute('query-migrate', undefined, timeoutMs);
   }
 
   /** ctrl-alt-delete through the emulated i8042; with -no-reboot the guest's reboot ends QEMU. */

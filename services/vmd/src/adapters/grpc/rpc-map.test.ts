@@ -14,6 +14,7 @@ import { snapshotHandlers } from './snapshot-handlers.js';
 import { suspendHandlers } from './suspend-handlers.js';
 import type { HandlerDeps, VmUseCases } from './use-cases.js';
 import { VmView } from './vm-convert.js';
+import { warmHandlers } from './warm-handlers.js';
 import { vmServiceImplementation } from './vm-service.js';
 
 const PROTO = fileURLToPath(new URL('../../../../../proto/banger/vm/v1/vm_service.proto', import.meta.url));
@@ -58,6 +59,7 @@ const USE_CASE_FILES: Record<string, string> = {
   DeleteSnapshot: 'delete-snapshot',
   PruneSnapshots: 'prune-snapshots',
   CreateVmFromSnapshot: 'create-from-snapshot',
+  WarmImage: 'warm-image',
 };
 
 const lower = (rpc: string): string => rpc[0]?.toLowerCase() + rpc.slice(1);
@@ -91,6 +93,7 @@ describe('every VmService RPC in the proto has exactly one handler and one use c
       Object.keys(filesHandlers(deps)),
       Object.keys(suspendHandlers(deps)),
       Object.keys(snapshotHandlers(deps)),
+      Object.keys(warmHandlers(deps)),
       Object.keys(operationHandlers({ log: deps.operations, runner: deps.runner, eventToProto: deps.events.stored })),
       ['getServerInfo'],
     ].flat();

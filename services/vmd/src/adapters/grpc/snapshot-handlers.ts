@@ -27,6 +27,7 @@ export function snapshotToProto(s: Snapshot, clones: readonly string[] = []): vm
     clones: [...clones],
     qemuVersion: f?.qemuVersion ?? '',
     accel: f?.accel ?? '',
+    kind: s.kind,
   };
 }
 

@@ -97,6 +97,7 @@ export class VmView {
       jail: opts.jail,
       forwards: (opts.forwards ?? []).map(forwardToProto),
       autoForward: vm.spec.forwards.auto,
+      createPath: vm.spec.createPath,
     });
   }
 

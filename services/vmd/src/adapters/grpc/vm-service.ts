@@ -9,6 +9,7 @@ import { queryHandlers } from './query-handlers.js';
 import { snapshotHandlers } from './snapshot-handlers.js';
 import { suspendHandlers } from './suspend-handlers.js';
 import type { HandlerDeps } from './use-cases.js';
+import { warmHandlers } from './warm-handlers.js';
 
 /**
  * gRPC surface of vmd, typed against the generated VmServiceServer: every RPC has exactly one
@@ -26,6 +27,7 @@ export function vmServiceImplementation(deps: HandlerDeps): vmv1.VmServiceServer
     ...forwardHandlers(deps),
     ...filesHandlers(deps),
     ...snapshotHandlers(deps),
+    ...warmHandlers(deps),
     ...operationHandlers({ log: deps.operations, runner: deps.runner, eventToProto: deps.events.stored }),
   };
 }

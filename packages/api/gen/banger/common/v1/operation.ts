@@ -22,6 +22,8 @@ export enum OperationKind {
   OPERATION_KIND_VM_SNAPSHOT = 9,
   OPERATION_KIND_IMAGE_BUILD = 10,
   OPERATION_KIND_IMAGE_PROMOTE = 11,
+  /** OPERATION_KIND_IMAGE_WARM - vmd's WarmImage: boot a template VM, snapshot it, delete it. */
+  OPERATION_KIND_IMAGE_WARM = 15,
   OPERATION_KIND_KERNEL_PULL = 20,
   UNRECOGNIZED = -1,
 }
@@ -64,6 +66,9 @@ export function operationKindFromJSON(object: any): OperationKind {
     case 11:
     case "OPERATION_KIND_IMAGE_PROMOTE":
       return OperationKind.OPERATION_KIND_IMAGE_PROMOTE;
+    case 15:
+    case "OPERATION_KIND_IMAGE_WARM":
+      return OperationKind.OPERATION_KIND_IMAGE_WARM;
     case 20:
     case "OPERATION_KIND_KERNEL_PULL":
       return OperationKind.OPERATION_KIND_KERNEL_PULL;
@@ -100,6 +105,8 @@ export function operationKindToJSON(object: OperationKind): string {
       return "OPERATION_KIND_IMAGE_BUILD";
     case OperationKind.OPERATION_KIND_IMAGE_PROMOTE:
       return "OPERATION_KIND_IMAGE_PROMOTE";
+    case OperationKind.OPERATION_KIND_IMAGE_WARM:
+      return "OPERATION_KIND_IMAGE_WARM";
     case OperationKind.OPERATION_KIND_KERNEL_PULL:
       return "OPERATION_KIND_KERNEL_PULL";
     case OperationKind.UNRECOGNIZED:

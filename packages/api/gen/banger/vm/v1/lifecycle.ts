@@ -76,6 +76,11 @@ export interface CreateVmRequest {
    * (at most 64, 3 MiB together; see files.proto).
    */
   syncFiles: SyncFile[];
+  /**
+   * Boot the image even when a matching warm snapshot (banger image warm) exists;
+   * by default a create restores from one (see docs/snapshots.md).
+   */
+  cold: boolean;
 }
 
 export interface CreateVmResponse {
@@ -379,6 +384,7 @@ function createBaseCreateVmRequest(): CreateVmRequest {
     egress: undefined,
     autoForward: undefined,
     syncFiles: [],
+    cold: false,
   };
 }
 
@@ -422,6 +428,9 @@ export const CreateVmRequest: MessageFns<CreateVmRequest> = {
     }
     for (const v of message.syncFiles) {
       SyncFile.encode(v!, writer.uint32(482).fork()).join();
+    }
+    if (message.cold !== false) {
+      writer.uint32(488).bool(message.cold);
     }
     return writer;
   },
@@ -543,6 +552,14 @@ export const CreateVmRequest: MessageFns<CreateVmRequest> = {
             message.syncFiles.push(SyncFile.decode(reader, reader.uint32()));
             continue;
           }
+          case 61: {
+            if (tag !== 488) {
+              break;
+            }
+
+            message.cold = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -598,6 +615,7 @@ export const CreateVmRequest: MessageFns<CreateVmRequest> = {
         : globalThis.Array.isArray(object?.sync_files)
         ? object.sync_files.map((e: any) => SyncFile.fromJSON(e))
         : [],
+      cold: isSet(object.cold) ? globalThis.Boolean(object.cold) : false,
     };
   },
 
@@ -642,6 +660,9 @@ export const CreateVmRequest: MessageFns<CreateVmRequest> = {
     if (message.syncFiles?.length) {
       obj.syncFiles = message.syncFiles.map((e) => SyncFile.toJSON(e));
     }
+    if (message.cold !== false) {
+      obj.cold = message.cold;
+    }
     return obj;
   },
 
@@ -665,6 +686,7 @@ export const CreateVmRequest: MessageFns<CreateVmRequest> = {
       : undefined;
     message.autoForward = object.autoForward ?? undefined;
     message.syncFiles = object.syncFiles?.map((e) => SyncFile.fromPartial(e)) || [];
+    message.cold = object.cold ?? false;
     return message;
   },
 };

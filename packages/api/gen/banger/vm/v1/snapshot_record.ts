@@ -42,6 +42,11 @@ export interface Snapshot {
   /** What it can only be restored on. */
   qemuVersion: string;
   accel: string;
+  /**
+   * "named" (banger vm snapshot) or "warm" (banger image warm: what a default
+   * create restores from when image and shape match).
+   */
+  kind: string;
 }
 
 function createBaseSnapshot(): Snapshot {
@@ -64,6 +69,7 @@ function createBaseSnapshot(): Snapshot {
     clones: [],
     qemuVersion: "",
     accel: "",
+    kind: "",
   };
 }
 
@@ -122,6 +128,9 @@ export const Snapshot: MessageFns<Snapshot> = {
     }
     if (message.accel !== "") {
       writer.uint32(146).string(message.accel);
+    }
+    if (message.kind !== "") {
+      writer.uint32(154).string(message.kind);
     }
     return writer;
   },
@@ -283,6 +292,14 @@ export const Snapshot: MessageFns<Snapshot> = {
             message.accel = reader.string();
             continue;
           }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -365,6 +382,7 @@ export const Snapshot: MessageFns<Snapshot> = {
         ? globalThis.String(object.qemu_version)
         : "",
       accel: isSet(object.accel) ? globalThis.String(object.accel) : "",
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
     };
   },
 
@@ -424,6 +442,9 @@ export const Snapshot: MessageFns<Snapshot> = {
     if (message.accel !== "") {
       obj.accel = message.accel;
     }
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
     return obj;
   },
 
@@ -452,6 +473,7 @@ export const Snapshot: MessageFns<Snapshot> = {
     message.clones = object.clones?.map((e) => e) || [];
     message.qemuVersion = object.qemuVersion ?? "";
     message.accel = object.accel ?? "";
+    message.kind = object.kind ?? "";
     return message;
   },
 };

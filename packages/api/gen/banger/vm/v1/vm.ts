@@ -307,6 +307,12 @@ export interface Vm {
   forwards: PortForward[];
   /** Guest listeners are forwarded to host loopback automatically. */
   autoForward: boolean;
+  /**
+   * How the create made it and why: "warm: snapshot S for image I 1024M/2vcpu",
+   * "cold: no warm snapshot for ...", "cold: --cold"; empty for VMs made before
+   * vmd recorded it, and for clones made with --from.
+   */
+  createPath: string;
 }
 
 /** VmJail is the jail of a running VM's QEMU, as the host kernel reports it. */
@@ -454,6 +460,7 @@ function createBaseVm(): Vm {
     jail: undefined,
     forwards: [],
     autoForward: false,
+    createPath: "",
   };
 }
 
@@ -542,6 +549,9 @@ export const Vm: MessageFns<Vm> = {
     }
     if (message.autoForward !== false) {
       writer.uint32(256).bool(message.autoForward);
+    }
+    if (message.createPath !== "") {
+      writer.uint32(266).string(message.createPath);
     }
     return writer;
   },
@@ -783,6 +793,14 @@ export const Vm: MessageFns<Vm> = {
             message.autoForward = reader.bool();
             continue;
           }
+          case 33: {
+            if (tag !== 266) {
+              break;
+            }
+
+            message.createPath = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -875,6 +893,11 @@ export const Vm: MessageFns<Vm> = {
         : isSet(object.auto_forward)
         ? globalThis.Boolean(object.auto_forward)
         : false,
+      createPath: isSet(object.createPath)
+        ? globalThis.String(object.createPath)
+        : isSet(object.create_path)
+        ? globalThis.String(object.create_path)
+        : "",
     };
   },
 
@@ -964,6 +987,9 @@ export const Vm: MessageFns<Vm> = {
     if (message.autoForward !== false) {
       obj.autoForward = message.autoForward;
     }
+    if (message.createPath !== "") {
+      obj.createPath = message.createPath;
+    }
     return obj;
   },
 
@@ -1010,6 +1036,7 @@ export const Vm: MessageFns<Vm> = {
     message.jail = (object.jail !== undefined && object.jail !== null) ? VmJail.fromPartial(object.jail) : undefined;
     message.forwards = object.forwards?.map((e) => PortForward.fromPartial(e)) || [];
     message.autoForward = object.autoForward ?? false;
+    message.createPath = object.createPath ?? "";
     return message;
   },
 };

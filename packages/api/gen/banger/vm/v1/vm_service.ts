@@ -107,6 +107,7 @@ import {
   SnapshotVmRequest,
   SnapshotVmResponse,
 } from "./snapshot.js";
+import { WarmImageRequest, WarmImageResponse } from "./warm.js";
 
 /**
  * VmService is vmd's API: the lifecycle of microVMs and what a user does
@@ -609,6 +610,21 @@ export const VmServiceService = {
       Buffer.from(CreateVmFromSnapshotResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CreateVmFromSnapshotResponse => CreateVmFromSnapshotResponse.decode(value),
   },
+  /**
+   * WarmImage makes the warm snapshot of an image and shape that a default
+   * CreateVm restores from: boots a template VM, waits for its services,
+   * snapshots it (kind "warm"), deletes it, and replaces an older warm snapshot
+   * of the same image and shape. Streamed, a durable operation (kind image_warm).
+   */
+  warmImage: {
+    path: "/banger.vm.v1.VmService/WarmImage" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WarmImageRequest): Buffer => Buffer.from(WarmImageRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WarmImageRequest => WarmImageRequest.decode(value),
+    responseSerialize: (value: WarmImageResponse): Buffer => Buffer.from(WarmImageResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WarmImageResponse => WarmImageResponse.decode(value),
+  },
 } as const;
 
 export interface VmServiceServer extends UntypedServiceImplementation {
@@ -758,6 +774,13 @@ export interface VmServiceServer extends UntypedServiceImplementation {
    * like CreateVm (op kind vm_create); a failure rolls everything back.
    */
   createVmFromSnapshot: handleServerStreamingCall<CreateVmFromSnapshotRequest, CreateVmFromSnapshotResponse>;
+  /**
+   * WarmImage makes the warm snapshot of an image and shape that a default
+   * CreateVm restores from: boots a template VM, waits for its services,
+   * snapshots it (kind "warm"), deletes it, and replaces an older warm snapshot
+   * of the same image and shape. Streamed, a durable operation (kind image_warm).
+   */
+  warmImage: handleServerStreamingCall<WarmImageRequest, WarmImageResponse>;
 }
 
 export interface VmServiceClient extends Client {
@@ -1361,6 +1384,18 @@ export interface VmServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<CreateVmFromSnapshotResponse>;
+  /**
+   * WarmImage makes the warm snapshot of an image and shape that a default
+   * CreateVm restores from: boots a template VM, waits for its services,
+   * snapshots it (kind "warm"), deletes it, and replaces an older warm snapshot
+   * of the same image and shape. Streamed, a durable operation (kind image_warm).
+   */
+  warmImage(request: WarmImageRequest, options?: Partial<CallOptions>): ClientReadableStream<WarmImageResponse>;
+  warmImage(
+    request: WarmImageRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<WarmImageResponse>;
 }
 
 export const VmServiceClient = makeGenericClientConstructor(VmServiceService, "banger.vm.v1.VmService") as unknown as {

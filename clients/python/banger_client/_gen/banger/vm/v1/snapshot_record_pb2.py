@@ -15,7 +15,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"banger/vm/v1/snapshot_record.proto\x12\x0c\x62\x61nger.vm.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x97\x03\n\x08Snapshot\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\x14\n\x0csource_vm_id\x18\x04 \x01(\t\x12\x16\n\x0esource_vm_name\x18\x05 \x01(\t\x12\x10\n\x08image_id\x18\x06 \x01(\t\x12\x11\n\tkernel_id\x18\x07 \x01(\t\x12\r\n\x05vcpus\x18\x08 \x01(\r\x12\x12\n\nmemory_mib\x18\t \x01(\r\x12\x15\n\rwork_disk_gib\x18\n \x01(\r\x12\x12\n\nsize_bytes\x18\x0b \x01(\x04\x12\x13\n\x0bstate_bytes\x18\x0c \x01(\x04\x12\x14\n\x0cstate_sha256\x18\r \x01(\t\x12\x31\n\x0epause_duration\x18\x0e \x01(\x0b\x32\x19.google.protobuf.Duration\x12.\n\ncreated_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x63lones\x18\x10 \x03(\t\x12\x14\n\x0cqemu_version\x18\x11 \x01(\t\x12\r\n\x05\x61\x63\x63\x65l\x18\x12 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"banger/vm/v1/snapshot_record.proto\x12\x0c\x62\x61nger.vm.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa5\x03\n\x08Snapshot\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\x14\n\x0csource_vm_id\x18\x04 \x01(\t\x12\x16\n\x0esource_vm_name\x18\x05 \x01(\t\x12\x10\n\x08image_id\x18\x06 \x01(\t\x12\x11\n\tkernel_id\x18\x07 \x01(\t\x12\r\n\x05vcpus\x18\x08 \x01(\r\x12\x12\n\nmemory_mib\x18\t \x01(\r\x12\x15\n\rwork_disk_gib\x18\n \x01(\r\x12\x12\n\nsize_bytes\x18\x0b \x01(\x04\x12\x13\n\x0bstate_bytes\x18\x0c \x01(\x04\x12\x14\n\x0cstate_sha256\x18\r \x01(\t\x12\x31\n\x0epause_duration\x18\x0e \x01(\x0b\x32\x19.google.protobuf.Duration\x12.\n\ncreated_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x63lones\x18\x10 \x03(\t\x12\x14\n\x0cqemu_version\x18\x11 \x01(\t\x12\r\n\x05\x61\x63\x63\x65l\x18\x12 \x01(\t\x12\x0c\n\x04kind\x18\x13 \x01(\tb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'banger.vm.v1.snapshot_record_pb2', globals())
@@ -23,5 +23,5 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   _SNAPSHOT._serialized_start=118
-  _SNAPSHOT._serialized_end=525
+  _SNAPSHOT._serialized_end=539
 # @@protoc_insertion_point(module_scope)

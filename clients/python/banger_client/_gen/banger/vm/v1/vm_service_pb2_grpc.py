@@ -9,6 +9,7 @@ from banger.vm.v1 import guest_pb2 as banger_dot_vm_dot_v1_dot_guest__pb2
 from banger.vm.v1 import lifecycle_pb2 as banger_dot_vm_dot_v1_dot_lifecycle__pb2
 from banger.vm.v1 import operations_pb2 as banger_dot_vm_dot_v1_dot_operations__pb2
 from banger.vm.v1 import snapshot_pb2 as banger_dot_vm_dot_v1_dot_snapshot__pb2
+from banger.vm.v1 import warm_pb2 as banger_dot_vm_dot_v1_dot_warm__pb2
 
 
 class VmServiceStub(object):
@@ -227,6 +228,11 @@ class VmServiceStub(object):
                 '/banger.vm.v1.VmService/CreateVmFromSnapshot',
                 request_serializer=banger_dot_vm_dot_v1_dot_snapshot__pb2.CreateVmFromSnapshotRequest.SerializeToString,
                 response_deserializer=banger_dot_vm_dot_v1_dot_snapshot__pb2.CreateVmFromSnapshotResponse.FromString,
+                )
+        self.WarmImage = channel.unary_stream(
+                '/banger.vm.v1.VmService/WarmImage',
+                request_serializer=banger_dot_vm_dot_v1_dot_warm__pb2.WarmImageRequest.SerializeToString,
+                response_deserializer=banger_dot_vm_dot_v1_dot_warm__pb2.WarmImageResponse.FromString,
                 )
 
 
@@ -547,6 +553,16 @@ class VmServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WarmImage(self, request, context):
+        """WarmImage makes the warm snapshot of an image and shape that a default
+        CreateVm restores from: boots a template VM, waits for its services,
+        snapshots it (kind "warm"), deletes it, and replaces an older warm snapshot
+        of the same image and shape. Streamed, a durable operation (kind image_warm).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_VmServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -744,6 +760,11 @@ def add_VmServiceServicer_to_server(servicer, server):
                     servicer.CreateVmFromSnapshot,
                     request_deserializer=banger_dot_vm_dot_v1_dot_snapshot__pb2.CreateVmFromSnapshotRequest.FromString,
                     response_serializer=banger_dot_vm_dot_v1_dot_snapshot__pb2.CreateVmFromSnapshotResponse.SerializeToString,
+            ),
+            'WarmImage': grpc.unary_stream_rpc_method_handler(
+                    servicer.WarmImage,
+                    request_deserializer=banger_dot_vm_dot_v1_dot_warm__pb2.WarmImageRequest.FromString,
+                    response_serializer=banger_dot_vm_dot_v1_dot_warm__pb2.WarmImageResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1428,5 +1449,22 @@ class VmService(object):
         return grpc.experimental.unary_stream(request, target, '/banger.vm.v1.VmService/CreateVmFromSnapshot',
             banger_dot_vm_dot_v1_dot_snapshot__pb2.CreateVmFromSnapshotRequest.SerializeToString,
             banger_dot_vm_dot_v1_dot_snapshot__pb2.CreateVmFromSnapshotResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def WarmImage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(request, target, '/banger.vm.v1.VmService/WarmImage',
+            banger_dot_vm_dot_v1_dot_warm__pb2.WarmImageRequest.SerializeToString,
+            banger_dot_vm_dot_v1_dot_warm__pb2.WarmImageResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
