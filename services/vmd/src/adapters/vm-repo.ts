@@ -48,6 +48,7 @@ export function vmFromRecord(r: VmRecord): Vm {
     hypervisor: 'qemu',
     forwards: forwardsFromJson(s['forwards']),
     createPath: str(s, 'createPath'),
+    ...(s['sharedRam'] === true ? { sharedRam: true as const } : {}),
   };
   return {
     id: r.id,
@@ -89,6 +90,7 @@ function specJson(spec: VmSpec, credentials: readonly ServiceCredential[]): Json
     forwards: { auto: spec.forwards.auto, ports: spec.forwards.ports.map((p) => ({ ...p })) },
     credentials: credentials.map((c) => ({ ...c })),
     createPath: spec.createPath,
+    ...(spec.sharedRam === true ? { sharedRam: true } : {}),
   };
 }
 

@@ -24,7 +24,7 @@ export interface CreateVmDeps extends BootDeps {
 const BOOT_STAGES = new Set(['boot', 'agent', 'services']);
 
 /** A new VM's spec from its image and the create's command (a clone's too). */
-export function specOf(image: ResolvedImage, cmd: Pick<CreateVmCommand, 'workDiskBytes' | 'sshAuthorizedKeys' | 'hypervisor' | 'autoForward'>): VmSpec {
+export function specOf(image: ResolvedImage, cmd: Pick<CreateVmCommand, 'workDiskBytes' | 'sshAuthorizedKeys' | 'hypervisor' | 'autoForward' | 'sharedRam'>): VmSpec {
   return {
     image: { id: image.id, name: image.name, fingerprint: image.fingerprint },
     kernel: { ...image.kernel },
@@ -36,6 +36,7 @@ export function specOf(image: ResolvedImage, cmd: Pick<CreateVmCommand, 'workDis
     hypervisor: cmd.hypervisor,
     forwards: { auto: cmd.autoForward, ports: [] },
     createPath: '',
+    ...(cmd.sharedRam === true ? { sharedRam: true as const } : {}),
   };
 }
 

@@ -94,6 +94,8 @@ describe('image warm', () => {
     expect(op.events.filter((e) => e.type === 'accepted')).toHaveLength(1);
     expect(op.stagesFinished()).toEqual(['path', 'preflight', 'reserve', 'network', 'disks', 'boot', 'agent', 'services', 'save', 'cleanup']);
     expect(pathOf(op)).toEqual(['cold: --cold']);
+    // The template runs on shared RAM, so its snapshot is a template clones map copy-on-write.
+    expect(s.host.launches.map((l) => l.sharedRam)).toEqual([true]);
     const [w] = await s.snapshots.list();
     expect(w).toMatchObject({ kind: 'warm', state: 'ready', imageName: 'debian-bookworm', imageFingerprint: 'f'.repeat(64), memoryMib: 1024, vcpus: 2, workDiskGib: 4 });
     expect(w?.name).toMatch(/^warm-debian-bookworm-1024m-2c-4g-[0-9a-f]{6}$/);

@@ -52,7 +52,8 @@ export class WarmImage {
     let templateId = '';
     await op.emit({ type: 'accepted', opId: op.opId, kind: 'image_warm', target: cmd.image });
     try {
-      templateId = (await create.run({ ...cmd, cold: true }, inner)).vmId;
+      // Shared RAM: the warm snapshot is then a template whose pages every clone shares (docs/snapshots.md).
+      templateId = (await create.run({ ...cmd, cold: true, sharedRam: true }, inner)).vmId;
       const template = await vms.getById(templateId);
       const image = template.spec.image;
       const name = warmSnapshotName(image.name, cmd);

@@ -60,6 +60,11 @@ export interface CreateVmCommand {
   syncFiles?: SyncFile[];
   /** Boot even when a warm snapshot matches; undefined is false. */
   cold?: boolean;
+  /**
+   * Guest RAM on a shareable memfd (VmSpec.sharedRam), so a snapshot of this VM is a template
+   * clones map copy-on-write. Internal: set by WarmImage for its template VM, never from a request.
+   */
+  sharedRam?: boolean;
 }
 
 const GIB = 1024 ** 3;
