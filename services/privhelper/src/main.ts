@@ -217,7 +217,7 @@ await runGrpcDaemon({
     images: { builder, images, disks, snapshotsUsing: async (image) => (await snapshotFiles.list()).filter((x) => x.compat.baseImage === image).map((x) => x.snapshotId) },
     kernels: { kernels, inUse: async () => (await hypervisor()).runningKernels() },
     network: network.handlers(),
-    held: { disks, taps: network, hypervisor, runVmsDir: helper.runVmsDir },
+    held: { disks, taps: network, hypervisor, runVmsDir: helper.runVmsDir, snapshots: snapshotFiles },
     savedStates,
     snapshots,
   }),

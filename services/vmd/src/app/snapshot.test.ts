@@ -1,7 +1,7 @@
 import { UnavailableError } from '@banger/runtime';
 import { describe, expect, it } from 'vitest';
 import { RecordingOperation } from '../testing/fakes.js';
-import { vmdHarness } from '../testing/harness.js';
+import { interruptedOp, vmdHarness } from '../testing/harness.js';
 import { FakeSnapshotHost, MemorySnapshots } from '../testing/snapshot-fakes.js';
 import { DeleteSnapshot } from './delete-snapshot.js';
 import { GetSnapshot } from './get-snapshot.js';
@@ -111,10 +111,11 @@ describe('ListSnapshots, GetSnapshot, DeleteSnapshot, PruneSnapshots', () => {
     };
     age('old', 2 * hour);
     snapshots.clones.set('dev', age('kept', 2 * hour));
-    await snapshots.insert({ ...(await snapshots.findByName('fresh'))!, id: 'c0ffee00c0ffee00', name: 'taking', state: 'creating' });
-    await snapshots.insert({ ...(await snapshots.findByName('fresh'))!, id: 'dead00dead00dead', name: 'abandoned', state: 'creating' });
-    age('abandoned', 2 * hour);
-    const prune = new PruneSnapshots(deps);
+    // Fresh rows both: one left `creating` is abandoned by its operation being gone, not by its age.
+    await snapshots.insert({ ...(await snapshots.findByName('fresh'))!, id: 'c0ffee00c0ffee00', name: 'taking', state: 'creating', opId: 'op-taking000000' });
+    await snapshots.insert({ ...(await snapshots.findByName('fresh'))!, id: 'dead00dead00dead', name: 'abandoned', state: 'creating', opId: 'op-died00000000' });
+    const running = [interruptedOp([], { opId: 'op-taking000000', kind: 'vm_snapshot', state: 'running', error: null, finishedAt: null })];
+    const prune = new PruneSnapshots({ ...deps, operations: { list: async () => running } });
     expect((await prune.run({ olderThanMs: hour, dryRun: true })).map((s) => s.name).sort()).toEqual(['abandoned', 'old']);
     expect(snapshots.rows.size).toBe(5);
     expect((await prune.run({ olderThanMs: hour, dryRun: false })).map((s) => s.name).sort()).toEqual(['abandoned', 'old']);
