@@ -66,6 +66,23 @@ describe('SnapshotVm', () => {
     expect(snapshotHost.files.size).toBe(0);
     expect(h.vm('dev')?.state).toBe('running');
   });
+
+  it('passes the stage gate after its save (where the fault matrix holds it), and a fault there rolls back too', async () => {
+    const { h, snapshots, snapshotHost, deps } = await stack();
+    const points: string[] = [];
+    const gate = {
+      passed: async (p: { kind: string; stage: string }) => {
+        points.push(`${p.kind}/${p.stage}`);
+        throw new UnavailableError('INJECTED_FAULT', 'injected fault after stage save');
+      },
+    };
+    const op = new RecordingOperation();
+    await expect(new SnapshotVm({ ...deps, gate }).run({ ref: 'dev', name: 's1' }, op)).rejects.toThrow(/injected fault after stage save/);
+    expect(points).toEqual(['vm_snapshot/save']);
+    expect(await snapshots.list()).toEqual([]);
+    expect(snapshotHost.files.size).toBe(0);
+    expect(h.vm('dev')?.state).toBe('running');
+  });
 });
 
 describe('ListSnapshots, GetSnapshot, DeleteSnapshot, PruneSnapshots', () => {

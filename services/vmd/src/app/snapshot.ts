@@ -3,7 +3,7 @@ import { FailedPreconditionError } from '@banger/runtime/errors';
 import { failureEvent, StageRunner } from '@banger/runtime/ops';
 import { validateVmName } from '../domain/names.js';
 import { snapshotToJson, type Snapshot } from '../domain/snapshot.js';
-import type { OperationHandle } from '../ports/operation.js';
+import { noStageGate, type OperationHandle, type StageGate } from '../ports/operation.js';
 import type { SnapshotHost, SnapshotRepository } from '../ports/snapshots.js';
 import type { VmRepository } from '../ports/vms.js';
 import { findVm } from './find-vm.js';
@@ -16,6 +16,8 @@ export interface SnapshotVmDeps {
   snapshots: SnapshotRepository;
   snapshotHost: SnapshotHost;
   locks: VmLocks;
+  /** Consulted after the save stage (the fault matrix holds a snapshot there); production: none. */
+  gate?: StageGate;
 }
 
 /**
@@ -29,7 +31,11 @@ export class SnapshotVm {
 
   async run(cmd: { ref: string; name: string }, op: OperationHandle): Promise<{ targetId: string; vmId: string }> {
     const { vms, snapshots, snapshotHost, locks } = this.deps;
-    const stages = new StageRunner((e) => op.emit(e));
+    const gate = this.deps.gate ?? noStageGate;
+    const stages = new StageRunner(async (e) => {
+      await op.emit(e);
+      if (e.type === 'stage_finished' && e.ok) await gate.passed({ opId: op.opId, kind: 'vm_snapshot', stage: e.stage });
+    });
     let row: Snapshot | undefined;
     try {
       const name = validateVmName(cmd.name, 'name');
