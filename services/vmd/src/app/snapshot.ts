@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { FailedPreconditionError } from '@banger/runtime/errors';
-import { failureEvent, StageRunner } from '@banger/runtime/ops';
+import { failureEvent } from '@banger/runtime/ops';
 import { validateVmName } from '../domain/names.js';
 import { snapshotToJson, type Snapshot } from '../domain/snapshot.js';
-import { noStageGate, type OperationHandle, type StageGate } from '../ports/operation.js';
+import type { OperationHandle, StageGate } from '../ports/operation.js';
 import type { SnapshotHost, SnapshotRepository } from '../ports/snapshots.js';
 import type { VmRepository } from '../ports/vms.js';
 import { findVm } from './find-vm.js';
+import { gatedStages } from './gated-stages.js';
 import type { VmLocks } from './vm-locks.js';
 
 const GIB = 1024 ** 3;
@@ -31,11 +32,7 @@ export class SnapshotVm {
 
   async run(cmd: { ref: string; name: string }, op: OperationHandle): Promise<{ targetId: string; vmId: string }> {
     const { vms, snapshots, snapshotHost, locks } = this.deps;
-    const gate = this.deps.gate ?? noStageGate;
-    const stages = new StageRunner(async (e) => {
-      await op.emit(e);
-      if (e.type === 'stage_finished' && e.ok) await gate.passed({ opId: op.opId, kind: 'vm_snapshot', stage: e.stage });
-    });
+    const stages = gatedStages(op, 'vm_snapshot', this.deps.gate);
     let row: Snapshot | undefined;
     try {
       const name = validateVmName(cmd.name, 'name');
