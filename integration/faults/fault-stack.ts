@@ -231,11 +231,31 @@ export async function leftovers(fs: FaultStack): Promise<string[]> {
   const fences = await fenceElements(fs.ns);
   if (fences > running.size) out.push(`${fences - running.size} nft fence element(s)`);
   for (const dir of await partialPulls(fs)) out.push(`partial kernel pull ${dir}`);
+  out.push(...(await snapshotLeftovers(fs, rows)));
   out.push(...(await imageLeftovers(fs)));
   const imagedOps = await fs.images.unary('listOperations', imagev1.ListOperationsRequest.fromPartial({ states: [commonv1.OperationState.OPERATION_STATE_RUNNING] }));
   for (const op of imagedOps.operations) out.push(`imaged operation ${op.opId} still running`);
   const ops = await fs.vmd.unary('listOperations', vmv1.ListOperationsRequest.fromPartial({ states: [commonv1.OperationState.OPERATION_STATE_RUNNING] }));
   for (const op of ops.operations) out.push(`operation ${op.opId} still running`);
+  return out;
+}
+
+/**
+ * What a snapshot, suspend or restore can leave: a snapshot dir no row names, a `.partial-`
+ * one, a row still `creating`, a saved state of a VM that is not suspended, and a clone (its
+ * disks and QEMU are the VM checks' own: a clone is a VM).
+ */
+async function snapshotLeftovers(fs: FaultStack, vms: readonly vmv1.Vm[]): Promise<string[]> {
+  const out: string[] = [];
+  const rows = (await fs.vmd.unary('listSnapshots', { source: '' })).snapshots;
+  for (const r of rows) if (r.state !== 'ready') out.push(`snapshot row ${r.name} in ${r.state}`);
+  const ids = new Set(rows.map((r) => r.id));
+  for (const name of await readdir(join(fs.stack.dir, 'state', 'helper', 'snapshots')).catch(() => [] as string[])) {
+    if (name.startsWith('.partial-')) out.push(`partial snapshot ${name}`);
+    else if (!ids.has(name)) out.push(`snapshot dir ${name} without a row`);
+  }
+  const suspended = new Set(vms.filter((v) => v.state === vmv1.VmState.VM_STATE_SUSPENDED).map((v) => v.id));
+  for (const h of (await fs.helper.unary('listHeld', {})).vms) if (h.savedStateBytes > 0 && !suspended.has(h.vmId)) out.push(`saved state of ${h.vmId} (not suspended)`);
   return out;
 }
 

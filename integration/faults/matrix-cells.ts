@@ -11,7 +11,7 @@ import { ROOTFS_STAGES } from '@banger/imagekit';
 import { TEST_KERNEL, TEST_RECIPE } from '../harness/guest.js';
 import { converge, kernelStaging, kill, leftovers, partialPulls, restart, type FaultStack, type Victim } from './fault-stack.js';
 
-export type Verb = 'create' | 'start' | 'stop' | 'delete' | 'prune' | 'kernel pull' | 'image build';
+export type Verb = 'create' | 'start' | 'stop' | 'delete' | 'prune' | 'kernel pull' | 'image build' | 'snapshot' | 'suspend';
 
 export interface Cell {
   verb: Verb;
@@ -40,6 +40,10 @@ export interface CellResult {
 export const STAGES: Record<Verb, readonly string[]> = {
   create: ['reserve', 'network', 'disks', 'boot', 'agent'],
   start: ['network', 'boot', 'agent'],
+  // SnapshotVm's one stage: privhelper pauses the VM, writes state.bin, copies its disks, continues it.
+  snapshot: ['save'],
+  // SuspendVm's one stage: privhelper writes state and RAM to the VM's disk dir and QEMU exits.
+  suspend: ['save'],
   stop: ['in-flight'],
   delete: ['in-flight'],
   prune: ['in-flight'],
@@ -58,7 +62,7 @@ export function applicable(c: Cell): boolean {
   if (c.verb === 'image build') return c.victim !== 'vmd' && c.victim !== 'qemu';
   if (c.victim !== 'qemu') return true;
   if (c.verb === 'prune' || c.verb === 'kernel pull') return false;
-  return c.stage === 'in-flight' || STAGES[c.verb].indexOf(c.stage) >= STAGES[c.verb].indexOf('boot');
+  return c.verb === 'snapshot' || c.verb === 'suspend' || c.stage === 'in-flight' || STAGES[c.verb].indexOf(c.stage) >= STAGES[c.verb].indexOf('boot');
 }
 
 const CONVERGE_MS = 60_000;
@@ -84,18 +88,27 @@ async function settle(fs: FaultStack, toRestart: Awaited<ReturnType<typeof kill>
   return { leftAtRestart, convergeMs: await converge(fs, CONVERGE_MS) };
 }
 
+const STAGED_KINDS: Partial<Record<Verb, string>> = { create: 'vm_create', start: 'vm_start', snapshot: 'vm_snapshot', suspend: 'vm_suspend' };
+
+function stagedCall(fs: FaultStack, verb: Verb, vmName: string, snapshotName: string) {
+  if (verb === 'create') return fs.vmd.serverStream('createVm', vmv1.CreateVmRequest.fromPartial({ name: vmName, noWait: true }), { timeoutMs: 600_000 });
+  if (verb === 'start') return fs.vmd.serverStream('startVm', vmv1.StartVmRequest.fromPartial({ ref: vmName, noWait: true }), { timeoutMs: 600_000 });
+  if (verb === 'suspend') return fs.vmd.serverStream('suspendVm', { ref: vmName }, { timeoutMs: 600_000 });
+  return fs.vmd.serverStream('snapshotVm', { ref: vmName, name: snapshotName }, { timeoutMs: 600_000 });
+}
+
 /**
- * A create or start paused by the gate right after `stage`; the victim is killed there. A killed
- * vmd (or the database it owns) takes the operation with it; any other victim dies while the
- * operation waits, which then goes on without it, as when privhelper dies mid-create.
+ * A create, start, snapshot or suspend paused by the gate right after `stage`; the victim is killed
+ * there. A killed vmd (or the database it owns) takes the operation with it; any other victim
+ * dies while the operation waits, which then goes on without it, as when privhelper dies
+ * mid-create. A snapshot held after `save` has its whole directory written under a row still
+ * `creating`: killing vmd there leaves the most behind (the row, hundreds of MB of state and
+ * disk copies) that only the janitor can remove. A suspend held after `save` has the VM's RAM
+ * sealed on disk, its QEMU gone and its row still `suspending`.
  */
-export async function stagedCell(fs: FaultStack, cell: Cell, vmName: string): Promise<CellResult> {
-  const kind = cell.verb === 'create' ? 'vm_create' : 'vm_start';
-  await fs.startVmd({ stage: cell.stage, kind });
-  const stream =
-    cell.verb === 'create'
-      ? fs.vmd.serverStream('createVm', vmv1.CreateVmRequest.fromPartial({ name: vmName, noWait: true }), { timeoutMs: 600_000 })
-      : fs.vmd.serverStream('startVm', vmv1.StartVmRequest.fromPartial({ ref: vmName, noWait: true }), { timeoutMs: 600_000 });
+export async function stagedCell(fs: FaultStack, cell: Cell, vmName: string, snapshotName = ''): Promise<CellResult> {
+  await fs.startVmd({ stage: cell.stage, kind: STAGED_KINDS[cell.verb] ?? '' });
+  const stream = stagedCall(fs, cell.verb, vmName, snapshotName);
   const consumed = collect(stream);
   const held = fs.stack.waitForLog((l) => l.msg === 'stage gate holding' && l['stage'] === cell.stage, 300_000).then(() => undefined);
   const early = await Promise.race([held, consumed]);

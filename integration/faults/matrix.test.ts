@@ -33,6 +33,15 @@ import { applicable, imageBuildCell, kernelPullCell, STAGES, stagedCell, table, 
  * - stop/in-flight/privhelper: privhelper dies during the graceful shutdown of a running VM.
  * - delete/in-flight/vmd: vmd dies while a running VM is being deleted (row `deleting`).
  * - prune/in-flight/privhelper: privhelper dies while prune deletes a stopped VM.
+ * - snapshot/save/vmd: the gate holds SnapshotVm right after privhelper wrote the whole snapshot
+ *   (state.bin, root and work disk copies) under a row still `creating`, and vmd dies with the
+ *   operation: only the janitor (a `creating` row whose operation is not running) removes the
+ *   files and the row. Killing privhelper or QEMU there, or vmd's database, runs in the full
+ *   product; a kill mid-save leaves a `.partial-` dir that privhelper's start-up sweep removes.
+ * - suspend/save/vmd: the gate holds SuspendVm right after privhelper sealed the VM's state and
+ *   RAM in its disk dir and QEMU exited, with the row still `suspending`, and vmd dies: its
+ *   start-up must align the row with the host (suspended, the saved state kept, or running
+ *   again), and `vm resume` must work. Restore (`vm create --from`) and resume are not cells yet.
  * - kernel pull/download/imaged: imaged dies with a downloaded .deb and an unpacked package in
  *   its pull's work dir; its next start removes it and the record says interrupted.
  * - image build/mkfs/privhelper: a GB partial image file is being written by mkfs.ext4 in a
@@ -76,10 +85,12 @@ const CI_CELLS: Cell[] = [
   { verb: 'delete', stage: 'in-flight', victim: 'vmd', why: 'row deleting, a running VM half torn down' },
   { verb: 'prune', stage: 'in-flight', victim: 'privhelper', why: 'a stopped VM half deleted' },
   { verb: 'kernel pull', stage: 'download', victim: 'imaged', why: 'a .deb and an unpacked package in a work dir' },
+  { verb: 'snapshot', stage: 'save', victim: 'vmd', why: 'a whole snapshot dir under a row still creating; its operation dies' },
+  { verb: 'suspend', stage: 'save', victim: 'vmd', why: 'RAM sealed on disk, QEMU gone, row suspending; its operation dies' },
 ];
 
 // Image builds first: a forced rebuild needs the image unused by any VM.
-const ORDER: Verb[] = ['image build', 'create', 'stop', 'start', 'delete', 'prune', 'kernel pull'];
+const ORDER: Verb[] = ['image build', 'create', 'stop', 'start', 'snapshot', 'suspend', 'delete', 'prune', 'kernel pull'];
 const FULL_CELLS: Cell[] = ORDER.flatMap((verb) => STAGES[verb].flatMap((stage) => VICTIMS.map((victim) => ({ verb, stage, victim })))).filter(applicable);
 
 const SHARED = 'fm';
@@ -89,6 +100,7 @@ describe.skipIf(skip !== undefined)('fault matrix: kill any process at any point
   let pg: PostgresServer | undefined;
   const results: CellResult[] = [];
   let creates = 0;
+  let snapshots = 0;
   /** A killed forced rebuild removed the default image; the next VM verb builds it again. */
   let imageGone = false;
 
@@ -121,7 +133,11 @@ describe.skipIf(skip !== undefined)('fault matrix: kill any process at any point
       await cli('vm', 'stop', SHARED, '--timeout', '0s');
       state = vmv1.VmState.VM_STATE_STOPPED;
     }
-    const wantRunning = verb === 'stop' || verb === 'delete';
+    if (state === vmv1.VmState.VM_STATE_SUSPENDED) {
+      await cli('vm', 'resume', SHARED);
+      state = vmv1.VmState.VM_STATE_RUNNING;
+    }
+    const wantRunning = verb === 'stop' || verb === 'delete' || verb === 'snapshot' || verb === 'suspend';
     if (state === undefined) {
       await cli('vm', 'create', '--name', SHARED, '--no-wait');
       state = vmv1.VmState.VM_STATE_RUNNING;
@@ -147,8 +163,9 @@ describe.skipIf(skip !== undefined)('fault matrix: kill any process at any point
       await prepare(cell.verb);
       const t0 = Date.now();
       const name = cell.verb === 'create' ? `fc${++creates}` : SHARED;
-      const r =
-        cell.verb === 'image build' ? await imageBuildCell(fs, cell) : cell.verb === 'kernel pull' ? await kernelPullCell(fs, cell) : cell.verb === 'create' || cell.verb === 'start' ? await stagedCell(fs, cell, name) : await unaryCell(fs, cell, name);
+      const snap = `fs${++snapshots}`;
+      const staged = cell.verb === 'create' || cell.verb === 'start' || cell.verb === 'snapshot';
+      const r = cell.verb === 'image build' ? await imageBuildCell(fs, cell) : cell.verb === 'kernel pull' ? await kernelPullCell(fs, cell) : staged ? await stagedCell(fs, cell, name, snap) : await unaryCell(fs, cell, name);
       results.push(r);
       if (cell.verb === 'image build') imageGone = r.outcome !== 'completed';
       console.log(`cell ${cell.verb}/${cell.stage}/${cell.victim}: ${r.outcome}; left at restart: ${r.leftAtRestart.join(', ') || 'none'}; converged in ${r.convergeMs} ms (cell ${Date.now() - t0} ms)`);
@@ -164,6 +181,18 @@ describe.skipIf(skip !== undefined)('fault matrix: kill any process at any point
         const left = await fs.vmd.unary('getVm', { ref: name, includeSecrets: false }).catch(() => undefined);
         expect(r.outcome === 'completed' || left === undefined).toBe(true);
         if (left) await cli('vm', 'delete', name, '--force');
+      }
+      if (cell.verb === 'snapshot') {
+        // An interrupted snapshot leaves no row; one that completed is one the CLI removes.
+        const row = (await fs.vmd.unary('listSnapshots', { source: '' })).snapshots.find((x) => x.name === snap);
+        expect(r.outcome === 'completed' || row === undefined).toBe(true);
+        if (row) await cli('snapshot', 'rm', snap);
+      }
+      if (cell.verb === 'suspend') {
+        // Suspended or running (the save was lost with its operation): the CLI brings it back either way.
+        if ((await stateOf()) === vmv1.VmState.VM_STATE_SUSPENDED) await cli('vm', 'resume', SHARED);
+        expect(await stateOf()).toBe(vmv1.VmState.VM_STATE_RUNNING);
+        await converge(fs, 60_000);
       }
       // The CLI pulls the kernel again; imaged's start-up sweep removed the dead pull's work dir.
       if (cell.verb === 'kernel pull') await cli('kernel', 'pull', TEST_KERNEL);

@@ -81,6 +81,8 @@ export interface HelperQuotas {
   maxGuestMemoryPercent: number;
   /** Work disks' sizes together; 0 means at most the free space of the disk holding them. */
   maxWorkDiskTotalGib: number;
+  /** Snapshot files and suspended VMs' saved states together; 0 means at most the free space beside the VMs' disks. */
+  maxSnapshotTotalGib: number;
   /** Minimum time between two deep host probes (each boots a QEMU) by one caller. */
   deepProbeIntervalSeconds: number;
 }
@@ -196,6 +198,7 @@ export function buildConfig(file: Record<string, unknown>, source: string, ctx: 
         maxVms: r.take('privhelper', 'max_vms', int(1, 100_000), 64),
         maxGuestMemoryPercent: r.take('privhelper', 'max_guest_memory_percent', int(1, 100), 75),
         maxWorkDiskTotalGib: r.take('privhelper', 'max_work_disk_total_gib', int(0, 1 << 30), 0),
+        maxSnapshotTotalGib: r.take('privhelper', 'max_snapshot_total_gib', int(0, 1 << 30), 0),
         deepProbeIntervalSeconds: r.take('privhelper', 'deep_probe_interval_seconds', int(0, 86_400), 60),
       },
       jail: {

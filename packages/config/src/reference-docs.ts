@@ -19,6 +19,7 @@ export const KEY_DOCS: Readonly<Record<string, string>> = {
   'privhelper.max_vms': 'VMs with disks on this host.',
   'privhelper.max_guest_memory_percent': 'Guest memory of all running VMs together, as a percentage of host RAM.',
   'privhelper.max_work_disk_total_gib': 'Work disks together; 0 means at most the free space of the disk holding them.',
+  'privhelper.max_snapshot_total_gib': "Snapshot files and suspended VMs' saved states together; 0 means at most the free space beside the VMs' disks.",
   'privhelper.deep_probe_interval_seconds': 'Minimum time between two deep host probes (each boots a QEMU) by one caller.',
   'privhelper.jail_uid_base': 'First of the uids (and gids) reserved for VMs: one per running VM, used by nothing else.',
   'privhelper.jail_uid_count': 'How many uids from jail_uid_base are reserved for VMs.',

@@ -13,6 +13,7 @@ import { SuspendVm } from './app/suspend-vm.js';
 import { SnapshotVm } from './app/snapshot-vm.js';
 import { RestoreSnapshot } from './app/restore-snapshot.js';
 import { GuestRamStore } from './adapters/store/guest-ram.js';
+import { SnapshotQuota } from './adapters/store/snapshot-quota.js';
 import { SnapshotStore } from './adapters/store/snapshot-store.js';
 import { SavedStateStore } from './adapters/store/saved-state.js';
 import { killProcessesUsingDir } from './adapters/proc/pids.js';
@@ -155,11 +156,17 @@ const qemuHost = async (): Promise<{ accel: string; qemuVersion: string }> => {
   return { accel: caps.accel, qemuVersion: caps.qemuVersion ?? 'unknown' };
 };
 const launchLimits = { minMemoryMib: vmBounds.memoryMib.min, maxMemoryMib: vmBounds.memoryMib.max, minVcpus: vmBounds.vcpus.min, maxVcpus: vmBounds.vcpus.max };
+const snapshotQuota = new SnapshotQuota({ snapshotsDir: helper.snapshotsDir, vmsDir: helper.vmsDir, maxBytes: quotas.maxSnapshotTotalGib * GIB });
+/** A snapshot or a suspend must fit its quota and the free space beside the VMs' disks. */
+const checkStateRoom = async (id: string, bytes: number): Promise<void> => {
+  await snapshotQuota.check({ vmId: id }, bytes);
+  await disks.checkStateRoom(id, bytes);
+};
 const savedStates = {
   hypervisor,
   states,
   runVmsDir: helper.runVmsDir,
-  suspend: new SuspendVm({ hypervisor, states, host: qemuHost, checkRoom: (id, bytes) => disks.checkStateRoom(id, bytes) }),
+  suspend: new SuspendVm({ hypervisor, states, host: qemuHost, checkRoom: checkStateRoom }),
   restore: new RestoreVm({ hypervisor, launch, states, host: qemuHost, baseImageOf: async (id) => (await disks.record(id))?.root?.image, limits: launchLimits, runVmsDir: helper.runVmsDir }),
 };
 
@@ -176,7 +183,7 @@ const snapshots = {
     ram: guestRam,
     snapshots: snapshotFiles,
     diskPaths: (id) => disks.diskPaths(id),
-    checkRoom: (id, bytes) => disks.checkStateRoom(id, bytes),
+    checkRoom: checkStateRoom,
     host: qemuHost,
     diskBytes: async (id) => {
       const p = disks.diskPaths(id);
@@ -222,7 +229,7 @@ await runGrpcDaemon({
     images: { builder, images, disks, snapshotsUsing: async (image) => (await snapshotFiles.list()).filter((x) => x.compat.baseImage === image).map((x) => x.snapshotId) },
     kernels: { kernels, inUse: async () => (await hypervisor()).runningKernels() },
     network: network.handlers(),
-    held: { disks, taps: network, hypervisor, runVmsDir: helper.runVmsDir },
+    held: { disks, taps: network, hypervisor, runVmsDir: helper.runVmsDir, snapshots: snapshotFiles },
     savedStates,
     snapshots,
   }),

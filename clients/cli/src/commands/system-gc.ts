@@ -6,9 +6,12 @@ export function gcRows(res: vmv1.CollectGarbageResponse): string[][] {
   return [
     ...res.leftovers.map((l) => ['leftover', `${l.kind} ${l.ref}`, `vm ${l.vmId}, ${l.opId}`, l.action, l.detail]),
     ...res.orphans.map((o) => ['orphan', o.held.join(', '), `vm ${o.vmId} (${o.scope === 'vm' ? 'no row' : 'stopped'})`, o.action, o.action === 'grace' ? `removable in ${Math.ceil(o.graceLeftMs / 1000)}s` : o.detail]),
+    ...res.snapshots.map((x) => ['snapshot', x.what === 'row' ? `row ${x.name} (creating)` : `${x.what === 'partial' ? 'partial ' : ''}files ${x.snapshotId} (${mib(x.sizeBytes)})`, x.what === 'row' ? `snapshot ${x.snapshotId}` : 'no row', x.action, x.action === 'grace' ? `removable in ${Math.ceil(x.graceLeftMs / 1000)}s` : x.detail]),
     ...res.dnsDrift.map((d) => ['dns', d, '', res.dryRun ? 'would_resync' : 'failed', '']),
   ];
 }
+
+const mib = (bytes: number): string => `${Math.ceil(bytes / (1 << 20))} MiB`;
 
 export const systemGcCommand: CommandSpec = {
   path: ['system', 'gc'],
@@ -19,7 +22,7 @@ export const systemGcCommand: CommandSpec = {
   },
   async run(ctx, { values }) {
     const dryRun = bool(values, 'dry-run');
-    const failed = (r: vmv1.CollectGarbageResponse): boolean => !r.helperReachable || [...r.leftovers, ...r.orphans].some((x) => x.action === 'failed');
+    const failed = (r: vmv1.CollectGarbageResponse): boolean => !r.helperReachable || [...r.leftovers, ...r.orphans, ...r.snapshots].some((x) => x.action === 'failed');
     const res = await ctx.vmd().unary('collectGarbage', { dryRun }, ctx.callOptions({ timeoutMs: ctx.globals.timeoutMs ?? 120_000 }));
     if (ctx.json) {
       // Every field, defaults included: a script reads helperReachable=false as plainly as true.

@@ -5,6 +5,8 @@ import { API_VERSION, BANGER_VERSION, RpcError } from '@banger/runtime';
 import type { CommandContext } from '../context.js';
 import { probeDaemons, probeFailure } from '../commands/version.js';
 import { diskSpaceCheck, dnsCheck, netnsCheck } from './host-checks.js';
+import { START_FIX } from './config.js';
+import { leftoversCheck } from './leftovers-check.js';
 import { databaseCheck, imagesCheck } from './store-checks.js';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail';
@@ -29,12 +31,6 @@ export interface DoctorCheck {
   id: string;
   run(ctx: CommandContext, options: DoctorOptions): Promise<CheckResult[]>;
 }
-
-const START_FIX: Record<string, string> = {
-  vmd: 'sudo systemctl start banger-vmd',
-  imaged: 'sudo systemctl start banger-imaged',
-  privhelper: 'sudo systemctl start banger-privhelper',
-};
 
 const daemonsCheck: DoctorCheck = {
   id: 'daemons',
@@ -107,28 +103,6 @@ const sshClientCheck: DoctorCheck = {
         ? { name: 'ssh client', status: 'pass', detail: found }
         : { name: 'ssh client', status: 'warn', detail: "ssh not found in PATH; 'banger vm ssh' needs it", fix: 'sudo apt-get install openssh-client' },
     ];
-  },
-};
-
-/** What vmd's janitor would clean now: leftovers of failed operations and orphans (a dry run). */
-const leftoversCheck: DoctorCheck = {
-  id: 'leftovers',
-  async run(ctx) {
-    try {
-      const res = await ctx.vmd().unary('collectGarbage', { dryRun: true }, ctx.callOptions({ timeoutMs: ctx.globals.timeoutMs ?? 30_000 }));
-      const leftovers = res.leftovers.filter((l) => l.action !== 'adopted');
-      const parts = [
-        ...leftovers.map((l) => `leftover ${l.kind} ${l.ref} of ${l.opId}`),
-        ...res.orphans.map((o) => `orphan of vm ${o.vmId}: ${o.held.join(', ')}${o.action === 'grace' ? ` (in grace ${Math.ceil(o.graceLeftMs / 1000)}s)` : ''}`),
-        ...res.dnsDrift.map((d) => `dns record ${d}`),
-      ];
-      if (!res.helperReachable) return [{ name: 'leftovers', status: 'warn', detail: 'privhelper unreachable: cannot list what it holds', fix: START_FIX['privhelper'] ?? '' }];
-      if (parts.length === 0) return [{ name: 'leftovers', status: 'pass', detail: 'no pending leftovers, no orphaned resources' }];
-      return [{ name: 'leftovers', status: 'warn', detail: `${parts.length} to clean up: ${parts.join('; ')}`, fix: 'banger system gc' }];
-    } catch (err) {
-      const detail = err instanceof RpcError && err.unreachable ? 'vmd unreachable: cannot check for leftovers' : `cannot check for leftovers: ${err instanceof Error ? err.message : String(err)}`;
-      return [{ name: 'leftovers', status: 'warn', detail }];
-    }
   },
 };
 

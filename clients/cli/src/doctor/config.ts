@@ -14,3 +14,10 @@ export function doctorConfig(ctx: CommandContext, name: string): { config: Bange
     return { failure: { name, status: 'fail', detail: `cannot read the configuration: ${err instanceof Error ? err.message : String(err)}`, fix: 'fix the file named above (banger doctor reads BANGER_CONFIG, else /etc/banger/config.toml)' } };
   }
 }
+
+/** How to start each daemon: the fix a check gives when one is down. */
+export const START_FIX: Record<string, string> = {
+  vmd: 'sudo systemctl start banger-vmd',
+  imaged: 'sudo systemctl start banger-imaged',
+  privhelper: 'sudo systemctl start banger-privhelper',
+};

@@ -1,4 +1,4 @@
-import type { HeldDisks, HeldProcesses, HeldTaps } from '../ports/stores.js';
+import type { HeldDisks, HeldProcesses, HeldSnapshot, HeldSnapshots, HeldTaps } from '../ports/stores.js';
 
 export interface HeldVmView {
   vmId: string;
@@ -11,12 +11,14 @@ export interface HeldVmView {
   fenceIpv4: string;
   fenceMac: string;
   fenceTap: string;
+  savedStateBytes: number;
 }
 
 export interface ListHeldDeps {
   disks: HeldDisks;
   taps: HeldTaps;
   processes: () => Promise<HeldProcesses>;
+  snapshots: HeldSnapshots;
 }
 
 /**
@@ -24,9 +26,9 @@ export interface ListHeldDeps {
  * ownership marks, live hypervisors, the fences whose nft elements it wrote), never from a
  * caller's records, so vmd can find orphans that no operation ever listed (a directory a
  * half-finished CreateOverlay made, a tap still marked with a VM that has no row, a fence
- * whose tap was deleted under it).
+ * whose tap was deleted under it, a snapshot directory no row names).
  */
-export async function listHeld(deps: ListHeldDeps): Promise<{ vms: HeldVmView[]; dnsRecords: string[] }> {
+export async function listHeld(deps: ListHeldDeps): Promise<{ vms: HeldVmView[]; dnsRecords: string[]; snapshots: HeldSnapshot[] }> {
   const procs = await deps.processes();
   const [diskIds, runIds, taps] = await Promise.all([deps.disks.vmIds(), procs.runDirVmIds(), deps.taps.heldTaps()]);
   const diskSet = new Set(diskIds);
@@ -46,8 +48,9 @@ export async function listHeld(deps: ListHeldDeps): Promise<{ vms: HeldVmView[];
         fenceIpv4: fences.get(vmId)?.ipv4 ?? '',
         fenceMac: fences.get(vmId)?.mac ?? '',
         fenceTap: fences.get(vmId)?.tap ?? '',
+        savedStateBytes: diskSet.has(vmId) ? await deps.disks.savedStateBytes(vmId) : 0,
       };
     }),
   );
-  return { vms, dnsRecords: [...deps.taps.dnsRecordNames()].sort() };
+  return { vms, dnsRecords: [...deps.taps.dnsRecordNames()].sort(), snapshots: await deps.snapshots.held() };
 }

@@ -155,6 +155,25 @@ describe('SnapshotVm (privhelper)', () => {
     expect(await readdir(snapDir())).toEqual([]);
   });
 
+  it('ListHeld sees finished and partial snapshot dirs, and a partial this process writes is kept by a delete', async () => {
+    await use().run(VM, 'snap-1');
+    const writing = await store.begin('snap-2');
+    await mkdir(path.join(snapDir(), '.partial-snap-3'));
+    await writeFile(path.join(snapDir(), '.partial-snap-3', 'state.bin'), 'left by a save whose clean-up failed');
+    const held = await store.held();
+    expect(held.map((x) => [x.snapshotId, x.partial, x.inProgress])).toEqual([
+      ['snap-2', true, true],
+      ['snap-3', true, false],
+      ['snap-1', false, false],
+    ]);
+    expect(held.find((x) => x.snapshotId === 'snap-1')?.sizeBytes).toBeGreaterThan(0);
+    expect(await store.remove('snap-2')).toBe(false);
+    expect(await store.remove('snap-3')).toBe(true);
+    expect((await readdir(snapDir())).sort()).toEqual(['.partial-snap-2', 'snap-1']);
+    await store.abort(writing);
+    expect((await store.held()).map((x) => x.snapshotId)).toEqual(['snap-1']);
+  });
+
   it('a record that is not JSON or not this snapshot is SNAPSHOT_CORRUPT naming it', async () => {
     await use().run(VM, 'snap-1');
     await writeFile(path.join(snapDir(), 'snap-1', 'snapshot.json'), '{"schema":1,"snapshotId":"other"}');

@@ -32,7 +32,22 @@ export interface RunningVms {
 export interface HeldDisks {
   vmIds(): Promise<string[]>;
   files(vmId: string): Promise<string[]>;
+  /** Bytes the VM's saved state (suspend) occupies in its directory; 0 when none. */
+  savedStateBytes(vmId: string): Promise<number>;
   removeVm(vmId: string): Promise<{ removed: boolean }>;
+}
+
+/** A snapshot directory as ListHeld reports it: finished, or `.partial-` (being written when `inProgress`). */
+export interface HeldSnapshot {
+  snapshotId: string;
+  partial: boolean;
+  inProgress: boolean;
+  sizeBytes: number;
+}
+
+/** privhelper's snapshot root, as ListHeld sees it. */
+export interface HeldSnapshots {
+  held(): Promise<HeldSnapshot[]>;
 }
 
 /** A VM's fence as ListHeld reports it: the tap, address and MAC its nft elements pin. */

@@ -141,7 +141,7 @@ export class HelperClient implements HostHelper {
 
   async listHeld(): Promise<HostHoldings> {
     const res = await this.client.unary('listHeld', {}, { timeoutMs: 30_000 });
-    return { vms: res.vms.map((v) => ({ ...v })), dnsRecords: [...res.dnsRecords] };
+    return { vms: res.vms.map((v) => ({ ...v })), dnsRecords: [...res.dnsRecords], snapshots: res.snapshots.map((x) => ({ ...x })) };
   }
 
   async releaseVm(vmId: string): Promise<ReleasedVm> {

@@ -3,9 +3,11 @@ import { log } from '@banger/runtime/logging';
 import type { Operation } from '@banger/store/operations';
 import type { Vm } from '../domain/vm.js';
 import type { HeldVm, HostHelper } from '../ports/host.js';
+import type { SnapshotHost, SnapshotRepository } from '../ports/snapshots.js';
 import type { VmRepository } from '../ports/vms.js';
 import { TRANSIENT, alignWithHost } from './align-with-host.js';
 import { describeFence, describeHeld, leftoverOwner, vmIdsInFlight } from './gc-ownership.js';
+import { SnapshotGarbage, snapshotSpace, type GcSnapshot, type GcSpace } from './gc-snapshots.js';
 import { vmIdOf } from './reconcile.js';
 import { inUndoOrder, undoLeftover } from './undo-leftover.js';
 import type { VmLocks } from './vm-locks.js';
@@ -41,6 +43,10 @@ export interface GcReport {
   dnsDrift: string[];
   /** VMs left in a transient state with nothing in flight, and the state they were given. */
   realigned: { vmId: string; name: string; from: string; to: string }[];
+  /** Snapshot files no row owns, and rows a dead snapshot left `creating`. */
+  snapshots: GcSnapshot[];
+  /** What snapshots and saved states occupy (unset while privhelper cannot be asked). */
+  space: GcSpace | undefined;
   /** False when privhelper could not be asked; the janitor then retries soon. */
   helperReachable: boolean;
   /** Something still needs a later pass (failed, busy, in grace, privhelper down). */
@@ -52,6 +58,8 @@ export interface CollectGarbageDeps {
   host: HostHelper;
   operations: Pick<OperationLog, 'list' | 'releaseResource'>;
   locks: VmLocks;
+  snapshots: SnapshotRepository;
+  snapshotHost: Pick<SnapshotHost, 'deleteSnapshot'>;
   /** An orphan must be seen this long before it is removed ([vmd] gc_grace_seconds). */
   graceMs: number;
   now?: () => number;
@@ -68,12 +76,15 @@ const errText = (err: unknown): string => (err instanceof Error ? err.message : 
 export class CollectGarbage {
   /** First sighting of each orphan (vmId:scope), so the grace outlives one pass. */
   private readonly firstSeen = new Map<string, number>();
+  private readonly snapshotGc: SnapshotGarbage;
 
-  constructor(private readonly deps: CollectGarbageDeps) {}
+  constructor(private readonly deps: CollectGarbageDeps) {
+    this.snapshotGc = new SnapshotGarbage(deps);
+  }
 
   async run(opts: { dryRun: boolean }): Promise<GcReport> {
     const { dryRun } = opts;
-    const report: GcReport = { dryRun, leftovers: [], orphans: [], dnsDrift: [], realigned: [], helperReachable: true, pending: false };
+    const report: GcReport = { dryRun, leftovers: [], orphans: [], dnsDrift: [], realigned: [], snapshots: [], space: undefined, helperReachable: true, pending: false };
     const [finished, running] = await Promise.all([
       this.deps.operations.list({ state: ['failed', 'cancelled'], limit: 1000 }),
       this.deps.operations.list({ state: 'running', limit: 1000 }),
@@ -81,8 +92,8 @@ export class CollectGarbage {
     const inFlight = vmIdsInFlight(running);
     for (const op of finished.filter((o) => o.resources.length > 0)) await this.leftoversOf(op, inFlight, report);
     await this.stranded(inFlight, report);
-    await this.orphans(inFlight, report);
-    report.pending = report.leftovers.some((l) => l.action !== 'removed' && l.action !== 'adopted') || report.orphans.length > 0 || (dryRun && report.realigned.length > 0) || report.dnsDrift.length > 0 || !report.helperReachable;
+    await this.orphans(inFlight, running, report);
+    report.pending = report.leftovers.some((l) => l.action !== 'removed' && l.action !== 'adopted') || report.orphans.length > 0 || report.snapshots.some((x) => x.action !== 'removed') || (dryRun && report.realigned.length > 0) || report.dnsDrift.length > 0 || !report.helperReachable;
     if (dryRun) report.pending ||= report.leftovers.length > 0;
     return report;
   }
@@ -155,7 +166,7 @@ export class CollectGarbage {
     }
   }
 
-  private async orphans(inFlight: Set<string>, report: GcReport): Promise<void> {
+  private async orphans(inFlight: Set<string>, running: readonly Operation[], report: GcReport): Promise<void> {
     const { host, vms } = this.deps;
     if (!report.helperReachable) return;
     let held: Awaited<ReturnType<HostHelper['listHeld']>>;
@@ -179,6 +190,8 @@ export class CollectGarbage {
       report.orphans.push(await this.orphan(h, vm, scope, key, inFlight, report.dryRun));
     }
     for (const key of [...this.firstSeen.keys()]) if (!seen.has(key)) this.firstSeen.delete(key);
+    report.space = snapshotSpace(held);
+    report.snapshots = await this.snapshotGc.run(held.snapshots, running, report.dryRun);
     // The record set is written whole: while an operation or a locked call may be changing the
     // rows (a create rolling back its record), a resync could write back a name it just removed.
     await this.dns(held.dnsRecords, report, inFlight.size > 0 || this.deps.locks.anyBusy());

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { GcReport } from './collect-garbage.js';
 import { Janitor } from './janitor.js';
 
-const clean: GcReport = { dryRun: false, leftovers: [], orphans: [], dnsDrift: [], realigned: [], helperReachable: true, pending: false };
+const clean: GcReport = { dryRun: false, leftovers: [], orphans: [], dnsDrift: [], realigned: [], snapshots: [], space: undefined, helperReachable: true, pending: false };
 
 describe('janitor schedule', () => {
   afterEach(() => vi.useRealTimers());

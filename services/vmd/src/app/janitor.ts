@@ -52,13 +52,13 @@ export class Janitor {
       log().warn({ err }, 'janitor pass failed');
       return this.opts.retryMs;
     }
-    const done = report.leftovers.filter((l) => l.action === 'removed' || l.action === 'adopted').length + report.orphans.filter((o) => o.action === 'removed').length + report.realigned.length;
+    const done = report.leftovers.filter((l) => l.action === 'removed' || l.action === 'adopted').length + [...report.orphans, ...report.snapshots].filter((o) => o.action === 'removed').length + report.realigned.length;
     if (done > 0 || report.pending) {
-      log().info({ cleaned: done, pending: report.pending, helper_reachable: report.helperReachable, leftovers: report.leftovers.length, orphans: report.orphans.length }, 'janitor pass');
+      log().info({ cleaned: done, pending: report.pending, helper_reachable: report.helperReachable, leftovers: report.leftovers.length, orphans: report.orphans.length, snapshots: report.snapshots.length }, 'janitor pass');
     }
     if (!report.pending) return this.opts.intervalMs;
-    const waiting = report.orphans.filter((o) => o.action === 'grace');
-    const retryNow = !report.helperReachable || report.dnsDrift.length > 0 || report.orphans.length > waiting.length || report.leftovers.some((l) => l.action !== 'removed' && l.action !== 'adopted');
+    const waiting = [...report.orphans, ...report.snapshots].filter((o) => o.action === 'grace');
+    const retryNow = !report.helperReachable || report.dnsDrift.length > 0 || report.orphans.length + report.snapshots.length > waiting.length || report.leftovers.some((l) => l.action !== 'removed' && l.action !== 'adopted');
     if (retryNow || waiting.length === 0) return this.opts.retryMs;
     return Math.max(this.opts.retryMs, Math.min(this.opts.intervalMs, Math.min(...waiting.map((o) => o.graceLeftMs)) + 250));
   }

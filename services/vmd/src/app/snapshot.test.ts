@@ -1,7 +1,7 @@
 import { UnavailableError } from '@banger/runtime';
 import { describe, expect, it } from 'vitest';
 import { RecordingOperation } from '../testing/fakes.js';
-import { vmdHarness } from '../testing/harness.js';
+import { interruptedOp, vmdHarness } from '../testing/harness.js';
 import { FakeSnapshotHost, MemorySnapshots } from '../testing/snapshot-fakes.js';
 import { DeleteSnapshot } from './delete-snapshot.js';
 import { GetSnapshot } from './get-snapshot.js';
@@ -66,6 +66,23 @@ describe('SnapshotVm', () => {
     expect(snapshotHost.files.size).toBe(0);
     expect(h.vm('dev')?.state).toBe('running');
   });
+
+  it('passes the stage gate after its save (where the fault matrix holds it), and a fault there rolls back too', async () => {
+    const { h, snapshots, snapshotHost, deps } = await stack();
+    const points: string[] = [];
+    const gate = {
+      passed: async (p: { kind: string; stage: string }) => {
+        points.push(`${p.kind}/${p.stage}`);
+        throw new UnavailableError('INJECTED_FAULT', 'injected fault after stage save');
+      },
+    };
+    const op = new RecordingOperation();
+    await expect(new SnapshotVm({ ...deps, gate }).run({ ref: 'dev', name: 's1' }, op)).rejects.toThrow(/injected fault after stage save/);
+    expect(points).toEqual(['vm_snapshot/save']);
+    expect(await snapshots.list()).toEqual([]);
+    expect(snapshotHost.files.size).toBe(0);
+    expect(h.vm('dev')?.state).toBe('running');
+  });
 });
 
 describe('ListSnapshots, GetSnapshot, DeleteSnapshot, PruneSnapshots', () => {
@@ -111,10 +128,11 @@ describe('ListSnapshots, GetSnapshot, DeleteSnapshot, PruneSnapshots', () => {
     };
     age('old', 2 * hour);
     snapshots.clones.set('dev', age('kept', 2 * hour));
-    await snapshots.insert({ ...(await snapshots.findByName('fresh'))!, id: 'c0ffee00c0ffee00', name: 'taking', state: 'creating' });
-    await snapshots.insert({ ...(await snapshots.findByName('fresh'))!, id: 'dead00dead00dead', name: 'abandoned', state: 'creating' });
-    age('abandoned', 2 * hour);
-    const prune = new PruneSnapshots(deps);
+    // Fresh rows both: one left `creating` is abandoned by its operation being gone, not by its age.
+    await snapshots.insert({ ...(await snapshots.findByName('fresh'))!, id: 'c0ffee00c0ffee00', name: 'taking', state: 'creating', opId: 'op-taking000000' });
+    await snapshots.insert({ ...(await snapshots.findByName('fresh'))!, id: 'dead00dead00dead', name: 'abandoned', state: 'creating', opId: 'op-died00000000' });
+    const running = [interruptedOp([], { opId: 'op-taking000000', kind: 'vm_snapshot', state: 'running', error: null, finishedAt: null })];
+    const prune = new PruneSnapshots({ ...deps, operations: { list: async () => running } });
     expect((await prune.run({ olderThanMs: hour, dryRun: true })).map((s) => s.name).sort()).toEqual(['abandoned', 'old']);
     expect(snapshots.rows.size).toBe(5);
     expect((await prune.run({ olderThanMs: hour, dryRun: false })).map((s) => s.name).sort()).toEqual(['abandoned', 'old']);

@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { FailedPreconditionError } from '@banger/runtime/errors';
-import { failureEvent, StageRunner } from '@banger/runtime/ops';
+import { failureEvent } from '@banger/runtime/ops';
 import { validateVmName } from '../domain/names.js';
 import { snapshotToJson, type Snapshot, type SnapshotKind } from '../domain/snapshot.js';
-import type { OperationHandle } from '../ports/operation.js';
+import type { OperationHandle, StageGate } from '../ports/operation.js';
 import type { SnapshotHost, SnapshotRepository } from '../ports/snapshots.js';
 import type { VmRepository } from '../ports/vms.js';
 import { findVm } from './find-vm.js';
+import { gatedStages } from './gated-stages.js';
 import type { VmLocks } from './vm-locks.js';
 
 const GIB = 1024 ** 3;
@@ -16,6 +17,8 @@ export interface SnapshotVmDeps {
   snapshots: SnapshotRepository;
   snapshotHost: SnapshotHost;
   locks: VmLocks;
+  /** Consulted after the save stage (the fault matrix holds a snapshot there); production: none. */
+  gate?: StageGate;
 }
 
 /**
@@ -29,7 +32,7 @@ export class SnapshotVm {
 
   async run(cmd: { ref: string; name: string; kind?: SnapshotKind }, op: OperationHandle): Promise<{ targetId: string; vmId: string }> {
     const { vms, snapshots, snapshotHost, locks } = this.deps;
-    const stages = new StageRunner((e) => op.emit(e));
+    const stages = gatedStages(op, 'vm_snapshot', this.deps.gate);
     let row: Snapshot | undefined;
     try {
       const name = validateVmName(cmd.name, 'name');

@@ -1,16 +1,19 @@
-import { failureEvent, StageRunner } from '@banger/runtime/ops';
+import { failureEvent } from '@banger/runtime/ops';
 import { assertTransition } from '../domain/vm-state.js';
 import { vmToJson } from '../domain/vm.js';
 import type { HostHelper } from '../ports/host.js';
-import type { OperationHandle } from '../ports/operation.js';
+import type { OperationHandle, StageGate } from '../ports/operation.js';
 import type { VmRepository } from '../ports/vms.js';
 import { findVm } from './find-vm.js';
+import { gatedStages } from './gated-stages.js';
 import type { VmLocks } from './vm-locks.js';
 
 export interface SuspendVmDeps {
   vms: VmRepository;
   host: Pick<HostHelper, 'suspend' | 'resume'>;
   locks: VmLocks;
+  /** Consulted after the save stage (the fault matrix holds a suspend there); production: none. */
+  gate?: StageGate;
 }
 
 /**
@@ -24,7 +27,7 @@ export class SuspendVm {
   async run(cmd: { ref: string }, op: OperationHandle): Promise<{ targetId: string; vmId: string }> {
     const { vms, host, locks } = this.deps;
     const found = await findVm(vms, cmd.ref);
-    const stages = new StageRunner((e) => op.emit(e));
+    const stages = gatedStages(op, 'vm_suspend', this.deps.gate);
     let saving = false;
     try {
       return await locks.with(found.id, 'suspend', async () => {

@@ -134,11 +134,22 @@ export interface HeldVm {
   fenceIpv4: string;
   fenceMac: string;
   fenceTap: string;
+  /** Bytes its saved state (suspend) occupies; 0 when none. */
+  savedStateBytes: number;
+}
+
+/** A directory in privhelper's snapshot root: finished, or `.partial-` (being written when `inProgress`). */
+export interface HeldSnapshot {
+  snapshotId: string;
+  partial: boolean;
+  inProgress: boolean;
+  sizeBytes: number;
 }
 
 export interface HostHoldings {
   vms: HeldVm[];
   dnsRecords: string[];
+  snapshots: HeldSnapshot[];
 }
 
 export interface ReleasedVm {

@@ -3,7 +3,7 @@ import { AlreadyExistsError, FailedPreconditionError, NotFoundError, Unavailable
 import { statesAllowedInto } from '../domain/vm-state.js';
 import { dnsRecordsOf, type DnsRecord, type NewVm, type Vm, type VmPatch, type VmState } from '../domain/vm.js';
 import type { GuestAgent, GuestExecOptions, GuestExecResult } from '../ports/agent.js';
-import type { DiskSource, GuestNetwork, HostHelper, HostHoldings, HostReadiness, LaunchInput, ReleasedVm, SavedStateView, VmDisk, VmProcess } from '../ports/host.js';
+import type { DiskSource, GuestNetwork, HeldSnapshot, HostHelper, HostHoldings, HostReadiness, LaunchInput, ReleasedVm, SavedStateView, VmDisk, VmProcess } from '../ports/host.js';
 import type { ImageCatalog, ResolvedImage } from '../ports/images.js';
 import type { VmFilter, VmRepository } from '../ports/vms.js';
 import type { EgressPolicy } from '../domain/egress.js';
@@ -27,6 +27,8 @@ export class FakeHost implements HostHelper {
   dns: { name: string; ipv4: string }[] = [];
   /** VM disk directories holding only what a crash left (partial files), keyed by VM id. */
   readonly strayDirs = new Set<string>();
+  /** privhelper's snapshot root as ListHeld shows it, by snapshot id. */
+  readonly heldSnapshots = new Map<string, HeldSnapshot>();
   blockers: HostReadiness['blockers'] = [];
   /** What stop() reports: true as if the guest ignored ctrl-alt-del and was killed. */
   stopForces = false;
@@ -220,9 +222,10 @@ export class FakeHost implements HostHelper {
       vms: [...ids].sort().map((vmId) => {
         const files = [...this.overlays, ...this.workDisks.keys()].filter((p) => idOf(p) === vmId).map((p) => p.split('/')[4] ?? '');
         const diskDir = files.length > 0 || this.strayDirs.has(vmId);
-        return { vmId, diskDir, diskFiles: diskDir && files.length === 0 ? ['root.qcow2.partial'] : files, runDir: this.processes.has(vmId), tap: this.taps.get(vmId) ?? '', hypervisorPid: this.processes.get(vmId)?.pid ?? 0, fenceIpv4: this.fences.get(vmId)?.ipv4 ?? '', fenceMac: this.fences.get(vmId)?.mac ?? '', fenceTap: this.fences.has(vmId) ? (this.fenceTaps.get(vmId) ?? '') : '' };
+        return { vmId, diskDir, diskFiles: diskDir && files.length === 0 ? ['root.qcow2.partial'] : files, runDir: this.processes.has(vmId), tap: this.taps.get(vmId) ?? '', hypervisorPid: this.processes.get(vmId)?.pid ?? 0, fenceIpv4: this.fences.get(vmId)?.ipv4 ?? '', fenceMac: this.fences.get(vmId)?.mac ?? '', fenceTap: this.fences.has(vmId) ? (this.fenceTaps.get(vmId) ?? '') : '', savedStateBytes: 0 };
       }),
       dnsRecords: this.dns.map((r) => r.name),
+      snapshots: [...this.heldSnapshots.values()],
     };
   }
 

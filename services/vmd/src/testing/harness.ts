@@ -20,6 +20,7 @@ import type { VmJail } from '../ports/host.js';
 import { noStageGate, type StageGate } from '../ports/operation.js';
 import { MemoryConsoleLogs } from './memory-console-logs.js';
 import { FakeAgent, FakeFiles, FakeHost, FakeImages, MemoryVms, RecordingOperation } from './fakes.js';
+import { MemorySnapshots } from './snapshot-fakes.js';
 
 /** What a test sees of a VM: the fields the lifecycle is about, independent of how rows are typed. */
 export interface VmView {
@@ -160,7 +161,7 @@ export function vmdHarness(opts: { serviceMs?: number; gate?: StageGate } = {}) 
     },
 
     /** `banger system gc` over these fakes and an operation log holding `ops`. */
-    collector(ops: Operation[], opts: { graceMs?: number; now?: () => number } = {}): CollectGarbage {
+    collector(ops: Operation[], opts: { graceMs?: number; now?: () => number; snapshots?: MemorySnapshots } = {}): CollectGarbage {
       const operations = {
         list: async (f: { state?: string | readonly string[] } = {}) => ops.filter((o) => f.state === undefined || (typeof f.state === 'string' ? o.state === f.state : f.state.includes(o.state))),
         releaseResource: async (opId: string, kind: string, ref: string) => {
@@ -168,7 +169,9 @@ export function vmdHarness(opts: { serviceMs?: number; gate?: StageGate } = {}) 
           if (op) op.resources = op.resources.filter((r) => !(r.kind === kind && r.ref === ref));
         },
       };
-      return new CollectGarbage({ vms: rows, host, operations, locks, graceMs: opts.graceMs ?? 120_000, ...(opts.now ? { now: opts.now } : {}) });
+      const snapshotHost = { deleteSnapshot: async (id: string) => host.heldSnapshots.delete(id) };
+      const snapshots = opts.snapshots ?? new MemorySnapshots(rows);
+      return new CollectGarbage({ vms: rows, host, operations, locks, snapshots, snapshotHost, graceMs: opts.graceMs ?? 120_000, ...(opts.now ? { now: opts.now } : {}) });
     },
 
     async setEgress(ref: string, egress: EgressPolicy): Promise<{ vm: Vm; applied: boolean }> {

@@ -5,7 +5,8 @@ import { run } from '@banger/proc';
 import { AlreadyExistsError, FailedPreconditionError } from '@banger/runtime/errors';
 import { VmHostError } from '../../domain/vmspec/errors.js';
 import { sha256Of } from './saved-state.js';
-import type { SnapshotDraft, SnapshotFiles } from '../../ports/stores.js';
+import { allocatedBytes } from './stored-bytes.js';
+import type { HeldSnapshot, HeldSnapshots, SnapshotDraft, SnapshotFiles } from '../../ports/stores.js';
 import type { SavedStateCompat } from '../../domain/hypervisor/saved-state.js';
 import { SNAPSHOT_SCHEMA, validateSnapshotId, type SnapshotMeta, type SnapshotRam, type SnapshotView } from '../../domain/hypervisor/snapshot.js';
 
@@ -31,7 +32,10 @@ export const sparseCopy: DiskCopier = async (from, to) => {
  * renamed into place, so a crash leaves only a partial directory (swept at start), never a
  * snapshot that looks whole. The caller names the snapshot; every path is chosen here.
  */
-export class SnapshotStore implements SnapshotFiles {
+export class SnapshotStore implements SnapshotFiles, HeldSnapshots {
+  /** Ids this process is writing now: their `.partial-` directories are not leftovers. */
+  private readonly writing = new Set<string>();
+
   constructor(
     private readonly root: string,
     private readonly copy: DiskCopier = sparseCopy,
@@ -46,17 +50,23 @@ export class SnapshotStore implements SnapshotFiles {
     const final = this.dirOf(snapshotId);
     await mkdir(this.root, { recursive: true, mode: 0o700 });
     if ((await lstat(final).catch(() => undefined)) !== undefined) throw taken(snapshotId);
-    const dir = path.join(this.root, `${PARTIAL_PREFIX}${snapshotId}`);
+    const dir = this.partialOf(snapshotId);
     await mkdir(dir, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
       throw err.code === 'EEXIST' ? taken(snapshotId) : err;
     });
+    this.writing.add(snapshotId);
     try {
       const state = await open(path.join(dir, STATE), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
       return { snapshotId, dir, state };
     } catch (err) {
+      this.writing.delete(snapshotId);
       await rm(dir, { recursive: true, force: true });
       throw err;
     }
+  }
+
+  private partialOf(snapshotId: string): string {
+    return path.join(this.root, `${PARTIAL_PREFIX}${validateSnapshotId(snapshotId)}`);
   }
 
   /** Freezes the VM's disks into the draft; call while the VM's vCPUs are stopped and its block devices flushed. */
@@ -94,6 +104,7 @@ export class SnapshotStore implements SnapshotFiles {
     };
     await writeFile(path.join(draft.dir, RECORD), `${JSON.stringify(meta, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
     await rename(draft.dir, this.dirOf(draft.snapshotId));
+    this.writing.delete(draft.snapshotId);
     return { ...meta, sizeBytes: await allocatedBytes(this.dirOf(draft.snapshotId)) };
   }
 
@@ -128,7 +139,11 @@ export class SnapshotStore implements SnapshotFiles {
   /** Removes a draft that will not be committed. */
   async abort(draft: SnapshotDraft): Promise<void> {
     await draft.state.close().catch(() => undefined);
-    await rm(draft.dir, { recursive: true, force: true });
+    try {
+      await rm(draft.dir, { recursive: true, force: true });
+    } finally {
+      this.writing.delete(draft.snapshotId);
+    }
   }
 
   /** One snapshot's record, or undefined when there is none (a partial one is none). */
@@ -159,12 +174,33 @@ export class SnapshotStore implements SnapshotFiles {
     return out;
   }
 
-  /** Deletes a snapshot's directory (and a partial one of the same id); absent is fine. */
+  /**
+   * Deletes a snapshot's directory, and a partial one of the same id unless this process is
+   * writing it (its own save removes that on failure); absent is fine.
+   */
   async remove(snapshotId: string): Promise<boolean> {
     const dir = this.dirOf(snapshotId);
-    const had = (await lstat(dir).catch(() => undefined)) !== undefined;
+    let had = (await lstat(dir).catch(() => undefined)) !== undefined;
     await rm(dir, { recursive: true, force: true });
+    if (!this.writing.has(snapshotId)) {
+      const partial = this.partialOf(snapshotId);
+      had = (await lstat(partial).catch(() => undefined)) !== undefined || had;
+      await rm(partial, { recursive: true, force: true });
+    }
     return had;
+  }
+
+  /** Every directory in the root, finished or partial, read from disk (ListHeld). */
+  async held(): Promise<HeldSnapshot[]> {
+    const out: HeldSnapshot[] = [];
+    for (const n of (await readdir(this.root).catch(() => [] as string[])).sort()) {
+      const partial = n.startsWith(PARTIAL_PREFIX);
+      if (n.startsWith('.') && !partial) continue;
+      const snapshotId = partial ? n.slice(PARTIAL_PREFIX.length) : n;
+      const sizeBytes = await allocatedBytes(path.join(this.root, n)).catch(() => 0);
+      out.push({ snapshotId, partial, inProgress: partial && this.writing.has(snapshotId), sizeBytes });
+    }
+    return out;
   }
 
   /**
@@ -180,14 +216,4 @@ export class SnapshotStore implements SnapshotFiles {
 
 function taken(snapshotId: string): AlreadyExistsError {
   return new AlreadyExistsError('snapshot', snapshotId, 'SNAPSHOT_EXISTS', { fields: { snapshot_id: snapshotId } });
-}
-
-/** Blocks the files of a directory occupy (sparse copies count what they hold, not their length). */
-async function allocatedBytes(dir: string): Promise<number> {
-  let total = 0;
-  for (const n of await readdir(dir)) {
-    const st = await lstat(path.join(dir, n));
-    if (st.isFile()) total += st.blocks * 512;
-  }
-  return total;
 }

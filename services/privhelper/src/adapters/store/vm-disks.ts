@@ -8,6 +8,7 @@ import { DISK_SIZE_ALIGN, type DiskInfo } from '../../domain/disk/disk.js';
 import { checkQcow2Header, QCOW2_HEADER_BYTES } from '../../domain/store/qcow2-header.js';
 import { validateVmId } from '../../domain/vmspec/spec.js';
 import { SAVED_STATE_FILES } from './saved-state.js';
+import { allocatedBytesOf } from './stored-bytes.js';
 import { invalid } from '../../domain/vmspec/errors.js';
 import { withinBounds } from '../../domain/vmspec/bounds.js';
 import { Mutex } from '../net/mutex.js';
@@ -103,6 +104,10 @@ export class VmDiskStore {
   /** The files in a VM's disk directory (finished, partial and the record), for ListHeld. */
   async files(vmId: string): Promise<string[]> {
     return (await readdir(this.dirOf(vmId)).catch(() => [] as string[])).sort();
+  }
+
+  async savedStateBytes(vmId: string): Promise<number> {
+    return allocatedBytesOf(SAVED_STATE_FILES.map((f) => path.join(this.dirOf(vmId), f)));
   }
 
   /**

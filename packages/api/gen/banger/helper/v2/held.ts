@@ -41,12 +41,37 @@ export interface HeldVm {
   fenceMac: string;
   /** The tap the fence pins (may differ from `tap` when that tap is gone). */
   fenceTap: string;
+  /**
+   * Bytes a suspended VM's saved state occupies in its disk directory
+   * (suspend.state and its record, or a .partial a save left); 0 when none.
+   */
+  savedStateBytes: number;
+}
+
+/**
+ * HeldSnapshot is one directory in privhelper's snapshot root, found on disk:
+ * a finished snapshot (its id), or a `.partial-<id>` one being written or left
+ * by a save that failed.
+ */
+export interface HeldSnapshot {
+  snapshotId: string;
+  /** A `.partial-` directory: no snapshot.json yet, never restorable. */
+  partial: boolean;
+  /** This privhelper is writing it right now (only a partial can be). */
+  inProgress: boolean;
+  /** Blocks its files occupy. */
+  sizeBytes: number;
 }
 
 export interface ListHeldResponse {
   vms: HeldVm[];
   /** The NAME.vm records the DNS responder serves right now. */
   dnsRecords: string[];
+  /**
+   * Every snapshot directory, finished or partial, whether or not any caller
+   * records it.
+   */
+  snapshots: HeldSnapshot[];
 }
 
 /** ReleaseVmRequest names a VM whose host resources privhelper should give up. */
@@ -126,6 +151,7 @@ function createBaseHeldVm(): HeldVm {
     fenceIpv4: "",
     fenceMac: "",
     fenceTap: "",
+    savedStateBytes: 0,
   };
 }
 
@@ -157,6 +183,9 @@ export const HeldVm: MessageFns<HeldVm> = {
     }
     if (message.fenceTap !== "") {
       writer.uint32(74).string(message.fenceTap);
+    }
+    if (message.savedStateBytes !== 0) {
+      writer.uint32(80).uint64(message.savedStateBytes);
     }
     return writer;
   },
@@ -246,6 +275,14 @@ export const HeldVm: MessageFns<HeldVm> = {
             message.fenceTap = reader.string();
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.savedStateBytes = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -301,6 +338,11 @@ export const HeldVm: MessageFns<HeldVm> = {
         : isSet(object.fence_tap)
         ? globalThis.String(object.fence_tap)
         : "",
+      savedStateBytes: isSet(object.savedStateBytes)
+        ? globalThis.Number(object.savedStateBytes)
+        : isSet(object.saved_state_bytes)
+        ? globalThis.Number(object.saved_state_bytes)
+        : 0,
     };
   },
 
@@ -333,6 +375,9 @@ export const HeldVm: MessageFns<HeldVm> = {
     if (message.fenceTap !== "") {
       obj.fenceTap = message.fenceTap;
     }
+    if (message.savedStateBytes !== 0) {
+      obj.savedStateBytes = Math.round(message.savedStateBytes);
+    }
     return obj;
   },
 
@@ -350,12 +395,142 @@ export const HeldVm: MessageFns<HeldVm> = {
     message.fenceIpv4 = object.fenceIpv4 ?? "";
     message.fenceMac = object.fenceMac ?? "";
     message.fenceTap = object.fenceTap ?? "";
+    message.savedStateBytes = object.savedStateBytes ?? 0;
+    return message;
+  },
+};
+
+function createBaseHeldSnapshot(): HeldSnapshot {
+  return { snapshotId: "", partial: false, inProgress: false, sizeBytes: 0 };
+}
+
+export const HeldSnapshot: MessageFns<HeldSnapshot> = {
+  encode(message: HeldSnapshot, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.snapshotId !== "") {
+      writer.uint32(10).string(message.snapshotId);
+    }
+    if (message.partial !== false) {
+      writer.uint32(16).bool(message.partial);
+    }
+    if (message.inProgress !== false) {
+      writer.uint32(24).bool(message.inProgress);
+    }
+    if (message.sizeBytes !== 0) {
+      writer.uint32(32).uint64(message.sizeBytes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HeldSnapshot {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHeldSnapshot();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.snapshotId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.partial = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.inProgress = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.sizeBytes = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): HeldSnapshot {
+    return {
+      snapshotId: isSet(object.snapshotId)
+        ? globalThis.String(object.snapshotId)
+        : isSet(object.snapshot_id)
+        ? globalThis.String(object.snapshot_id)
+        : "",
+      partial: isSet(object.partial) ? globalThis.Boolean(object.partial) : false,
+      inProgress: isSet(object.inProgress)
+        ? globalThis.Boolean(object.inProgress)
+        : isSet(object.in_progress)
+        ? globalThis.Boolean(object.in_progress)
+        : false,
+      sizeBytes: isSet(object.sizeBytes)
+        ? globalThis.Number(object.sizeBytes)
+        : isSet(object.size_bytes)
+        ? globalThis.Number(object.size_bytes)
+        : 0,
+    };
+  },
+
+  toJSON(message: HeldSnapshot): unknown {
+    const obj: any = {};
+    if (message.snapshotId !== "") {
+      obj.snapshotId = message.snapshotId;
+    }
+    if (message.partial !== false) {
+      obj.partial = message.partial;
+    }
+    if (message.inProgress !== false) {
+      obj.inProgress = message.inProgress;
+    }
+    if (message.sizeBytes !== 0) {
+      obj.sizeBytes = Math.round(message.sizeBytes);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<HeldSnapshot>, I>>(base?: I): HeldSnapshot {
+    return HeldSnapshot.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<HeldSnapshot>, I>>(object: I): HeldSnapshot {
+    const message = createBaseHeldSnapshot();
+    message.snapshotId = object.snapshotId ?? "";
+    message.partial = object.partial ?? false;
+    message.inProgress = object.inProgress ?? false;
+    message.sizeBytes = object.sizeBytes ?? 0;
     return message;
   },
 };
 
 function createBaseListHeldResponse(): ListHeldResponse {
-  return { vms: [], dnsRecords: [] };
+  return { vms: [], dnsRecords: [], snapshots: [] };
 }
 
 export const ListHeldResponse: MessageFns<ListHeldResponse> = {
@@ -365,6 +540,9 @@ export const ListHeldResponse: MessageFns<ListHeldResponse> = {
     }
     for (const v of message.dnsRecords) {
       writer.uint32(18).string(v!);
+    }
+    for (const v of message.snapshots) {
+      HeldSnapshot.encode(v!, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -398,6 +576,14 @@ export const ListHeldResponse: MessageFns<ListHeldResponse> = {
             message.dnsRecords.push(reader.string());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.snapshots.push(HeldSnapshot.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -418,6 +604,9 @@ export const ListHeldResponse: MessageFns<ListHeldResponse> = {
         : globalThis.Array.isArray(object?.dns_records)
         ? object.dns_records.map((e: any) => globalThis.String(e))
         : [],
+      snapshots: globalThis.Array.isArray(object?.snapshots)
+        ? object.snapshots.map((e: any) => HeldSnapshot.fromJSON(e))
+        : [],
     };
   },
 
@@ -429,6 +618,9 @@ export const ListHeldResponse: MessageFns<ListHeldResponse> = {
     if (message.dnsRecords?.length) {
       obj.dnsRecords = message.dnsRecords;
     }
+    if (message.snapshots?.length) {
+      obj.snapshots = message.snapshots.map((e) => HeldSnapshot.toJSON(e));
+    }
     return obj;
   },
 
@@ -439,6 +631,7 @@ export const ListHeldResponse: MessageFns<ListHeldResponse> = {
     const message = createBaseListHeldResponse();
     message.vms = object.vms?.map((e) => HeldVm.fromPartial(e)) || [];
     message.dnsRecords = object.dnsRecords?.map((e) => e) || [];
+    message.snapshots = object.snapshots?.map((e) => HeldSnapshot.fromPartial(e)) || [];
     return message;
   },
 };
@@ -657,6 +850,17 @@ type DeepPartial<T> = T extends Builtin ? T
 type KeysOfUnion<T> = T extends T ? keyof T : never;
 type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+  }
+  return num;
+}
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;

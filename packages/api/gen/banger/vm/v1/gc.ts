@@ -54,6 +54,37 @@ export interface CollectGarbageResponse {
   helperReachable: boolean;
   /** Something still needs a later pass; `banger system gc` again clears it. */
   pending: boolean;
+  /** Snapshot files no row owns, and rows a dead snapshot left `creating`. */
+  snapshots: GcSnapshot[];
+  /** Disk space snapshots and saved states hold, as privhelper counted it. */
+  space?: GcSpace | undefined;
+}
+
+/**
+ * GcSnapshot is a snapshot's files without a row (files, partial), or a row a
+ * snapshot whose operation is gone left `creating` (row).
+ */
+export interface GcSnapshot {
+  snapshotId: string;
+  /** The row's name ("" when there is no row). */
+  name: string;
+  /** files, partial, row. */
+  what: string;
+  /** removed, would_remove, grace, busy, failed. */
+  action: string;
+  detail: string;
+  graceLeftMs: number;
+  sizeBytes: number;
+}
+
+/** GcSpace is what snapshot and saved-state files occupy on privhelper's disk. */
+export interface GcSpace {
+  snapshots: number;
+  snapshotBytes: number;
+  /** `.partial-` snapshot directories (being written, or left by a failure). */
+  partialSnapshotBytes: number;
+  savedStates: number;
+  savedStateBytes: number;
 }
 
 function createBaseCollectGarbageRequest(): CollectGarbageRequest {
@@ -444,7 +475,16 @@ export const GcOrphan: MessageFns<GcOrphan> = {
 };
 
 function createBaseCollectGarbageResponse(): CollectGarbageResponse {
-  return { dryRun: false, leftovers: [], orphans: [], dnsDrift: [], helperReachable: false, pending: false };
+  return {
+    dryRun: false,
+    leftovers: [],
+    orphans: [],
+    dnsDrift: [],
+    helperReachable: false,
+    pending: false,
+    snapshots: [],
+    space: undefined,
+  };
 }
 
 export const CollectGarbageResponse: MessageFns<CollectGarbageResponse> = {
@@ -466,6 +506,12 @@ export const CollectGarbageResponse: MessageFns<CollectGarbageResponse> = {
     }
     if (message.pending !== false) {
       writer.uint32(48).bool(message.pending);
+    }
+    for (const v of message.snapshots) {
+      GcSnapshot.encode(v!, writer.uint32(58).fork()).join();
+    }
+    if (message.space !== undefined) {
+      GcSpace.encode(message.space, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -531,6 +577,22 @@ export const CollectGarbageResponse: MessageFns<CollectGarbageResponse> = {
             message.pending = reader.bool();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.snapshots.push(GcSnapshot.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.space = GcSpace.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -565,6 +627,10 @@ export const CollectGarbageResponse: MessageFns<CollectGarbageResponse> = {
         ? globalThis.Boolean(object.helper_reachable)
         : false,
       pending: isSet(object.pending) ? globalThis.Boolean(object.pending) : false,
+      snapshots: globalThis.Array.isArray(object?.snapshots)
+        ? object.snapshots.map((e: any) => GcSnapshot.fromJSON(e))
+        : [],
+      space: isSet(object.space) ? GcSpace.fromJSON(object.space) : undefined,
     };
   },
 
@@ -588,6 +654,12 @@ export const CollectGarbageResponse: MessageFns<CollectGarbageResponse> = {
     if (message.pending !== false) {
       obj.pending = message.pending;
     }
+    if (message.snapshots?.length) {
+      obj.snapshots = message.snapshots.map((e) => GcSnapshot.toJSON(e));
+    }
+    if (message.space !== undefined) {
+      obj.space = GcSpace.toJSON(message.space);
+    }
     return obj;
   },
 
@@ -602,6 +674,336 @@ export const CollectGarbageResponse: MessageFns<CollectGarbageResponse> = {
     message.dnsDrift = object.dnsDrift?.map((e) => e) || [];
     message.helperReachable = object.helperReachable ?? false;
     message.pending = object.pending ?? false;
+    message.snapshots = object.snapshots?.map((e) => GcSnapshot.fromPartial(e)) || [];
+    message.space = (object.space !== undefined && object.space !== null)
+      ? GcSpace.fromPartial(object.space)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGcSnapshot(): GcSnapshot {
+  return { snapshotId: "", name: "", what: "", action: "", detail: "", graceLeftMs: 0, sizeBytes: 0 };
+}
+
+export const GcSnapshot: MessageFns<GcSnapshot> = {
+  encode(message: GcSnapshot, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.snapshotId !== "") {
+      writer.uint32(10).string(message.snapshotId);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.what !== "") {
+      writer.uint32(26).string(message.what);
+    }
+    if (message.action !== "") {
+      writer.uint32(34).string(message.action);
+    }
+    if (message.detail !== "") {
+      writer.uint32(42).string(message.detail);
+    }
+    if (message.graceLeftMs !== 0) {
+      writer.uint32(48).uint64(message.graceLeftMs);
+    }
+    if (message.sizeBytes !== 0) {
+      writer.uint32(56).uint64(message.sizeBytes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GcSnapshot {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGcSnapshot();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.snapshotId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.what = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.action = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.detail = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.graceLeftMs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.sizeBytes = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GcSnapshot {
+    return {
+      snapshotId: isSet(object.snapshotId)
+        ? globalThis.String(object.snapshotId)
+        : isSet(object.snapshot_id)
+        ? globalThis.String(object.snapshot_id)
+        : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      what: isSet(object.what) ? globalThis.String(object.what) : "",
+      action: isSet(object.action) ? globalThis.String(object.action) : "",
+      detail: isSet(object.detail) ? globalThis.String(object.detail) : "",
+      graceLeftMs: isSet(object.graceLeftMs)
+        ? globalThis.Number(object.graceLeftMs)
+        : isSet(object.grace_left_ms)
+        ? globalThis.Number(object.grace_left_ms)
+        : 0,
+      sizeBytes: isSet(object.sizeBytes)
+        ? globalThis.Number(object.sizeBytes)
+        : isSet(object.size_bytes)
+        ? globalThis.Number(object.size_bytes)
+        : 0,
+    };
+  },
+
+  toJSON(message: GcSnapshot): unknown {
+    const obj: any = {};
+    if (message.snapshotId !== "") {
+      obj.snapshotId = message.snapshotId;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.what !== "") {
+      obj.what = message.what;
+    }
+    if (message.action !== "") {
+      obj.action = message.action;
+    }
+    if (message.detail !== "") {
+      obj.detail = message.detail;
+    }
+    if (message.graceLeftMs !== 0) {
+      obj.graceLeftMs = Math.round(message.graceLeftMs);
+    }
+    if (message.sizeBytes !== 0) {
+      obj.sizeBytes = Math.round(message.sizeBytes);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GcSnapshot>, I>>(base?: I): GcSnapshot {
+    return GcSnapshot.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GcSnapshot>, I>>(object: I): GcSnapshot {
+    const message = createBaseGcSnapshot();
+    message.snapshotId = object.snapshotId ?? "";
+    message.name = object.name ?? "";
+    message.what = object.what ?? "";
+    message.action = object.action ?? "";
+    message.detail = object.detail ?? "";
+    message.graceLeftMs = object.graceLeftMs ?? 0;
+    message.sizeBytes = object.sizeBytes ?? 0;
+    return message;
+  },
+};
+
+function createBaseGcSpace(): GcSpace {
+  return { snapshots: 0, snapshotBytes: 0, partialSnapshotBytes: 0, savedStates: 0, savedStateBytes: 0 };
+}
+
+export const GcSpace: MessageFns<GcSpace> = {
+  encode(message: GcSpace, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.snapshots !== 0) {
+      writer.uint32(8).uint32(message.snapshots);
+    }
+    if (message.snapshotBytes !== 0) {
+      writer.uint32(16).uint64(message.snapshotBytes);
+    }
+    if (message.partialSnapshotBytes !== 0) {
+      writer.uint32(24).uint64(message.partialSnapshotBytes);
+    }
+    if (message.savedStates !== 0) {
+      writer.uint32(32).uint32(message.savedStates);
+    }
+    if (message.savedStateBytes !== 0) {
+      writer.uint32(40).uint64(message.savedStateBytes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GcSpace {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGcSpace();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.snapshots = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.snapshotBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.partialSnapshotBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.savedStates = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.savedStateBytes = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GcSpace {
+    return {
+      snapshots: isSet(object.snapshots) ? globalThis.Number(object.snapshots) : 0,
+      snapshotBytes: isSet(object.snapshotBytes)
+        ? globalThis.Number(object.snapshotBytes)
+        : isSet(object.snapshot_bytes)
+        ? globalThis.Number(object.snapshot_bytes)
+        : 0,
+      partialSnapshotBytes: isSet(object.partialSnapshotBytes)
+        ? globalThis.Number(object.partialSnapshotBytes)
+        : isSet(object.partial_snapshot_bytes)
+        ? globalThis.Number(object.partial_snapshot_bytes)
+        : 0,
+      savedStates: isSet(object.savedStates)
+        ? globalThis.Number(object.savedStates)
+        : isSet(object.saved_states)
+        ? globalThis.Number(object.saved_states)
+        : 0,
+      savedStateBytes: isSet(object.savedStateBytes)
+        ? globalThis.Number(object.savedStateBytes)
+        : isSet(object.saved_state_bytes)
+        ? globalThis.Number(object.saved_state_bytes)
+        : 0,
+    };
+  },
+
+  toJSON(message: GcSpace): unknown {
+    const obj: any = {};
+    if (message.snapshots !== 0) {
+      obj.snapshots = Math.round(message.snapshots);
+    }
+    if (message.snapshotBytes !== 0) {
+      obj.snapshotBytes = Math.round(message.snapshotBytes);
+    }
+    if (message.partialSnapshotBytes !== 0) {
+      obj.partialSnapshotBytes = Math.round(message.partialSnapshotBytes);
+    }
+    if (message.savedStates !== 0) {
+      obj.savedStates = Math.round(message.savedStates);
+    }
+    if (message.savedStateBytes !== 0) {
+      obj.savedStateBytes = Math.round(message.savedStateBytes);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GcSpace>, I>>(base?: I): GcSpace {
+    return GcSpace.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GcSpace>, I>>(object: I): GcSpace {
+    const message = createBaseGcSpace();
+    message.snapshots = object.snapshots ?? 0;
+    message.snapshotBytes = object.snapshotBytes ?? 0;
+    message.partialSnapshotBytes = object.partialSnapshotBytes ?? 0;
+    message.savedStates = object.savedStates ?? 0;
+    message.savedStateBytes = object.savedStateBytes ?? 0;
     return message;
   },
 };
