@@ -172,9 +172,12 @@ describe.skipIf(skip !== undefined)('clients for agents against a real stack', (
       // Over grpc's 4 MiB per message: UploadFiles/DownloadFiles carry it in chunks, byte for byte.
       const big = randomBytes(5 << 20);
       expect(structured(await call('write_file', { ref: VM, path: '/root/mcp-big.bin', content: big.toString('base64'), encoding: 'base64', mode: '0751' }, 300_000))).toEqual({ path: '/root/mcp-big.bin', size: big.length, mode: '0751' });
-      expect(structured(await call('exec', { ref: VM, command: ['sh', '-c', 'stat -c "%a %s %u" /root/mcp-big.bin && ln -sf mcp-big.bin /root/mcp-link && sha256sum < /root/mcp-big.bin'] }))).toMatchObject({ stdout: `751 ${big.length} 0\n${createHash('sha256').update(big).digest('hex')}  -\n` });
+      const part = big.subarray(0, 3 << 20);
+      const prep = 'stat -c "%a %s %u" /root/mcp-big.bin && sha256sum < /root/mcp-big.bin && head -c 3145728 /root/mcp-big.bin > /root/mcp-part.bin && ln -sf mcp-part.bin /root/mcp-link';
+      expect(structured(await call('exec', { ref: VM, command: ['sh', '-c', prep] }))).toMatchObject({ stdout: `751 ${big.length} 0\n${createHash('sha256').update(big).digest('hex')}  -\n` });
+      // read_file's limit is 3 MiB (the MCP stdio message limit): the first 3 MiB, through a symlink.
       const back = structured<{ content: string }>(await call('read_file', { ref: VM, path: '/root/mcp-link', encoding: 'base64' }, 300_000));
-      expect(Buffer.from(back.content, 'base64').equals(big)).toBe(true);
+      expect(Buffer.from(back.content, 'base64').equals(part)).toBe(true);
       const missingDir = await call('write_file', { ref: VM, path: '/no/such/dir/f', content: 'x' });
       expect(missingDir.isError).toBe(true);
       expect(missingDir.structuredContent).toMatchObject({ error: { reason: 'GUEST_PATH_NOT_FOUND', opId: expect.stringMatching(OP_ID_PATTERN) as string } });
@@ -184,7 +187,7 @@ describe.skipIf(skip !== undefined)('clients for agents against a real stack', (
       expect(readDir.structuredContent).toMatchObject({ error: { reason: 'GUEST_IS_A_DIRECTORY' } });
       const left = structured(await call('exec', { ref: VM, command: ['sh', '-c', 'ls -a / /root | grep -c banger-cp || true'] }));
       expect(left).toMatchObject({ stdout: '0\n' });
-      await call('exec', { ref: VM, command: ['rm', '-f', '/root/mcp-big.bin', '/root/mcp-link'] });
+      await call('exec', { ref: VM, command: ['rm', '-f', '/root/mcp-big.bin', '/root/mcp-part.bin', '/root/mcp-link'] });
     }, 600_000);
 
     it('lists the guest listening ports (sshd on 22)', async () => {

@@ -18,11 +18,12 @@ export interface FilesPort {
 }
 
 /**
- * Most bytes read_file returns and write_file takes. The content travels inside one MCP
- * JSON-RPC message (base64 adds a third), so this is the message a client can be expected to
- * handle, not a limit of the channel: `banger vm cp` has none.
+ * Most bytes read_file returns and write_file takes. Not limits of the channel (`banger vm cp`
+ * has none) but of the MCP stdio transport: the SDK refuses a message over 10 MiB, base64 adds
+ * a third, and a tool answer carries its content twice (as text and as structured content).
  */
-export const MAX_FILE_BYTES = 16 << 20;
+export const MAX_READ_BYTES = 3 << 20;
+export const MAX_WRITE_BYTES = 6 << 20;
 /** Data messages of at most this size, well under grpc's 4 MiB per message. */
 const CHUNK = 1 << 20;
 /** Symlinks read_file follows before it gives up. */
@@ -54,7 +55,7 @@ async function downloadOne(port: FilesPort, ref: string, path: string, opts: Cal
       top = e;
       if (e.kind === 'dir') throw new ToolInputError('path', `${path} is a directory; list it with exec (ls) or copy it with banger vm cp`, 'GUEST_IS_A_DIRECTORY');
       if (e.kind !== 'file' && e.kind !== 'symlink') throw new ToolInputError('path', `${path} is not a regular file`, 'NOT_A_REGULAR_FILE');
-      if (e.size > MAX_FILE_BYTES) throw new ToolInputError('path', `${path} is ${e.size} bytes; read_file returns at most ${MAX_FILE_BYTES} (use banger vm cp, or exec with dd/head -c for a part)`, 'FILE_TOO_LARGE');
+      if (e.size > MAX_READ_BYTES) throw new ToolInputError('path', `${path} is ${e.size} bytes; read_file returns at most ${MAX_READ_BYTES} (use banger vm cp, or exec with dd/head -c for a part)`, 'FILE_TOO_LARGE');
     },
     data(chunk) {
       if (inTop) parts.push(Buffer.from(chunk));
@@ -71,7 +72,7 @@ async function downloadOne(port: FilesPort, ref: string, path: string, opts: Cal
 }
 
 /**
- * GuestFiles over UploadFiles/DownloadFiles: binary-safe at any size up to MAX_FILE_BYTES, the
+ * GuestFiles over UploadFiles/DownloadFiles: binary-safe up to MAX_READ_BYTES / MAX_WRITE_BYTES, the
  * mode kept, and atomic like `vm cp` (the guest extracts beside the target and renames).
  */
 export function streamGuestFiles(port: FilesPort): GuestFiles {
@@ -88,7 +89,7 @@ export function streamGuestFiles(port: FilesPort): GuestFiles {
     },
     async write(ref, path, data, mode, opts) {
       checkPath(path);
-      if (data.length > MAX_FILE_BYTES) throw new ToolInputError('content', `content is ${data.length} bytes; write_file sends at most ${MAX_FILE_BYTES} (use banger vm cp for more)`, 'FILE_TOO_LARGE');
+      if (data.length > MAX_WRITE_BYTES) throw new ToolInputError('content', `content is ${data.length} bytes; write_file sends at most ${MAX_WRITE_BYTES} (use banger vm cp for more)`, 'FILE_TOO_LARGE');
       const archive = oneFileArchive(posix.basename(path), data, mode);
       const chunks: Buffer[] = [];
       for (let i = 0; i < archive.length; i += CHUNK) chunks.push(archive.subarray(i, i + CHUNK));

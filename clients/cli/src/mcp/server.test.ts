@@ -4,7 +4,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tarHeaders, TAR_END, TarParser } from '@banger/runtime/tar';
-import { MAX_FILE_BYTES, oneFileArchive, streamGuestFiles } from './guest-files.js';
+import { MAX_READ_BYTES, MAX_WRITE_BYTES, oneFileArchive, streamGuestFiles } from './guest-files.js';
 import { buildMcpServer } from './server.js';
 import { ToolContext } from './tool-context.js';
 import type { McpVmd } from './vmd-port.js';
@@ -173,9 +173,11 @@ describe('banger MCP tools over a fake vmd', () => {
     expect(w.structuredContent).toEqual({ path: '/big.bin', size: big.length, mode: '0755' });
     expect(vmd.uploads[0]).toMatchObject({ destPath: '/', name: 'big.bin' });
     expect(vmd.files.get('/big.bin')?.equals(big)).toBe(true);
-    vmd.links.set('/tmp/link', '../big.bin');
+    const part = big.subarray(0, MAX_READ_BYTES);
+    vmd.files.set('/part.bin', part);
+    vmd.links.set('/tmp/link', '../part.bin');
     const r = await c.callTool({ name: 'read_file', arguments: { ref: 'dev', path: '/tmp/link', encoding: 'base64' } });
-    expect(Buffer.from((r.structuredContent as { content: string }).content, 'base64').equals(big)).toBe(true);
+    expect(Buffer.from((r.structuredContent as { content: string }).content, 'base64').equals(part)).toBe(true);
   });
 
   it('refuses a directory, a loop of symlinks and a file over the limit on read, and content over the limit on write', async () => {
@@ -184,9 +186,9 @@ describe('banger MCP tools over a fake vmd', () => {
     expect((await c.callTool({ name: 'read_file', arguments: { ref: 'dev', path: '/tmp' } })).structuredContent).toMatchObject({ error: { reason: 'GUEST_IS_A_DIRECTORY', field: 'path' } });
     vmd.links.set('/tmp/loop', '/tmp/loop');
     expect((await c.callTool({ name: 'read_file', arguments: { ref: 'dev', path: '/tmp/loop' } })).structuredContent).toMatchObject({ error: { reason: 'TOO_MANY_LINKS' } });
-    vmd.files.set('/tmp/huge', Buffer.alloc(MAX_FILE_BYTES + 1));
-    expect((await c.callTool({ name: 'read_file', arguments: { ref: 'dev', path: '/tmp/huge' } })).structuredContent).toMatchObject({ error: { reason: 'FILE_TOO_LARGE', message: expect.stringContaining(`at most ${MAX_FILE_BYTES}`) as string } });
-    const tooBig = await c.callTool({ name: 'write_file', arguments: { ref: 'dev', path: '/tmp/x', content: Buffer.alloc(MAX_FILE_BYTES + 1).toString('base64'), encoding: 'base64' } });
+    vmd.files.set('/tmp/huge', Buffer.alloc(MAX_READ_BYTES + 1));
+    expect((await c.callTool({ name: 'read_file', arguments: { ref: 'dev', path: '/tmp/huge' } })).structuredContent).toMatchObject({ error: { reason: 'FILE_TOO_LARGE', message: expect.stringContaining(`at most ${MAX_READ_BYTES}`) as string } });
+    const tooBig = await c.callTool({ name: 'write_file', arguments: { ref: 'dev', path: '/tmp/x', content: Buffer.alloc(MAX_WRITE_BYTES + 1).toString('base64'), encoding: 'base64' } });
     expect(tooBig.structuredContent).toMatchObject({ error: { reason: 'FILE_TOO_LARGE', field: 'content' } });
     const onDir = await c.callTool({ name: 'write_file', arguments: { ref: 'dev', path: '/tmp', content: 'x' } });
     expect(onDir.structuredContent).toMatchObject({ error: { reason: 'GUEST_IS_A_DIRECTORY' } });

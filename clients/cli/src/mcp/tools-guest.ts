@@ -3,12 +3,11 @@ import { msToDuration } from '@banger/runtime/duration';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import type { ToolContext } from './tool-context.js';
-import { MAX_FILE_BYTES } from './guest-files.js';
+import { MAX_READ_BYTES, MAX_WRITE_BYTES } from './guest-files.js';
 import { ToolInputError, toolOk } from './tool-result.js';
 
 const ref = z.string().min(1).describe('VM name or id');
 const path = z.string().min(1).describe('absolute path in the guest');
-const MAX_MIB = MAX_FILE_BYTES >> 20;
 const encoding = z.enum(['utf8', 'base64']).default('utf8').describe('utf8 text (default) or base64 for binary data');
 
 /** Room for vmd and the agent around a guest command's own time limit. */
@@ -77,7 +76,7 @@ export function registerGuestTools(server: McpServer, t: ToolContext): void {
     'read_file',
     {
       title: 'Read a guest file',
-      description: `The content of one regular file in the guest (symlinks followed), at most ${MAX_MIB} MiB; a larger file is refused with FILE_TOO_LARGE (copy it with \`banger vm cp\` instead). Use encoding "base64" for binary files.`,
+      description: `The content of one regular file in the guest (symlinks followed), at most ${MAX_READ_BYTES >> 20} MiB (the MCP stdio message limit); a larger file is refused with FILE_TOO_LARGE (copy it with \`banger vm cp\` instead). Use encoding "base64" for binary files.`,
       inputSchema: { ref, path, encoding }, annotations: { readOnlyHint: true } },
     ({ ref, path, encoding }, extra) =>
       t.call(extra, async (opts) => {
@@ -90,8 +89,8 @@ export function registerGuestTools(server: McpServer, t: ToolContext): void {
     'write_file',
     {
       title: 'Write a guest file',
-      description: `Creates or replaces one file in the guest, root-owned with the given mode, at most ${MAX_MIB} MiB of content (after base64 decoding), atomically: a failed write leaves the old file. The parent directory must exist; an existing directory at the path is refused.`,
-      inputSchema: { ref, path, content: z.string().describe(`the new content (at most ${MAX_MIB} MiB once decoded)`), encoding, mode: z.string().default('644').describe('octal permission bits, e.g. "644" or "0755"') },
+      description: `Creates or replaces one file in the guest, root-owned with the given mode, at most ${MAX_WRITE_BYTES >> 20} MiB of content after base64 decoding (the MCP stdio message limit), atomically: a failed write leaves the old file. The parent directory must exist; an existing directory at the path is refused.`,
+      inputSchema: { ref, path, content: z.string().describe(`the new content (at most ${MAX_WRITE_BYTES >> 20} MiB once decoded)`), encoding, mode: z.string().default('644').describe('octal permission bits, e.g. "644" or "0755"') },
     },
     ({ ref, path, content, encoding, mode }, extra) =>
       t.call(extra, async (opts) => {
