@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
@@ -169,12 +170,26 @@ describe.skipIf(skip !== undefined)('clients for agents against a real stack', (
       const bin = Buffer.from([0, 1, 2, 255, 254, 10]);
       await call('write_file', { ref: VM, path: '/root/mcp.bin', content: bin.toString('base64'), encoding: 'base64' });
       expect(structured(await call('read_file', { ref: VM, path: '/root/mcp.bin', encoding: 'base64' }))).toMatchObject({ content: bin.toString('base64'), size: 6 });
+      // Over grpc's 4 MiB per message: UploadFiles/DownloadFiles carry it in chunks, byte for byte.
+      const big = randomBytes(5 << 20);
+      expect(structured(await call('write_file', { ref: VM, path: '/root/mcp-big.bin', content: big.toString('base64'), encoding: 'base64', mode: '0751' }, 300_000))).toEqual({ path: '/root/mcp-big.bin', size: big.length, mode: '0751' });
+      const part = big.subarray(0, 3 << 20);
+      const prep = 'stat -c "%a %s %u" /root/mcp-big.bin && sha256sum < /root/mcp-big.bin && head -c 3145728 /root/mcp-big.bin > /root/mcp-part.bin && ln -sf mcp-part.bin /root/mcp-link';
+      expect(structured(await call('exec', { ref: VM, command: ['sh', '-c', prep] }))).toMatchObject({ stdout: `751 ${big.length} 0\n${createHash('sha256').update(big).digest('hex')}  -\n` });
+      // read_file's limit is 3 MiB (the MCP stdio message limit): the first 3 MiB, through a symlink.
+      const back = structured<{ content: string }>(await call('read_file', { ref: VM, path: '/root/mcp-link', encoding: 'base64' }, 300_000));
+      expect(Buffer.from(back.content, 'base64').equals(part)).toBe(true);
       const missingDir = await call('write_file', { ref: VM, path: '/no/such/dir/f', content: 'x' });
       expect(missingDir.isError).toBe(true);
-      expect(missingDir.structuredContent).toMatchObject({ error: { reason: 'GUEST_WRITE_FAILED' } });
-      const left = structured(await call('exec', { ref: VM, command: ['sh', '-c', 'ls -a /root | grep -c banger-write || true'] }));
+      expect(missingDir.structuredContent).toMatchObject({ error: { reason: 'GUEST_PATH_NOT_FOUND', opId: expect.stringMatching(OP_ID_PATTERN) as string } });
+      const onDir = await call('write_file', { ref: VM, path: '/root', content: 'x' });
+      expect(onDir.structuredContent).toMatchObject({ error: { reason: 'GUEST_IS_A_DIRECTORY' } });
+      const readDir = await call('read_file', { ref: VM, path: '/etc' });
+      expect(readDir.structuredContent).toMatchObject({ error: { reason: 'GUEST_IS_A_DIRECTORY' } });
+      const left = structured(await call('exec', { ref: VM, command: ['sh', '-c', 'ls -a / /root | grep -c banger-cp || true'] }));
       expect(left).toMatchObject({ stdout: '0\n' });
-    }, 240_000);
+      await call('exec', { ref: VM, command: ['rm', '-f', '/root/mcp-big.bin', '/root/mcp-part.bin', '/root/mcp-link'] });
+    }, 600_000);
 
     it('lists the guest listening ports (sshd on 22)', async () => {
       const res = structured<{ ports?: { port: number; protocol: string }[] }>(await call('list_ports', { ref: VM }));

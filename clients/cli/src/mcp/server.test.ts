@@ -3,7 +3,8 @@ import { RpcError, type CallOptions } from '@banger/runtime';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { execGuestFiles, WRITE_SCRIPT } from './guest-files.js';
+import { tarHeaders, TAR_END, TarParser } from '@banger/runtime/tar';
+import { MAX_READ_BYTES, MAX_WRITE_BYTES, oneFileArchive, streamGuestFiles } from './guest-files.js';
 import { buildMcpServer } from './server.js';
 import { ToolContext } from './tool-context.js';
 import type { McpVmd } from './vmd-port.js';
@@ -14,7 +15,11 @@ const dev = vmv1.Vm.fromPartial({ id: 'vm-1', name: 'dev', state: vmv1.VmState.V
 class FakeVmd implements McpVmd {
   readonly calls: { method: string; opId: string | undefined }[] = [];
   readonly files = new Map<string, Buffer>();
+  readonly modes = new Map<string, number>();
+  readonly links = new Map<string, string>();
+  readonly dirs = new Set<string>(['/tmp']);
   execs: vmv1.ExecVmRequest[] = [];
+  uploads: vmv1.UploadTarget[] = [];
 
   private record(method: string, opts: CallOptions): void {
     this.calls.push({ method, opId: opts.opId });
@@ -48,16 +53,40 @@ class FakeVmd implements McpVmd {
     this.record('execVm', opts);
     this.execs.push(request);
     const argv = request.command?.argv ?? [];
-    const ok = (stdout: Uint8Array = new Uint8Array()) => vmv1.ExecVmResponse.fromPartial({ status: { exitCode: 0 }, stdout });
-    if (argv[0] === 'cat') {
-      const data = this.files.get(argv[2] ?? '');
-      return Promise.resolve(data ? ok(data) : vmv1.ExecVmResponse.fromPartial({ status: { exitCode: 1 }, stderr: Buffer.from('cat: no such file\n') }));
-    }
-    if (argv[0] === 'sh' && argv[2] === WRITE_SCRIPT) {
-      this.files.set(argv[4] ?? '', Buffer.from(request.command?.stdin ?? new Uint8Array()));
-      return Promise.resolve(ok());
-    }
     return Promise.resolve(vmv1.ExecVmResponse.fromPartial({ status: { exitCode: 3 }, stdout: Buffer.from(argv.join(' ')), stderr: Buffer.from(request.command?.stdin ?? new Uint8Array()) }));
+  }
+  /** Like the guest script: DEST/ must be a directory, a directory at the result is refused. */
+  async uploadFiles(target: vmv1.UploadTarget, chunks: readonly Uint8Array[], opts: CallOptions): Promise<vmv1.UploadFilesResponse> {
+    this.record('uploadFiles', opts);
+    this.uploads.push(target);
+    const dir = target.destPath.replace(/\/$/, '') || '/';
+    if (!this.dirs.has(dir) && dir !== '/') throw new RpcError({ code: 5, details: `${dir}: no such directory`, reason: 'GUEST_PATH_NOT_FOUND', opId: opts.opId });
+    const final = `${dir === '/' ? '' : dir}/${target.name}`;
+    if (this.dirs.has(final)) throw new RpcError({ code: 9, details: `${final}: is a directory`, reason: 'GUEST_IS_A_DIRECTORY', opId: opts.opId });
+    const parts: Buffer[] = [];
+    let mode = 0;
+    const parser = new TarParser({ entry: (e) => void (mode = e.mode), data: (c) => void parts.push(Buffer.from(c)) });
+    for (const c of chunks) await parser.push(Buffer.from(c));
+    parser.finish();
+    this.files.set(final, Buffer.concat(parts));
+    this.modes.set(final, mode);
+    return vmv1.UploadFilesResponse.fromPartial({ vmId: dev.id, guestPath: final, entries: parser.entries });
+  }
+  async *downloadFiles(request: vmv1.DownloadFilesRequest, opts: CallOptions): AsyncGenerator<vmv1.DownloadFilesResponse> {
+    this.record('downloadFiles', opts);
+    const p = request.sourcePath;
+    const name = p.slice(p.lastIndexOf('/') + 1);
+    const data = this.files.get(p);
+    const link = this.links.get(p);
+    let archive: Buffer;
+    if (data) archive = oneFileArchive(name, data, this.modes.get(p) ?? 0o644);
+    else if (link !== undefined) archive = Buffer.concat([tarHeaders({ name, type: '2', mode: 0o777, uid: 0, gid: 0, size: 0, mtime: 0, linkname: link }), TAR_END]);
+    else if (this.dirs.has(p)) archive = Buffer.concat([tarHeaders({ name, type: '5', mode: 0o755, uid: 0, gid: 0, size: 0, mtime: 0, linkname: '' }), TAR_END]);
+    else throw new RpcError({ code: 5, details: `${p}: no such file or directory`, reason: 'GUEST_PATH_NOT_FOUND', opId: opts.opId });
+    yield vmv1.DownloadFilesResponse.fromPartial({ msg: { $case: 'started', value: { vmId: dev.id, name } } });
+    // Cut at odd places, as the guest's TCP stream is.
+    for (let i = 0; i < archive.length; i += 700) yield vmv1.DownloadFilesResponse.fromPartial({ msg: { $case: 'data', value: archive.subarray(i, i + 700) } });
+    yield vmv1.DownloadFilesResponse.fromPartial({ msg: { $case: 'done', value: { bytes: archive.length } } });
   }
 }
 
@@ -66,7 +95,7 @@ afterEach(async () => client?.close());
 
 async function connect(vmd: FakeVmd): Promise<Client> {
   const [a, b] = InMemoryTransport.createLinkedPair();
-  await buildMcpServer(new ToolContext(vmd, execGuestFiles(vmd))).connect(a);
+  await buildMcpServer(new ToolContext(vmd, streamGuestFiles(vmd))).connect(a);
   client = new Client({ name: 'test', version: '0' });
   await client.connect(b);
   return client;
@@ -121,15 +150,49 @@ describe('banger MCP tools over a fake vmd', () => {
     expect(vmd.execs[0]?.command?.timeout).toEqual({ seconds: 2, nanos: 0 });
   });
 
-  it('writes and reads back a file, in text and in base64', async () => {
+  it('writes and reads back a file through UploadFiles/DownloadFiles, in text and in base64, with its mode', async () => {
     const vmd = new FakeVmd();
     const c = await connect(vmd);
     expect((await c.callTool({ name: 'write_file', arguments: { ref: 'dev', path: '/tmp/a', content: 'héllo\n', mode: '0600' } })).structuredContent).toEqual({ path: '/tmp/a', size: 7, mode: '0600' });
-    expect(vmd.execs[0]?.command?.argv.slice(3)).toEqual(['sh', '/tmp/a', '600']);
+    // Into the parent as a directory, so an existing directory at the path is refused rather than written into.
+    expect(vmd.uploads[0]).toMatchObject({ ref: 'dev', destPath: '/tmp/', name: 'a' });
+    expect(vmd.modes.get('/tmp/a')).toBe(0o600);
     expect((await c.callTool({ name: 'read_file', arguments: { ref: 'dev', path: '/tmp/a' } })).structuredContent).toMatchObject({ content: 'héllo\n', size: 7 });
     await c.callTool({ name: 'write_file', arguments: { ref: 'dev', path: '/tmp/b', content: Buffer.from([0, 255]).toString('base64'), encoding: 'base64' } });
     expect(vmd.files.get('/tmp/b')).toEqual(Buffer.from([0, 255]));
     expect((await c.callTool({ name: 'read_file', arguments: { ref: 'dev', path: '/tmp/b', encoding: 'base64' } })).structuredContent).toMatchObject({ content: 'AP8=' });
+    expect(vmd.execs).toEqual([]);
+  });
+
+  it('moves a binary file larger than one gRPC message intact, and follows symlinks on read', async () => {
+    const vmd = new FakeVmd();
+    const c = await connect(vmd);
+    const big = Buffer.alloc(5 << 20);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 7 + (i >> 11)) & 0xff;
+    const w = await c.callTool({ name: 'write_file', arguments: { ref: 'dev', path: '/big.bin', content: big.toString('base64'), encoding: 'base64', mode: '755' } });
+    expect(w.structuredContent).toEqual({ path: '/big.bin', size: big.length, mode: '0755' });
+    expect(vmd.uploads[0]).toMatchObject({ destPath: '/', name: 'big.bin' });
+    expect(vmd.files.get('/big.bin')?.equals(big)).toBe(true);
+    const part = big.subarray(0, MAX_READ_BYTES);
+    vmd.files.set('/part.bin', part);
+    vmd.links.set('/tmp/link', '../part.bin');
+    const r = await c.callTool({ name: 'read_file', arguments: { ref: 'dev', path: '/tmp/link', encoding: 'base64' } });
+    expect(Buffer.from((r.structuredContent as { content: string }).content, 'base64').equals(part)).toBe(true);
+  });
+
+  it('refuses a directory, a loop of symlinks and a file over the limit on read, and content over the limit on write', async () => {
+    const vmd = new FakeVmd();
+    const c = await connect(vmd);
+    expect((await c.callTool({ name: 'read_file', arguments: { ref: 'dev', path: '/tmp' } })).structuredContent).toMatchObject({ error: { reason: 'GUEST_IS_A_DIRECTORY', field: 'path' } });
+    vmd.links.set('/tmp/loop', '/tmp/loop');
+    expect((await c.callTool({ name: 'read_file', arguments: { ref: 'dev', path: '/tmp/loop' } })).structuredContent).toMatchObject({ error: { reason: 'TOO_MANY_LINKS' } });
+    vmd.files.set('/tmp/huge', Buffer.alloc(MAX_READ_BYTES + 1));
+    expect((await c.callTool({ name: 'read_file', arguments: { ref: 'dev', path: '/tmp/huge' } })).structuredContent).toMatchObject({ error: { reason: 'FILE_TOO_LARGE', message: expect.stringContaining(`at most ${MAX_READ_BYTES}`) as string } });
+    const tooBig = await c.callTool({ name: 'write_file', arguments: { ref: 'dev', path: '/tmp/x', content: Buffer.alloc(MAX_WRITE_BYTES + 1).toString('base64'), encoding: 'base64' } });
+    expect(tooBig.structuredContent).toMatchObject({ error: { reason: 'FILE_TOO_LARGE', field: 'content' } });
+    const onDir = await c.callTool({ name: 'write_file', arguments: { ref: 'dev', path: '/tmp', content: 'x' } });
+    expect(onDir.structuredContent).toMatchObject({ error: { reason: 'GUEST_IS_A_DIRECTORY' } });
+    expect(vmd.uploads.map((u) => u.name)).toEqual(['tmp']);
   });
 
   it('refuses a relative path, a bad mode and bad base64 before reaching the guest', async () => {
@@ -144,12 +207,12 @@ describe('banger MCP tools over a fake vmd', () => {
       const res = await c.callTool({ name: 'write_file', arguments: args });
       expect(res.structuredContent).toMatchObject({ error: { reason, field } });
     }
-    expect(vmd.execs).toEqual([]);
+    expect(vmd.uploads).toEqual([]);
   });
 
-  it('names the guest failure when a file cannot be read', async () => {
+  it('passes on the guest failure with its reason and op id when a file cannot be read', async () => {
     const c = await connect(new FakeVmd());
     const res = await c.callTool({ name: 'read_file', arguments: { ref: 'dev', path: '/missing' } });
-    expect(res.structuredContent).toMatchObject({ error: { reason: 'GUEST_READ_FAILED', message: 'read /missing failed in the guest (exit 1): cat: no such file' } });
+    expect(res.structuredContent).toMatchObject({ error: { reason: 'GUEST_PATH_NOT_FOUND', message: expect.stringContaining('/missing: no such file') as string, opId: expect.stringMatching(/^op-/) as string } });
   });
 });

@@ -2,7 +2,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { BANGER_VERSION } from '@banger/runtime';
 import type { CommandContext } from '../context.js';
-import { execGuestFiles } from './guest-files.js';
+import { streamGuestFiles } from './guest-files.js';
 import { ToolContext } from './tool-context.js';
 import { registerGuestTools } from './tools-guest.js';
 import { registerVmTools } from './tools-vm.js';
@@ -22,7 +22,7 @@ export function buildMcpServer(tools: ToolContext): McpServer {
 /** `banger mcp`: serves MCP on stdin/stdout until the client closes the connection. */
 export async function serveMcp(ctx: CommandContext): Promise<number> {
   const vmd = mcpVmd(ctx.vmd());
-  const server = buildMcpServer(new ToolContext(vmd, execGuestFiles(vmd)));
+  const server = buildMcpServer(new ToolContext(vmd, streamGuestFiles(vmd)));
   const transport = new StdioServerTransport();
   const closed = new Promise<void>((resolve) => {
     transport.onclose = () => resolve();

@@ -3,6 +3,7 @@ import { msToDuration } from '@banger/runtime/duration';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import type { ToolContext } from './tool-context.js';
+import { MAX_READ_BYTES, MAX_WRITE_BYTES } from './guest-files.js';
 import { ToolInputError, toolOk } from './tool-result.js';
 
 const ref = z.string().min(1).describe('VM name or id');
@@ -73,7 +74,10 @@ export function registerGuestTools(server: McpServer, t: ToolContext): void {
 
   server.registerTool(
     'read_file',
-    { title: 'Read a guest file', description: 'The content of one file in the guest (at most 8 MiB).', inputSchema: { ref, path, encoding }, annotations: { readOnlyHint: true } },
+    {
+      title: 'Read a guest file',
+      description: `The content of one regular file in the guest (symlinks followed), at most ${MAX_READ_BYTES >> 20} MiB (the MCP stdio message limit); a larger file is refused with FILE_TOO_LARGE (copy it with \`banger vm cp\` instead). Use encoding "base64" for binary files.`,
+      inputSchema: { ref, path, encoding }, annotations: { readOnlyHint: true } },
     ({ ref, path, encoding }, extra) =>
       t.call(extra, async (opts) => {
         const data = Buffer.from(await t.files.read(ref, path, opts));
@@ -85,8 +89,8 @@ export function registerGuestTools(server: McpServer, t: ToolContext): void {
     'write_file',
     {
       title: 'Write a guest file',
-      description: 'Creates or replaces one file in the guest (at most 3 MiB), atomically: a failed write leaves the old file. The parent directory must exist.',
-      inputSchema: { ref, path, content: z.string().describe('the new content'), encoding, mode: z.string().default('644').describe('octal permission bits, e.g. "644" or "0755"') },
+      description: `Creates or replaces one file in the guest, root-owned with the given mode, at most ${MAX_WRITE_BYTES >> 20} MiB of content after base64 decoding (the MCP stdio message limit), atomically: a failed write leaves the old file. The parent directory must exist; an existing directory at the path is refused.`,
+      inputSchema: { ref, path, content: z.string().describe(`the new content (at most ${MAX_WRITE_BYTES >> 20} MiB once decoded)`), encoding, mode: z.string().default('644').describe('octal permission bits, e.g. "644" or "0755"') },
     },
     ({ ref, path, content, encoding, mode }, extra) =>
       t.call(extra, async (opts) => {

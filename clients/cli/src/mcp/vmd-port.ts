@@ -1,13 +1,18 @@
 import { vmv1 } from '@banger/api';
 import type { CallOptions } from '@banger/runtime';
 import type { VmClient } from '../context.js';
-import type { ExecPort } from './guest-files.js';
+import type { FilesPort } from './guest-files.js';
+
+/** The part of vmd's client the exec tool needs. */
+export interface ExecPort {
+  execVm(request: vmv1.ExecVmRequest, opts: CallOptions): Promise<vmv1.ExecVmResponse>;
+}
 
 /**
  * The vmd calls the MCP tools make, as one small port: the tools are tested with a fake of it,
  * and the server hands them the CLI's own client.
  */
-export interface McpVmd extends ExecPort {
+export interface McpVmd extends ExecPort, FilesPort {
   listVms(opts: CallOptions): Promise<vmv1.Vm[]>;
   getVm(ref: string, opts: CallOptions): Promise<vmv1.Vm>;
   createVm(request: vmv1.CreateVmRequest, opts: CallOptions): AsyncIterable<vmv1.OperationEvent>;
@@ -31,5 +36,15 @@ export function mcpVmd(client: VmClient): McpVmd {
     deleteVm: async (ref, force, opts) => (await client.unary('deleteVm', vmv1.DeleteVmRequest.fromPartial({ ref, force }), opts)).vm,
     getVmPorts: (ref, opts) => client.unary('getVmPorts', vmv1.GetVmPortsRequest.fromPartial({ ref }), opts),
     execVm: (request, opts) => client.unary('execVm', request, opts),
+    async uploadFiles(target, chunks, opts) {
+      const call = client.clientStream('uploadFiles', opts);
+      call.write({ msg: { $case: 'target', value: target } });
+      for (const chunk of chunks) {
+        if (!call.write({ msg: { $case: 'data', value: chunk } })) await Promise.race([call.onDrain(), call.response.then(() => undefined, () => undefined)]);
+      }
+      call.end();
+      return call.response;
+    },
+    downloadFiles: (request, opts) => client.serverStream('downloadFiles', request, opts),
   };
 }

@@ -16,6 +16,14 @@ export const COPY_EXIT = {
   isADirectory: 71,
 } as const;
 
+/**
+ * tar's record size, in 512-byte blocks. Under TCG every guest syscall is expensive, and tar's
+ * default 10 KiB records cost about half of the copy (bench/files.ts, docs/files.md). Extraction
+ * reads 1 MiB records (-B: a socket returns short reads); creation writes 64 KiB ones, since tar
+ * pads its last record with zeros and a small file should not cost a megabyte of them.
+ */
+export const TAR_RECORD_BLOCKS = { extract: 2048, create: 128 } as const;
+
 /** argv: TOKEN in|out COMMAND... ; prints the port it listens on, gives up after 60 s without the right token. */
 export const LISTENER = `use strict; use IO::Socket::INET;
 my ($tok, $dir, @cmd) = @ARGV;
@@ -53,7 +61,7 @@ fi
 tmp=$(mktemp -d -- "\${parent%/}/.banger-cp.XXXXXX") || fail ${COPY_EXIT.tempDir} "cannot make a temporary directory in $parent"
 trap 'rm -rf -- "$tmp"' EXIT
 trap 'exit 143' INT TERM HUP
-perl -e "$listener" "$tok" in tar -x -f - -p --same-owner --numeric-owner -C "$tmp" || exit ${COPY_EXIT.tar}
+perl -e "$listener" "$tok" in tar -x -b ${TAR_RECORD_BLOCKS.extract} -B -f - -p --same-owner --numeric-owner -C "$tmp" || exit ${COPY_EXIT.tar}
 src=$tmp/$name
 [ -e "$src" ] || [ -L "$src" ] || fail ${COPY_EXIT.emptyArchive} "the archive held nothing named $name"
 if [ -d "$src" ] && [ ! -L "$src" ]; then
@@ -71,4 +79,4 @@ export const DOWNLOAD_SCRIPT = `set -u
 src=$1 tok=$2 listener=$3
 if [ ! -e "$src" ] && [ ! -L "$src" ]; then printf 'banger-cp: %s: no such file or directory\\n' "$src" >&2; exit ${COPY_EXIT.notFound}; fi
 dir=$(dirname -- "$src"); base=$(basename -- "$src")
-exec perl -e "$listener" "$tok" out tar -c -f - --numeric-owner -C "$dir" -- "$base"`;
+exec perl -e "$listener" "$tok" out tar -c -b ${TAR_RECORD_BLOCKS.create} -f - --numeric-owner -C "$dir" -- "$base"`;

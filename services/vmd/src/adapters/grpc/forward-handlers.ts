@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import type { vmv1 } from '@banger/api';
 import { bidiStream, unary, type Send } from '@banger/runtime';
@@ -35,7 +36,7 @@ export function forwardHandlers(deps: HandlerDeps): Pick<vmv1.VmServiceServer, F
  * data messages go to the guest (its half-close ends the guest's write side), the guest's bytes
  * come back as data messages, paused while the call's transport is full.
  */
-async function relay(socket: Socket, requests: AsyncIterator<vmv1.OpenTunnelRequest>, send: Send<vmv1.OpenTunnelResponse>, signal: AbortSignal): Promise<void> {
+export async function relay(socket: Socket, requests: AsyncIterator<vmv1.OpenTunnelRequest>, send: Send<vmv1.OpenTunnelResponse>, signal: AbortSignal): Promise<void> {
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   const onAbort = (): void => void socket.destroy();
   signal.addEventListener('abort', onAbort, { once: true });
@@ -50,13 +51,15 @@ async function relay(socket: Socket, requests: AsyncIterator<vmv1.OpenTunnelRequ
   const upstream = (async () => {
     for (;;) {
       const next = await requests.next();
-      if (next.done) break;
+      if (next.done || socket.destroyed) break;
       if (next.value.msg?.$case !== 'data') continue;
-      if (!socket.write(next.value.msg.value)) await new Promise((r) => socket.once('drain', r));
+      if (!socket.write(next.value.msg.value)) await Promise.race([once(socket, 'drain'), closed]);
     }
     socket.end();
   })().catch(() => socket.destroy());
   await closed;
   signal.removeEventListener('abort', onAbort);
-  await upstream;
+  // The guest closed: the call ends now, whether or not the client has half-closed its side
+  // (a client still holding stdin open must not keep the tunnel, and this handler, alive).
+  void upstream;
 }
