@@ -1,5 +1,8 @@
-import { readdir, stat } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { vmv1 } from '@banger/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../harness/daemons.js';
@@ -13,6 +16,7 @@ import { stackWithDebianVm } from './debian-source.js';
  * --json. One guest for the file.
  */
 
+const run = promisify(execFile);
 const skip = vmUnsupportedReason();
 if (skip) console.warn(`integration/snapshot vm-snapshot skipped: ${skip}`);
 
@@ -20,6 +24,26 @@ async function exec(s: VmStack, argv: string[], ref = 'src'): Promise<string> {
   const res = await s.vmd.unary('execVm', vmv1.ExecVmRequest.fromPartial({ ref, command: { argv } }), { timeoutMs: 120_000 });
   expect(res.status?.exitCode).toBe(0);
   return Buffer.from(res.stdout).toString();
+}
+
+/**
+ * `vm ssh REF --print` (which records the host keys vmd made in the user's banger known_hosts),
+ * then that ssh command with StrictHostKeyChecking=yes: it connects only if the recorded keys
+ * are the guest's.
+ */
+async function sshStrict(s: VmStack, ref: string, hostname: string): Promise<void> {
+  const home = await mkdtemp(join(tmpdir(), 'banger-ssh-home-'));
+  const env = { XDG_STATE_HOME: join(home, 'state'), HOME: home };
+  try {
+    const print = await runCli(s.stack, ['--json', 'vm', 'ssh', ref, '--print'], 60_000, env);
+    expect(print.code, print.stderr).toBe(0);
+    const argv = (JSON.parse(print.stdout) as { argv: string[] }).argv.map((a) => (a === 'StrictHostKeyChecking=accept-new' ? 'StrictHostKeyChecking=yes' : a));
+    expect(argv).toContain('StrictHostKeyChecking=yes');
+    const res = await run(argv[0]!, [...argv.slice(1, -1), '-o', 'BatchMode=yes', argv.at(-1)!, 'hostname'], { env: { ...process.env, ...s.stack.env, ...env }, timeout: 120_000 });
+    expect(res.stdout.trim()).toBe(hostname);
+  } finally {
+    await rm(home, { recursive: true, force: true });
+  }
 }
 
 interface SnapshotJson {
@@ -100,6 +124,11 @@ describe.skipIf(skip !== undefined)('vm snapshot and banger snapshot list|show|r
     expect(link).not.toContain(`${src.network?.ipv4}/`);
     expect((await exec(s, ['ip', '-o', 'link', 'show'], 'clone')).toLowerCase()).toContain((clone.network?.mac ?? '-').toLowerCase());
     expect(clone.network?.mac).not.toBe(src.network?.mac);
+    // The host keys vmd made are the guest's, and `vm ssh` trusts them with no first-use prompt.
+    expect(clone.ssh?.hostKeys.map((k) => k.split(' ').slice(0, 2).join(' '))).toEqual([keys[1]!.trim().split(' ').slice(0, 2).join(' '), expect.stringMatching(/^ecdsa-sha2-nistp256 /)]);
+    await sshStrict(s, 'clone', 'clone');
+    // The clock was set from the host's (the restored one stopped at snapshot time).
+    expect(Math.abs(Number((await exec(s, ['date', '+%s'], 'clone')).trim()) - Date.now() / 1000)).toBeLessThan(30);
     await exec(s, ['sh', '-c', 'echo in-clone > /root/clone-only && sync'], 'clone');
     await expect(exec(s, ['cat', '/root/clone-only'])).rejects.toBeDefined();
     console.log(`[timings] vm create --from (CLI, 512 MiB Debian guest, restore+agent+identity) ${cloneMs} ms: ${res.stdout.trim().split('\n').at(-1) ?? ''}`);

@@ -45,6 +45,7 @@ export function vmFromRecord(r: VmRecord): Vm {
     workSeedFingerprint: str(s, 'workSeedFingerprint'),
     services: objects(s, 'services').map(serviceOf),
     sshAuthorizedKeys: strs(s, 'sshAuthorizedKeys'),
+    sshHostKeys: strs(s, 'sshHostKeys'),
     hypervisor: 'qemu',
     forwards: forwardsFromJson(s['forwards']),
   };
@@ -84,6 +85,7 @@ function specJson(spec: VmSpec, credentials: readonly ServiceCredential[]): Json
     kernelArgs: [...spec.boot.kernelArgs],
     services: spec.services.map((x) => ({ ...x })),
     sshAuthorizedKeys: [...spec.sshAuthorizedKeys],
+    sshHostKeys: [...spec.sshHostKeys],
     hypervisor: spec.hypervisor,
     forwards: { auto: spec.forwards.auto, ports: spec.forwards.ports.map((p) => ({ ...p })) },
     credentials: credentials.map((c) => ({ ...c })),
