@@ -53,6 +53,7 @@ import { GetSnapshot } from './app/get-snapshot.js';
 import { DeleteSnapshot } from './app/delete-snapshot.js';
 import { PruneSnapshots } from './app/prune-snapshots.js';
 import { CreateVmFromSnapshot } from './app/create-from-snapshot.js';
+import { ForkVm } from './app/fork.js';
 import { PgSnapshotRepo } from './adapters/snapshot-repo.js';
 import { HelperSnapshots } from './adapters/helper-snapshots.js';
 import type { SnapshotHost, SnapshotRepository } from './ports/snapshots.js';
@@ -86,6 +87,8 @@ export function vmUseCases(
   const startVm = new StartVm(deps);
   const deleteVm = new DeleteVm(deps);
   const files = new TcpGuestFiles({ agent: deps.agent, connector: deps.connector });
+  const snapshotVm = new SnapshotVm(deps);
+  const createVmFromSnapshot = new CreateVmFromSnapshot(deps);
   return {
     createVm: new CreateVm({ ...deps, files }),
     startVm,
@@ -115,12 +118,13 @@ export function vmUseCases(
     setAutoForward: new SetAutoForward(deps),
     uploadFiles: new UploadFiles({ vms: deps.vms, files }),
     downloadFiles: new DownloadFiles({ vms: deps.vms, files }),
-    snapshotVm: new SnapshotVm(deps),
+    snapshotVm,
     listSnapshots: new ListSnapshots(deps),
     getSnapshot: new GetSnapshot(deps),
     deleteSnapshot: new DeleteSnapshot(deps),
     pruneSnapshots: new PruneSnapshots(deps),
-    createVmFromSnapshot: new CreateVmFromSnapshot(deps),
+    createVmFromSnapshot,
+    forkVm: new ForkVm(deps, snapshotVm, createVmFromSnapshot),
   };
 }
 

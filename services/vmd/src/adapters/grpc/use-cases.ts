@@ -34,6 +34,7 @@ import type { GetSnapshot } from '../../app/get-snapshot.js';
 import type { DeleteSnapshot } from '../../app/delete-snapshot.js';
 import type { PruneSnapshots } from '../../app/prune-snapshots.js';
 import type { CreateVmFromSnapshot } from '../../app/create-from-snapshot.js';
+import type { ForkVm } from '../../app/fork.js';
 import type { VmBounds } from '../../domain/create-request.js';
 import type { VmEvents } from './events.js';
 import type { VmView } from './vm-convert.js';
@@ -74,6 +75,7 @@ export interface VmUseCases {
   deleteSnapshot: DeleteSnapshot;
   pruneSnapshots: PruneSnapshots;
   createVmFromSnapshot: CreateVmFromSnapshot;
+  forkVm: ForkVm;
 }
 
 /** What the handlers convert with and hand work to. */

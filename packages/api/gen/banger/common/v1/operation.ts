@@ -22,6 +22,7 @@ export enum OperationKind {
   OPERATION_KIND_VM_SNAPSHOT = 9,
   OPERATION_KIND_IMAGE_BUILD = 10,
   OPERATION_KIND_IMAGE_PROMOTE = 11,
+  OPERATION_KIND_VM_FORK = 12,
   OPERATION_KIND_KERNEL_PULL = 20,
   UNRECOGNIZED = -1,
 }
@@ -64,6 +65,9 @@ export function operationKindFromJSON(object: any): OperationKind {
     case 11:
     case "OPERATION_KIND_IMAGE_PROMOTE":
       return OperationKind.OPERATION_KIND_IMAGE_PROMOTE;
+    case 12:
+    case "OPERATION_KIND_VM_FORK":
+      return OperationKind.OPERATION_KIND_VM_FORK;
     case 20:
     case "OPERATION_KIND_KERNEL_PULL":
       return OperationKind.OPERATION_KIND_KERNEL_PULL;
@@ -100,6 +104,8 @@ export function operationKindToJSON(object: OperationKind): string {
       return "OPERATION_KIND_IMAGE_BUILD";
     case OperationKind.OPERATION_KIND_IMAGE_PROMOTE:
       return "OPERATION_KIND_IMAGE_PROMOTE";
+    case OperationKind.OPERATION_KIND_VM_FORK:
+      return "OPERATION_KIND_VM_FORK";
     case OperationKind.OPERATION_KIND_KERNEL_PULL:
       return "OPERATION_KIND_KERNEL_PULL";
     case OperationKind.UNRECOGNIZED:

@@ -24,6 +24,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { DownloadFilesRequest, DownloadFilesResponse, UploadFilesRequest, UploadFilesResponse } from "./files.js";
+import { ForkVmRequest, ForkVmResponse } from "./fork.js";
 import {
   ForwardPortRequest,
   ForwardPortResponse,
@@ -609,6 +610,23 @@ export const VmServiceService = {
       Buffer.from(CreateVmFromSnapshotResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CreateVmFromSnapshotResponse => CreateVmFromSnapshotResponse.decode(value),
   },
+  /**
+   * ForkVm snapshots a running VM (an internal snapshot the operation owns and
+   * deletes once the clones restored) and starts `count` clones from it, each
+   * with its own identity, restored in parallel. The source keeps running.
+   * Streamed (op kind vm_fork); per-clone stages are named CLONE:STAGE. A
+   * clone that fails is rolled back and listed in the result's `failed`; the
+   * others stay. If every clone fails, the operation fails.
+   */
+  forkVm: {
+    path: "/banger.vm.v1.VmService/ForkVm" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: ForkVmRequest): Buffer => Buffer.from(ForkVmRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ForkVmRequest => ForkVmRequest.decode(value),
+    responseSerialize: (value: ForkVmResponse): Buffer => Buffer.from(ForkVmResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ForkVmResponse => ForkVmResponse.decode(value),
+  },
 } as const;
 
 export interface VmServiceServer extends UntypedServiceImplementation {
@@ -758,6 +776,15 @@ export interface VmServiceServer extends UntypedServiceImplementation {
    * like CreateVm (op kind vm_create); a failure rolls everything back.
    */
   createVmFromSnapshot: handleServerStreamingCall<CreateVmFromSnapshotRequest, CreateVmFromSnapshotResponse>;
+  /**
+   * ForkVm snapshots a running VM (an internal snapshot the operation owns and
+   * deletes once the clones restored) and starts `count` clones from it, each
+   * with its own identity, restored in parallel. The source keeps running.
+   * Streamed (op kind vm_fork); per-clone stages are named CLONE:STAGE. A
+   * clone that fails is rolled back and listed in the result's `failed`; the
+   * others stay. If every clone fails, the operation fails.
+   */
+  forkVm: handleServerStreamingCall<ForkVmRequest, ForkVmResponse>;
 }
 
 export interface VmServiceClient extends Client {
@@ -1361,6 +1388,20 @@ export interface VmServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<CreateVmFromSnapshotResponse>;
+  /**
+   * ForkVm snapshots a running VM (an internal snapshot the operation owns and
+   * deletes once the clones restored) and starts `count` clones from it, each
+   * with its own identity, restored in parallel. The source keeps running.
+   * Streamed (op kind vm_fork); per-clone stages are named CLONE:STAGE. A
+   * clone that fails is rolled back and listed in the result's `failed`; the
+   * others stay. If every clone fails, the operation fails.
+   */
+  forkVm(request: ForkVmRequest, options?: Partial<CallOptions>): ClientReadableStream<ForkVmResponse>;
+  forkVm(
+    request: ForkVmRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ForkVmResponse>;
 }
 
 export const VmServiceClient = makeGenericClientConstructor(VmServiceService, "banger.vm.v1.VmService") as unknown as {
