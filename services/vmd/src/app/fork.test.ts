@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { GuestAgent } from '../ports/agent.js';
+import type { GuestAgent, GuestExecOptions } from '../ports/agent.js';
 import { noStageGate } from '../ports/operation.js';
 import { RecordingOperation } from '../testing/fakes.js';
 import { vmdHarness } from '../testing/harness.js';
@@ -17,12 +17,10 @@ async function forkStack(failIdentityOf: readonly string[] = []) {
   const snapshots = new MemorySnapshots(h.rows);
   const snapshotHost = new FakeSnapshotHost((id) => h.host.processes.has(id), h.host);
   const locks = new VmLocks();
-  const agent: GuestAgent = {
-    waitReady: (s, t, sig) => h.agent.waitReady(s, t, sig),
-    readFile: (s, p, o) => h.agent.readFile(s, p, o),
-    execStream: (s, a, c, o) => h.agent.execStream(s, a, c, o),
-    exec: async (s, argv, o) => (argv[3] === 'identity' && failIdentityOf.includes(argv[7] ?? '') ? { ...h.agent.execResult, exitCode: 1, stderr: Buffer.from('ip: injected') } : h.agent.exec(s, argv, o)),
-  };
+  const agent: GuestAgent = Object.assign(Object.create(h.agent) as typeof h.agent, {
+    exec: async (socket: string, argv: string[], opts?: GuestExecOptions) =>
+      argv[3] === 'identity' && failIdentityOf.includes(argv[7] ?? '') ? { ...h.agent.execResult, exitCode: 1, stderr: Buffer.from('ip: injected') } : h.agent.exec(socket, argv, opts),
+  });
   const deps = {
     vms: h.rows,
     host: h.host,
@@ -64,7 +62,7 @@ describe('ForkVm', () => {
     expect(op.events.filter((e) => e.type === 'result' || e.type === 'failure')).toHaveLength(1);
     const result = op.events.at(-1);
     expect(result).toMatchObject({ type: 'result', result: { fork: { source: 'src', failed: [] } } });
-    const clones = (result as { result: { fork: { clones: { name: string }[] } } }).result.fork.clones;
+    const clones = (result as unknown as { result: { fork: { clones: { name: string }[] } } }).result.fork.clones;
     expect(clones.map((c) => c.name)).toEqual(['src-1', 'src-2']);
     const [a, b] = [h.entity('src-1')!, h.entity('src-2')!];
     expect(a.network.ipv4).not.toBe(b.network.ipv4);
