@@ -106,7 +106,7 @@ describe.skipIf(skip !== undefined)('vm snapshot and banger snapshot list|show|r
 
   it('vm create --from restores a clone with the file written before the snapshot and its own MAC, address, hostname, machine-id and host keys', async () => {
     const t = Date.now();
-    const res = await runCli(s.stack, ['vm', 'create', '--from', 'first', '--name', 'clone', '--no-wait']);
+    const res = await runCli(s.stack, ['vm', 'create', '--from', 'first', '--name', 'clone', '--no-wait'], 600_000);
     const cloneMs = Date.now() - t;
     expect(res.code, res.stderr + res.stdout).toBe(0);
     const clone = (await s.vmd.unary('getVm', { ref: 'clone', includeSecrets: false })).vm!;
