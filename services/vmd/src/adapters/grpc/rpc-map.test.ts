@@ -10,6 +10,7 @@ import { forwardHandlers } from './forward-handlers.js';
 import { guestHandlers } from './guest-handlers.js';
 import { lifecycleHandlers } from './lifecycle-handlers.js';
 import { queryHandlers } from './query-handlers.js';
+import { forkHandlers } from './fork-handlers.js';
 import { snapshotHandlers } from './snapshot-handlers.js';
 import { suspendHandlers } from './suspend-handlers.js';
 import type { HandlerDeps, VmUseCases } from './use-cases.js';
@@ -58,6 +59,7 @@ const USE_CASE_FILES: Record<string, string> = {
   DeleteSnapshot: 'delete-snapshot',
   PruneSnapshots: 'prune-snapshots',
   CreateVmFromSnapshot: 'create-from-snapshot',
+  ForkVm: 'fork',
 };
 
 const lower = (rpc: string): string => rpc[0]?.toLowerCase() + rpc.slice(1);
@@ -91,6 +93,7 @@ describe('every VmService RPC in the proto has exactly one handler and one use c
       Object.keys(filesHandlers(deps)),
       Object.keys(suspendHandlers(deps)),
       Object.keys(snapshotHandlers(deps)),
+      Object.keys(forkHandlers(deps)),
       Object.keys(operationHandlers({ log: deps.operations, runner: deps.runner, eventToProto: deps.events.stored })),
       ['getServerInfo'],
     ].flat();
