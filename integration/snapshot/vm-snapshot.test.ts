@@ -197,7 +197,10 @@ describe.skipIf(skip !== undefined)('vm snapshot and banger snapshot list|show|r
       expect(srcIdentity).not.toContain(ed!.split(' ')[1]!);
       expect(vmsNow[i + 1]!.ssh?.hostKeys.map((k) => k.split(' ')[1])).toEqual([ed!.split(' ')[1], ec!.split(' ')[1]]);
       expect(rng).toMatch(/^[ 0-9a-f]+$/);
-      expect(Math.abs(Number(clock) - Date.now() / 1000)).toBeLessThan(30);
+      // Loose: a guest starved under TCG on a loaded host falls behind by tens of seconds, and in a
+      // fork the snapshot is only seconds older than the restore, so this only catches a clock
+      // left far off (the named-snapshot case above checks it tighter).
+      expect(Math.abs(Number(clock) - Date.now() / 1000)).toBeLessThan(120);
       expect(await exec(s, ['cat', '/root/marker'], `fk-${i + 1}`)).toBe('before-fork\n');
     }
     // Every identity item differs between the two forks, the RNG output too (reseeded from host entropy).
