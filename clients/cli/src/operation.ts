@@ -15,6 +15,8 @@ export interface FollowOptions {
   onResult: (result: ResultBody, elapsedMs: number) => void;
   /** Stop after this event seq without waiting for the end (ops show on a running operation). */
   stopAfterSeq?: number;
+  /** Sees every event, in JSON mode too (e.g. to pick the exit code from the result). */
+  onEvent?: (ev: StreamEvent) => void;
   /** Replay rendering: plain lines even on a TTY. */
   plain?: boolean;
 }
@@ -64,6 +66,7 @@ export async function followOperation(
       if (!ev) continue;
       if (ev.body?.$case === 'accepted') opId = ev.body.value.opId || opId;
       else if (ev.opId) opId = ev.opId;
+      options.onEvent?.(ev);
       if (ctx.json) writeJson(ctx.io.stdout, eventToJson(ev), true);
       else renderer?.handle(ev);
       if (options.stopAfterSeq !== undefined && ev.seq >= options.stopAfterSeq) {

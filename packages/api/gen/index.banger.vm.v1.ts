@@ -7,11 +7,13 @@
 
 export * from "./banger/vm/v1/files.js";
 export * from "./banger/vm/v1/forward.js";
+export * from "./banger/vm/v1/vm.js";
+export * from "./banger/vm/v1/fork_result.js";
+export * from "./banger/vm/v1/snapshot_record.js";
+export * from "./banger/vm/v1/operation.js";
+export * from "./banger/vm/v1/fork.js";
 export * from "./banger/vm/v1/gc.js";
 export * from "./banger/vm/v1/guest.js";
-export * from "./banger/vm/v1/snapshot_record.js";
-export * from "./banger/vm/v1/vm.js";
-export * from "./banger/vm/v1/operation.js";
 export * from "./banger/vm/v1/lifecycle.js";
 export * from "./banger/vm/v1/operations.js";
 export * from "./banger/vm/v1/snapshot.js";

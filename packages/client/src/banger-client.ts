@@ -70,6 +70,12 @@ export class BangerClient {
     return new OperationCall(events<vmv1.CreateVmResponse, vmv1.OperationEvent>(stream), 'vm');
   }
 
+  /** Starts a fork of a running VM: iterate for its events (clone stages are CLONE:STAGE), or `await call.result()` for the ForkResult. */
+  forkVm(request: Partial<vmv1.ForkVmRequest> & { ref: string; count: number }, opts?: CallOptions): OperationCall<vmv1.OperationEvent, vmv1.ForkResult> {
+    const stream = this.vmd.serverStream('forkVm', vmv1.ForkVmRequest.fromPartial(request), opts);
+    return new OperationCall(events<vmv1.ForkVmResponse, vmv1.OperationEvent>(stream), 'fork');
+  }
+
   async deleteVm(ref: string, options: { force?: boolean } & CallOptions = {}): Promise<vmv1.Vm | undefined> {
     const { force, ...opts } = options;
     return (await this.vmd.unary('deleteVm', vmv1.DeleteVmRequest.fromPartial({ ref, force: force ?? false }), opts)).vm;

@@ -53,6 +53,7 @@ import { GetSnapshot } from './app/get-snapshot.js';
 import { DeleteSnapshot } from './app/delete-snapshot.js';
 import { PruneSnapshots } from './app/prune-snapshots.js';
 import { CreateVmFromSnapshot } from './app/create-from-snapshot.js';
+import { ForkVm } from './app/fork.js';
 import { PgSnapshotRepo } from './adapters/snapshot-repo.js';
 import { HelperSnapshots } from './adapters/helper-snapshots.js';
 import type { SnapshotHost, SnapshotRepository } from './ports/snapshots.js';
@@ -127,6 +128,7 @@ export function vmUseCases(
     pruneSnapshots: new PruneSnapshots(deps),
     createVmFromSnapshot,
     warmImage: new WarmImage({ ...deps, create: createVm, snapshot: snapshotVm, deleteVm }),
+    forkVm: new ForkVm(deps, snapshotVm, createVmFromSnapshot),
   };
 }
 

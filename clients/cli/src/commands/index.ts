@@ -38,6 +38,7 @@ import { vmPauseCommand } from './vm-pause.js';
 import { vmResumeCommand } from './vm-resume.js';
 import { vmSuspendCommand } from './vm-suspend.js';
 import { vmSnapshotCommand } from './vm-snapshot.js';
+import { vmForkCommand } from './vm-fork.js';
 import { snapshotListCommand } from './snapshot-list.js';
 import { snapshotShowCommand } from './snapshot-show.js';
 import { snapshotRmCommand } from './snapshot-rm.js';
@@ -73,6 +74,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   vmResumeCommand,
   vmSuspendCommand,
   vmSnapshotCommand,
+  vmForkCommand,
   vmDeleteCommand,
   vmPruneCommand,
   vmExecCommand,

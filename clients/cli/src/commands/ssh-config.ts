@@ -1,5 +1,6 @@
 import type { vmv1 } from '@banger/api';
 import { bool, type CommandSpec } from '../command.js';
+import { recordHostKeys } from '../known-hosts.js';
 import { installSshConfig } from '../ssh-install.js';
 import { hostKeyAlias, knownHostsPath, proxyCommand, sshKey } from '../ssh.js';
 
@@ -35,13 +36,14 @@ export const sshConfigCommand: CommandSpec = {
   summary: 'Print (or install) ~/.ssh/config blocks for every VM',
   usage: '[--install]',
   description:
-    "Prints a Host block per VM (NAME and NAME.vm) for plain 'ssh NAME'. --install writes them to\n~/.ssh/banger.conf and adds 'Include banger.conf' at the top of ~/.ssh/config once; run it again\nafter creating VMs (idempotent).",
+    "Prints a Host block per VM (NAME and NAME.vm) for plain 'ssh NAME'. --install writes them to\n~/.ssh/banger.conf and adds 'Include banger.conf' at the top of ~/.ssh/config once; run it again\nafter creating VMs (idempotent); it also records the host keys vmd made for clones in banger's known_hosts.",
   options: { install: { type: 'boolean', description: 'write ~/.ssh/banger.conf and include it from ~/.ssh/config' } },
   async run(ctx, args) {
     const res = await ctx.vmd().unary('listVms', { states: [], image: '' }, ctx.callOptions());
     const text = sshConfigText(res.vms, ctx.io.env, ctx.globals.vmdSocket);
     if (bool(args.values, 'install')) {
       const r = await installSshConfig(text, ctx.io.env);
+      await recordHostKeys(res.vms, ctx.io.env);
       if (ctx.json) ctx.printJson({ file: r.file, config: r.config, include_added: r.includeAdded, hosts: res.vms.length });
       else ctx.line(`wrote ${r.file}${r.includeAdded ? `; added 'Include banger.conf' to ${r.config}` : ` (${r.config} already includes it)`}`);
       return 0;

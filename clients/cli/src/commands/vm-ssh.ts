@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { arg, bool, type CommandSpec } from '../command.js';
+import { recordHostKeys } from '../known-hosts.js';
 import { knownHostsPath, spawnInherit, sshArgv } from '../ssh.js';
 
 export const vmSshCommand: CommandSpec = {
@@ -9,7 +10,7 @@ export const vmSshCommand: CommandSpec = {
   summary: 'Open an ssh session to a VM',
   usage: 'REF [--print] [-- SSH_ARGS...]',
   description:
-    "Runs ssh through `banger vm tunnel` (so it works in every network mode, also when VMs live in a\nnetwork namespace), with the key from BANGER_SSH_KEY (else banger's own), StrictHostKeyChecking=accept-new,\nthe VM's id as HostKeyAlias and banger's known_hosts file under ~/.local/state/banger (one per user,\nthe same `vm show` and `ssh-config` name).",
+    "Runs ssh through `banger vm tunnel` (so it works in every network mode, also when VMs live in a\nnetwork namespace), with the key from BANGER_SSH_KEY (else banger's own), StrictHostKeyChecking=accept-new\n(a clone's host keys, which vmd made, are written to known_hosts first and checked strictly), the VM's id as HostKeyAlias and banger's known_hosts file under ~/.local/state/banger (one per user,\nthe same `vm show` and `ssh-config` name).",
   args: { min: 1, max: 1, names: 'REF' },
   passthrough: true,
   options: { print: { type: 'boolean', description: 'print the ssh command instead of running it' } },
@@ -18,6 +19,7 @@ export const vmSshCommand: CommandSpec = {
     const { vm } = await ctx.vmd().unary('getVm', { ref, includeSecrets: false }, ctx.callOptions());
     if (!vm) throw new Error('vmd answered without a VM');
     const argv = sshArgv(vm, ctx.io.env, args.rest, { vmdSocket: ctx.globals.vmdSocket });
+    await recordHostKeys([vm], ctx.io.env);
     if (bool(args.values, 'print')) {
       if (ctx.json) ctx.printJson({ argv: ['ssh', ...argv] });
       else ctx.line(['ssh', ...argv].join(' '));

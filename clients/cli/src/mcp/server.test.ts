@@ -41,6 +41,15 @@ class FakeVmd implements McpVmd {
     yield vmv1.OperationEvent.fromPartial({ seq: 3, body: { $case: 'stageFinished', value: { stage: 'boot', ok: true, durationMs: 5 } } });
     yield vmv1.OperationEvent.fromPartial({ seq: 4, body: { $case: 'vm', value: { ...dev, name: request.name } } });
   }
+  async *forkVm(request: vmv1.ForkVmRequest, opts: CallOptions): AsyncGenerator<vmv1.OperationEvent> {
+    this.record('forkVm', opts);
+    if (request.count > 16) throw new RpcError({ code: 3, details: 'count: must be between 1 and 16', reason: 'INVALID_COUNT', opId: opts.opId, errorMetadata: { field: 'count' } });
+    yield vmv1.OperationEvent.fromPartial({ seq: 1, body: { $case: 'accepted', value: { opId: opts.opId ?? '' } } });
+    yield vmv1.OperationEvent.fromPartial({ seq: 2, body: { $case: 'stageFinished', value: { stage: 'dev-1:restore', ok: true, durationMs: 7 } } });
+    const clones = Array.from({ length: request.count - 1 }, (_, i) => ({ ...dev, name: `${request.prefix || 'dev'}-${i + 1}` }));
+    const failed = [{ name: `${request.prefix || 'dev'}-${request.count}`, stage: 'identity', reason: 'CLONE_IDENTITY_FAILED', message: 'injected' }];
+    yield vmv1.OperationEvent.fromPartial({ seq: 3, body: { $case: 'fork', value: { source: request.ref, clones, failed, pauseMs: 9 } } });
+  }
   deleteVm(_ref: string, _force: boolean, opts: CallOptions): Promise<vmv1.Vm | undefined> {
     this.record('deleteVm', opts);
     return Promise.resolve(dev);
@@ -105,7 +114,7 @@ describe('banger MCP tools over a fake vmd', () => {
   it('lists every tool with an object input schema', async () => {
     const c = await connect(new FakeVmd());
     const { tools } = await c.listTools();
-    expect(tools.map((t) => t.name).sort()).toEqual(['create_vm', 'delete_vm', 'exec', 'get_vm', 'list_ports', 'list_vms', 'read_file', 'write_file']);
+    expect(tools.map((t) => t.name).sort()).toEqual(['create_vm', 'delete_vm', 'exec', 'fork_vm', 'get_vm', 'list_ports', 'list_vms', 'read_file', 'write_file']);
     for (const t of tools) expect(t.inputSchema.type).toBe('object');
     expect(tools.find((t) => t.name === 'exec')?.inputSchema.required).toEqual(['ref', 'command']);
   });
@@ -118,6 +127,20 @@ describe('banger MCP tools over a fake vmd', () => {
     expect(res.isError).toBeFalsy();
     expect(res.structuredContent).toMatchObject({ vm: { name: 'box', state: 'running' }, createOpId: 'op-create00001' });
     expect(progress).toEqual([expect.stringMatching(/^accepted op-/), 'boot: Booting', 'boot: done in 5 ms']);
+  });
+
+  it('fork_vm streams per-clone stages as progress and returns the clones that run and the ones rolled back', async () => {
+    const vmd = new FakeVmd();
+    const c = await connect(vmd);
+    const progress: string[] = [];
+    const res = await c.callTool({ name: 'fork_vm', arguments: { ref: 'dev', count: 3, prefix: 'w' } }, undefined, { onprogress: (p) => progress.push(p.message ?? '') });
+    expect(res.isError).toBeFalsy();
+    expect(res.structuredContent).toMatchObject({ source: 'dev', clones: [{ name: 'w-1' }, { name: 'w-2' }], failed: [{ name: 'w-3', reason: 'CLONE_IDENTITY_FAILED' }], pauseMs: 9, opId: vmd.calls.at(-1)?.opId });
+    expect(progress).toEqual([expect.stringMatching(/^accepted op-/), 'dev-1:restore: done in 7 ms']);
+    const refused = await c.callTool({ name: 'fork_vm', arguments: { ref: 'dev', count: 17 } });
+    expect(refused.isError).toBe(true);
+    const tooBig = await c.callTool({ name: 'fork_vm', arguments: { ref: 'dev', count: 0 } });
+    expect(tooBig.isError).toBe(true);
   });
 
   it('returns a daemon refusal as a tool error with code, reason, field and the op id it sent', async () => {

@@ -4,6 +4,7 @@ import { BANGER_VERSION } from '@banger/runtime';
 import type { CommandContext } from '../context.js';
 import { streamGuestFiles } from './guest-files.js';
 import { ToolContext } from './tool-context.js';
+import { registerForkTool } from './tools-fork.js';
 import { registerGuestTools } from './tools-guest.js';
 import { registerVmTools } from './tools-vm.js';
 import { mcpVmd } from './vmd-port.js';
@@ -15,6 +16,7 @@ export function buildMcpServer(tools: ToolContext): McpServer {
     { instructions: 'banger runs microVM sandboxes. Create a VM with create_vm, run commands with exec, move files with read_file/write_file, reach guest services through list_ports forwards, and delete_vm when done.' },
   );
   registerVmTools(server, tools);
+  registerForkTool(server, tools);
   registerGuestTools(server, tools);
   return server;
 }

@@ -26,6 +26,26 @@ export function progressMessage(event: vmv1.OperationEvent): string | undefined 
   }
 }
 
+/** What a tool handler gets to send notifications with (the SDK's `extra`). */
+export interface ProgressExtra {
+  _meta?: { progressToken?: string | number | undefined } | undefined;
+  sendNotification: (n: { method: 'notifications/progress'; params: { progressToken: string | number; progress: number; message: string } }) => Promise<void>;
+}
+
+/** Reads an operation stream to its end, each event a progress notification when the client asked for them. */
+export async function followWithProgress(extra: ProgressExtra, stream: AsyncIterable<vmv1.OperationEvent>, onEvent: (event: vmv1.OperationEvent) => void): Promise<void> {
+  const token = extra._meta?.progressToken;
+  let step = 0;
+  for await (const event of stream) {
+    onEvent(event);
+    const message = progressMessage(event);
+    if (token !== undefined && message !== undefined) {
+      step += 1;
+      await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: step, message } });
+    }
+  }
+}
+
 export function registerVmTools(server: McpServer, t: ToolContext): void {
   server.registerTool(
     'list_vms',
@@ -56,17 +76,10 @@ export function registerVmTools(server: McpServer, t: ToolContext): void {
     ({ name, image, memory_mib, vcpus, wait }, extra) =>
       t.call(extra, async (opts) => {
         const request = vmv1.CreateVmRequest.fromPartial({ name, image: image ?? '', memoryMib: memory_mib ?? 0, vcpus: vcpus ?? 0, noWait: !wait, cancelOnDetach: true });
-        const token = extra._meta?.progressToken;
         let vm: vmv1.Vm | undefined;
-        let step = 0;
-        for await (const event of t.vmd.createVm(request, opts)) {
+        await followWithProgress(extra, t.vmd.createVm(request, opts), (event) => {
           if (event.body?.$case === 'vm') vm = event.body.value;
-          const message = progressMessage(event);
-          if (token !== undefined && message !== undefined) {
-            step += 1;
-            await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: step, message } });
-          }
-        }
+        });
         if (!vm) throw new Error('the create stream ended without the VM');
         return toolOk({ vm: vmSummary(vm), createOpId: vm.createOpId });
       }),

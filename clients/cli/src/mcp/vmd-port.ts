@@ -17,10 +17,11 @@ export interface McpVmd extends ExecPort, FilesPort {
   getVm(ref: string, opts: CallOptions): Promise<vmv1.Vm>;
   createVm(request: vmv1.CreateVmRequest, opts: CallOptions): AsyncIterable<vmv1.OperationEvent>;
   deleteVm(ref: string, force: boolean, opts: CallOptions): Promise<vmv1.Vm | undefined>;
+  forkVm(request: vmv1.ForkVmRequest, opts: CallOptions): AsyncIterable<vmv1.OperationEvent>;
   getVmPorts(ref: string, opts: CallOptions): Promise<vmv1.GetVmPortsResponse>;
 }
 
-async function* events(stream: AsyncIterable<vmv1.CreateVmResponse>): AsyncGenerator<vmv1.OperationEvent> {
+async function* events(stream: AsyncIterable<{ event?: vmv1.OperationEvent | undefined }>): AsyncGenerator<vmv1.OperationEvent> {
   for await (const msg of stream) if (msg.event) yield msg.event;
 }
 
@@ -33,6 +34,7 @@ export function mcpVmd(client: VmClient): McpVmd {
       return res.vm;
     },
     createVm: (request, opts) => events(client.serverStream('createVm', request, opts)),
+    forkVm: (request, opts) => events(client.serverStream('forkVm', request, opts)),
     deleteVm: async (ref, force, opts) => (await client.unary('deleteVm', vmv1.DeleteVmRequest.fromPartial({ ref, force }), opts)).vm,
     getVmPorts: (ref, opts) => client.unary('getVmPorts', vmv1.GetVmPortsRequest.fromPartial({ ref }), opts),
     execVm: (request, opts) => client.unary('execVm', request, opts),

@@ -10,9 +10,9 @@ type CommonBody =
   | { $case: 'logLine'; value: commonv1.LogLine }
   | { $case: 'failure'; value: commonv1.Failure };
 
-/** The final success body of a stream (`vm`, `snapshot`, `image`, `kernel`), rendered by the command. */
+/** The final success body of a stream (`vm`, `snapshot`, `fork`, `image`, `kernel`), rendered by the command. */
 export interface ResultBody {
-  $case: 'vm' | 'snapshot' | 'image' | 'kernel';
+  $case: 'vm' | 'snapshot' | 'fork' | 'image' | 'kernel';
   value: unknown;
 }
 
@@ -45,6 +45,7 @@ const VERBS: Record<string, string> = {
   VM_RESTART: 'restarting vm',
   VM_DELETE: 'deleting vm',
   VM_RESIZE_WORK_DISK: 'resizing work disk of vm',
+  VM_FORK: 'forking vm',
   IMAGE_BUILD: 'building image',
   IMAGE_PROMOTE: 'promoting image',
   KERNEL_PULL: 'pulling kernel',

@@ -14,6 +14,7 @@ const KIND: Record<string, commonv1.OperationKind> = {
   vm_resume: commonv1.OperationKind.OPERATION_KIND_VM_RESUME,
   vm_suspend: commonv1.OperationKind.OPERATION_KIND_VM_SUSPEND,
   vm_snapshot: commonv1.OperationKind.OPERATION_KIND_VM_SNAPSHOT,
+  vm_fork: commonv1.OperationKind.OPERATION_KIND_VM_FORK,
   image_build: commonv1.OperationKind.OPERATION_KIND_IMAGE_BUILD,
   image_promote: commonv1.OperationKind.OPERATION_KIND_IMAGE_PROMOTE,
   image_warm: commonv1.OperationKind.OPERATION_KIND_IMAGE_WARM,

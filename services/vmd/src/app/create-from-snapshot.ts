@@ -1,7 +1,6 @@
 import { AlreadyExistsError, FailedPreconditionError } from '@banger/runtime/errors';
 import { failureEvent, StageFailure } from '@banger/runtime/ops';
 import { log } from '@banger/runtime/logging';
-import { guestText } from '../domain/guest-values.js';
 import { validateVmName } from '../domain/names.js';
 import type { Snapshot } from '../domain/snapshot.js';
 import { NO_FILES, vmToJson, type Vm } from '../domain/vm.js';
@@ -9,6 +8,7 @@ import type { ImageCatalog, ResolvedImage } from '../ports/images.js';
 import type { OperationHandle } from '../ports/operation.js';
 import type { SnapshotHost, SnapshotRepository } from '../ports/snapshots.js';
 import { BootStages, type BootDeps } from './boot-stages.js';
+import { setCloneIdentity } from './clone-identity.js';
 import { specOf } from './create.js';
 import { findSnapshot } from './find-snapshot.js';
 import { launchInputFor } from './launch-input.js';
@@ -24,26 +24,6 @@ export interface CreateVmFromSnapshotDeps extends BootDeps {
   snapshots: SnapshotRepository;
   snapshotHost: SnapshotHost;
 }
-
-/**
- * The clone's identity, set inside the restored guest through the agent: the restored NIC
- * still has the source's MAC and address, so both are replaced by the clone's (the ones its tap
- * is fenced to), then the hostname, a new machine-id and new SSH host keys. Values arrive as
- * positional arguments ($1..$5), never spliced into the script.
- */
-const IDENTITY = [
-  'set -eux',
-  'dev=""; for d in /sys/class/net/*; do d=${d##*/}; [ "$d" = lo ] && continue; dev=$d; break; done',
-  '[ -n "$dev" ]',
-  'ip link set "$dev" down; ip link set "$dev" address "$1"; ip addr flush dev "$dev"; ip link set "$dev" up',
-  'ip addr replace "$2" dev "$dev"; ip route replace default via "$3" dev "$dev"',
-  'hostname "$4"; echo "$4" > /etc/hostname',
-  'if grep -q "^127.0.1.1[[:space:]]" /etc/hosts; then sed -i "s/^127.0.1.1[[:space:]].*/127.0.1.1 $4/" /etc/hosts; else echo "127.0.1.1 $4" >> /etc/hosts; fi',
-  'rm -f /etc/machine-id; if command -v systemd-machine-id-setup >/dev/null; then systemd-machine-id-setup >/dev/null 2>&1; else cat /proc/sys/kernel/random/uuid | tr -d - > /etc/machine-id; fi',
-  // ed25519 and ecdsa only: an RSA host key takes minutes to generate under TCG.
-  'if command -v ssh-keygen >/dev/null; then rm -f /etc/ssh/ssh_host_*; for t in ed25519 ecdsa; do ssh-keygen -q -t "$t" -N "" -f "/etc/ssh/ssh_host_${t}_key"; done; fi',
-  '(timeout 10 systemctl try-reload-or-restart ssh || true) >/dev/null 2>&1 </dev/null',
-].join('\n');
 
 /**
  * CreateVmFromSnapshot: a new VM (a clone) from a snapshot, as stages: preflight → reserve →
@@ -83,7 +63,8 @@ export class CreateVmFromSnapshot {
           return deps.vms.update(vm.id, { pid: p.pid, files: { ...vm.files, agentSocket: p.agentSocket, consoleLog: p.consoleLog } });
         });
         await stages.agent(vm, []);
-        await stages.run('identity', `MAC ${vm.network.mac ?? ''}, ${vm.network.ipv4 ?? ''}, hostname ${vm.name}, machine-id, SSH host keys`, () => this.identity(vm));
+        const identity = await stages.run('identity', `MAC ${vm.network.mac ?? ''}, ${vm.network.ipv4 ?? ''}, hostname ${vm.name}, machine-id, SSH host keys, clock, RNG reseed`, () => setCloneIdentity(deps, vm));
+        vm = await deps.vms.update(vm.id, { spec: { ...vm.spec, sshHostKeys: identity.sshHostKeys } });
         vm = await deps.vms.update(vm.id, { credentials: await stages.readSecrets(vm, vm.spec.services) });
         await stages.services(vm, { noWait: cmd.noWait });
         const ready = await deps.vms.transition(vm.id, 'running', { startedAt: new Date() });
@@ -122,16 +103,6 @@ export class CreateVmFromSnapshot {
       credentials: [],
       createOpId: opId,
     });
-  }
-
-  private async identity(vm: Vm): Promise<void> {
-    const { agent, subnet } = this.deps;
-    const args = [vm.network.mac ?? '', `${vm.network.ipv4 ?? ''}/${subnet.prefix}`, subnet.gateway, vm.name];
-    const res = await agent.exec(vm.files.agentSocket, ['/bin/sh', '-c', IDENTITY, 'identity', ...args], { timeoutMs: 120_000, maxOutputBytes: 64 * 1024, overflow: 'truncate' });
-    if (res.exitCode !== 0 || res.timedOut) {
-      const why = `${res.timedOut ? 'timed out' : `exit ${res.exitCode}`}: ${guestText(res.stderr).trim().slice(-400)}`;
-      throw new FailedPreconditionError('CLONE_IDENTITY_FAILED', `the clone's identity could not be set in the guest (${why})`);
-    }
   }
 
   private async dropRow(vmId: string): Promise<void> {

@@ -33,6 +33,7 @@ export function specOf(image: ResolvedImage, cmd: Pick<CreateVmCommand, 'workDis
     workSeedFingerprint: image.workSeedFingerprint,
     services: image.services.map((s) => ({ ...s })),
     sshAuthorizedKeys: [...cmd.sshAuthorizedKeys],
+    sshHostKeys: [],
     hypervisor: cmd.hypervisor,
     forwards: { auto: cmd.autoForward, ports: [] },
     createPath: '',

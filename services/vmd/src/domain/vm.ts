@@ -55,6 +55,11 @@ export interface VmSpec {
   services: GuestService[];
   /** Public keys authorised for root in the guest besides banger's own. */
   sshAuthorizedKeys: string[];
+  /**
+   * The guest's SSH host public keys when vmd made them (clones: `TYPE BASE64 COMMENT` lines),
+   * so `vm ssh` trusts them without a prompt; empty when the guest made its own at first boot.
+   */
+  sshHostKeys: string[];
   hypervisor: Hypervisor;
   /** Port forwards the user asked for, and whether guest listeners are forwarded automatically. */
   forwards: ForwardSettings;

@@ -16,6 +16,7 @@ export function sampleVm(over: Partial<Vm> = {}): Vm {
       workSeedFingerprint: 'seed',
       services: [{ name: 'opencode', port: 4096, readiness: 'tcp', timeoutSeconds: 180, secretEnv: 'OPENCODE_SERVER_PASSWORD' }],
       sshAuthorizedKeys: [],
+      sshHostKeys: [],
       hypervisor: 'qemu',
       forwards: { auto: true, ports: [] },
       createPath: '',

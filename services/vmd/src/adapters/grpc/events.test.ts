@@ -24,4 +24,11 @@ describe('VmEvents', () => {
     const ev = events.stored({ opId: 'op-aaaaaaaaaaaa', seq: 9, at: new Date(), event: { type: 'result', result: { vm: row } } });
     expect(ev.body).toMatchObject({ $case: 'vm', value: { id: 'abc', name: 'web', image: { id: 'img1', name: 'debian' }, workDiskSizeBytes: 4 * 1024 ** 3 } });
   });
+
+  it('turns a fork result into a ForkResult with its clones and failures', () => {
+    const vm = sampleVm();
+    const failed = [{ name: 'web-2', stage: 'identity', reason: 'CLONE_IDENTITY_FAILED', message: 'no' }];
+    const ev = events.stored({ opId: 'op-aaaaaaaaaaaa', seq: 30, at: new Date(), event: { type: 'result', result: { fork: { source: 'web', clones: [vmToJson(vm)], failed, pauseMs: 812 } } } });
+    expect(ev.body).toMatchObject({ $case: 'fork', value: { source: 'web', clones: [{ id: vm.id, name: vm.name }], failed, pauseMs: 812 } });
+  });
 });

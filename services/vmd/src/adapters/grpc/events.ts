@@ -20,7 +20,7 @@ function storedVm(json: Record<string, unknown>): Vm {
   return vmFromRecord(row as unknown as VmRecord);
 }
 
-/** Domain operation events as vmd's wire events (the final `result` case carries a Vm, or a Snapshot for SnapshotVm). */
+/** Domain operation events as vmd's wire events (the final `result` case carries a Vm, a Snapshot for SnapshotVm, a ForkResult for ForkVm). */
 export class VmEvents {
   constructor(private readonly view: VmView) {}
 
@@ -29,12 +29,27 @@ export class VmEvents {
       const { snapshot, clones } = snapshotFromJson(body.result['snapshot'] as Record<string, unknown>);
       return { opId, seq, time, body: { $case: 'snapshot', value: snapshotToProto(snapshot, clones) } };
     }
+    if (body.type === 'result' && typeof body.result['fork'] === 'object' && body.result['fork'] !== null) {
+      return { opId, seq, time, body: { $case: 'fork', value: this.forkToProto(body.result['fork'] as Record<string, unknown>) } };
+    }
     if (body.type === 'result') {
       const stored = body.result['vm'];
       const value = stored && typeof stored === 'object' ? this.view.toProto(storedVm(stored as Record<string, unknown>)) : vmv1.Vm.fromPartial({});
       return { opId, seq, time, body: { $case: 'vm', value } };
     }
     return { opId, seq, time, body: commonEventBodyToProto(body) };
+  }
+
+  private forkToProto(json: Record<string, unknown>): vmv1.ForkResult {
+    const clones = Array.isArray(json['clones']) ? (json['clones'] as Record<string, unknown>[]) : [];
+    const failed = Array.isArray(json['failed']) ? (json['failed'] as Record<string, unknown>[]) : [];
+    const text = (o: Record<string, unknown>, k: string): string => (typeof o[k] === 'string' ? o[k] : '');
+    return {
+      source: text(json, 'source'),
+      clones: clones.map((c) => this.view.toProto(storedVm(c))),
+      failed: failed.map((f) => ({ name: text(f, 'name'), reason: text(f, 'reason'), message: text(f, 'message'), stage: text(f, 'stage') })),
+      pauseMs: typeof json['pauseMs'] === 'number' ? json['pauseMs'] : 0,
+    };
   }
 
   /** A stored event (its JSON is the OpEventBody the use case emitted) with its store-assigned seq and time. */

@@ -10,6 +10,7 @@ import { forwardHandlers } from './forward-handlers.js';
 import { guestHandlers } from './guest-handlers.js';
 import { lifecycleHandlers } from './lifecycle-handlers.js';
 import { queryHandlers } from './query-handlers.js';
+import { forkHandlers } from './fork-handlers.js';
 import { snapshotHandlers } from './snapshot-handlers.js';
 import { suspendHandlers } from './suspend-handlers.js';
 import type { HandlerDeps, VmUseCases } from './use-cases.js';
@@ -60,6 +61,7 @@ const USE_CASE_FILES: Record<string, string> = {
   PruneSnapshots: 'prune-snapshots',
   CreateVmFromSnapshot: 'create-from-snapshot',
   WarmImage: 'warm-image',
+  ForkVm: 'fork',
 };
 
 const lower = (rpc: string): string => rpc[0]?.toLowerCase() + rpc.slice(1);
@@ -94,6 +96,7 @@ describe('every VmService RPC in the proto has exactly one handler and one use c
       Object.keys(suspendHandlers(deps)),
       Object.keys(snapshotHandlers(deps)),
       Object.keys(warmHandlers(deps)),
+      Object.keys(forkHandlers(deps)),
       Object.keys(operationHandlers({ log: deps.operations, runner: deps.runner, eventToProto: deps.events.stored })),
       ['getServerInfo'],
     ].flat();

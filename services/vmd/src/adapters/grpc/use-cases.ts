@@ -35,6 +35,7 @@ import type { DeleteSnapshot } from '../../app/delete-snapshot.js';
 import type { PruneSnapshots } from '../../app/prune-snapshots.js';
 import type { CreateVmFromSnapshot } from '../../app/create-from-snapshot.js';
 import type { WarmImage } from '../../app/warm-image.js';
+import type { ForkVm } from '../../app/fork.js';
 import type { VmBounds } from '../../domain/create-request.js';
 import type { VmEvents } from './events.js';
 import type { VmView } from './vm-convert.js';
@@ -76,6 +77,7 @@ export interface VmUseCases {
   pruneSnapshots: PruneSnapshots;
   createVmFromSnapshot: CreateVmFromSnapshot;
   warmImage: WarmImage;
+  forkVm: ForkVm;
 }
 
 /** What the handlers convert with and hand work to. */

@@ -1,5 +1,6 @@
 import { vmv1 } from '@banger/api';
 import type { EgressPolicy } from '../../domain/egress.js';
+import { hostKeyFingerprint } from '../../domain/host-keys.js';
 import type { Vm, VmState } from '../../domain/vm.js';
 import type { ForwardState } from '../../ports/forwards.js';
 import type { VmJail } from '../../ports/host.js';
@@ -106,6 +107,9 @@ export class VmView {
     if (!this.settings || !ip) return undefined;
     // `banger vm ssh` is the one command that works in every network mode (it tunnels through
     // vmd when the VMs live in a namespace) with the user's own known_hosts.
-    return { user: 'root', host: ip, port: 22, command: ['banger', 'vm', 'ssh', vm.name], hostKeyFingerprints: [], identityFile: this.settings.sshKeyPath };
+    return { user: 'root', host: ip, port: 22, command: ['banger', 'vm', 'ssh', vm.name], hostKeyFingerprints: vm.spec.sshHostKeys.map(hostKeyFingerprint),
+      identityFile: this.settings.sshKeyPath,
+      hostKeys: [...vm.spec.sshHostKeys],
+    };
   }
 }

@@ -2,6 +2,7 @@ import { type vmv1 } from '@banger/api';
 import { operationHandlers } from '@banger/operations';
 import { serverInfo, unary } from '@banger/runtime';
 import { filesHandlers } from './files-handlers.js';
+import { forkHandlers } from './fork-handlers.js';
 import { forwardHandlers } from './forward-handlers.js';
 import { guestHandlers } from './guest-handlers.js';
 import { lifecycleHandlers } from './lifecycle-handlers.js';
@@ -28,6 +29,7 @@ export function vmServiceImplementation(deps: HandlerDeps): vmv1.VmServiceServer
     ...filesHandlers(deps),
     ...snapshotHandlers(deps),
     ...warmHandlers(deps),
+    ...forkHandlers(deps),
     ...operationHandlers({ log: deps.operations, runner: deps.runner, eventToProto: deps.events.stored }),
   };
 }

@@ -24,6 +24,7 @@ export enum OperationKind {
   OPERATION_KIND_IMAGE_PROMOTE = 11,
   /** OPERATION_KIND_IMAGE_WARM - vmd's WarmImage: boot a template VM, snapshot it, delete it. */
   OPERATION_KIND_IMAGE_WARM = 15,
+  OPERATION_KIND_VM_FORK = 12,
   OPERATION_KIND_KERNEL_PULL = 20,
   UNRECOGNIZED = -1,
 }
@@ -69,6 +70,9 @@ export function operationKindFromJSON(object: any): OperationKind {
     case 15:
     case "OPERATION_KIND_IMAGE_WARM":
       return OperationKind.OPERATION_KIND_IMAGE_WARM;
+    case 12:
+    case "OPERATION_KIND_VM_FORK":
+      return OperationKind.OPERATION_KIND_VM_FORK;
     case 20:
     case "OPERATION_KIND_KERNEL_PULL":
       return OperationKind.OPERATION_KIND_KERNEL_PULL;
@@ -107,6 +111,8 @@ export function operationKindToJSON(object: OperationKind): string {
       return "OPERATION_KIND_IMAGE_PROMOTE";
     case OperationKind.OPERATION_KIND_IMAGE_WARM:
       return "OPERATION_KIND_IMAGE_WARM";
+    case OperationKind.OPERATION_KIND_VM_FORK:
+      return "OPERATION_KIND_VM_FORK";
     case OperationKind.OPERATION_KIND_KERNEL_PULL:
       return "OPERATION_KIND_KERNEL_PULL";
     case OperationKind.UNRECOGNIZED:

@@ -8,6 +8,7 @@
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Timestamp } from "../../../google/protobuf/timestamp.js";
 import { Accepted, Failure, LogLine, Progress, StageFinished, StageStarted } from "../../common/v1/events.js";
+import { ForkResult } from "./fork_result.js";
 import { Snapshot } from "./snapshot_record.js";
 import { Vm } from "./vm.js";
 
@@ -39,6 +40,9 @@ export interface OperationEvent {
     | //
     /** Final event of a successful SnapshotVm: the snapshot as recorded. */
     { $case: "snapshot"; value: Snapshot }
+    | //
+    /** Final event of a ForkVm: the clones that run and the ones rolled back. */
+    { $case: "fork"; value: ForkResult }
     | undefined;
 }
 
@@ -81,6 +85,9 @@ export const OperationEvent: MessageFns<OperationEvent> = {
         break;
       case "snapshot":
         Snapshot.encode(message.body.value, writer.uint32(170).fork()).join();
+        break;
+      case "fork":
+        ForkResult.encode(message.body.value, writer.uint32(178).fork()).join();
         break;
     }
     return writer;
@@ -187,6 +194,14 @@ export const OperationEvent: MessageFns<OperationEvent> = {
             message.body = { $case: "snapshot", value: Snapshot.decode(reader, reader.uint32()) };
             continue;
           }
+          case 22: {
+            if (tag !== 178) {
+              break;
+            }
+
+            message.body = { $case: "fork", value: ForkResult.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -230,6 +245,8 @@ export const OperationEvent: MessageFns<OperationEvent> = {
         ? { $case: "vm", value: Vm.fromJSON(object.vm) }
         : isSet(object.snapshot)
         ? { $case: "snapshot", value: Snapshot.fromJSON(object.snapshot) }
+        : isSet(object.fork)
+        ? { $case: "fork", value: ForkResult.fromJSON(object.fork) }
         : undefined,
     };
   },
@@ -261,6 +278,8 @@ export const OperationEvent: MessageFns<OperationEvent> = {
       obj.vm = Vm.toJSON(message.body.value);
     } else if (message.body?.$case === "snapshot") {
       obj.snapshot = Snapshot.toJSON(message.body.value);
+    } else if (message.body?.$case === "fork") {
+      obj.fork = ForkResult.toJSON(message.body.value);
     }
     return obj;
   },
@@ -319,6 +338,12 @@ export const OperationEvent: MessageFns<OperationEvent> = {
       case "snapshot": {
         if (object.body?.value !== undefined && object.body?.value !== null) {
           message.body = { $case: "snapshot", value: Snapshot.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "fork": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "fork", value: ForkResult.fromPartial(object.body.value) };
         }
         break;
       }

@@ -420,6 +420,12 @@ export interface SshInfo {
    * users).
    */
   identityFile: string;
+  /**
+   * The guest's SSH host public keys (`TYPE BASE64 COMMENT`) when vmd made
+   * them (clones of a snapshot), for the user's known_hosts under the VM's
+   * HostKeyAlias; empty when the guest made its own at first boot.
+   */
+  hostKeys: string[];
 }
 
 /** VmError is the last failure recorded on a VM. */
@@ -2047,7 +2053,7 @@ export const ServiceCredential: MessageFns<ServiceCredential> = {
 };
 
 function createBaseSshInfo(): SshInfo {
-  return { user: "", host: "", port: 0, command: [], hostKeyFingerprints: [], identityFile: "" };
+  return { user: "", host: "", port: 0, command: [], hostKeyFingerprints: [], identityFile: "", hostKeys: [] };
 }
 
 export const SshInfo: MessageFns<SshInfo> = {
@@ -2069,6 +2075,9 @@ export const SshInfo: MessageFns<SshInfo> = {
     }
     if (message.identityFile !== "") {
       writer.uint32(50).string(message.identityFile);
+    }
+    for (const v of message.hostKeys) {
+      writer.uint32(58).string(v!);
     }
     return writer;
   },
@@ -2134,6 +2143,14 @@ export const SshInfo: MessageFns<SshInfo> = {
             message.identityFile = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.hostKeys.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2162,6 +2179,11 @@ export const SshInfo: MessageFns<SshInfo> = {
         : isSet(object.identity_file)
         ? globalThis.String(object.identity_file)
         : "",
+      hostKeys: globalThis.Array.isArray(object?.hostKeys)
+        ? object.hostKeys.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.host_keys)
+        ? object.host_keys.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -2185,6 +2207,9 @@ export const SshInfo: MessageFns<SshInfo> = {
     if (message.identityFile !== "") {
       obj.identityFile = message.identityFile;
     }
+    if (message.hostKeys?.length) {
+      obj.hostKeys = message.hostKeys;
+    }
     return obj;
   },
 
@@ -2199,6 +2224,7 @@ export const SshInfo: MessageFns<SshInfo> = {
     message.command = object.command?.map((e) => e) || [];
     message.hostKeyFingerprints = object.hostKeyFingerprints?.map((e) => e) || [];
     message.identityFile = object.identityFile ?? "";
+    message.hostKeys = object.hostKeys?.map((e) => e) || [];
     return message;
   },
 };

@@ -24,6 +24,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { DownloadFilesRequest, DownloadFilesResponse, UploadFilesRequest, UploadFilesResponse } from "./files.js";
+import { ForkVmRequest, ForkVmResponse } from "./fork.js";
 import {
   ForwardPortRequest,
   ForwardPortResponse,
@@ -625,6 +626,23 @@ export const VmServiceService = {
     responseSerialize: (value: WarmImageResponse): Buffer => Buffer.from(WarmImageResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): WarmImageResponse => WarmImageResponse.decode(value),
   },
+  /**
+   * ForkVm snapshots a running VM (an internal snapshot the operation owns and
+   * deletes once the clones restored) and starts `count` clones from it, each
+   * with its own identity, restored in parallel. The source keeps running.
+   * Streamed (op kind vm_fork); per-clone stages are named CLONE:STAGE. A
+   * clone that fails is rolled back and listed in the result's `failed`; the
+   * others stay. If every clone fails, the operation fails.
+   */
+  forkVm: {
+    path: "/banger.vm.v1.VmService/ForkVm" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: ForkVmRequest): Buffer => Buffer.from(ForkVmRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ForkVmRequest => ForkVmRequest.decode(value),
+    responseSerialize: (value: ForkVmResponse): Buffer => Buffer.from(ForkVmResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ForkVmResponse => ForkVmResponse.decode(value),
+  },
 } as const;
 
 export interface VmServiceServer extends UntypedServiceImplementation {
@@ -781,6 +799,15 @@ export interface VmServiceServer extends UntypedServiceImplementation {
    * of the same image and shape. Streamed, a durable operation (kind image_warm).
    */
   warmImage: handleServerStreamingCall<WarmImageRequest, WarmImageResponse>;
+  /**
+   * ForkVm snapshots a running VM (an internal snapshot the operation owns and
+   * deletes once the clones restored) and starts `count` clones from it, each
+   * with its own identity, restored in parallel. The source keeps running.
+   * Streamed (op kind vm_fork); per-clone stages are named CLONE:STAGE. A
+   * clone that fails is rolled back and listed in the result's `failed`; the
+   * others stay. If every clone fails, the operation fails.
+   */
+  forkVm: handleServerStreamingCall<ForkVmRequest, ForkVmResponse>;
 }
 
 export interface VmServiceClient extends Client {
@@ -1396,6 +1423,20 @@ export interface VmServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<WarmImageResponse>;
+  /**
+   * ForkVm snapshots a running VM (an internal snapshot the operation owns and
+   * deletes once the clones restored) and starts `count` clones from it, each
+   * with its own identity, restored in parallel. The source keeps running.
+   * Streamed (op kind vm_fork); per-clone stages are named CLONE:STAGE. A
+   * clone that fails is rolled back and listed in the result's `failed`; the
+   * others stay. If every clone fails, the operation fails.
+   */
+  forkVm(request: ForkVmRequest, options?: Partial<CallOptions>): ClientReadableStream<ForkVmResponse>;
+  forkVm(
+    request: ForkVmRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ForkVmResponse>;
 }
 
 export const VmServiceClient = makeGenericClientConstructor(VmServiceService, "banger.vm.v1.VmService") as unknown as {

@@ -12,18 +12,19 @@ _sym_db = _symbol_database.Default()
 
 
 from banger.common.v1 import events_pb2 as banger_dot_common_dot_v1_dot_events__pb2
+from banger.vm.v1 import fork_result_pb2 as banger_dot_vm_dot_v1_dot_fork__result__pb2
 from banger.vm.v1 import snapshot_record_pb2 as banger_dot_vm_dot_v1_dot_snapshot__record__pb2
 from banger.vm.v1 import vm_pb2 as banger_dot_vm_dot_v1_dot_vm__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x62\x61nger/vm/v1/operation.proto\x12\x0c\x62\x61nger.vm.v1\x1a\x1d\x62\x61nger/common/v1/events.proto\x1a\"banger/vm/v1/snapshot_record.proto\x1a\x15\x62\x61nger/vm/v1/vm.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdb\x03\n\x0eOperationEvent\x12\r\n\x05op_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x08\x61\x63\x63\x65pted\x18\n \x01(\x0b\x32\x1a.banger.common.v1.AcceptedH\x00\x12\x37\n\rstage_started\x18\x0b \x01(\x0b\x32\x1e.banger.common.v1.StageStartedH\x00\x12\x39\n\x0estage_finished\x18\x0c \x01(\x0b\x32\x1f.banger.common.v1.StageFinishedH\x00\x12.\n\x08progress\x18\r \x01(\x0b\x32\x1a.banger.common.v1.ProgressH\x00\x12-\n\x08log_line\x18\x0e \x01(\x0b\x32\x19.banger.common.v1.LogLineH\x00\x12,\n\x07\x66\x61ilure\x18\x0f \x01(\x0b\x32\x19.banger.common.v1.FailureH\x00\x12\x1e\n\x02vm\x18\x14 \x01(\x0b\x32\x10.banger.vm.v1.VmH\x00\x12*\n\x08snapshot\x18\x15 \x01(\x0b\x32\x16.banger.vm.v1.SnapshotH\x00\x42\x06\n\x04\x62odyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x62\x61nger/vm/v1/operation.proto\x12\x0c\x62\x61nger.vm.v1\x1a\x1d\x62\x61nger/common/v1/events.proto\x1a\x1e\x62\x61nger/vm/v1/fork_result.proto\x1a\"banger/vm/v1/snapshot_record.proto\x1a\x15\x62\x61nger/vm/v1/vm.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x85\x04\n\x0eOperationEvent\x12\r\n\x05op_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x08\x61\x63\x63\x65pted\x18\n \x01(\x0b\x32\x1a.banger.common.v1.AcceptedH\x00\x12\x37\n\rstage_started\x18\x0b \x01(\x0b\x32\x1e.banger.common.v1.StageStartedH\x00\x12\x39\n\x0estage_finished\x18\x0c \x01(\x0b\x32\x1f.banger.common.v1.StageFinishedH\x00\x12.\n\x08progress\x18\r \x01(\x0b\x32\x1a.banger.common.v1.ProgressH\x00\x12-\n\x08log_line\x18\x0e \x01(\x0b\x32\x19.banger.common.v1.LogLineH\x00\x12,\n\x07\x66\x61ilure\x18\x0f \x01(\x0b\x32\x19.banger.common.v1.FailureH\x00\x12\x1e\n\x02vm\x18\x14 \x01(\x0b\x32\x10.banger.vm.v1.VmH\x00\x12*\n\x08snapshot\x18\x15 \x01(\x0b\x32\x16.banger.vm.v1.SnapshotH\x00\x12(\n\x04\x66ork\x18\x16 \x01(\x0b\x32\x18.banger.vm.v1.ForkResultH\x00\x42\x06\n\x04\x62odyb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'banger.vm.v1.operation_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _OPERATIONEVENT._serialized_start=170
-  _OPERATIONEVENT._serialized_end=645
+  _OPERATIONEVENT._serialized_start=202
+  _OPERATIONEVENT._serialized_end=719
 # @@protoc_insertion_point(module_scope)

@@ -3,6 +3,7 @@
 import grpc
 
 from banger.vm.v1 import files_pb2 as banger_dot_vm_dot_v1_dot_files__pb2
+from banger.vm.v1 import fork_pb2 as banger_dot_vm_dot_v1_dot_fork__pb2
 from banger.vm.v1 import forward_pb2 as banger_dot_vm_dot_v1_dot_forward__pb2
 from banger.vm.v1 import gc_pb2 as banger_dot_vm_dot_v1_dot_gc__pb2
 from banger.vm.v1 import guest_pb2 as banger_dot_vm_dot_v1_dot_guest__pb2
@@ -233,6 +234,11 @@ class VmServiceStub(object):
                 '/banger.vm.v1.VmService/WarmImage',
                 request_serializer=banger_dot_vm_dot_v1_dot_warm__pb2.WarmImageRequest.SerializeToString,
                 response_deserializer=banger_dot_vm_dot_v1_dot_warm__pb2.WarmImageResponse.FromString,
+                )
+        self.ForkVm = channel.unary_stream(
+                '/banger.vm.v1.VmService/ForkVm',
+                request_serializer=banger_dot_vm_dot_v1_dot_fork__pb2.ForkVmRequest.SerializeToString,
+                response_deserializer=banger_dot_vm_dot_v1_dot_fork__pb2.ForkVmResponse.FromString,
                 )
 
 
@@ -563,6 +569,18 @@ class VmServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ForkVm(self, request, context):
+        """ForkVm snapshots a running VM (an internal snapshot the operation owns and
+        deletes once the clones restored) and starts `count` clones from it, each
+        with its own identity, restored in parallel. The source keeps running.
+        Streamed (op kind vm_fork); per-clone stages are named CLONE:STAGE. A
+        clone that fails is rolled back and listed in the result's `failed`; the
+        others stay. If every clone fails, the operation fails.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_VmServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -765,6 +783,11 @@ def add_VmServiceServicer_to_server(servicer, server):
                     servicer.WarmImage,
                     request_deserializer=banger_dot_vm_dot_v1_dot_warm__pb2.WarmImageRequest.FromString,
                     response_serializer=banger_dot_vm_dot_v1_dot_warm__pb2.WarmImageResponse.SerializeToString,
+            ),
+            'ForkVm': grpc.unary_stream_rpc_method_handler(
+                    servicer.ForkVm,
+                    request_deserializer=banger_dot_vm_dot_v1_dot_fork__pb2.ForkVmRequest.FromString,
+                    response_serializer=banger_dot_vm_dot_v1_dot_fork__pb2.ForkVmResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1466,5 +1489,22 @@ class VmService(object):
         return grpc.experimental.unary_stream(request, target, '/banger.vm.v1.VmService/WarmImage',
             banger_dot_vm_dot_v1_dot_warm__pb2.WarmImageRequest.SerializeToString,
             banger_dot_vm_dot_v1_dot_warm__pb2.WarmImageResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ForkVm(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(request, target, '/banger.vm.v1.VmService/ForkVm',
+            banger_dot_vm_dot_v1_dot_fork__pb2.ForkVmRequest.SerializeToString,
+            banger_dot_vm_dot_v1_dot_fork__pb2.ForkVmResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
