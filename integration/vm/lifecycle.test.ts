@@ -132,7 +132,10 @@ describe.skipIf(skip !== undefined)('VM lifecycle with real guests under QEMU', 
     expect(error).toBeUndefined();
     expect(opId).toMatch(OP_ID_PATTERN);
     expect(events[0]?.body).toMatchObject({ $case: 'accepted', value: { opId } });
-    expect(stageNames(events, 'stageFinished')).toEqual(['preflight', 'reserve', 'network', 'disks', 'boot', 'agent', 'services']);
+    // `path` first: no warm snapshot exists in this stack, so the create boots and says why.
+    expect(stageNames(events, 'stageFinished')).toEqual(['path', 'preflight', 'reserve', 'network', 'disks', 'boot', 'agent', 'services']);
+    const path = events.flatMap((e) => (e.body?.$case === 'stageFinished' && e.body.value.stage === 'path' ? [e.body.value.message] : []));
+    expect(path).toEqual([expect.stringMatching(/^cold: no warm snapshot for /)]);
     for (const e of events) if (e.body?.$case === 'stageFinished') expect(e.body.value.durationMs).toBeGreaterThanOrEqual(0);
     const last = events.at(-1)?.body;
     expect(last?.$case).toBe('vm');
