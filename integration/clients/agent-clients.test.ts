@@ -112,7 +112,7 @@ describe.skipIf(skip !== undefined)('clients for agents against a real stack', (
     it('lists its tools, each with an object input schema naming its required fields', async () => {
       const { tools } = await mcp.listTools();
       const byName = new Map(tools.map((t) => [t.name, t]));
-      expect([...byName.keys()].sort()).toEqual(['create_vm', 'delete_vm', 'exec', 'get_vm', 'list_ports', 'list_vms', 'read_file', 'write_file']);
+      expect([...byName.keys()].sort()).toEqual(['create_vm', 'delete_vm', 'exec', 'fork_vm', 'get_vm', 'list_ports', 'list_vms', 'read_file', 'write_file']);
       for (const t of tools) {
         expect(t.inputSchema.type).toBe('object');
         expect(t.description).toBeTruthy();
@@ -121,6 +121,8 @@ describe.skipIf(skip !== undefined)('clients for agents against a real stack', (
       expect(byName.get('create_vm')?.inputSchema.properties).toHaveProperty('memory_mib', expect.objectContaining({ type: 'integer' }));
       expect(byName.get('exec')?.inputSchema.properties).toHaveProperty('command', expect.objectContaining({ type: 'array' }));
       expect(byName.get('write_file')?.inputSchema.required).toEqual(['ref', 'path', 'content']);
+      expect(byName.get('fork_vm')?.inputSchema.required).toEqual(['ref']);
+      expect(byName.get('fork_vm')?.inputSchema.properties).toHaveProperty('count', expect.objectContaining({ type: 'integer', minimum: 1, maximum: 16 }));
     });
 
     it('refuses a bad VM name with a tool error carrying the reason and the op id', async () => {

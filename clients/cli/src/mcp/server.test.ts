@@ -117,6 +117,9 @@ describe('banger MCP tools over a fake vmd', () => {
     expect(tools.map((t) => t.name).sort()).toEqual(['create_vm', 'delete_vm', 'exec', 'fork_vm', 'get_vm', 'list_ports', 'list_vms', 'read_file', 'write_file']);
     for (const t of tools) expect(t.inputSchema.type).toBe('object');
     expect(tools.find((t) => t.name === 'exec')?.inputSchema.required).toEqual(['ref', 'command']);
+    const fork = tools.find((t) => t.name === 'fork_vm')?.inputSchema;
+    expect(fork?.required).toEqual(['ref']);
+    expect(fork?.properties).toHaveProperty('count', expect.objectContaining({ type: 'integer', minimum: 1, maximum: 16 }));
   });
 
   it('streams create stages as progress notifications when the client asked, and returns the VM', async () => {
