@@ -56,7 +56,7 @@ describe('three daemons over Unix sockets, one op id end to end', () => {
     }
   });
 
-  it('a create shares one op id across vmd, privhelper and imaged, with one completion line each', async () => {
+  it('a create shares one op id across vmd, privhelper and imaged, in every completion line', async () => {
     const stream = vmd.serverStream('createVm', vmv1.CreateVmRequest.fromPartial({ name: 'dev' }));
     const events: vmv1.OperationEvent[] = [];
     const err = await (async () => {
@@ -81,11 +81,12 @@ describe('three daemons over Unix sockets, one op id end to end', () => {
     const imagedLines = completionLines(stack.daemons.imaged?.logs.filter((l) => l.op_id === opId) ?? []);
     expect(vmdLines).toHaveLength(1);
     expect(vmdLines[0]).toMatchObject({ msg: 'rpc failed', method: '/banger.vm.v1.VmService/CreateVm' });
-    expect(helperLines).toHaveLength(1);
-    expect(helperLines[0]).toMatchObject({ msg: 'helper rpc completed', method: '/banger.helper.v2.HelperService/ProbeHost', code: 'OK' });
-    expect(typeof helperLines[0]?.duration_ms).toBe('number');
-    expect(imagedLines).toHaveLength(1);
-    expect(imagedLines[0]).toMatchObject({ msg: 'rpc failed', method: '/banger.image.v1.ImageService/ResolveImage', code: 'NOT_FOUND' });
+    // The warm-path check (stage `path`) and preflight each ask privhelper and imaged, under the
+    // create's op id: every completion line there carries it.
+    expect(helperLines).toContainEqual(expect.objectContaining({ msg: 'helper rpc completed', method: '/banger.helper.v2.HelperService/ProbeHost', code: 'OK' }));
+    for (const l of helperLines) expect(typeof l.duration_ms).toBe('number');
+    expect(imagedLines.length).toBeGreaterThanOrEqual(1);
+    for (const l of imagedLines) expect(l).toMatchObject({ msg: 'rpc failed', method: '/banger.image.v1.ImageService/ResolveImage', code: 'NOT_FOUND' });
   });
 
   it('rejects a bad name before anything starts, naming the field, with an op id', async () => {
