@@ -169,7 +169,8 @@ describe('durable operations in vmd (embedded database)', () => {
       const seen: vmv1.OperationEvent[] = [];
       for await (const res of stream) {
         if (res.event) seen.push(res.event);
-        if (res.event?.body?.$case === 'stageStarted') break;
+        // Preflight blocks on the stopped privhelper (the `path` stage before it only reports).
+        if (res.event?.body?.$case === 'stageStarted' && res.event.body.value.stage === 'preflight') break;
       }
       before = seen;
       opId = seen[0]?.opId ?? '';
