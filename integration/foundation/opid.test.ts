@@ -75,10 +75,13 @@ describe('three daemons over Unix sockets, one op id end to end', () => {
     expect(failure?.body?.value).toMatchObject({ stage: 'preflight', opId });
 
     // Log lines travel through the daemons' stdout pipes; give them a moment to arrive.
-    await waitFor(() => completionLines(stack.logsFor(opId ?? '')).length >= 3);
-    const vmdLines = completionLines(stack.daemons.vmd?.logs.filter((l) => l.op_id === opId) ?? []);
-    const helperLines = completionLines(stack.daemons.privhelper?.logs.filter((l) => l.op_id === opId) ?? []);
-    const imagedLines = completionLines(stack.daemons.imaged?.logs.filter((l) => l.op_id === opId) ?? []);
+    // Wait for each daemon's own line rather than a total: imaged answers twice (path stage and
+    // preflight), so a count could be met before privhelper's buffer had flushed (CI run 14).
+    const linesOf = (d: 'vmd' | 'privhelper' | 'imaged') => completionLines(stack.daemons[d]?.logs.filter((l) => l.op_id === opId) ?? []);
+    await waitFor(() => linesOf('vmd').length >= 1 && linesOf('imaged').length >= 1 && linesOf('privhelper').some((l) => l.method === '/banger.helper.v2.HelperService/ProbeHost'), 20_000);
+    const vmdLines = linesOf('vmd');
+    const helperLines = linesOf('privhelper');
+    const imagedLines = linesOf('imaged');
     expect(vmdLines).toHaveLength(1);
     expect(vmdLines[0]).toMatchObject({ msg: 'rpc failed', method: '/banger.vm.v1.VmService/CreateVm' });
     // The warm-path check (stage `path`) and preflight each ask privhelper and imaged, under the
