@@ -10,7 +10,12 @@
  * banger user) on a throwaway PostgreSQL, so the 20 VM rows can be written through vmd's own
  * repository before the second `vm list`. Needs root and the postgresql package.
  *
- *   node --import tsx bench/cli.ts [--short] [--runs N] [--out PATH]
+ * `--before DIR` adds a third build: the compiled launcher of another tree (a checkout, or a
+ * copy of one's `clients/cli/{bin,dist}` beside a node_modules), so a change is measured
+ * against what it replaces in the same run. `--tsx no` leaves out the tsx side (slow, and
+ * long since not what ships).
+ *
+ *   node --import tsx bench/cli.ts [--short] [--runs N] [--before DIR] [--tsx no] [--out PATH]
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -33,11 +38,11 @@ interface Side {
 const COMPILED = join(REPO_ROOT, 'clients', 'cli', 'bin', 'banger.mjs');
 const SOURCE = join(REPO_ROOT, 'clients', 'cli', 'src', 'main.ts');
 
-function sides(args: string[]): { compiled: Side; tsx: Side } {
-  return {
-    compiled: { name: 'compiled', argv: [COMPILED, ...args] },
-    tsx: { name: 'tsx', argv: ['--import', 'tsx', SOURCE, ...args] },
-  };
+function sides(args: string[], before: string | undefined, withTsx: boolean): Side[] {
+  const list: Side[] = [{ name: 'compiled', argv: [COMPILED, ...args] }];
+  if (before !== undefined) list.push({ name: 'before', argv: [join(before, 'clients', 'cli', 'bin', 'banger.mjs'), ...args] });
+  if (withTsx) list.push({ name: 'tsx', argv: ['--import', 'tsx', SOURCE, ...args] });
+  return list;
 }
 
 const FLOOR: Side = { name: 'floor', argv: ['-e', "require('@grpc/grpc-js')"] };
@@ -88,8 +93,12 @@ async function seedVms(url: string, count: number): Promise<void> {
   }
 }
 
-const flags = parseFlags(process.argv.slice(2), ['runs']);
+const flags = parseFlags(process.argv.slice(2), ['runs', 'before', 'tsx']);
 const runs = intFlag(flags, 'runs', flags.short ? 5 : 21);
+const beforeDir = flags.values.get('before');
+const tsxFlag = flags.values.get('tsx') ?? 'yes';
+if (tsxFlag !== 'yes' && tsxFlag !== 'no') throw new Error(`--tsx expects yes or no, got ${tsxFlag}`);
+const withTsx = tsxFlag === 'yes';
 
 const pg = await startPostgres();
 let stack: Stack | undefined;
@@ -108,30 +117,43 @@ try {
   const results: Record<string, unknown>[] = [];
   for (const c of commands) {
     await c.before?.();
-    const s = sides(c.args);
-    const samples = await measure([FLOOR, s.compiled, s.tsx], runs, env);
+    const samples = await measure([FLOOR, ...sides(c.args, beforeDir, withTsx)], runs, env);
     const floor = summarize(samples.get('floor') ?? []);
     const compiled = summarize(samples.get('compiled') ?? []);
-    const tsx = summarize(samples.get('tsx') ?? []);
     const ratio = round(compiled.p50_ms / floor.p50_ms);
-    results.push({ command: c.name, floor, compiled, tsx, ratio_p50: ratio, tsx_ratio_p50: round(tsx.p50_ms / floor.p50_ms), pass: ratio <= TARGET_RATIO });
+    const result: Record<string, unknown> = { command: c.name, floor, compiled, ratio_p50: ratio, pass: ratio <= TARGET_RATIO };
+    for (const other of ['before', 'tsx']) {
+      const list = samples.get(other);
+      if (!list) continue;
+      const s = summarize(list);
+      result[other] = s;
+      result[`${other}_ratio_p50`] = round(s.p50_ms / floor.p50_ms);
+    }
+    results.push(result);
   }
   const pass = results.every((r) => r['pass'] === true);
   const path = await writeResult('cli', flags, {
     name: 'cli',
     short: flags.short,
     host: await hostFacts(),
-    params: { runs, rows: ROWS },
+    params: { runs, rows: ROWS, before: beforeDir ?? null, tsx: withTsx },
     target: { ratio_p50_max: TARGET_RATIO },
     floor: "node -e \"require('@grpc/grpc-js')\"",
     commands: results,
     pass,
   });
+  const others = [...(beforeDir !== undefined ? ['before'] : []), ...(withTsx ? ['tsx'] : [])];
   const p50 = (r: Record<string, unknown>, k: string): number => (r[k] as { p50_ms: number }).p50_ms;
   process.stdout.write(
     table(
-      ['command', 'floor p50 ms', 'compiled p50 ms', 'ratio', 'tsx p50 ms', 'tsx ratio'],
-      results.map((r) => [String(r['command']), round(p50(r, 'floor'), 1), round(p50(r, 'compiled'), 1), String(r['ratio_p50']), round(p50(r, 'tsx'), 1), String(r['tsx_ratio_p50'])]),
+      ['command', 'floor p50 ms', 'compiled p50 ms', 'ratio', ...others.flatMap((o) => [`${o} p50 ms`, `${o} ratio`])],
+      results.map((r) => [
+        String(r['command']),
+        round(p50(r, 'floor'), 1),
+        round(p50(r, 'compiled'), 1),
+        String(r['ratio_p50']),
+        ...others.flatMap((o) => [round(p50(r, o), 1), String(r[`${o}_ratio_p50`])]),
+      ]),
     ),
   );
   process.stdout.write(`target: compiled p50 ≤ ${TARGET_RATIO}× floor: ${pass ? 'pass' : 'FAIL'}; result ${path}\n`);

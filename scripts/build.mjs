@@ -12,9 +12,9 @@
 // they mean under tsx, and the tree stays relocatable.
 import { execFileSync } from 'node:child_process';
 import { build } from 'esbuild';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -84,9 +84,12 @@ function ownImportMetaUrl(outdir) {
   };
 }
 
-const started = Date.now();
-for (const e of ENTRIES) {
-  await build({
+/**
+ * esbuild's options for one entry of ENTRIES; exported so a unit test can build the CLI in
+ * memory and check which modules each command loads (clients/cli/src/bundle.test.ts).
+ */
+export function bundleOptions(e) {
+  return {
     absWorkingDir: ROOT,
     entryPoints: e.entryPoints,
     outdir: e.outdir,
@@ -103,6 +106,16 @@ for (const e of ENTRIES) {
     banner: { js: REQUIRE_SHIM },
     plugins: [externalThirdParty, ownImportMetaUrl(e.outdir)],
     logLevel: 'warning',
-  });
+  };
 }
-console.log(`built ${ENTRIES.length} bundles in ${Date.now() - started} ms`);
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  const started = Date.now();
+  for (const e of ENTRIES) {
+    // Chunk names carry a content hash: without this, every build would leave the previous
+    // build's chunks beside the new ones.
+    await rm(join(ROOT, e.outdir), { recursive: true, force: true });
+    await build(bundleOptions(e));
+  }
+  console.log(`built ${ENTRIES.length} bundles in ${Date.now() - started} ms`);
+}

@@ -2,8 +2,10 @@ import { parseArgs } from 'node:util';
 import { clientSockets, type ClientSockets } from '@banger/config';
 import { RpcError } from '@banger/runtime';
 import type { CommandSpec, OptionSpec, OptionValues, ParsedArgs } from './command.js';
-import { COMMANDS, GROUPS } from './commands/index.js';
+import { GROUPS } from './commands/groups.js';
+import { COMMAND_ENTRIES, type CommandEntry } from './commands/manifest.js';
 import { CommandContext, type CliIo, type GlobalOptions } from './context.js';
+import { ALL_DAEMONS, loadServices } from './daemon-services.js';
 import { CliError, UsageError, daemonOf } from './errors.js';
 import { EXIT, exitCodeForStatus } from './exit-codes.js';
 import { parseDuration } from './parse/units.js';
@@ -20,12 +22,12 @@ export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
 
 interface Node {
   children: Map<string, Node>;
-  command?: CommandSpec;
+  command?: CommandEntry;
   summary?: string;
   path: string[];
 }
 
-function buildTree(commands: readonly CommandSpec[]): Node {
+function buildTree(commands: readonly CommandEntry[]): Node {
   const root: Node = { children: new Map(), path: [] };
   for (const c of commands) {
     let node = root;
@@ -44,7 +46,23 @@ function buildTree(commands: readonly CommandSpec[]): Node {
   return root;
 }
 
-const TREE = buildTree(COMMANDS);
+let tree = buildTree(COMMAND_ENTRIES);
+let complete = false;
+
+/**
+ * Adds the commands registered in ./commands/index.ts but missing from the manifest (loading
+ * every command module): a command registered in one place only still runs.
+ */
+async function completeTree(): Promise<boolean> {
+  if (complete) return false;
+  complete = true;
+  const { COMMANDS } = await import('./commands/index.js');
+  const known = new Set(COMMAND_ENTRIES.map((e) => e.path.join(' ')));
+  const missing = COMMANDS.filter((c) => !known.has(c.path.join(' ')));
+  if (missing.length === 0) return false;
+  tree = buildTree([...COMMAND_ENTRIES, ...missing.map((c): CommandEntry => ({ path: c.path, summary: c.summary, ...(c.hidden ? { hidden: true } : {}), load: () => Promise.resolve(c) }))]);
+  return true;
+}
 
 function globalValueFlag(token: string): boolean {
   const name = token.replace(/^--/, '').split('=')[0] ?? '';
@@ -58,8 +76,8 @@ function isGlobalFlag(token: string): boolean {
 }
 
 /** Walks leading words down the command tree; global flags may come before the command. */
-function resolve(argv: readonly string[]): { node: Node; rest: string[]; stray?: string } {
-  let node = TREE;
+function resolveIn(root: Node, argv: readonly string[]): { node: Node; rest: string[]; stray?: string } {
+  let node = root;
   const pre: string[] = [];
   let i = 0;
   for (; i < argv.length; i++) {
@@ -76,6 +94,12 @@ function resolve(argv: readonly string[]): { node: Node; rest: string[]; stray?:
   }
   // Global flags seen before the command go first, so they never land after a passthrough `--`.
   return { node, rest: [...pre, ...argv.slice(i)] };
+}
+
+async function resolve(argv: readonly string[]): Promise<{ node: Node; rest: string[]; stray?: string }> {
+  const found = resolveIn(tree, argv);
+  if (found.stray === undefined || !(await completeTree())) return found;
+  return resolveIn(tree, argv);
 }
 
 function optionLines(options: Record<string, OptionSpec>): string[] {
@@ -100,8 +124,12 @@ function listLines(node: Node): string[] {
   return rows.map(([p, s]) => `  ${p.padEnd(width)}  ${s}`);
 }
 
-export function helpText(node: Node): string {
-  const c = node.command;
+/** Help for a group or for a command; a command's module is loaded for its flags. */
+async function helpFor(node: Node): Promise<string> {
+  return helpText(node, await node.command?.load());
+}
+
+function helpText(node: Node, c: CommandSpec | undefined): string {
   const lines: string[] = [];
   if (c) {
     lines.push(`Usage: banger ${c.path.join(' ')}${c.usage ? ` ${c.usage}` : ''}`, '', c.summary + '.');
@@ -243,44 +271,44 @@ function untilInterrupted(work: Promise<number>, signal: AbortSignal): Promise<n
  */
 export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const wantsJson = argv.includes('--json');
-  const { node, rest, stray } = resolve(argv[0] === '--version' ? ['version', ...argv.slice(1)] : argv);
+  const { node, rest, stray } = await resolve(argv[0] === '--version' ? ['version', ...argv.slice(1)] : argv);
   if (node.path.length === 1 && node.path[0] === 'help' && node.command) {
-    const target = resolve(rest.filter((t) => !t.startsWith('-')));
+    const target = await resolve(rest.filter((t) => !t.startsWith('-')));
     if (target.stray) return reportError(io, wantsJson, new UsageError(`unknown command ${JSON.stringify(target.stray)}`, "run 'banger help' for the list"));
-    io.stdout.write(helpText(target.node));
+    io.stdout.write(await helpFor(target.node));
     return EXIT.OK;
   }
   const path = node.path.join(' ');
   if (stray !== undefined) {
     return reportError(io, wantsJson, new UsageError(`unknown command ${JSON.stringify([...node.path, stray].join(' '))}`, `run 'banger ${path ? `${path} ` : ''}--help' for the list`));
   }
-  const command = node.command;
-  if (!command) {
+  if (!node.command) {
     if (rest.includes('--help') || rest.includes('-h')) {
-      io.stdout.write(helpText(node));
+      io.stdout.write(helpText(node, undefined));
       return EXIT.OK;
     }
     const unknownFlag = rest.find((t) => t.startsWith('-') && !isGlobalFlag(t));
     if (unknownFlag) return reportError(io, wantsJson, new UsageError(`unknown flag ${unknownFlag}`), path);
     if (node.path.length === 0) {
-      io.stdout.write(helpText(node));
+      io.stdout.write(helpText(node, undefined));
       return EXIT.OK;
     }
-    io.stderr.write(helpText(node));
+    io.stderr.write(helpText(node, undefined));
     return EXIT.USAGE;
   }
+  const command = await node.command.load();
   if (rest.includes('--help') || rest.includes('-h')) {
     const dd = command.passthrough ? rest.indexOf('--') : -1;
     const before = dd >= 0 ? rest.slice(0, dd) : rest;
     if (before.includes('--help') || before.includes('-h')) {
-      io.stdout.write(helpText(node));
+      io.stdout.write(helpText(node, command));
       return EXIT.OK;
     }
   }
   let ctx: CommandContext | undefined;
   try {
     const args = parseCommandArgs(command, rest);
-    ctx = new CommandContext(io, globalsFrom(args.values, io.env));
+    ctx = new CommandContext(io, globalsFrom(args.values, io.env), await loadServices(node.command.daemons ?? ALL_DAEMONS));
     const work = command.run(ctx, args);
     return command.ownsInterrupt ? await work : await untilInterrupted(work, ctx.interrupt);
   } catch (err) {

@@ -1,8 +1,13 @@
-import { helperv2, imagev1, vmv1 } from '@banger/api';
+import type * as helperv2 from '@banger/api/helper';
+import type * as imagev1 from '@banger/api/image';
+import type * as vmv1 from '@banger/api/vm';
 import { ServiceClient, type CallOptions } from '@banger/runtime';
-import { annotateDaemon, type DaemonInfo } from './errors.js';
+import type { DaemonName, ServiceDefinitions } from './daemon-services.js';
+import { annotateDaemon, CliError, type DaemonInfo } from './errors.js';
+import { EXIT } from './exit-codes.js';
 import { colorEnabled, makeStyle, writeJson, type OutStream, type Style } from './render/output.js';
 import { renderTable } from './render/table.js';
+import { SERVER_INFO_SERVICES, type ServerInfoService } from './server-info.js';
 
 /** How a child process is started for `vm ssh`; injectable so tests need no real ssh. */
 export type SpawnFn = (file: string, args: readonly string[]) => Promise<number>;
@@ -80,10 +85,13 @@ export class CommandContext {
   private vmdClient: VmClient | undefined;
   private imagedClient: ImageClient | undefined;
   private helperClient: HelperClient | undefined;
+  private readonly infoClients = new Map<DaemonName, ServiceClient<ServerInfoService>>();
 
   constructor(
     readonly io: CliIo,
     readonly globals: GlobalOptions,
+    /** The definitions of the daemons this command calls (loaded by the dispatcher). */
+    readonly services: ServiceDefinitions,
   ) {
     this.style = makeStyle(colorEnabled(io.stdout, io.env));
     this.errStyle = makeStyle(colorEnabled(io.stderr, io.env));
@@ -100,18 +108,35 @@ export class CommandContext {
   }
 
   vmd(): VmClient {
-    this.vmdClient ??= this.track(annotated(new ServiceClient(vmv1.VmServiceService, this.globals.vmdSocket, { peer: 'vmd' }), this.daemons.vmd));
+    this.vmdClient ??= this.track(annotated(new ServiceClient(this.service('vmd'), this.globals.vmdSocket, { peer: 'vmd' }), this.daemons.vmd));
     return this.vmdClient;
   }
 
   imaged(): ImageClient {
-    this.imagedClient ??= this.track(annotated(new ServiceClient(imagev1.ImageServiceService, this.globals.imagedSocket, { peer: 'imaged' }), this.daemons.imaged));
+    this.imagedClient ??= this.track(annotated(new ServiceClient(this.service('imaged'), this.globals.imagedSocket, { peer: 'imaged' }), this.daemons.imaged));
     return this.imagedClient;
   }
 
   helper(): HelperClient {
-    this.helperClient ??= this.track(annotated(new ServiceClient(helperv2.HelperServiceService, this.globals.helperSocket, { peer: 'privhelper' }), this.daemons.privhelper));
+    this.helperClient ??= this.track(annotated(new ServiceClient(this.service('privhelper'), this.globals.helperSocket, { peer: 'privhelper' }), this.daemons.privhelper));
     return this.helperClient;
+  }
+
+  /** A client that can only ask `daemon` for GetServerInfo, without its service's code. */
+  serverInfo(daemon: DaemonName): ServiceClient<ServerInfoService> {
+    let client = this.infoClients.get(daemon);
+    if (!client) {
+      const info = this.daemons[daemon];
+      client = this.track(annotated(new ServiceClient<ServerInfoService>(SERVER_INFO_SERVICES[daemon], info.socket, { peer: daemon }), info));
+      this.infoClients.set(daemon, client);
+    }
+    return client;
+  }
+
+  private service<D extends DaemonName>(daemon: D): NonNullable<ServiceDefinitions[D]> {
+    const def = this.services[daemon];
+    if (!def) throw new CliError(`internal error: this command did not declare that it calls ${daemon} (daemons in commands/manifest.ts)`, EXIT.GENERIC, 'UNDECLARED_DAEMON');
+    return def;
   }
 
   /** Call options for unary RPCs: the --timeout deadline (unless given) and cancel on Ctrl-C. */

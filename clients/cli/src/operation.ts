@@ -1,5 +1,6 @@
 import { RpcError, type ResponseStream } from '@banger/runtime';
-import { vmv1, imagev1 } from '@banger/api';
+import * as vmv1 from '@banger/api/vm';
+import * as imagev1 from '@banger/api/image';
 import type { CommandContext } from './context.js';
 import { EXIT } from './exit-codes.js';
 import { EventRenderer, type ResultBody, type StreamEvent } from './render/events.js';

@@ -1,4 +1,4 @@
-import { commonv1 } from '@banger/api';
+import * as commonv1 from '@banger/api/common';
 import { mintOpId, RpcError, type ResponseStream } from '@banger/runtime';
 import type { CommandContext } from './context.js';
 import { UsageError } from './errors.js';

@@ -1,4 +1,4 @@
-import { imagev1 } from '@banger/api';
+import * as imagev1 from '@banger/api/image';
 import { mintOpId } from '@banger/runtime';
 import { arg, bool, str, type CommandSpec } from '../command.js';
 import type { CommandContext } from '../context.js';

@@ -1,4 +1,4 @@
-import { imagev1 } from '@banger/api';
+import * as imagev1 from '@banger/api/image';
 import type { CommandSpec } from '../command.js';
 import { IMAGE_TABLE_HEADERS, imageRow } from '../render/image.js';
 

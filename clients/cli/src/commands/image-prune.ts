@@ -1,4 +1,4 @@
-import { imagev1 } from '@banger/api';
+import * as imagev1 from '@banger/api/image';
 import { bool, str, type CommandSpec } from '../command.js';
 import { msToDuration } from '@banger/runtime/duration';
 import { parseDuration } from '../parse/units.js';

@@ -1,4 +1,4 @@
-import { imagev1 } from '@banger/api';
+import * as imagev1 from '@banger/api/image';
 import { arg, type CommandSpec } from '../command.js';
 import { imageDetails } from '../render/image.js';
 

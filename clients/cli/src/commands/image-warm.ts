@@ -1,4 +1,4 @@
-import { vmv1 } from '@banger/api';
+import * as vmv1 from '@banger/api/vm';
 import { mintOpId } from '@banger/runtime';
 import { bool, str, type CommandSpec } from '../command.js';
 import { followOperation } from '../operation.js';

@@ -1,4 +1,4 @@
-import { imagev1 } from '@banger/api';
+import * as imagev1 from '@banger/api/image';
 import { bool, type CommandSpec } from '../command.js';
 import { KERNEL_TABLE_HEADERS, kernelRow } from '../render/image.js';
 

@@ -1,4 +1,4 @@
-import { commonv1 } from '@banger/api';
+import * as commonv1 from '@banger/api/common';
 import { arg, type CommandSpec } from '../command.js';
 import { cancelOperation, getOperation } from '../ops.js';
 

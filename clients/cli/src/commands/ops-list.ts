@@ -1,4 +1,5 @@
-import { commonv1, vmv1 } from '@banger/api';
+import * as commonv1 from '@banger/api/common';
+import * as vmv1 from '@banger/api/vm';
 import { str, strs, type CommandSpec } from '../command.js';
 import { parseCount } from '../parse/units.js';
 import { daemonForKind, listOperations, parseOpKind, parseOpState, type OpsDaemon } from '../ops.js';

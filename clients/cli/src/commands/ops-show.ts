@@ -1,4 +1,4 @@
-import { commonv1 } from '@banger/api';
+import * as commonv1 from '@banger/api/common';
 import { arg, bool, type CommandSpec } from '../command.js';
 import { eventToJson, followOperation } from '../operation.js';
 import { getOperation, watchOperation } from '../ops.js';

@@ -1,4 +1,4 @@
-import { vmv1 } from '@banger/api';
+import * as vmv1 from '@banger/api/vm';
 import { str, type CommandSpec } from '../command.js';
 import { SNAPSHOT_TABLE_HEADERS, snapshotRow } from '../render/snapshot.js';
 

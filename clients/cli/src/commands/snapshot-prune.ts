@@ -1,4 +1,4 @@
-import { vmv1 } from '@banger/api';
+import * as vmv1 from '@banger/api/vm';
 import { msToDuration } from '@banger/runtime/duration';
 import { bool, str, type CommandSpec } from '../command.js';
 import { parseDuration } from '../parse/units.js';

@@ -1,4 +1,4 @@
-import { vmv1 } from '@banger/api';
+import * as vmv1 from '@banger/api/vm';
 import { arg, type CommandSpec } from '../command.js';
 
 export const snapshotRmCommand: CommandSpec = {

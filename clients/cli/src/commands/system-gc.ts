@@ -1,4 +1,4 @@
-import { vmv1 } from '@banger/api';
+import * as vmv1 from '@banger/api/vm';
 import { bool, type CommandSpec } from '../command.js';
 
 /** One line per thing the pass looked at: what, where it came from, and what happened. */

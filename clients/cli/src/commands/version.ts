@@ -13,9 +13,9 @@ type Probe =
 export async function probeDaemons(ctx: CommandContext, timeoutMs = 5000): Promise<Probe[]> {
   const opts = ctx.callOptions({ timeoutMs: ctx.globals.timeoutMs ?? timeoutMs });
   const calls: [string, string, () => Promise<{ info?: commonv1.ServerInfo | undefined }>][] = [
-    ['vmd', ctx.globals.vmdSocket, () => ctx.vmd().unary('getServerInfo', {}, opts)],
-    ['imaged', ctx.globals.imagedSocket, () => ctx.imaged().unary('getServerInfo', {}, opts)],
-    ['privhelper', ctx.globals.helperSocket, () => ctx.helper().unary('getServerInfo', {}, opts)],
+    ['vmd', ctx.globals.vmdSocket, () => ctx.serverInfo('vmd').unary('getServerInfo', {}, opts)],
+    ['imaged', ctx.globals.imagedSocket, () => ctx.serverInfo('imaged').unary('getServerInfo', {}, opts)],
+    ['privhelper', ctx.globals.helperSocket, () => ctx.serverInfo('privhelper').unary('getServerInfo', {}, opts)],
   ];
   return Promise.all(
     calls.map(async ([name, socket, call]): Promise<Probe> => {

@@ -1,4 +1,4 @@
-import { vmv1 } from '@banger/api';
+import * as vmv1 from '@banger/api/vm';
 import { mintOpId } from '@banger/runtime';
 import { bool, requireStr, str, strs, type CommandSpec } from '../command.js';
 import type { CommandContext } from '../context.js';

@@ -1,5 +1,5 @@
 import { constants } from 'node:os';
-import { vmv1 } from '@banger/api';
+import * as vmv1 from '@banger/api/vm';
 import { RpcError } from '@banger/runtime';
 import { arg, bool, str, strs, type CommandSpec, type ParsedArgs } from '../command.js';
 import type { CommandContext } from '../context.js';

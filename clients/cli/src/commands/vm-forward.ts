@@ -1,4 +1,4 @@
-import { vmv1 } from '@banger/api';
+import * as vmv1 from '@banger/api/vm';
 import { arg, str, type CommandSpec } from '../command.js';
 import { UsageError } from '../errors.js';
 import { parsePort, parsePortPair } from '../parse/units.js';

@@ -1,4 +1,4 @@
-import { vmv1 } from '@banger/api';
+import * as vmv1 from '@banger/api/vm';
 import { str, strs, type CommandSpec } from '../command.js';
 import { UsageError } from '../errors.js';
 import { VM_TABLE_HEADERS, vmRow } from '../render/vm.js';

@@ -1,4 +1,4 @@
-import { vmv1 } from '@banger/api';
+import * as vmv1 from '@banger/api/vm';
 import { arg, requireStr, type CommandSpec } from '../command.js';
 import type { CommandContext } from '../context.js';
 import type { ParsedArgs } from '../command.js';

@@ -1,4 +1,4 @@
-import { vmv1 } from '@banger/api';
+import * as vmv1 from '@banger/api/vm';
 import { bool, requireStr, type CommandSpec } from '../command.js';
 import { msToDuration } from '@banger/runtime/duration';
 import { parseDuration } from '../parse/units.js';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { vmv1 } from '@banger/api';
+import * as vmv1 from '@banger/api/vm';
 import { mintOpId } from '@banger/runtime';
 import { bool, str, strs, type CommandSpec } from '../command.js';
 import { CommandContext } from '../context.js';
@@ -68,7 +68,7 @@ export const vmRunCommand: CommandSpec = {
     const name = str(args.values, 'name') ?? `run-${randomBytes(3).toString('hex')}`;
 
     // Create progress on stderr: stdout belongs to the command.
-    const progressCtx = new CommandContext({ ...ctx.io, stdout: ctx.io.stderr }, ctx.globals);
+    const progressCtx = new CommandContext({ ...ctx.io, stdout: ctx.io.stderr }, ctx.globals, ctx.services);
     const opId = mintOpId();
     // No wait for the image's services: the command needs the guest agent, not opencode.
     const request = vmv1.CreateVmRequest.fromPartial({ name, image: str(args.values, 'image') ?? '', noWait: true, cancelOnDetach: rm, syncFiles, cold: bool(args.values, 'cold') });

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { vmv1 } from '@banger/api';
+import * as vmv1 from '@banger/api/vm';
 import { arg, bool, str, type CommandSpec } from '../command.js';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';

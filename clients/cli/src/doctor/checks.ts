@@ -1,6 +1,6 @@
 import { access, constants } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
-import { helperv2 } from '@banger/api';
+import * as helperv2 from '@banger/api/helper';
 import { API_VERSION, BANGER_VERSION, RpcError } from '@banger/runtime';
 import type { CommandContext } from '../context.js';
 import { probeDaemons, probeFailure } from '../commands/version.js';

@@ -1,4 +1,4 @@
-import { imagev1 } from '@banger/api';
+import * as imagev1 from '@banger/api/image';
 import { RpcError } from '@banger/runtime';
 import { probeDaemons } from '../commands/version.js';
 import type { CheckResult, DoctorCheck } from './checks.js';

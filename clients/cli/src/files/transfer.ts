@@ -1,4 +1,4 @@
-import { type vmv1 } from '@banger/api';
+import type { vmv1 } from '@banger/api';
 import { durationToMs } from '@banger/runtime/duration';
 import type { CommandContext } from '../context.js';
 import { CliError } from '../errors.js';

@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { vmv1 } from '@banger/api';
+import * as vmv1 from '@banger/api/vm';
 import type { CallOptions } from '@banger/runtime';
 import { padding, tarHeaders, TAR_END, TarParser, type TarEntry } from '@banger/runtime/tar';
 import { ToolInputError } from './tool-result.js';

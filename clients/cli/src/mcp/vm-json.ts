@@ -1,4 +1,4 @@
-import { vmv1 } from '@banger/api';
+import * as vmv1 from '@banger/api/vm';
 
 /** The fields an agent needs to pick a VM from a list. */
 export function vmSummary(vm: vmv1.Vm): Record<string, unknown> {

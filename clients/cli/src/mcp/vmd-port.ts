@@ -1,4 +1,4 @@
-import { vmv1 } from '@banger/api';
+import * as vmv1 from '@banger/api/vm';
 import type { CallOptions } from '@banger/runtime';
 import type { VmClient } from '../context.js';
 import type { FilesPort } from './guest-files.js';

@@ -1,4 +1,4 @@
-import { vmv1 } from '@banger/api';
+import * as vmv1 from '@banger/api/vm';
 import { UsageError } from '../errors.js';
 
 const ADDRESS_LIKE = /^[0-9./]+$/;

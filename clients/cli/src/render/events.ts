@@ -1,4 +1,4 @@
-import { commonv1 } from '@banger/api';
+import * as commonv1 from '@banger/api/common';
 import { enumLabel, formatDuration } from './format.js';
 import type { OutStream, Style } from './output.js';
 

@@ -1,4 +1,4 @@
-import { imagev1 } from '@banger/api';
+import * as imagev1 from '@banger/api/image';
 import { enumLabel, formatAge, formatBytes, formatTime } from './format.js';
 import { renderFields } from './table.js';
 

@@ -1,5 +1,5 @@
 import { formatEgress } from '../parse/egress.js';
-import { vmv1 } from '@banger/api';
+import * as vmv1 from '@banger/api/vm';
 import { enumLabel, formatAge, formatBytes, formatDuration, formatTime } from './format.js';
 import { renderFields } from './table.js';
 
