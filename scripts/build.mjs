@@ -11,6 +11,7 @@
 // to its own source file's URL, relative to the bundle: the relative paths keep meaning what
 // they mean under tsx, and the tree stays relocatable.
 import { execFileSync } from 'node:child_process';
+import { realpathSync } from 'node:fs';
 import { build } from 'esbuild';
 import { readFile, rm } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -109,7 +110,8 @@ export function bundleOptions(e) {
   };
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+// Run as a script (not imported by a test); realpath: Node gives import.meta.url through symlinks.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
   const started = Date.now();
   for (const e of ENTRIES) {
     // Chunk names carry a content hash: without this, every build would leave the previous
