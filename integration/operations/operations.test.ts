@@ -64,7 +64,7 @@ describe('durable operations in vmd (embedded database)', () => {
   it('a client that disconnects after the first event only detaches: the operation still finishes', async () => {
     const helper = stack.daemons.privhelper?.child;
     if (!helper?.pid) throw new Error('privhelper not running');
-    // A stopped privhelper holds the preflight probe, so the operation is still running when we leave.
+    // A stopped privhelper holds the path stage's host probe, so the operation is still running when we leave.
     process.kill(helper.pid, 'SIGSTOP');
     let opId = '';
     try {
@@ -169,8 +169,8 @@ describe('durable operations in vmd (embedded database)', () => {
       const seen: vmv1.OperationEvent[] = [];
       for await (const res of stream) {
         if (res.event) seen.push(res.event);
-        // Preflight blocks on the stopped privhelper (the `path` stage before it only reports).
-        if (res.event?.body?.$case === 'stageStarted' && res.event.body.value.stage === 'preflight') break;
+        // The `path` stage blocks on the stopped privhelper (its host probe; preflight reuses the answer).
+        if (res.event?.body?.$case === 'stageStarted' && res.event.body.value.stage === 'path') break;
       }
       before = seen;
       opId = seen[0]?.opId ?? '';
@@ -191,7 +191,7 @@ describe('durable operations in vmd (embedded database)', () => {
     });
     const replay = await drain(vmd.serverStream('watchOperation', { opId, afterSeq: 0 }));
     expect(summary(replay.events.slice(0, before.length))).toEqual(summary(before));
-    expect(failureOf(replay.events)).toMatchObject({ reason: 'INTERRUPTED', stage: 'preflight', opId, code: grpc.status.ABORTED });
+    expect(failureOf(replay.events)).toMatchObject({ reason: 'INTERRUPTED', stage: 'path', opId, code: grpc.status.ABORTED });
     expect(replay.events).toHaveLength(before.length + 1);
     expect(replay.error).toMatchObject({ reason: 'INTERRUPTED', code: grpc.status.ABORTED });
   });

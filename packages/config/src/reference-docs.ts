@@ -17,7 +17,7 @@ export const KEY_DOCS: Readonly<Record<string, string>> = {
   'privhelper.allowed_uids': 'Uids privhelper answers (SO_PEERCRED); everyone else is refused PERMISSION_DENIED. `system install` sets [0, uid of banger].',
   'privhelper.client_group': 'Group given access to VM run files (agent socket, console log), for vmd; "" for none.',
   'privhelper.max_vms': 'VMs with disks on this host.',
-  'privhelper.max_guest_memory_percent': 'Guest memory of all running VMs together, as a percentage of host RAM.',
+  'privhelper.max_guest_memory_percent': 'Guest memory of all running VMs together, plus the RAM templates of shared-RAM snapshots (warm and fork templates), as a percentage of host RAM.',
   'privhelper.max_work_disk_total_gib': 'Work disks together; 0 means at most the free space of the disk holding them.',
   'privhelper.max_snapshot_total_gib': "Snapshot files and suspended VMs' saved states together; 0 means at most the free space beside the VMs' disks.",
   'privhelper.deep_probe_interval_seconds': 'Minimum time between two deep host probes (each boots a QEMU) by one caller.',

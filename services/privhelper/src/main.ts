@@ -139,6 +139,11 @@ const disks = new VmDiskStore(
 );
 const builder = new ImageBuilder({ layout: helper, images, kernels, disks, guestBytes: diskTools.guestBytes, isRunning: async (id) => (await (await hypervisor()).find(id)) !== undefined, log: logger });
 const guestRam = new GuestRamStore();
+const guestMemory = {
+  runningMib: async () => (await hypervisor()).runningMemoryMib(),
+  templateBytes: () => guestRam.heldBytes(),
+  limitMib: Math.floor((totalmem() / 1024 / 1024) * (quotas.maxGuestMemoryPercent / 100)),
+};
 const launch = new LaunchVm({
   hypervisor,
   ram: guestRam,
@@ -147,7 +152,7 @@ const launch = new LaunchVm({
   taps: network,
   limits: { minMemoryMib: vmBounds.memoryMib.min, maxMemoryMib: vmBounds.memoryMib.max, minVcpus: vmBounds.vcpus.min, maxVcpus: vmBounds.vcpus.max },
   runVmsDir: helper.runVmsDir,
-  maxGuestMemoryMib: Math.floor((totalmem() / 1024 / 1024) * (quotas.maxGuestMemoryPercent / 100)),
+  memory: guestMemory,
 });
 
 const states = new SavedStateStore((id) => disks.dirOf(id));
@@ -181,6 +186,7 @@ const snapshots = {
   snapshot: new SnapshotVm({
     hypervisor,
     ram: guestRam,
+    memory: guestMemory,
     snapshots: snapshotFiles,
     diskPaths: (id) => disks.diskPaths(id),
     checkRoom: checkStateRoom,

@@ -1,6 +1,7 @@
-import { FailedPreconditionError, ResourceExhaustedError } from '@banger/runtime/errors';
+import { FailedPreconditionError } from '@banger/runtime/errors';
 import type { Hypervisor, VmHandle } from '../domain/hypervisor/driver.js';
 import { validateLaunchSpec, type LaunchLimits, type LaunchRequest } from '../domain/vmspec/spec.js';
+import { checkGuestMemory, type GuestMemoryQuotaDeps } from './guest-memory-quota.js';
 import type { GuestRam, KernelFiles, RunningVms, TapAssignments, VmDisks } from '../ports/stores.js';
 
 export interface LaunchVmDeps {
@@ -10,8 +11,8 @@ export interface LaunchVmDeps {
   taps: TapAssignments;
   limits: LaunchLimits;
   runVmsDir: string;
-  /** Guest memory of all running VMs may use at most this many MiB ([privhelper] max_guest_memory_percent of host RAM). */
-  maxGuestMemoryMib: number;
+  /** [privhelper] max_guest_memory_percent: running guests and the snapshot templates held. */
+  memory: GuestMemoryQuotaDeps;
   ram: GuestRam;
 }
 
@@ -49,14 +50,7 @@ export class LaunchVm {
     const hv = await deps.hypervisor();
     const running = await hv.find(spec.vmId);
     if (running === undefined) {
-      const used = await hv.runningMemoryMib();
-      if (used + spec.memoryMib > deps.maxGuestMemoryMib) {
-        throw new ResourceExhaustedError(
-          'GUEST_MEMORY_QUOTA_EXCEEDED',
-          `running VMs use ${used} MiB; ${spec.memoryMib} MiB more would pass the ${deps.maxGuestMemoryMib} MiB allowed ([privhelper] max_guest_memory_percent)`,
-          { fields: { field: 'memory_mib', limit: 'privhelper.max_guest_memory_percent' } },
-        );
-      }
+      await checkGuestMemory(deps.memory, spec.memoryMib, `vm ${spec.vmId}`);
     }
     let net: { tap: string; mac: string; netns?: string } | undefined;
     if (spec.mac !== undefined) {

@@ -52,6 +52,8 @@ describe('SnapshotVm (privhelper)', () => {
   let copier: DiskCopier;
   let store: SnapshotStore;
   let guestRam: GuestRamStore;
+  let runningMib = 0;
+  let limitMib = 1 << 20;
   const snapDir = (): string => path.join(root, 'snapshots');
   const use = (): SnapshotVm =>
     new SnapshotVm({
@@ -62,6 +64,7 @@ describe('SnapshotVm (privhelper)', () => {
       host: async () => ({ accel: 'tcg', qemuVersion: '7.2.0' }),
       diskBytes: async () => 0,
       ram: guestRam,
+      memory: { runningMib: async () => runningMib, templateBytes: () => guestRam.heldBytes(), limitMib },
     });
 
   beforeEach(async () => {
@@ -71,6 +74,8 @@ describe('SnapshotVm (privhelper)', () => {
     await writeFile(path.join(root, 'vms', VM, 'work.ext4'), 'work-before');
     hv = new FakeHv();
     guestRam = new GuestRamStore();
+    runningMib = 0;
+    limitMib = 1 << 20;
     copier = async (from, to) => {
       if (!hv.paused) throw new Error('copied while the VM ran');
       await sparseCopy(from, to);
@@ -116,6 +121,31 @@ describe('SnapshotVm (privhelper)', () => {
     expect(() => writeSync(tpl, Buffer.from('x'), 0, 1, 0)).toThrow(/EPERM/);
     guestRam.drop('snap-1');
     await expect(guestRam.template('snap-1', path.join(snapDir(), 'snap-1', 'ram.bin'), { ...snap.ram!, sha256: '0'.repeat(64) })).rejects.toMatchObject({ reason: 'STATE_CORRUPT' });
+    closeSync(ramFd);
+  });
+
+  it('template RAM counts against max_guest_memory_percent: a snapshot whose template would pass it is refused before the VM pauses', async () => {
+    hv.spec = { ...SPEC, memoryMib: 1, sharedRam: true } as unknown as LaunchSpec;
+    const ramFd = guestRam.fresh(1 << 20);
+    hv.ram = await open(`/proc/self/fd/${ramFd}`, 'r');
+    // Room for the running 1 MiB source and one 1 MiB template, not a second.
+    runningMib = 1;
+    limitMib = 2;
+    await use().run(VM, 'snap-1');
+    expect(guestRam.heldBytes()).toBe(1 << 20);
+    const refused = use().run(VM, 'snap-2');
+    await expect(refused).rejects.toMatchObject({ reason: 'GUEST_MEMORY_QUOTA_EXCEEDED', fields: { field: 'memory_mib', limit: 'privhelper.max_guest_memory_percent', template_mib: '1' } });
+    await expect(refused).rejects.toThrow(/snapshot templates hold 1 MiB; 1 MiB more for the RAM template of snapshot snap-2 would pass the 2 MiB allowed/);
+    expect(hv.conts).toBe(1);
+    expect(await readdir(snapDir())).toEqual(['snap-1']);
+    expect(guestRam.heldBytes()).toBe(1 << 20);
+    // Deleting the snapshot gives its template's RAM back to the quota.
+    guestRam.drop('snap-1');
+    expect(guestRam.heldBytes()).toBe(0);
+    hv.ram = await open(`/proc/self/fd/${ramFd}`, 'r');
+    await use().run(VM, 'snap-2');
+    expect(guestRam.heldBytes()).toBe(1 << 20);
+    guestRam.drop('snap-2');
     closeSync(ramFd);
   });
 

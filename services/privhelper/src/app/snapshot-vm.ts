@@ -4,6 +4,7 @@ import { compatOf } from '../domain/hypervisor/saved-state.js';
 import { validateSnapshotId, type SnapshotView } from '../domain/hypervisor/snapshot.js';
 import { validateVmId } from '../domain/vmspec/spec.js';
 import type { GuestRam, SnapshotDraft, SnapshotFiles } from '../ports/stores.js';
+import { checkGuestMemory, type GuestMemoryQuotaDeps } from './guest-memory-quota.js';
 import { SAVE_TIMEOUT_MS } from './suspend-vm.js';
 
 export interface SnapshotVmDeps {
@@ -17,6 +18,8 @@ export interface SnapshotVmDeps {
   /** Bytes the VM's disks hold now (what their copies will take at most). */
   diskBytes: (vmId: string) => Promise<number>;
   ram: GuestRam;
+  /** [privhelper] max_guest_memory_percent: a shared_ram snapshot's template is held host RAM. */
+  memory: GuestMemoryQuotaDeps;
 }
 
 /**
@@ -42,6 +45,7 @@ export class SnapshotVm {
     // A shared_ram source: the stream leaves its RAM out (x-ignore-shared); the RAM is copied
     // into a sealed template while paused and written to the snapshot's RAM file after.
     const shared = launched.spec.sharedRam === true;
+    if (shared) await checkGuestMemory(deps.memory, launched.spec.memoryMib, `the RAM template of snapshot ${snapshotId}`);
     const ramFh = shared ? await hv.openRam(vmId) : undefined;
     let draft: SnapshotDraft | undefined;
     try {

@@ -115,4 +115,6 @@ export interface GuestRam {
   template(snapshotId: string, file: string, ram: SnapshotRam): Promise<number>;
   /** Forgets a template (snapshot deleted or never committed); running clones keep theirs. */
   drop(snapshotId: string): void;
+  /** Bytes of all templates held now: host RAM that counts against the guest memory quota. */
+  heldBytes(): number;
 }

@@ -34,7 +34,8 @@ export interface CreateVmFromSnapshotDeps extends BootDeps {
 export class CreateVmFromSnapshot {
   constructor(private readonly deps: CreateVmFromSnapshotDeps) {}
 
-  async run(cmd: { snapshot: string; name: string; noWait: boolean }, op: OperationHandle): Promise<{ targetId: string; vmId: string }> {
+  /** `image`: the snapshot's image when the caller (the warm path) has just resolved it. */
+  async run(cmd: { snapshot: string; name: string; noWait: boolean; image?: ResolvedImage }, op: OperationHandle): Promise<{ targetId: string; vmId: string }> {
     const { deps } = this;
     let vmId = '';
     const rollback = new Rollback(op, () => vmId);
@@ -81,13 +82,13 @@ export class CreateVmFromSnapshot {
     }
   }
 
-  private async preflight(cmd: { snapshot: string; name: string }): Promise<{ snapshot: Snapshot; image: ResolvedImage }> {
+  private async preflight(cmd: { snapshot: string; name: string; image?: ResolvedImage }): Promise<{ snapshot: Snapshot; image: ResolvedImage }> {
     const { vms, images, snapshots } = this.deps;
     const name = validateVmName(cmd.name, 'name');
     const snapshot = await findSnapshot(snapshots, cmd.snapshot, 'snapshot');
     if (snapshot.state !== 'ready') throw new FailedPreconditionError('SNAPSHOT_NOT_READY', `snapshot ${snapshot.name} is still being taken`, { fields: { snapshot: snapshot.name } });
     if ((await vms.findByName(name)) !== undefined) throw new AlreadyExistsError('vm', name, 'VM_NAME_TAKEN', { fields: { field: 'name' } });
-    return { snapshot, image: await images.resolve(snapshot.imageId) };
+    return { snapshot, image: cmd.image?.id === snapshot.imageId ? cmd.image : await images.resolve(snapshot.imageId) };
   }
 
   private reserve(name: string, snapshot: Snapshot, image: ResolvedImage, opId: string): Promise<Vm> {

@@ -10,7 +10,7 @@ import { reserveVm } from './reserve-vm.js';
 import { Rollback } from './rollback.js';
 import { writeSyncFiles, type SyncDeps } from './sync-files.js';
 import type { VmLocks } from './vm-locks.js';
-import type { WarmCreate } from './warm-create.js';
+import type { PathAnswers, WarmCreate } from './warm-create.js';
 
 export interface CreateVmDeps extends BootDeps {
   images: ImageCatalog;
@@ -22,6 +22,12 @@ export interface CreateVmDeps extends BootDeps {
 }
 
 const BOOT_STAGES = new Set(['boot', 'agent', 'services']);
+
+/** A settled answer as a promise again (undefined: not asked yet). */
+function answered<T>(r: PromiseSettledResult<T> | undefined): Promise<T> | undefined {
+  if (r === undefined) return undefined;
+  return r.status === 'fulfilled' ? Promise.resolve(r.value) : Promise.reject(r.reason as Error);
+}
 
 /** A new VM's spec from its image and the create's command (a clone's too). */
 export function specOf(image: ResolvedImage, cmd: Pick<CreateVmCommand, 'workDiskBytes' | 'sshAuthorizedKeys' | 'hypervisor' | 'autoForward' | 'sharedRam'>): VmSpec {
@@ -57,13 +63,15 @@ export class CreateVm {
     const stages = new BootStages(deps, op, 'vm_create', rollback);
     await op.emit({ type: 'accepted', opId: op.opId, kind: 'vm_create', target: cmd.name });
     let createPath = '';
+    let answers: PathAnswers | undefined;
     if (deps.warm !== undefined) {
       const tried = await deps.warm.attempt(cmd, op);
       if (!('cold' in tried)) return tried;
       createPath = tried.cold;
+      answers = tried.answers;
     }
     try {
-      const image = await stages.run('preflight', 'host capable, image resolvable, name free', () => this.preflight(cmd));
+      const image = await stages.run('preflight', 'host capable, image resolvable, name free', () => this.preflight(cmd, answers));
       const reserved = await stages.run('reserve', 'record the VM and allocate its address', async () => {
         const vm = await this.reserve(cmd, image, op.opId, createPath);
         vmId = vm.id;
@@ -109,10 +117,13 @@ export class CreateVm {
     await this.deps.vms.delete(vmId);
   }
 
-  /** Three independent questions, asked at once; answered in order of what to fix first. */
-  private async preflight(cmd: CreateVmCommand): Promise<ResolvedImage> {
+  /**
+   * Three independent questions, asked at once (the host and the image only when the path stage
+   * has not just asked them); answered in order of what to fix first.
+   */
+  private async preflight(cmd: CreateVmCommand, answers: PathAnswers | undefined): Promise<ResolvedImage> {
     const { host, vms, images } = this.deps;
-    const [ready, taken, resolved] = await Promise.allSettled([host.readiness(), vms.findByName(cmd.name), images.resolve(cmd.image, cmd.kernel)]);
+    const [ready, taken, resolved] = await Promise.allSettled([answered(answers?.readiness) ?? host.readiness(), vms.findByName(cmd.name), answered(answers?.image) ?? images.resolve(cmd.image, cmd.kernel)]);
     const readiness = settled(ready);
     if (readiness.blockers.length > 0) {
       throw new FailedPreconditionError('HOST_NOT_READY', `host cannot run VMs: ${readiness.blockers.map((b) => `${b.name}: ${b.detail} (fix: ${b.fix})`).join('; ')}`);

@@ -19,7 +19,7 @@ async function forkStack(failIdentityOf: readonly string[] = []) {
   const locks = new VmLocks();
   const agent: GuestAgent = Object.assign(Object.create(h.agent) as typeof h.agent, {
     exec: async (socket: string, argv: string[], opts?: GuestExecOptions) =>
-      argv[3] === 'identity' && failIdentityOf.includes(argv[7] ?? '') ? { ...h.agent.execResult, exitCode: 1, stderr: Buffer.from('ip: injected') } : h.agent.exec(socket, argv, opts),
+      argv[3] === 'identity' && failIdentityOf.includes(argv[9] ?? '') ? { ...h.agent.execResult, exitCode: 1, stderr: Buffer.from('ip: injected') } : h.agent.exec(socket, argv, opts),
   });
   const deps = {
     vms: h.rows,

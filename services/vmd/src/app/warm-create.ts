@@ -5,8 +5,8 @@ import { chooseCreatePath, type CreatePath } from '../domain/create-path.js';
 import type { CreateVmCommand } from '../domain/create-request.js';
 import type { Snapshot } from '../domain/snapshot.js';
 import { vmToJson } from '../domain/vm.js';
-import type { HostHelper } from '../ports/host.js';
-import type { ImageCatalog } from '../ports/images.js';
+import type { HostHelper, HostReadiness } from '../ports/host.js';
+import type { ImageCatalog, ResolvedImage } from '../ports/images.js';
 import type { OperationHandle } from '../ports/operation.js';
 import type { SnapshotHost, SnapshotRepository } from '../ports/snapshots.js';
 import type { VmRepository } from '../ports/vms.js';
@@ -23,8 +23,18 @@ export interface WarmCreateDeps {
   fromSnapshot: Pick<CreateVmFromSnapshot, 'run'>;
 }
 
-/** What a warm attempt ended with: the VM it made, or why the create boots instead. */
-export type WarmOutcome = { vmId: string; targetId: string } | { cold: string };
+/**
+ * What the path stage already asked imaged and privhelper, settled, so a cold create's preflight
+ * does not ask again (each create asked both twice). Failures are kept too: preflight reports
+ * them, as it did when it asked itself.
+ */
+export interface PathAnswers {
+  image: PromiseSettledResult<ResolvedImage>;
+  readiness: PromiseSettledResult<HostReadiness>;
+}
+
+/** What a warm attempt ended with: the VM it made, or why the create boots instead (and what it learnt). */
+export type WarmOutcome = { vmId: string; targetId: string } | { cold: string; answers?: PathAnswers };
 
 /**
  * The warm half of a default create: chooses the path (create-path.ts), reports it as the
@@ -38,13 +48,16 @@ export class WarmCreate {
 
   async attempt(cmd: CreateVmCommand, op: OperationHandle): Promise<WarmOutcome> {
     const started = performance.now();
-    const choice = await this.choose(cmd);
-    await this.reportPath(op, choice.reason, started);
+    // Started before the questions are asked, so a host that does not answer holds this stage.
+    await op.emit({ type: 'stage_started', stage: 'path', description: 'warm snapshot or boot', startedAt: new Date().toISOString() });
+    const { choice, answers } = await this.choose(cmd);
+    await this.finishPath(op, choice.reason, started);
     await this.discard(choice.discard);
-    if (choice.path === 'cold') return { cold: choice.reason };
+    if (choice.path === 'cold') return { cold: choice.reason, answers };
     const inner = new InnerOperation(op);
+    const image = answers.image.status === 'fulfilled' && answers.image.value.id === choice.snapshot.imageId ? answers.image.value : undefined;
     try {
-      const made = await this.deps.fromSnapshot.run({ snapshot: choice.snapshot.id, name: cmd.name, noWait: cmd.noWait }, inner);
+      const made = await this.deps.fromSnapshot.run({ snapshot: choice.snapshot.id, name: cmd.name, noWait: cmd.noWait, ...(image ? { image } : {}) }, inner);
       const vm = await this.deps.vms.getById(made.vmId);
       const recorded = await this.deps.vms.update(vm.id, { spec: { ...vm.spec, createPath: choice.reason } });
       await op.emit({ type: 'result', result: { ...(inner.result?.result ?? {}), vm: vmToJson(recorded) } });
@@ -57,22 +70,23 @@ export class WarmCreate {
       }
       await this.discard([choice.snapshot]);
       const reason = `cold: warm snapshot ${choice.snapshot.name} incompatible with this host (${e.message})`;
-      await this.reportPath(op, reason, performance.now());
-      return { cold: reason };
+      await op.emit({ type: 'stage_started', stage: 'path', description: reason, startedAt: new Date().toISOString() });
+      await this.finishPath(op, reason, performance.now());
+      return { cold: reason, answers };
     }
   }
 
   /** A create whose image cannot be resolved, or whose host cannot be asked, boots: its preflight then says what is wrong. */
-  private async choose(cmd: CreateVmCommand): Promise<CreatePath> {
+  private async choose(cmd: CreateVmCommand): Promise<{ choice: CreatePath; answers: PathAnswers }> {
     const { images, host, snapshots } = this.deps;
-    const [image, ready, all] = await Promise.allSettled([images.resolve(cmd.image, cmd.kernel), host.readiness(), snapshots.list()]);
-    if (image.status === 'rejected') return { path: 'cold', reason: `cold: image ${cmd.image} did not resolve`, discard: [] };
-    if (ready.status === 'rejected' || all.status === 'rejected') return { path: 'cold', reason: 'cold: warm snapshots could not be checked', discard: [] };
-    return chooseCreatePath(cmd, image.value, all.value, ready.value.accel);
+    const [image, readiness, all] = await Promise.allSettled([images.resolve(cmd.image, cmd.kernel), host.readiness(), snapshots.list()]);
+    const answers = { image, readiness };
+    if (image.status === 'rejected') return { choice: { path: 'cold', reason: `cold: image ${cmd.image} did not resolve`, discard: [] }, answers };
+    if (readiness.status === 'rejected' || all.status === 'rejected') return { choice: { path: 'cold', reason: 'cold: warm snapshots could not be checked', discard: [] }, answers };
+    return { choice: chooseCreatePath(cmd, image.value, all.value, readiness.value.accel), answers };
   }
 
-  private async reportPath(op: OperationHandle, reason: string, started: number): Promise<void> {
-    await op.emit({ type: 'stage_started', stage: 'path', description: reason, startedAt: new Date().toISOString() });
+  private async finishPath(op: OperationHandle, reason: string, started: number): Promise<void> {
     await op.emit({ type: 'stage_finished', stage: 'path', durationMs: Math.round(performance.now() - started), ok: true, message: reason });
   }
 

@@ -142,6 +142,29 @@ describe('vm create with warm snapshots', () => {
     expect(s.snapshotHost.calls).toEqual([]);
   });
 
+  it('the path stage asks imaged and privhelper once per create: preflight (cold) and the restore (warm) reuse its answers', async () => {
+    const s = stack();
+    const readiness = (): number => s.host.calls.filter((c) => c === 'readiness').length;
+    const cold = await s.create();
+    expect(cold.error).toBeUndefined();
+    expect([s.images.resolved.length, readiness()]).toEqual([1, 1]);
+    await s.warm({ name: 'warm-template-0002' });
+    const [beforeWarm, readinessBefore] = [s.images.resolved.length, readiness()];
+    const warm = await s.create({ name: 'dev-2' });
+    expect(warm.error).toBeUndefined();
+    expect(pathOf(warm.op)[0]).toMatch(/^warm: /);
+    expect([s.images.resolved.length - beforeWarm, readiness() - readinessBefore]).toEqual([1, 1]);
+    // A failed answer is reused too: preflight reports it, nothing is asked again.
+    const unknown = await s.create({ name: 'dev-3', image: 'nope' });
+    expect(unknown.op.events.at(-1)).toMatchObject({ type: 'failure', stage: 'preflight', reason: 'IMAGE_NOT_FOUND' });
+    expect(s.images.resolved.filter((r) => r.ref === 'nope')).toHaveLength(1);
+    // A host that cannot be asked: the path stage says so, preflight fails on that answer.
+    s.host.failOn('readiness', undefined, 1);
+    const helperDown = await s.create({ name: 'dev-4' });
+    expect(pathOf(helperDown.op)).toEqual(['cold: warm snapshots could not be checked']);
+    expect(helperDown.op.events.at(-1)).toMatchObject({ type: 'failure', stage: 'preflight', reason: 'HOST_FAULT' });
+  });
+
   it('restores a matching warm snapshot by default; its events and the VM say which and why', async () => {
     const s = stack();
     await s.warm();

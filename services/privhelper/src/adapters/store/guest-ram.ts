@@ -1,4 +1,4 @@
-import { constants, ftruncateSync } from 'node:fs';
+import { constants, fstatSync, ftruncateSync } from 'node:fs';
 import { close as closeCb } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { promisify } from 'node:util';
@@ -19,7 +19,7 @@ const closeFd = promisify(closeCb);
  * descriptor, so deleting a snapshot never pulls RAM from under a clone.
  */
 export class GuestRamStore implements GuestRam {
-  private readonly templates = new Map<string, number>();
+  private readonly templates = new Map<string, { fd: number; bytes: number }>();
 
   fresh(bytes: number): number {
     const fd = memfdCreate('banger-guest-ram');
@@ -46,11 +46,11 @@ export class GuestRamStore implements GuestRam {
       await closeFd(fd).catch(() => undefined);
       throw err;
     }
-    this.templates.set(snapshotId, fd);
+    this.templates.set(snapshotId, { fd, bytes: fstatSync(fd).size });
   }
 
   async persist(snapshotId: string, file: string): Promise<SnapshotRam> {
-    const fd = this.templates.get(snapshotId);
+    const fd = this.templates.get(snapshotId)?.fd;
     if (fd === undefined) throw new FailedPreconditionError('NO_SHARED_RAM', `snapshot ${snapshotId}: no RAM was captured`, { fields: { snapshot_id: snapshotId } });
     const out = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     try {
@@ -63,7 +63,7 @@ export class GuestRamStore implements GuestRam {
   }
 
   async template(snapshotId: string, file: string, ram: SnapshotRam): Promise<number> {
-    const cached = this.templates.get(snapshotId);
+    const cached = this.templates.get(snapshotId)?.fd;
     if (cached !== undefined) return cached;
     const corrupt = (why: string): FailedPreconditionError =>
       new FailedPreconditionError('STATE_CORRUPT', `snapshot ${snapshotId}: its RAM ${file} is refused: ${why}`, { fields: { snapshot_id: snapshotId, file } });
@@ -78,13 +78,19 @@ export class GuestRamStore implements GuestRam {
     } finally {
       await fh.close();
     }
-    return this.templates.get(snapshotId)!;
+    return this.templates.get(snapshotId)!.fd;
   }
 
   drop(snapshotId: string): void {
-    const fd = this.templates.get(snapshotId);
-    if (fd === undefined) return;
+    const held = this.templates.get(snapshotId);
+    if (held === undefined) return;
     this.templates.delete(snapshotId);
-    void closeFd(fd).catch(() => undefined);
+    void closeFd(held.fd).catch(() => undefined);
+  }
+
+  heldBytes(): number {
+    let bytes = 0;
+    for (const t of this.templates.values()) bytes += t.bytes;
+    return bytes;
   }
 }
