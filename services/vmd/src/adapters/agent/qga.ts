@@ -11,7 +11,7 @@ export interface ExecOptions {
   workingDir?: string;
   /** Most bytes kept of each of stdout and stderr (qgaExec); more is dropped and reported truncated. */
   maxOutputBytes?: number;
-  /** How long output is still read after the command ended (default DRAIN_GRACE_MS). */
+  /** How long a killed command's exit is waited for, and the fixed part of the final read's time (default DRAIN_GRACE_MS). */
   drainGraceMs?: number;
 }
 
