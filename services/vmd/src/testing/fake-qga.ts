@@ -24,6 +24,8 @@ export interface FakeQgaOptions {
   override?: (execute: string, args: Record<string, unknown>, sock: Socket) => string | Buffer | undefined;
   /** After a kill, guest-exec-status still says running (an agent that never reports the exit). */
   ignoreKill?: boolean;
+  /** The first this many connections get no answer to their syncs (an agent busy elsewhere). */
+  silentConnections?: number;
   /** Each guest-file-read is answered this late (a guest busy under TCG). */
   readDelayMs?: number;
 }
@@ -62,6 +64,7 @@ export class FakeQga {
   private nextPid = 77;
   private nextHandle = 1000;
   private syncs = 0;
+  private connections = 0;
 
   constructor(
     readonly path: string,
@@ -78,6 +81,12 @@ export class FakeQga {
 
   private serve(sock: Socket): void {
     sock.on('error', () => undefined);
+    this.connections += 1;
+    if (this.connections <= (this.opts.silentConnections ?? 0)) {
+      sock.on('close', () => (this.clientCloses += 1));
+      sock.resume();
+      return;
+    }
     sock.on('close', () => (this.clientCloses += 1));
     if (this.opts.garbageFirst) sock.write('{"return": {}}\n{"partial":');
     let buf = '';

@@ -59,6 +59,17 @@ describe('QgaSession', () => {
     await expect(QgaSession.open(join(a.dir, 'missing.sock'), 500)).rejects.toMatchObject({ reason: 'AGENT_UNREACHABLE', code: 'UNAVAILABLE' });
   });
 
+  it('hangs up when its sync is not answered, so the agent can serve the next caller', async () => {
+    const a = await started({ silentConnections: 1 });
+    await expect(QgaSession.open(a.path, 400)).rejects.toMatchObject({ reason: 'AGENT_TIMEOUT' });
+    await new Promise((r) => setTimeout(r, 100));
+    // A connection left open here is what wedged a VM's agent (QEMU serves one client at a time).
+    expect(a.clientCloses).toBe(1);
+    const session = await QgaSession.open(a.path, 5000);
+    expect((await qgaExec(session, ['/bin/echo', 'back'])).stdout.toString()).toBe('back\n');
+    session.close();
+  });
+
   it('kills a command that outlives its timeout and says it timed out', async () => {
     const a = await started({ program: () => ({ polls: Infinity }) });
     const session = await QgaSession.open(a.path, 5000);

@@ -60,24 +60,22 @@ export class QgaSession {
     socket.on('error', () => undefined);
   }
 
+  /**
+   * Connects and syncs. A session whose sync fails is closed here: a connection left open
+   * keeps QEMU serving it (its chardev takes one client at a time, with a listen backlog of
+   * one), so the next caller's connection waits in the backlog, and the one after gets EAGAIN
+   * for as long as vmd runs.
+   */
   static async open(path: string, timeoutMs: number, opts: { maxLineBytes?: number } = {}): Promise<QgaSession> {
-    const socket = await new Promise<Socket>((resolve, reject) => {
-      const s = connect(path);
-      const timer = setTimeout(() => {
-        s.destroy();
-        reject(new UnavailableError('AGENT_UNREACHABLE', `guest agent socket ${path} did not accept a connection`));
-      }, timeoutMs);
-      s.once('connect', () => {
-        clearTimeout(timer);
-        resolve(s);
-      });
-      s.once('error', (err: NodeJS.ErrnoException) => {
-        clearTimeout(timer);
-        reject(new UnavailableError('AGENT_UNREACHABLE', `guest agent socket ${path}: ${err.code ?? err.message}`, { cause: err }));
-      });
-    });
+    const deadline = Date.now() + timeoutMs;
+    const socket = await connectAgent(path, timeoutMs);
     const session = new QgaSession(socket, opts.maxLineBytes ?? MAX_AGENT_LINE_BYTES);
-    await session.sync(timeoutMs);
+    try {
+      await session.sync(Math.max(1, deadline - Date.now()));
+    } catch (err) {
+      session.close();
+      throw err;
+    }
     return session;
   }
 
@@ -204,6 +202,25 @@ export class QgaSession {
   close(): void {
     this.socket.destroy();
   }
+}
+
+function connectAgent(path: string, timeoutMs: number): Promise<Socket> {
+  return new Promise<Socket>((resolve, reject) => {
+    const s = connect(path);
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new UnavailableError('AGENT_UNREACHABLE', `guest agent socket ${path} did not accept a connection`));
+    }, timeoutMs);
+    s.once('connect', () => {
+      clearTimeout(timer);
+      resolve(s);
+    });
+    s.once('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      s.destroy();
+      reject(new UnavailableError('AGENT_UNREACHABLE', `guest agent socket ${path}: ${err.code ?? err.message}`, { cause: err }));
+    });
+  });
 }
 
 /** Reads at most `want` bytes from an open guest file, checked against what was asked. */
