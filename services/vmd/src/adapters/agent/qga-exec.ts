@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DeadlineExceededError } from '@banger/runtime';
 import { validateOutputLimit } from '../../domain/guest-command.js';
 import type { GuestOutputChunk } from '../../ports/agent.js';
-import { readChunk, type ExecOptions, type QgaSession } from './qga.js';
+import { readChunk, type AgentChannel, type ExecOptions, type QgaSession } from './qga.js';
 import { execPid, execState, fileHandle, READ_CHUNK_BYTES, seekPosition, type ExecState } from './qga-values.js';
 
 /**
@@ -60,7 +60,7 @@ export function wrapCommand(argv: readonly string[], opts: { user?: string | und
 }
 
 /** Kills a guest process and everything it started (stopped first, so it cannot fork meanwhile). */
-export async function killGuestTree(session: QgaSession, pid: number): Promise<void> {
+export async function killGuestTree(session: AgentChannel, pid: number): Promise<void> {
   const script = 'k() { kill -STOP "$1" 2>/dev/null; for c in $(pgrep -P "$1"); do k "$c"; done; kill -KILL "$1" 2>/dev/null; }; k "$1"';
   await session.execute('guest-exec', { path: '/bin/sh', arg: ['-c', script, 'banger-kill', String(pid)], 'capture-output': false }, 10_000).catch(() => undefined);
 }
@@ -89,7 +89,7 @@ interface OutputFile {
  * output the command wrote is read (see finish), or the call fails EXEC_OUTPUT_INCOMPLETE.
  */
 export async function qgaRun(
-  session: QgaSession,
+  session: AgentChannel,
   argv: readonly string[],
   onChunk: (chunk: GuestOutputChunk) => Promise<void>,
   opts: ExecOptions & { timeoutMs: number },
@@ -252,6 +252,6 @@ export async function qgaExec(session: QgaSession, argv: readonly string[], opts
 }
 
 /** Streams a guest command's output while it runs (see qgaRun); the client's pace bounds memory. */
-export function qgaExecStream(session: QgaSession, argv: readonly string[], onChunk: (chunk: GuestOutputChunk) => Promise<void>, opts: ExecOptions & { timeoutMs: number }): Promise<StreamExit> {
+export function qgaExecStream(session: AgentChannel, argv: readonly string[], onChunk: (chunk: GuestOutputChunk) => Promise<void>, opts: ExecOptions & { timeoutMs: number }): Promise<StreamExit> {
   return qgaRun(session, argv, onChunk, opts, undefined);
 }

@@ -23,12 +23,17 @@ interface QgaError {
   desc: string;
 }
 
+/** What runs agent commands: one session, or a fresh session per command (SharedAgentChannel). */
+export interface AgentChannel {
+  execute<T = unknown>(command: string, args: Record<string, unknown> | undefined, timeoutMs: number): Promise<T>;
+}
+
 /**
  * One connection to qemu-guest-agent over the VM's virtio-serial socket. QEMU's chardev
  * accepts a single client, so callers serialise per VM (see GuestAgents). Each session starts
  * with guest-sync-delimited, which discards whatever a previous client left in the channel.
  */
-export class QgaSession {
+export class QgaSession implements AgentChannel {
   private buffer: Buffer = Buffer.alloc(0);
   private waiter: (() => void) | undefined;
   private closed = false;
@@ -224,7 +229,7 @@ function connectAgent(path: string, timeoutMs: number): Promise<Socket> {
 }
 
 /** Reads at most `want` bytes from an open guest file, checked against what was asked. */
-export async function readChunk(session: QgaSession, handle: number, want: number, timeoutMs = 10_000): Promise<{ data: Buffer; eof: boolean }> {
+export async function readChunk(session: AgentChannel, handle: number, want: number, timeoutMs = 10_000): Promise<{ data: Buffer; eof: boolean }> {
   return fileChunk(await session.execute('guest-file-read', { handle, count: want }, timeoutMs), want);
 }
 

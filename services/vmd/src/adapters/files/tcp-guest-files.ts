@@ -104,7 +104,7 @@ export class TcpGuestFiles implements GuestFiles {
     };
     // No abort signal: a killed script could not remove its temporary directory. Cancelling
     // resets the connection instead, and the script cleans up and ends by itself.
-    const done = this.deps.agent.execStream(vm.agentSocket, ['/bin/sh', '-c', script, 'banger-cp', ...args], onChunk, { timeoutMs: opts.timeoutMs }).then((r) => {
+    const done = this.deps.agent.execStream(vm.agentSocket, ['/bin/sh', '-c', script, 'banger-cp', ...args], onChunk, { timeoutMs: opts.timeoutMs, shareAgent: true }).then((r) => {
       announce(undefined);
       return { exitCode: r.exitCode, signal: r.signal, timedOut: r.timedOut, lines: stdout.split('\n').slice(1).filter((l) => l !== ''), stderr: stderr.trim() };
     });
