@@ -21,6 +21,8 @@ export interface GuestExecOptions {
    * long-running command (a copy's guest tar) does not make every other call to the VM wait.
    */
   shareAgent?: boolean;
+  /** Longest pause between status polls of a quiet command (default 400 ms): polls cost guest CPU. */
+  maxPollMs?: number;
 }
 
 export interface GuestExecResult {

@@ -17,6 +17,8 @@ export const DRAIN_GRACE_MS = 5000;
  * is left to read: under TCG a busy guest answers a 64 KiB guest-file-read in well under 1 s.
  */
 export const DRAIN_MIN_BYTES_PER_SEC = 64 * 1024;
+/** The longest pause between two status polls of a command that prints nothing. */
+export const DEFAULT_MAX_POLL_MS = 400;
 /** Reads per stream between two status polls, so a fast writer cannot starve the poll. */
 const READS_PER_PASS = 16;
 
@@ -230,7 +232,7 @@ export async function qgaRun(
       }
       // The agent never said the killed command exited: give up on it rather than wait forever.
       if (killedAt !== undefined && Date.now() > killedAt + grace) return ended(undefined, true);
-      delay = got > 0 ? 50 : Math.min(delay * 2, 400);
+      delay = got > 0 ? 50 : Math.min(delay * 2, opts.maxPollMs ?? DEFAULT_MAX_POLL_MS);
       await sleep(killedAt !== undefined ? 100 : delay);
     }
   } finally {

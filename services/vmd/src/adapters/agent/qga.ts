@@ -11,6 +11,11 @@ export interface ExecOptions {
   workingDir?: string;
   /** Most bytes kept of each of stdout and stderr (qgaExec); more is dropped and reported truncated. */
   maxOutputBytes?: number;
+  /**
+   * The longest pause between status polls while the command prints nothing (default
+   * DEFAULT_MAX_POLL_MS). Every poll costs the emulated guest CPU time.
+   */
+  maxPollMs?: number;
   /** How long a killed command's exit is waited for, and the fixed part of the final read's time (default DRAIN_GRACE_MS). */
   drainGraceMs?: number;
 }

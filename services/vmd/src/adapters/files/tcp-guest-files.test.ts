@@ -82,7 +82,7 @@ describe('TcpGuestFiles', () => {
     expect(guest.argv.slice(0, 4)).toEqual(['/bin/sh', '-c', expect.stringContaining('set -u') as string, 'banger-cp']);
     expect(guest.argv.slice(4, 7)).toEqual(['/root', '0', 'x']);
     // The guest tar takes the VM's agent per poll, so other execs to the VM are not held up by the copy.
-    expect(guest.opts.shareAgent).toBe(true);
+    expect(guest.opts).toMatchObject({ shareAgent: true, maxPollMs: 2000 });
   });
 
   it('resets the connection when the source fails, so the guest tar cannot take a cut archive as complete', async () => {

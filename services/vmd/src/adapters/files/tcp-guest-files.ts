@@ -8,6 +8,11 @@ import { COPY_EXIT, DOWNLOAD_SCRIPT, LISTENER, UPLOAD_SCRIPT } from './guest-scr
 
 /** How long a refused or unreachable guest port is retried. */
 const CONNECT_RETRY_MS = 10_000;
+/**
+ * Longest pause between polls of the guest copy script. Under TCG the guest CPU is what limits
+ * a copy, and each poll (a connection, a sync, a status, two reads) takes some of it from tar.
+ */
+const COPY_POLL_MS = 2000;
 /** Most stderr kept from the guest side, for the error message. */
 const MAX_STDERR = 4096;
 
@@ -104,7 +109,7 @@ export class TcpGuestFiles implements GuestFiles {
     };
     // No abort signal: a killed script could not remove its temporary directory. Cancelling
     // resets the connection instead, and the script cleans up and ends by itself.
-    const done = this.deps.agent.execStream(vm.agentSocket, ['/bin/sh', '-c', script, 'banger-cp', ...args], onChunk, { timeoutMs: opts.timeoutMs, shareAgent: true }).then((r) => {
+    const done = this.deps.agent.execStream(vm.agentSocket, ['/bin/sh', '-c', script, 'banger-cp', ...args], onChunk, { timeoutMs: opts.timeoutMs, shareAgent: true, maxPollMs: COPY_POLL_MS }).then((r) => {
       announce(undefined);
       return { exitCode: r.exitCode, signal: r.signal, timedOut: r.timedOut, lines: stdout.split('\n').slice(1).filter((l) => l !== ''), stderr: stderr.trim() };
     });
