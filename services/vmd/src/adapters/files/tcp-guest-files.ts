@@ -13,6 +13,8 @@ const CONNECT_RETRY_MS = 10_000;
  * a copy, and each poll (a connection, a sync, a status, two reads) takes some of it from tar.
  */
 const COPY_POLL_MS = 2000;
+/** A download's data messages: what the guest sent while the last one went out, up to this. */
+const BATCH_BYTES = 1 << 20;
 /** Most stderr kept from the guest side, for the error message. */
 const MAX_STDERR = 4096;
 
@@ -67,14 +69,39 @@ export class TcpGuestFiles implements GuestFiles {
     let sinkError: Error | undefined;
     try {
       await new Promise<void>((resolve, reject) => {
+        // The socket keeps reading while a batch is sent; what arrived meanwhile goes out as one
+        // message (at most about BATCH_BYTES), not one per 64 KiB read.
+        const held: Buffer[] = [];
+        let heldBytes = 0;
+        let sending = false;
+        let ended = false;
+        const pump = async (): Promise<void> => {
+          if (sending) return;
+          sending = true;
+          try {
+            while (heldBytes > 0) {
+              const batch = Buffer.concat(held.splice(0), heldBytes);
+              heldBytes = 0;
+              socket.resume();
+              await sink(batch);
+            }
+            if (ended) resolve();
+          } catch (err) {
+            reject(asError(err));
+          } finally {
+            sending = false;
+          }
+        };
         socket.on('data', (chunk: Buffer) => {
-          socket.pause();
-          sink(chunk).then(
-            () => socket.resume(),
-            (err: unknown) => reject(err instanceof Error ? err : new Error(String(err))),
-          );
+          held.push(chunk);
+          heldBytes += chunk.length;
+          if (heldBytes >= BATCH_BYTES) socket.pause();
+          void pump();
         });
-        socket.once('end', () => resolve());
+        socket.once('end', () => {
+          ended = true;
+          void pump();
+        });
         socket.once('error', reject);
         opts.signal.addEventListener('abort', () => reject(opts.signal.reason instanceof Error ? opts.signal.reason : new Error('cancelled')), { once: true });
       });
