@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -95,6 +96,18 @@ describe.skipIf(skip !== undefined)('request fields honoured on real guests', ()
     expect(out).toBe('bar\nfrom-stdin\n/etc\n');
     expect(exit).toMatchObject({ exitCode: 0, timedOut: false, signal: '' });
   }, 300_000);
+
+  it('answers all of a big output written just before the exit, with its exit status', async () => {
+    // About 4 MB of base64 printed at the very end: under TCG reading it back takes longer than
+    // the fixed 5 s drain exec once had, which cut such output short.
+    const script = 'head -c 3000000 /dev/urandom > /tmp/r; base64 /tmp/r; sha256sum /tmp/r >&2; rm /tmp/r; exit 3';
+    const res = await s.vmd.unary('execVm', vmv1.ExecVmRequest.fromPartial({ ref: 'keyed', command: { argv: ['sh', '-c', script] }, maxOutputBytes: 8 << 20 }), { timeoutMs: 300_000 });
+    expect(res.status).toMatchObject({ exitCode: 3, timedOut: false });
+    expect(res.stdoutTruncated).toBe(false);
+    const bytes = Buffer.from(text(res.stdout), 'base64');
+    expect(bytes.length).toBe(3_000_000);
+    expect(text(res.stderr).split(' ')[0]).toBe(createHash('sha256').update(bytes).digest('hex'));
+  }, 320_000);
 
   it('kills a command at its timeout and says it timed out', async () => {
     const res = await exec(s, 'keyed', { argv: ['sh', '-c', 'sleep 4; touch /tmp/too-late'], timeout: { seconds: 1, nanos: 0 } });

@@ -11,6 +11,9 @@ from google.protobuf import duration_pb2
 from .errors import error_from_rpc
 
 API_VERSION = "1"
+# The largest reply a banger daemon sends (MAX_REPLY_BYTES in packages/runtime/src/grpc/reply-limit.ts):
+# grpc's default 4 MiB would refuse an ExecVm answer the server is allowed to send.
+MAX_REPLY_BYTES = (32 << 20) + (64 << 10)
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
 
 
@@ -78,7 +81,9 @@ class Client:
     def __init__(self, vmd_socket=None, timeout=None):
         self.socket = vmd_socket or default_vmd_socket()
         self.timeout = timeout
-        self.channel = grpc.insecure_channel(f"unix:{os.path.abspath(self.socket)}")
+        self.channel = grpc.insecure_channel(
+            f"unix:{os.path.abspath(self.socket)}", options=[("grpc.max_receive_message_length", MAX_REPLY_BYTES)]
+        )
         self.stub = vm_service_pb2_grpc.VmServiceStub(self.channel)
 
     def __enter__(self):

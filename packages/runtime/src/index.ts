@@ -15,6 +15,7 @@ export { implementService } from './grpc/implement.js';
 export { BangerServer, type BangerServerOptions } from './grpc/server.js';
 export { bindUnix, serveUnix, type ServeUnixOptions, type UnixListener } from './grpc/serve-unix.js';
 export { statusFromError, decodeStatusDetails, codeName, ERROR_DOMAIN, STATUS_DETAILS_KEY } from './grpc/status.js';
+export { MAX_REPLY_BYTES } from './grpc/reply-limit.js';
 export { RpcError, ServiceClient, type CallOptions, type ResponseStream, type RequestStreamCall } from './grpc/client.js';
 export { runGrpcDaemon, lookupGroupId, lookupUserId, type GrpcDaemonSpec } from './grpc/daemon-server.js';
 export { StageRunner, StageFailure, failureEvent, type OpEventBody, type OpEventSink } from './ops/events.js';

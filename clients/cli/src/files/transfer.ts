@@ -7,7 +7,7 @@ import { HostExtractor } from './extract.js';
 import { packHostPath } from './pack.js';
 import { CopyProgress } from './progress.js';
 
-/** Messages of at most this size: large enough to keep the channel busy, small enough for grpc's 4 MiB cap. */
+/** Data messages of this size: large enough to keep per-message costs small, well below grpc's 4 MiB default. */
 const CHUNK = 1024 * 1024;
 
 export interface CopyResult {
@@ -20,10 +20,24 @@ export interface CopyResult {
   mbPerSecond: number;
 }
 
-function rechunk(buf: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  for (let i = 0; i < buf.length; i += CHUNK) out.push(buf.subarray(i, i + CHUNK));
-  return out;
+/**
+ * The stream in messages of CHUNK bytes (the last one shorter). Host tar's pipe yields 64 KiB
+ * pieces; sending each as its own message costs host CPU per message in the CLI and in vmd, which
+ * under TCG is CPU the guest then lacks.
+ */
+export async function* rechunk(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  let held: Buffer[] = [];
+  let heldBytes = 0;
+  for await (const piece of source) {
+    held.push(piece);
+    heldBytes += piece.length;
+    if (heldBytes < CHUNK) continue;
+    let all = Buffer.concat(held, heldBytes);
+    for (; all.length >= CHUNK; all = all.subarray(CHUNK)) yield all.subarray(0, CHUNK);
+    held = all.length > 0 ? [all] : [];
+    heldBytes = all.length;
+  }
+  if (heldBytes > 0) yield Buffer.concat(held, heldBytes);
 }
 
 function progressFor(ctx: CommandContext, label: string, forced: boolean): CopyProgress {
@@ -42,11 +56,9 @@ export async function uploadPath(ctx: CommandContext, ref: string, hostPath: str
   call.write({ msg: { $case: 'target', value: { ref, destPath: guestPath, name: src.name } } });
   let res: vmv1.UploadFilesResponse;
   try {
-    for await (const piece of src.stream) {
-      for (const chunk of rechunk(piece)) {
-        if (!call.write({ msg: { $case: 'data', value: chunk } })) await Promise.race([call.onDrain(), call.response.then(() => undefined)]);
-        progress.add(chunk.length);
-      }
+    for await (const chunk of rechunk(src.stream)) {
+      if (!call.write({ msg: { $case: 'data', value: chunk } })) await Promise.race([call.onDrain(), call.response.then(() => undefined)]);
+      progress.add(chunk.length);
     }
     call.end();
     res = await call.response;

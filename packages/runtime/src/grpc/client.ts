@@ -3,6 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import { currentOpId } from '../context.js';
 import { mintOpId, OP_ID_METADATA_KEY } from '../opid.js';
 import { API_VERSION, API_VERSION_METADATA_KEY } from '../version.js';
+import { MAX_REPLY_BYTES } from './reply-limit.js';
 import { codeName, decodeStatusDetails } from './status.js';
 
 /**
@@ -175,7 +176,11 @@ export class ServiceClient<D extends Record<string, MethodDef<never, unknown>>> 
     options: ServiceClientOptions = {},
   ) {
     this.peer = options.peer;
-    this.raw = new grpc.Client(`unix://${resolve(socketPath)}`, grpc.credentials.createInsecure(), { ...LOCAL_RECONNECT, ...options.channel });
+    this.raw = new grpc.Client(`unix://${resolve(socketPath)}`, grpc.credentials.createInsecure(), {
+      ...LOCAL_RECONNECT,
+      'grpc.max_receive_message_length': MAX_REPLY_BYTES,
+      ...options.channel,
+    });
   }
 
   unary<K extends UnaryKeys<D>>(method: K, request: ReqOf<D[K]>, options?: CallOptions): Promise<ResOf<D[K]>> {

@@ -16,6 +16,13 @@ export interface GuestExecOptions {
    * stream) and fails AGENT_OUTPUT_TOO_LARGE.
    */
   overflow?: 'truncate' | 'fail';
+  /**
+   * execStream only: take the VM's agent per command rather than for the whole run, so a
+   * long-running command (a copy's guest tar) does not make every other call to the VM wait.
+   */
+  shareAgent?: boolean;
+  /** Longest pause between status polls of a quiet command (default 400 ms): polls cost guest CPU. */
+  maxPollMs?: number;
 }
 
 export interface GuestExecResult {

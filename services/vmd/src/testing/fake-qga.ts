@@ -24,6 +24,10 @@ export interface FakeQgaOptions {
   override?: (execute: string, args: Record<string, unknown>, sock: Socket) => string | Buffer | undefined;
   /** After a kill, guest-exec-status still says running (an agent that never reports the exit). */
   ignoreKill?: boolean;
+  /** The first this many connections get no answer to their syncs (an agent busy elsewhere). */
+  silentConnections?: number;
+  /** Each guest-file-read is answered this late (a guest busy under TCG). */
+  readDelayMs?: number;
 }
 
 interface Proc {
@@ -60,6 +64,7 @@ export class FakeQga {
   private nextPid = 77;
   private nextHandle = 1000;
   private syncs = 0;
+  private connections = 0;
 
   constructor(
     readonly path: string,
@@ -76,6 +81,12 @@ export class FakeQga {
 
   private serve(sock: Socket): void {
     sock.on('error', () => undefined);
+    this.connections += 1;
+    if (this.connections <= (this.opts.silentConnections ?? 0)) {
+      sock.on('close', () => (this.clientCloses += 1));
+      sock.resume();
+      return;
+    }
     sock.on('close', () => (this.clientCloses += 1));
     if (this.opts.garbageFirst) sock.write('{"return": {}}\n{"partial":');
     let buf = '';
@@ -86,7 +97,10 @@ export class FakeQga {
         const req = JSON.parse(buf.slice(0, nl)) as { execute: string; arguments?: Record<string, unknown> };
         buf = buf.slice(nl + 1);
         const answer = this.answer(req.execute, req.arguments ?? {}, sock);
-        if (answer !== undefined && !sock.destroyed) sock.write(answer);
+        const send = (): void => void (answer !== undefined && !sock.destroyed && sock.write(answer));
+        // The client waits for each answer before its next command, so a late one keeps the order.
+        if (req.execute === 'guest-file-read' && this.opts.readDelayMs) setTimeout(send, this.opts.readDelayMs);
+        else send();
       }
     };
     // Like qemu-ga: a raw 0xFF byte resets the parser, dropping any partial input, and is
@@ -148,6 +162,14 @@ export class FakeQga {
         const chunk = data.subarray(h.pos, h.pos + Number(args['count']));
         h.pos += chunk.length;
         return ok({ count: chunk.length, 'buf-b64': chunk.toString('base64'), eof: h.pos >= data.length });
+      }
+      case 'guest-file-seek': {
+        const h = this.handles.get(Number(args['handle']));
+        if (!h) return fail('invalid handle');
+        const size = (this.files.get(h.path) ?? Buffer.alloc(0)).length;
+        const base = args['whence'] === 'end' ? size : args['whence'] === 'cur' ? h.pos : 0;
+        h.pos = base + Number(args['offset']);
+        return ok({ position: h.pos, eof: h.pos >= size });
       }
       case 'guest-file-close':
         this.closedHandles += 1;

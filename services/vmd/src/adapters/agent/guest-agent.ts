@@ -1,9 +1,33 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeadlineExceededError, InvalidArgumentError, KeyedLock } from '@banger/runtime';
 import type { GuestAgent, GuestExecOptions, GuestExecResult, GuestOutputChunk } from '../../ports/agent.js';
-import { QgaSession, qgaReadFile } from './qga.js';
+import { QgaSession, qgaReadFile, type AgentChannel } from './qga.js';
 import { qgaExecCaptured } from './qga-capture.js';
 import { qgaExec, qgaExecStream, type StreamExit } from './qga-exec.js';
+
+/**
+ * Runs each agent command on its own session, taken in the VM's queue: a long command (a
+ * copy's guest tar) then holds the agent only for each status poll or read, and other calls to
+ * the VM go in between. Command state lives in the guest agent (pids, file handles), not in
+ * the connection, so it survives the reconnects.
+ */
+export class SharedAgentChannel implements AgentChannel {
+  constructor(
+    private readonly socket: string,
+    private readonly queues: KeyedLock,
+  ) {}
+
+  execute<T = unknown>(command: string, args: Record<string, unknown> | undefined, timeoutMs: number): Promise<T> {
+    return this.queues.run(this.socket, async () => {
+      const s = await QgaSession.open(this.socket, 5000);
+      try {
+        return await s.execute<T>(command, args, timeoutMs);
+      } finally {
+        s.close();
+      }
+    });
+  }
+}
 
 /**
  * qemu-guest-agent access for all VMs. QEMU's chardev takes one client at a time, so calls
@@ -58,6 +82,7 @@ export class QemuGuestAgent implements GuestAgent {
 
   execStream(socket: string, argv: string[], onChunk: (c: GuestOutputChunk) => Promise<void>, opts: GuestExecOptions & { timeoutMs: number }): Promise<StreamExit> {
     if (!argv[0]) throw new InvalidArgumentError('command', 'is required');
+    if (opts.shareAgent) return qgaExecStream(new SharedAgentChannel(socket, this.queues), argv, onChunk, opts);
     return this.withSession(socket, (s) => qgaExecStream(s, argv, onChunk, opts));
   }
 }

@@ -36,6 +36,12 @@ export function fileHandle(v: unknown): number {
   return intIn('guest-file-open', v, 'handle', 0, Number.MAX_SAFE_INTEGER);
 }
 
+/** The position guest-file-seek answers. */
+export function seekPosition(v: unknown): number {
+  if (!isRecord(v)) throw protocolError('guest-file-seek', 'answer is not an object');
+  return intIn('guest-file-seek', v['position'], 'position', 0, Number.MAX_SAFE_INTEGER);
+}
+
 /** What guest-exec-status answers for a command started without captured output. */
 export interface ExecState {
   exited: boolean;

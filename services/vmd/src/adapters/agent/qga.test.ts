@@ -59,6 +59,17 @@ describe('QgaSession', () => {
     await expect(QgaSession.open(join(a.dir, 'missing.sock'), 500)).rejects.toMatchObject({ reason: 'AGENT_UNREACHABLE', code: 'UNAVAILABLE' });
   });
 
+  it('hangs up when its sync is not answered, so the agent can serve the next caller', async () => {
+    const a = await started({ silentConnections: 1 });
+    await expect(QgaSession.open(a.path, 400)).rejects.toMatchObject({ reason: 'AGENT_TIMEOUT' });
+    await new Promise((r) => setTimeout(r, 100));
+    // A connection left open here is what wedged a VM's agent (QEMU serves one client at a time).
+    expect(a.clientCloses).toBe(1);
+    const session = await QgaSession.open(a.path, 5000);
+    expect((await qgaExec(session, ['/bin/echo', 'back'])).stdout.toString()).toBe('back\n');
+    session.close();
+  });
+
   it('kills a command that outlives its timeout and says it timed out', async () => {
     const a = await started({ program: () => ({ polls: Infinity }) });
     const session = await QgaSession.open(a.path, 5000);
@@ -182,14 +193,15 @@ describe('a hostile guest agent', () => {
     expect(res.stdout.length).toBeLessThanOrEqual(16 << 20);
   });
 
-  it('whose command exited but whose output keeps growing: the final drain stops at the grace', async () => {
-    const a = await started({ program: () => ({ polls: 0, grow: Buffer.alloc(65_536, 0x63) }) });
+  it('whose command exited while a leftover process keeps writing: what was there at the exit is read, then the call ends', async () => {
+    const a = await started({ program: () => ({ polls: 0, stdout: Buffer.alloc(100_000, 0x61), grow: Buffer.alloc(65_536, 0x63) }) });
     const session = await QgaSession.open(a.path, 5000);
     const t0 = Date.now();
     const res = await qgaExec(session, ['yes'], { maxOutputBytes: 16 << 20, drainGraceMs: 500 });
     session.close();
     expect(Date.now() - t0).toBeLessThan(3000);
-    expect(res).toMatchObject({ timedOut: false, stdoutTruncated: true });
+    expect(res).toMatchObject({ timedOut: false, stdoutTruncated: false });
+    expect(res.stdout.subarray(0, 100_000).equals(Buffer.alloc(100_000, 0x61))).toBe(true);
   });
 
   it('that answers guest-exec with a bogus pid or a status without "exited": a protocol error', async () => {
@@ -208,6 +220,43 @@ describe('a hostile guest agent', () => {
     const a = await started({ override: (cmd) => (cmd === 'guest-info' ? 'not json at all\n' : undefined) });
     const session = await QgaSession.open(a.path, 5000);
     await expect(session.execute('guest-info', undefined, 1000)).rejects.toMatchObject({ reason: 'AGENT_PROTOCOL_ERROR' });
+    session.close();
+  });
+});
+
+describe('output written just before the exit', () => {
+  let agent: FakeQga | undefined;
+  afterEach(async () => agent?.close());
+  const big = Buffer.from(Array.from({ length: 1 << 20 }, (_, i) => i % 251));
+
+  it('is read whole however long the guest takes to hand it over (the time allowed grows with its size)', async () => {
+    // 16 reads of 64 KiB, each answered 40 ms late: far past a fixed 300 ms drain.
+    agent = await fakeQga({ program: () => ({ polls: 0, stdout: big, stderr: Buffer.from('bye'), exitcode: 3 }), readDelayMs: 40 });
+    const session = await QgaSession.open(agent.path, 5000);
+    const res = await qgaExec(session, ['x'], { maxOutputBytes: 2 << 20, drainGraceMs: 300 });
+    session.close();
+    expect(res).toMatchObject({ exitCode: 3, stdoutTruncated: false, stderrTruncated: false });
+    expect(res.stdout.equals(big)).toBe(true);
+    expect(res.stderr.toString()).toBe('bye');
+  });
+
+  it('fails EXEC_OUTPUT_INCOMPLETE, naming the stream and how much was read, when the guest is slower than the bound', async () => {
+    // 200 KiB is allowed 0.1 s + 3.1 s; four reads answered 1.2 s late each take 4.8 s.
+    agent = await fakeQga({ program: () => ({ polls: 0, stdout: Buffer.alloc(200 * 1024, 0x61) }), readDelayMs: 1200 });
+    const session = await QgaSession.open(agent.path, 5000);
+    const err = await qgaExec(session, ['x'], { maxOutputBytes: 1 << 20, drainGraceMs: 100 }).catch((e: unknown) => e);
+    session.close();
+    expect(err).toMatchObject({ code: 'DEADLINE_EXCEEDED', reason: 'EXEC_OUTPUT_INCOMPLETE', fields: { stream: 'stdout', size: String(200 * 1024) } });
+    expect((err as Error).message).toMatch(/of its 204800 bytes read \(not read within 3 s\)/);
+  });
+
+  it('fails EXEC_OUTPUT_INCOMPLETE when the file ends before the size it had at the exit', async () => {
+    agent = await fakeQga({
+      program: () => ({ polls: 0, stdout: Buffer.alloc(100_000, 0x61) }),
+      override: (cmd) => (cmd === 'guest-file-read' ? `${JSON.stringify({ return: { count: 0, 'buf-b64': '', eof: true } })}\n` : undefined),
+    });
+    const session = await QgaSession.open(agent.path, 5000);
+    await expect(qgaExec(session, ['x'])).rejects.toMatchObject({ reason: 'EXEC_OUTPUT_INCOMPLETE', message: expect.stringMatching(/0 of its 100000 bytes read \(the file ended early\)/) });
     session.close();
   });
 });

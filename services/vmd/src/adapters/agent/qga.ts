@@ -11,7 +11,12 @@ export interface ExecOptions {
   workingDir?: string;
   /** Most bytes kept of each of stdout and stderr (qgaExec); more is dropped and reported truncated. */
   maxOutputBytes?: number;
-  /** How long output is still read after the command ended (default DRAIN_GRACE_MS). */
+  /**
+   * The longest pause between status polls while the command prints nothing (default
+   * DEFAULT_MAX_POLL_MS). Every poll costs the emulated guest CPU time.
+   */
+  maxPollMs?: number;
+  /** How long a killed command's exit is waited for, and the fixed part of the final read's time (default DRAIN_GRACE_MS). */
   drainGraceMs?: number;
 }
 
@@ -23,12 +28,17 @@ interface QgaError {
   desc: string;
 }
 
+/** What runs agent commands: one session, or a fresh session per command (SharedAgentChannel). */
+export interface AgentChannel {
+  execute<T = unknown>(command: string, args: Record<string, unknown> | undefined, timeoutMs: number): Promise<T>;
+}
+
 /**
  * One connection to qemu-guest-agent over the VM's virtio-serial socket. QEMU's chardev
  * accepts a single client, so callers serialise per VM (see GuestAgents). Each session starts
  * with guest-sync-delimited, which discards whatever a previous client left in the channel.
  */
-export class QgaSession {
+export class QgaSession implements AgentChannel {
   private buffer: Buffer = Buffer.alloc(0);
   private waiter: (() => void) | undefined;
   private closed = false;
@@ -60,24 +70,22 @@ export class QgaSession {
     socket.on('error', () => undefined);
   }
 
+  /**
+   * Connects and syncs. A session whose sync fails is closed here: a connection left open
+   * keeps QEMU serving it (its chardev takes one client at a time, with a listen backlog of
+   * one), so the next caller's connection waits in the backlog, and the one after gets EAGAIN
+   * for as long as vmd runs.
+   */
   static async open(path: string, timeoutMs: number, opts: { maxLineBytes?: number } = {}): Promise<QgaSession> {
-    const socket = await new Promise<Socket>((resolve, reject) => {
-      const s = connect(path);
-      const timer = setTimeout(() => {
-        s.destroy();
-        reject(new UnavailableError('AGENT_UNREACHABLE', `guest agent socket ${path} did not accept a connection`));
-      }, timeoutMs);
-      s.once('connect', () => {
-        clearTimeout(timer);
-        resolve(s);
-      });
-      s.once('error', (err: NodeJS.ErrnoException) => {
-        clearTimeout(timer);
-        reject(new UnavailableError('AGENT_UNREACHABLE', `guest agent socket ${path}: ${err.code ?? err.message}`, { cause: err }));
-      });
-    });
+    const deadline = Date.now() + timeoutMs;
+    const socket = await connectAgent(path, timeoutMs);
     const session = new QgaSession(socket, opts.maxLineBytes ?? MAX_AGENT_LINE_BYTES);
-    await session.sync(timeoutMs);
+    try {
+      await session.sync(Math.max(1, deadline - Date.now()));
+    } catch (err) {
+      session.close();
+      throw err;
+    }
     return session;
   }
 
@@ -206,8 +214,27 @@ export class QgaSession {
   }
 }
 
+function connectAgent(path: string, timeoutMs: number): Promise<Socket> {
+  return new Promise<Socket>((resolve, reject) => {
+    const s = connect(path);
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new UnavailableError('AGENT_UNREACHABLE', `guest agent socket ${path} did not accept a connection`));
+    }, timeoutMs);
+    s.once('connect', () => {
+      clearTimeout(timer);
+      resolve(s);
+    });
+    s.once('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      s.destroy();
+      reject(new UnavailableError('AGENT_UNREACHABLE', `guest agent socket ${path}: ${err.code ?? err.message}`, { cause: err }));
+    });
+  });
+}
+
 /** Reads at most `want` bytes from an open guest file, checked against what was asked. */
-export async function readChunk(session: QgaSession, handle: number, want: number, timeoutMs = 10_000): Promise<{ data: Buffer; eof: boolean }> {
+export async function readChunk(session: AgentChannel, handle: number, want: number, timeoutMs = 10_000): Promise<{ data: Buffer; eof: boolean }> {
   return fileChunk(await session.execute('guest-file-read', { handle, count: want }, timeoutMs), want);
 }
 

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { GuestAgent, GuestOutputChunk } from '../../ports/agent.js';
+import type { GuestAgent, GuestExecOptions, GuestOutputChunk } from '../../ports/agent.js';
 import type { GuestConnector } from '../../ports/guest-connect.js';
 import { TcpGuestFiles } from './tcp-guest-files.js';
 
@@ -18,10 +18,12 @@ class FakeGuest implements Pick<GuestAgent, 'execStream'> {
   token = '';
   reset = false;
   argv: string[] = [];
+  opts: GuestExecOptions = {};
   constructor(private readonly end: (got: Buffer, reset: boolean) => { code: number; stdout?: string; stderr?: string }, private readonly sendBack?: Buffer) {}
 
-  async execStream(_socket: string, argv: string[], onChunk: (c: GuestOutputChunk) => Promise<void>): Promise<Exit> {
+  async execStream(_socket: string, argv: string[], onChunk: (c: GuestOutputChunk) => Promise<void>, opts: GuestExecOptions): Promise<Exit> {
     this.argv = argv;
+    this.opts = opts;
     const tokenLen = 48;
     let sock: Socket | undefined;
     let closed!: Promise<void>;
@@ -79,6 +81,8 @@ describe('TcpGuestFiles', () => {
     // The script gets the values as positional parameters, never inside its text.
     expect(guest.argv.slice(0, 4)).toEqual(['/bin/sh', '-c', expect.stringContaining('set -u') as string, 'banger-cp']);
     expect(guest.argv.slice(4, 7)).toEqual(['/root', '0', 'x']);
+    // The guest tar takes the VM's agent per poll, so other execs to the VM are not held up by the copy.
+    expect(guest.opts).toMatchObject({ shareAgent: true, maxPollMs: 2000 });
   });
 
   it('resets the connection when the source fails, so the guest tar cannot take a cut archive as complete', async () => {

@@ -8,6 +8,13 @@ import { COPY_EXIT, DOWNLOAD_SCRIPT, LISTENER, UPLOAD_SCRIPT } from './guest-scr
 
 /** How long a refused or unreachable guest port is retried. */
 const CONNECT_RETRY_MS = 10_000;
+/**
+ * Longest pause between polls of the guest copy script. Under TCG the guest CPU is what limits
+ * a copy, and each poll (a connection, a sync, a status, two reads) takes some of it from tar.
+ */
+const COPY_POLL_MS = 2000;
+/** A download's data messages: what the guest sent while the last one went out, up to this. */
+const BATCH_BYTES = 1 << 20;
 /** Most stderr kept from the guest side, for the error message. */
 const MAX_STDERR = 4096;
 
@@ -62,14 +69,39 @@ export class TcpGuestFiles implements GuestFiles {
     let sinkError: Error | undefined;
     try {
       await new Promise<void>((resolve, reject) => {
+        // The socket keeps reading while a batch is sent; what arrived meanwhile goes out as one
+        // message (at most about BATCH_BYTES), not one per 64 KiB read.
+        const held: Buffer[] = [];
+        let heldBytes = 0;
+        let sending = false;
+        let ended = false;
+        const pump = async (): Promise<void> => {
+          if (sending) return;
+          sending = true;
+          try {
+            while (heldBytes > 0) {
+              const batch = Buffer.concat(held.splice(0), heldBytes);
+              heldBytes = 0;
+              socket.resume();
+              await sink(batch);
+            }
+            if (ended) resolve();
+          } catch (err) {
+            reject(asError(err));
+          } finally {
+            sending = false;
+          }
+        };
         socket.on('data', (chunk: Buffer) => {
-          socket.pause();
-          sink(chunk).then(
-            () => socket.resume(),
-            (err: unknown) => reject(err instanceof Error ? err : new Error(String(err))),
-          );
+          held.push(chunk);
+          heldBytes += chunk.length;
+          if (heldBytes >= BATCH_BYTES) socket.pause();
+          void pump();
         });
-        socket.once('end', () => resolve());
+        socket.once('end', () => {
+          ended = true;
+          void pump();
+        });
         socket.once('error', reject);
         opts.signal.addEventListener('abort', () => reject(opts.signal.reason instanceof Error ? opts.signal.reason : new Error('cancelled')), { once: true });
       });
@@ -104,7 +136,7 @@ export class TcpGuestFiles implements GuestFiles {
     };
     // No abort signal: a killed script could not remove its temporary directory. Cancelling
     // resets the connection instead, and the script cleans up and ends by itself.
-    const done = this.deps.agent.execStream(vm.agentSocket, ['/bin/sh', '-c', script, 'banger-cp', ...args], onChunk, { timeoutMs: opts.timeoutMs }).then((r) => {
+    const done = this.deps.agent.execStream(vm.agentSocket, ['/bin/sh', '-c', script, 'banger-cp', ...args], onChunk, { timeoutMs: opts.timeoutMs, shareAgent: true, maxPollMs: COPY_POLL_MS }).then((r) => {
       announce(undefined);
       return { exitCode: r.exitCode, signal: r.signal, timedOut: r.timedOut, lines: stdout.split('\n').slice(1).filter((l) => l !== ''), stderr: stderr.trim() };
     });

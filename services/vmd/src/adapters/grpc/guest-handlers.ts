@@ -2,6 +2,7 @@ import { vmv1 } from '@banger/api';
 import { durationToMs, msToDuration, serverStream, unary, type RequestContext } from '@banger/runtime';
 import { validateGuestCommand, type GuestCommand } from '../../domain/guest-command.js';
 import type { StatsSample } from '../../ports/stats.js';
+import { checkedExecReply } from './exec-reply.js';
 import type { HandlerDeps } from './use-cases.js';
 import { forwardToProto } from './vm-convert.js';
 
@@ -35,7 +36,7 @@ export function guestHandlers(deps: HandlerDeps): Pick<vmv1.VmServiceServer, 'ex
     execVm: unary<vmv1.ExecVmRequest, vmv1.ExecVmResponse>(async (req, ctx) => {
       const command = commandOf(req.command);
       const res = await uc.execVm.run({ ref: req.ref, command: { ...command, timeoutMs: limitOf(command, ctx, DEFAULT_EXEC_MS) }, maxOutputBytes: req.maxOutputBytes, signal: ctx.signal });
-      return { status: exitStatus(res), stdout: res.stdout, stderr: res.stderr, stdoutTruncated: res.stdoutTruncated, stderrTruncated: res.stderrTruncated };
+      return checkedExecReply({ status: exitStatus(res), stdout: res.stdout, stderr: res.stderr, stdoutTruncated: res.stdoutTruncated, stderrTruncated: res.stderrTruncated });
     }),
     streamExecVm: serverStream<vmv1.StreamExecVmRequest, vmv1.StreamExecVmResponse>(async (req, ctx, send) => {
       const command = commandOf(req.command);

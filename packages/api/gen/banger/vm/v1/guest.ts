@@ -92,8 +92,9 @@ export interface ExecVmRequest {
     | undefined;
   /**
    * Most bytes kept of each of stdout and stderr; more is dropped and reported
-   * truncated. 0 means the default, 1 MiB; more than 16 MiB is refused. Use
-   * StreamExecVm for output of any size.
+   * truncated. 0 means the default, 1 MiB; more than 16 MiB is refused. The
+   * reply then stays within what banger's clients accept (32 MiB + 64 KiB;
+   * grpc's default is 4 MiB). Use StreamExecVm for output of any size.
    */
   maxOutputBytes: number;
 }
@@ -103,8 +104,9 @@ export interface ExecVmResponse {
   stdout: Uint8Array;
   stderr: Uint8Array;
   /**
-   * True when output exceeded max_output_bytes (or was still coming when the
-   * command had ended and its drain time ran out) and was cut.
+   * True when output exceeded max_output_bytes and was cut. Output written
+   * before the command exited is otherwise all here: if the guest cannot hand
+   * it over in time the call fails EXEC_OUTPUT_INCOMPLETE instead.
    */
   stdoutTruncated: boolean;
   stderrTruncated: boolean;
