@@ -6,8 +6,11 @@ import type { CopyOptions, FileCopyVm, GuestFiles, UploadSpec } from '../../port
 import type { GuestConnector } from '../../ports/guest-connect.js';
 import { COPY_EXIT, DOWNLOAD_SCRIPT, LISTENER, UPLOAD_SCRIPT } from './guest-scripts.js';
 
-/** How long a refused or unreachable guest port is retried. */
-const CONNECT_RETRY_MS = 10_000;
+/**
+ * How long a refused or unreachable guest port is retried. The script has said it listens, so
+ * only the guest's network lags: right after boot on a loaded TCG host that took over 10 s (CI).
+ */
+const CONNECT_RETRY_MS = 30_000;
 /**
  * Longest pause between polls of the guest copy script. Under TCG the guest CPU is what limits
  * a copy, and each poll (a connection, a sync, a status, two reads) takes some of it from tar.
