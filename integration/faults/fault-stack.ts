@@ -216,7 +216,8 @@ export async function leftovers(fs: FaultStack): Promise<string[]> {
   const running = new Set(rows.filter((v) => v.state === vmv1.VmState.VM_STATE_RUNNING).map((v) => v.id));
   const out: string[] = [];
   for (const v of rows) {
-    if (![vmv1.VmState.VM_STATE_RUNNING, vmv1.VmState.VM_STATE_STOPPED].includes(v.state)) out.push(`row ${v.name} in ${vmv1.vmStateToJSON(v.state)}`);
+    // Suspended is a resting state too (its saved state is on disk; snapshotLeftovers checks that side).
+    if (![vmv1.VmState.VM_STATE_RUNNING, vmv1.VmState.VM_STATE_STOPPED, vmv1.VmState.VM_STATE_SUSPENDED].includes(v.state)) out.push(`row ${v.name} in ${vmv1.vmStateToJSON(v.state)}`);
   }
   const links = JSON.parse(await fs.ns.must('ip', ['-j', '-d', 'link', 'show'])) as { ifname: string; ifalias?: string }[];
   for (const l of links) if (l.ifalias?.startsWith('vm:') && !running.has(l.ifalias.slice(3))) out.push(`tap ${l.ifname} (${l.ifalias})`);

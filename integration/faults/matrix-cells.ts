@@ -90,6 +90,17 @@ async function settle(fs: FaultStack, toRestart: Awaited<ReturnType<typeof kill>
 
 const STAGED_KINDS: Partial<Record<Verb, string>> = { create: 'vm_create', start: 'vm_start', snapshot: 'vm_snapshot', suspend: 'vm_suspend' };
 
+/**
+ * Runs one cell with the runner its verb needs. Every verb is named: a verb that fell through
+ * to another runner once made the suspend cell run a prune, and "completed" was prune's answer.
+ */
+export function runCell(fs: FaultStack, cell: Cell, vmName: string, snapshotName: string): Promise<CellResult> {
+  if (cell.verb === 'image build') return imageBuildCell(fs, cell);
+  if (cell.verb === 'kernel pull') return kernelPullCell(fs, cell);
+  if (STAGED_KINDS[cell.verb] !== undefined) return stagedCell(fs, cell, vmName, snapshotName);
+  return unaryCell(fs, cell, vmName);
+}
+
 function stagedCall(fs: FaultStack, verb: Verb, vmName: string, snapshotName: string) {
   if (verb === 'create') return fs.vmd.serverStream('createVm', vmv1.CreateVmRequest.fromPartial({ name: vmName, noWait: true }), { timeoutMs: 600_000 });
   if (verb === 'start') return fs.vmd.serverStream('startVm', vmv1.StartVmRequest.fromPartial({ ref: vmName, noWait: true }), { timeoutMs: 600_000 });
@@ -139,13 +150,15 @@ export async function stagedCell(fs: FaultStack, cell: Cell, vmName: string, sna
  * A unary verb (stop, delete, prune) has no stages and no operation record: the victim is killed
  * once the VM's row shows the verb in flight (stopping, deleting); the outcome is the call's own.
  */
+function unaryCall(fs: FaultStack, verb: Verb, vmName: string): Promise<unknown> {
+  if (verb === 'stop') return fs.vmd.unary('stopVm', vmv1.StopVmRequest.fromPartial({ ref: vmName, timeout: { seconds: 120 } }), { timeoutMs: 180_000 });
+  if (verb === 'delete') return fs.vmd.unary('deleteVm', { ref: vmName, force: false }, { timeoutMs: 180_000 });
+  if (verb === 'prune') return fs.vmd.unary('pruneVms', vmv1.PruneVmsRequest.fromPartial({ olderThan: { seconds: 0 } }), { timeoutMs: 180_000 });
+  throw new Error(`${verb} is not a unary verb of the matrix`);
+}
+
 export async function unaryCell(fs: FaultStack, cell: Cell, vmName: string): Promise<CellResult> {
-  const call: Promise<unknown> =
-    cell.verb === 'stop'
-      ? fs.vmd.unary('stopVm', vmv1.StopVmRequest.fromPartial({ ref: vmName, timeout: { seconds: 120 } }), { timeoutMs: 180_000 })
-      : cell.verb === 'delete'
-        ? fs.vmd.unary('deleteVm', { ref: vmName, force: false }, { timeoutMs: 180_000 })
-        : fs.vmd.unary('pruneVms', vmv1.PruneVmsRequest.fromPartial({ olderThan: { seconds: 0 } }), { timeoutMs: 180_000 });
+  const call = unaryCall(fs, cell.verb, vmName);
   const ended = call.then(
     () => 'completed',
     (e: unknown) => (e instanceof RpcError ? `failed ${e.reason}` : `failed ${String(e)}`),

@@ -158,6 +158,7 @@ export async function runVmd(options: VmdOptions = {}): Promise<void> {
 
   const helper = new HelperClient(config.privhelper.socket);
   const snapshotHost = new HelperSnapshots(config.privhelper.socket);
+  const snapshots = new PgSnapshotRepo(state.db);
   const images = new ImagedClient(config.imaged.socket);
   const vms = new PgVmRepo(state.db);
   const ssh = await ensureSshKey(config.paths.stateDir);
@@ -185,7 +186,7 @@ export async function runVmd(options: VmdOptions = {}): Promise<void> {
     graceMs: config.vmd.gcGraceSeconds * 1000,
     forwards,
     connector,
-    snapshots: new PgSnapshotRepo(state.db),
+    snapshots,
     snapshotHost,
   });
   const forwardUpkeep = new ForwardUpkeep({ vms, forwards, ports: useCases.getVmPorts });
@@ -229,7 +230,7 @@ export async function runVmd(options: VmdOptions = {}): Promise<void> {
   // waits for privhelper).
   // Whatever reconciliation could not undo stays on its operation's record for the janitor,
   // which starts once reconciliation is over (or given up) and retries until it is gone.
-  const reconcile = new Reconcile({ vms, host: helper, release: (opId, kind, ref) => state.operations.releaseResource(opId, kind, ref) });
+  const reconcile = new Reconcile({ vms, host: helper, snapshots, snapshotHost, release: (opId, kind, ref) => state.operations.releaseResource(opId, kind, ref) });
   void (async () => {
     const reconciled = await reconcileAtStart(() => reconcile.run(state.interrupted), startupRetry(process.env));
     notifyService(logger, { STATUS: `serving on ${config.vmd.socket}; ${reconciled ? 'reconciled with privhelper' : 'reconciliation failed (see the log)'}` });

@@ -7,7 +7,9 @@ import { MemoryConsoleLogs } from '../testing/memory-console-logs.js';
 import { FakeSnapshotHost, MemorySnapshots } from '../testing/snapshot-fakes.js';
 import { CreateVmFromSnapshot } from './create-from-snapshot.js';
 import { ForkVm, forkNames } from './fork.js';
+import { leftoverOwner } from './gc-ownership.js';
 import { SnapshotVm } from './snapshot.js';
+import { undoLeftover } from './undo-leftover.js';
 import { VmLocks } from './vm-locks.js';
 
 /** A fork over vmd's fakes; `failIdentityOf` makes the identity script of those clones fail in the guest. */
@@ -37,6 +39,8 @@ async function forkStack(failIdentityOf: readonly string[] = []) {
     snapshotHost,
   };
   const fork = new ForkVm(deps, new SnapshotVm(deps), new CreateVmFromSnapshot(deps));
+  /** A fork whose clones never come up, as when vmd dies while they restore: the promise is abandoned. */
+  const dying = new ForkVm(deps, new SnapshotVm(deps), { run: () => new Promise<never>(() => undefined) });
   const run = async (cmd: { count: number; prefix?: string; ref?: string }) => {
     const op = new RecordingOperation('op-fork00000000');
     try {
@@ -46,7 +50,7 @@ async function forkStack(failIdentityOf: readonly string[] = []) {
       return { op, error };
     }
   };
-  return { h, snapshots, snapshotHost, run };
+  return { h, snapshots, snapshotHost, run, dying };
 }
 
 const names = (h: ReturnType<typeof vmdHarness>): string[] => [...h.rows.rows.values()].map((v) => v.name).sort();
@@ -104,6 +108,31 @@ describe('ForkVm', () => {
     expect((await run({ count: 1, ref: 'nope' })).error).toMatchObject({ code: 'NOT_FOUND' });
     expect(names(h)).toEqual(['src', 'web-2']);
     expect(await snapshots.list()).toEqual([]);
+  });
+});
+
+describe('ForkVm interrupted', () => {
+  it('records its internal snapshot by name before taking it and forgets it once deleted; left behind, the undo step removes it', async () => {
+    const done = await forkStack();
+    const { op, error } = await done.run({ count: 1 });
+    expect(error).toBeUndefined();
+    expect([...op.resources.values()].filter((r) => r.kind === 'snapshot')).toEqual([]);
+
+    const { h, snapshots, snapshotHost, dying } = await forkStack();
+    const killed = new RecordingOperation('op-fork00000001');
+    void dying.run({ ref: 'src', count: 1, prefix: '', noWait: true }, killed);
+    await killed.untilStageStarted('snapshot');
+    while ((await snapshots.list()).every((s) => s.state !== 'ready')) await new Promise((r) => setTimeout(r, 1));
+    const left = [...killed.resources.values()].filter((r) => r.kind === 'snapshot');
+    expect(left).toEqual([{ kind: 'snapshot', ref: expect.stringMatching(/^fork-[0-9a-f]{12}$/), detail: { vm_id: h.vm('src')?.id } }]);
+    expect((await snapshots.list()).map((s) => s.name)).toEqual([left[0]?.ref]);
+    // Never adopted, not even by its running source VM.
+    expect(leftoverOwner(left[0]!, { state: 'running' }, false)).toBe('nobody');
+    await undoLeftover({ host: h.host, vms: h.rows, snapshots, snapshotHost }, h.vm('src')?.id ?? '', left[0]!);
+    expect(await snapshots.list()).toEqual([]);
+    expect(snapshotHost.files.size).toBe(0);
+    // Idempotent: retried by the janitor after a crash between the two steps.
+    await undoLeftover({ host: h.host, vms: h.rows, snapshots, snapshotHost }, '', left[0]!);
   });
 });
 

@@ -91,13 +91,15 @@ export class ForkVm {
     const { vms, snapshots } = this.deps;
     const stages = new StageRunner((e) => op.emit(e));
     let snapshotId = '';
+    const snapName = `fork-${randomBytes(6).toString('hex')}`;
     try {
       const source = await findVm(vms, cmd.ref);
       const names = forkNames(cmd.count, cmd.prefix || source.name);
       for (const n of names) if ((await vms.findByName(n)) !== undefined) throw new AlreadyExistsError('vm', n, 'VM_NAME_TAKEN', { fields: { field: 'prefix' } });
       await op.emit({ type: 'accepted', opId: op.opId, kind: 'vm_fork', target: source.name, targetId: source.id });
-      const snapName = `fork-${randomBytes(6).toString('hex')}`;
       let pauseMs = 0;
+      // Recorded by name before it exists: a vmd killed mid-fork leaves it to reconciliation or the janitor.
+      await op.recordResource('snapshot', snapName, { vm_id: source.id });
       await this.snapshotVm.run({ ref: source.id, name: snapName }, snapshotHandle(op, (r) => (pauseMs = Number(r['pause_ms'] ?? 0))));
       snapshotId = (await snapshots.findByName(snapName))?.id ?? '';
       const clones = new Map<string, string>();
@@ -114,6 +116,7 @@ export class ForkVm {
       });
       await stages.run('release', `delete the fork's internal snapshot ${snapName}`, () => this.dropSnapshot(snapshotId));
       snapshotId = '';
+      await op.releaseResource('snapshot', snapName);
       if (clones.size === 0) {
         const first = failed[0];
         throw new FailedPreconditionError('FORK_FAILED', `no clone of ${source.name} came up${first ? ` (${first.name}: ${first.message})` : ''}`, { fields: { vm: source.name } });
@@ -123,7 +126,11 @@ export class ForkVm {
       await op.emit({ type: 'result', result: { fork: { source: source.name, clones: up.map(vmToJson), failed: failed.sort((a, b) => order(a) - order(b)), pauseMs } } });
       return { targetId: source.id, vmId: source.id };
     } catch (err) {
-      if (snapshotId !== '') await this.dropSnapshot(snapshotId).catch((e: unknown) => log().warn({ err: e, snapshot_id: snapshotId }, 'could not delete the fork snapshot; snapshot prune removes it'));
+      // A failed snapshot removed its own row; a drop that fails stays on the record for the janitor.
+      await this.dropSnapshot(snapshotId).then(
+        () => op.releaseResource('snapshot', snapName),
+        (e: unknown) => log().warn({ err: e, snapshot_id: snapshotId }, 'could not delete the fork snapshot; the janitor retries'),
+      ).catch(() => undefined);
       await op.emit(failureEvent(err, op.opId));
       throw err;
     }

@@ -1,5 +1,6 @@
 import type { Operation, OperationResource } from '@banger/store/operations';
 import type { Vm, VmState } from '../domain/vm.js';
+import { INTERNAL_KINDS } from './undo-leftover.js';
 
 /** States in which a VM uses its process, tap and DNS record. */
 const LIVE: readonly VmState[] = ['starting', 'running', 'paused', 'stopping'];
@@ -11,7 +12,8 @@ const LIVE: readonly VmState[] = ['starting', 'running', 'paused', 'stopping'];
  * the direction of deleting a live VM's data.
  */
 export function leftoverOwner(r: Pick<OperationResource, 'kind'>, vm: Pick<Vm, 'state'> | undefined, opLeftItsRow: boolean): 'vm' | 'nobody' {
-  if (!vm) return 'nobody';
+  // A fork's internal snapshot or a warm's template VM is its operation's alone, live or not.
+  if (!vm || INTERNAL_KINDS.includes(r.kind)) return 'nobody';
   if (r.kind === 'row') return LIVE.includes(vm.state) ? 'vm' : 'nobody';
   if (r.kind === 'overlay' || r.kind === 'work_disk') return opLeftItsRow && !LIVE.includes(vm.state) ? 'nobody' : 'vm';
   return LIVE.includes(vm.state) ? 'vm' : 'nobody';

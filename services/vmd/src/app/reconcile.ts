@@ -3,7 +3,7 @@ import type { Operation, OperationResource } from '@banger/store/operations';
 import type { HostHelper } from '../ports/host.js';
 import type { VmRepository } from '../ports/vms.js';
 import { alignWithHost } from './align-with-host.js';
-import { inUndoOrder, undoLeftover } from './undo-leftover.js';
+import { inUndoOrder, undoLeftover, type UndoDeps } from './undo-leftover.js';
 
 export interface ReconcileReport {
   cleaned: { opId: string; kind: string; ref: string; ok: boolean }[];
@@ -25,7 +25,7 @@ export function vmIdOf(op: Operation, r: OperationResource): string {
  */
 export class Reconcile {
   constructor(
-    private readonly deps: {
+    private readonly deps: UndoDeps & {
       vms: VmRepository;
       host: HostHelper;
       /** Forgets a cleaned resource on its operation's record (the janitor retries the rest). */

@@ -10,6 +10,7 @@ import { CreateVm } from './create.js';
 import { CreateVmFromSnapshot } from './create-from-snapshot.js';
 import { DeleteVm } from './delete.js';
 import { SnapshotVm } from './snapshot.js';
+import { undoLeftover } from './undo-leftover.js';
 import { VmLocks } from './vm-locks.js';
 import { WarmCreate } from './warm-create.js';
 import { WarmImage } from './warm-image.js';
@@ -44,6 +45,8 @@ function stack() {
   const snapshotVm = new SnapshotVm(deps);
   const deleteVm = new DeleteVm(deps);
   const warmImage = new WarmImage({ ...deps, create: createVm, snapshot: snapshotVm, deleteVm });
+  /** A warm whose save never returns, as when vmd dies there: the promise is abandoned. */
+  const dyingWarm = new WarmImage({ ...deps, create: createVm, snapshot: { run: () => new Promise<never>(() => undefined) }, deleteVm });
   const cmd = (over: Partial<CreateVmCommand> = {}): CreateVmCommand => ({
     name: 'dev',
     image: 'debian-bookworm',
@@ -77,6 +80,7 @@ function stack() {
     warm: (over: Partial<CreateVmCommand> = {}) => run((op) => warmImage.run(cmd({ name: 'warm-template-0001', cold: true, ...over }), op)),
     create: (over: Partial<CreateVmCommand> = {}) => run((op) => createVm.run(cmd(over), op)),
     names: () => [...rows.rows.values()].map((v) => v.name).sort(),
+    dyingWarm: (op: RecordingOperation) => void dyingWarm.run(cmd({ name: 'warm-template-0002', cold: true }), op),
   };
 }
 
@@ -102,6 +106,21 @@ describe('image warm', () => {
     expect(op.events.at(-1)).toMatchObject({ type: 'result', result: { snapshot: { id: w?.id, kind: 'warm' } } });
     expect(s.names()).toEqual([]);
     expect(s.host.processes.size).toBe(0);
+  });
+
+  it('records its template VM by name before creating it and forgets it once deleted; left behind, the undo step removes it', async () => {
+    const s = stack();
+    const { op } = await s.warm();
+    expect([...op.resources.values()]).toEqual([]);
+    const killed = new RecordingOperation('op-warm00000001');
+    s.dyingWarm(killed);
+    while (!s.names().includes('warm-template-0002') || s.rows.rows.size === 0 || [...s.rows.rows.values()].some((v) => v.state !== 'running')) await new Promise((r) => setTimeout(r, 1));
+    const left = [...killed.resources.values()];
+    expect(left).toEqual([{ kind: 'template_vm', ref: 'warm-template-0002', detail: {} }]);
+    await undoLeftover({ host: s.host, vms: s.rows }, '', left[0]!);
+    expect(s.names()).toEqual([]);
+    expect(s.host.processes.size).toBe(0);
+    await undoLeftover({ host: s.host, vms: s.rows }, '', left[0]!);
   });
 
   it('a second warm of the same image and shape replaces the first; another shape is kept', async () => {

@@ -52,6 +52,8 @@ export class WarmImage {
     let templateId = '';
     await op.emit({ type: 'accepted', opId: op.opId, kind: 'image_warm', target: cmd.image });
     try {
+      // Recorded by name before it exists: a vmd killed mid-warm leaves the template to reconciliation or the janitor.
+      await op.recordResource('template_vm', cmd.name, {});
       // Shared RAM: the warm snapshot is then a template whose pages every clone shares (docs/snapshots.md).
       templateId = (await create.run({ ...cmd, cold: true, sharedRam: true }, inner)).vmId;
       const template = await vms.getById(templateId);
@@ -61,15 +63,18 @@ export class WarmImage {
       const made = await snapshots.findByRef(name);
       await stages.run('cleanup', `delete the template VM ${template.name}`, async () => void (await deleteVm.run({ ref: templateId, stopTimeoutMs: 0 })));
       templateId = '';
+      await op.releaseResource('template_vm', cmd.name);
       const older = (await snapshots.list()).filter((s) => s.kind === 'warm' && s.id !== made.id && s.imageName === made.imageName && s.memoryMib === made.memoryMib && s.vcpus === made.vcpus && s.workDiskGib === made.workDiskGib);
       if (older.length > 0) await stages.run('replace', `delete ${older.length} older warm snapshot(s) of ${image.name} ${shapeLabel(cmd)}`, () => this.removeAll(older));
       await op.emit({ type: 'result', result: { snapshot: snapshotToJson(made), pause_ms: made.files?.pauseMs ?? 0, state_bytes: made.files?.stateBytes ?? 0, size_bytes: made.files?.sizeBytes ?? 0 } });
       return { targetId: made.id };
     } catch (err) {
-      if (templateId !== '') {
-        const id = templateId;
-        await deleteVm.run({ ref: id, stopTimeoutMs: 0 }).catch((e: unknown) => log().warn({ err: e, vm_id: id }, 'could not delete the warm template VM; delete it by hand'));
-      }
+      const id = templateId;
+      // A template the create rolled back is gone already; one whose delete fails stays on the record for the janitor.
+      await (id === '' ? Promise.resolve() : deleteVm.run({ ref: id, stopTimeoutMs: 0 })).then(
+        () => op.releaseResource('template_vm', cmd.name),
+        (e: unknown) => log().warn({ err: e, vm_id: id }, 'could not delete the warm template VM; the janitor retries'),
+      ).catch(() => undefined);
       await op.emit(inner.failure ?? failureEvent(err, op.opId));
       throw err;
     }
